@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { loadCommitted } from "../../git/load-revision.js";
+import { ParseCache } from "../../manifests/load.js";
+import { buildPlan } from "../../plan/diff.js";
+import { renderPlanMarkdown } from "../../plan/render-markdown.js";
+import { renderPlanText } from "../../plan/render-text.js";
+import { Progress, renderFindings, useColor } from "../output.js";
+import { formatOption, repoOption, type CliContext } from "../context.js";
+
+export function registerPlan(program: Command, ctx: CliContext): void {
+  program
+    .command("plan")
+    .description("Show what would change between two committed revisions")
+    .addOption(repoOption())
+    .requiredOption("--base <ref>", "the revision to compare against (e.g. main)")
+    .option("--head <ref>", "the proposed revision", "HEAD")
+    .addOption(formatOption(["text", "json", "markdown"]))
+    .addHelpText("after", "\nExit codes: 0 plan shown, 1 the head revision is invalid (its errors are shown, no plan), 2 usage or environment error.")
+    .action(async (opts: { repo: string; base: string; head: string; format: "text" | "json" | "markdown" }) => {
+      const progress = new Progress(ctx.stderr);
+      const cache = new ParseCache();
+      progress.step(`reading ${opts.head}…`);
+      const head = await loadCommitted(opts.repo, opts.head, { cache });
+      if (head.state.findings.length > 0) {
+        progress.done();
+        ctx.exitCode = 1;
+        if (opts.format === "json") {
+          ctx.stdout.write(JSON.stringify({ valid: false, ref: head.ref, revision: head.revision, errors: head.state.findings }, null, 2) + "\n");
+        } else {
+          ctx.stdout.write(renderFindings(head.state.findings, useColor(ctx.stdout)));
+          ctx.stdout.write(`\nThe head revision ${head.ref} (${head.revision.slice(0, 12)}) is invalid: no plan.\n`);
+        }
+        return;
+      }
+      progress.step(`reading ${opts.base}…`);
+      const base = await loadCommitted(opts.repo, opts.base, { cache });
+      progress.done();
+      // An invalid base still yields a plan: its valid resources are what it could have applied.
+      const plan = buildPlan({ ref: base.ref, revision: base.revision }, { ref: head.ref, revision: head.revision }, base.state.resources, head.state.resources);
+      ctx.exitCode = 0;
+      if (opts.format === "json") ctx.stdout.write(JSON.stringify(plan, null, 2) + "\n");
+      else if (opts.format === "markdown") ctx.stdout.write(renderPlanMarkdown(plan));
+      else ctx.stdout.write(renderPlanText(plan, { color: useColor(ctx.stdout) }));
+    });
+}

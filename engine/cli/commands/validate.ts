@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { loadCommitted, loadWorktree, type LoadedRevision } from "../../git/load-revision.js";
+import { Progress, renderFindings, useColor, paint } from "../output.js";
+import { repoOption, formatOption, type CliContext } from "../context.js";
+
+export function registerValidate(program: Command, ctx: CliContext): void {
+  program
+    .command("validate")
+    .description("Validate the manifests of a committed revision (uncommitted edits never count)")
+    .addOption(repoOption())
+    .option("--ref <ref>", "branch, tag or commit to validate", "HEAD")
+    .option("--worktree", "validate the working tree as it is on disk instead (for editors)", false)
+    .addOption(formatOption(["text", "json"]))
+    .addHelpText("after", "\nExit codes: 0 valid, 1 invalid manifests, 2 usage or environment error.")
+    .action(async (opts: { repo: string; ref: string; worktree: boolean; format: "text" | "json" }) => {
+      const progress = new Progress(ctx.stderr);
+      progress.step(`reading ${opts.worktree ? "working tree" : opts.ref}…`);
+      const loaded = opts.worktree ? await loadWorktree(opts.repo) : await loadCommitted(opts.repo, opts.ref);
+      progress.done();
+      ctx.exitCode = loaded.state.findings.length === 0 ? 0 : 1;
+      if (opts.format === "json") ctx.stdout.write(JSON.stringify(validationJson(loaded), null, 2) + "\n");
+      else ctx.stdout.write(validationText(loaded, useColor(ctx.stdout)));
+    });
+}
+
+export function validationJson(l: LoadedRevision) {
+  return {
+    valid: l.state.findings.length === 0,
+    ref: l.ref,
+    revision: l.revision,
+    files: l.state.files,
+    resources: {
+      tenants: l.state.resources.filter((r) => r.kind === "Tenant").length,
+      integrations: l.state.resources.filter((r) => r.kind === "Integration").length,
+    },
+    errors: l.state.findings,
+  };
+}
+
+function validationText(l: LoadedRevision, color: boolean): string {
+  const j = validationJson(l);
+  const at = l.revision === "worktree" ? "the working tree" : `${l.ref} (${l.revision.slice(0, 12)})`;
+  if (j.valid) {
+    return `${paint(color, 32, "✓")} ${j.files} manifest file${j.files === 1 ? "" : "s"} valid at ${at}: ${j.resources.tenants} tenants, ${j.resources.integrations} integrations.\n`;
+  }
+  const files = new Set(j.errors.map((e) => e.file)).size;
+  return (
+    renderFindings(l.state.findings, color) +
+    `\n${paint(color, 31, "✗")} ${j.errors.length} error${j.errors.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"} at ${at}. Nothing can be applied from this revision.\n`
+  );
+}

@@ -1,0 +1,42 @@
+import { CODES } from "../errors/codes.js";
+import type { Finding } from "../errors/finding.js";
+
+export type Stream = NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
+
+/** Colour only on a terminal, and never when NO_COLOR is set. */
+export function useColor(stream: Stream): boolean {
+  return Boolean(stream.isTTY) && !("NO_COLOR" in process.env) && process.env.TERM !== "dumb";
+}
+
+export function paint(on: boolean, code: number, s: string): string {
+  return on ? `\u001b[${code}m${s}\u001b[0m` : s;
+}
+
+/** `file:line:column  CODE  message` and, indented, what to do. */
+export function renderFindings(findings: Finding[], color: boolean): string {
+  const lines: string[] = [];
+  for (const f of findings) {
+    lines.push(`${paint(color, 1, `${f.file}:${f.line}:${f.column}`)}  ${paint(color, 31, f.code)}  ${f.message}`);
+    lines.push(`    ${paint(color, 2, `fix: ${CODES[f.code].hint}`)}`);
+  }
+  return lines.length ? lines.join("\n") + "\n" : "";
+}
+
+/** Progress on a terminal's stderr; silent when stderr is not a TTY (CI logs, pipes). */
+export class Progress {
+  private readonly on: boolean;
+  private last = 0;
+  constructor(private readonly stream: Stream = process.stderr) {
+    this.on = Boolean(stream.isTTY);
+  }
+  step(text: string): void {
+    if (!this.on) return;
+    const now = Date.now();
+    if (now - this.last < 80) return;
+    this.last = now;
+    this.stream.write(`\r\u001b[2K${text}`);
+  }
+  done(): void {
+    if (this.on) this.stream.write("\r\u001b[2K");
+  }
+}

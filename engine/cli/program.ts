@@ -1,0 +1,37 @@
+import { Command, CommanderError } from "commander";
+import { isVrskyError } from "../errors/errors.js";
+import { registerPlan } from "./commands/plan.js";
+import { registerValidate } from "./commands/validate.js";
+import type { CliContext, } from "./context.js";
+import type { Stream } from "./output.js";
+
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+/** Runs the CLI with arguments (without `node vrsky`); returns the exit code instead of exiting. */
+export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Stream } = {}): Promise<number> {
+  const ctx: CliContext = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, exitCode: 0 };
+  const program = new Command("vrsky")
+    .description("VRSky: a declarative GitOps integration engine on NATS")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
+    .exitOverride();
+  registerValidate(program, ctx);
+  registerPlan(program, ctx);
+  for (const cmd of program.commands) {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (isVrskyError(e)) {
+      ctx.stderr.write(`vrsky: ${e.explain()}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}

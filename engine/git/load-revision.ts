@@ -1,0 +1,29 @@
+import { loadDesired, ParseCache, type DesiredState } from "../manifests/load.js";
+import type { InputLimits } from "../manifests/limits.js";
+import { readRevision, resolveCommit } from "./revision.js";
+import { readWorktree } from "./worktree.js";
+
+export interface LoadedRevision {
+  ref: string;
+  /** A commit id, or `worktree` for an explicit working-tree load. */
+  revision: string;
+  state: DesiredState;
+}
+
+/** Validates and loads the desired state committed at a ref. */
+export async function loadCommitted(
+  repo: string,
+  ref: string,
+  options: { cache?: ParseCache; limits?: InputLimits } = {},
+): Promise<LoadedRevision> {
+  const revision = await resolveCommit(repo, ref);
+  const cache = options.cache ?? new ParseCache();
+  const files = await readRevision(repo, revision, { cache, limits: options.limits });
+  return { ref, revision, state: loadDesired(files, { cache, limits: options.limits }) };
+}
+
+/** Validates the working tree as it is on disk (uncommitted edits included): for editors, never for applying. */
+export async function loadWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<LoadedRevision> {
+  const files = await readWorktree(root, options);
+  return { ref: "worktree", revision: "worktree", state: loadDesired(files, options) };
+}

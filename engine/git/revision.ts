@@ -1,0 +1,135 @@
+import { posix } from "node:path";
+import { VrskyError } from "../errors/errors.js";
+import { isManifestPath, type ManifestFile, type ParseCache } from "../manifests/load.js";
+import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
+import { git, gitOk } from "./exec.js";
+
+interface TreeEntry {
+  mode: string;
+  type: string;
+  oid: string;
+  size: number;
+  path: string;
+}
+
+/** The commit id a ref names; operational error when the repository or the ref does not exist. */
+export async function resolveCommit(repo: string, ref: string): Promise<string> {
+  const check = await git(repo, ["rev-parse", "--git-dir"]);
+  if (check.code !== 0) throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository`);
+  if (ref.startsWith("-")) throw new VrskyError("VRS_GIT_BAD_REF", `'${ref}' is not a revision`);
+  const r = await git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`]);
+  if (r.code !== 0) throw new VrskyError("VRS_GIT_BAD_REF", `revision '${ref}' does not exist in ${repo}`);
+  return r.stdout.toString("utf8").trim();
+}
+
+/**
+ * The manifest files of a commit, read from git objects (never the work tree). Blobs already in the cache are
+ * not read again; oversized blobs are not read at all.
+ */
+export async function readRevision(
+  repo: string,
+  commit: string,
+  options: { limits?: InputLimits; cache?: ParseCache } = {},
+): Promise<ManifestFile[]> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const entries = await listTree(repo, commit, ["tenants", "integrations"]);
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const files: ManifestFile[] = [];
+  const links: Array<{ file: ManifestFile; entry: TreeEntry }> = [];
+  for (const e of entries) {
+    if (!isManifestPath(e.path)) continue;
+    if (e.type === "commit") {
+      files.push({ path: e.path, problem: problem("VRS_FILE_UNSUPPORTED_TYPE", "a submodule is not a manifest") });
+    } else if (e.mode === "120000") {
+      const file: ManifestFile = { path: e.path };
+      links.push({ file, entry: e });
+      files.push(file);
+    } else {
+      files.push(regular(e, limits));
+    }
+  }
+  if (files.length > limits.maxFiles) return files;
+  if (links.length > 0) await resolveLinks(repo, commit, links, byPath, limits);
+  const wanted = new Set<string>();
+  for (const f of files) if (f.oid && !f.problem && !options.cache?.get(f.oid)) wanted.add(f.oid);
+  const blobs = await readBlobs(repo, [...wanted]);
+  for (const f of files) if (f.oid && wanted.has(f.oid)) f.bytes = blobs.get(f.oid);
+  return files;
+}
+
+function regular(e: TreeEntry, limits: InputLimits): ManifestFile {
+  if (e.size > limits.maxFileBytes) {
+    return { path: e.path, problem: problem("VRS_FILE_TOO_LARGE", `file is ${e.size} bytes; the limit is ${limits.maxFileBytes} bytes`) };
+  }
+  return { path: e.path, oid: e.oid };
+}
+
+function problem(code: "VRS_FILE_TOO_LARGE" | "VRS_FILE_UNSUPPORTED_TYPE" | "VRS_FILE_SYMLINK_OUTSIDE" | "VRS_FILE_SYMLINK_BROKEN", message: string) {
+  return { line: 1, column: 1, path: "", code, message } as const;
+}
+
+/** Follows symbolic links inside the committed tree (up to 8 hops); links leaving the repository are errors. */
+async function resolveLinks(
+  repo: string,
+  commit: string,
+  links: Array<{ file: ManifestFile; entry: TreeEntry }>,
+  byPath: Map<string, TreeEntry>,
+  limits: InputLimits,
+): Promise<void> {
+  for (const { file, entry } of links) {
+    let current = entry;
+    let hops = 0;
+    for (;;) {
+      const target = (await readBlobs(repo, [current.oid])).get(current.oid)!.toString("utf8");
+      const resolved = posix.normalize(posix.join(posix.dirname(current.path), target));
+      if (posix.isAbsolute(target) || resolved === ".." || resolved.startsWith("../")) {
+        file.problem = problem("VRS_FILE_SYMLINK_OUTSIDE", `link to '${target}' leaves the repository`);
+        break;
+      }
+      const next = byPath.get(resolved) ?? (await listTree(repo, commit, [resolved])).find((e) => e.path === resolved);
+      if (!next) {
+        file.problem = problem("VRS_FILE_SYMLINK_BROKEN", `link to '${target}' points to nothing in this revision`);
+        break;
+      }
+      if (next.mode !== "120000") {
+        Object.assign(file, next.type === "blob" ? regular({ ...next, path: file.path }, limits) : { problem: problem("VRS_FILE_UNSUPPORTED_TYPE", `link to '${target}' is not a file`) });
+        break;
+      }
+      if (++hops >= 8) {
+        file.problem = problem("VRS_FILE_SYMLINK_BROKEN", "too many levels of symbolic links");
+        break;
+      }
+      current = next;
+    }
+  }
+}
+
+async function listTree(repo: string, commit: string, paths: string[]): Promise<TreeEntry[]> {
+  const out = await gitOk(repo, ["ls-tree", "-r", "-z", "-l", "--full-tree", commit, "--", ...paths]);
+  const entries: TreeEntry[] = [];
+  for (const rec of out.toString("utf8").split("\0")) {
+    if (rec === "") continue;
+    const tab = rec.indexOf("\t");
+    const [mode, type, oid, size] = rec.slice(0, tab).split(/ +/);
+    entries.push({ mode: mode!, type: type!, oid: oid!, size: size === "-" ? 0 : Number(size), path: rec.slice(tab + 1) });
+  }
+  return entries;
+}
+
+/** Reads many blobs through one `git cat-file --batch` process. */
+export async function readBlobs(repo: string, oids: string[]): Promise<Map<string, Buffer>> {
+  const map = new Map<string, Buffer>();
+  if (oids.length === 0) return map;
+  const out = await gitOk(repo, ["cat-file", "--batch"], oids.join("\n") + "\n");
+  let pos = 0;
+  while (pos < out.length) {
+    const nl = out.indexOf(10, pos);
+    const header = out.subarray(pos, nl).toString("utf8");
+    const [oid, type, size] = header.split(" ");
+    if (type === "missing") throw new VrskyError("VRS_GIT_FAILED", `object ${oid} is missing from ${repo}`);
+    const n = Number(size);
+    map.set(oid!, out.subarray(nl + 1, nl + 1 + n));
+    pos = nl + 1 + n + 1;
+  }
+  return map;
+}

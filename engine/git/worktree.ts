@@ -1,0 +1,55 @@
+import { lstat, readdir, readFile, realpath } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { isManifestPath, type ManifestFile } from "../manifests/load.js";
+import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
+
+/** The manifest files of a working tree, for editors (`vrsky validate --worktree`). Never used to apply. */
+export async function readWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<ManifestFile[]> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const realRoot = await realpath(root);
+  const files: ManifestFile[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await readdir(join(root, dir))).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const rel = dir === "" ? name : `${dir}/${name}`;
+      const abs = join(root, rel);
+      const st = await lstat(abs);
+      if (st.isDirectory()) {
+        if (!name.startsWith(".")) await walk(rel);
+        continue;
+      }
+      if (!isManifestPath(rel)) continue;
+      const at = { line: 1, column: 1, path: "" } as const;
+      let target = abs;
+      if (st.isSymbolicLink()) {
+        try {
+          target = await realpath(abs);
+        } catch {
+          files.push({ path: rel, problem: { ...at, code: "VRS_FILE_SYMLINK_BROKEN", message: "link points to nothing" } });
+          continue;
+        }
+        const inside = relative(realRoot, target);
+        if (inside.startsWith("..") || inside.startsWith(sep) || inside === "") {
+          files.push({ path: rel, problem: { ...at, code: "VRS_FILE_SYMLINK_OUTSIDE", message: "link leaves the repository" } });
+          continue;
+        }
+      }
+      const tst = await lstat(target);
+      if (!tst.isFile()) {
+        files.push({ path: rel, problem: { ...at, code: "VRS_FILE_UNSUPPORTED_TYPE", message: "not a regular file" } });
+      } else if (tst.size > limits.maxFileBytes) {
+        files.push({ path: rel, problem: { ...at, code: "VRS_FILE_TOO_LARGE", message: `file is ${tst.size} bytes; the limit is ${limits.maxFileBytes} bytes` } });
+      } else {
+        files.push({ path: rel, bytes: await readFile(target) });
+      }
+    }
+  };
+  await walk("tenants");
+  await walk("integrations");
+  return files;
+}

@@ -1,0 +1,178 @@
+import { compareFindings, type FileFinding, type Finding } from "../errors/finding.js";
+import { resourceKey, type Resource, type TenantResource } from "../model/resources.js";
+import { DEFAULT_LIMITS, type InputLimits } from "./limits.js";
+import { parseFile, type ParsedDocument, type ParsedFile } from "./parse-file.js";
+
+/** A candidate manifest file of a revision: its bytes, or the reason it could not be read. */
+export interface ManifestFile {
+  path: string;
+  /** Content id (git blob id); equal ids mean equal bytes, so the parse is shared. */
+  oid?: string;
+  bytes?: Uint8Array;
+  problem?: FileFinding;
+}
+
+export interface DesiredState {
+  /** Sorted by resourceKey: tenants first, then integrations by tenant and name. */
+  resources: Resource[];
+  findings: Finding[];
+  files: number;
+}
+
+/** Parsed files by blob id. One cache serves both revisions of a plan, so unchanged files are parsed once. */
+export class ParseCache {
+  private readonly map = new Map<string, ParsedFile>();
+  get(oid: string): ParsedFile | undefined {
+    return this.map.get(oid);
+  }
+  set(oid: string, parsed: ParsedFile): void {
+    this.map.set(oid, parsed);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+const MANIFEST = /^(tenants|integrations)\/(?:[^/]+\/)*[^/.][^/]*\.ya?ml$/;
+
+/** Whether a repository path is a manifest: a .yaml/.yml file under tenants/ or integrations/, not hidden. */
+export function isManifestPath(path: string): boolean {
+  return MANIFEST.test(path);
+}
+
+interface Located {
+  file: string;
+  doc: ParsedDocument;
+  single: boolean;
+}
+
+/** Builds the desired state of a revision from its manifest files. Pure: no I/O. */
+export function loadDesired(files: ManifestFile[], options: { limits?: InputLimits; cache?: ParseCache } = {}): DesiredState {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const findings: Finding[] = [];
+  if (files.length > limits.maxFiles) {
+    findings.push({ file: ".", line: 1, column: 1, path: "", code: "VRS_REPO_TOO_MANY_FILES", message: `the revision has ${files.length} manifest files; the limit is ${limits.maxFiles}` });
+    return { resources: [], findings, files: files.length };
+  }
+  const docs: Located[] = [];
+  for (const f of files) {
+    if (f.problem) {
+      findings.push({ file: f.path, ...f.problem });
+      continue;
+    }
+    let parsed = f.oid ? options.cache?.get(f.oid) : undefined;
+    if (!parsed) {
+      parsed = parseFile(f.bytes ?? new Uint8Array(), limits);
+      if (f.oid) options.cache?.set(f.oid, parsed);
+    }
+    for (const x of parsed.findings) findings.push({ file: f.path, ...x });
+    const single = parsed.documents.length === 1;
+    for (const doc of parsed.documents) {
+      for (const x of doc.findings) findings.push({ file: f.path, ...x });
+      findings.push(...checkPlacement(f.path, doc, single));
+      docs.push({ file: f.path, doc, single });
+    }
+  }
+  findings.push(...checkReferences(docs));
+  const resources = docs
+    .filter((d) => d.doc.resource !== undefined)
+    .map((d) => d.doc.resource!)
+    .sort((a, b) => compareKeys(resourceKey(a), resourceKey(b)));
+  return { resources, findings: findings.sort(compareFindings), files: files.length };
+}
+
+function compareKeys(a: string, b: string): number {
+  const ta = a.startsWith("Tenant/") ? 0 : 1;
+  const tb = b.startsWith("Tenant/") ? 0 : 1;
+  return ta - tb || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function checkPlacement(path: string, doc: ParsedDocument, single: boolean): Finding[] {
+  const parts = path.split("/");
+  const base = parts[parts.length - 1]!.replace(/\.ya?ml$/, "");
+  const out: Finding[] = [];
+  const misplaced = (message: string) =>
+    out.push({ file: path, ...doc.at.kind, path: "kind", code: "VRS_FILE_MISPLACED", message });
+  if (parts[0] === "tenants") {
+    if (parts.length !== 2) misplaced("tenant files belong directly in tenants/, as tenants/<name>.yaml");
+    else if (doc.kind !== undefined && doc.kind !== "Tenant") misplaced(`a ${doc.kind} does not belong in tenants/; move it to integrations/<tenant>/`);
+    else if (single && doc.name !== undefined && doc.name !== base) {
+      out.push({ file: path, ...doc.at.name, path: "metadata.name", code: "VRS_REF_PATH_MISMATCH", message: `metadata.name is '${doc.name}' but the file is named '${base}'; rename the file to tenants/${doc.name}.yaml or fix the name` });
+    }
+  } else {
+    if (parts.length !== 3) misplaced("integration files belong in integrations/<tenant>/<name>.yaml");
+    else if (doc.kind !== undefined && doc.kind !== "Integration") misplaced(`a ${doc.kind} does not belong in integrations/; move it to tenants/`);
+    else {
+      if (doc.tenant !== undefined && doc.tenant !== parts[1]) {
+        out.push({ file: path, ...doc.at.tenant, path: "metadata.tenant", code: "VRS_REF_PATH_MISMATCH", message: `metadata.tenant is '${doc.tenant}' but the file is in integrations/${parts[1]}/; move the file or fix the tenant` });
+      }
+      if (single && doc.name !== undefined && doc.name !== base) {
+        out.push({ file: path, ...doc.at.name, path: "metadata.name", code: "VRS_REF_PATH_MISMATCH", message: `metadata.name is '${doc.name}' but the file is named '${base}'; rename the file or fix the name` });
+      }
+    }
+  }
+  return out;
+}
+
+function checkReferences(docs: Located[]): Finding[] {
+  const out: Finding[] = [];
+  const tenants = new Map<string, Located>();
+  const integrations = new Map<string, Located>();
+  const httpPaths = new Map<string, Located>();
+  for (const d of docs) {
+    if (d.doc.kind !== "Tenant" || d.doc.name === undefined) continue;
+    const first = tenants.get(d.doc.name);
+    if (first) out.push(duplicate(d, `tenant '${d.doc.name}' is also defined in ${first.file}`));
+    else tenants.set(d.doc.name, d);
+  }
+  const perTenant = new Map<string, Located[]>();
+  for (const d of docs) {
+    if (d.doc.kind !== "Integration" || d.doc.name === undefined || d.doc.tenant === undefined) continue;
+    const key = `${d.doc.tenant}/${d.doc.name}`;
+    const first = integrations.get(key);
+    if (first) {
+      out.push(duplicate(d, `integration '${d.doc.name}' of tenant '${d.doc.tenant}' is also defined in ${first.file}`));
+      continue;
+    }
+    integrations.set(key, d);
+    if (!tenants.has(d.doc.tenant)) {
+      out.push({ file: d.file, ...d.doc.at.tenant, path: "metadata.tenant", code: "VRS_REF_TENANT_NOT_FOUND", message: `tenant '${d.doc.tenant}' does not exist; add tenants/${d.doc.tenant}.yaml or fix metadata.tenant` });
+    }
+    const list = perTenant.get(d.doc.tenant) ?? [];
+    list.push(d);
+    perTenant.set(d.doc.tenant, list);
+    const r = d.doc.resource;
+    if (r?.kind === "Integration" && r.spec.source.type === "http") {
+      const path = String((r.spec.source.config as { path?: unknown }).path);
+      const key2 = `${d.doc.tenant} ${path}`;
+      const other = httpPaths.get(key2);
+      if (other) {
+        out.push({ file: d.file, ...d.doc.at.sourcePath, path: "spec.source.config.path", code: "VRS_REF_DUPLICATE_NAME", message: `webhook path '${path}' is already used by ${other.file}; each HTTP source of a tenant needs its own path` });
+      } else {
+        httpPaths.set(key2, d);
+      }
+    }
+  }
+  for (const [name, list] of perTenant) {
+    const t = tenants.get(name);
+    const tenant = t?.doc.resource as TenantResource | undefined;
+    if (!t || !tenant) continue;
+    const limits = tenant.spec?.limits;
+    const max = limits?.integrations ?? Infinity;
+    if (list.length > max) {
+      out.push({ file: t.file, ...t.doc.at.limitIntegrations, path: "spec.limits.integrations", code: "VRS_LIMIT_INTEGRATIONS", message: `tenant '${name}' has ${list.length} integrations; its limit is ${max}` });
+    }
+    const maxReplicas = limits?.replicas ?? -1;
+    if (maxReplicas >= 0) {
+      const total = list.reduce((n, d) => n + (d.doc.resource?.kind === "Integration" ? d.doc.resource.spec.replicas ?? 1 : 0), 0);
+      if (total > maxReplicas) {
+        out.push({ file: t.file, ...t.doc.at.limitReplicas, path: "spec.limits.replicas", code: "VRS_LIMIT_REPLICAS", message: `tenant '${name}' runs ${total} replicas in total; its limit is ${maxReplicas}` });
+      }
+    }
+  }
+  return out;
+}
+
+function duplicate(d: Located, message: string): Finding {
+  return { file: d.file, ...d.doc.at.name, path: "metadata.name", code: "VRS_REF_DUPLICATE_NAME", message };
+}

@@ -1,0 +1,89 @@
+import type { FileFinding } from "../errors/finding.js";
+import type { Resource } from "../model/resources.js";
+import type { InputLimits } from "./limits.js";
+import { API_VERSION, KINDS, loadSchemas, type Kind } from "./schema.js";
+import { checkSemantics } from "./semantics.js";
+import { readSource, type SourceDocument } from "./yaml-source.js";
+
+type Position = { line: number; column: number };
+
+/** What the cross-file rules need of a document, kept after its parse tree is dropped. */
+export interface ParsedDocument {
+  index: number;
+  kind?: Kind;
+  /** metadata.name / metadata.tenant when they are strings, even if the document is otherwise invalid. */
+  name?: string;
+  tenant?: string;
+  /** Present only when the document has no findings of its own. */
+  resource?: Resource;
+  findings: FileFinding[];
+  at: {
+    document: Position;
+    kind: Position;
+    name: Position;
+    tenant: Position;
+    limitIntegrations: Position;
+    limitReplicas: Position;
+    sourcePath: Position;
+  };
+}
+
+export interface ParsedFile {
+  documents: ParsedDocument[];
+  /** Problems of the file as a whole (encoding, YAML syntax). */
+  findings: FileFinding[];
+}
+
+/** Parses and validates one file's bytes. The result depends on the bytes only, so it is cached by blob id. */
+export function parseFile(bytes: Uint8Array, limits: InputLimits): ParsedFile {
+  const source = readSource(bytes, limits);
+  return { findings: source.findings, documents: source.documents.map(parseDocument) };
+}
+
+function parseDocument(doc: SourceDocument): ParsedDocument {
+  const v = doc.value as Record<string, unknown>;
+  const meta = isObject(v) && isObject(v.metadata) ? (v.metadata as Record<string, unknown>) : {};
+  const at = {
+    document: doc.locate([]),
+    kind: doc.locate(["kind"]),
+    name: doc.locate(["metadata", "name"]),
+    tenant: doc.locate(["metadata", "tenant"]),
+    limitIntegrations: doc.locate(["spec", "limits", "integrations"]),
+    limitReplicas: doc.locate(["spec", "limits", "replicas"]),
+    sourcePath: doc.locate(["spec", "source", "config", "path"]),
+  };
+  const out: ParsedDocument = {
+    index: doc.index,
+    name: typeof meta.name === "string" ? meta.name : undefined,
+    tenant: typeof meta.tenant === "string" ? meta.tenant : undefined,
+    findings: [],
+    at,
+  };
+  const report = (f: Omit<FileFinding, "line" | "column">, p: Position) => out.findings.push({ ...f, ...p });
+  if (!isObject(v)) {
+    report({ path: "", code: "VRS_YAML_NOT_MAPPING", message: "a manifest must be a mapping with apiVersion, kind, metadata and spec" }, at.document);
+    return out;
+  }
+  if (v.apiVersion === undefined) {
+    report({ path: "apiVersion", code: "VRS_SCHEMA_REQUIRED", message: `required field 'apiVersion' is missing; use apiVersion: ${API_VERSION}` }, at.document);
+  } else if (v.apiVersion !== API_VERSION) {
+    report({ path: "apiVersion", code: "VRS_MANIFEST_API_VERSION", message: `apiVersion '${String(v.apiVersion)}' is not supported; use ${API_VERSION}` }, doc.locate(["apiVersion"]));
+  }
+  if (!KINDS.includes(v.kind as Kind)) {
+    const message = v.kind === undefined
+      ? "required field 'kind' is missing; use Tenant or Integration"
+      : `kind '${String(v.kind)}' is not known; use Tenant or Integration`;
+    report({ path: "kind", code: v.kind === undefined ? "VRS_SCHEMA_REQUIRED" : "VRS_MANIFEST_KIND", message }, v.kind === undefined ? at.document : at.kind);
+    return out;
+  }
+  const kind = v.kind as Kind;
+  out.kind = kind;
+  if (out.findings.length > 0) return out;
+  out.findings.push(...loadSchemas().validate(kind, doc), ...checkSemantics(kind, doc));
+  if (out.findings.length === 0) out.resource = v as unknown as Resource;
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
