@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { isVrskyError } from "../errors/errors.js";
 import { registerPlan } from "./commands/plan.js";
+import { registerReconcile } from "./commands/reconcile.js";
+import { registerStatus } from "./commands/status.js";
+import { registerUp } from "./commands/up.js";
 import { registerValidate } from "./commands/validate.js";
 import type { CliContext, } from "./context.js";
 import type { Stream } from "./output.js";
@@ -17,6 +20,9 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
     .exitOverride();
   registerValidate(program, ctx);
   registerPlan(program, ctx);
+  registerReconcile(program, ctx);
+  registerStatus(program, ctx);
+  registerUp(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

@@ -65,6 +65,9 @@ export const CODES = {
   VRS_GIT_BAD_REF: c("revision not found", "pass a branch, tag or commit id that exists in the repository", "stall"),
   VRS_GIT_FAILED: c("git command failed", "check that git is installed and the repository is readable", "transient"),
   VRS_USAGE: c("invalid command line", "see --help", "stall"),
+  VRS_NATS_SERVER_MISSING: c("nats-server is not installed", "install it: sudo apt-get install -y nats-server (or pass --nats URL of a running server)", "stall"),
+  VRS_NATS_SERVER_FAILED: c("nats-server did not start", "read the server log named in the message", "transient"),
+  VRS_NATS_UNAVAILABLE: c("cannot reach NATS", "check --nats URL and --creds, and that the server runs with JetStream", "transient"),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

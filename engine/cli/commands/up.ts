@@ -1,0 +1,64 @@
+import { resolve, join } from "node:path";
+import type { Command } from "commander";
+import { gitOk } from "../../git/exec.js";
+import { LocalNatsServer } from "../../nats/local-server.js";
+import type { CliContext } from "../context.js";
+import { runReconcile } from "./reconcile.js";
+
+export function registerUp(program: Command, ctx: CliContext): void {
+  program
+    .command("up")
+    .description("Run the whole engine locally on a repository (what `npm start` runs): starts its own nats-server unless --nats is given")
+    .option("--repo <dir>", "the git repository holding tenants/ and integrations/", ".")
+    .option("--branch <name>", "branch to follow (default: the checked-out branch)")
+    .option("--nats <url>", "use this NATS server instead of starting one")
+    .option("--data <dir>", "where the local nats-server keeps its data", ".vrsky")
+    .option("--listen <addr>", "serve /healthz, /readyz and /metrics here", "127.0.0.1:0")
+    .action(async (o: { repo: string; branch?: string; nats?: string; data: string; listen: string }) => {
+      const repo = resolve(o.repo);
+      const branch = o.branch ?? (await gitOk(repo, ["symbolic-ref", "--short", "HEAD"])).toString("utf8").trim();
+      let server: LocalNatsServer | undefined;
+      let url = o.nats;
+      if (!url) {
+        const dir = resolve(o.data, "nats");
+        ctx.stderr.write(`starting nats-server (JetStream, data in ${dir})…\n`);
+        server = await new LocalNatsServer({ dir }).start();
+        url = server.url;
+      }
+      try {
+        ctx.exitCode = await runReconcile(
+          {
+            repo,
+            branch,
+            nats: url,
+            once: false,
+            fetchInterval: "30s",
+            resync: "60s",
+            leaseTtl: "5s",
+            maxDeleteShare: "0.5",
+            allowPrune: false,
+            listen: o.listen,
+            stateDir: join(o.data),
+          },
+          ctx,
+          (r) => {
+            const s = r.lastStatus();
+            ctx.stdout.write(
+              [
+                "",
+                "VRSky is running.",
+                `  repository  ${repo} (branch ${branch}; commit to apply, the reconciler picks it up at once)`,
+                `  NATS        ${url}${server ? " (local nats-server started by vrsky)" : ""}`,
+                `  status      npx vrsky status --nats ${url}`,
+                `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,
+                "  stop        Ctrl-C",
+                "",
+              ].join("\n"),
+            );
+          },
+        );
+      } finally {
+        await server?.stop();
+      }
+    });
+}

@@ -1,0 +1,114 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { VrskyError } from "../errors/errors.js";
+
+export interface LocalServerOptions {
+  /** Folder for the store, config, ports file and log. */
+  dir: string;
+  /** Fixed client port; by default a free one is chosen by the server. */
+  port?: number;
+  /** Extra configuration text appended to the generated config (e.g. operator mode). */
+  extraConfig?: string;
+  serverName?: string;
+  /** How long to wait for the server to accept clients. */
+  startTimeoutMs?: number;
+}
+
+/** A nats-server process with JetStream, owned by this process: started here, stopped here. */
+export class LocalNatsServer {
+  private child: ChildProcess | undefined;
+  url = "";
+  port = 0;
+
+  constructor(readonly options: LocalServerOptions) {}
+
+  static binary(): string {
+    for (const p of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/bin", "/usr/bin"])) {
+      if (p && existsSync(join(p, "nats-server"))) return join(p, "nats-server");
+    }
+    throw new VrskyError(
+      "VRS_NATS_SERVER_MISSING",
+      "nats-server is not installed (looked on PATH and in /usr/sbin); install it with: sudo apt-get install -y nats-server",
+    );
+  }
+
+  static version(): string {
+    const r = spawnSync(LocalNatsServer.binary(), ["--version"], { encoding: "utf8" });
+    return r.stdout.trim();
+  }
+
+  async start(): Promise<this> {
+    const bin = LocalNatsServer.binary();
+    const { dir } = this.options;
+    const store = join(dir, "jetstream");
+    const portsDir = join(dir, "ports");
+    mkdirSync(store, { recursive: true });
+    mkdirSync(portsDir, { recursive: true });
+    for (const f of readdirSync(portsDir)) if (f.endsWith(".ports")) writeFileSync(join(portsDir, f), "");
+    const conf = join(dir, "nats-server.conf");
+    writeFileSync(
+      conf,
+      [
+        `server_name: ${JSON.stringify(this.options.serverName ?? "vrsky-local")}`,
+        `listen: "127.0.0.1:${this.options.port ?? -1}"`,
+        `jetstream { store_dir: ${JSON.stringify(store)} }`,
+        `ports_file_dir: ${JSON.stringify(portsDir)}`,
+        "max_payload: 8MB",
+        this.options.extraConfig ?? "",
+      ].join("\n") + "\n",
+    );
+    const child = spawn(bin, ["-c", conf, "-l", join(dir, "nats-server.log")], { stdio: ["ignore", "ignore", "pipe"] });
+    this.child = child;
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) =>
+        reject(new VrskyError("VRS_NATS_SERVER_FAILED", `nats-server exited (code ${code}) while starting: ${stderr.trim() || `see ${join(dir, "nats-server.log")}`}`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    const portsFile = join(portsDir, `${basenameOf(bin)}_${child.pid}.ports`);
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 15_000);
+    await Promise.race([exited, this.waitForPorts(portsFile, deadline)]);
+    return this;
+  }
+
+  private async waitForPorts(file: string, deadline: number): Promise<void> {
+    // The server writes its ports file once it listens; poll the file (there is no event to await).
+    for (;;) {
+      if (existsSync(file)) {
+        const text = readFileSync(file, "utf8");
+        if (text.trim() !== "") {
+          const ports = JSON.parse(text) as { nats?: string[] };
+          const u = new URL((ports.nats ?? [])[0]!.replace(/^nats:/, "http:"));
+          this.port = Number(u.port);
+          this.url = `nats://127.0.0.1:${this.port}`;
+          return;
+        }
+      }
+      if (Date.now() > deadline) throw new VrskyError("VRS_NATS_SERVER_FAILED", "nats-server did not start in time");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Stops the server and waits for the process to exit. `kill` sends SIGKILL instead of SIGTERM. */
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await gone;
+    clearTimeout(timer);
+    this.child = undefined;
+  }
+}
+
+function basenameOf(p: string): string {
+  return p.split("/").pop()!;
+}

@@ -1,0 +1,89 @@
+import type { KV } from "@nats-io/kv";
+
+export interface LeaseRecord {
+  holder: string;
+  /** Increases each time the lease changes hands: a fencing token. */
+  epoch: number;
+  renewedAt: number;
+  expiresAt: number;
+}
+
+export interface LeaseOptions {
+  key?: string;
+  /** How long a lease lasts without renewal. */
+  ttlMs?: number;
+  /** Extra wait before taking over an expired lease (tolerates clock skew between machines). */
+  graceMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Leader election on a KV key with compare-and-set. The holder renews every ttl/3. It considers itself leader
+ * only until (start of its last successful renewal + ttl − grace), while others wait until
+ * (recorded renewal + ttl + grace): so a leader that lost its lease stops writing before another starts.
+ */
+export class LeaderLease {
+  readonly key: string;
+  readonly ttlMs: number;
+  readonly graceMs: number;
+  private readonly now: () => number;
+  private validUntil = 0;
+  private seq = 0;
+  epoch = 0;
+
+  constructor(private readonly kv: KV, readonly holder: string, o: LeaseOptions = {}) {
+    this.key = o.key ?? "leader";
+    this.ttlMs = o.ttlMs ?? 5_000;
+    this.graceMs = o.graceMs ?? Math.min(1_000, Math.floor(this.ttlMs / 5));
+    this.now = o.now ?? Date.now;
+  }
+
+  isLeader(): boolean {
+    return this.now() < this.validUntil;
+  }
+
+  /** Acquires or renews; returns whether this process holds the lease now. Never throws on contention. */
+  async tick(): Promise<boolean> {
+    const started = this.now();
+    try {
+      const current = await this.kv.get(this.key);
+      const record = current && current.operation === "PUT" ? (current.json<LeaseRecord>()) : undefined;
+      const mine = record?.holder === this.holder;
+      if (record && !mine && started < record.expiresAt + this.graceMs) {
+        this.validUntil = 0;
+        return false;
+      }
+      const next: LeaseRecord = {
+        holder: this.holder,
+        epoch: mine ? record!.epoch : (record?.epoch ?? 0) + 1,
+        renewedAt: started,
+        expiresAt: started + this.ttlMs,
+      };
+      const payload = JSON.stringify(next);
+      this.seq = current ? await this.kv.update(this.key, payload, current.revision) : await this.kv.create(this.key, payload);
+      this.epoch = next.epoch;
+      this.validUntil = started + this.ttlMs - this.graceMs;
+      return true;
+    } catch {
+      // A lost race (CAS conflict) or NATS being away: not leader until a later tick proves otherwise.
+      if (this.now() >= this.validUntil) this.validUntil = 0;
+      return this.isLeader();
+    }
+  }
+
+  /** Gives the lease up at once so a standby takes over without waiting for expiry. */
+  async release(): Promise<void> {
+    if (!this.isLeader()) return;
+    this.validUntil = 0;
+    try {
+      await this.kv.delete(this.key, { previousSeq: this.seq });
+    } catch {
+      // Someone else holds it already, or NATS is away: expiry does the rest.
+    }
+  }
+
+  async current(): Promise<LeaseRecord | undefined> {
+    const e = await this.kv.get(this.key);
+    return e && e.operation === "PUT" ? e.json<LeaseRecord>() : undefined;
+  }
+}

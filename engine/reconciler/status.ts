@@ -1,0 +1,71 @@
+import type { Finding } from "../errors/finding.js";
+import { STATUS_FORMAT } from "../state/layout.js";
+
+export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry";
+export type Outcome = "Applied" | "NoChange" | "Invalid" | "DeletionGuard" | "Conflict" | "Failed" | "LostLeadership";
+
+export interface Condition {
+  type: "Ready" | "Reconciling" | "Stalled";
+  status: "True" | "False";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface RunRecord {
+  trigger: Trigger;
+  revision: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  outcome: Outcome;
+  counts: { create: number; update: number; delete: number; unchanged: number; conflicts: number; failed: number };
+  /** Validation errors of the revision (at most 100; errorCount has the total). */
+  errors: Finding[];
+  errorCount: number;
+  message: string;
+}
+
+/** The `sync` key of the status bucket: what a user reads to learn whether the cluster matches the commit. */
+export interface SyncStatus {
+  format: typeof STATUS_FORMAT;
+  reconciler: string;
+  branch: string;
+  /** The last revision the reconciler looked at. */
+  observedRevision: string;
+  /** The last revision fully applied; resources keep running this one when a later revision fails. */
+  lastAppliedRevision: string | null;
+  conditions: Condition[];
+  lastRun: RunRecord;
+  runs: number;
+  driftCorrections: number;
+  /** Resources not Ready (write failed or pending); every other resource in KV is Ready at lastAppliedRevision. */
+  notReady: Array<{ kind: string; key: string; reason: string; message: string }>;
+  updatedAt: string;
+}
+
+const READY_REASON: Record<Outcome, [Condition["status"], string]> = {
+  Applied: ["True", "ReconciliationSucceeded"],
+  NoChange: ["True", "ReconciliationSucceeded"],
+  Invalid: ["False", "ValidationFailed"],
+  DeletionGuard: ["False", "DeletionGuard"],
+  Conflict: ["False", "Conflict"],
+  Failed: ["False", "ApplyFailed"],
+  LostLeadership: ["False", "LostLeadership"],
+};
+
+/** Ready / Reconciling / Stalled after a run. Stalled means a human must act (a bad commit, a guard). */
+export function conditionsAfter(run: RunRecord, previous: Condition[] | undefined): Condition[] {
+  const [ready, reason] = READY_REASON[run.outcome];
+  const stalled = run.outcome === "Invalid" || run.outcome === "DeletionGuard";
+  const next: Array<Omit<Condition, "lastTransitionTime">> = [
+    { type: "Ready", status: ready, reason, message: run.message },
+    { type: "Reconciling", status: !stalled && ready === "False" ? "True" : "False", reason: ready === "True" ? "Idle" : reason, message: ready === "True" ? "" : "will retry" },
+    { type: "Stalled", status: stalled ? "True" : "False", reason: stalled ? reason : "None", message: stalled ? run.message : "" },
+  ];
+  return next.map((c) => {
+    const before = previous?.find((p) => p.type === c.type);
+    const lastTransitionTime = before && before.status === c.status ? before.lastTransitionTime : run.finishedAt;
+    return { ...c, lastTransitionTime };
+  });
+}

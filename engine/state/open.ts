@@ -1,0 +1,30 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { BUCKETS } from "./layout.js";
+
+export interface StateBuckets {
+  tenants: KV;
+  integrations: KV;
+  status: KV;
+  locks: KV;
+}
+
+export interface BucketOptions {
+  /** Replicas of each bucket's stream (1 for a single server, 3 for a cluster). */
+  replicas?: number;
+}
+
+/** Opens the platform buckets, creating them on first start. */
+export async function openState(nc: NatsConnection, o: BucketOptions = {}): Promise<StateBuckets> {
+  const kvm = new Kvm(nc);
+  const replicas = o.replicas ?? 1;
+  await jetstreamManager(nc); // fails early with a clear error when JetStream is not enabled
+  const [tenants, integrations, status, locks] = await Promise.all([
+    kvm.create(BUCKETS.tenants, { history: 5, replicas, description: "VRSky tenants: desired state applied from git" }),
+    kvm.create(BUCKETS.integrations, { history: 5, replicas, description: "VRSky integrations: desired state applied from git" }),
+    kvm.create(BUCKETS.status, { history: 1, replicas, description: "VRSky reconcile status" }),
+    kvm.create(BUCKETS.locks, { history: 1, replicas, description: "VRSky leader lease" }),
+  ]);
+  return { tenants, integrations, status, locks };
+}
