@@ -17,6 +17,7 @@ export interface RefSource {
 export class LocalRefSource implements RefSource {
   readonly ref: string;
   private watcher: FSWatcher | undefined;
+  private trailing: NodeJS.Timeout | undefined;
 
   constructor(readonly repo: string, branch: string) {
     this.ref = `refs/heads/${branch}`;
@@ -28,14 +29,20 @@ export class LocalRefSource implements RefSource {
     // Watch the folders: git replaces ref files by rename, which a watch on the file itself can miss.
     const paths = [dirname(refFile), join(gitDir, "packed-refs"), gitDir];
     this.watcher = watch(paths, { ignoreInitial: true, depth: 0, ignored: (p: string) => p.endsWith(".lock") || p.includes("/objects/") || p.includes("/logs/") });
+    // chokidar drops a second `change` of the same path within 50 ms of the first (its throttle), so two
+    // quick commits could lose the second: every event is followed by one trailing re-check after that window.
     const fire = (path: string) => {
-      if (path === refFile || path.endsWith("packed-refs") || path.endsWith("/HEAD")) onChange(`ref ${path.slice(gitDir.length + 1)} changed`);
+      if (!(path === refFile || path.endsWith("packed-refs") || path.endsWith("/HEAD"))) return;
+      onChange(`ref ${path.slice(gitDir.length + 1)} changed`);
+      if (this.trailing) clearTimeout(this.trailing);
+      this.trailing = setTimeout(() => onChange("re-check after ref change"), 75);
     };
     this.watcher.on("add", fire).on("change", fire).on("unlink", fire);
     await new Promise<void>((r) => this.watcher!.once("ready", () => r()));
   }
 
   async stop(): Promise<void> {
+    if (this.trailing) clearTimeout(this.trailing);
     await this.watcher?.close();
   }
 }

@@ -54,6 +54,8 @@ export class Reconciler {
   private target: Map<string, string> | undefined;
   private status: SyncStatus | undefined;
   private lastRunFailed = false;
+  /** Revision of the last run that reached a verdict (applied, unchanged or invalid). */
+  private settledRevision: string | undefined;
   private leading = false;
   private readonly log: NonNullable<ReconcilerOptions["log"]>;
 
@@ -97,7 +99,7 @@ export class Reconciler {
       await new Promise((r) => setTimeout(r, 200));
     }
     try {
-      return await this.run("startup");
+      return (await this.run("startup"))!;
     } finally {
       await this.lease.release();
       this.observed.tenants.stop();
@@ -143,6 +145,7 @@ export class Reconciler {
         this.pending = undefined;
         this.pendingSince = undefined;
         const run = await this.run(t);
+        if (run === undefined) continue;
         if (t === "commit" && (run.outcome === "Applied" || run.outcome === "NoChange")) {
           this.metrics.commitToConverged.observe((Date.parse(run.finishedAt) - since) / 1000);
         }
@@ -178,8 +181,13 @@ export class Reconciler {
   }
 
   /** One level-triggered run. Never throws: every outcome ends in the status record. */
-  private async run(trigger: Trigger): Promise<RunRecord> {
+  private async run(trigger: Trigger): Promise<RunRecord | undefined> {
     const started = Date.now();
+    if (trigger === "commit" && this.settledRevision !== undefined) {
+      // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op.
+      const head = await resolveCommit(this.o.source.repo, this.o.source.ref).catch(() => undefined);
+      if (head === this.settledRevision) return undefined;
+    }
     let revision = "";
     let outcome: Outcome = "Failed";
     let message = "";
@@ -305,6 +313,7 @@ export class Reconciler {
       message,
     };
     this.lastRunFailed = outcome === "Failed" || outcome === "Conflict";
+    this.settledRevision = outcome === "Applied" || outcome === "NoChange" || outcome === "Invalid" || outcome === "DeletionGuard" ? revision : undefined;
     this.metrics.recordRun(run);
     const prev = this.status;
     const applied = outcome === "Applied" || outcome === "NoChange";

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kvm, type KV } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { LocalNatsServer } from "../../engine/nats/local-server.js";
+import { BUCKETS, STATUS_KEYS, type StateRecord } from "../../engine/state/layout.js";
+import type { SyncStatus } from "../../engine/reconciler/status.js";
+
+/** A real nats-server with JetStream on a free port and a temporary store, started and stopped by the test. */
+export class TestNats {
+  readonly dir = mkdtempSync(join(tmpdir(), "vrsky-nats-"));
+  server!: LocalNatsServer;
+  private conns: NatsConnection[] = [];
+
+  async start(port?: number): Promise<this> {
+    this.server = await new LocalNatsServer({ dir: this.dir, port }).start();
+    return this;
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  /** Restarts the server on the same port and store (a server restart, as an operator would do it). */
+  async restart(): Promise<void> {
+    const port = this.server.port;
+    await this.server.stop();
+    this.server = await new LocalNatsServer({ dir: this.dir, port }).start();
+  }
+
+  async connect(): Promise<NatsConnection> {
+    const nc = await connect({ servers: this.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    this.conns.push(nc);
+    return nc;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.conns.map((c) => c.close().catch(() => undefined)));
+    await this.server?.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Opens (or creates) a platform bucket; retries while JetStream comes back after a server restart. */
+export async function bucket(nc: NatsConnection, name: keyof typeof BUCKETS): Promise<KV> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Kvm(nc).create(BUCKETS[name]);
+    } catch (e) {
+      if (attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Every live key of a bucket with its record (one watch snapshot; no keys() loops). */
+export async function snapshot(kv: KV): Promise<Map<string, StateRecord>> {
+  const out = new Map<string, StateRecord>();
+  const st = await kv.status();
+  if (st.values === 0) return out;
+  const iter = await kv.watch({ key: ">" });
+  for await (const e of iter) {
+    if (e.operation === "PUT") out.set(e.key, e.json<StateRecord>());
+    if (e.delta === 0) break;
+  }
+  iter.stop();
+  return out;
+}
+
+/** Resolves with the first sync status that satisfies `pred`, watching the status key (no polling). */
+export async function waitForSync(nc: NatsConnection, pred: (s: SyncStatus) => boolean, timeoutMs = 15_000): Promise<SyncStatus> {
+  const kv = await bucket(nc, "status");
+  const iter = await kv.watch({ key: STATUS_KEYS.sync });
+  let last: SyncStatus | undefined;
+  const timer = setTimeout(() => iter.stop(), timeoutMs);
+  try {
+    for await (const e of iter) {
+      if (e.operation !== "PUT") continue;
+      last = e.json<SyncStatus>();
+      if (pred(last)) return last;
+    }
+  } finally {
+    clearTimeout(timer);
+    iter.stop();
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for sync status; last: ${JSON.stringify(last?.lastRun ?? null)}`);
+}
+
+/** Last stream sequence of a bucket: how many writes it has seen in total. */
+export async function lastSeq(kv: KV): Promise<number> {
+  const st = await kv.status();
+  return (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
+}
