@@ -79,6 +79,7 @@ export class Reconciler {
       this.trigger("commit");
     });
     await this.leaseTick();
+    if (!this.leading) this.log("standby", { id: this.o.id, leader: (await this.lease.current().catch(() => undefined))?.holder });
     const tickEvery = Math.max(100, Math.floor(this.lease.ttlMs / 3));
     this.timers.push(setInterval(() => void this.leaseTick(), tickEvery));
     this.timers.push(setInterval(() => this.trigger("resync"), this.o.resyncMs ?? 60_000));

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { packageRoot } from "../../engine/util/package-root.js";
+
+/** A `vrsky` CLI child process, as a user runs it. Every one started is killed by `killAll`. */
+export class VrskyProcess {
+  readonly child: ChildProcess;
+  stderr = "";
+  stdout = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout!.on("data", (b: Buffer) => (this.stdout += b.toString("utf8")));
+    this.child.stderr!.on("data", (b: Buffer) => (this.stderr += b.toString("utf8")));
+    this.exited = new Promise((r) => this.child.once("exit", (code) => r(code)));
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
+  }
+
+  /** Resolves when a JSON log line on stderr satisfies `pred` (the reconciler logs one JSON object per line). */
+  waitForLog(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      let buf = "";
+      const check = (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            const e = JSON.parse(line) as Record<string, unknown>;
+            if (pred(e)) return done(e);
+          } catch {
+            // not a JSON line
+          }
+        }
+      };
+      const onData = (b: Buffer) => check(b.toString("utf8"));
+      const timer = setTimeout(() => finish(new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${this.stderr.slice(-2000)}`)), timeoutMs);
+      const finish = (err?: Error, e?: Record<string, unknown>) => {
+        clearTimeout(timer);
+        this.child.stderr!.off("data", onData);
+        if (err) reject(err);
+        else resolve(e!);
+      };
+      const done = (e: Record<string, unknown>) => finish(undefined, e);
+      check(this.stderr);
+      buf = buf.slice(0, 0);
+      this.child.stderr!.on("data", onData);
+    });
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+const live = new Set<VrskyProcess>();
+
+export async function killAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.kill("SIGKILL")));
+}
