@@ -23,7 +23,13 @@ export class LocalNatsServer {
 
   constructor(readonly options: LocalServerOptions) {}
 
+  /** The nats-server executable: $VRSKY_NATS_SERVER, else the first on PATH (or /usr/sbin, where Debian puts it). */
   static binary(): string {
+    const override = process.env.VRSKY_NATS_SERVER;
+    if (override) {
+      if (existsSync(override)) return override;
+      throw new VrskyError("VRS_NATS_SERVER_MISSING", `VRSKY_NATS_SERVER names ${override}, which does not exist; install nats-server with: sudo apt-get install -y nats-server`);
+    }
     for (const p of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/bin", "/usr/bin"])) {
       if (p && existsSync(join(p, "nats-server"))) return join(p, "nats-server");
     }

@@ -1,0 +1,104 @@
+import { expect } from "chai";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { cli } from "../helpers/cli.js";
+import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
+import { bucket, snapshot, TestNats, waitForSync } from "../helpers/nats.js";
+import { killAll, VrskyProcess } from "../helpers/process.js";
+
+describe("vrsky reconcile, status and up as a user runs them", function () {
+  this.timeout(60_000);
+  let nats: TestNats;
+  let repo: TestRepo;
+  let nc: NatsConnection;
+  const scratch: string[] = [];
+
+  before(async () => {
+    nats = await new TestNats().start();
+    nc = await nats.connect();
+  });
+  after(async () => nats.cleanup());
+  beforeEach(async () => {
+    repo = new TestRepo();
+    for (const b of ["tenants", "integrations", "status", "locks"] as const) await (await bucket(nc, b)).destroy();
+  });
+  afterEach(async () => {
+    await killAll();
+    repo.cleanup();
+    for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("reconcile --once applies the head commit; status says Ready (exit 0) and lists resources", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
+    const rev = repo.commit();
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", nats.url, "--once");
+    expect(once.code, once.stderr).to.equal(0);
+    expect(once.stdout).to.match(/^Applied: applied 2 create/);
+    const st = await cli("status", "--nats", nats.url, "--format", "json");
+    expect(st.code).to.equal(0);
+    const view = JSON.parse(st.stdout);
+    expect(view.sync.lastAppliedRevision).to.equal(rev);
+    expect(view.counts).to.deep.equal({ tenants: 1, integrations: 1 });
+    expect(view.resources.map((r: { key: string }) => r.key)).to.deep.equal(["acme", "acme.a"]);
+    const text = await cli("status", "--nats", nats.url);
+    expect(text.stdout).to.match(/^Ready: ReconciliationSucceeded/);
+  });
+
+  it("status exits 1 and shows the failing file, line and code after an invalid commit", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme", "  tier: gold\n"));
+    repo.commit();
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", nats.url, "--once");
+    expect(once.code).to.equal(1);
+    const st = await cli("status", "--nats", nats.url);
+    expect(st.code).to.equal(1);
+    expect(st.stdout).to.match(/Not ready: ValidationFailed/);
+    expect(st.stdout).to.match(/tenants\/acme\.yaml:6:9 {2}VRS_SCHEMA_ENUM/);
+  });
+
+  it("follows a remote repository through a periodically fetched mirror", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    repo.commit();
+    const state = mkdtempSync(join(tmpdir(), "vrsky-state-"));
+    scratch.push(state);
+    new VrskyProcess(["reconcile", "--remote", `file://${repo.dir}`, "--state-dir", state, "--fetch-interval", "200ms", "--nats", nats.url, "--id", "remote"]);
+    await waitForSync(nc, (s) => s.lastRun.outcome === "Applied");
+    repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
+    const rev = repo.commit("remote change");
+    await waitForSync(nc, (s) => s.observedRevision === rev && s.lastRun.outcome === "Applied");
+    expect((await snapshot(await bucket(nc, "integrations"))).has("acme.a")).to.equal(true);
+  });
+
+  it("up starts its own nats-server, reconciles, and stops everything on Ctrl-C", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    repo.commit();
+    const data = mkdtempSync(join(tmpdir(), "vrsky-up-"));
+    scratch.push(data);
+    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data]);
+    const run = await up.waitForLog((e) => e.event === "run", 20_000);
+    expect(run.outcome).to.equal("Applied");
+    expect(up.stdout).to.match(/VRSky is running\./);
+    const url = /NATS +(nats:\/\/[0-9.:]+)/.exec(up.stdout)![1]!;
+    expect(url).to.not.equal(nats.url);
+    expect(await up.kill("SIGINT")).to.equal(0);
+    expect(existsSync(join(data, "nats", "jetstream"))).to.equal(true);
+    const after = await cli("status", "--nats", url);
+    expect(after.code, "the local server is gone").to.equal(2);
+  });
+
+  it("up without nats-server says how to install it and exits 2", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    repo.commit();
+    const data = mkdtempSync(join(tmpdir(), "vrsky-up-"));
+    scratch.push(data);
+    process.env.VRSKY_NATS_SERVER = "/nonexistent/nats-server";
+    try {
+      const r = await cli("up", "--repo", repo.dir, "--data", data);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/apt-get install -y nats-server/);
+    } finally {
+      delete process.env.VRSKY_NATS_SERVER;
+    }
+  });
+});
