@@ -57,6 +57,7 @@ export class Reconciler {
   /** Revision of the last run that reached a verdict (applied, unchanged or invalid). */
   private settledRevision: string | undefined;
   private leading = false;
+  private connected = true;
   private readonly log: NonNullable<ReconcilerOptions["log"]>;
 
   constructor(private readonly o: ReconcilerOptions) {
@@ -64,16 +65,11 @@ export class Reconciler {
   }
 
   async start(): Promise<void> {
-    this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
-    this.observed = { tenants: new ObservedBucket(this.state.tenants), integrations: new ObservedBucket(this.state.integrations) };
-    await Promise.all([this.observed.tenants.start(), this.observed.integrations.start()]);
-    await Promise.all([this.observed.tenants.ready, this.observed.integrations.ready]);
+    await this.open();
     for (const bucket of ["tenants", "integrations"] as const) {
       this.observed[bucket].onChange((key, entry) => this.onObserved(bucket, key, entry));
     }
-    const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
-    if (previous?.operation === "PUT") this.status = previous.json<SyncStatus>();
-    this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs });
+    void this.trackConnection();
     await this.o.source.start((why) => {
       this.log("source", { why });
       this.trigger("commit");
@@ -85,8 +81,8 @@ export class Reconciler {
     this.timers.push(setInterval(() => this.trigger("resync"), this.o.resyncMs ?? 60_000));
   }
 
-  /** Runs once as leader (waiting for the lease), then returns the run's record. For `--once`. */
-  async runOnce(): Promise<RunRecord> {
+  /** Buckets, observed state (initial snapshot loaded), previous status and the lease. */
+  private async open(): Promise<void> {
     this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     this.observed = { tenants: new ObservedBucket(this.state.tenants), integrations: new ObservedBucket(this.state.integrations) };
     await Promise.all([this.observed.tenants.start(), this.observed.integrations.start()]);
@@ -94,6 +90,21 @@ export class Reconciler {
     const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
     if (previous?.operation === "PUT") this.status = previous.json<SyncStatus>();
     this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs });
+  }
+
+  private async trackConnection(): Promise<void> {
+    for await (const s of this.o.nc.status()) {
+      if (s.type === "disconnect") this.connected = false;
+      else if (s.type === "reconnect") {
+        this.connected = true;
+        this.trigger("resync");
+      }
+    }
+  }
+
+  /** Runs once as leader (waiting for the lease), then returns the run's record. For `--once`. */
+  async runOnce(): Promise<RunRecord> {
+    await this.open();
     const deadline = Date.now() + this.lease.ttlMs * 3;
     while (!(await this.lease.tick())) {
       if (Date.now() > deadline) throw new Error("another reconciler holds the leader lease; stop it or run without --once");
@@ -114,7 +125,7 @@ export class Reconciler {
 
   /** Ready when NATS is connected, the observed state is loaded, and the last run did not fail. */
   isReady(): boolean {
-    return !this.o.nc.isClosed() && !this.lastRunFailed && this.observed !== undefined && !this.stopped;
+    return this.connected && !this.o.nc.isClosed() && !this.lastRunFailed && this.observed !== undefined && !this.stopped;
   }
 
   lastStatus(): SyncStatus | undefined {

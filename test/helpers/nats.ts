@@ -24,9 +24,17 @@ export class TestNats {
 
   /** Restarts the server on the same port and store (a server restart, as an operator would do it). */
   async restart(): Promise<void> {
-    const port = this.server.port;
+    await this.stop();
+    await this.startAgain();
+  }
+
+  async stop(): Promise<void> {
     await this.server.stop();
-    this.server = await new LocalNatsServer({ dir: this.dir, port }).start();
+  }
+
+  /** Starts the server again on the port and store it had. */
+  async startAgain(): Promise<void> {
+    this.server = await new LocalNatsServer({ dir: this.dir, port: this.server.port }).start();
   }
 
   async connect(): Promise<NatsConnection> {

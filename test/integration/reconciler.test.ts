@@ -28,8 +28,9 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo.cleanup();
   });
 
+  let rnc: NatsConnection;
   async function startReconciler(extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {}): Promise<Reconciler> {
-    const rnc = await nats.connect();
+    rnc = await nats.connect();
     reconciler = new Reconciler({ nc: rnc, source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "test", leaseTtlMs: 2_000, ...extra });
     await reconciler.start();
     return reconciler;
@@ -158,12 +159,20 @@ describe("reconciler against a real nats-server and a real git repository", func
 
   it("survives a nats-server restart and converges afterwards", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
-    await startReconciler({ resyncMs: 1_000 });
+    const r = await startReconciler({ resyncMs: 1_000 });
     await waitForSync(nc, applied(repo.commit()));
-    await nats.restart();
+    expect(r.isReady()).to.equal(true);
+    const down = new Promise<void>((resolve) => void (async () => {
+      for await (const s of rnc.status()) if (s.type === "disconnect") return resolve();
+    })());
+    await nats.stop();
+    await down;
+    expect(r.isReady(), "not ready while NATS is away").to.equal(false);
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
-    const rev = repo.commit("while restarting");
+    const rev = repo.commit("while NATS is down");
+    await nats.startAgain();
     await waitForSync(nc, applied(rev), 25_000);
+    expect(r.isReady()).to.equal(true);
     expect((await snapshot(await bucket(nc, "integrations"))).has("acme.a")).to.equal(true);
   });
 });
