@@ -49,6 +49,7 @@ export class Reconciler {
   private pendingSince: number | undefined;
   private running: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** canonical JSON by `bucket/key` of the state being applied or last applied: the reference for drift. */
   private target: Map<string, string> | undefined;
@@ -135,6 +136,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.o.source.stop();
     await this.running;
     await this.lease?.release();
@@ -163,7 +165,8 @@ export class Reconciler {
         }
         if (run.outcome === "Failed" || run.outcome === "Conflict") {
           const delay = Math.min(30_000, 500 * 2 ** Math.min(6, this.metrics.consecutiveFailures));
-          this.timers.push(setTimeout(() => this.trigger("retry"), delay));
+          if (this.retryTimer) clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.trigger("retry"), delay);
         }
       }
     } finally {
