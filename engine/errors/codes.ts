@@ -67,6 +67,7 @@ export const CODES = {
   VRS_USAGE: c("invalid command line", "see --help", "stall"),
   VRS_NATS_SERVER_MISSING: c("nats-server is not installed", "install it: sudo apt-get install -y nats-server (or pass --nats URL of a running server)", "stall"),
   VRS_NATS_SERVER_FAILED: c("nats-server did not start", "read the server log named in the message", "transient"),
+  VRS_PROVISION_FAILED: c("tenant instance could not be provisioned", "read the message; for Kubernetes check kubectl access, for local processes the instance's log", "transient"),
   VRS_NATS_UNAVAILABLE: c("cannot reach NATS", "check --nats URL and --creds, and that the server runs with JetStream", "transient"),
 } as const satisfies Record<string, CodeInfo>;
 

@@ -18,6 +18,8 @@ export interface LocalServerOptions {
 /** A nats-server process with JetStream, owned by this process: started here, stopped here. */
 export class LocalNatsServer {
   private child: ChildProcess | undefined;
+  private stopping = false;
+  private readonly exitListeners = new Set<(code: number | null) => void>();
   url = "";
   port = 0;
 
@@ -66,6 +68,10 @@ export class LocalNatsServer {
     );
     const child = spawn(bin, ["-c", conf, "-l", join(dir, "nats-server.log")], { stdio: ["ignore", "ignore", "pipe"] });
     this.child = child;
+    this.stopping = false;
+    child.once("exit", (code) => {
+      if (!this.stopping) for (const l of this.exitListeners) l(code);
+    });
     let stderr = "";
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
     const exited = new Promise<never>((_, reject) =>
@@ -98,6 +104,20 @@ export class LocalNatsServer {
     }
   }
 
+  /** Called when the server exits without stop() having been called (it crashed or was killed). */
+  onUnexpectedExit(listener: (code: number | null) => void): void {
+    this.exitListeners.add(listener);
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Lame-duck mode: the server stops accepting clients and closes existing ones gradually (SIGUSR2). */
+  lameDuck(): void {
+    if (this.running) this.child!.kill("SIGUSR2");
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -105,6 +125,7 @@ export class LocalNatsServer {
   /** Stops the server and waits for the process to exit. `kill` sends SIGKILL instead of SIGTERM. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const child = this.child;
+    this.stopping = true;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once("exit", () => r()));
     child.kill(signal);
