@@ -1,0 +1,63 @@
+import { expect } from "chai";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { TenantConnector } from "../../engine/discovery/connector.js";
+import { DISCOVERY_BUCKET, DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/discovery/entry.js";
+import { TestNats } from "../helpers/nats.js";
+
+describe("connecting to a tenant through discovery", function () {
+  this.timeout(30_000);
+  const servers: TestNats[] = [];
+  let platform: TestNats;
+  let nc: NatsConnection;
+
+  before(async () => {
+    platform = await new TestNats().start();
+    nc = await platform.connect();
+    for (let i = 0; i < 2; i++) servers.push(await new TestNats().start());
+  });
+  after(async () => {
+    for (const s of [platform, ...servers]) await s.cleanup();
+  });
+
+  const entry = (urls: string[]): string =>
+    JSON.stringify({
+      format: DISCOVERY_FORMAT, tenant: "acme", tier: "dedicated", suspended: false, accountPublicKey: "A".repeat(56),
+      subjectPrefix: "vrsky.acme", servers: urls, instances: urls.map((url, i) => ({ id: `acme-${i}`, url, state: "ready" })),
+      revision: "r", updatedAt: new Date().toISOString(),
+    } satisfies DiscoveryEntry);
+
+  it("follows the entry: connects, moves to new servers without restart, and reports the tenant gone", async () => {
+    const kv = await new Kvm(nc).create(DISCOVERY_BUCKET);
+    await kv.put("acme", entry([servers[0]!.url]));
+    const c = new TenantConnector({ discovery: kv, tenant: "acme", auth: () => ({}) });
+    const first = await c.start();
+    expect(first.getServer()).to.contain(String(servers[0]!.server.port));
+    const moved = new Promise<NatsConnection>((r) => c.once("connected", r));
+    await kv.put("acme", entry([servers[1]!.url]));
+    const second = await moved;
+    expect(second.getServer()).to.contain(String(servers[1]!.server.port));
+    expect(first.isClosed(), "the old connection is drained").to.equal(true);
+    // An unchanged server list does not reconnect.
+    await kv.put("acme", entry([servers[1]!.url]));
+    const gone = new Promise<void>((r) => c.once("gone", () => r()));
+    await kv.delete("acme");
+    await gone;
+    expect(c.connection()).to.equal(undefined);
+    expect(second.isClosed()).to.equal(true);
+    await c.stop();
+  });
+
+  it("rejects when the tenant has no discovery entry", async () => {
+    const kv = await new Kvm(nc).create(DISCOVERY_BUCKET);
+    const c = new TenantConnector({ discovery: kv, tenant: "nobody", auth: () => ({}) });
+    let error: unknown;
+    try {
+      await c.start();
+    } catch (e) {
+      error = e;
+    }
+    expect(String(error)).to.match(/no discovery entry/);
+    await c.stop();
+  });
+});
