@@ -12,6 +12,8 @@ import { applyWrites } from "./apply.js";
 import { LeaderLease } from "./lease.js";
 import { fingerprint, planWrites } from "./live-plan.js";
 import { ReconcilerMetrics } from "./metrics.js";
+import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
+import type { Provisioner } from "../provision/provisioner.js";
 import { conditionsAfter, type Outcome, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
 
 export interface ReconcilerOptions {
@@ -27,6 +29,12 @@ export interface ReconcilerOptions {
   /** Permission to exceed maxDeleteShare (the `--allow-prune` flag). */
   allowPrune?: boolean;
   bucketReplicas?: number;
+  /** Client URLs of the shared data plane, published in shared tenants' discovery entries. */
+  sharedServers?: string[];
+  /** Starts dedicated tenants' NATS instances; without it, dedicated tenants get no instances. */
+  provisioner?: Provisioner;
+  /** Tenant NATS accounts (operator mode); without it, discovery entries carry no account key. */
+  accounts?: AccountOps;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -60,6 +68,7 @@ export class Reconciler {
   private leading = false;
   private connected = true;
   private readonly log: NonNullable<ReconcilerOptions["log"]>;
+  private runtime!: TenantRuntime;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log ?? (() => undefined);
@@ -91,6 +100,16 @@ export class Reconciler {
     const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
     if (previous?.operation === "PUT") this.status = previous.json<SyncStatus>();
     this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs });
+    this.runtime = new TenantRuntime({
+      discovery: this.state.discovery,
+      sharedServers: this.o.sharedServers ?? [],
+      provisioner: this.o.provisioner,
+      accounts: this.o.accounts,
+    });
+    this.o.provisioner?.onLost((i) => {
+      this.log("instance-lost", { id: i.id, tenant: i.tenant });
+      this.trigger("drift");
+    });
   }
 
   private async trackConnection(): Promise<void> {
@@ -269,6 +288,14 @@ export class Reconciler {
         outcome = "Applied";
         message = `applied ${counts.create} create(s), ${counts.update} update(s), ${counts.delete} delete(s)`;
         break;
+      }
+      if ((outcome === "Applied" || outcome === "NoChange") && this.lease.isLeader()) {
+        try {
+          await this.runtime.sync(desired.resources, revision, trigger === "resync" || trigger === "startup" || trigger === "drift");
+        } catch (e) {
+          outcome = "Failed";
+          message = `tenant accounts, instances or discovery: ${e instanceof Error ? e.message : String(e)}`;
+        }
       }
     } catch (e) {
       outcome = "Failed";

@@ -9,6 +9,7 @@ export const BUCKETS = {
   integrations: "vrsky-integrations",
   status: "vrsky-status",
   locks: "vrsky-locks",
+  discovery: "vrsky-discovery",
 } as const;
 
 export const STATE_FORMAT = "vrsky.io/state/v1";

@@ -22,7 +22,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   after(async () => nats.cleanup());
   beforeEach(async () => {
     repo = new TestRepo();
-    for (const b of ["tenants", "integrations", "status", "locks"] as const) await (await bucket(nc, b)).destroy();
+    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
   });
   afterEach(async () => {
     await killAll();

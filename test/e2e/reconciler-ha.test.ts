@@ -18,7 +18,7 @@ describe("several reconcilers: one leader, fast failover", function () {
   after(async () => nats.cleanup());
   beforeEach(async () => {
     repo = new TestRepo();
-    for (const b of ["tenants", "integrations", "status", "locks"] as const) await (await bucket(nc, b)).destroy();
+    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
   });
   afterEach(async () => {
     await killAll();

@@ -20,7 +20,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo = new TestRepo();
     nc = await nats.connect();
     // Each test starts from empty buckets.
-    for (const b of ["tenants", "integrations", "status", "locks"] as const) await (await bucket(nc, b)).destroy();
+    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
   });
   afterEach(async () => {
     await reconciler?.stop();

@@ -1,6 +1,9 @@
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { KubernetesProvisioner } from "../../provision/kubernetes.js";
+import { LocalProcessProvisioner } from "../../provision/local.js";
+import type { Provisioner } from "../../provision/provisioner.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
 import { connectNats } from "../../nats/connect.js";
 import { parseDuration } from "../../manifests/durations.js";
@@ -25,6 +28,9 @@ export interface ReconcileFlags {
   id?: string;
   listen?: string;
   stateDir: string;
+  dataPlane?: string;
+  provisioner: "none" | "local" | "kubernetes";
+  namespace: string;
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
@@ -44,7 +50,10 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--allow-prune", "allow this process to exceed --max-delete-share", false)
     .option("--id <id>", "reconciler id (default: host name and pid)")
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9464)")
-    .option("--state-dir <dir>", "local folder for the remote mirror", ".vrsky")
+    .option("--state-dir <dir>", "local folder for the remote mirror and local tenant instances", ".vrsky")
+    .option("--data-plane <urls>", "client URLs of the shared data-plane servers, published in discovery (default: --nats)")
+    .addOption(new Option("--provisioner <kind>", "how dedicated tenants' NATS instances run").choices(["none", "local", "kubernetes"]).default("none"))
+    .option("--namespace <ns>", "Kubernetes namespace for tenant instances (--provisioner kubernetes)", "vrsky")
     .addHelpText("after", "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error.")
     .action(async (flags: ReconcileFlags) => {
       ctx.exitCode = await runReconcile(flags, ctx);
@@ -67,6 +76,12 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
   const nc = await connectNats({ url: flags.nats, creds: flags.creds, name: `vrsky-reconciler-${id}` });
   const log = (event: string, fields: Record<string, unknown> = {}) =>
     ctx.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + "\n");
+  const provisioner: Provisioner | undefined =
+    flags.provisioner === "local"
+      ? new LocalProcessProvisioner(resolve(flags.stateDir, "instances"))
+      : flags.provisioner === "kubernetes"
+        ? new KubernetesProvisioner({ namespace: flags.namespace })
+        : undefined;
   const reconciler = new Reconciler({
     nc,
     source,
@@ -76,6 +91,8 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     leaseTtlMs: durationFlag("--lease-ttl", flags.leaseTtl),
     maxDeleteShare: share,
     allowPrune: flags.allowPrune,
+    sharedServers: (flags.dataPlane ?? flags.nats).split(","),
+    provisioner,
     log,
   });
   try {
@@ -99,6 +116,7 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     await reconciler.stop();
     return 0;
   } finally {
+    await provisioner?.close();
     await nc.drain().catch(() => nc.close());
   }
 }

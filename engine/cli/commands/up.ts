@@ -39,6 +39,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
             allowPrune: false,
             listen: o.listen,
             stateDir: join(o.data),
+            provisioner: "local",
+            namespace: "vrsky",
           },
           ctx,
           (r) => {
