@@ -5,7 +5,7 @@ import { readRevision, resolveCommit } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
 import { loadDesired, ParseCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
-import { bucketOf, keyOf, STATUS_FORMAT, STATUS_KEYS } from "../state/layout.js";
+import { bucketOf, keyOf, STATUS_KEYS } from "../state/layout.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
 import { applyWrites } from "./apply.js";
@@ -14,7 +14,7 @@ import { fingerprint, planWrites } from "./live-plan.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
-import { conditionsAfter, type Outcome, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
+import { nextStatus, type Outcome, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
 
 export interface ReconcilerOptions {
   nc: NatsConnection;
@@ -341,37 +341,12 @@ export class Reconciler {
     errors: Finding[],
     notReady: SyncStatus["notReady"],
   ): Promise<RunRecord> {
-    const finishedAt = new Date();
-    const run: RunRecord = {
-      trigger,
-      revision,
-      startedAt: new Date(started).toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - started,
-      outcome,
-      counts,
-      errors: errors.slice(0, 100),
-      errorCount: errors.length,
-      message,
-    };
+    const { run, status } = nextStatus(this.status, {
+      reconciler: this.o.id, branch: this.o.branch, trigger, revision, started, outcome, message, counts, errors, notReady,
+    });
     this.lastRunFailed = outcome === "Failed" || outcome === "Conflict";
     this.settledRevision = outcome === "Applied" || outcome === "NoChange" || outcome === "Invalid" || outcome === "DeletionGuard" ? revision : undefined;
     this.metrics.recordRun(run);
-    const prev = this.status;
-    const applied = outcome === "Applied" || outcome === "NoChange";
-    const status: SyncStatus = {
-      format: STATUS_FORMAT,
-      reconciler: this.o.id,
-      branch: this.o.branch,
-      observedRevision: revision || prev?.observedRevision || "",
-      lastAppliedRevision: applied ? revision : (prev?.lastAppliedRevision ?? null),
-      conditions: conditionsAfter(run, prev?.conditions),
-      lastRun: run,
-      runs: (prev?.runs ?? 0) + 1,
-      driftCorrections: (prev?.driftCorrections ?? 0) + (trigger === "drift" && applied ? counts.create + counts.update + counts.delete : 0),
-      notReady,
-      updatedAt: finishedAt.toISOString(),
-    };
     this.status = status;
     this.log("run", { trigger, revision: revision.slice(0, 12), outcome, durationMs: run.durationMs, ...counts, message });
     if (this.lease.isLeader()) {

@@ -69,3 +69,49 @@ export function conditionsAfter(run: RunRecord, previous: Condition[] | undefine
     return { ...c, lastTransitionTime };
   });
 }
+
+export interface RunFacts {
+  reconciler: string;
+  branch: string;
+  trigger: Trigger;
+  revision: string;
+  /** Epoch milliseconds. */
+  started: number;
+  outcome: Outcome;
+  message: string;
+  counts: RunRecord["counts"];
+  errors: Finding[];
+  notReady: SyncStatus["notReady"];
+}
+
+/** The run record and the sync status that follows the previous status after a run. Pure. */
+export function nextStatus(prev: SyncStatus | undefined, f: RunFacts, finishedAt = new Date()): { run: RunRecord; status: SyncStatus } {
+  const run: RunRecord = {
+    trigger: f.trigger,
+    revision: f.revision,
+    startedAt: new Date(f.started).toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - f.started,
+    outcome: f.outcome,
+    counts: f.counts,
+    errors: f.errors.slice(0, 100),
+    errorCount: f.errors.length,
+    message: f.message,
+  };
+  const applied = f.outcome === "Applied" || f.outcome === "NoChange";
+  const corrected = f.trigger === "drift" && applied ? f.counts.create + f.counts.update + f.counts.delete : 0;
+  const status: SyncStatus = {
+    format: STATUS_FORMAT,
+    reconciler: f.reconciler,
+    branch: f.branch,
+    observedRevision: f.revision || prev?.observedRevision || "",
+    lastAppliedRevision: applied ? f.revision : (prev?.lastAppliedRevision ?? null),
+    conditions: conditionsAfter(run, prev?.conditions),
+    lastRun: run,
+    runs: (prev?.runs ?? 0) + 1,
+    driftCorrections: (prev?.driftCorrections ?? 0) + corrected,
+    notReady: f.notReady,
+    updatedAt: run.finishedAt,
+  };
+  return { run, status };
+}
