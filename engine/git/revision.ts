@@ -88,7 +88,11 @@ async function resolveLinks(
       }
       const next = byPath.get(resolved) ?? (await listTree(repo, commit, [resolved])).find((e) => e.path === resolved);
       if (!next) {
-        file.problem = problem("VRS_FILE_SYMLINK_BROKEN", `link to '${target}' points to nothing in this revision`);
+        // ls-tree -r lists a folder's files, never the folder: ask git what the target is.
+        const kind = await git(repo, ["cat-file", "-t", `${commit}:${resolved}`]);
+        file.problem = kind.code === 0 && kind.stdout.toString("utf8").trim() === "tree"
+          ? problem("VRS_FILE_UNSUPPORTED_TYPE", `link to '${target}' points to a folder, not a file`)
+          : problem("VRS_FILE_SYMLINK_BROKEN", `link to '${target}' points to nothing in this revision`);
         break;
       }
       if (next.mode !== "120000") {

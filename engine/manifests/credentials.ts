@@ -17,7 +17,7 @@ const TOKEN_PATTERNS: Array<[RegExp, string]> = [
   [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, "a JSON Web Token"],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
   [/\bSU[A-Z2-7]{56}\b/, "a NATS nkey seed"],
-  [/^(Bearer|Basic|Token)\s+\S{8,}/i, "an authorization header value"],
+  [/^(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{12,}$/i, "an authorization header value"],
 ];
 
 export interface CredentialHit {

@@ -44,6 +44,8 @@ export function parseSize(value: number | string): number | undefined {
   if (!m) return undefined;
   const unit = SIZE_UNITS[m[2] ?? ""];
   if (unit === undefined) return undefined;
-  const bytes = Math.round(Number(m[1]) * unit);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
+  // Fractions are fine when they come to whole bytes (1.5KiB = 1536), not otherwise (1.5B).
+  const raw = Number(m[1]) * unit;
+  const bytes = Math.round(raw);
+  return Number.isSafeInteger(bytes) && Math.abs(raw - bytes) < 1e-6 ? bytes : undefined;
 }

@@ -40,6 +40,30 @@ export function isManifestPath(path: string): boolean {
   return MANIFEST.test(path);
 }
 
+/**
+ * Parses the files the cache does not hold yet, giving the event loop a turn every `sliceMs`; `loadDesired`
+ * then takes every parse from the cache, with the same result. For long-running callers: a cold revision
+ * of 10,000 files parses for seconds, long enough to miss lease renewals and probes if done in one go.
+ */
+export async function parseIntoCache(
+  files: ManifestFile[],
+  cache: ParseCache,
+  options: { limits?: InputLimits; sliceMs?: number } = {},
+): Promise<void> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  if (files.length > limits.maxFiles) return;
+  const sliceMs = options.sliceMs ?? 10;
+  let sliceStart = performance.now();
+  for (const f of files) {
+    if (f.problem || !f.oid || cache.get(f.oid)) continue;
+    cache.set(f.oid, parseFile(f.bytes ?? new Uint8Array(), limits));
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
 interface Located {
   file: string;
   doc: ParsedDocument;
@@ -66,7 +90,7 @@ export function loadDesired(files: ManifestFile[], options: { limits?: InputLimi
       if (f.oid) options.cache?.set(f.oid, parsed);
     }
     for (const x of parsed.findings) findings.push({ file: f.path, ...x });
-    const single = parsed.documents.length === 1;
+    const single = parsed.documentCount === 1;
     for (const doc of parsed.documents) {
       for (const x of doc.findings) findings.push({ file: f.path, ...x });
       findings.push(...checkPlacement(f.path, doc, single));
@@ -74,10 +98,13 @@ export function loadDesired(files: ManifestFile[], options: { limits?: InputLimi
     }
   }
   findings.push(...checkReferences(docs));
-  const resources = docs
-    .filter((d) => d.doc.resource !== undefined)
-    .map((d) => d.doc.resource!)
-    .sort((a, b) => compareKeys(resourceKey(a), resourceKey(b)));
+  // A name defined twice is a finding; the desired state keeps the first definition only.
+  const byKey = new Map<string, Resource>();
+  for (const d of docs) {
+    const r = d.doc.resource;
+    if (r && !byKey.has(resourceKey(r))) byKey.set(resourceKey(r), r);
+  }
+  const resources = [...byKey.values()].sort((a, b) => compareKeys(resourceKey(a), resourceKey(b)));
   return { resources, findings: findings.sort(compareFindings), files: files.length };
 }
 

@@ -30,6 +30,8 @@ export interface ParsedDocument {
 
 export interface ParsedFile {
   documents: ParsedDocument[];
+  /** Documents in the file, including unreadable ones: a file of one document must be named after it. */
+  documentCount: number;
   /** Problems of the file as a whole (encoding, YAML syntax). */
   findings: FileFinding[];
 }
@@ -37,7 +39,7 @@ export interface ParsedFile {
 /** Parses and validates one file's bytes. The result depends on the bytes only, so it is cached by blob id. */
 export function parseFile(bytes: Uint8Array, limits: InputLimits): ParsedFile {
   const source = readSource(bytes, limits);
-  return { findings: source.findings, documents: source.documents.map(parseDocument) };
+  return { findings: source.findings, documents: source.documents.map(parseDocument), documentCount: source.documentCount };
 }
 
 function parseDocument(doc: SourceDocument): ParsedDocument {

@@ -17,6 +17,8 @@ export interface SourceDocument {
 export interface SourceFile {
   documents: SourceDocument[];
   findings: FileFinding[];
+  /** Non-empty documents in the file, including those that could not be read. */
+  documentCount: number;
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -41,15 +43,56 @@ export function readSource(bytes: Uint8Array, limits: InputLimits): SourceFile {
     const { line, column } = firstInvalidUtf8(bytes);
     return fail(at("VRS_FILE_NOT_UTF8", "file is not valid UTF-8", line, column));
   }
-  const depth = flowDepth(text);
-  if (depth > limits.maxDepth) {
-    return fail(at("VRS_YAML_TOO_DEEP", `flow collections nest ${depth} levels deep; the limit is ${limits.maxDepth}`));
+  const depth = nestingEstimate(text);
+  if (depth > PRESCAN_MAX_NESTING) {
+    return fail(at("VRS_YAML_TOO_DEEP", `the document nests too deeply (estimate ${depth}); documents may nest at most ${limits.maxDepth} levels`));
   }
   return parseText(text, limits);
 }
 
+/**
+ * The parser recurses once per nesting level and runs out of stack somewhere past ~400 levels, after which
+ * the process is in no state to go on. So before parsing, nesting is over-estimated cheaply and anything
+ * implausible is refused; the exact limit (InputLimits.maxDepth) is checked on the parsed tree.
+ */
+export const PRESCAN_MAX_NESTING = 256;
+
+/**
+ * Over-estimates nesting: the deepest run of unclosed `[`/`{` anywhere (quoted or not, so quotes cannot hide
+ * brackets), and per line its indentation plus its compact block indicators (`- `, `? `, `: `).
+ */
+function nestingEstimate(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let lineStart = true;
+  let indent = 0;
+  let tokens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 10) {
+      lineStart = true;
+      indent = 0;
+      tokens = 0;
+      continue;
+    }
+    if (lineStart && (ch === 32 || ch === 9)) {
+      if (++indent + tokens > max) max = indent + tokens;
+      continue;
+    }
+    lineStart = false;
+    if (ch === 91 || ch === 123) {
+      if (++depth > max) max = depth;
+    } else if ((ch === 93 || ch === 125) && depth > 0) {
+      depth--;
+    } else if ((ch === 45 || ch === 63 || ch === 58) && text.charCodeAt(i + 1) === 32) {
+      if (indent + ++tokens > max) max = indent + tokens;
+    }
+  }
+  return max;
+}
+
 function fail(f: FileFinding): SourceFile {
-  return { documents: [], findings: [f] };
+  return { documents: [], findings: [f], documentCount: 1 };
 }
 
 function parseText(text: string, limits: InputLimits): SourceFile {
@@ -73,6 +116,12 @@ function parseText(text: string, limits: InputLimits): SourceFile {
   }
   docs.forEach((doc, index) => {
     const before = findings.length;
+    // The parser reports running out of stack (very deep nesting) as RESOURCE_EXHAUSTION, possibly many
+    // times over: one VRS_YAML_TOO_DEEP per document says it all.
+    if (doc.errors.some((e) => e.code === "RESOURCE_EXHAUSTION")) {
+      findings.push(at("VRS_YAML_TOO_DEEP", "document is nested too deeply to parse"));
+      return;
+    }
     for (const err of doc.errors) {
       const { line, column } = pos(err.pos[0]);
       const code: Code = err.code === "DUPLICATE_KEY" ? "VRS_YAML_DUPLICATE_KEY" : "VRS_YAML_SYNTAX";
@@ -98,14 +147,15 @@ function parseText(text: string, limits: InputLimits): SourceFile {
       value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
     } catch (e) {
       const message = e instanceof Error ? firstLine(e.message) : String(e);
-      const code: Code = /alias/i.test(message) ? "VRS_YAML_ALIAS_LIMIT" : "VRS_YAML_SYNTAX";
+      const code: Code = /excessive alias count/i.test(message) ? "VRS_YAML_ALIAS_LIMIT" : "VRS_YAML_SYNTAX";
       findings.push(at(code, message));
       return;
     }
     documents.push({ value, index, locate: (path, preferKey) => locateIn(doc, path, preferKey ?? false, pos) });
   });
   if (documents.length === 0 && findings.length === 0) findings.push(at("VRS_YAML_EMPTY", "the file holds no manifest"));
-  return { documents, findings };
+  const documentCount = docs.filter((d) => !(d.contents === null || (isScalar(d.contents) && d.contents.value === null)) || d.errors.length > 0).length;
+  return { documents, findings, documentCount };
 }
 
 /** Walks the node tree iteratively: depth limit, forbidden keys, alias counting happens in toJS. */
@@ -189,46 +239,6 @@ function locateIn(
 function firstLine(s: string): string {
   const line = s.split("\n")[0] ?? s;
   return line.replace(/\s+at line \d+, column \d+:?$/, "").trim();
-}
-
-/** Upper bound of flow-collection nesting, ignoring quoted text, checked before the parser sees the text. */
-function flowDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let quote: string | undefined;
-  let comment = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (comment) {
-      if (ch === 10) comment = false;
-      continue;
-    }
-    if (quote !== undefined) {
-      if (text[i] === "\\" && quote === '"') i++;
-      else if (text[i] === quote) quote = undefined;
-      continue;
-    }
-    switch (text[i]) {
-      case "#":
-        if (i === 0 || /\s/.test(text[i - 1]!)) comment = true;
-        break;
-      case '"':
-      case "'":
-        if (i === 0 || /[\s,[{:]/.test(text[i - 1]!)) quote = text[i];
-        break;
-      case "[":
-      case "{":
-        if (++depth > max) max = depth;
-        break;
-      case "]":
-      case "}":
-        if (depth > 0) depth--;
-        break;
-      case "\n":
-        break;
-    }
-  }
-  return max;
 }
 
 function firstInvalidUtf8(bytes: Uint8Array): { line: number; column: number } {

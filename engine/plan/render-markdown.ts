@@ -6,8 +6,8 @@ const ICON = { create: "➕ create", update: "✏️ update", delete: "🗑️ d
 /** The plan as a pull-request comment. Rendered from the JSON form only. */
 export function renderPlanMarkdown(plan: Plan): string {
   const out: string[] = [];
-  const base = plan.base ? `\`${esc(plan.base.ref)}\` (${short(plan.base.revision)})` : "nothing";
-  out.push("### VRSky plan", "", `${base} → \`${esc(plan.head.ref)}\` (${short(plan.head.revision)})`, "");
+  const base = plan.base ? `${code(plan.base.ref)} (${short(plan.base.revision)})` : "nothing";
+  out.push("### VRSky plan", "", `${base} → ${code(plan.head.ref)} (${short(plan.head.revision)})`, "");
   out.push(`**${summaryLine(plan)}**`, "");
   if (plan.changes.length === 0) return out.join("\n") + "\n";
   out.push("| Action | Resource | Reason |", "| --- | --- | --- |");
@@ -23,6 +23,14 @@ export function renderPlanMarkdown(plan: Plan): string {
     out.push("</details>");
   }
   return out.join("\n") + "\n";
+}
+
+/** A code span that holds any text: fenced with more backticks than the text contains in a row. */
+function code(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = s.startsWith("`") || s.endsWith("`") ? " " : "";
+  return `${fence}${pad}${s.replace(/\n/g, " ")}${pad}${fence}`;
 }
 
 function esc(s: string): string {

@@ -3,7 +3,7 @@ import type { Finding } from "../errors/finding.js";
 import { git } from "../git/exec.js";
 import { readRevision, resolveCommit } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
-import { loadDesired, ParseCache } from "../manifests/load.js";
+import { loadDesired, ParseCache, parseIntoCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
 import { bucketOf, keyOf, STATUS_KEYS } from "../state/layout.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
@@ -130,9 +130,14 @@ export class Reconciler {
       if (Date.now() > deadline) throw new Error("another reconciler holds the leader lease; stop it or run without --once");
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Renewed on start()'s schedule: a run longer than the lease (a cold, large revision) must keep it.
+    let renewing: Promise<unknown> = Promise.resolve();
+    const renew = setInterval(() => (renewing = this.lease.tick()), Math.max(100, Math.floor(this.lease.ttlMs / 3)));
     try {
       return (await this.run("startup"))!;
     } finally {
+      clearInterval(renew);
+      await renewing;
       await this.lease.release();
       this.observed.tenants.stop();
       this.observed.integrations.stop();
@@ -182,6 +187,11 @@ export class Reconciler {
         if (t === "commit" && (run.outcome === "Applied" || run.outcome === "NoChange")) {
           this.metrics.commitToConverged.observe((Date.parse(run.finishedAt) - since) / 1000);
         }
+        if (run.outcome === "LostLeadership") {
+          this.pending ??= "retry";
+          this.pendingSince ??= Date.now();
+          break;
+        }
         if (run.outcome === "Failed" || run.outcome === "Conflict") {
           const delay = Math.min(30_000, 500 * 2 ** Math.min(6, this.metrics.consecutiveFailures));
           if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -202,6 +212,9 @@ export class Reconciler {
       this.trigger("startup");
     } else if (!this.leading && was) {
       this.log("follower", { id: this.o.id });
+    } else if (this.leading && this.pending !== undefined && !this.running) {
+      // Work left over from a run cut short by a late renewal (LostLeadership): resume it.
+      this.trigger(this.pending);
     }
   }
 
@@ -231,6 +244,8 @@ export class Reconciler {
     try {
       revision = await resolveCommit(this.o.source.repo, this.o.source.ref);
       const files = await readRevision(this.o.source.repo, revision, { cache: this.cache });
+      // Parsing new blobs yields now and then: a cold 10,000-file revision would otherwise block the lease renewal.
+      await parseIntoCache(files, this.cache);
       const desired = loadDesired(files, { cache: this.cache });
       if (desired.findings.length > 0) {
         outcome = "Invalid";
