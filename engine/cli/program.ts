@@ -8,6 +8,8 @@ import { registerReconcile } from "./commands/reconcile.js";
 import { registerStatus } from "./commands/status.js";
 import { registerUp } from "./commands/up.js";
 import { registerValidate } from "./commands/validate.js";
+import { registerInit } from "./commands/init.js";
+import { registerCreds } from "./commands/creds.js";
 import type { CliContext, } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -27,6 +29,8 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerReconcile(program, ctx);
   registerStatus(program, ctx);
   registerUp(program, ctx);
+  registerInit(program, ctx);
+  registerCreds(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

@@ -69,6 +69,11 @@ export const CODES = {
   VRS_NATS_SERVER_FAILED: c("nats-server did not start", "read the server log named in the message", "transient"),
   VRS_PROVISION_FAILED: c("tenant instance could not be provisioned", "read the message; for Kubernetes check kubectl access, for local processes the instance's log", "transient"),
   VRS_NATS_UNAVAILABLE: c("cannot reach NATS", "check --nats URL and --creds, and that the server runs with JetStream", "transient"),
+  VRS_KEYS_EXIST: c("key directory is not empty", "choose a new or empty directory for --keys; existing keys are never overwritten", "stall"),
+  VRS_KEYS_MISSING: c("key directory or key file missing", "pass --keys with a directory created by vrsky init", "stall"),
+  VRS_KEYS_INVALID: c("key directory is damaged", "restore the key directory from its backup; its files must come from one vrsky init", "stall"),
+  VRS_ACCOUNT_PUSH_FAILED: c("account JWT not accepted by the NATS resolver", "check that the server runs in operator mode with a full resolver and trusts this operator (nats-server.conf from vrsky init)", "transient"),
+  VRS_ACCOUNT_DELETE_FAILED: c("account could not be deleted from the NATS resolver", "check that the resolver has allow_delete: true and trusts this operator", "transient"),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

@@ -1,0 +1,18 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { KEY_FILES } from "../../../engine/accounts/keys.js";
+
+/** Every secret string of a key directory: seeds, the master secret, and the user seeds inside creds. */
+export function secretsOf(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of [KEY_FILES.operatorSeed, KEY_FILES.systemAccountSeed, KEY_FILES.platformAccountSeed, KEY_FILES.master]) {
+    out.push(readFileSync(join(dir, f), "utf8").trim());
+  }
+  for (const f of [KEY_FILES.sysCreds, KEY_FILES.platformCreds]) out.push(seedIn(readFileSync(join(dir, f), "utf8"))!);
+  return out;
+}
+
+/** The nkey seed inside a creds text. */
+export function seedIn(creds: string): string | undefined {
+  return /S[A-Z2-7]{57}/.exec(creds)?.[0];
+}
