@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { stringify } from "yaml";
 import { VrskyError } from "../errors/errors.js";
-import type { Instance, Provisioner, TenantServerConfig } from "./provisioner.js";
+import { INSTANCE_DIR, type Instance, type Provisioner, type TenantServerConfig } from "./provisioner.js";
 
 export interface KubernetesOptions {
   namespace: string;
@@ -22,7 +22,7 @@ export function renderInstance(tenant: TenantServerConfig, index: number, o: Kub
   const name = `vrsky-nats-${tenant.tenant}-${index}`;
   const labels = { "app.kubernetes.io/name": "nats", "app.kubernetes.io/part-of": "vrsky", "vrsky.io/tenant": tenant.tenant, "vrsky.io/instance": String(index) };
   const meta = { name, namespace: o.namespace, labels };
-  const config = [tenant.config.trimEnd(), "port: 4222", "http_port: 8222", `server_name: ${name}`, "jetstream { store_dir: /data }", ""].join("\n");
+  const config = [tenant.config.split(INSTANCE_DIR).join("/data").trimEnd(), "port: 4222", "http_port: 8222", `server_name: ${name}`, "jetstream { store_dir: /data }", ""].join("\n");
   const pvc = o.storageSize
     ? [{
         apiVersion: "v1",

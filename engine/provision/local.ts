@@ -1,11 +1,13 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { LocalNatsServer } from "../nats/local-server.js";
-import type { Instance, Provisioner, TenantServerConfig } from "./provisioner.js";
+import { INSTANCE_DIR, type Instance, type Provisioner, type TenantServerConfig } from "./provisioner.js";
 
 interface Running {
   instance: Instance;
   server: LocalNatsServer;
+  /** The configuration it runs with: a new one (e.g. new account limits) restarts it on the same store. */
+  config: string;
 }
 
 /**
@@ -25,8 +27,13 @@ export class LocalProcessProvisioner implements Provisioner {
     this.running.set(tenant.tenant, list);
     for (let index = 0; index < count; index++) {
       const existing = list.find((r) => r.instance.index === index);
-      if (existing && existing.server.running && existing.instance.state !== "lost") continue;
-      const server = new LocalNatsServer({ dir: join(this.dir, tenant.tenant, String(index)), extraConfig: tenant.config, serverName: `${tenant.tenant}-${index}` });
+      if (existing && existing.server.running && existing.instance.state !== "lost" && existing.config === tenant.config) continue;
+      if (existing?.server.running) {
+        existing.instance.state = "draining";
+        await existing.server.stop();
+      }
+      const dir = join(this.dir, tenant.tenant, String(index));
+      const server = new LocalNatsServer({ dir, extraConfig: tenant.config.split(INSTANCE_DIR).join(dir), serverName: `${tenant.tenant}-${index}` });
       await server.start();
       const instance: Instance = { id: `${tenant.tenant}-${index}`, tenant: tenant.tenant, index, url: server.url, state: "ready", startedAt: new Date().toISOString(), pid: server.pid };
       server.onUnexpectedExit(() => {
@@ -34,8 +41,8 @@ export class LocalProcessProvisioner implements Provisioner {
         instance.state = "lost";
         for (const l of this.lostListeners) l(instance);
       });
-      if (existing) list.splice(list.indexOf(existing), 1, { instance, server });
-      else list.push({ instance, server });
+      if (existing) list.splice(list.indexOf(existing), 1, { instance, server, config: tenant.config });
+      else list.push({ instance, server, config: tenant.config });
     }
     for (const r of list.filter((x) => x.instance.index >= count)) await this.drainAndStop(tenant.tenant, r);
     list.sort((a, b) => a.instance.index - b.instance.index);

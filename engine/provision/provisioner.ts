@@ -12,6 +12,9 @@ export interface Instance {
   pid?: number;
 }
 
+/** Replaced in TenantServerConfig.config by each instance's own folder (its resolver store lives there). */
+export const INSTANCE_DIR = "__VRSKY_INSTANCE_DIR__";
+
 /** What an instance needs to serve a tenant: the server configuration for its account (no secrets). */
 export interface TenantServerConfig {
   tenant: string;

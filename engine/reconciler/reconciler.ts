@@ -33,8 +33,8 @@ export interface ReconcilerOptions {
   sharedServers?: string[];
   /** Starts dedicated tenants' NATS instances; without it, dedicated tenants get no instances. */
   provisioner?: Provisioner;
-  /** Tenant NATS accounts (operator mode); without it, discovery entries carry no account key. */
-  accounts?: AccountOps;
+  /** Tenant NATS accounts (operator mode), built on the platform buckets; without it, no accounts are managed. */
+  accounts?: (buckets: StateBuckets) => AccountOps;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -104,7 +104,7 @@ export class Reconciler {
       discovery: this.state.discovery,
       sharedServers: this.o.sharedServers ?? [],
       provisioner: this.o.provisioner,
-      accounts: this.o.accounts,
+      accounts: this.o.accounts?.(this.state),
     });
     this.o.provisioner?.onLost((i) => {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });

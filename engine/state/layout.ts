@@ -10,6 +10,7 @@ export const BUCKETS = {
   status: "vrsky-status",
   locks: "vrsky-locks",
   discovery: "vrsky-discovery",
+  accounts: "vrsky-accounts",
 } as const;
 
 export const STATE_FORMAT = "vrsky.io/state/v1";

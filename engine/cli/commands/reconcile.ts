@@ -1,6 +1,9 @@
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
+import { loadKeys } from "../../accounts/keys.js";
+import { ResolverClient } from "../../accounts/resolver.js";
+import { NatsAccountOps } from "../../reconciler/account-ops.js";
 import { KubernetesProvisioner } from "../../provision/kubernetes.js";
 import { LocalProcessProvisioner } from "../../provision/local.js";
 import type { Provisioner } from "../../provision/provisioner.js";
@@ -31,6 +34,7 @@ export interface ReconcileFlags {
   dataPlane?: string;
   provisioner: "none" | "local" | "kubernetes";
   namespace: string;
+  keys?: string;
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
@@ -42,7 +46,8 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--remote <url>", "follow a remote repository, fetched periodically")
     .option("--fetch-interval <duration>", "how often to fetch --remote", "30s")
     .requiredOption("--nats <url>", "NATS server URL(s), comma-separated")
-    .option("--creds <file>", "NATS credentials file of the platform account")
+    .option("--creds <file>", "NATS credentials file of the platform account (default with --keys: its platform.creds)")
+    .option("--keys <dir>", "operator keys from `vrsky init`: manage tenant NATS accounts (operator mode)")
     .option("--once", "run one reconcile and exit (exit 1 if it did not apply)", false)
     .option("--resync <duration>", "period of the full resync", "60s")
     .option("--lease-ttl <duration>", "leader lease duration; a standby takes over after it expires", "5s")
@@ -73,7 +78,10 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, durationFlag("--fetch-interval", flags.fetchInterval))
     : new LocalRefSource(resolve(flags.repo), flags.branch);
   const id = flags.id ?? `${hostname()}-${process.pid}`;
-  const nc = await connectNats({ url: flags.nats, creds: flags.creds, name: `vrsky-reconciler-${id}` });
+  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const nc = await connectNats({ url: flags.nats, creds: flags.creds ?? keys?.files.platformCreds, name: `vrsky-reconciler-${id}` });
+  const sharedServers = (flags.dataPlane ?? flags.nats).split(",");
+  const resolver = keys ? await ResolverClient.connect(keys, flags.nats.split(",")) : undefined;
   const log = (event: string, fields: Record<string, unknown> = {}) =>
     ctx.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + "\n");
   const provisioner: Provisioner | undefined =
@@ -91,8 +99,9 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     leaseTtlMs: durationFlag("--lease-ttl", flags.leaseTtl),
     maxDeleteShare: share,
     allowPrune: flags.allowPrune,
-    sharedServers: (flags.dataPlane ?? flags.nats).split(","),
+    sharedServers,
     provisioner,
+    accounts: keys && resolver ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers) : undefined,
     log,
   });
   try {
@@ -117,6 +126,7 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     return 0;
   } finally {
     await provisioner?.close();
+    await resolver?.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());
   }
 }

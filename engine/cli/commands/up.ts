@@ -1,6 +1,9 @@
 import { resolve, join } from "node:path";
 import type { Command } from "commander";
 import { gitOk } from "../../git/exec.js";
+import { existsSync } from "node:fs";
+import { initKeys, KEY_FILES, loadKeys } from "../../accounts/keys.js";
+import { startOperatorServer } from "../../accounts/local.js";
 import { LocalNatsServer } from "../../nats/local-server.js";
 import type { CliContext } from "../context.js";
 import { runReconcile } from "./reconcile.js";
@@ -19,10 +22,18 @@ export function registerUp(program: Command, ctx: CliContext): void {
       const branch = o.branch ?? (await gitOk(repo, ["symbolic-ref", "--short", "HEAD"])).toString("utf8").trim();
       let server: LocalNatsServer | undefined;
       let url = o.nats;
+      let keysDir: string | undefined;
       if (!url) {
+        // The embedded default runs in operator mode, as production does: tenants get real NATS accounts.
+        keysDir = resolve(o.data, "keys");
+        if (!existsSync(join(keysDir, KEY_FILES.operatorSeed))) {
+          initKeys(keysDir);
+          ctx.stderr.write(`created operator keys in ${keysDir} (mode 0600; keep them out of git)\n`);
+        }
+        LocalNatsServer.binary();
         const dir = resolve(o.data, "nats");
-        ctx.stderr.write(`starting nats-server (JetStream, data in ${dir})…\n`);
-        server = await new LocalNatsServer({ dir }).start();
+        ctx.stderr.write(`starting nats-server (operator mode, JetStream, data in ${dir})…\n`);
+        server = await startOperatorServer(loadKeys(keysDir), { dir });
         url = server.url;
       }
       try {
@@ -41,6 +52,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
             stateDir: join(o.data),
             provisioner: "local",
             namespace: "vrsky",
+            keys: keysDir,
           },
           ctx,
           (r) => {
@@ -51,7 +63,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 "VRSky is running.",
                 `  repository  ${repo} (branch ${branch}; commit to apply, the reconciler picks it up at once)`,
                 `  NATS        ${url}${server ? " (local nats-server started by vrsky)" : ""}`,
-                `  status      npx vrsky status --nats ${url}`,
+                `  status      npx vrsky status --nats ${url}${keysDir ? ` --creds ${join(keysDir, KEY_FILES.platformCreds)}` : ""}`,
+                ...(keysDir ? [`  keys        ${keysDir} (operator mode; \`npx vrsky creds --keys ${keysDir} --tenant <name>\` for a tenant user)`] : []),
                 `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,
                 "  stop        Ctrl-C",
                 "",

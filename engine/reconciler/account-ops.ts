@@ -1,0 +1,126 @@
+import type { KV } from "@nats-io/kv";
+import { connect, credsAuthenticator } from "@nats-io/transport-node";
+import { tenantAccountJwt, tenantAccountPublicKey, tenantGeneration, userCreds } from "../accounts/claims.js";
+import { serverConfig, type VrskyKeys } from "../accounts/keys.js";
+import { purgeTenantJetStream, type ResolverClient } from "../accounts/resolver.js";
+import type { TenantResource } from "../model/resources.js";
+import { canonicalJson } from "../plan/canonical.js";
+import { INSTANCE_DIR } from "../provision/provisioner.js";
+import { tenantLimits } from "../accounts/claims.js";
+import type { AccountOps } from "./tenant-runtime.js";
+
+/** What the reconciler remembers of a pushed account (bucket `vrsky-accounts`): public data only. */
+export interface AccountRecord {
+  format: "vrsky.io/account/v1";
+  tenant: string;
+  accountPublicKey: string;
+  generation: number;
+  /** Issue time of the pushed JWT: with the same claims it reproduces the same JWT, byte for byte. */
+  iat: number;
+  /** Canonical JSON of what the JWT says (key, limits, revocations): a change means a re-push. */
+  claims: string;
+  pushedAt: string;
+}
+
+/**
+ * Tenant accounts in operator mode: pushes account JWTs to every server's resolver, re-pushes on a limits
+ * change, checks the resolvers for drift on resync, rotates keys, and deletes an account only after its
+ * JetStream data. Seeds stay inside `keys`; records and logs hold public keys only.
+ */
+export class NatsAccountOps implements AccountOps {
+  private records = new Map<string, AccountRecord>();
+  private loaded = false;
+
+  constructor(
+    private readonly keys: VrskyKeys,
+    private readonly resolver: ResolverClient,
+    private readonly kv: KV,
+    /** Client URLs of the shared servers, to reach a tenant's JetStream before deleting its account. */
+    private readonly sharedServers: string[],
+  ) {}
+
+  publicKey(t: TenantResource): string {
+    return tenantAccountPublicKey(this.keys, t);
+  }
+
+  serverConfig(t: TenantResource): string {
+    const jwt = tenantAccountJwt(this.keys, t, { iat: this.records.get(t.metadata.name)?.iat });
+    return serverConfig(this.keys, { resolverDir: `${INSTANCE_DIR}/resolver`, preload: [jwt] });
+  }
+
+  async sync(tenants: TenantResource[], force: boolean): Promise<void> {
+    await this.load(force);
+    type Item = { record: AccountRecord; jwt: string; previous?: AccountRecord; changed: boolean };
+    const items: Item[] = tenants.map((t) => {
+      const previous = this.records.get(t.metadata.name);
+      const accountPublicKey = this.publicKey(t);
+      const claims = canonicalJson({ accountPublicKey, limits: tenantLimits(t) });
+      const changed = previous?.claims !== claims;
+      const iat = changed ? Math.floor(Date.now() / 1000) : previous!.iat;
+      const record: AccountRecord = { format: "vrsky.io/account/v1", tenant: t.metadata.name, accountPublicKey, generation: tenantGeneration(t), iat, claims, pushedAt: new Date().toISOString() };
+      return { record, jwt: tenantAccountJwt(this.keys, t, { iat }), previous, changed };
+    });
+    const push = items.filter((i) => i.changed);
+    if (force) {
+      // Resync: an unchanged account is pushed again only if a resolver lacks it or holds another JWT (drift).
+      const same = items.filter((i) => !i.changed);
+      const held = same.length > 0 ? await this.resolver.lookupMany(same.map((i) => i.record.accountPublicKey)) : [];
+      same.forEach((i, n) => {
+        if (held[n] !== i.jwt) push.push(i);
+      });
+    }
+    if (push.length === 0) return;
+    const results = await this.resolver.pushMany(push.map((p) => p.jwt));
+    for (let n = 0; n < push.length; n++) {
+      const { record, previous, changed } = push[n]!;
+      if (!results[n]!.ok || !changed) continue;
+      // Key rotation: the new account is live; the old one goes, data first.
+      if (previous && previous.accountPublicKey !== record.accountPublicKey) await this.deleteAccount(previous);
+      await this.kv.put(record.tenant, JSON.stringify(record));
+      this.records.set(record.tenant, record);
+    }
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) throw new Error(`${failed.length} account push(es) failed: ${failed[0]!.errors.join("; ")}`);
+  }
+
+  async remove(tenant: string): Promise<void> {
+    await this.load(false);
+    const record = this.records.get(tenant);
+    if (!record) return;
+    await this.deleteAccount(record);
+    await this.kv.delete(tenant);
+    this.records.delete(tenant);
+  }
+
+  /** JetStream data first (a deleted account's streams would stay on disk), then the account itself. */
+  private async deleteAccount(record: AccountRecord): Promise<void> {
+    const user = userCreds(this.keys, record.tenant, record.generation, { name: "vrsky-reconciler-purge", ttlSeconds: 300 });
+    try {
+      const nc = await connect({ servers: this.sharedServers, authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)), timeout: 5_000, reconnect: false });
+      try {
+        await purgeTenantJetStream(nc);
+      } finally {
+        await nc.close();
+      }
+    } catch {
+      // No JetStream or no reachable shared server for this account (e.g. a dedicated tenant): nothing to purge here.
+    }
+    await this.resolver.delete([record.accountPublicKey]);
+  }
+
+  private async load(force: boolean): Promise<void> {
+    if (this.loaded && !force) return;
+    const next = new Map<string, AccountRecord>();
+    const st = await this.kv.status();
+    if (st.values > 0) {
+      const iter = await this.kv.watch({ key: ">" });
+      for await (const e of iter) {
+        if (e.operation === "PUT") next.set(e.key, e.json<AccountRecord>());
+        if (e.delta === 0) break;
+      }
+      iter.stop();
+    }
+    this.records = next;
+    this.loaded = true;
+  }
+}

@@ -1,0 +1,107 @@
+import { expect } from "chai";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { decodeJwt } from "../../engine/accounts/jwt.js";
+import { initKeys, loadKeys, type VrskyKeys } from "../../engine/accounts/keys.js";
+import { startOperatorServer } from "../../engine/accounts/local.js";
+import { ResolverClient } from "../../engine/accounts/resolver.js";
+import { userCreds } from "../../engine/accounts/claims.js";
+import { LocalRefSource } from "../../engine/git/watch.js";
+import type { LocalNatsServer } from "../../engine/nats/local-server.js";
+import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
+import { Reconciler } from "../../engine/reconciler/reconciler.js";
+import type { DiscoveryEntry } from "../../engine/discovery/entry.js";
+import { tenantYaml, TestRepo } from "../helpers/git-repo.js";
+import { bucket, waitForSync } from "../helpers/nats.js";
+
+describe("reconciler in operator mode: tenant accounts follow the manifests", function () {
+  this.timeout(60_000);
+  let dir: string;
+  let keys: VrskyKeys;
+  let server: LocalNatsServer;
+  let nc: NatsConnection;
+  let resolver: ResolverClient;
+  let repo: TestRepo;
+  let reconciler: Reconciler;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vrsky-op-"));
+    initKeys(join(dir, "keys"));
+    keys = loadKeys(join(dir, "keys"));
+    server = await startOperatorServer(keys, { dir: join(dir, "nats") });
+    const platform = () => connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(readCreds(keys.files.platformCreds))) });
+    nc = await platform();
+    resolver = await ResolverClient.connect(keys, server.url);
+    repo = new TestRepo();
+    reconciler = new Reconciler({
+      nc: await platform(), source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "op", leaseTtlMs: 2_000, resyncMs: 3_600_000,
+      sharedServers: [server.url], accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url]),
+    });
+  });
+  after(async () => {
+    await reconciler.stop();
+    await resolver.close();
+    await nc.close();
+    await server.stop();
+    repo.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const applied = (rev: string) => (s: { observedRevision: string; lastRun: { outcome: string } }) =>
+    s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
+  const entry = async (t: string) => {
+    const e = await (await bucket(nc, "discovery")).get(t);
+    return e?.operation === "PUT" ? e.json<DiscoveryEntry>() : undefined;
+  };
+  const connLimit = (jwt: string) => (decodeJwt(jwt).nats as unknown as { limits: { conn: number } }).limits.conn;
+  const connectAs = async (tenant: string, generation = 0) => {
+    const u = userCreds(keys, tenant, generation, { name: "test", ttlSeconds: 600 });
+    return connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)), reconnect: false, timeout: 3_000 });
+  };
+
+  it("creates accounts, re-pushes changed limits, repairs resolver drift, rotates keys and deletes accounts", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 2\n")).write("tenants/beta.yaml", tenantYaml("beta"));
+    await reconciler.start();
+    await waitForSync(nc, applied(repo.commit()));
+    const acme = (await entry("acme"))!;
+    expect(acme.accountPublicKey).to.match(/^A[A-Z2-7]{55}$/);
+    const jwt = (await resolver.lookup(acme.accountPublicKey))!;
+    expect(connLimit(jwt)).to.equal(2);
+    const user = await connectAs("acme");
+    await user.flush();
+
+    repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 7\n"));
+    await waitForSync(nc, applied(repo.commit("more connections")));
+    expect(connLimit((await resolver.lookup(acme.accountPublicKey))!)).to.equal(7);
+
+    const beta = (await entry("beta"))!;
+    await resolver.delete([beta.accountPublicKey]);
+    expect(await resolver.lookup(beta.accountPublicKey)).to.equal(undefined);
+    reconciler.trigger("resync");
+    await waitForSync(nc, (s) => s.lastRun.trigger === "resync" && s.lastRun.outcome === "NoChange");
+    expect(await resolver.lookup(beta.accountPublicKey), "the resync pushed the deleted account back").to.be.a("string");
+
+    repo.write("tenants/beta.yaml", tenantYaml("beta", "  accountKeyGeneration: 1\n"));
+    await waitForSync(nc, applied(repo.commit("rotate beta")));
+    const rotated = (await entry("beta"))!;
+    expect(rotated.accountPublicKey).to.not.equal(beta.accountPublicKey);
+    expect(await resolver.lookup(rotated.accountPublicKey)).to.be.a("string");
+    expect(await resolver.lookup(beta.accountPublicKey), "the old account is deleted").to.equal(undefined);
+    const betaUser = await connectAs("beta", 1);
+    await betaUser.close();
+
+    const closed = user.closed();
+    repo.remove("tenants/acme.yaml");
+    await waitForSync(nc, applied(repo.commit("delete acme")));
+    expect(await entry("acme")).to.equal(undefined);
+    expect(await resolver.lookup(acme.accountPublicKey)).to.equal(undefined);
+    await closed;
+    expect(user.isClosed(), "the deleted tenant's user is disconnected").to.equal(true);
+  });
+});
+
+function readCreds(path: string): string {
+  return readFileSync(path, "utf8");
+}
