@@ -25,7 +25,7 @@ export const CODES = {
   VRS_FILE_SYMLINK_BROKEN: c("symbolic link points to nothing in this revision", "commit the target or remove the link"),
   VRS_FILE_UNSUPPORTED_TYPE: c("entry is not a regular file", "submodules and special files are not manifests; remove it"),
   VRS_FILE_MISPLACED: c("file is in the wrong place", "put tenants in tenants/<name>.yaml and integrations in integrations/<tenant>/<name>.yaml"),
-  VRS_REPO_TOO_MANY_FILES: c("too many manifest files", "raise --max-files if this is intended"),
+  VRS_REPO_TOO_MANY_FILES: c("too many manifest files", "a repository holds at most 100,000 manifest files; split it into several repositories"),
   // YAML level
   VRS_YAML_SYNTAX: c("invalid YAML", "fix the YAML syntax at the position shown"),
   VRS_YAML_DUPLICATE_KEY: c("duplicate key", "remove one of the two keys; YAML keys must be unique in a mapping"),

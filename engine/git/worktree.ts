@@ -1,12 +1,19 @@
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { VrskyError } from "../errors/errors.js";
 import { isManifestPath, type ManifestFile } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 
 /** The manifest files of a working tree, for editors (`vrsky validate --worktree`). Never used to apply. */
 export async function readWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const realRoot = await realpath(root);
+  const realRoot = await realpath(root).catch(() => {
+    throw new VrskyError("VRS_USAGE", `${root} does not exist; pass --repo with the folder that holds tenants/ and integrations/`);
+  });
+  const folders = await Promise.all(["tenants", "integrations"].map((f) => lstat(join(root, f)).then((s) => s.isDirectory(), () => false)));
+  if (!folders.some(Boolean)) {
+    throw new VrskyError("VRS_USAGE", `${root} has neither tenants/ nor integrations/; pass --repo with the folder that holds them`);
+  }
   const files: ManifestFile[] = [];
   const walk = async (dir: string): Promise<void> => {
     let names: string[];

@@ -25,20 +25,29 @@ export interface CredentialHit {
   what: string;
 }
 
+export interface CredentialScan {
+  /** Keys whose entries map names to CEL expressions (map `fields`, postgres `columns`): their key names are data, not secrets. */
+  expressionMaps?: string[];
+  /** Judge values only, never key names (metadata labels and annotations). */
+  valuesOnly?: boolean;
+}
+
 /** Walks a config value and returns every place that holds something that looks like a credential. */
-export function findCredentials(value: unknown, base: PathSegment[]): CredentialHit[] {
+export function findCredentials(value: unknown, base: PathSegment[], scan: CredentialScan = {}): CredentialHit[] {
   const hits: CredentialHit[] = [];
-  const stack: Array<{ v: unknown; path: PathSegment[]; key?: string; parentKey?: string }> = [{ v: value, path: base }];
+  const exprMaps = new Set(scan.expressionMaps ?? []);
+  const stack: Array<{ v: unknown; path: PathSegment[]; key?: string; parentKey?: string; keysAreData?: boolean }> = [{ v: value, path: base, keysAreData: scan.valuesOnly }];
   while (stack.length > 0) {
-    const { v, path, key, parentKey } = stack.pop()!;
+    const { v, path, key, parentKey, keysAreData } = stack.pop()!;
     if (typeof v === "string") {
-      const what = classify(v, key, parentKey);
+      const what = keysAreData ? classify(v, undefined, undefined) : classify(v, key, parentKey);
       if (what) hits.push({ path, what });
     } else if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push({ v: item, path: [...path, i], parentKey: key }));
+      v.forEach((item, i) => stack.push({ v: item, path: [...path, i], parentKey: key, keysAreData }));
     } else if (v !== null && typeof v === "object") {
+      const childKeysAreData = keysAreData || (key !== undefined && exprMaps.has(key));
       for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-        stack.push({ v: item, path: [...path, k], key: k, parentKey: key });
+        stack.push({ v: item, path: [...path, k], key: k, parentKey: key, keysAreData: childKeysAreData });
       }
     }
   }

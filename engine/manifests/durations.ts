@@ -1,7 +1,8 @@
 /** Durations (`500ms`, `30s`, `1h30m`, `7d`) and sizes (`1MiB`, `10GB`, 1048576): parsed once, here. */
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+/** Units at most once each, largest first: `1h30m`, `1.5s`, `250ms`; not `1m1m` or `30s1m`. */
+const DURATION = /^(?=.)(?:\d+(?:\.\d+)?d)?(?:\d+(?:\.\d+)?h)?(?:\d+(?:\.\d+)?m(?!s))?(?:\d+(?:\.\d+)?s)?(?:\d+(?:\.\d+)?ms)?$/;
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 const MAX_DURATION_MS = 366 * 86_400_000;
 

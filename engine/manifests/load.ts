@@ -33,9 +33,9 @@ export class ParseCache {
   }
 }
 
-const MANIFEST = /^(tenants|integrations)\/(?:[^/]+\/)*[^/.][^/]*\.ya?ml$/;
+const MANIFEST = /^(tenants|integrations)\/(?:[^/.][^/]*\/)*[^/.][^/]*\.ya?ml$/;
 
-/** Whether a repository path is a manifest: a .yaml/.yml file under tenants/ or integrations/, not hidden. */
+/** Whether a repository path is a manifest: a .yaml/.yml file under tenants/ or integrations/, not hidden and not in a hidden folder. */
 export function isManifestPath(path: string): boolean {
   return MANIFEST.test(path);
 }

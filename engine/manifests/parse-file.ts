@@ -81,9 +81,21 @@ function parseDocument(doc: SourceDocument): ParsedDocument {
   const kind = v.kind as Kind;
   out.kind = kind;
   if (out.findings.length > 0) return out;
+  if (kind === "Integration") fillConnectorConfigs(v);
   out.findings.push(...loadSchemas().validate(kind, doc), ...checkSemantics(kind, doc));
   if (out.findings.length === 0) out.resource = v as unknown as Resource;
   return out;
+}
+
+/**
+ * `config` may be left out when a connector needs nothing; it is filled in as `{}` before validation, so the
+ * connector's own schema (required fields, defaults) applies whether or not `config` was written.
+ */
+function fillConnectorConfigs(v: Record<string, unknown>): void {
+  const spec = isObject(v.spec) ? v.spec : undefined;
+  if (!spec) return;
+  const items = [spec.source, ...(Array.isArray(spec.steps) ? spec.steps : []), ...(Array.isArray(spec.sinks) ? spec.sinks : [])];
+  for (const item of items) if (isObject(item) && !("config" in item)) item.config = {};
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import type { Code } from "../errors/codes.js";
@@ -13,6 +13,7 @@ export const API_VERSION = "vrsky.io/v1";
 export const KINDS = ["Tenant", "Integration"] as const;
 export type Kind = (typeof KINDS)[number];
 
+const BASE_URI = "https://vrsky.io/schemas/v1/";
 const SCHEMA_FILE: Record<Kind, string> = { Tenant: "tenant.schema.json", Integration: "integration.schema.json" };
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020, formats: string[]) => void;
 
@@ -56,10 +57,12 @@ export function loadSchemas(dir = join(packageRoot(), "schemas")): SchemaSet {
       return true;
     },
   });
-  for (const file of schemaFiles(dir)) ajv.addSchema(JSON.parse(readFileSync(file, "utf8")) as object);
+  // The files carry no $id, so editors resolve their relative $refs against the files themselves; here each
+  // is registered under a base URI that mirrors its path, which resolves the same refs the same way.
+  for (const file of schemaFiles(dir)) ajv.addSchema(JSON.parse(readFileSync(file, "utf8")) as object, `${BASE_URI}${relative(dir, file).split(sep).join("/")}`);
   const validators = new Map<Kind, ValidateFunction>();
   for (const kind of KINDS) {
-    const id = `https://vrsky.io/schemas/v1/${SCHEMA_FILE[kind]}`;
+    const id = `${BASE_URI}${SCHEMA_FILE[kind]}`;
     const fn = ajv.getSchema(id);
     if (!fn) throw new Error(`schema ${id} is missing from ${dir}`);
     validators.set(kind, fn);
@@ -152,7 +155,7 @@ function toFinding(e: ErrorObject, doc: SourceDocument): FileFinding {
     case "format":
       if (p.format === "vrsky-duration") {
         code = "VRS_DURATION_INVALID";
-        message = `${where}: '${truncate(String(valueAt(doc.value, base)))}' is not a duration (at most 366d)`;
+        message = `${where}: '${truncate(String(valueAt(doc.value, base)))}' is not a duration (units d, h, m, s, ms, each at most once, largest first; at most 366d)`;
       } else if (p.format === "vrsky-size") {
         code = "VRS_SIZE_INVALID";
         message = `${where}: '${truncate(String(valueAt(doc.value, base)))}' is not a size`;

@@ -18,6 +18,12 @@ export function checkSemantics(kind: Kind, doc: SourceDocument): FileFinding[] {
     const { line, column } = doc.locate(path, preferKey);
     out.push({ line, column, path: formatPath(path), code, message: `${formatPath(path)}: ${message}` });
   };
+  const meta = obj(obj(doc.value)?.metadata);
+  for (const field of ["labels", "annotations"] as const) {
+    for (const hit of findCredentials(meta?.[field], ["metadata", field], { valuesOnly: true })) {
+      report("VRS_SECRET_INLINE", hit.path, `looks like ${hit.what}; metadata is public, remove it`);
+    }
+  }
   const spec = obj(obj(doc.value)?.spec);
   if (!spec) return out;
   if (kind === "Tenant") checkTenant(spec, report);
@@ -76,7 +82,7 @@ function checkConnector(role: "source" | "step" | "sink", c: Obj, at: PathSegmen
   const config = obj(c.config);
   if (!config) return;
   const cfg = [...at, "config"];
-  for (const hit of findCredentials(config, cfg)) {
+  for (const hit of findCredentials(config, cfg, { expressionMaps: ["fields", "columns"] })) {
     if (hit.path[hit.path.length - 1] === "secretRef") continue;
     report("VRS_SECRET_INLINE", hit.path, `looks like ${hit.what}; store it as a secret and reference it with secretRef`);
   }
@@ -99,6 +105,11 @@ function checkConnector(role: "source" | "step" | "sink", c: Obj, at: PathSegmen
     case "step:csv":
       if (config.header === false && list(config.columns).length === 0) {
         report("VRS_SCHEMA_REQUIRED", [...cfg, "columns"], "without a header row, columns must name the columns");
+      }
+      break;
+    case "source:timer":
+      if (typeof config.interval === "string" && parseDuration(config.interval) === 0) {
+        report("VRS_DURATION_INVALID", [...cfg, "interval"], "a timer interval must be longer than 0s");
       }
       break;
     case "source:file":

@@ -35,7 +35,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       progress.step(`reading ${opts.base}…`);
       const base = await loadCommitted(opts.repo, opts.base, { cache });
       progress.done();
-      // An invalid base still yields a plan: its valid resources are what it could have applied.
+      // An invalid base still yields a plan, against its valid resources; say so, since the reconciler
+      // would not have applied that base at all.
+      if (base.state.findings.length > 0) {
+        ctx.stderr.write(`warning: the base revision ${base.ref} (${base.revision.slice(0, 12)}) has ${base.state.findings.length} validation error(s); the plan compares against its valid resources only\n`);
+      }
       const plan = buildPlan({ ref: base.ref, revision: base.revision }, { ref: head.ref, revision: head.revision }, base.state.resources, head.state.resources);
       ctx.exitCode = 0;
       if (opts.format === "json") ctx.stdout.write(JSON.stringify(plan, null, 2) + "\n");

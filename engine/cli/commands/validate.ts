@@ -41,11 +41,15 @@ function validationText(l: LoadedRevision, color: boolean): string {
   const j = validationJson(l);
   const at = l.revision === "worktree" ? "the working tree" : `${l.ref} (${l.revision.slice(0, 12)})`;
   if (j.valid) {
-    return `${paint(color, 32, "✓")} ${j.files} manifest file${j.files === 1 ? "" : "s"} valid at ${at}: ${j.resources.tenants} tenants, ${j.resources.integrations} integrations.\n`;
+    return `${paint(color, 32, "✓")} ${j.files} manifest file${j.files === 1 ? "" : "s"} valid at ${at}: ${plural(j.resources.tenants, "tenant")}, ${plural(j.resources.integrations, "integration")}.\n`;
   }
   const files = new Set(j.errors.map((e) => e.file)).size;
   return (
     renderFindings(l.state.findings, color) +
     `\n${paint(color, 31, "✗")} ${j.errors.length} error${j.errors.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"} at ${at}. Nothing can be applied from this revision.\n`
   );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

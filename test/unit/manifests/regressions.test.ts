@@ -75,3 +75,38 @@ describe("manifest loading regressions", function () {
     }
   });
 });
+
+describe("manifest review regressions", () => {
+  it("a connector without config is still checked against its schema", () => {
+    const src = integrationYaml("acme", "a").replace("    config:\n      path: /a\n", "");
+    const r = loadDesired([
+      { path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) },
+      { path: "integrations/acme/a.yaml", bytes: enc(src) },
+    ]);
+    expect(r.findings.map((f) => [f.code, f.path])).to.deep.equal([["VRS_SCHEMA_REQUIRED", "spec.source.config.path"]]);
+  });
+
+  it("names in map fields and postgres columns are data, not credentials; metadata values are scanned", () => {
+    const src = integrationYaml("acme", "a", "  steps:\n    - type: map\n      config:\n        fields: { token: body.token, password: body.pw }\n");
+    const ok = loadDesired([{ path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) }, { path: "integrations/acme/a.yaml", bytes: enc(src) }]);
+    expect(ok.findings).to.deep.equal([]);
+    const leak = tenantYaml("acme").replace("  name: acme\n", "  name: acme\n  annotations: { owner-token: ghp_0123456789abcdefghijklmnopqrstuvwxyz }\n");
+    expect(codes(leak)).to.deep.equal(["VRS_SECRET_INLINE"]);
+  });
+
+  it("manifests in hidden folders are ignored in committed revisions as in the working tree", async () => {
+    const repo = new TestRepo();
+    try {
+      repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/.archive/old.yaml", "not: [valid").commit();
+      expect((await loadCommitted(repo.dir, "HEAD")).state.findings).to.deep.equal([]);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
+  it("a timer needs an interval above zero", () => {
+    const src = integrationYaml("acme", "t").replace("    type: http\n    config:\n      path: /t\n", "    type: timer\n    config:\n      interval: 0s\n");
+    const r = loadDesired([{ path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) }, { path: "integrations/acme/t.yaml", bytes: enc(src) }]);
+    expect(r.findings.map((f) => f.code)).to.deep.equal(["VRS_DURATION_INVALID"]);
+  });
+});
