@@ -5,6 +5,7 @@ import { packageRoot } from "../util/package-root.js";
 import { isVrskyError } from "../errors/errors.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerReconcile } from "./commands/reconcile.js";
+import { registerRevoke } from "./commands/revoke.js";
 import { registerStatus } from "./commands/status.js";
 import { registerUp } from "./commands/up.js";
 import { registerValidate } from "./commands/validate.js";
@@ -28,6 +29,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerPlan(program, ctx);
   registerReconcile(program, ctx);
   registerStatus(program, ctx);
+  registerRevoke(program, ctx);
   registerUp(program, ctx);
   registerInit(program, ctx);
   registerCreds(program, ctx);

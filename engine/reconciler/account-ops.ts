@@ -8,6 +8,7 @@ import { canonicalJson } from "../plan/canonical.js";
 import { INSTANCE_DIR } from "../provision/provisioner.js";
 import { tenantLimits } from "../accounts/claims.js";
 import type { AccountOps } from "./tenant-runtime.js";
+import type { RevocationRecord } from "../state/layout.js";
 
 /** What the reconciler remembers of a pushed account (bucket `vrsky-accounts`): public data only. */
 export interface AccountRecord {
@@ -37,6 +38,8 @@ export class NatsAccountOps implements AccountOps {
     private readonly kv: KV,
     /** Client URLs of the shared servers, to reach a tenant's JetStream before deleting its account. */
     private readonly sharedServers: string[],
+    /** Revoked users (`vrsky revoke`); each tenant's JWT carries its revocations. */
+    private readonly revocationsKv?: KV,
   ) {}
 
   publicKey(t: TenantResource): string {
@@ -44,21 +47,25 @@ export class NatsAccountOps implements AccountOps {
   }
 
   serverConfig(t: TenantResource): string {
-    const jwt = tenantAccountJwt(this.keys, t, { iat: this.records.get(t.metadata.name)?.iat });
+    const record = this.records.get(t.metadata.name);
+    const revocations = record ? (JSON.parse(record.claims) as { revocations?: Record<string, number> }).revocations : undefined;
+    const jwt = tenantAccountJwt(this.keys, t, { iat: record?.iat, revocations });
     return serverConfig(this.keys, { resolverDir: `${INSTANCE_DIR}/resolver`, preload: [jwt] });
   }
 
   async sync(tenants: TenantResource[], force: boolean): Promise<void> {
     await this.load(force);
+    const revoked = await this.revocations();
     type Item = { record: AccountRecord; jwt: string; previous?: AccountRecord; changed: boolean };
     const items: Item[] = tenants.map((t) => {
       const previous = this.records.get(t.metadata.name);
       const accountPublicKey = this.publicKey(t);
-      const claims = canonicalJson({ accountPublicKey, limits: tenantLimits(t) });
+      const revocations = revoked.get(t.metadata.name) ?? {};
+      const claims = canonicalJson({ accountPublicKey, limits: tenantLimits(t), revocations });
       const changed = previous?.claims !== claims;
       const iat = changed ? Math.floor(Date.now() / 1000) : previous!.iat;
       const record: AccountRecord = { format: "vrsky.io/account/v1", tenant: t.metadata.name, accountPublicKey, generation: tenantGeneration(t), iat, claims, pushedAt: new Date().toISOString() };
-      return { record, jwt: tenantAccountJwt(this.keys, t, { iat }), previous, changed };
+      return { record, jwt: tenantAccountJwt(this.keys, t, { iat, revocations }), previous, changed };
     });
     const push = items.filter((i) => i.changed);
     if (force) {
@@ -106,6 +113,22 @@ export class NatsAccountOps implements AccountOps {
       // No JetStream or no reachable shared server for this account (e.g. a dedicated tenant): nothing to purge here.
     }
     await this.resolver.delete([record.accountPublicKey]);
+  }
+
+  /** Revocations by tenant: user public key → revoked-at (unix seconds). */
+  private async revocations(): Promise<Map<string, Record<string, number>>> {
+    const out = new Map<string, Record<string, number>>();
+    if (!this.revocationsKv || (await this.revocationsKv.status()).values === 0) return out;
+    const iter = await this.revocationsKv.watch({ key: ">" });
+    for await (const e of iter) {
+      if (e.operation === "PUT") {
+        const r = e.json<RevocationRecord>();
+        out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
+      }
+      if (e.delta === 0) break;
+    }
+    iter.stop();
+    return out;
   }
 
   private async load(force: boolean): Promise<void> {

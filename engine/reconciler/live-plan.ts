@@ -1,5 +1,5 @@
 import type { Resource } from "../model/resources.js";
-import { canonicalJson, contentHash } from "../plan/canonical.js";
+import { canonicalJson, hashOfCanonical } from "../plan/canonical.js";
 import { diffStates, type Comparable } from "../plan/diff.js";
 import type { Change } from "../plan/model.js";
 import { bucketOf, keyOf } from "../state/layout.js";
@@ -23,7 +23,7 @@ export function fingerprint(r: Resource): { canonical: string; hash: string } {
   let f = memo.get(r);
   if (!f) {
     const canonical = canonicalJson(r);
-    f = { canonical, hash: contentHash(r) };
+    f = { canonical, hash: hashOfCanonical(canonical) };
     memo.set(r, f);
   }
   return f;

@@ -40,7 +40,7 @@ export interface ReconcilerOptions {
 
 /** Commit trailer that permits one revision to delete more tenants than the guard allows. */
 export const ALLOW_PRUNE_TRAILER = /^vrsky-allow-prune:\s*(true|yes)\s*$/im;
-const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, drift: 3, commit: 4 };
+const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, revocation: 3, drift: 3, commit: 4 };
 
 /**
  * Makes NATS KV hold what the branch's head commit says, level-triggered: each run reads the desired
@@ -58,6 +58,7 @@ export class Reconciler {
   private running: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly stopWatches: Array<() => void> = [];
   private stopped = false;
   /** canonical JSON by `bucket/key` of the state being applied or last applied: the reference for drift. */
   private target: Map<string, string> | undefined;
@@ -80,6 +81,7 @@ export class Reconciler {
       this.observed[bucket].onChange((key, entry) => this.onObserved(bucket, key, entry));
     }
     void this.trackConnection();
+    if (this.o.accounts) void this.watchRevocations();
     await this.o.source.start((why) => {
       this.log("source", { why });
       this.trigger("commit");
@@ -110,6 +112,16 @@ export class Reconciler {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
       this.trigger("drift");
     });
+  }
+
+  /** A user revoked with `vrsky revoke` is shut out by the next push of the tenant's account: run at once. */
+  private async watchRevocations(): Promise<void> {
+    const iter = await this.state.revocations.watch({ key: ">", include: "updates" });
+    this.stopWatches.push(() => iter.stop());
+    for await (const e of iter) {
+      this.log("revocation", { key: e.key });
+      this.trigger("revocation");
+    }
   }
 
   private async trackConnection(): Promise<void> {
@@ -161,6 +173,7 @@ export class Reconciler {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const stop of this.stopWatches) stop();
     await this.o.source.stop();
     await this.running;
     await this.lease?.release();

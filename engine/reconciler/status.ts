@@ -1,7 +1,7 @@
 import type { Finding } from "../errors/finding.js";
 import { STATUS_FORMAT } from "../state/layout.js";
 
-export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry";
+export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry" | "revocation";
 export type Outcome = "Applied" | "NoChange" | "Invalid" | "DeletionGuard" | "Conflict" | "Failed" | "LostLeadership";
 
 export interface Condition {

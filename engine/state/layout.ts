@@ -11,7 +11,17 @@ export const BUCKETS = {
   locks: "vrsky-locks",
   discovery: "vrsky-discovery",
   accounts: "vrsky-accounts",
+  revocations: "vrsky-revocations",
 } as const;
+
+/** A revoked tenant user (bucket `vrsky-revocations`, key `<tenant>.<user public key>`), written by `vrsky revoke`. */
+export interface RevocationRecord {
+  tenant: string;
+  userPublicKey: string;
+  /** Unix seconds: user JWTs issued at or before this time are refused. */
+  revokedAt: number;
+  reason?: string;
+}
 
 export const STATE_FORMAT = "vrsky.io/state/v1";
 export const STATUS_FORMAT = "vrsky.io/status/v1";

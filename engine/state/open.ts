@@ -10,6 +10,7 @@ export interface StateBuckets {
   locks: KV;
   discovery: KV;
   accounts: KV;
+  revocations: KV;
 }
 
 export interface BucketOptions {
@@ -22,13 +23,14 @@ export async function openState(nc: NatsConnection, o: BucketOptions = {}): Prom
   const kvm = new Kvm(nc);
   const replicas = o.replicas ?? 1;
   await jetstreamManager(nc); // fails early with a clear error when JetStream is not enabled
-  const [tenants, integrations, status, locks, discovery, accounts] = await Promise.all([
+  const [tenants, integrations, status, locks, discovery, accounts, revocations] = await Promise.all([
     kvm.create(BUCKETS.tenants, { history: 5, replicas, description: "VRSky tenants: desired state applied from git" }),
     kvm.create(BUCKETS.integrations, { history: 5, replicas, description: "VRSky integrations: desired state applied from git" }),
     kvm.create(BUCKETS.status, { history: 1, replicas, description: "VRSky reconcile status" }),
     kvm.create(BUCKETS.locks, { history: 1, replicas, description: "VRSky leader lease" }),
     kvm.create(BUCKETS.discovery, { history: 5, replicas, description: "VRSky discovery: where each tenant lives" }),
     kvm.create(BUCKETS.accounts, { history: 5, replicas, description: "VRSky tenant NATS accounts (public keys only)" }),
+    kvm.create(BUCKETS.revocations, { history: 1, replicas, description: "VRSky revoked tenant users" }),
   ]);
-  return { tenants, integrations, status, locks, discovery, accounts };
+  return { tenants, integrations, status, locks, discovery, accounts, revocations };
 }

@@ -15,6 +15,7 @@ import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { DiscoveryEntry } from "../../engine/discovery/entry.js";
 import { tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { bucket, waitForSync } from "../helpers/nats.js";
+import { cli } from "../helpers/cli.js";
 
 describe("reconciler in operator mode: tenant accounts follow the manifests", function () {
   this.timeout(60_000);
@@ -37,7 +38,7 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     repo = new TestRepo();
     reconciler = new Reconciler({
       nc: await platform(), source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "op", leaseTtlMs: 2_000, resyncMs: 3_600_000,
-      sharedServers: [server.url], accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url]),
+      sharedServers: [server.url], accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
     });
   });
   after(async () => {
@@ -71,6 +72,16 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     expect(connLimit(jwt)).to.equal(2);
     const user = await connectAs("acme");
     await user.flush();
+
+    // Revoke one user with the CLI: the reconciler re-pushes acme's account and only that user is cut off.
+    const victim = userCreds(keys, "acme", 0, { name: "victim", ttlSeconds: 600 });
+    const vc = await connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(victim.creds)), reconnect: false });
+    const cut = vc.closed();
+    const r = await cli("revoke", "--tenant", "acme", "--user", victim.userPublicKey, "--nats", server.url, "--keys", join(dir, "keys"), "--reason", "test");
+    expect(r.code, r.stderr).to.equal(0);
+    await cut;
+    await user.flush();
+    expect(user.isClosed(), "other users of the tenant stay connected").to.equal(false);
 
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 7\n"));
     await waitForSync(nc, applied(repo.commit("more connections")));

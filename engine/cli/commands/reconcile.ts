@@ -101,7 +101,7 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     allowPrune: flags.allowPrune,
     sharedServers,
     provisioner,
-    accounts: keys && resolver ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers) : undefined,
+    accounts: keys && resolver ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations) : undefined,
     log,
   });
   try {
