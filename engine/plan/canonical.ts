@@ -20,5 +20,10 @@ function sortKeys(v: unknown): unknown {
 
 /** `sha256:<hex>` of the canonical JSON: the content hash recorded with every applied value. */
 export function contentHash(value: unknown): string {
-  return `sha256:${createHash("sha256").update(canonicalJson(value)).digest("hex")}`;
+  return hashOfCanonical(canonicalJson(value));
+}
+
+/** contentHash for a value whose canonical JSON is already at hand (saves serialising it twice). */
+export function hashOfCanonical(canonical: string): string {
+  return `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
 }
