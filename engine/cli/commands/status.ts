@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { connectNats } from "../../nats/connect.js";
+import { loadKeys } from "../../accounts/keys.js";
 import { BUCKETS, STATUS_KEYS, type StateRecord } from "../../state/layout.js";
 import type { SyncStatus } from "../../reconciler/status.js";
 import { Kvm } from "@nats-io/kv";
@@ -13,11 +14,13 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .description("Show whether the live state matches the commit: sync conditions, last run, resources")
     .requiredOption("--nats <url>", "NATS server URL(s)")
     .option("--creds <file>", "NATS credentials file of the platform account")
+    .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
     .option("--resources", "list every resource with its applied revision", false)
     .addOption(formatOption(["text", "json"]))
     .addHelpText("after", "\nExit codes: 0 Ready, 1 not Ready (or never reconciled), 2 usage or environment error.")
-    .action(async (o: { nats: string; creds?: string; resources: boolean; format: "text" | "json" }) => {
-      const nc = await connectNats({ url: o.nats, creds: o.creds, name: "vrsky-status" });
+    .action(async (o: { nats: string; creds?: string; keys?: string; resources: boolean; format: "text" | "json" }) => {
+      const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
+      const nc = await connectNats({ url: o.nats, creds, name: "vrsky-status" });
       try {
         const view = await readStatus(nc, o.resources || o.format === "json");
         const ready = view.sync?.conditions.find((c) => c.type === "Ready")?.status === "True";

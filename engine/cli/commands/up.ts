@@ -63,7 +63,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 "VRSky is running.",
                 `  repository  ${repo} (branch ${branch}; commit to apply, the reconciler picks it up at once)`,
                 `  NATS        ${url}${server ? " (local nats-server started by vrsky)" : ""}`,
-                `  status      npx vrsky status --nats ${url}${keysDir ? ` --creds ${join(keysDir, KEY_FILES.platformCreds)}` : ""}`,
+                `  status      npx vrsky status --nats ${url}${keysDir ? ` --keys ${keysDir}` : ""}`,
                 ...(keysDir ? [`  keys        ${keysDir} (operator mode; \`npx vrsky creds --keys ${keysDir} --tenant <name>\` for a tenant user)`] : []),
                 `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,
                 "  stop        Ctrl-C",
