@@ -7,7 +7,8 @@
  *      and validating the revision vs applying; (b) no-op resync (asserts zero KV writes); (c) one changed
  *      integration; (d) peak memory of the reconciler as a child process (`vrsky reconcile`).
  *
- * Output: a table with PASS/MISS per goal on stdout (or JSON with --json); progress on stderr.
+ * Output: a table with PASS/MISS per goal on stdout (or JSON with --json); progress on stderr. Exit code 0
+ * when every goal is met, 1 when one is missed, 2 when the benchmark itself failed.
  * Options: --json, --tenants N, --per-tenant N, --commits N, --big-commits N, --resyncs N.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -67,8 +68,10 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
+let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
+    interrupted = true;
     progress(`${sig}: cleaning up`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -471,13 +474,15 @@ async function main(): Promise<void> {
   }
   const missed = rows.filter((x) => verdict(x) === "MISS");
   progress(missed.length === 0 ? "all goals met" : `${missed.length} goal(s) missed: ${missed.map((x) => x.figure).join("; ")}`);
+  if (missed.length > 0) process.exitCode = 1;
 }
 
 try {
   await main();
 } catch (e) {
-  process.exitCode = 1;
-  process.stderr.write(`bench:reconcile failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 2;
+  // After Ctrl-C the cleanup closes connections under the running phase: its error is expected, not news.
+  if (!interrupted) process.stderr.write(`bench:reconcile failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
 } finally {
   await cleanup();
 }
