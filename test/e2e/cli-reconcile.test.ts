@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { cli } from "../helpers/cli.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { bucket, snapshot, TestNats, waitForSync } from "../helpers/nats.js";
+import { TestNats, bucket, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
 import { killAll, VrskyProcess } from "../helpers/process.js";
 
 describe("vrsky reconcile, status and up as a user runs them", function () {
@@ -22,7 +22,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   after(async () => nats.cleanup());
   beforeEach(async () => {
     repo = new TestRepo();
-    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
+    await resetBuckets(nc);
   });
   afterEach(async () => {
     await killAll();

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { LeaderLease } from "../../engine/reconciler/lease.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { bucket, snapshot, TestNats, waitForSync } from "../helpers/nats.js";
+import { TestNats, appliedAt, bucket, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
 import { killAll, VrskyProcess } from "../helpers/process.js";
 
 describe("several reconcilers: one leader, fast failover", function () {
@@ -18,7 +18,7 @@ describe("several reconcilers: one leader, fast failover", function () {
   after(async () => nats.cleanup());
   beforeEach(async () => {
     repo = new TestRepo();
-    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
+    await resetBuckets(nc);
   });
   afterEach(async () => {
     await killAll();
@@ -27,14 +27,12 @@ describe("several reconcilers: one leader, fast failover", function () {
 
   const start = (id: string) =>
     new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", nats.url, "--id", id, "--lease-ttl", "2s", "--resync", "1h"]);
-  const applied = (rev: string) => (s: { observedRevision: string; lastRun: { outcome: string } }) =>
-    s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
 
   it("three reconcilers: exactly one leads; kill -9 of the leader hands over within a few seconds, twice", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     let rev = repo.commit();
     const procs = new Map(["r1", "r2", "r3"].map((id) => [id, start(id)]));
-    let s = await waitForSync(nc, applied(rev));
+    let s = await waitForSync(nc, appliedAt(rev));
     for (let round = 0; round < 2; round++) {
       const locks = await bucket(nc, "locks");
       const holder = (await locks.get("leader"))!.json<{ holder: string }>().holder;
@@ -47,7 +45,7 @@ describe("several reconcilers: one leader, fast failover", function () {
       const killedAt = Date.now();
       repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a", `  replicas: ${round + 2}\n`));
       rev = repo.commit(`round ${round}`);
-      s = await waitForSync(nc, applied(rev), 20_000);
+      s = await waitForSync(nc, appliedAt(rev), 20_000);
       const takeover = Date.now() - killedAt;
       expect(s.reconciler).to.not.equal(holder);
       expect([...procs.keys()]).to.include(s.reconciler);
@@ -61,7 +59,7 @@ describe("several reconcilers: one leader, fast failover", function () {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     const rev = repo.commit();
     const a = start("a");
-    await waitForSync(nc, (x) => applied(rev)(x) && x.reconciler === "a");
+    await waitForSync(nc, (x) => appliedAt(rev)(x) && x.reconciler === "a");
     const b = start("b");
     await b.waitForLog((e) => e.event === "standby" && e.leader === "a");
     const stoppedAt = Date.now();

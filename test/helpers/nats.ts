@@ -62,6 +62,16 @@ export async function bucket(nc: NatsConnection, name: keyof typeof BUCKETS): Pr
   }
 }
 
+/** Empties the platform buckets between tests (they are created again on first use). */
+export async function resetBuckets(nc: NatsConnection): Promise<void> {
+  for (const b of Object.keys(BUCKETS) as Array<keyof typeof BUCKETS>) await (await bucket(nc, b)).destroy();
+}
+
+/** A sync-status predicate: the revision is observed and live state matches it. */
+export function appliedAt(rev: string): (s: SyncStatus) => boolean {
+  return (s) => s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
+}
+
 /** Every live key of a bucket with its record (one watch snapshot; no keys() loops). */
 export async function snapshot(kv: KV): Promise<Map<string, StateRecord>> {
   const out = new Map<string, StateRecord>();

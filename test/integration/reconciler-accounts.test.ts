@@ -14,7 +14,7 @@ import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { DiscoveryEntry } from "../../engine/discovery/entry.js";
 import { tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { bucket, waitForSync } from "../helpers/nats.js";
+import { appliedAt, bucket, waitForSync } from "../helpers/nats.js";
 import { cli } from "../helpers/cli.js";
 
 describe("reconciler in operator mode: tenant accounts follow the manifests", function () {
@@ -50,8 +50,6 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const applied = (rev: string) => (s: { observedRevision: string; lastRun: { outcome: string } }) =>
-    s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
   const entry = async (t: string) => {
     const e = await (await bucket(nc, "discovery")).get(t);
     return e?.operation === "PUT" ? e.json<DiscoveryEntry>() : undefined;
@@ -65,7 +63,7 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
   it("creates accounts, re-pushes changed limits, repairs resolver drift, rotates keys and deletes accounts", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 2\n")).write("tenants/beta.yaml", tenantYaml("beta"));
     await reconciler.start();
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     const acme = (await entry("acme"))!;
     expect(acme.accountPublicKey).to.match(/^A[A-Z2-7]{55}$/);
     const jwt = (await resolver.lookup(acme.accountPublicKey))!;
@@ -84,7 +82,7 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     expect(user.isClosed(), "other users of the tenant stay connected").to.equal(false);
 
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 7\n"));
-    await waitForSync(nc, applied(repo.commit("more connections")));
+    await waitForSync(nc, appliedAt(repo.commit("more connections")));
     expect(connLimit((await resolver.lookup(acme.accountPublicKey))!)).to.equal(7);
 
     const beta = (await entry("beta"))!;
@@ -95,7 +93,7 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     expect(await resolver.lookup(beta.accountPublicKey), "the resync pushed the deleted account back").to.be.a("string");
 
     repo.write("tenants/beta.yaml", tenantYaml("beta", "  accountKeyGeneration: 1\n"));
-    await waitForSync(nc, applied(repo.commit("rotate beta")));
+    await waitForSync(nc, appliedAt(repo.commit("rotate beta")));
     const rotated = (await entry("beta"))!;
     expect(rotated.accountPublicKey).to.not.equal(beta.accountPublicKey);
     expect(await resolver.lookup(rotated.accountPublicKey)).to.be.a("string");
@@ -105,7 +103,7 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
 
     const closed = user.closed();
     repo.remove("tenants/acme.yaml");
-    await waitForSync(nc, applied(repo.commit("delete acme")));
+    await waitForSync(nc, appliedAt(repo.commit("delete acme")));
     expect(await entry("acme")).to.equal(undefined);
     expect(await resolver.lookup(acme.accountPublicKey)).to.equal(undefined);
     await closed;

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { LocalRefSource } from "../../engine/git/watch.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { bucket, lastSeq, snapshot, TestNats, waitForSync } from "../helpers/nats.js";
+import { TestNats, appliedAt, bucket, lastSeq, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
 
 describe("reconciler against a real nats-server and a real git repository", function () {
   this.timeout(30_000);
@@ -20,7 +20,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo = new TestRepo();
     nc = await nats.connect();
     // Each test starts from empty buckets.
-    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
+    await resetBuckets(nc);
   });
   afterEach(async () => {
     await reconciler?.stop();
@@ -36,15 +36,13 @@ describe("reconciler against a real nats-server and a real git repository", func
     return reconciler;
   }
 
-  const applied = (rev: string) => (s: { observedRevision: string; lastRun: { outcome: string } }) =>
-    s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
 
   it("converges from empty and records revision and hash with every value", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("tenants/beta.yaml", tenantYaml("beta"));
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a")).write("integrations/beta/b.yaml", integrationYaml("beta", "b"));
     const rev = repo.commit();
     await startReconciler();
-    const s = await waitForSync(nc, applied(rev));
+    const s = await waitForSync(nc, appliedAt(rev));
     expect(s.lastRun.counts).to.include({ create: 4, update: 0, delete: 0 });
     expect(s.conditions.find((c) => c.type === "Ready")).to.include({ status: "True" });
     const tenants = await snapshot(await bucket(nc, "tenants"));
@@ -60,14 +58,14 @@ describe("reconciler against a real nats-server and a real git repository", func
   it("follows edit, add, delete and rename commits", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     await startReconciler();
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a", "  replicas: 3\n"));
     repo.write("integrations/acme/b.yaml", integrationYaml("acme", "b"));
-    let s = await waitForSync(nc, applied(repo.commit("edit a, add b")));
+    let s = await waitForSync(nc, appliedAt(repo.commit("edit a, add b")));
     expect(s.lastRun.counts).to.include({ create: 1, update: 1, delete: 0 });
     repo.remove("integrations/acme/b.yaml");
     repo.remove("integrations/acme/a.yaml").write("integrations/acme/a.yml", integrationYaml("acme", "a", "  replicas: 3\n"));
-    s = await waitForSync(nc, applied(repo.commit("delete b, rename a's file")));
+    s = await waitForSync(nc, appliedAt(repo.commit("delete b, rename a's file")));
     expect(s.lastRun.counts).to.include({ create: 0, update: 0, delete: 1 });
     const integrations = await snapshot(await bucket(nc, "integrations"));
     expect([...integrations.keys()]).to.deep.equal(["acme.a"]);
@@ -78,7 +76,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     await startReconciler();
     const good = repo.commit();
-    await waitForSync(nc, applied(good));
+    await waitForSync(nc, appliedAt(good));
     const before = await lastSeq(await bucket(nc, "integrations"));
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a", "  replicas: many\n"));
     repo.write("integrations/acme/c.yaml", integrationYaml("acme", "c"));
@@ -90,7 +88,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     expect(await lastSeq(await bucket(nc, "integrations"))).to.equal(before);
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a", "  replicas: 2\n"));
     const fixed = repo.commit("fix");
-    const s2 = await waitForSync(nc, applied(fixed));
+    const s2 = await waitForSync(nc, appliedAt(fixed));
     expect(s2.lastRun.counts).to.include({ create: 1, update: 1 });
     expect(s2.conditions.find((c) => c.type === "Stalled")).to.include({ status: "False" });
   });
@@ -99,7 +97,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     await startReconciler({ resyncMs: 3_600_000 });
     const rev = repo.commit();
-    await waitForSync(nc, applied(rev));
+    await waitForSync(nc, appliedAt(rev));
     const kv = await bucket(nc, "integrations");
     const original = (await snapshot(kv)).get("acme.a")!;
     await kv.put("acme.a", JSON.stringify({ ...original, resource: { ...original.resource, spec: { ...original.resource.spec, replicas: 9 } } }));
@@ -117,10 +115,10 @@ describe("reconciler against a real nats-server and a real git repository", func
   it("reflects suspend in state and keeps the suspended resource", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     await startReconciler();
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  suspend: true\n"));
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a", "  suspend: true\n"));
-    await waitForSync(nc, applied(repo.commit("suspend")));
+    await waitForSync(nc, appliedAt(repo.commit("suspend")));
     const t = (await snapshot(await bucket(nc, "tenants"))).get("acme")!;
     const i = (await snapshot(await bucket(nc, "integrations"))).get("acme.a")!;
     expect(t.resource.spec).to.include({ suspend: true });
@@ -131,12 +129,12 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    integrations: 500\n"));
     for (let i = 0; i < 300; i++) repo.write(`integrations/acme/i${i}.yaml`, integrationYaml("acme", `i${i}`));
     await startReconciler();
-    await waitForSync(nc, applied(repo.commit()), 30_000);
+    await waitForSync(nc, appliedAt(repo.commit()), 30_000);
     const ti = await bucket(nc, "tenants");
     const ii = await bucket(nc, "integrations");
     const [t0, i0] = [await lastSeq(ti), await lastSeq(ii)];
     repo.write("integrations/acme/i123.yaml", integrationYaml("acme", "i123", "  replicas: 2\n"));
-    const s = await waitForSync(nc, applied(repo.commit("one change")));
+    const s = await waitForSync(nc, appliedAt(repo.commit("one change")));
     expect(s.lastRun.counts).to.include({ create: 0, update: 1, delete: 0, unchanged: 300 });
     expect(await lastSeq(ti)).to.equal(t0);
     expect(await lastSeq(ii)).to.equal(i0 + 1);
@@ -145,7 +143,7 @@ describe("reconciler against a real nats-server and a real git repository", func
   it("refuses to prune more tenants than the guard allows, unless the commit says so", async () => {
     for (const t of ["a", "b", "c", "d"]) repo.write(`tenants/${t}.yaml`, tenantYaml(t));
     await startReconciler();
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     for (const t of ["a", "b", "c"]) repo.remove(`tenants/${t}.yaml`);
     const rev = repo.commit("drop three tenants");
     const s = await waitForSync(nc, (x) => x.observedRevision === rev && x.lastRun.outcome === "DeletionGuard");
@@ -153,14 +151,14 @@ describe("reconciler against a real nats-server and a real git repository", func
     expect((await snapshot(await bucket(nc, "tenants"))).size).to.equal(4);
     repo.write("tenants/d.yaml", tenantYaml("d", "  suspend: false\n"));
     const allowed = repo.commit("drop three tenants\n\nVrsky-Allow-Prune: true");
-    await waitForSync(nc, applied(allowed));
+    await waitForSync(nc, appliedAt(allowed));
     expect([...(await snapshot(await bucket(nc, "tenants"))).keys()]).to.deep.equal(["d"]);
   });
 
   it("survives a nats-server restart and converges afterwards", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     const r = await startReconciler({ resyncMs: 1_000 });
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     expect(r.isReady()).to.equal(true);
     const down = new Promise<void>((resolve) => void (async () => {
       for await (const s of rnc.status()) if (s.type === "disconnect") return resolve();
@@ -171,7 +169,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     const rev = repo.commit("while NATS is down");
     await nats.startAgain();
-    await waitForSync(nc, applied(rev), 25_000);
+    await waitForSync(nc, appliedAt(rev), 25_000);
     expect(r.isReady()).to.equal(true);
     expect((await snapshot(await bucket(nc, "integrations"))).has("acme.a")).to.equal(true);
   });

@@ -8,7 +8,7 @@ import { LocalRefSource } from "../../engine/git/watch.js";
 import { LocalProcessProvisioner } from "../../engine/provision/local.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { bucket, TestNats, waitForSync } from "../helpers/nats.js";
+import { TestNats, appliedAt, bucket, resetBuckets, waitForSync } from "../helpers/nats.js";
 
 /** Resolves with the first discovery entry of `tenant` that satisfies `pred` (KV watch, no polling). */
 async function waitForEntry(nc: NatsConnection, tenant: string, pred: (e: DiscoveryEntry | undefined) => boolean, timeoutMs = 20_000): Promise<DiscoveryEntry | undefined> {
@@ -48,7 +48,7 @@ describe("tenant instances and discovery entries follow the manifests", function
     repo = new TestRepo();
     dir = mkdtempSync(join(tmpdir(), "vrsky-instances-"));
     provisioner = new LocalProcessProvisioner(dir, 500);
-    for (const b of ["tenants", "integrations", "status", "locks", "discovery"] as const) await (await bucket(nc, b)).destroy();
+    await resetBuckets(nc);
   });
   afterEach(async () => {
     await reconciler?.stop();
@@ -58,8 +58,6 @@ describe("tenant instances and discovery entries follow the manifests", function
   });
 
   const dedicated = (name: string) => tenantYaml(name, "  tier: dedicated\n  instances: { min: 1, max: 3, integrationsPerInstance: 2 }\n");
-  const applied = (rev: string) => (s: { observedRevision: string; lastRun: { outcome: string } }) =>
-    s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
 
   async function start(): Promise<void> {
     reconciler = new Reconciler({
@@ -73,18 +71,18 @@ describe("tenant instances and discovery entries follow the manifests", function
     repo.write("tenants/shared.yaml", tenantYaml("shared")).write("tenants/ded.yaml", dedicated("ded"));
     repo.write("integrations/ded/i0.yaml", integrationYaml("ded", "i0"));
     await start();
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     const shared = await waitForEntry(nc, "shared", (e) => e !== undefined);
     expect(shared).to.deep.include({ tier: "shared", servers: [nats.url], instances: [], subjectPrefix: "vrsky.shared" });
     let ded = await waitForEntry(nc, "ded", (e) => e?.instances.length === 1);
     expect(ded!.servers).to.have.length(1);
     for (let i = 1; i < 6; i++) repo.write(`integrations/ded/i${i}.yaml`, integrationYaml("ded", `i${i}`));
-    await waitForSync(nc, applied(repo.commit("six integrations")));
+    await waitForSync(nc, appliedAt(repo.commit("six integrations")));
     ded = await waitForEntry(nc, "ded", (e) => e?.instances.length === 3);
     expect(ded!.instances.map((i) => i.id)).to.deep.equal(["ded-0", "ded-1", "ded-2"]);
     expect(new Set(ded!.servers).size).to.equal(3);
     for (let i = 3; i < 6; i++) repo.remove(`integrations/ded/i${i}.yaml`);
-    await waitForSync(nc, applied(repo.commit("three integrations")));
+    await waitForSync(nc, appliedAt(repo.commit("three integrations")));
     ded = await waitForEntry(nc, "ded", (e) => e?.instances.length === 2);
     expect(provisioner.instances("ded")).to.have.length(2);
   });
@@ -92,14 +90,14 @@ describe("tenant instances and discovery entries follow the manifests", function
   it("replaces a killed instance and removes everything of a deleted tenant", async () => {
     repo.write("tenants/ded.yaml", dedicated("ded")).write("tenants/other.yaml", tenantYaml("other"));
     await start();
-    await waitForSync(nc, applied(repo.commit()));
+    await waitForSync(nc, appliedAt(repo.commit()));
     const before = await waitForEntry(nc, "ded", (e) => e?.instances.length === 1);
     const [victim] = provisioner.instances("ded");
     process.kill(victim!.pid!, "SIGKILL");
     const after = await waitForEntry(nc, "ded", (e) => e !== undefined && e.servers[0] !== before!.servers[0] && e.instances[0]?.state === "ready");
     expect(after!.instances[0]!.id).to.equal("ded-0");
     repo.remove("tenants/ded.yaml");
-    await waitForSync(nc, applied(repo.commit("delete ded")));
+    await waitForSync(nc, appliedAt(repo.commit("delete ded")));
     expect(await waitForEntry(nc, "ded", (e) => e === undefined)).to.equal(undefined);
     expect(provisioner.instances("ded")).to.deep.equal([]);
   });
