@@ -88,7 +88,20 @@ export class ResolverClient {
   /** How many servers answer system requests (the cluster size), cached. */
   async servers(refresh = false): Promise<number> {
     const cacheMs = this.o.serverCacheMs ?? 30_000;
-    if (!refresh && this.known && Date.now() - this.known.at < cacheMs) return this.known.n;
+    if (!refresh && this.known) {
+      // A stale count is still the best guess: use it now and refresh in the background, so a run never waits
+      // for the ping's silence window once the count is known.
+      if (Date.now() - this.known.at >= cacheMs && !this.refreshing) {
+        this.refreshing = this.ping().catch(() => this.known!.n).finally(() => (this.refreshing = undefined));
+      }
+      return this.known.n;
+    }
+    return this.ping();
+  }
+
+  private refreshing: Promise<number> | undefined;
+
+  private async ping(): Promise<number> {
     const msgs = await this.collect("$SYS.REQ.SERVER.PING", new Uint8Array(0), undefined);
     const ids = new Set(msgs.map((m) => (m.json<{ server?: { id?: string } }>().server?.id ?? "")));
     if (ids.size === 0) throw new VrskyError("VRS_NATS_UNAVAILABLE", "no NATS server answered $SYS.REQ.SERVER.PING: is this connection a system-account user (sys.creds)?");

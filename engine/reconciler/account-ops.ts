@@ -40,7 +40,10 @@ export class NatsAccountOps implements AccountOps {
     private readonly sharedServers: string[],
     /** Revoked users (`vrsky revoke`); each tenant's JWT carries its revocations. */
     private readonly revocationsKv?: KV,
-  ) {}
+  ) {
+    // Learn the cluster size now (it takes a silence window), not in the middle of the first run.
+    void resolver.servers().catch(() => undefined);
+  }
 
   publicKey(t: TenantResource): string {
     return tenantAccountPublicKey(this.keys, t);

@@ -46,6 +46,7 @@ export class TenantRuntime {
     for (const r of desired) if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
     await this.o.accounts?.sync(tenants, force);
     const wanted = new Set(tenants.map((t) => t.metadata.name));
+    const puts: Array<Promise<unknown>> = [];
     for (const t of tenants) {
       const name = t.metadata.name;
       const spec = t.spec ?? {};
@@ -68,9 +69,10 @@ export class TenantRuntime {
       };
       const canonical = canonicalJson(entry);
       if (this.written.get(name) === canonical) continue;
-      await this.o.discovery.put(name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() }));
-      this.written.set(name, canonical);
+      // Entries are independent: written all in flight, recorded as written once acknowledged.
+      puts.push(this.o.discovery.put(name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() })).then(() => this.written.set(name, canonical)));
     }
+    await Promise.all(puts);
     for (const name of [...this.written.keys()]) {
       if (wanted.has(name)) continue;
       await this.o.discovery.delete(name);
