@@ -3,6 +3,7 @@ import type { Finding } from "../errors/finding.js";
 import { git } from "../git/exec.js";
 import { readRevision, resolveCommit } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
+import { loadSchemas } from "../manifests/schema.js";
 import { loadDesired, ParseCache, parseIntoCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
 import { bucketOf, keyOf, STATUS_KEYS } from "../state/layout.js";
@@ -95,6 +96,8 @@ export class Reconciler {
 
   /** Buckets, observed state (initial snapshot loaded), previous status and the lease. */
   private async open(): Promise<void> {
+    // Compile the schemas now (~0.1 s): a broken install fails at start, and the first run does not pay it.
+    loadSchemas();
     this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     this.observed = { tenants: new ObservedBucket(this.state.tenants), integrations: new ObservedBucket(this.state.integrations) };
     await Promise.all([this.observed.tenants.start(), this.observed.integrations.start()]);
