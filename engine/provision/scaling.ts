@@ -1,3 +1,5 @@
+import { fnv1a } from "../scheduler/rendezvous.js";
+
 /** How many NATS instances a dedicated tenant runs: ceil(integrations / perInstance), within [min, max]. */
 export function instanceCount(integrations: number, bounds: { min?: number; max?: number; integrationsPerInstance?: number }): number {
   const min = bounds.min ?? 1;
@@ -21,13 +23,4 @@ export function instanceFor(integration: string, instances: readonly string[]): 
     }
   }
   return best;
-}
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
