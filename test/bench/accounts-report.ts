@@ -1,36 +1,9 @@
 /** Machine description and the result table of `npm run bench:accounts`. */
-import { readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
-import { LocalNatsServer } from "../../engine/nats/local-server.js";
+import { loadavg } from "node:os";
+import type { Machine } from "./machine.js";
+export { machine, type Machine } from "./machine.js";
 
-export interface Machine {
-  cores: number;
-  cpu: string;
-  memoryGiB: number;
-  node: string;
-  natsServer: string;
-  platform: string;
-  /** 1-minute load average at the start: other work on the machine skews every figure. */
-  loadStart: number;
-}
 
-export function machine(): Machine {
-  let cpu = cpus()[0]?.model ?? "unknown";
-  try {
-    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpu;
-  } catch {
-    // not Linux: keep os.cpus()
-  }
-  return {
-    cores: cpus().length,
-    cpu,
-    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
-    node: process.version,
-    natsServer: LocalNatsServer.version().replace(/^nats-server:\s*/, ""),
-    platform: `${process.platform} ${process.arch}`,
-    loadStart: load1(),
-  };
-}
 
 export const load1 = (): number => Math.round(loadavg()[0]! * 100) / 100;
 

@@ -138,7 +138,7 @@ interface RunPhases {
 
 // ---------------------------------------------------------------------------------------------- main
 async function main(): Promise<number> {
-  const m = machine();
+  const m = machine({ natsServer: true });
   progress(`machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}, load ${m.loadStart}`);
   const N = OPT.tenants;
 

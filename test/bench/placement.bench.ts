@@ -20,8 +20,8 @@
  * Exit code: 0 all goals met, 1 a goal missed, 2 the benchmark itself failed.
  * Options: --json, --reps N (15), --replicas N (10000), --workers N (100).
  */
-import { readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { machine } from "./machine.js";
+import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { place, type Assignment, type PlacementInput, type PlacementResult } from "../../engine/scheduler/placement.js";
 import { minimumMoves } from "../unit/scheduler/oracle.js";
@@ -40,16 +40,6 @@ const GOALS = { coldMs: 100, movesVsMinimum: 1.05 };
 const began = performance.now();
 const progress = (msg: string) => process.stderr.write(`[bench:placement ${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${msg}\n`);
 
-function machine() {
-  let cpu = cpus()[0]?.model ?? "unknown";
-  try {
-    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpu;
-  } catch {
-    // not Linux: keep os.cpus()
-  }
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return { cores: cpus().length, cpu, memoryGiB: round(totalmem() / 1024 ** 3), node: process.version, platform: `${process.platform} ${process.arch}`, loadStart: round(loadavg()[0]!) };
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,5 +1,5 @@
-import { cpus, totalmem } from "node:os";
-import { LocalNatsServer } from "../../engine/nats/local-server.js";
+import type { Machine } from "./machine.js";
+export { machine, type Machine } from "./machine.js";
 
 /** One figure of the benchmark: its value, its floor (measured in the same run), the ratio and the goal. */
 export interface Row {
@@ -15,23 +15,7 @@ export interface Row {
   note?: string;
 }
 
-export interface Machine {
-  cores: number;
-  cpu: string;
-  memoryGiB: number;
-  node: string;
-  natsServer: string;
-}
 
-export function machine(): Machine {
-  return {
-    cores: cpus().length,
-    cpu: cpus()[0]?.model ?? "unknown",
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    natsServer: LocalNatsServer.version().replace(/^nats-server:\s*/, ""),
-  };
-}
 
 export function ratio(r: Row): number | undefined {
   return r.floor !== undefined && r.floor > 0 ? r.value / r.floor : undefined;

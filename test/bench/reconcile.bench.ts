@@ -199,7 +199,7 @@ async function baselineRssMb(): Promise<number> {
 
 // ---------------------------------------------------------------------------------------------- main
 async function main(): Promise<void> {
-  const m = machine();
+  const m = machine({ natsServer: true });
   progress(`machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}`);
   const nats = await new TestNats().start();
   cleanups.push(() => nats.cleanup());

@@ -21,9 +21,9 @@
  * Options: --json, --reps N (5), --tenants N (1000), --per-tenant N (10), --profile (one more run of each
  * command under `node --cpu-prof`, summarised on stderr), --keep (keep the generated repository).
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { machine, type Machine } from "./machine.js";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { packageRoot } from "../../engine/util/package-root.js";
@@ -79,34 +79,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 
 // ---------------------------------------------------------------------------------------------- machine
-interface Machine {
-  cores: number;
-  cpu: string;
-  memoryGiB: number;
-  node: string;
-  git: string;
-  platform: string;
-  /** 1-minute load average when the benchmark started: other work on the machine skews every figure. */
-  loadStart: number;
-}
 
-function machine(): Machine {
-  let cpu = cpus()[0]?.model ?? "unknown";
-  try {
-    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpu;
-  } catch {
-    // not Linux: keep os.cpus()
-  }
-  return {
-    cores: cpus().length,
-    cpu,
-    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
-    node: process.version,
-    git: execFileSync("git", ["--version"], { encoding: "utf8" }).trim().replace(/^git version /, ""),
-    platform: `${process.platform} ${process.arch}`,
-    loadStart: Math.round(loadavg()[0]! * 100) / 100,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------- repository
 interface Generated {
@@ -236,7 +209,7 @@ function table(rows: Row[]): string {
 
 // ---------------------------------------------------------------------------------------------- main
 async function main(): Promise<number> {
-  const m = machine();
+  const m = machine({ git: true });
   progress(`machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, git ${m.git}`);
   const g = generate();
   // Children run from a copy of the compiled code (see snapshotCli); script paths are relative to it.
