@@ -27,6 +27,7 @@
  * --purejs N (3 pure-JS signing samples; 0 skips), --profile (CPU profile of the cold provisioning run,
  * in-process, summarised on stderr; slows that run), --keep (keep the temporary folders).
  */
+import { benchHarness } from "./harness.js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,30 +73,8 @@ const OPT = {
 };
 const GOALS = { provisioning: 3, accounts: 3, signing: 0.5 };
 
-const began = performance.now();
-const progress = (msg: string) => process.stderr.write(`[bench:accounts ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-
-// ---------------------------------------------------------------------------------------------- cleanup
-const cleanups: Array<() => Promise<void> | void> = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        process.stderr.write(`cleanup: ${e instanceof Error ? e.message : String(e)}\n`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    progress(`${sig}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const harness = benchHarness("bench:accounts");
+const { progress, cleanup, cleanups } = harness;
 
 // ---------------------------------------------------------------------------------------------- types
 interface FloorRun {

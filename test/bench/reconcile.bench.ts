@@ -11,6 +11,7 @@
  * when every goal is met, 1 when one is missed, 2 when the benchmark itself failed.
  * Options: --json, --tenants N, --per-tenant N, --commits N, --big-commits N, --resyncs N.
  */
+import { benchHarness } from "./harness.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,32 +51,8 @@ const OPT = {
 };
 const SMALL = { tenants: 10, perTenant: 10 };
 
-const began = performance.now();
-const progress = (msg: string) => process.stderr.write(`[bench:reconcile ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-
-// ---------------------------------------------------------------------------------------------- cleanup
-const cleanups: Array<() => Promise<void> | void> = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        process.stderr.write(`cleanup: ${e instanceof Error ? e.message : String(e)}\n`);
-      }
-    }
-  })();
-  return cleaning;
-}
-let interrupted = false;
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    interrupted = true;
-    progress(`${sig}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const harness = benchHarness("bench:reconcile");
+const { progress, cleanup, cleanups } = harness;
 
 // ---------------------------------------------------------------------------------------------- helpers
 /** Reconciler log events, awaitable (the reconciler calls `log` synchronously where things happen). */
@@ -482,7 +459,7 @@ try {
 } catch (e) {
   process.exitCode = 2;
   // After Ctrl-C the cleanup closes connections under the running phase: its error is expected, not news.
-  if (!interrupted) process.stderr.write(`bench:reconcile failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  if (!harness.interrupted) process.stderr.write(`bench:reconcile failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
 } finally {
   await cleanup();
 }
