@@ -87,6 +87,17 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     expect(after.code, "the local server is gone").to.equal(2);
   });
 
+  it("rejects bad flags and a folder that is no repository before touching NATS (no process left hanging)", async () => {
+    const proc = new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", nats.url, "--resync", "5x"]);
+    expect(await proc.exited).to.equal(2);
+    expect(proc.stderr).to.match(/--resync '5x' is not a duration/);
+    const notRepo = mkdtempSync(join(tmpdir(), "vrsky-norepo-"));
+    scratch.push(notRepo);
+    const r = await cli("reconcile", "--repo", notRepo, "--nats", nats.url, "--once");
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/VRS_GIT_NOT_A_REPO/);
+  });
+
   it("up without nats-server says how to install it and exits 2", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     repo.commit();

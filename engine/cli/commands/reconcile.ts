@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { git } from "../../git/exec.js";
 import { ResolverClient } from "../../accounts/resolver.js";
 import { NatsAccountOps } from "../../reconciler/account-ops.js";
 import { KubernetesProvisioner } from "../../provision/kubernetes.js";
@@ -72,16 +73,26 @@ export function durationFlag(name: string, value: string): number {
 }
 
 export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onReady?: (r: Reconciler) => void): Promise<number> {
+  // Every flag is checked before any I/O: a usage error must not leave a connection or process behind.
+  const resyncMs = durationFlag("--resync", flags.resync);
+  const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl);
+  const fetchIntervalMs = durationFlag("--fetch-interval", flags.fetchInterval);
   const share = Number(flags.maxDeleteShare);
   if (!(share >= 0 && share <= 1)) throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const source: RefSource = flags.remote
-    ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, durationFlag("--fetch-interval", flags.fetchInterval))
+    ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, fetchIntervalMs)
     : new LocalRefSource(resolve(flags.repo), flags.branch);
+  if (!flags.remote && (await git(resolve(flags.repo), ["rev-parse", "--git-dir"])).code !== 0) {
+    throw new VrskyError("VRS_GIT_NOT_A_REPO", `${resolve(flags.repo)} is not a git repository`);
+  }
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const nc = await connectNats({ url: flags.nats, creds: flags.creds ?? keys?.files.platformCreds, name: `vrsky-reconciler-${id}` });
   const sharedServers = (flags.dataPlane ?? flags.nats).split(",");
-  const resolver = keys ? await ResolverClient.connect(keys, flags.nats.split(",")) : undefined;
+  const resolver = keys ? await ResolverClient.connect(keys, flags.nats.split(",")).catch(async (e: unknown) => {
+    await nc.close();
+    throw e;
+  }) : undefined;
   const log = (event: string, fields: Record<string, unknown> = {}) =>
     ctx.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + "\n");
   const provisioner: Provisioner | undefined =
@@ -95,8 +106,8 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     source,
     branch: flags.branch,
     id,
-    resyncMs: durationFlag("--resync", flags.resync),
-    leaseTtlMs: durationFlag("--lease-ttl", flags.leaseTtl),
+    resyncMs,
+    leaseTtlMs,
     maxDeleteShare: share,
     allowPrune: flags.allowPrune,
     sharedServers,
