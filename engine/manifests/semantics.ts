@@ -50,6 +50,9 @@ function checkTenant(spec: Obj, report: Report): void {
   if (instances && typeof instances.min === "number" && typeof instances.max === "number" && instances.min > instances.max) {
     report("VRS_SCHEMA_RANGE", ["spec", "instances", "min"], `min (${instances.min}) is greater than max (${instances.max})`);
   }
+  if (obj(spec.placement) && spec.tier !== "dedicated") {
+    report("VRS_FIELD_CONFLICT", ["spec", "placement"], "placement applies to the dedicated tier only; set spec.tier: dedicated or remove spec.placement", true);
+  }
   uniqueNames(list(spec.apiKeys), ["spec", "apiKeys"], "name", report);
   uniqueNames(list(spec.apiKeys), ["spec", "apiKeys"], "sha256", report);
 }

@@ -455,6 +455,17 @@ export interface Tenant {
       integrationsPerInstance?: number;
     };
     /**
+     * Dedicated tier only: which workers run the tenant's integrations.
+     */
+    placement?: {
+      /**
+       * Run this tenant's integrations only on workers whose labels include every pair (dedicated tier only).
+       */
+      workerLabels: {
+        [k: string]: string | undefined;
+      };
+    };
+    /**
      * Keys for the read-only status API: only the SHA-256 of each key, never the key.
      *
      * @maxItems 32
