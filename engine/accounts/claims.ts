@@ -141,12 +141,31 @@ export interface UserCreds {
 /** Never allowed to tenant users, whatever the allow lists say. */
 export const USER_DENY = ["$SYS.>"];
 
-/** Short-lived user credentials in the tenant's account (at key generation `generation`). */
+/** Short-lived user credentials in the tenant's account (at key generation `generation`), with a new user key. */
 export function userCreds(keys: VrskyKeys, tenant: string, generation: number, o: UserCredsOptions): UserCreds {
+  const user = FastKeyPair.create("user");
+  const issued = userJwt(keys, tenant, generation, user.getPublicKey(), o);
+  const creds = new TextDecoder().decode(fmtCreds(issued.jwt, user));
+  user.clear();
+  const out = { userPublicKey: issued.userPublicKey, accountPublicKey: issued.accountPublicKey, expiresAt: issued.expiresAt };
+  Object.defineProperty(out, "creds", { value: creds, enumerable: false });
+  return out as UserCreds;
+}
+
+export interface UserJwt {
+  /** The user JWT (public: it holds no secret; the user's seed stays with whoever made the key). */
+  jwt: string;
+  userPublicKey: string;
+  accountPublicKey: string;
+  expiresAt: string;
+}
+
+/** A short-lived user JWT in the tenant's account for a user key made elsewhere (a worker keeps its own seed). */
+export function userJwt(keys: VrskyKeys, tenant: string, generation: number, userPublicKey: string, o: UserCredsOptions): UserJwt {
   const ttl = o.ttlSeconds ?? 3600;
   if (!Number.isFinite(ttl) || ttl <= 0) throw new VrskyError("VRS_USAGE", `credential lifetime must be positive, not ${ttl} s`);
+  if (!isPublicKey(userPublicKey, "user")) throw new VrskyError("VRS_USAGE", `${userPublicKey} is not a user public key`);
   const account = tenantAccountKey(keys, tenant, generation);
-  const user = FastKeyPair.create("user");
   const iat = Math.floor((o.now ?? Date.now()) / 1000);
   const exp = iat + Math.ceil(ttl);
   const perm = (allow?: string[]) => ({ ...(allow ? { allow } : {}), deny: USER_DENY });
@@ -154,18 +173,14 @@ export function userCreds(keys: VrskyKeys, tenant: string, generation: number, o
     "user",
     {
       name: o.name,
-      sub: user.getPublicKey(),
+      sub: userPublicKey,
       exp,
       nats: { pub: perm(o.allowPub), sub: perm(o.allowSub), subs: -1, data: -1, payload: -1, bearer_token: false },
     },
     account,
     iat,
   );
-  const creds = new TextDecoder().decode(fmtCreds(jwt, user));
-  user.clear();
-  const out = { userPublicKey: user.getPublicKey(), accountPublicKey: account.getPublicKey(), expiresAt: new Date(exp * 1000).toISOString() };
-  Object.defineProperty(out, "creds", { value: creds, enumerable: false });
-  return out as UserCreds;
+  return { jwt, userPublicKey, accountPublicKey: account.getPublicKey(), expiresAt: new Date(exp * 1000).toISOString() };
 }
 
 /** The operator-signed request body for `$SYS.REQ.CLAIMS.DELETE` listing the accounts to delete. */

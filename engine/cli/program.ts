@@ -11,6 +11,7 @@ import { registerUp } from "./commands/up.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerInit } from "./commands/init.js";
 import { registerCreds } from "./commands/creds.js";
+import { registerWorker } from "./commands/worker.js";
 import type { CliContext, } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -33,6 +34,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerUp(program, ctx);
   registerInit(program, ctx);
   registerCreds(program, ctx);
+  registerWorker(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

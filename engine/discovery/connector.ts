@@ -16,7 +16,8 @@ export interface TenantConnectorOptions {
 /**
  * A connection to a tenant, found only through its discovery entry and kept following it: when the tenant's
  * servers change (instances added, removed or replaced), it connects to the new set and drains the old
- * connection, without a restart. Events: `connected` (NatsConnection), `gone` (entry deleted), `error`.
+ * connection, without a restart. Events: `connected` (NatsConnection), `gone` (entry deleted), `unavailable`
+ * (Error: the entry lists no server), `error` (a connection failed; listen for it, as for any EventEmitter).
  */
 export class TenantConnector extends EventEmitter {
   private nc: NatsConnection | undefined;
@@ -29,11 +30,31 @@ export class TenantConnector extends EventEmitter {
     super();
   }
 
-  /** Starts following the entry; resolves once connected (or rejects if the tenant has no entry). */
+  /**
+   * Starts following the entry; resolves once connected. Rejects (and stops) when the tenant has no entry, when
+   * its entry lists no server (a dedicated tenant without a ready instance), or when the first connection fails.
+   */
   async start(): Promise<NatsConnection> {
     const first = new Promise<NatsConnection>((resolve, reject) => {
-      this.once("connected", resolve);
-      this.once("gone", () => reject(new Error(`tenant ${this.o.tenant} has no discovery entry`)));
+      const off = () => {
+        this.off("connected", ok);
+        this.off("gone", gone);
+        this.off("unavailable", fail);
+        this.off("error", fail);
+      };
+      const ok = (nc: NatsConnection) => {
+        off();
+        resolve(nc);
+      };
+      const fail = (e: unknown) => {
+        off();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      };
+      const gone = () => fail(new Error(`tenant ${this.o.tenant} has no discovery entry`));
+      this.on("connected", ok);
+      this.on("gone", gone);
+      this.on("unavailable", fail);
+      this.on("error", fail);
     });
     this.iter = await this.o.discovery.watch({ key: this.o.tenant });
     const st = await this.o.discovery.get(this.o.tenant);
@@ -43,7 +64,12 @@ export class TenantConnector extends EventEmitter {
         this.queue = this.queue.then(() => this.onEntry(e)).catch((err: unknown) => void this.emit("error", err));
       }
     })();
-    return first;
+    try {
+      return await first;
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
   }
 
   connection(): NatsConnection | undefined {
@@ -63,24 +89,42 @@ export class TenantConnector extends EventEmitter {
     if (servers === this.servers && this.nc && !this.nc.isClosed()) return;
     if (entry.servers.length === 0) {
       await this.swap(undefined);
+      const why = entry.tier === "dedicated" ? "none of its instances is ready" : "the entry lists no server";
+      this.emit("unavailable", new Error(`tenant ${this.o.tenant} has no server to connect to: ${why}`));
       return;
     }
-    const nc = await connect({
-      servers: entry.servers,
+    const nc = await this.open(entry.servers);
+    this.servers = servers;
+    await this.swap(nc);
+  }
+
+  /** Opens a new connection with fresh authentication (e.g. renewed credentials) and drains the old one. */
+  refresh(): Promise<void> {
+    const run = this.queue.then(async () => {
+      const servers = this.entry?.servers ?? [];
+      if (servers.length === 0 || !this.nc) return;
+      await this.swap(await this.open(servers));
+    });
+    this.queue = run.catch((err: unknown) => void this.emit("error", err));
+    return run;
+  }
+
+  private async open(servers: string[]): Promise<NatsConnection> {
+    return connect({
+      servers,
       name: this.o.name ?? `vrsky-${this.o.tenant}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...(await this.o.auth()),
     });
-    this.servers = servers;
-    await this.swap(nc);
-    this.emit("connected", nc);
   }
 
+  /** Makes `next` current (announced with `connected` before the old one drains, so users move over first). */
   private async swap(next: NatsConnection | undefined): Promise<void> {
     const old = this.nc;
     this.nc = next;
     if (next === undefined) this.servers = "";
+    else this.emit("connected", next);
     if (old && !old.isClosed()) await old.drain().catch(() => old.close());
   }
 

@@ -1,8 +1,9 @@
-import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { STATE_FORMAT, type StateRecord } from "../state/layout.js";
 import type { Write } from "./live-plan.js";
 import { phases } from "./live-plan.js";
+import { isCasConflict } from "../state/mirror.js";
+import { pool } from "../util/pool.js";
 
 export interface ApplyContext {
   kvs: { tenants: KV; integrations: KV };
@@ -44,7 +45,7 @@ export async function applyWrites(writes: Write[], ctx: ApplyContext): Promise<A
         if (seq > result.lastSeq[w.bucket]) result.lastSeq[w.bucket] = seq;
         result.applied.push(w);
       } catch (e) {
-        if (isConflict(e)) result.conflicts.push(w);
+        if (isCasConflict(e)) result.conflicts.push(w);
         else result.failed.push({ write: w, error: e instanceof Error ? e.message : String(e) });
       }
     });
@@ -72,17 +73,4 @@ async function writeOne(w: Write, ctx: ApplyContext, appliedAt: string): Promise
   };
   const payload = JSON.stringify(record);
   return w.action === "create" ? kv.create(w.key, payload) : kv.update(w.key, payload, w.seq!);
-}
-
-function isConflict(e: unknown): boolean {
-  if (e instanceof JetStreamApiError) return e.apiError().err_code === 10071;
-  return e instanceof Error && /wrong last sequence|key exists/i.test(e.message);
-}
-
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
 }

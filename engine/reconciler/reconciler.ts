@@ -15,6 +15,9 @@ import { fingerprint, planWrites } from "./live-plan.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
+import { AssignmentController } from "../workers/controller.js";
+import { WorkerCredsIssuer } from "../workers/creds.js";
+import type { VrskyKeys } from "../accounts/keys.js";
 import { nextStatus, type Outcome, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
 
 export interface ReconcilerOptions {
@@ -36,6 +39,8 @@ export interface ReconcilerOptions {
   provisioner?: Provisioner;
   /** Tenant NATS accounts (operator mode), built on the platform buckets; without it, no accounts are managed. */
   accounts?: (buckets: StateBuckets) => AccountOps;
+  /** Issue workers' per-tenant users (operator mode): the operator keys and the users' lifetime. */
+  workerCreds?: { keys: VrskyKeys; ttlMs: number };
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -71,6 +76,9 @@ export class Reconciler {
   private connected = true;
   private readonly log: NonNullable<ReconcilerOptions["log"]>;
   private runtime!: TenantRuntime;
+  /** Workers and assignments: every reconciler watches, the leader places and expires. */
+  controller!: AssignmentController;
+  private issuer: WorkerCredsIssuer | undefined;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log ?? (() => undefined);
@@ -80,6 +88,19 @@ export class Reconciler {
     await this.open();
     for (const bucket of ["tenants", "integrations"] as const) {
       this.observed[bucket].onChange((key, entry) => this.onObserved(bucket, key, entry));
+    }
+    await this.controller.start();
+    if (this.o.workerCreds) {
+      this.issuer = new WorkerCredsIssuer({
+        nc: this.o.nc,
+        keys: this.o.workerCreds.keys,
+        tenants: this.observed.tenants,
+        workers: this.controller.workers,
+        assignments: this.controller.assignments,
+        ttlMs: this.o.workerCreds.ttlMs,
+        log: this.log,
+      });
+      this.issuer.start();
     }
     void this.trackConnection();
     if (this.o.accounts) void this.watchRevocations();
@@ -110,6 +131,14 @@ export class Reconciler {
       sharedServers: this.o.sharedServers ?? [],
       provisioner: this.o.provisioner,
       accounts: this.o.accounts?.(this.state),
+    });
+    this.controller = new AssignmentController({
+      state: this.state,
+      tenants: this.observed.tenants,
+      integrations: this.observed.integrations,
+      isLeader: () => this.isLeader(),
+      id: this.o.id,
+      log: this.log,
     });
     this.o.provisioner?.onLost((i) => {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
@@ -177,8 +206,11 @@ export class Reconciler {
     for (const t of this.timers) clearInterval(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const stop of this.stopWatches) stop();
+    this.issuer?.stop();
     await this.o.source.stop();
     await this.running;
+    await this.controller?.idle();
+    this.controller?.stop();
     await this.lease?.release();
     this.observed?.tenants.stop();
     this.observed?.integrations.stop();
@@ -226,6 +258,7 @@ export class Reconciler {
     if (this.leading && !was) {
       this.log("leader", { id: this.o.id, epoch: this.lease.epoch });
       this.trigger("startup");
+      this.controller.schedule("leader");
     } else if (!this.leading && was) {
       this.log("follower", { id: this.o.id });
     } else if (this.leading && this.pending !== undefined && !this.running) {

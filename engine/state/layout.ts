@@ -12,6 +12,9 @@ export const BUCKETS = {
   discovery: "vrsky-discovery",
   accounts: "vrsky-accounts",
   revocations: "vrsky-revocations",
+  workers: "vrsky-workers",
+  assignments: "vrsky-assignments",
+  replicas: "vrsky-replicas",
 } as const;
 
 /** A revoked tenant user (bucket `vrsky-revocations`, key `<tenant>.<user public key>`), written by `vrsky revoke`. */
@@ -52,5 +55,7 @@ export function keyOf(r: { kind: Kind; metadata: { name: string; tenant?: string
 /** Status bucket keys. */
 export const STATUS_KEYS = {
   sync: "sync",
+  /** The leader's summary of workers, load and unplaced replicas (engine/workers/controller.ts). */
+  placement: "placement",
   resource: (kind: Kind, key: string) => `resource.${kind === "Tenant" ? "tenant" : "integration"}.${key}`,
 } as const;

@@ -37,15 +37,37 @@ describe("connecting to a tenant through discovery", function () {
     await kv.put("acme", entry([servers[1]!.url]));
     const second = await moved;
     expect(second.getServer()).to.contain(String(servers[1]!.server.port));
+    // Announced before the old one drains (users move over first), then the old one closes.
+    await first.closed();
     expect(first.isClosed(), "the old connection is drained").to.equal(true);
+    // refresh() (renewed credentials) moves to a new connection on the same servers.
+    const refreshed = new Promise<NatsConnection>((r) => c.once("connected", r));
+    await c.refresh();
+    const third = await refreshed;
+    expect(third).to.not.equal(second);
+    await second.closed();
+    expect(third.getServer()).to.contain(String(servers[1]!.server.port));
     // An unchanged server list does not reconnect.
     await kv.put("acme", entry([servers[1]!.url]));
     const gone = new Promise<void>((r) => c.once("gone", () => r()));
     await kv.delete("acme");
     await gone;
     expect(c.connection()).to.equal(undefined);
-    expect(second.isClosed()).to.equal(true);
+    expect(third.isClosed()).to.equal(true);
     await c.stop();
+  });
+
+  it("rejects, naming the reason, when the entry lists no server (a dedicated tenant with no ready instance)", async () => {
+    const kv = await new Kvm(nc).create(DISCOVERY_BUCKET);
+    await kv.put("acme", entry([]));
+    const c = new TenantConnector({ discovery: kv, tenant: "acme", auth: () => ({}) });
+    let error: unknown;
+    try {
+      await c.start();
+    } catch (e) {
+      error = e;
+    }
+    expect(String(error)).to.match(/tenant acme has no server to connect to: none of its instances is ready/);
   });
 
   it("rejects when the tenant has no discovery entry", async () => {

@@ -15,6 +15,7 @@ import { serveProbes } from "../../reconciler/http.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
 import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
+import { jsonLog } from "../output.js";
 import { waitForSignal } from "../signals.js";
 
 export interface ReconcileFlags {
@@ -36,6 +37,7 @@ export interface ReconcileFlags {
   provisioner: "none" | "local" | "kubernetes";
   namespace: string;
   keys?: string;
+  workerCredsTtl: string;
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
@@ -59,6 +61,7 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--state-dir <dir>", "local folder for the remote mirror and local tenant instances", ".vrsky")
     .option("--data-plane <urls>", "client URLs of the shared data-plane servers, published in discovery (default: --nats)")
     .addOption(new Option("--provisioner <kind>", "how dedicated tenants' NATS instances run").choices(["none", "local", "kubernetes"]).default("none"))
+    .option("--worker-creds-ttl <duration>", "lifetime of the per-tenant users issued to workers (with --keys); renewed at 2/3 of it", "15m")
     .option("--namespace <ns>", "Kubernetes namespace for tenant instances (--provisioner kubernetes)", "vrsky")
     .addHelpText("after", "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error.")
     .action(async (flags: ReconcileFlags) => {
@@ -72,11 +75,20 @@ export function durationFlag(name: string, value: string): number {
   return ms;
 }
 
-export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onReady?: (r: Reconciler) => void): Promise<number> {
+export interface ReconcileHooks {
+  /** Called once the reconciler runs (not with --once). */
+  onReady?: (r: Reconciler) => void | Promise<void>;
+  /** Called on SIGINT/SIGTERM before the reconciler stops (e.g. to drain an in-process worker while a leader still runs). */
+  beforeStop?: () => Promise<void>;
+}
+
+export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, hooks: ReconcileHooks = {}): Promise<number> {
   // Every flag is checked before any I/O: a usage error must not leave a connection or process behind.
   const resyncMs = durationFlag("--resync", flags.resync);
   const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl);
   const fetchIntervalMs = durationFlag("--fetch-interval", flags.fetchInterval);
+  const workerCredsTtlMs = durationFlag("--worker-creds-ttl", flags.workerCredsTtl ?? "15m");
+  if (workerCredsTtlMs < 3_000) throw new VrskyError("VRS_USAGE", `--worker-creds-ttl must be at least 3s, not '${flags.workerCredsTtl}'`);
   const share = Number(flags.maxDeleteShare);
   if (!(share >= 0 && share <= 1)) throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const source: RefSource = flags.remote
@@ -93,8 +105,7 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     await nc.close();
     throw e;
   }) : undefined;
-  const log = (event: string, fields: Record<string, unknown> = {}) =>
-    ctx.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + "\n");
+  const log = jsonLog(ctx);
   const provisioner: Provisioner | undefined =
     flags.provisioner === "local"
       ? new LocalProcessProvisioner(resolve(flags.stateDir, "instances"))
@@ -112,6 +123,7 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     allowPrune: flags.allowPrune,
     sharedServers,
     provisioner,
+    workerCreds: keys ? { keys, ttlMs: workerCredsTtlMs } : undefined,
     accounts: keys && resolver ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations) : undefined,
     log,
   });
@@ -129,9 +141,10 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, onRea
     await reconciler.start();
     const probes = flags.listen ? await serveProbes(reconciler, flags.listen) : undefined;
     if (probes) log("listening", { url: probes.url });
-    onReady?.(reconciler);
+    await hooks.onReady?.(reconciler);
     const signal = await waitForSignal();
     log("stopping", { signal });
+    await hooks.beforeStop?.();
     probes?.server.close();
     await reconciler.stop();
     return 0;

@@ -1,0 +1,86 @@
+import { hostname } from "node:os";
+import type { Command } from "commander";
+import { loadKeys } from "../../accounts/keys.js";
+import { VrskyError } from "../../errors/errors.js";
+import { connectNats } from "../../nats/connect.js";
+import { parseLabels } from "../../workers/records.js";
+import { Worker } from "../../workers/worker.js";
+import type { CliContext } from "../context.js";
+import { jsonLog } from "../output.js";
+import { waitForSignal } from "../signals.js";
+import { durationFlag } from "./reconcile.js";
+
+export interface WorkerFlags {
+  nats: string;
+  creds?: string;
+  keys?: string;
+  id?: string;
+  capacity: string;
+  labels: string;
+  heartbeat: string;
+  expiry: string;
+  drainTimeout: string;
+}
+
+export function registerWorker(program: Command, ctx: CliContext): void {
+  program
+    .command("worker")
+    .description("Run a worker: register with the platform, run the integration replicas assigned to it, hand them over on shutdown")
+    .requiredOption("--nats <url>", "NATS server URL(s) of the platform, comma-separated")
+    .option("--creds <file>", "NATS credentials file of the platform account")
+    .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
+    .option("--id <id>", "worker id, unique among workers (default: host name and pid)")
+    .option("--capacity <n>", "most replicas this worker runs at once", "10")
+    .option("--labels <k=v,...>", "labels for placement (dedicated tenants may be pinned to them)", "")
+    .option("--heartbeat <duration>", "heartbeat period", "1s")
+    .option("--expiry <duration>", "the worker is declared dead when no heartbeat arrived for this long", "5s")
+    .option("--drain-timeout <duration>", "on SIGTERM, how long to wait for replicas to be handed over", "30s")
+    .addHelpText(
+      "after",
+      "\nOn SIGTERM or Ctrl-C the worker drains: the leader moves its replicas to other workers, each is stopped and released\n" +
+        "before its new worker starts it, then the worker deregisters. A second signal exits at once.\n" +
+        "Exit codes: 0 stopped cleanly, 2 usage or environment error.",
+    )
+    .action(async (flags: WorkerFlags) => {
+      ctx.exitCode = await runWorker(flags, ctx);
+    });
+}
+
+export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (w: Worker) => void): Promise<number> {
+  const capacity = Number(flags.capacity);
+  if (!/^\d+$/.test(flags.capacity) || !Number.isSafeInteger(capacity) || capacity < 1 || capacity > 100_000) {
+    throw new VrskyError("VRS_USAGE", `--capacity must be a whole number from 1 to 100000, not '${flags.capacity}'`);
+  }
+  const labels = parseLabels(flags.labels);
+  if (typeof labels === "string") throw new VrskyError("VRS_USAGE", `--labels: ${labels}`);
+  const heartbeatMs = durationFlag("--heartbeat", flags.heartbeat);
+  const expiryMs = durationFlag("--expiry", flags.expiry);
+  const drainMs = durationFlag("--drain-timeout", flags.drainTimeout);
+  if (heartbeatMs < 50 || expiryMs < 3 * heartbeatMs) {
+    throw new VrskyError("VRS_USAGE", `--expiry (${flags.expiry}) must be at least 3 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`);
+  }
+  const id = flags.id ?? `${hostname()}-${process.pid}`;
+  if (!/^[a-z0-9]([a-z0-9_-]{0,126}[a-z0-9])?$/i.test(id)) {
+    throw new VrskyError("VRS_USAGE", `--id '${id}' must be letters, digits, '-' and '_' (a KV key), at most 128 characters`);
+  }
+  const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
+  const log = jsonLog(ctx);
+  const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}` });
+  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, log });
+  try {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect" || s.type === "reconnect") log(`nats-${s.type}`, {});
+      }
+    })();
+    await worker.start();
+    onReady?.(worker);
+    const signal = await waitForSignal();
+    log("stopping", { signal });
+    await worker.drain(drainMs);
+    return 0;
+  } finally {
+    await worker.close();
+    await nc.drain().catch(() => nc.close());
+  }
+}

@@ -1,0 +1,102 @@
+import { JetStreamApiError } from "@nats-io/jetstream";
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator } from "@nats-io/nats-core";
+
+export interface MirrorEntry<T> {
+  value: T;
+  /** KV revision: the compare-and-set token for the next write of this key. */
+  rev: number;
+  /** Server time of the write, ms. */
+  created: number;
+}
+
+export type MirrorListener<T> = (key: string, entry: MirrorEntry<T> | undefined, previous: MirrorEntry<T> | undefined) => void;
+
+/**
+ * A bucket of JSON records kept current by one long-lived watch. `ready` resolves once the initial snapshot has
+ * arrived. A value that is not JSON is treated as deleted.
+ */
+export class KvMirror<T> {
+  readonly entries = new Map<string, MirrorEntry<T>>();
+  /** Revision of the last delete per key: the compare-and-set token to create it again. */
+  readonly tombstones = new Map<string, number>();
+  lastSeq = 0;
+  private iter: QueuedIterator<KvWatchEntry> | undefined;
+  private readonly listeners = new Set<MirrorListener<T>>();
+  private resolveReady!: () => void;
+  readonly ready = new Promise<void>((r) => (this.resolveReady = r));
+
+  constructor(readonly kv: KV) {}
+
+  onChange(l: MirrorListener<T>): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  async start(): Promise<void> {
+    const status = await this.kv.status();
+    this.iter = await this.kv.watch({ key: ">" });
+    if (status.values === 0) this.resolveReady();
+    void (async () => {
+      for await (const e of this.iter!) {
+        this.apply(e);
+        if (e.delta === 0) this.resolveReady();
+      }
+    })();
+    await this.ready;
+  }
+
+  get(key: string): MirrorEntry<T> | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Resolves once the watch has delivered every write up to `seq` (e.g. our own last write). */
+  async caughtUp(seq: number, timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lastSeq < seq) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return true;
+  }
+
+  private apply(e: KvWatchEntry): void {
+    if (e.revision <= this.lastSeq) return;
+    this.lastSeq = e.revision;
+    const previous = this.entries.get(e.key);
+    let value: T | undefined;
+    if (e.operation === "PUT") {
+      try {
+        value = e.json<T>();
+      } catch {
+        value = undefined;
+      }
+    }
+    if (value !== undefined && value !== null) {
+      const entry = { value, rev: e.revision, created: e.created.getTime() };
+      this.entries.set(e.key, entry);
+      this.tombstones.delete(e.key);
+      for (const l of this.listeners) l(e.key, entry, previous);
+    } else {
+      this.entries.delete(e.key);
+      this.tombstones.set(e.key, e.revision);
+      for (const l of this.listeners) l(e.key, undefined, previous);
+    }
+  }
+
+  stop(): void {
+    this.iter?.stop();
+  }
+}
+
+/** Puts `value` at `key` only if the key is still at `rev` (0 or undefined: only if it does not exist). Returns the new revision. */
+export async function casPut(kv: KV, key: string, value: unknown, rev: number | undefined): Promise<number> {
+  const payload = JSON.stringify(value);
+  return rev ? kv.update(key, payload, rev) : kv.create(key, payload);
+}
+
+/** True for the error NATS returns when a compare-and-set lost (the key changed since `rev`). */
+export function isCasConflict(e: unknown): boolean {
+  if (e instanceof JetStreamApiError) return e.apiError().err_code === 10071;
+  return e instanceof Error && /wrong last sequence|key exists/i.test(e.message);
+}

@@ -1,0 +1,87 @@
+/**
+ * From the live state to the assignment records (pure: no I/O, no clock). The leader feeds it the applied
+ * integrations and tenants, the live workers and the current records; it calls `place` and returns the
+ * records to write. It keeps what `place` does not: the epoch of a replica that is unplaced for a while, or whose
+ * claim is still held at a higher epoch, so that epochs only ever rise.
+ */
+import type { IntegrationResource, TenantResource } from "../model/resources.js";
+import { place, type PlacementIntegration, type PlacementResult, type PlacementWorker } from "../scheduler/placement.js";
+import { ASSIGNMENT_FORMAT, replicaKey, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "./records.js";
+
+export interface AssignInput {
+  integrations: Iterable<IntegrationResource>;
+  tenants: ReadonlyMap<string, TenantResource>;
+  /** Live workers (heartbeat not expired), draining ones included. */
+  workers: Iterable<WorkerRecord>;
+  assignments: ReadonlyMap<string, AssignmentRecord>;
+  replicas: ReadonlyMap<string, ReplicaRecord>;
+  /** ISO time stamped on changed records. */
+  now: string;
+}
+
+export interface AssignOutput {
+  puts: Array<{ key: string; record: AssignmentRecord }>;
+  deletes: string[];
+  placement: PlacementResult;
+}
+
+/** Worker labels a dedicated tenant's integrations are pinned to (`spec.placement.workerLabels`), if any. */
+export function pinLabelsOf(t: TenantResource | undefined): Record<string, string> | undefined {
+  const spec = t?.spec as { tier?: string; placement?: { workerLabels?: Record<string, string> } } | undefined;
+  if (spec?.tier !== "dedicated") return undefined;
+  const labels = spec.placement?.workerLabels;
+  return labels && Object.keys(labels).length > 0 ? labels : undefined;
+}
+
+export function assignReplicas(input: AssignInput): AssignOutput {
+  const integrations: PlacementIntegration[] = [];
+  const names = new Map<string, { tenant: string; integration: string }>();
+  for (const r of input.integrations) {
+    const tenant = input.tenants.get(r.metadata.tenant);
+    if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
+    const key = `${r.metadata.tenant}.${r.metadata.name}`;
+    names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name });
+    integrations.push({
+      key,
+      tenant: r.metadata.tenant,
+      replicas: r.spec.replicas ?? 1,
+      suspended: Boolean(r.spec.suspend) || Boolean(tenant.spec?.suspend),
+      pinLabels: pinLabelsOf(tenant),
+    });
+  }
+  const workers: PlacementWorker[] = [];
+  for (const w of input.workers) workers.push({ id: w.id, capacity: w.capacity, labels: w.labels, draining: w.state === "draining" });
+
+  const current = [];
+  for (const a of input.assignments.values()) {
+    if (a.worker !== null) current.push({ key: `${a.tenant}.${a.integration}`, replica: a.replica, worker: a.worker, epoch: a.epoch });
+  }
+  const placement = place({ integrations, workers, current });
+
+  const wanted = new Map<string, AssignmentRecord>();
+  const record = (k: string, replica: number, worker: string | null, placedEpoch: number, reason?: string): void => {
+    const { tenant, integration } = names.get(k)!;
+    const key = replicaKey(tenant, integration, replica);
+    const prev = input.assignments.get(key);
+    const claim = input.replicas.get(key);
+    // The highest epoch this replica has had: a new holder must be above it, an unchanged one keeps it.
+    const floor = Math.max(prev?.epoch ?? 0, claim?.epoch ?? 0);
+    let epoch: number;
+    if (worker === null) epoch = floor;
+    else if (prev?.worker === worker) epoch = Math.max(prev.epoch, placedEpoch);
+    else epoch = Math.max(placedEpoch, floor + 1);
+    wanted.set(key, { format: ASSIGNMENT_FORMAT, tenant, integration, replica, worker, epoch, ...(reason ? { reason } : {}), updatedAt: input.now });
+  };
+  for (const a of placement.assignments) record(a.key, a.replica, a.worker, a.epoch);
+  for (const u of placement.unplaced) record(u.key, u.replica, null, 0, u.reason);
+
+  const puts: AssignOutput["puts"] = [];
+  for (const [key, rec] of wanted) {
+    const prev = input.assignments.get(key);
+    if (prev && prev.worker === rec.worker && prev.epoch === rec.epoch && prev.reason === rec.reason) continue;
+    puts.push({ key, record: rec });
+  }
+  const deletes = [...input.assignments.keys()].filter((k) => !wanted.has(k)).sort();
+  puts.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { puts, deletes, placement };
+}

@@ -1,0 +1,316 @@
+import type { IntegrationResource, TenantResource } from "../model/resources.js";
+import { canonicalJson } from "../plan/canonical.js";
+import { STATUS_KEYS } from "../state/layout.js";
+import { casPut, isCasConflict, KvMirror } from "../state/mirror.js";
+import type { ObservedBucket } from "../state/observed.js";
+import type { StateBuckets } from "../state/open.js";
+import { pool } from "../util/pool.js";
+import { assignReplicas } from "./assign.js";
+import { REPLICA_FORMAT, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "./records.js";
+
+export interface AssignmentControllerOptions {
+  state: StateBuckets;
+  /** The applied desired state, as the reconciler observes it. */
+  tenants: ObservedBucket;
+  integrations: ObservedBucket;
+  /** Only the lease holder expires workers and writes assignments. */
+  isLeader: () => boolean;
+  /** The reconciler's id (recorded in the status summary). */
+  id: string;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** How long a claim held by a worker with no registration is left alone before the leader releases it. */
+  orphanGraceMs?: number;
+  now?: () => number;
+}
+
+export const PLACEMENT_FORMAT = "vrsky.io/placement/v1";
+
+/** The leader's summary in `vrsky-status` key `placement`: one read shows workers, load and what is not placed. */
+export interface PlacementSummary {
+  format: typeof PLACEMENT_FORMAT;
+  leader: string;
+  workers: Array<{ id: string; state: WorkerRecord["state"]; capacity: number; assigned: number; labels: Record<string, string> }>;
+  replicas: { wanted: number; assigned: number; unplaced: number };
+  /** The first 100 unplaced replicas, by key. */
+  unplaced: Array<{ key: string; reason: string }>;
+  updatedAt: string;
+}
+
+export interface PlacementRun {
+  trigger: string;
+  puts: number;
+  deletes: number;
+  moves: number;
+  unplaced: number;
+  conflicts: number;
+  expired: string[];
+  durationMs: number;
+}
+
+/**
+ * The leader's side of workers and assignments. Every reconciler watches the workers, assignments and replicas
+ * buckets (so a standby takes over with a current view); the leader:
+ *   - expires a worker whose heartbeat is older than its `expiryMs` (timed by this process's clock from when the
+ *     heartbeat was seen, so clocks of other machines do not matter), deleting its record with compare-and-set
+ *     (a heartbeat that lands first wins) and then releasing its claims;
+ *   - places replicas (`assignReplicas`) on commits, membership and capacity changes, and writes the changed
+ *     assignment records with compare-and-set.
+ */
+export class AssignmentController {
+  readonly workers: KvMirror<WorkerRecord>;
+  readonly assignments: KvMirror<AssignmentRecord>;
+  readonly replicas: KvMirror<ReplicaRecord>;
+  /** Local time at which a heartbeat of each worker was last seen. */
+  private readonly seen = new Map<string, number>();
+  private readonly orphanSince = new Map<string, number>();
+  /** JSON of the assignment records we wrote last: their watch events are not drift. */
+  private readonly written = new Map<string, string>();
+  private membership = "";
+  private pending: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastSummary = "";
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly log: NonNullable<AssignmentControllerOptions["log"]>;
+  readonly counters = { moves: 0, expirations: 0, runs: 0 };
+  lastRun: PlacementRun | undefined;
+  lastUnplaced = 0;
+
+  constructor(private readonly o: AssignmentControllerOptions) {
+    this.workers = new KvMirror(o.state.workers);
+    this.assignments = new KvMirror(o.state.assignments);
+    this.replicas = new KvMirror(o.state.replicas);
+    this.now = o.now ?? Date.now;
+    this.log = o.log ?? (() => undefined);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.workers.start(), this.assignments.start(), this.replicas.start()]);
+    const now = this.now();
+    for (const [id, e] of this.workers.entries) {
+      // Seen before this process watched: trust the server's time of the write, within one expiry of now.
+      this.seen.set(id, Math.min(now, Math.max(e.created, now - e.value.expiryMs)));
+    }
+    this.membership = this.membershipKey();
+    this.workers.onChange((id, e) => {
+      if (e) this.seen.set(id, this.now());
+      else this.seen.delete(id);
+      const m = this.membershipKey();
+      if (m !== this.membership) {
+        this.membership = m;
+        this.schedule("membership");
+      }
+    });
+    this.o.tenants.onChange(() => this.schedule("desired"));
+    this.o.integrations.onChange(() => this.schedule("desired"));
+    this.assignments.onChange((key, e) => {
+      if ((e ? JSON.stringify(e.value) : undefined) !== this.written.get(key)) this.schedule("drift");
+    });
+    this.ticker = setInterval(() => this.tick(), 200);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    if (this.timer) clearTimeout(this.timer);
+    this.workers.stop();
+    this.assignments.stop();
+    this.replicas.stop();
+  }
+
+  /** Waits for a run in progress (for a clean stop). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Asks for a placement run; runs are coalesced (20 ms) and never overlap. Ignored unless leader. */
+  schedule(trigger: string): void {
+    if (this.stopped || !this.o.isLeader()) return;
+    this.pending ??= trigger;
+    if (!this.timer && !this.running) this.timer = setTimeout(() => void this.drain(), 20);
+  }
+
+  /** Workers whose heartbeat is current, by this process's clock. */
+  liveWorkers(now = this.now()): WorkerRecord[] {
+    const out: WorkerRecord[] = [];
+    for (const [id, e] of this.workers.entries) if (now - (this.seen.get(id) ?? now) <= e.value.expiryMs) out.push(e.value);
+    return out;
+  }
+
+  private membershipKey(): string {
+    const parts: string[] = [];
+    for (const [id, e] of this.workers.entries) {
+      const w = e.value;
+      parts.push(`${id}|${w.session}|${w.capacity}|${w.state}|${canonicalJson(w.labels)}`);
+    }
+    return parts.sort().join("\n");
+  }
+
+  private tick(): void {
+    if (!this.o.isLeader()) return;
+    const now = this.now();
+    if (this.liveWorkers(now).length !== this.workers.entries.size) this.schedule("expiry");
+    void this.releaseOrphans(now);
+  }
+
+  private async drain(): Promise<void> {
+    this.timer = undefined;
+    const run = async () => {
+      while (this.pending !== undefined && !this.stopped && this.o.isLeader()) {
+        const trigger = this.pending;
+        this.pending = undefined;
+        try {
+          await this.run(trigger);
+        } catch (e) {
+          this.log("placement-failed", { trigger, error: e instanceof Error ? e.message : String(e) });
+          this.pending ??= "retry";
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
+    this.running = run().finally(() => (this.running = undefined));
+    await this.running;
+  }
+
+  private async run(trigger: string): Promise<void> {
+    const started = this.now();
+    const expired = await this.expireWorkers(started);
+    const tenants = new Map<string, TenantResource>();
+    for (const [name, e] of this.o.tenants.entries) if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
+    const integrations: IntegrationResource[] = [];
+    for (const e of this.o.integrations.entries.values()) if (e.record.resource) integrations.push(e.record.resource as IntegrationResource);
+    const assignments = new Map<string, AssignmentRecord>();
+    for (const [k, e] of this.assignments.entries) assignments.set(k, e.value);
+    const replicas = new Map<string, ReplicaRecord>();
+    for (const [k, e] of this.replicas.entries) replicas.set(k, e.value);
+    const live = this.liveWorkers(started).filter((w) => !expired.includes(w.id));
+    const out = assignReplicas({ integrations, tenants, workers: live, assignments, replicas, now: new Date(started).toISOString() });
+
+    let conflicts = 0;
+    let lastSeq = 0;
+    const write = async (key: string, record: AssignmentRecord | undefined): Promise<void> => {
+      if (!this.o.isLeader()) return;
+      const rev = this.assignments.get(key)?.rev ?? this.assignments.tombstones.get(key);
+      try {
+        if (record) {
+          this.written.set(key, JSON.stringify(record));
+          const seq = await casPut(this.o.state.assignments, key, record, rev);
+          lastSeq = Math.max(lastSeq, seq);
+        } else {
+          this.written.delete(key);
+          await this.o.state.assignments.delete(key, rev ? { previousSeq: rev } : {});
+        }
+      } catch (e) {
+        if (!isCasConflict(e)) throw e;
+        conflicts++;
+      }
+    };
+    await pool(out.puts, 256, (p) => write(p.key, p.record));
+    await pool(out.deletes, 256, (k) => write(k, undefined));
+    if (out.deletes.length > 0) lastSeq = Math.max(lastSeq, await this.streamLastSeq());
+    if (lastSeq > 0) await this.assignments.caughtUp(lastSeq);
+    if (conflicts > 0) this.pending ??= "conflict";
+
+    this.counters.runs++;
+    this.counters.moves += out.placement.moves;
+    this.lastUnplaced = out.placement.unplaced.length;
+    await this.writeSummary(live, out.placement);
+    const record: PlacementRun = {
+      trigger,
+      puts: out.puts.length,
+      deletes: out.deletes.length,
+      moves: out.placement.moves,
+      unplaced: out.placement.unplaced.length,
+      conflicts,
+      expired,
+      durationMs: this.now() - started,
+    };
+    this.lastRun = record;
+    if (record.puts + record.deletes + expired.length > 0) this.log("placement", { ...record });
+  }
+
+  /** Deletes the record of each worker whose heartbeat expired (unless one lands first), then releases its claims. */
+  private async expireWorkers(now: number): Promise<string[]> {
+    const expired: string[] = [];
+    for (const [id, e] of [...this.workers.entries]) {
+      const age = now - (this.seen.get(id) ?? now);
+      if (age <= e.value.expiryMs) continue;
+      try {
+        await this.o.state.workers.delete(id, { previousSeq: e.rev });
+      } catch (err) {
+        if (isCasConflict(err)) continue; // a heartbeat arrived: alive after all
+        throw err;
+      }
+      expired.push(id);
+      this.counters.expirations++;
+      this.log("worker-expired", { worker: id, lastHeartbeatMsAgo: age, expiryMs: e.value.expiryMs });
+      await this.releaseClaimsOf(id, `worker ${id} expired`);
+    }
+    return expired;
+  }
+
+  private async releaseClaimsOf(worker: string, reason: string): Promise<void> {
+    const mine = [...this.replicas.entries].filter(([, c]) => c.value.worker === worker);
+    await pool(mine, 256, async ([key, c]) => {
+      await this.release(key, c.value, c.rev, reason);
+    });
+  }
+
+  private async release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
+    const released: ReplicaRecord = { format: REPLICA_FORMAT, worker: null, session: null, epoch: claim.epoch, state: "released", reason, since: new Date(this.now()).toISOString() };
+    try {
+      await casPut(this.o.state.replicas, key, released, rev);
+    } catch (e) {
+      if (!isCasConflict(e)) throw e; // changed meanwhile: its holder is alive and wrote it
+    }
+  }
+
+  /** A claim whose holder has no registration (a leader that stopped between expiring a worker and releasing its claims). */
+  private async releaseOrphans(now: number): Promise<void> {
+    const grace = this.o.orphanGraceMs ?? 10_000;
+    for (const [key, c] of this.replicas.entries) {
+      const holder = c.value.worker;
+      if (holder === null || this.workers.entries.has(holder)) {
+        this.orphanSince.delete(key);
+        continue;
+      }
+      const since = this.orphanSince.get(key);
+      if (since === undefined) this.orphanSince.set(key, now);
+      else if (now - since > grace) {
+        this.orphanSince.delete(key);
+        this.log("claim-orphaned", { key, worker: holder });
+        await this.release(key, c.value, c.rev, `worker ${holder} is not registered`).catch(() => undefined);
+      }
+    }
+    for (const key of this.orphanSince.keys()) if (!this.replicas.entries.has(key)) this.orphanSince.delete(key);
+  }
+
+  private async streamLastSeq(): Promise<number> {
+    const st = await this.o.state.assignments.status();
+    return (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
+  }
+
+  private async writeSummary(live: WorkerRecord[], placement: ReturnType<typeof assignReplicas>["placement"]): Promise<void> {
+    const assigned = new Map<string, number>();
+    for (const a of placement.assignments) assigned.set(a.worker, (assigned.get(a.worker) ?? 0) + 1);
+    const body: Omit<PlacementSummary, "updatedAt"> = {
+      format: PLACEMENT_FORMAT,
+      leader: this.o.id,
+      workers: live
+        .map((w) => ({ id: w.id, state: w.state, capacity: w.capacity, assigned: assigned.get(w.id) ?? 0, labels: w.labels }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1)),
+      replicas: {
+        wanted: placement.assignments.length + placement.unplaced.length,
+        assigned: placement.assignments.length,
+        unplaced: placement.unplaced.length,
+      },
+      unplaced: placement.unplaced.slice(0, 100).map((u) => ({ key: `${u.key}.${u.replica}`, reason: u.reason })),
+    };
+    const canonical = canonicalJson(body);
+    if (canonical === this.lastSummary || !this.o.isLeader()) return;
+    await this.o.state.status.put(STATUS_KEYS.placement, JSON.stringify({ ...body, updatedAt: new Date(this.now()).toISOString() }));
+    this.lastSummary = canonical;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Worker credentials: a worker gets a short-lived user in each tenant's account it serves.
+ *
+ * The worker makes the user key itself and sends only the public key; a reconciler holding the operator keys
+ * answers with a user JWT signed by the tenant's account key. The seed never leaves the worker, and the JWT alone
+ * is useless (bearer tokens are disallowed). The request travels in the platform account (subject
+ * `vrsky.platform.creds.worker`, queue group `vrsky-creds`): every reconciler serves it, so a standby answers too.
+ * A worker gets a tenant's user only while it is registered under the session it names and holds an assignment of
+ * that tenant.
+ */
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { userJwt } from "../accounts/claims.js";
+import { tenantGeneration } from "../accounts/claims.js";
+import type { VrskyKeys } from "../accounts/keys.js";
+import type { TenantResource } from "../model/resources.js";
+import { subjectPrefixOf } from "../discovery/entry.js";
+import type { KvMirror } from "../state/mirror.js";
+import type { ObservedBucket } from "../state/observed.js";
+import type { AssignmentRecord, WorkerRecord } from "./records.js";
+
+export const CREDS_SUBJECT = "vrsky.platform.creds.worker";
+const CREDS_QUEUE = "vrsky-creds";
+
+export interface WorkerCredsRequest {
+  worker: string;
+  session: string;
+  tenant: string;
+  userPublicKey: string;
+}
+
+export type WorkerCredsReply =
+  | { ok: true; jwt: string; accountPublicKey: string; expiresAt: string }
+  | { ok: false; error: string; retryable: boolean };
+
+/** What a tenant's worker user may do: its own subjects, JetStream's API, and replies. */
+export function workerPermissions(tenant: string): { allowPub: string[]; allowSub: string[] } {
+  const prefix = subjectPrefixOf(tenant);
+  return {
+    allowPub: [`${prefix}.>`, "$JS.API.>", "$JS.ACK.>", "_INBOX.>"],
+    allowSub: [`${prefix}.>`, "_INBOX.>"],
+  };
+}
+
+export interface WorkerCredsIssuerOptions {
+  nc: NatsConnection;
+  keys: VrskyKeys;
+  tenants: ObservedBucket;
+  workers: KvMirror<WorkerRecord>;
+  assignments: KvMirror<AssignmentRecord>;
+  /** Lifetime of an issued user. */
+  ttlMs: number;
+  /** How long to wait for this process's view to show a just-made registration or assignment. */
+  settleMs?: number;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export class WorkerCredsIssuer {
+  private sub: Subscription | undefined;
+  issued = 0;
+
+  constructor(private readonly o: WorkerCredsIssuerOptions) {}
+
+  start(): void {
+    this.sub = this.o.nc.subscribe(CREDS_SUBJECT, { queue: CREDS_QUEUE });
+    void (async () => {
+      for await (const m of this.sub!) {
+        let reply: WorkerCredsReply;
+        try {
+          reply = await this.answer(m.json<WorkerCredsRequest>());
+        } catch (e) {
+          reply = { ok: false, error: `bad request: ${e instanceof Error ? e.message : String(e)}`, retryable: false };
+        }
+        m.respond(JSON.stringify(reply));
+      }
+    })();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
+
+  private async answer(req: WorkerCredsRequest): Promise<WorkerCredsReply> {
+    if (typeof req?.worker !== "string" || typeof req.tenant !== "string" || typeof req.userPublicKey !== "string") {
+      return { ok: false, error: "request needs worker, session, tenant and userPublicKey", retryable: false };
+    }
+    // A worker asks as soon as it sees its assignment; this process's watches may be a moment behind.
+    const deadline = Date.now() + (this.o.settleMs ?? 2_000);
+    let why = this.refusal(req);
+    while (why && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      why = this.refusal(req);
+    }
+    if (why) {
+      this.o.log?.("worker-creds-refused", { worker: req.worker, tenant: req.tenant, reason: why });
+      return { ok: false, error: why, retryable: true };
+    }
+    const tenant = this.o.tenants.entries.get(req.tenant)!.record.resource as TenantResource;
+    const issued = userJwt(this.o.keys, req.tenant, tenantGeneration(tenant), req.userPublicKey, {
+      name: `worker-${req.worker}`,
+      ttlSeconds: Math.max(1, Math.ceil(this.o.ttlMs / 1000)),
+      ...workerPermissions(req.tenant),
+    });
+    this.issued++;
+    this.o.log?.("worker-creds-issued", { worker: req.worker, tenant: req.tenant, user: issued.userPublicKey, expiresAt: issued.expiresAt });
+    return { ok: true, jwt: issued.jwt, accountPublicKey: issued.accountPublicKey, expiresAt: issued.expiresAt };
+  }
+
+  private refusal(req: WorkerCredsRequest): string | undefined {
+    const w = this.o.workers.get(req.worker)?.value;
+    if (!w || w.session !== req.session) return `worker ${req.worker} is not registered under session ${req.session}`;
+    if (!this.o.tenants.entries.get(req.tenant)?.record.resource) return `tenant ${req.tenant} does not exist`;
+    for (const [key, e] of this.o.assignments.entries) {
+      if (e.value.worker === req.worker && e.value.tenant === req.tenant && key.startsWith(`${req.tenant}.`)) return undefined;
+    }
+    return `worker ${req.worker} has no assignment of tenant ${req.tenant}`;
+  }
+}
+
+/** Asks the platform for a user JWT for `userPublicKey` in the tenant's account. Throws with the refusal's reason. */
+export async function requestWorkerJwt(nc: NatsConnection, req: WorkerCredsRequest, timeoutMs = 5_000): Promise<{ jwt: string; expiresAt: string }> {
+  const m = await nc.request(CREDS_SUBJECT, JSON.stringify(req), { timeout: timeoutMs });
+  const reply = m.json<WorkerCredsReply>();
+  if (!reply.ok) throw new Error(`credentials for tenant ${req.tenant} refused: ${reply.error}`);
+  return { jwt: reply.jwt, expiresAt: reply.expiresAt };
+}

@@ -1,0 +1,98 @@
+/**
+ * The records of workers and assignments in KV (docs/state.md is the reference; keep both in step).
+ *
+ * - `vrsky-workers`, key `<worker id>`: a worker's registration, renewed by its heartbeat. Written by the worker
+ *   (compare-and-set on its own last revision); deleted by the worker when it deregisters, or by the leader when
+ *   the heartbeat expired.
+ * - `vrsky-assignments`, key `<tenant>.<integration>.<replica>`: where the leader wants a replica to run, with its
+ *   fencing epoch; `worker: null` with a reason when it cannot be placed. Written by the leader only.
+ * - `vrsky-replicas`, same key: the replica's claim and run state. Written by the worker that holds it; set to
+ *   `released` by that worker after it stopped, or by the leader on behalf of a worker whose heartbeat expired.
+ *   A worker starts a replica only after taking this claim with compare-and-set, and only from a released claim
+ *   of a lower epoch: so one replica never runs on two workers.
+ */
+export const WORKER_FORMAT = "vrsky.io/worker/v1";
+export const ASSIGNMENT_FORMAT = "vrsky.io/assignment/v1";
+export const REPLICA_FORMAT = "vrsky.io/replica/v1";
+
+export interface WorkerRecord {
+  format: typeof WORKER_FORMAT;
+  id: string;
+  /** Random per registration: tells a restarted worker from its previous life under the same id. */
+  session: string;
+  /** Most replicas it runs at once. */
+  capacity: number;
+  labels: Record<string, string>;
+  /** `draining`: shutting down; the leader moves its replicas away and gives it no new ones. */
+  state: "active" | "draining";
+  heartbeatMs: number;
+  /** The leader declares the worker dead when no heartbeat arrived for this long. */
+  expiryMs: number;
+  /** Replicas it runs now (starting or running). */
+  running: number;
+  startedAt: string;
+  heartbeatAt: string;
+  host: string;
+  pid: number;
+}
+
+export interface AssignmentRecord {
+  format: typeof ASSIGNMENT_FORMAT;
+  tenant: string;
+  integration: string;
+  replica: number;
+  /** The worker that should run the replica; null when it cannot be placed (see `reason`). */
+  worker: string | null;
+  /** Fencing epoch: raised each time the replica moves. A worker runs it only at the newest epoch. */
+  epoch: number;
+  /** Why the replica is not placed ("no live worker", "no worker with matching labels (…)", "no capacity: …"). */
+  reason?: string;
+  updatedAt: string;
+}
+
+export type ReplicaState = "starting" | "running" | "draining" | "failed" | "released";
+
+export interface ReplicaRecord {
+  format: typeof REPLICA_FORMAT;
+  /** Holder of the claim; null once released. */
+  worker: string | null;
+  session: string | null;
+  epoch: number;
+  state: ReplicaState;
+  /** Why it failed (state `failed`), or who released it. */
+  reason?: string;
+  /** When the replica entered `state`. */
+  since: string;
+}
+
+/** Key of a replica in `vrsky-assignments` and `vrsky-replicas`. Names are DNS labels: no dots inside. */
+export function replicaKey(tenant: string, integration: string, replica: number): string {
+  return `${tenant}.${integration}.${replica}`;
+}
+
+export function parseReplicaKey(key: string): { tenant: string; integration: string; replica: number } | undefined {
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.(\d+)$/.exec(key);
+  return m ? { tenant: m[1]!, integration: m[2]!, replica: Number(m[3]) } : undefined;
+}
+
+/** Subject (in the tenant's account) where a running replica answers who runs it: `<prefix>._replica.<integration>.<n>`. */
+export function replicaInfoSubject(subjectPrefix: string, integration: string, replica: number): string {
+  return `${subjectPrefix}._replica.${integration}.${replica}`;
+}
+
+/** Parses `k=v,k2=v2` (the `--labels` flag). Returns an error message for a malformed pair. */
+export function parseLabels(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  if (text.trim() === "") return out;
+  for (const pair of text.split(",")) {
+    const eq = pair.indexOf("=");
+    const k = pair.slice(0, eq).trim();
+    const v = pair.slice(eq + 1).trim();
+    if (eq <= 0 || !/^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/i.test(k) || !/^[A-Za-z0-9._-]{0,63}$/.test(v)) {
+      return `'${pair}' is not a label; write key=value pairs separated by commas (e.g. zone=eu,pool=dedicated)`;
+    }
+    if (k in out) return `label '${k}' is given twice`;
+    out[k] = v;
+  }
+  return out;
+}
