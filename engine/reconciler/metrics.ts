@@ -63,6 +63,8 @@ export class ReconcilerMetrics {
   readonly writes = new Counter("vrsky_reconcile_writes_total", "KV writes by action");
   readonly leader = new Gauge("vrsky_reconciler_leader", "1 when this process holds the leader lease");
   consecutiveFailures = 0;
+  /** More series rendered after these (e.g. workers and assignments). */
+  readonly extra: Array<() => string> = [];
 
   recordRun(run: RunRecord): void {
     this.runs.inc(1, `{outcome="${run.outcome}"}`);
@@ -72,6 +74,11 @@ export class ReconcilerMetrics {
   }
 
   render(): string {
-    return [this.runs, this.runDuration, this.commitToConverged, this.driftCorrections, this.writes, this.leader].map((m) => m.render()).join("");
+    return [this.runs, this.runDuration, this.commitToConverged, this.driftCorrections, this.writes, this.leader].map((m) => m.render()).join("") + this.extra.map((f) => f()).join("");
   }
+}
+
+/** One unlabelled series in Prometheus text exposition. */
+export function series(type: "counter" | "gauge", name: string, help: string, value: number): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
 }

@@ -12,7 +12,7 @@ import { openState, type StateBuckets } from "../state/open.js";
 import { applyWrites } from "./apply.js";
 import { LeaderLease } from "./lease.js";
 import { fingerprint, planWrites } from "./live-plan.js";
-import { ReconcilerMetrics } from "./metrics.js";
+import { ReconcilerMetrics, series } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { AssignmentController } from "../workers/controller.js";
@@ -140,6 +140,16 @@ export class Reconciler {
       id: this.o.id,
       log: this.log,
     });
+    const c = this.controller;
+    this.metrics.extra.push(() =>
+      [
+        series("gauge", "vrsky_workers_live", "Workers with a current heartbeat, as this reconciler sees them", c.liveWorkers().length),
+        series("gauge", "vrsky_replicas_unplaced", "Replicas the last placement could not place (leader only)", c.lastUnplaced),
+        series("counter", "vrsky_assignment_moves_total", "Replicas moved to another worker by this reconciler's placements", c.counters.moves),
+        series("counter", "vrsky_worker_expirations_total", "Workers this reconciler declared dead after their heartbeat expired", c.counters.expirations),
+        series("counter", "vrsky_placement_runs_total", "Placement runs by this reconciler", c.counters.runs),
+      ].join(""),
+    );
     this.o.provisioner?.onLost((i) => {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
       this.trigger("drift");

@@ -10,6 +10,7 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { userJwt } from "../accounts/claims.js";
+import { isPublicKey } from "../accounts/fast-keys.js";
 import { tenantGeneration } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import type { TenantResource } from "../model/resources.js";
@@ -83,6 +84,8 @@ export class WorkerCredsIssuer {
     if (typeof req?.worker !== "string" || typeof req.tenant !== "string" || typeof req.userPublicKey !== "string") {
       return { ok: false, error: "request needs worker, session, tenant and userPublicKey", retryable: false };
     }
+    if (!isPublicKey(req.userPublicKey, "user")) return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };
+    if (!this.o.tenants.entries.get(req.tenant)?.record.resource) return { ok: false, error: `tenant ${req.tenant} does not exist`, retryable: false };
     // A worker asks as soon as it sees its assignment; this process's watches may be a moment behind.
     const deadline = Date.now() + (this.o.settleMs ?? 2_000);
     let why = this.refusal(req);
@@ -108,7 +111,6 @@ export class WorkerCredsIssuer {
   private refusal(req: WorkerCredsRequest): string | undefined {
     const w = this.o.workers.get(req.worker)?.value;
     if (!w || w.session !== req.session) return `worker ${req.worker} is not registered under session ${req.session}`;
-    if (!this.o.tenants.entries.get(req.tenant)?.record.resource) return `tenant ${req.tenant} does not exist`;
     for (const [key, e] of this.o.assignments.entries) {
       if (e.value.worker === req.worker && e.value.tenant === req.tenant && key.startsWith(`${req.tenant}.`)) return undefined;
     }

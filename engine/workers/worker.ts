@@ -129,6 +129,11 @@ export class Worker {
     return [...this.local.values()].map((l) => ({ key: l.key, epoch: l.epoch, state: l.state })).sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 
+  /** Tenants this worker holds a connection (and a user) for. */
+  tenants(): string[] {
+    return this.sessions?.tenants() ?? [];
+  }
+
   isFenced(): boolean {
     return this.fenced;
   }
