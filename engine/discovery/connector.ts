@@ -11,6 +11,8 @@ export interface TenantConnectorOptions {
   /** Authentication for the tenant's account (e.g. a creds authenticator), fetched anew for each connection. */
   auth: () => Promise<Partial<ConnectionOptions>> | Partial<ConnectionOptions>;
   name?: string;
+  /** How long `start` waits for an entry that does not exist yet (a tenant being created); default 0. */
+  waitForEntryMs?: number;
 }
 
 /**
@@ -58,7 +60,12 @@ export class TenantConnector extends EventEmitter {
     });
     this.iter = await this.o.discovery.watch({ key: this.o.tenant });
     const st = await this.o.discovery.get(this.o.tenant);
-    if (!st || st.operation !== "PUT") this.emit("gone");
+    let waiting: NodeJS.Timeout | undefined;
+    if (!st || st.operation !== "PUT") {
+      const wait = this.o.waitForEntryMs ?? 0;
+      if (wait <= 0) this.emit("gone");
+      else waiting = setTimeout(() => this.entry === undefined && this.emit("gone"), wait);
+    }
     void (async () => {
       for await (const e of this.iter!) {
         this.queue = this.queue.then(() => this.onEntry(e)).catch((err: unknown) => void this.emit("error", err));
@@ -69,6 +76,8 @@ export class TenantConnector extends EventEmitter {
     } catch (e) {
       await this.stop();
       throw e;
+    } finally {
+      clearTimeout(waiting);
     }
   }
 

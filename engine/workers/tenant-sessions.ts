@@ -75,6 +75,8 @@ export class TenantSession extends EventEmitter {
       tenant,
       name: `vrsky-worker-${o.worker}-${tenant}`,
       auth: () => this.auth(),
+      // A new tenant's entry follows its first assignment by a moment: wait for it rather than fail.
+      waitForEntryMs: 5_000,
     });
     this.connector.on("connected", (nc: NatsConnection) => this.emit("connected", nc));
     this.connector.on("error", (e: unknown) => o.log?.("tenant-connection-error", { tenant, error: e instanceof Error ? e.message : String(e) }));

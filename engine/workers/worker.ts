@@ -146,6 +146,8 @@ export class Worker {
     if (this.stopped) return;
     this.state = "draining";
     this.log("draining", { worker: this.id, replicas: this.local.size, timeoutMs });
+    // A heartbeat in flight carries the old state: wait for it, then announce draining at once.
+    await this.beating;
     await this.beat();
     const deadline = Date.now() + timeoutMs;
     while (this.local.size > 0 && Date.now() < deadline) {
@@ -345,7 +347,7 @@ export class Worker {
     }
     const wanted = a !== undefined && a.worker === this.id && !this.fenced && !this.leaving;
     if (!wanted) {
-      if (local) await this.stopReplica(local, a === undefined ? "assignment deleted" : this.leaving ? "worker leaving" : `moved to ${a.worker ?? "nowhere"} at epoch ${a.epoch}`, true);
+      if (local) await this.stopReplica(local, a === undefined ? "assignment deleted" : this.leaving ? "worker leaving" : a.worker === null ? `unplaced: ${a.reason ?? "no worker"}` : `moved to ${a.worker} at epoch ${a.epoch}`, true);
       return;
     }
     if (local && local.state !== "failed") {

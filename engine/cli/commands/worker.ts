@@ -56,8 +56,9 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
   const heartbeatMs = durationFlag("--heartbeat", flags.heartbeat);
   const expiryMs = durationFlag("--expiry", flags.expiry);
   const drainMs = durationFlag("--drain-timeout", flags.drainTimeout);
-  if (heartbeatMs < 50 || expiryMs < 3 * heartbeatMs) {
-    throw new VrskyError("VRS_USAGE", `--expiry (${flags.expiry}) must be at least 3 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`);
+  if (heartbeatMs < 50 || expiryMs < 4 * heartbeatMs) {
+    // The worker stops its replicas when heartbeats fail for expiry − max(expiry/3, 2 heartbeats): that must leave a heartbeat or more.
+    throw new VrskyError("VRS_USAGE", `--expiry (${flags.expiry}) must be at least 4 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`);
   }
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   if (!/^[a-z0-9]([a-z0-9_-]{0,126}[a-z0-9])?$/i.test(id)) {
