@@ -94,6 +94,8 @@ function toFindings(errors: ErrorObject[], doc: SourceDocument): FileFinding[] {
   // A failed `then` branch repeats as an `if` error; a failed anyOf lists each branch: keep what explains it.
   for (const e of errors) {
     if (e.keyword === "if") continue;
+    // A bad key fails the key's own keyword (e.g. pattern) under propertyNames too; the propertyNames error names the key.
+    if (e.schemaPath.includes("/propertyNames/")) continue;
     if (errors.some((o) => o !== e && o.keyword === "anyOf" && e.schemaPath.startsWith(o.schemaPath.replace(/\/anyOf$/, "/anyOf/")))) continue;
     const f = toFinding(e, doc);
     const key = `${f.path}\u0000${f.code}`;
