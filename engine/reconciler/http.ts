@@ -1,9 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Reconciler } from "./reconciler.js";
+/** What the probe server asks of the process it serves (a reconciler or a worker). */
+export interface ProbeTarget {
+  isReady(): boolean;
+  metrics: { render(): string };
+}
 
-/** /healthz (process alive), /readyz (connected, state loaded, last run fine) and /metrics (Prometheus). */
-export async function serveProbes(r: Reconciler, addr: string): Promise<{ server: Server; url: string }> {
+/** /healthz (process alive), /readyz (the target says it is ready) and /metrics (Prometheus text). */
+export async function serveProbes(r: ProbeTarget, addr: string): Promise<{ server: Server; url: string }> {
   const [host, port] = splitAddr(addr);
   const server = createServer((req, res) => {
     if (req.method !== "GET") {

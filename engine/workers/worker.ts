@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { series } from "../reconciler/metrics.js";
 import { casPut, isCasConflict, KvMirror } from "../state/mirror.js";
 import { openState, type StateBuckets } from "../state/open.js";
 import { REPLICA_FORMAT, WORKER_FORMAT, type AssignmentRecord, type ReplicaRecord, type ReplicaState, type WorkerRecord } from "./records.js";
@@ -128,6 +129,25 @@ export class Worker {
   replicas(): Array<{ key: string; epoch: number; state: LocalReplica["state"] }> {
     return [...this.local.values()].map((l) => ({ key: l.key, epoch: l.epoch, state: l.state })).sort((a, b) => (a.key < b.key ? -1 : 1));
   }
+
+  /** Ready: registered, heartbeats acknowledged (not fenced), not stopping. */
+  isReady(): boolean {
+    return this.lastAck > 0 && !this.fenced && !this.stopped && this.state === "active";
+  }
+
+  readonly metrics = {
+    render: (): string => {
+      const by = { starting: 0, running: 0, draining: 0, failed: 0 };
+      for (const l of this.local.values()) by[l.state]++;
+      return [
+        ...Object.entries(by).map(([st, n]) => series("gauge", `vrsky_worker_replicas_${st}`, `Replicas in state ${st} on this worker`, n)),
+        series("gauge", "vrsky_worker_capacity", "Most replicas this worker runs at once", this.capacity),
+        series("gauge", "vrsky_worker_fenced", "1 while the worker has stopped its replicas for lack of acknowledged heartbeats", this.fenced ? 1 : 0),
+        series("counter", "vrsky_worker_fences_total", "Times the worker fenced itself or was evicted", this.fenceGen),
+        series("gauge", "vrsky_worker_tenant_sessions", "Tenants the worker holds a connection and a user for", this.tenants().length),
+      ].join("");
+    },
+  };
 
   /** Tenants this worker holds a connection (and a user) for. */
   tenants(): string[] {

@@ -5,6 +5,7 @@ import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
 import { parseLabels } from "../../workers/records.js";
 import { Worker } from "../../workers/worker.js";
+import { serveProbes } from "../../reconciler/http.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
 import { waitForSignal } from "../signals.js";
@@ -20,6 +21,7 @@ export interface WorkerFlags {
   heartbeat: string;
   expiry: string;
   drainTimeout: string;
+  listen?: string;
 }
 
 export function registerWorker(program: Command, ctx: CliContext): void {
@@ -35,6 +37,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     .option("--heartbeat <duration>", "heartbeat period", "1s")
     .option("--expiry <duration>", "the worker is declared dead when no heartbeat arrived for this long", "5s")
     .option("--drain-timeout <duration>", "on SIGTERM, how long to wait for replicas to be handed over", "30s")
+    .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9465)")
     .addHelpText(
       "after",
       "\nOn SIGTERM or Ctrl-C the worker drains: the leader moves its replicas to other workers, each is stopped and released\n" +
@@ -75,10 +78,13 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       }
     })();
     await worker.start();
+    const probes = flags.listen ? await serveProbes(worker, flags.listen) : undefined;
+    if (probes) log("listening", { url: probes.url });
     onReady?.(worker);
     const signal = await waitForSignal();
     log("stopping", { signal });
     await worker.drain(drainMs);
+    probes?.server.close();
     return 0;
   } finally {
     await worker.close();
