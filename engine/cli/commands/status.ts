@@ -7,6 +7,8 @@ import { Kvm } from "@nats-io/kv";
 import type { LeaseRecord } from "../../reconciler/lease.js";
 import { formatOption, type CliContext } from "../context.js";
 import { paint, useColor } from "../output.js";
+import { readAll, readWorkers, renderWorkers, type AssignmentView, type WorkersRead, type WorkerView } from "./status-workers.js";
+import type { PlacementSummary } from "../../workers/controller.js";
 
 export function registerStatus(program: Command, ctx: CliContext): void {
   program
@@ -16,17 +18,18 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .option("--creds <file>", "NATS credentials file of the platform account")
     .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
     .option("--resources", "list every resource with its applied revision", false)
+    .option("--assignments", "list every integration replica: its worker, fencing epoch, state and reason", false)
     .addOption(formatOption(["text", "json"]))
     .addHelpText("after", "\nExit codes: 0 Ready, 1 not Ready (or never reconciled), 2 usage or environment error.")
-    .action(async (o: { nats: string; creds?: string; keys?: string; resources: boolean; format: "text" | "json" }) => {
+    .action(async (o: { nats: string; creds?: string; keys?: string; resources: boolean; assignments: boolean; format: "text" | "json" }) => {
       const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
       const nc = await connectNats({ url: o.nats, creds, name: "vrsky-status" });
       try {
-        const view = await readStatus(nc, o.resources || o.format === "json");
+        const { view, workers } = await readStatus(nc, o.resources || o.format === "json");
         const ready = view.sync?.conditions.find((c) => c.type === "Ready")?.status === "True";
         ctx.exitCode = ready ? 0 : 1;
         if (o.format === "json") ctx.stdout.write(JSON.stringify(view, null, 2) + "\n");
-        else ctx.stdout.write(renderStatus(view, o.resources, useColor(ctx.stdout)));
+        else ctx.stdout.write(renderStatus(view, workers, o.resources, o.assignments, useColor(ctx.stdout)));
       } finally {
         await nc.close();
       }
@@ -48,9 +51,15 @@ export interface StatusView {
   leader: LeaseRecord | null;
   counts: { tenants: number; integrations: number };
   resources?: ResourceView[];
+  /** Registered workers (bucket `vrsky-workers`), by id. */
+  workers: WorkerView[];
+  /** Every integration replica with its worker and state (`vrsky-assignments` joined with `vrsky-replicas`), by key. */
+  assignments: AssignmentView[];
+  /** The leader's placement summary (`vrsky-status` key `placement`), or null before a leader wrote one. */
+  placement: PlacementSummary | null;
 }
 
-async function readStatus(nc: Awaited<ReturnType<typeof connectNats>>, withResources: boolean): Promise<StatusView> {
+async function readStatus(nc: Awaited<ReturnType<typeof connectNats>>, withResources: boolean): Promise<{ view: StatusView; workers: WorkersRead }> {
   const kvm = new Kvm(nc);
   const open = async (name: string) => {
     try {
@@ -59,49 +68,55 @@ async function readStatus(nc: Awaited<ReturnType<typeof connectNats>>, withResou
       return undefined;
     }
   };
-  const [status, locks, tenants, integrations] = await Promise.all([open(BUCKETS.status), open(BUCKETS.locks), open(BUCKETS.tenants), open(BUCKETS.integrations)]);
+  const [status, locks, tenants, integrations, workerKv, assignments, replicas] = await Promise.all(
+    [BUCKETS.status, BUCKETS.locks, BUCKETS.tenants, BUCKETS.integrations, BUCKETS.workers, BUCKETS.assignments, BUCKETS.replicas].map(open),
+  );
   const sync = (await status?.get(STATUS_KEYS.sync).catch(() => null)) ?? null;
   const lease = (await locks?.get("leader").catch(() => null)) ?? null;
-  const view: StatusView = {
-    formatVersion: 1,
-    sync: sync?.operation === "PUT" ? sync.json<SyncStatus>() : null,
-    leader: lease?.operation === "PUT" ? lease.json<LeaseRecord>() : null,
-    counts: { tenants: 0, integrations: 0 },
-  };
-  const resources: ResourceView[] = [];
-  const notReady = new Map((view.sync?.notReady ?? []).map((n) => [`${n.kind}/${n.key}`, n]));
-  for (const [kind, kv, bucket] of [["Tenant", tenants, "tenants"], ["Integration", integrations, "integrations"]] as const) {
-    if (!kv) continue;
-    const iter = await kv.watch({ key: ">" });
-    const st = await kv.status();
-    if (st.values > 0) {
-      for await (const e of iter) {
-        if (e.operation === "PUT") {
-          view.counts[bucket]++;
-          if (withResources) {
-            const r = e.json<StateRecord>();
-            const bad = notReady.get(`${bucket}/${e.key}`);
-            resources.push({
-              kind,
-              key: e.key,
-              suspended: Boolean((r.resource as { spec?: { suspend?: boolean } })?.spec?.suspend),
-              lastAppliedRevision: r.revision,
-              hash: r.hash,
-              conditions: bad ? [{ type: "Ready", status: "False", reason: bad.reason }] : [{ type: "Ready", status: "True", reason: "Applied" }],
-            });
-          }
-        }
-        if (e.delta === 0) break;
+  const [tenantRecords, integrationRecords, workers] = await Promise.all([
+    readAll<StateRecord>(tenants),
+    readAll<StateRecord>(integrations),
+    readWorkers({ workers: workerKv, assignments, replicas, status }),
+  ]);
+  const syncStatus = sync?.operation === "PUT" ? sync.json<SyncStatus>() : null;
+  let resources: ResourceView[] | undefined;
+  if (withResources) {
+    const notReady = new Map((syncStatus?.notReady ?? []).map((n) => [`${n.kind}/${n.key}`, n]));
+    resources = [];
+    for (const [kind, records, bucket] of [["Tenant", tenantRecords, "tenants"], ["Integration", integrationRecords, "integrations"]] as const) {
+      for (const { key, value: r } of records) {
+        const bad = notReady.get(`${bucket}/${key}`);
+        resources.push({
+          kind,
+          key,
+          suspended: Boolean((r.resource as { spec?: { suspend?: boolean } })?.spec?.suspend),
+          lastAppliedRevision: r.revision,
+          hash: r.hash,
+          conditions: bad ? [{ type: "Ready", status: "False", reason: bad.reason }] : [{ type: "Ready", status: "True", reason: "Applied" }],
+        });
       }
     }
-    iter.stop();
   }
-  if (withResources) view.resources = resources;
-  return view;
+  const view: StatusView = {
+    formatVersion: 1,
+    sync: syncStatus,
+    leader: lease?.operation === "PUT" ? lease.json<LeaseRecord>() : null,
+    counts: { tenants: tenantRecords.length, integrations: integrationRecords.length },
+    ...(resources ? { resources } : {}),
+    workers: workers.view.workers,
+    assignments: workers.view.assignments,
+    placement: workers.view.placement,
+  };
+  return { view, workers };
 }
 
-function renderStatus(v: StatusView, withResources: boolean, color: boolean): string {
-  if (!v.sync) return "No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n";
+function renderStatus(v: StatusView, workers: WorkersRead, withResources: boolean, withAssignments: boolean, color: boolean): string {
+  if (!v.sync) {
+    const none = "No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n";
+    // Workers may register before the first reconcile: show them, but keep the plain message when there is nothing.
+    if (v.workers.length === 0 && v.assignments.length === 0) return none;
+    return none + renderWorkers(workers, withAssignments, color).join("\n") + "\n";
+  }
   const s = v.sync;
   const lines: string[] = [];
   const ready = s.conditions.find((c) => c.type === "Ready")!;
@@ -121,5 +136,6 @@ function renderStatus(v: StatusView, withResources: boolean, color: boolean): st
       lines.push(`  ${x.kind.padEnd(11)} ${x.key.padEnd(40)} ${x.conditions[0]!.status === "True" ? "Ready" : "NotReady"}${x.suspended ? " (suspended)" : ""}  ${x.lastAppliedRevision.slice(0, 12)}`);
     }
   }
+  lines.push(...renderWorkers(workers, withAssignments, color));
   return lines.join("\n") + "\n";
 }
