@@ -97,6 +97,7 @@ export class Reconciler {
         tenants: this.observed.tenants,
         workers: this.controller.workers,
         assignments: this.controller.assignments,
+        revocations: this.state.revocations,
         ttlMs: this.o.workerCreds.ttlMs,
         log: this.log,
       });

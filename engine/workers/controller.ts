@@ -20,6 +20,7 @@ export interface AssignmentControllerOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** How long a claim held by a worker with no registration is left alone before the leader releases it. */
   orphanGraceMs?: number;
+  /** A monotonic clock in ms for heartbeat ages (default performance.now: wall-clock steps do not move it). */
   now?: () => number;
 }
 
@@ -72,6 +73,8 @@ export class AssignmentController {
   private running: Promise<void> | undefined;
   private lastSummary = "";
   private stopped = false;
+  /** A sweep of orphaned claims is in progress (they may take longer than a tick). */
+  private sweeping = false;
   private readonly now: () => number;
   private readonly log: NonNullable<AssignmentControllerOptions["log"]>;
   readonly counters = { moves: 0, expirations: 0, runs: 0 };
@@ -82,17 +85,16 @@ export class AssignmentController {
     this.workers = new KvMirror(o.state.workers);
     this.assignments = new KvMirror(o.state.assignments);
     this.replicas = new KvMirror(o.state.replicas);
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? (() => performance.now());
     this.log = o.log ?? (() => undefined);
   }
 
   async start(): Promise<void> {
     await Promise.all([this.workers.start(), this.assignments.start(), this.replicas.start()]);
     const now = this.now();
-    for (const [id, e] of this.workers.entries) {
-      // Seen before this process watched: trust the server's time of the write, within one expiry of now.
-      this.seen.set(id, Math.min(now, Math.max(e.created, now - e.value.expiryMs)));
-    }
+    // Seen before this process watched: count from now. A worker that died just before gets one expiry more,
+    // but no clock of another machine (the server's write time) can make an expiry come early.
+    for (const id of this.workers.entries.keys()) this.seen.set(id, now);
     this.membership = this.membershipKey();
     this.workers.onChange((id, e) => {
       if (e) this.seen.set(id, this.now());
@@ -152,7 +154,10 @@ export class AssignmentController {
     if (!this.o.isLeader()) return;
     const now = this.now();
     if (this.liveWorkers(now).length !== this.workers.entries.size) this.schedule("expiry");
-    void this.releaseOrphans(now);
+    if (!this.sweeping) {
+      this.sweeping = true;
+      void this.releaseOrphans(now).finally(() => (this.sweeping = false));
+    }
   }
 
   private async drain(): Promise<void> {
@@ -186,7 +191,7 @@ export class AssignmentController {
     const replicas = new Map<string, ReplicaRecord>();
     for (const [k, e] of this.replicas.entries) replicas.set(k, e.value);
     const live = this.liveWorkers(started).filter((w) => !expired.includes(w.id));
-    const out = assignReplicas({ integrations, tenants, workers: live, assignments, replicas, now: new Date(started).toISOString() });
+    const out = assignReplicas({ integrations, tenants, workers: live, assignments, replicas, now: new Date().toISOString() });
 
     let conflicts = 0;
     let lastSeq = 0;
@@ -259,7 +264,14 @@ export class AssignmentController {
   }
 
   private async release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
-    const released: ReplicaRecord = { format: REPLICA_FORMAT, worker: null, session: null, epoch: claim.epoch, state: "released", reason, since: new Date(this.now()).toISOString() };
+    if (!this.assignments.entries.has(key)) {
+      // Nothing will run it again: remove the claim rather than keep a released record forever.
+      await this.o.state.replicas.delete(key, { previousSeq: rev }).catch((e: unknown) => {
+        if (!isCasConflict(e)) throw e;
+      });
+      return;
+    }
+    const released: ReplicaRecord = { format: REPLICA_FORMAT, worker: null, session: null, epoch: claim.epoch, state: "released", reason, since: new Date().toISOString() };
     try {
       await casPut(this.o.state.replicas, key, released, rev);
     } catch (e) {
@@ -272,6 +284,11 @@ export class AssignmentController {
     const grace = this.o.orphanGraceMs ?? 10_000;
     for (const [key, c] of this.replicas.entries) {
       const holder = c.value.worker;
+      if (holder === null && !this.assignments.entries.has(key)) {
+        // Released, and its assignment is gone: left over by an expired worker's release; remove it.
+        await this.o.state.replicas.delete(key, { previousSeq: c.rev }).catch(() => undefined);
+        continue;
+      }
       if (holder === null || this.workers.entries.has(holder)) {
         this.orphanSince.delete(key);
         continue;
@@ -310,7 +327,7 @@ export class AssignmentController {
     };
     const canonical = canonicalJson(body);
     if (canonical === this.lastSummary || !this.o.isLeader()) return;
-    await this.o.state.status.put(STATUS_KEYS.placement, JSON.stringify({ ...body, updatedAt: new Date(this.now()).toISOString() }));
+    await this.o.state.status.put(STATUS_KEYS.placement, JSON.stringify({ ...body, updatedAt: new Date().toISOString() }));
     this.lastSummary = canonical;
   }
 }

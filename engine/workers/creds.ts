@@ -8,6 +8,7 @@
  * A worker gets a tenant's user only while it is registered under the session it names and holds an assignment of
  * that tenant.
  */
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { userJwt } from "../accounts/claims.js";
 import { isPublicKey } from "../accounts/fast-keys.js";
@@ -48,6 +49,8 @@ export interface WorkerCredsIssuerOptions {
   tenants: ObservedBucket;
   workers: KvMirror<WorkerRecord>;
   assignments: KvMirror<AssignmentRecord>;
+  /** Revoked users (`vrsky revoke`): a revoked worker user is not renewed. */
+  revocations?: KV;
   /** Lifetime of an issued user. */
   ttlMs: number;
   /** How long to wait for this process's view to show a just-made registration or assignment. */
@@ -86,6 +89,8 @@ export class WorkerCredsIssuer {
     }
     if (!isPublicKey(req.userPublicKey, "user")) return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };
     if (!this.o.tenants.entries.get(req.tenant)?.record.resource) return { ok: false, error: `tenant ${req.tenant} does not exist`, retryable: false };
+    const revoked = await this.o.revocations?.get(`${req.tenant}.${req.userPublicKey}`).catch(() => null);
+    if (revoked?.operation === "PUT") return { ok: false, error: `user ${req.userPublicKey} of tenant ${req.tenant} is revoked`, retryable: false };
     // A worker asks as soon as it sees its assignment; this process's watches may be a moment behind.
     const deadline = Date.now() + (this.o.settleMs ?? 2_000);
     let why = this.refusal(req);

@@ -104,12 +104,19 @@ export class TenantSession extends EventEmitter {
   private async renew(): Promise<void> {
     this.user ??= FastKeyPair.create("user");
     const issuedAt = Date.now();
-    const got = await requestWorkerJwt(this.o.nc, {
-      worker: this.o.worker,
-      session: this.o.session(),
-      tenant: this.tenant,
-      userPublicKey: this.user.getPublicKey(),
-    });
+    const ask = () =>
+      requestWorkerJwt(this.o.nc, { worker: this.o.worker, session: this.o.session(), tenant: this.tenant, userPublicKey: this.user!.getPublicKey() });
+    let got: Awaited<ReturnType<typeof requestWorkerJwt>>;
+    try {
+      got = await ask();
+    } catch (e) {
+      if (!/is revoked/.test(e instanceof Error ? e.message : "")) throw e;
+      // This user key was revoked (`vrsky revoke`): continue with a new key; the revoked one is never renewed.
+      this.o.log?.("tenant-creds-revoked", { tenant: this.tenant, user: this.user.getPublicKey() });
+      this.user.clear();
+      this.user = FastKeyPair.create("user");
+      got = await ask();
+    }
     this.jwt = got.jwt;
     this.expiresAt = Date.parse(got.expiresAt);
     const lifetime = Math.max(1_000, this.expiresAt - issuedAt);

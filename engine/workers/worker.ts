@@ -83,7 +83,7 @@ export class Worker {
   /** Running replicas whose tenant connection was lost, with the reason. */
   private readonly broken = new Map<string, string>();
   private recordRev = 0;
-  /** Local send time of the last acknowledged heartbeat. */
+  /** Send time (monotonic clock, performance.now) of the last acknowledged heartbeat. */
   private lastAck = 0;
   private beating: Promise<void> | undefined;
   private fenced = false;
@@ -234,6 +234,7 @@ export class Worker {
     let watched: { rev: number; since: number } | undefined;
     for (;;) {
       if (this.stopped) throw new Error("worker stopped while registering");
+      const started = performance.now();
       const cur = await this.kv.workers.get(this.id);
       const now = Date.now();
       try {
@@ -251,7 +252,7 @@ export class Worker {
           }
           this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(now)), cur.revision);
         }
-        this.lastAck = now;
+        this.lastAck = started;
         this.log("registered", { worker: this.id, session: this.session, capacity: this.capacity, labels: this.labels, expiryMs: this.expiryMs });
         return;
       } catch (e) {
@@ -272,9 +273,9 @@ export class Worker {
   private beat(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.beating ??= (async () => {
-      const sent = Date.now();
+      const sent = performance.now();
       try {
-        this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(sent)), this.recordRev);
+        this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(Date.now())), this.recordRev);
         this.lastAck = sent;
         if (this.fenced) this.unfence();
       } catch (e) {
@@ -287,7 +288,7 @@ export class Worker {
 
   private checkFence(): void {
     if (this.stopped || this.fenced) return;
-    const silent = Date.now() - this.lastAck;
+    const silent = Math.round(performance.now() - this.lastAck);
     if (silent > this.fenceAfterMs) this.fence(`no heartbeat acknowledged for ${silent} ms (fence at ${this.fenceAfterMs} ms, expiry ${this.expiryMs} ms)`);
   }
 
@@ -490,7 +491,10 @@ export class Worker {
 
   /** Stops a replica; with `handOver`, shows it draining first and releases the claim after it stopped. */
   private async stopReplica(l: LocalReplica, why: string, handOver: boolean): Promise<void> {
-    if (handOver && l.state !== "failed") await this.writeClaim(l, { state: "draining" });
+    if (handOver && l.state !== "failed") {
+      l.state = "draining";
+      await this.writeClaim(l, { state: "draining" });
+    }
     await l.run?.stop().catch(() => undefined);
     const at = preciseNow();
     await this.dropSession(l);

@@ -16,7 +16,7 @@ import { requestWorkerJwt } from "../../engine/workers/creds.js";
 import type { ReplicaInfo } from "../../engine/workers/runner.js";
 import { Worker } from "../../engine/workers/worker.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { appliedAt, waitForSync } from "../helpers/nats.js";
+import { appliedAt, bucket, waitForSync } from "../helpers/nats.js";
 
 /** Polls `check` until it returns a value (a deadline, not a sleep). */
 async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
@@ -137,6 +137,9 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
     expect(await err({ worker: "w1", session: "wrong", tenant: "acme", userPublicKey: key })).to.match(/not registered under session wrong/);
     expect(await err({ worker: "w1", session: worker.session, tenant: "nope", userPublicKey: key })).to.match(/tenant nope does not exist/);
     expect(await err({ worker: "w1", session: worker.session, tenant: "acme", userPublicKey: "not-a-key" })).to.match(/not a user public key/);
+    // A revoked user key is never renewed (the worker continues with a new key).
+    await (await bucket(nc, "revocations")).put(`acme.${key}`, JSON.stringify({ tenant: "acme", userPublicKey: key, revokedAt: Math.floor(Date.now() / 1000) }));
+    expect(await err({ worker: "w1", session: worker.session, tenant: "acme", userPublicKey: key })).to.match(/is revoked/);
   });
 
   it("drops the tenant's user and connection when its last replica leaves", async () => {

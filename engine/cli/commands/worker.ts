@@ -63,7 +63,8 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     // The worker stops its replicas when heartbeats fail for expiry − max(expiry/3, 2 heartbeats): that must leave a heartbeat or more.
     throw new VrskyError("VRS_USAGE", `--expiry (${flags.expiry}) must be at least 4 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`);
   }
-  const id = flags.id ?? `${hostname()}-${process.pid}`;
+  // The default id must itself be a valid id: host names may hold dots.
+  const id = flags.id ?? `${hostname().replace(/[^a-z0-9_-]+/gi, "-").replace(/^-+|-+$/g, "").slice(0, 100) || "worker"}-${process.pid}`;
   if (!/^[a-z0-9]([a-z0-9_-]{0,126}[a-z0-9])?$/i.test(id)) {
     throw new VrskyError("VRS_USAGE", `--id '${id}' must be letters, digits, '-' and '_' (a KV key), at most 128 characters`);
   }
@@ -71,6 +72,14 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
   const log = jsonLog(ctx);
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}` });
   const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, log });
+  // Before registering: a bad --listen address must not leave a registration behind.
+  const probes = flags.listen
+    ? await serveProbes(worker, flags.listen).catch(async (e: unknown) => {
+        await nc.close();
+        throw new VrskyError("VRS_USAGE", `--listen ${flags.listen}: ${e instanceof Error ? e.message : String(e)}`);
+      })
+    : undefined;
+  if (probes) log("listening", { url: probes.url });
   try {
     void (async () => {
       for await (const s of nc.status()) {
@@ -78,15 +87,13 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       }
     })();
     await worker.start();
-    const probes = flags.listen ? await serveProbes(worker, flags.listen) : undefined;
-    if (probes) log("listening", { url: probes.url });
     onReady?.(worker);
     const signal = await waitForSignal();
     log("stopping", { signal });
     await worker.drain(drainMs);
-    probes?.server.close();
     return 0;
   } finally {
+    probes?.server.close();
     await worker.close();
     await nc.drain().catch(() => nc.close());
   }
