@@ -9,6 +9,7 @@ import { INSTANCE_DIR } from "../provision/provisioner.js";
 import { tenantLimits } from "../accounts/claims.js";
 import type { AccountOps } from "./tenant-runtime.js";
 import type { RevocationRecord } from "../state/layout.js";
+import { readSnapshot } from "../state/mirror.js";
 
 /** What the reconciler remembers of a pushed account (bucket `vrsky-accounts`): public data only. */
 export interface AccountRecord {
@@ -127,31 +128,21 @@ export class NatsAccountOps implements AccountOps {
   /** Revocations by tenant: user public key → revoked-at (unix seconds). */
   private async revocations(): Promise<Map<string, Record<string, number>>> {
     const out = new Map<string, Record<string, number>>();
-    if (!this.revocationsKv || (await this.revocationsKv.status()).values === 0) return out;
-    const iter = await this.revocationsKv.watch({ key: ">" });
-    for await (const e of iter) {
-      if (e.operation === "PUT") {
-        const r = e.json<RevocationRecord>();
-        out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
-      }
-      if (e.delta === 0) break;
-    }
-    iter.stop();
+    if (!this.revocationsKv) return out;
+    await readSnapshot(this.revocationsKv, (e) => {
+      if (e.operation !== "PUT") return;
+      const r = e.json<RevocationRecord>();
+      out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
+    });
     return out;
   }
 
   private async load(force: boolean): Promise<void> {
     if (this.loaded && !force) return;
     const next = new Map<string, AccountRecord>();
-    const st = await this.kv.status();
-    if (st.values > 0) {
-      const iter = await this.kv.watch({ key: ">" });
-      for await (const e of iter) {
-        if (e.operation === "PUT") next.set(e.key, e.json<AccountRecord>());
-        if (e.delta === 0) break;
-      }
-      iter.stop();
-    }
+    await readSnapshot(this.kv, (e) => {
+      if (e.operation === "PUT") next.set(e.key, e.json<AccountRecord>());
+    });
     this.records = next;
     this.loaded = true;
   }

@@ -4,6 +4,7 @@ import { canonicalJson } from "../plan/canonical.js";
 import { DISCOVERY_FORMAT, serversOf, subjectPrefixOf, type DiscoveryEntry } from "../discovery/entry.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { instanceCount } from "../provision/scaling.js";
+import { readSnapshot } from "../state/mirror.js";
 
 /** What the runtime needs of tenant NATS accounts (operator mode). Absent when running without accounts. */
 export interface AccountOps {
@@ -85,18 +86,11 @@ export class TenantRuntime {
   /** Reads the entries already in KV once, so a restarted leader only writes what differs. */
   private async load(): Promise<void> {
     if (this.loaded) return;
-    const st = await this.o.discovery.status();
-    if (st.values > 0) {
-      const iter = await this.o.discovery.watch({ key: ">" });
-      for await (const e of iter) {
-        if (e.operation === "PUT") {
-          const { updatedAt: _u, revision: _r, ...rest } = e.json<DiscoveryEntry>();
-          this.written.set(e.key, canonicalJson(rest));
-        }
-        if (e.delta === 0) break;
-      }
-      iter.stop();
-    }
+    await readSnapshot(this.o.discovery, (e) => {
+      if (e.operation !== "PUT") return;
+      const { updatedAt: _u, revision: _r, ...rest } = e.json<DiscoveryEntry>();
+      this.written.set(e.key, canonicalJson(rest));
+    });
     this.loaded = true;
   }
 }

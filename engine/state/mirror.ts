@@ -34,13 +34,13 @@ export class KvMirror<T> {
   }
 
   async start(): Promise<void> {
-    const status = await this.kv.status();
+    const until = await snapshotEnd(this.kv);
     this.iter = await this.kv.watch({ key: ">" });
-    if (status.values === 0) this.resolveReady();
+    if (until === 0) this.resolveReady();
     void (async () => {
       for await (const e of this.iter!) {
         this.apply(e);
-        if (e.delta === 0) this.resolveReady();
+        if (e.delta === 0 || e.revision >= until) this.resolveReady();
       }
     })();
     await this.ready;
@@ -86,6 +86,32 @@ export class KvMirror<T> {
 
   stop(): void {
     this.iter?.stop();
+  }
+}
+
+/**
+ * The stream sequence a watch started now must reach to have delivered the bucket's initial state (0: empty).
+ * A watch's own end-of-snapshot marker (`delta === 0`) is not enough: on nats-server 2.9 a key rewritten while
+ * the snapshot is delivered keeps `delta` at 1 on every later entry, and a start waiting for 0 waits for ever.
+ */
+export async function snapshotEnd(kv: KV): Promise<number> {
+  const st = await kv.status();
+  if (st.values === 0) return 0;
+  return (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
+}
+
+/** Reads every entry of the bucket's current state once (deletes included), in stream order. */
+export async function readSnapshot(kv: KV, onEntry: (e: KvWatchEntry) => void): Promise<void> {
+  const until = await snapshotEnd(kv);
+  if (until === 0) return;
+  const iter = await kv.watch({ key: ">" });
+  try {
+    for await (const e of iter) {
+      onEntry(e);
+      if (e.delta === 0 || e.revision >= until) break;
+    }
+  } finally {
+    iter.stop();
   }
 }
 

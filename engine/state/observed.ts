@@ -2,6 +2,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { canonicalJson } from "../plan/canonical.js";
 import type { StateRecord } from "./layout.js";
+import { snapshotEnd } from "./mirror.js";
 
 export interface ObservedEntry {
   record: StateRecord;
@@ -35,13 +36,13 @@ export class ObservedBucket {
   }
 
   async start(): Promise<void> {
-    const status = await this.kv.status();
+    const until = await snapshotEnd(this.kv);
     this.iter = await this.kv.watch({ key: ">" });
-    if (status.values === 0) this.resolveReady();
+    if (until === 0) this.resolveReady();
     void (async () => {
       for await (const e of this.iter!) {
         this.apply(e);
-        if (e.delta === 0) this.resolveReady();
+        if (e.delta === 0 || e.revision >= until) this.resolveReady();
       }
     })();
   }

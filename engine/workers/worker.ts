@@ -275,15 +275,26 @@ export class Worker {
     this.beating ??= (async () => {
       const sent = performance.now();
       try {
-        this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(Date.now())), this.recordRev);
-        this.lastAck = sent;
-        if (this.fenced) this.unfence();
+        // A short timeout: a write lost in a connection blip must not hold back the heartbeats after it.
+        this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(Date.now())), this.recordRev, this.heartbeatMs);
+        this.acked(sent);
       } catch (e) {
-        if (isCasConflict(e)) await this.evicted();
-        // Otherwise NATS is away: checkFence stops the replicas in time.
+        if (!isCasConflict(e)) return; // NATS away or slow: checkFence stops the replicas in time
+        // Our last write may have landed after its timeout: then the record is still ours, one revision on.
+        const cur = await this.kv.workers.get(this.id).catch(() => undefined);
+        if (cur?.operation === "PUT" && cur.json<WorkerRecord>().session === this.session) {
+          this.recordRev = cur.revision;
+          return;
+        }
+        if (cur !== undefined) await this.evicted();
       }
     })().finally(() => (this.beating = undefined));
     return this.beating;
+  }
+
+  private acked(sent: number): void {
+    this.lastAck = sent;
+    if (this.fenced) this.unfence();
   }
 
   private checkFence(): void {

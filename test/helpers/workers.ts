@@ -3,6 +3,7 @@
  * live views of the workers/assignments/replicas buckets, a probe that asks every replica who runs it, and the
  * analysis of worker logs into run intervals.
  */
+import { snapshotEnd } from "../../engine/state/mirror.js";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -55,7 +56,8 @@ export class KvView<T> {
     v.iter = await kv.watch({ key: ">" });
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
-    let initial = st.values > 0;
+    const until = await snapshotEnd(kv);
+    let initial = until > 0;
     if (!initial) ready();
     void (async () => {
       for await (const e of v.iter!) {
@@ -64,7 +66,7 @@ export class KvView<T> {
         if (next !== undefined) v.entries.set(e.key, { value: next, rev: e.revision });
         else v.entries.delete(e.key);
         if (!initial) v.changes.push({ key: e.key, prev, next, at: preciseNow() });
-        if (e.delta === 0 && initial) {
+        if (initial && (e.delta === 0 || e.revision >= until)) {
           initial = false;
           ready();
         }

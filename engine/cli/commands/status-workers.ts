@@ -3,6 +3,7 @@
  * output; docs/state.md the records). Sessions are never copied into the view: they name a worker's registration
  * when it asks for tenant credentials.
  */
+import { snapshotEnd } from "../../state/mirror.js";
 import type { KV } from "@nats-io/kv";
 import { STATUS_KEYS } from "../../state/layout.js";
 import type { PlacementSummary } from "../../workers/controller.js";
@@ -36,7 +37,8 @@ export async function readAll<T>(kv: KV | undefined, idleTimeoutMs = 10_000): Pr
     // Created before the count is read: a value written in between still arrives, with delta 0.
     const st = await kv.status();
     bucket = st.bucket;
-    if (st.values === 0) return out;
+    const until = await snapshotEnd(kv);
+    if (until === 0) return out;
     arm();
     for await (const e of iter) {
       arm();
@@ -48,7 +50,7 @@ export async function readAll<T>(kv: KV | undefined, idleTimeoutMs = 10_000): Pr
           // not JSON: not one of ours
         }
       }
-      if (e.delta === 0) break;
+      if (e.delta === 0 || e.revision >= until) break;
     }
   } finally {
     clearTimeout(timer);
