@@ -86,6 +86,7 @@ export class Worker {
   /** Send time (monotonic clock, performance.now) of the last acknowledged heartbeat. */
   private lastAck = 0;
   private beating: Promise<void> | undefined;
+  private sweeping = false;
   private fenced = false;
   /** Raised by each fence: a start that straddles one is undone. */
   private fenceGen = 0;
@@ -119,6 +120,7 @@ export class Worker {
     await Promise.all([this.assignments.start(), this.claims.start()]);
     await this.register();
     this.timers.push(setInterval(() => void this.beat(), this.heartbeatMs));
+    this.timers.push(setInterval(() => void this.releaseStrayClaims(), Math.max(1_000, 5 * this.heartbeatMs)));
     this.timers.push(setInterval(() => this.checkFence(), Math.max(20, Math.min(100, Math.floor(this.heartbeatMs / 4)))));
     this.assignments.onChange((key) => this.kick(key));
     this.claims.onChange((key) => this.kick(key));
@@ -322,6 +324,33 @@ export class Worker {
     this.fenced = false;
     this.log("unfenced", { worker: this.id });
     this.kickAll();
+    void this.releaseStrayClaims();
+  }
+
+  /**
+   * Claims this worker holds but neither runs nor is assigned: a fence stops replicas without writing (NATS may be
+   * away), and their assignments may have moved meanwhile; the new holder waits for these. Released (or deleted
+   * when the assignment is gone) after the fence lifts, and checked again every few heartbeats.
+   */
+  private async releaseStrayClaims(): Promise<void> {
+    if (this.sweeping || this.fenced || this.stopped) return;
+    this.sweeping = true;
+    try {
+      for (const [key, c] of [...this.claims.entries]) {
+        if (c.value.worker !== this.id || this.local.has(key) || this.chains.has(key)) continue;
+        const a = this.assignments.get(key)?.value;
+        if (a?.worker === this.id && !this.leaving) continue; // ours to start: its step takes the claim over
+        try {
+          if (a) await casPut(this.kv.replicas, key, released(c.value.epoch, `released by ${this.id}: not running here`), c.rev);
+          else await this.kv.replicas.delete(key, { previousSeq: c.rev });
+          this.log("claim-released", { key, epoch: c.value.epoch, why: a ? `assigned to ${a.worker ?? "nobody"}` : "assignment deleted" });
+        } catch (e) {
+          if (!isCasConflict(e)) this.log("release-failed", { key, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** The leader expired this worker (or its record was removed): stop, give claims back, register anew. */
