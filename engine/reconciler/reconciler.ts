@@ -392,18 +392,11 @@ export class Reconciler {
 
   /** Waits until the watches have delivered our own writes, so the next plan starts from them. */
   private async catchUp(lastSeq: { tenants: number; integrations: number }): Promise<void> {
-    for (const b of ["tenants", "integrations"] as const) {
-      const deadline = Date.now() + 10_000;
-      while (this.observed[b].lastSeq < lastSeq[b] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    }
+    await Promise.all([this.observed.tenants.caughtUp(lastSeq.tenants), this.observed.integrations.caughtUp(lastSeq.integrations)]);
   }
 
   private async catchUpToStream(): Promise<void> {
-    for (const b of ["tenants", "integrations"] as const) {
-      const st = await this.state[b].status();
-      const last = (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
-      await this.catchUp({ tenants: b === "tenants" ? last : 0, integrations: b === "integrations" ? last : 0 });
-    }
+    await Promise.all([this.observed.tenants.caughtUpToStream(), this.observed.integrations.caughtUpToStream()]);
   }
 
   private async finish(

@@ -10,25 +10,28 @@ export interface MirrorEntry<T> {
   created: number;
 }
 
-export type MirrorListener<T> = (key: string, entry: MirrorEntry<T> | undefined, previous: MirrorEntry<T> | undefined) => void;
+export type WatchListener<E> = (key: string, entry: E | undefined, previous: E | undefined) => void;
 
 /**
- * A bucket of JSON records kept current by one long-lived watch. `ready` resolves once the initial snapshot has
- * arrived. A value that is not JSON is treated as deleted.
+ * A bucket kept current in memory by one long-lived watch (never re-listed): the entries as `decode` makes them,
+ * the tombstones, and the last revision seen. `start` resolves once the initial snapshot has arrived.
  */
-export class KvMirror<T> {
-  readonly entries = new Map<string, MirrorEntry<T>>();
+export abstract class WatchedBucket<E> {
+  readonly entries = new Map<string, E>();
   /** Revision of the last delete per key: the compare-and-set token to create it again. */
   readonly tombstones = new Map<string, number>();
   lastSeq = 0;
   private iter: QueuedIterator<KvWatchEntry> | undefined;
-  private readonly listeners = new Set<MirrorListener<T>>();
+  private readonly listeners = new Set<WatchListener<E>>();
   private resolveReady!: () => void;
   readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
   constructor(readonly kv: KV) {}
 
-  onChange(l: MirrorListener<T>): () => void {
+  /** The in-memory entry of a PUT; undefined to treat the value as deleted. */
+  protected abstract decode(e: KvWatchEntry): E | undefined;
+
+  onChange(l: WatchListener<E>): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
@@ -46,7 +49,7 @@ export class KvMirror<T> {
     await this.ready;
   }
 
-  get(key: string): MirrorEntry<T> | undefined {
+  get(key: string): E | undefined {
     return this.entries.get(key);
   }
 
@@ -60,32 +63,41 @@ export class KvMirror<T> {
     return true;
   }
 
+  /** Resolves once the watch has delivered everything in the stream now (e.g. our own deletes, whose revisions the client does not return). */
+  async caughtUpToStream(timeoutMs?: number): Promise<boolean> {
+    return this.caughtUp(lastSeqOf(await this.kv.status()), timeoutMs);
+  }
+
   private apply(e: KvWatchEntry): void {
     if (e.revision <= this.lastSeq) return;
     this.lastSeq = e.revision;
     const previous = this.entries.get(e.key);
-    let value: T | undefined;
-    if (e.operation === "PUT") {
-      try {
-        value = e.json<T>();
-      } catch {
-        value = undefined;
-      }
-    }
-    if (value !== undefined && value !== null) {
-      const entry = { value, rev: e.revision, created: e.created.getTime() };
+    const entry = e.operation === "PUT" ? this.decode(e) : undefined;
+    if (entry !== undefined) {
       this.entries.set(e.key, entry);
       this.tombstones.delete(e.key);
-      for (const l of this.listeners) l(e.key, entry, previous);
     } else {
       this.entries.delete(e.key);
       this.tombstones.set(e.key, e.revision);
-      for (const l of this.listeners) l(e.key, undefined, previous);
     }
+    for (const l of this.listeners) l(e.key, entry, previous);
   }
 
   stop(): void {
     this.iter?.stop();
+  }
+}
+
+/** A bucket of JSON records (`value`, with its revision and write time). A value that is not JSON is treated as deleted. */
+export class KvMirror<T> extends WatchedBucket<MirrorEntry<T>> {
+  protected decode(e: KvWatchEntry): MirrorEntry<T> | undefined {
+    let value: T | undefined;
+    try {
+      value = e.json<T>();
+    } catch {
+      return undefined;
+    }
+    return value === undefined || value === null ? undefined : { value, rev: e.revision, created: e.created.getTime() };
   }
 }
 
@@ -96,7 +108,11 @@ export class KvMirror<T> {
  */
 export async function snapshotEnd(kv: KV): Promise<number> {
   const st = await kv.status();
-  if (st.values === 0) return 0;
+  return st.values === 0 ? 0 : lastSeqOf(st);
+}
+
+/** The sequence of the last message in the bucket's stream (deletes included). */
+function lastSeqOf(st: Awaited<ReturnType<KV["status"]>>): number {
   return (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
 }
 

@@ -214,8 +214,8 @@ export class AssignmentController {
     };
     await pool(out.puts, 256, (p) => write(p.key, p.record));
     await pool(out.deletes, 256, (k) => write(k, undefined));
-    if (out.deletes.length > 0) lastSeq = Math.max(lastSeq, await this.streamLastSeq());
-    if (lastSeq > 0) await this.assignments.caughtUp(lastSeq);
+    if (out.deletes.length > 0) await this.assignments.caughtUpToStream();
+    else if (lastSeq > 0) await this.assignments.caughtUp(lastSeq);
     if (conflicts > 0) this.pending ??= "conflict";
 
     this.counters.runs++;
@@ -302,11 +302,6 @@ export class AssignmentController {
       }
     }
     for (const key of this.orphanSince.keys()) if (!this.replicas.entries.has(key)) this.orphanSince.delete(key);
-  }
-
-  private async streamLastSeq(): Promise<number> {
-    const st = await this.o.state.assignments.status();
-    return (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
   }
 
   private async writeSummary(live: WorkerRecord[], placement: ReturnType<typeof assignReplicas>["placement"]): Promise<void> {

@@ -52,16 +52,12 @@ import {
 } from "./accounts-measure.js";
 import { InProcessProfiler, renderProfile } from "./accounts-profile.js";
 import { fmtMs, load1, machine, ratio, table, verdict, type Row } from "./accounts-report.js";
+import { intOption } from "./args.js";
 
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
-const num = (name: string, dflt: number, min = 1) => {
-  const i = argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} needs a whole number >= ${min}`);
-  return v;
-};
+const num = (name: string, dflt: number, min = 1) => intOption(argv, name, dflt, min);
 const OPT = {
   json: flag("json"),
   profile: flag("profile"),

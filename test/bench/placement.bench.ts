@@ -27,14 +27,10 @@ import { place, type Assignment, type PlacementInput, type PlacementResult } fro
 import { minimumMoves } from "../unit/scheduler/oracle.js";
 import { report, type Figures } from "./placement-report.js";
 import { rendezvousTopK, roundRobin, workload } from "./placement-workload.js";
+import { intOption } from "./args.js";
 
 const argv = process.argv.slice(2);
-const num = (name: string, dflt: number) => {
-  const i = argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-  return v;
-};
+const num = (name: string, dflt: number) => intOption(argv, name, dflt, 1);
 const OPT = { json: argv.includes("--json"), reps: num("reps", 15), replicas: num("replicas", 10_000), workers: num("workers", 100) };
 const GOALS = { coldMs: 100, movesVsMinimum: 1.05 };
 const began = performance.now();

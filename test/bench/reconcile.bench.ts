@@ -33,14 +33,12 @@ import { lastSeq, TestNats } from "../helpers/nats.js";
 import { floorBucket, KeyWatch, median, pipelinedPuts, quantile, recordWatch, snapshotMs, statusWatch, streamState } from "./reconcile-kv.js";
 import { integrationManifest, integrationName, integrationPath, tenantName, writeRepository } from "./reconcile-manifests.js";
 import { machine, table, toJson, verdict, type Row } from "./reconcile-report.js";
+import { intOption } from "./args.js";
 
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
-const num = (name: string, dflt: number) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : dflt;
-};
+const num = (name: string, dflt: number) => intOption(argv, name, dflt, 0);
 const OPT = {
   json: flag("json"),
   tenants: num("tenants", 1_000),

@@ -31,16 +31,12 @@ import { TestRepo } from "../helpers/git-repo.js";
 import { integrationCount, integrationManifest, integrationPath, tenantManifest, tenantPath } from "./validate-manifests.js";
 import { renderSummary, summarise, type ProfileSummary } from "./validate-profile.js";
 import { ChildRunner, median, snapshotCli, type RunResult } from "./validate-run.js";
+import { intOption } from "./args.js";
 
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
-const num = (name: string, dflt: number) => {
-  const i = argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive integer`);
-  return v;
-};
+const num = (name: string, dflt: number) => intOption(argv, name, dflt, 1);
 const OPT = {
   json: flag("json"),
   profile: flag("profile"),

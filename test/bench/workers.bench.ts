@@ -48,15 +48,11 @@ import { quantile, statusWatch } from "./reconcile-kv.js";
 import { snapshotCli } from "./validate-run.js";
 import { ClusterView, type Change } from "./workers-view.js";
 import { packageRoot } from "../../engine/util/package-root.js";
+import { intOption } from "./args.js";
 
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);
-const num = (name: string, dflt: number) => {
-  const i = argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-  return v;
-};
+const num = (name: string, dflt: number) => intOption(argv, name, dflt, 1);
 const str = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1]! : dflt;
