@@ -43,7 +43,8 @@ export const TENANT_LIMIT_DEFAULTS: TenantAccountLimits = {
 function size(v: number | string | undefined, dflt: number, field: string): number {
   if (v === undefined) return dflt;
   const n = parseSize(v);
-  if (n === undefined) throw new VrskyError("VRS_SIZE_INVALID", `tenant limit ${field}: ${JSON.stringify(v)} is not a size`);
+  if (n === undefined)
+    throw new VrskyError("VRS_SIZE_INVALID", `tenant limit ${field}: ${JSON.stringify(v)} is not a size`);
   return n;
 }
 
@@ -108,7 +109,8 @@ export function tenantAccountJwt(keys: VrskyKeys, tenant: TenantResource, opts: 
   if (keysSorted.length > 0) {
     const out: Record<string, number> = {};
     for (const k of keysSorted) {
-      if (k !== "*" && !isPublicKey(k, "user")) throw new VrskyError("VRS_USAGE", `revocation key ${k} is not a user public key`);
+      if (k !== "*" && !isPublicKey(k, "user"))
+        throw new VrskyError("VRS_USAGE", `revocation key ${k} is not a user public key`);
       out[k] = rev[k]!;
     }
     nats.revocations = out;
@@ -147,7 +149,11 @@ export function userCreds(keys: VrskyKeys, tenant: string, generation: number, o
   const issued = userJwt(keys, tenant, generation, user.getPublicKey(), o);
   const creds = new TextDecoder().decode(fmtCreds(issued.jwt, user));
   user.clear();
-  const out = { userPublicKey: issued.userPublicKey, accountPublicKey: issued.accountPublicKey, expiresAt: issued.expiresAt };
+  const out = {
+    userPublicKey: issued.userPublicKey,
+    accountPublicKey: issued.accountPublicKey,
+    expiresAt: issued.expiresAt,
+  };
   Object.defineProperty(out, "creds", { value: creds, enumerable: false });
   return out as UserCreds;
 }
@@ -161,10 +167,18 @@ export interface UserJwt {
 }
 
 /** A short-lived user JWT in the tenant's account for a user key made elsewhere (a worker keeps its own seed). */
-export function userJwt(keys: VrskyKeys, tenant: string, generation: number, userPublicKey: string, o: UserCredsOptions): UserJwt {
+export function userJwt(
+  keys: VrskyKeys,
+  tenant: string,
+  generation: number,
+  userPublicKey: string,
+  o: UserCredsOptions,
+): UserJwt {
   const ttl = o.ttlSeconds ?? 3600;
-  if (!Number.isFinite(ttl) || ttl <= 0) throw new VrskyError("VRS_USAGE", `credential lifetime must be positive, not ${ttl} s`);
-  if (!isPublicKey(userPublicKey, "user")) throw new VrskyError("VRS_USAGE", `${userPublicKey} is not a user public key`);
+  if (!Number.isFinite(ttl) || ttl <= 0)
+    throw new VrskyError("VRS_USAGE", `credential lifetime must be positive, not ${ttl} s`);
+  if (!isPublicKey(userPublicKey, "user"))
+    throw new VrskyError("VRS_USAGE", `${userPublicKey} is not a user public key`);
   const account = tenantAccountKey(keys, tenant, generation);
   const iat = Math.floor((o.now ?? Date.now()) / 1000);
   const exp = iat + Math.ceil(ttl);
@@ -180,15 +194,29 @@ export function userJwt(keys: VrskyKeys, tenant: string, generation: number, use
     account,
     iat,
   );
-  return { jwt, userPublicKey, accountPublicKey: account.getPublicKey(), expiresAt: new Date(exp * 1000).toISOString() };
+  return {
+    jwt,
+    userPublicKey,
+    accountPublicKey: account.getPublicKey(),
+    expiresAt: new Date(exp * 1000).toISOString(),
+  };
 }
 
 /** The operator-signed request body for `$SYS.REQ.CLAIMS.DELETE` listing the accounts to delete. */
 export function deleteAccountsJwt(keys: VrskyKeys, accountPubs: string[], iat?: number): string {
-  for (const p of accountPubs) if (!isPublicKey(p, "account")) throw new VrskyError("VRS_USAGE", `${p} is not an account public key`);
-  if (accountPubs.includes(keys.systemAccount.getPublicKey()) || accountPubs.includes(keys.platformAccount.getPublicKey())) {
+  for (const p of accountPubs)
+    if (!isPublicKey(p, "account")) throw new VrskyError("VRS_USAGE", `${p} is not an account public key`);
+  if (
+    accountPubs.includes(keys.systemAccount.getPublicKey()) ||
+    accountPubs.includes(keys.platformAccount.getPublicKey())
+  ) {
     throw new VrskyError("VRS_USAGE", "refusing to delete the system or platform account");
   }
   const op = keys.operator.getPublicKey();
-  return signJwt("generic", { name: "vrsky: delete accounts", sub: op, nats: { accounts: [...accountPubs] } }, keys.operator, iat);
+  return signJwt(
+    "generic",
+    { name: "vrsky: delete accounts", sub: op, nats: { accounts: [...accountPubs] } },
+    keys.operator,
+    iat,
+  );
 }

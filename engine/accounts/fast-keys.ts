@@ -10,7 +10,14 @@
  * overridden to show only the public key). Only `getSeed()`/`getPrivateKey()` give it out, for files written
  * with mode 0600 (key directory, creds). Never put their result in a log, status record or JSON output.
  */
-import { createPrivateKey, createPublicKey, randomBytes, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign as edSign,
+  verify as edVerify,
+  type KeyObject,
+} from "node:crypto";
 import { inspect } from "node:util";
 import { NKeysError, NKeysErrorCode, type KeyPair } from "@nats-io/nkeys";
 
@@ -88,7 +95,8 @@ function checked(text: string): Uint8Array {
   const raw = base32Decode(text);
   if (raw.length < 4) throw new NKeysError(NKeysErrorCode.InvalidEncoding);
   const body = raw.subarray(0, raw.length - 2);
-  if (crc16(body) !== (raw[raw.length - 2]! | (raw[raw.length - 1]! << 8))) throw new NKeysError(NKeysErrorCode.InvalidChecksum);
+  if (crc16(body) !== (raw[raw.length - 2]! | (raw[raw.length - 1]! << 8)))
+    throw new NKeysError(NKeysErrorCode.InvalidChecksum);
   return body;
 }
 
@@ -117,7 +125,8 @@ export function decodeSeed(text: string): { role: KeyRole; raw: Uint8Array } {
   if (body.length !== 34 || (body[0]! & 248) !== PREFIX.seed) throw new NKeysError(NKeysErrorCode.InvalidSeed);
   const p = ((body[0]! & 7) << 5) | ((body[1]! & 248) >> 3);
   const role = (Object.keys(PREFIX) as Array<keyof typeof PREFIX>).find((k) => PREFIX[k] === p);
-  if (role !== "operator" && role !== "account" && role !== "user") throw new NKeysError(NKeysErrorCode.InvalidPrefixByte);
+  if (role !== "operator" && role !== "account" && role !== "user")
+    throw new NKeysError(NKeysErrorCode.InvalidPrefixByte);
   return { role, raw: body.slice(2) };
 }
 
@@ -152,7 +161,10 @@ const DUMMY_X = Buffer.alloc(32).toString("base64url");
 function importSeed(raw: Uint8Array): { priv: KeyObject; pub: Uint8Array } {
   let priv: KeyObject;
   try {
-    priv = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: Buffer.from(raw).toString("base64url"), x: DUMMY_X }, format: "jwk" });
+    priv = createPrivateKey({
+      key: { kty: "OKP", crv: "Ed25519", d: Buffer.from(raw).toString("base64url"), x: DUMMY_X },
+      format: "jwk",
+    });
   } catch {
     priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, raw]), format: "der", type: "pkcs8" });
   }
@@ -175,7 +187,12 @@ export class FastKeyPair implements KeyPair {
   readonly #rawPub: Uint8Array;
   readonly #public: string;
 
-  private constructor(readonly role: KeyRole, seed: Uint8Array | undefined, rawPub: Uint8Array, priv: KeyObject | undefined) {
+  private constructor(
+    readonly role: KeyRole,
+    seed: Uint8Array | undefined,
+    rawPub: Uint8Array,
+    priv: KeyObject | undefined,
+  ) {
     this.#seed = seed;
     this.#key = priv;
     this.#rawPub = rawPub;
@@ -232,7 +249,10 @@ export class FastKeyPair implements KeyPair {
   verify(input: Uint8Array, sig: Uint8Array): boolean {
     if (this.#cleared) throw new NKeysError(NKeysErrorCode.ClearedPair);
     if (sig.length !== 64) return false;
-    this.#pubKey ??= createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(this.#rawPub).toString("base64url") }, format: "jwk" });
+    this.#pubKey ??= createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(this.#rawPub).toString("base64url") },
+      format: "jwk",
+    });
     return edVerify(null, input, this.#pubKey, sig);
   }
 

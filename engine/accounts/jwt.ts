@@ -46,7 +46,10 @@ export function decodeJwt<T = Record<string, unknown>>(token: string, verify = t
   if (parts.length !== 3) throw new Error(`not a JWT: ${parts.length} parts`);
   const claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as Claims<T>;
   if (verify) {
-    const ok = FastKeyPair.fromPublic(claims.iss).verify(Buffer.from(`${parts[0]}.${parts[1]}`), Buffer.from(parts[2]!, "base64url"));
+    const ok = FastKeyPair.fromPublic(claims.iss).verify(
+      Buffer.from(`${parts[0]}.${parts[1]}`),
+      Buffer.from(parts[2]!, "base64url"),
+    );
     if (!ok) throw new Error(`JWT signature does not verify against its issuer ${claims.iss}`);
   }
   return claims;

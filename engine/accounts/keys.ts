@@ -18,7 +18,18 @@
  * SECRETS: seeds, the master secret and creds never appear in logs, status records, KV, JSON or CLI output.
  * `VrskyKeys` and `FastKeyPair` print and serialise as public keys only; only this module reads the secret files.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { hkdfSync, randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { inspect } from "node:util";
@@ -46,9 +57,22 @@ const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Every limit explicit and unlimited (an empty `limits` would mean zero connections). JetStream on. */
 export const UNLIMITED_JETSTREAM = {
-  subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1,
-  mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1,
-  mem_max_stream_bytes: -1, disk_max_stream_bytes: -1, max_bytes_required: false, max_ack_pending: -1,
+  subs: -1,
+  data: -1,
+  payload: -1,
+  imports: -1,
+  exports: -1,
+  wildcards: true,
+  conn: -1,
+  leaf: -1,
+  mem_storage: -1,
+  disk_storage: -1,
+  streams: -1,
+  consumer: -1,
+  mem_max_stream_bytes: -1,
+  disk_max_stream_bytes: -1,
+  max_bytes_required: false,
+  max_ack_pending: -1,
 };
 /** The system account: unlimited, and no JetStream (the system account must not have it). */
 const SYSTEM_LIMITS = { ...UNLIMITED_JETSTREAM, mem_storage: 0, disk_storage: 0, streams: 0, consumer: 0 };
@@ -66,12 +90,19 @@ export class VrskyKeys {
     readonly jwts: { operator: string; systemAccount: string; platformAccount: string },
     master: Uint8Array,
   ) {
-    if (master.length !== 32) throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, KEY_FILES.master)} must hold 32 bytes`);
+    if (master.length !== 32)
+      throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, KEY_FILES.master)} must hold 32 bytes`);
     this.#master = Uint8Array.from(master);
   }
 
   /** Paths of the non-secret and secret files callers need (creds for connections, the server config). */
-  get files(): { sysCreds: string; platformCreds: string; serverConfig: string; operatorJwt: string; resolverDir: string } {
+  get files(): {
+    sysCreds: string;
+    platformCreds: string;
+    serverConfig: string;
+    operatorJwt: string;
+    resolverDir: string;
+  } {
     return {
       sysCreds: join(this.dir, KEY_FILES.sysCreds),
       platformCreds: join(this.dir, KEY_FILES.platformCreds),
@@ -84,11 +115,14 @@ export class VrskyKeys {
   /** @internal The deterministic account key of a tenant; use `tenantAccountKey`. */
   tenantKey(tenant: string, generation: number): FastKeyPair {
     if (!TENANT_NAME.test(tenant)) throw new VrskyError("VRS_USAGE", `invalid tenant name ${JSON.stringify(tenant)}`);
-    if (!Number.isSafeInteger(generation) || generation < 0) throw new VrskyError("VRS_USAGE", `invalid account key generation ${generation}: a whole number >= 0`);
+    if (!Number.isSafeInteger(generation) || generation < 0)
+      throw new VrskyError("VRS_USAGE", `invalid account key generation ${generation}: a whole number >= 0`);
     const id = `${tenant}/${generation}`;
     let kp = this.#tenantKeys.get(id);
     if (!kp) {
-      const seed = new Uint8Array(hkdfSync("sha256", this.#master, new Uint8Array(0), `vrsky/tenant-account/${id}`, 32));
+      const seed = new Uint8Array(
+        hkdfSync("sha256", this.#master, new Uint8Array(0), `vrsky/tenant-account/${id}`, 32),
+      );
       kp = FastKeyPair.fromRawSeed("account", seed);
       seed.fill(0);
       this.#tenantKeys.set(id, kp);
@@ -142,7 +176,10 @@ export function initKeys(dirIn: string, opts: { operatorName?: string } = {}): I
     if (!statSync(dir).isDirectory()) throw new VrskyError("VRS_KEYS_EXIST", `${dir} exists and is not a directory`);
     const present = readdirSync(dir);
     if (present.length > 0) {
-      throw new VrskyError("VRS_KEYS_EXIST", `${dir} is not empty (holds ${present.slice(0, 5).join(", ")}${present.length > 5 ? ", ..." : ""}); refusing to overwrite keys`);
+      throw new VrskyError(
+        "VRS_KEYS_EXIST",
+        `${dir} is not empty (holds ${present.slice(0, 5).join(", ")}${present.length > 5 ? ", ..." : ""}); refusing to overwrite keys`,
+      );
     }
   }
   const written: string[] = [];
@@ -160,22 +197,34 @@ export function initKeys(dirIn: string, opts: { operatorName?: string } = {}): I
       }
     }
     if (e instanceof VrskyError) throw e;
-    throw new VrskyError("VRS_USAGE", `cannot create keys in ${dir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new VrskyError("VRS_USAGE", `cannot create keys in ${dir}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
 }
 
 function writeKeyDir(dir: string, written: string[], opts: { operatorName?: string }): InitResult {
-
   const operator = FastKeyPair.create("operator");
   const sys = FastKeyPair.create("account");
   const platform = FastKeyPair.create("account");
   const master = randomBytes(32);
-  const operatorJwt = signJwt("operator", { name: opts.operatorName ?? "vrsky", sub: operator.getPublicKey(), nats: { system_account: sys.getPublicKey() } }, operator);
+  const operatorJwt = signJwt(
+    "operator",
+    { name: opts.operatorName ?? "vrsky", sub: operator.getPublicKey(), nats: { system_account: sys.getPublicKey() } },
+    operator,
+  );
   const accountJwt = (name: string, kp: FastKeyPair, limits: object) =>
     signJwt("account", { name, sub: kp.getPublicKey(), nats: { limits, disallow_bearer: true } }, operator);
   const sysJwt = accountJwt("SYS", sys, SYSTEM_LIMITS);
   const platformJwt = accountJwt("PLATFORM", platform, UNLIMITED_JETSTREAM);
-  const keys = new VrskyKeys(dir, operator, sys, platform, { operator: operatorJwt, systemAccount: sysJwt, platformAccount: platformJwt }, master);
+  const keys = new VrskyKeys(
+    dir,
+    operator,
+    sys,
+    platform,
+    { operator: operatorJwt, systemAccount: sysJwt, platformAccount: platformJwt },
+    master,
+  );
 
   const write = (name: string, text: string | Uint8Array) => {
     // 'wx': never overwrite, even if something appeared since the check above.
@@ -201,7 +250,17 @@ function writeKeyDir(dir: string, written: string[], opts: { operatorName?: stri
   write(KEY_FILES.serverConfig, serverConfig(keys));
   write(
     KEY_FILES.manifest,
-    JSON.stringify({ format: 1, operator: operator.getPublicKey(), systemAccount: sys.getPublicKey(), platformAccount: platform.getPublicKey(), createdAt: new Date().toISOString() }, null, 2) + "\n",
+    JSON.stringify(
+      {
+        format: 1,
+        operator: operator.getPublicKey(),
+        systemAccount: sys.getPublicKey(),
+        platformAccount: platform.getPublicKey(),
+        createdAt: new Date().toISOString(),
+      },
+      null,
+      2,
+    ) + "\n",
   );
   mkdirSync(join(dir, KEY_FILES.resolverDir), { mode: 0o700 });
   return {
@@ -219,7 +278,11 @@ function writeKeyDir(dir: string, written: string[], opts: { operatorName?: stri
 /** Creds of a long-lived service user (the engine's own identity in the system or platform account). */
 function serviceUserCreds(name: string, account: FastKeyPair): Uint8Array {
   const user = FastKeyPair.create("user");
-  const jwt = signJwt("user", { name, sub: user.getPublicKey(), nats: { pub: {}, sub: {}, subs: -1, data: -1, payload: -1 } }, account);
+  const jwt = signJwt(
+    "user",
+    { name, sub: user.getPublicKey(), nats: { pub: {}, sub: {}, subs: -1, data: -1, payload: -1 } },
+    account,
+  );
   return fmtCreds(jwt, user);
 }
 
@@ -261,7 +324,9 @@ export function loadKeys(dirIn: string): VrskyKeys {
     try {
       return readFileSync(p, "utf8").trim();
     } catch (e) {
-      throw new VrskyError("VRS_KEYS_MISSING", `cannot read ${p}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new VrskyError("VRS_KEYS_MISSING", `cannot read ${p}: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
     }
   };
   const seed = (name: string, role: "operator" | "account") => {
@@ -272,14 +337,19 @@ export function loadKeys(dirIn: string): VrskyKeys {
       if (e instanceof VrskyError) throw e;
       throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)} does not hold an nkey seed`);
     }
-    if (kp.role !== role) throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)} holds a ${kp.role} seed, not an ${role} seed`);
+    if (kp.role !== role)
+      throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)} holds a ${kp.role} seed, not an ${role} seed`);
     return kp;
   };
   const operator = seed(KEY_FILES.operatorSeed, "operator");
   const sys = seed(KEY_FILES.systemAccountSeed, "account");
   const platform = seed(KEY_FILES.platformAccountSeed, "account");
   const master = Buffer.from(read(KEY_FILES.master), "base64");
-  const jwts = { operator: read(KEY_FILES.operatorJwt), systemAccount: read(KEY_FILES.systemAccountJwt), platformAccount: read(KEY_FILES.platformAccountJwt) };
+  const jwts = {
+    operator: read(KEY_FILES.operatorJwt),
+    systemAccount: read(KEY_FILES.systemAccountJwt),
+    platformAccount: read(KEY_FILES.platformAccountJwt),
+  };
   const check = (name: string, token: string, sub: string) => {
     let c;
     try {
@@ -288,7 +358,10 @@ export function loadKeys(dirIn: string): VrskyKeys {
       throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)}: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (c.sub !== sub || c.iss !== operator.getPublicKey()) {
-      throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)} does not belong to the keys in ${dir} (subject or issuer differs)`);
+      throw new VrskyError(
+        "VRS_KEYS_INVALID",
+        `${join(dir, name)} does not belong to the keys in ${dir} (subject or issuer differs)`,
+      );
     }
   };
   check(KEY_FILES.operatorJwt, jwts.operator, operator.getPublicKey());

@@ -59,14 +59,21 @@ export class ResolverClient {
   private readonly timeoutMs: number;
   private readonly windowMs: number;
 
-  constructor(readonly nc: NatsConnection, private readonly o: ResolverClientOptions = {}) {
+  constructor(
+    readonly nc: NatsConnection,
+    private readonly o: ResolverClientOptions = {},
+  ) {
     this.timeoutMs = o.timeoutMs ?? 5000;
     this.windowMs = o.windowMs ?? 250;
     if (o.servers !== undefined) this.known = { n: o.servers, at: Infinity };
   }
 
   /** Connects as the system user of `keys` (sys.creds) and returns a client; close it with `close()`. */
-  static async connect(keys: VrskyKeys, servers: string | string[], o: Omit<ResolverClientOptions, "keys"> = {}): Promise<ResolverClient> {
+  static async connect(
+    keys: VrskyKeys,
+    servers: string | string[],
+    o: Omit<ResolverClientOptions, "keys"> = {},
+  ): Promise<ResolverClient> {
     try {
       const nc = await connect({
         servers,
@@ -77,7 +84,11 @@ export class ResolverClient {
       });
       return new ResolverClient(nc, { ...o, keys });
     } catch (e) {
-      throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot connect as the system user to ${String(servers)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new VrskyError(
+        "VRS_NATS_UNAVAILABLE",
+        `cannot connect as the system user to ${String(servers)}: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
   }
 
@@ -92,7 +103,9 @@ export class ResolverClient {
       // A stale count is still the best guess: use it now and refresh in the background, so a run never waits
       // for the ping's silence window once the count is known.
       if (Date.now() - this.known.at >= cacheMs && !this.refreshing) {
-        this.refreshing = this.ping().catch(() => this.known!.n).finally(() => (this.refreshing = undefined));
+        this.refreshing = this.ping()
+          .catch(() => this.known!.n)
+          .finally(() => (this.refreshing = undefined));
       }
       return this.known.n;
     }
@@ -103,8 +116,12 @@ export class ResolverClient {
 
   private async ping(): Promise<number> {
     const msgs = await this.collect("$SYS.REQ.SERVER.PING", new Uint8Array(0), undefined);
-    const ids = new Set(msgs.map((m) => (m.json<{ server?: { id?: string } }>().server?.id ?? "")));
-    if (ids.size === 0) throw new VrskyError("VRS_NATS_UNAVAILABLE", "no NATS server answered $SYS.REQ.SERVER.PING: is this connection a system-account user (sys.creds)?");
+    const ids = new Set(msgs.map((m) => m.json<{ server?: { id?: string } }>().server?.id ?? ""));
+    if (ids.size === 0)
+      throw new VrskyError(
+        "VRS_NATS_UNAVAILABLE",
+        "no NATS server answered $SYS.REQ.SERVER.PING: is this connection a system-account user (sys.creds)?",
+      );
     this.known = { n: ids.size, at: Date.now() };
     return ids.size;
   }
@@ -127,7 +144,14 @@ export class ResolverClient {
         // The resolver answers 200 to a JWT of any issuer (trust is checked when a user connects): refuse here.
         const operator = this.o.keys?.operator.getPublicKey();
         if (operator && claims.iss !== operator) {
-          return { account, ok: false, acks: 0, servers, replies: [], errors: [`issued by ${claims.iss}, not by this installation's operator ${operator}`] };
+          return {
+            account,
+            ok: false,
+            acks: 0,
+            servers,
+            replies: [],
+            errors: [`issued by ${claims.iss}, not by this installation's operator ${operator}`],
+          };
         }
         const msgs = await this.collect("$SYS.REQ.CLAIMS.UPDATE", new TextEncoder().encode(jwt), servers);
         return summarise(account, servers, msgs);
@@ -140,10 +164,15 @@ export class ResolverClient {
    * once. Purge their JetStream data first (`purgeTenantJetStream`). Throws VRS_ACCOUNT_DELETE_FAILED.
    */
   async delete(accountPubs: string[]): Promise<ResolverResult> {
-    if (!this.o.keys) throw new VrskyError("VRS_USAGE", "ResolverClient.delete needs the keys (options.keys) to sign the request");
+    if (!this.o.keys)
+      throw new VrskyError("VRS_USAGE", "ResolverClient.delete needs the keys (options.keys) to sign the request");
     if (accountPubs.length === 0) return { account: "", ok: true, acks: 0, servers: 0, replies: [], errors: [] };
     const servers = await this.servers();
-    const msgs = await this.collect("$SYS.REQ.CLAIMS.DELETE", new TextEncoder().encode(deleteAccountsJwt(this.o.keys, accountPubs)), servers);
+    const msgs = await this.collect(
+      "$SYS.REQ.CLAIMS.DELETE",
+      new TextEncoder().encode(deleteAccountsJwt(this.o.keys, accountPubs)),
+      servers,
+    );
     const r = summarise("", servers, msgs);
     if (!r.ok) throw new VrskyError("VRS_ACCOUNT_DELETE_FAILED", r.errors.join("; "));
     return r;
@@ -161,7 +190,9 @@ export class ResolverClient {
   async lookupMany(accountPubs: string[]): Promise<Array<string | undefined>> {
     if (accountPubs.length === 0) return [];
     const held = new Set(await this.list());
-    return Promise.all(accountPubs.map(async (p) => (held.has(p) ? (await this.lookupAll(p)).find((j) => j !== undefined) : undefined)));
+    return Promise.all(
+      accountPubs.map(async (p) => (held.has(p) ? (await this.lookupAll(p)).find((j) => j !== undefined) : undefined)),
+    );
   }
 
   /**
@@ -194,7 +225,12 @@ export class ResolverClient {
    * Sends one request and collects replies: `expected` of them (then it ends at once) or, when the count is
    * unknown, until no reply came for the window. `tolerateTimeout` ends quietly when servers stay silent.
    */
-  private async collect(subject: string, data: Uint8Array, expected: number | undefined, tolerateTimeout = false): Promise<Msg[]> {
+  private async collect(
+    subject: string,
+    data: Uint8Array,
+    expected: number | undefined,
+    tolerateTimeout = false,
+  ): Promise<Msg[]> {
     const out: Msg[] = [];
     try {
       const iter = await this.nc.requestMany(
@@ -202,12 +238,20 @@ export class ResolverClient {
         data,
         expected === undefined
           ? { strategy: "stall", stall: this.windowMs, maxWait: this.timeoutMs }
-          : { strategy: "count", maxMessages: expected, maxWait: tolerateTimeout ? Math.min(this.timeoutMs, 2000) : this.timeoutMs },
+          : {
+              strategy: "count",
+              maxMessages: expected,
+              maxWait: tolerateTimeout ? Math.min(this.timeoutMs, 2000) : this.timeoutMs,
+            },
       );
       for await (const m of iter) out.push(m);
     } catch (e) {
       if (out.length === 0 && !tolerateTimeout) {
-        throw new VrskyError("VRS_NATS_UNAVAILABLE", `${subject.split(".").slice(0, 4).join(".")}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new VrskyError(
+          "VRS_NATS_UNAVAILABLE",
+          `${subject.split(".").slice(0, 4).join(".")}: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
       }
     }
     return out;
@@ -228,7 +272,8 @@ function summarise(account: string, servers: number, msgs: Msg[]): ResolverResul
   });
   const acks = replies.filter((r) => r.ok).length;
   const errors = replies.filter((r) => !r.ok).map((r) => `${r.server}: ${r.message}`);
-  if (acks + errors.length < servers) errors.push(`${servers - acks - errors.length} of ${servers} servers did not reply`);
+  if (acks + errors.length < servers)
+    errors.push(`${servers - acks - errors.length} of ${servers} servers did not reply`);
   return { account, ok: errors.length === 0 && acks >= servers, acks, servers, replies, errors };
 }
 

@@ -12,7 +12,7 @@ import { registerValidate } from "./commands/validate.js";
 import { registerInit } from "./commands/init.js";
 import { registerCreds } from "./commands/creds.js";
 import { registerWorker } from "./commands/worker.js";
-import type { CliContext, } from "./context.js";
+import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
@@ -43,7 +43,8 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
     return ctx.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return EXIT.ok;
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version")
+        return EXIT.ok;
       return EXIT.usage;
     }
     if (isVrskyError(e)) {

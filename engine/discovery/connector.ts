@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
-import type { DiscoveryEntry } from "./entry.js";
+import type { DiscoveryEntry } from "../contract/discovery.js";
 
 export interface TenantConnectorOptions {
   /** The discovery bucket (read through the platform account). */

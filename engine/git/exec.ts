@@ -19,7 +19,9 @@ export function git(repo: string, args: string[], input?: string | Buffer): Prom
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) => reject(new VrskyError("VRS_GIT_FAILED", `cannot run git: ${e.message}`, { cause: e })));
-    child.on("close", (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code: code ?? 1 }));
+    child.on("close", (code) =>
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code: code ?? 1 }),
+    );
     child.stdin.on("error", () => undefined);
     child.stdin.end(input);
   });

@@ -59,12 +59,18 @@ export async function readRevision(
 
 function regular(e: TreeEntry, limits: InputLimits): ManifestFile {
   if (e.size > limits.maxFileBytes) {
-    return { path: e.path, problem: problem("VRS_FILE_TOO_LARGE", `file is ${e.size} bytes; the limit is ${limits.maxFileBytes} bytes`) };
+    return {
+      path: e.path,
+      problem: problem("VRS_FILE_TOO_LARGE", `file is ${e.size} bytes; the limit is ${limits.maxFileBytes} bytes`),
+    };
   }
   return { path: e.path, oid: e.oid };
 }
 
-function problem(code: "VRS_FILE_TOO_LARGE" | "VRS_FILE_UNSUPPORTED_TYPE" | "VRS_FILE_SYMLINK_OUTSIDE" | "VRS_FILE_SYMLINK_BROKEN", message: string) {
+function problem(
+  code: "VRS_FILE_TOO_LARGE" | "VRS_FILE_UNSUPPORTED_TYPE" | "VRS_FILE_SYMLINK_OUTSIDE" | "VRS_FILE_SYMLINK_BROKEN",
+  message: string,
+) {
   return { line: 1, column: 1, path: "", code, message } as const;
 }
 
@@ -90,13 +96,19 @@ async function resolveLinks(
       if (!next) {
         // ls-tree -r lists a folder's files, never the folder: ask git what the target is.
         const kind = await git(repo, ["cat-file", "-t", `${commit}:${resolved}`]);
-        file.problem = kind.code === 0 && kind.stdout.toString("utf8").trim() === "tree"
-          ? problem("VRS_FILE_UNSUPPORTED_TYPE", `link to '${target}' points to a folder, not a file`)
-          : problem("VRS_FILE_SYMLINK_BROKEN", `link to '${target}' points to nothing in this revision`);
+        file.problem =
+          kind.code === 0 && kind.stdout.toString("utf8").trim() === "tree"
+            ? problem("VRS_FILE_UNSUPPORTED_TYPE", `link to '${target}' points to a folder, not a file`)
+            : problem("VRS_FILE_SYMLINK_BROKEN", `link to '${target}' points to nothing in this revision`);
         break;
       }
       if (next.mode !== "120000") {
-        Object.assign(file, next.type === "blob" ? regular({ ...next, path: file.path }, limits) : { problem: problem("VRS_FILE_UNSUPPORTED_TYPE", `link to '${target}' is not a file`) });
+        Object.assign(
+          file,
+          next.type === "blob"
+            ? regular({ ...next, path: file.path }, limits)
+            : { problem: problem("VRS_FILE_UNSUPPORTED_TYPE", `link to '${target}' is not a file`) },
+        );
         break;
       }
       if (++hops >= 8) {
@@ -115,7 +127,13 @@ async function listTree(repo: string, commit: string, paths: string[]): Promise<
     if (rec === "") continue;
     const tab = rec.indexOf("\t");
     const [mode, type, oid, size] = rec.slice(0, tab).split(/ +/);
-    entries.push({ mode: mode!, type: type!, oid: oid!, size: size === "-" ? 0 : Number(size), path: rec.slice(tab + 1) });
+    entries.push({
+      mode: mode!,
+      type: type!,
+      oid: oid!,
+      size: size === "-" ? 0 : Number(size),
+      path: rec.slice(tab + 1),
+    });
   }
   return entries;
 }

@@ -19,7 +19,10 @@ export class LocalRefSource implements RefSource {
   private watcher: FSWatcher | undefined;
   private trailing: NodeJS.Timeout | undefined;
 
-  constructor(readonly repo: string, branch: string) {
+  constructor(
+    readonly repo: string,
+    branch: string,
+  ) {
     this.ref = `refs/heads/${branch}`;
   }
 
@@ -28,7 +31,11 @@ export class LocalRefSource implements RefSource {
     const refFile = join(gitDir, this.ref);
     // Watch the folders: git replaces ref files by rename, which a watch on the file itself can miss.
     const paths = [dirname(refFile), join(gitDir, "packed-refs"), gitDir];
-    this.watcher = watch(paths, { ignoreInitial: true, depth: 0, ignored: (p: string) => p.endsWith(".lock") || p.includes("/objects/") || p.includes("/logs/") });
+    this.watcher = watch(paths, {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (p: string) => p.endsWith(".lock") || p.includes("/objects/") || p.includes("/logs/"),
+    });
     // chokidar drops a second `change` of the same path within 50 ms of the first (its throttle), so two
     // quick commits could lose the second: every event is followed by one trailing re-check after that window.
     const fire = (path: string) => {
@@ -53,7 +60,12 @@ export class RemoteRefSource implements RefSource {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(readonly url: string, readonly repo: string, branch: string, private readonly intervalMs: number) {
+  constructor(
+    readonly url: string,
+    readonly repo: string,
+    branch: string,
+    private readonly intervalMs: number,
+  ) {
     this.ref = `refs/heads/${branch}`;
   }
 

@@ -8,11 +8,24 @@ import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 export async function readWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const realRoot = await realpath(root).catch(() => {
-    throw new VrskyError("VRS_USAGE", `${root} does not exist; pass --repo with the folder that holds tenants/ and integrations/`);
+    throw new VrskyError(
+      "VRS_USAGE",
+      `${root} does not exist; pass --repo with the folder that holds tenants/ and integrations/`,
+    );
   });
-  const folders = await Promise.all(["tenants", "integrations"].map((f) => lstat(join(root, f)).then((s) => s.isDirectory(), () => false)));
+  const folders = await Promise.all(
+    ["tenants", "integrations"].map((f) =>
+      lstat(join(root, f)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ),
+    ),
+  );
   if (!folders.some(Boolean)) {
-    throw new VrskyError("VRS_USAGE", `${root} has neither tenants/ nor integrations/; pass --repo with the folder that holds them`);
+    throw new VrskyError(
+      "VRS_USAGE",
+      `${root} has neither tenants/ nor integrations/; pass --repo with the folder that holds them`,
+    );
   }
   const files: ManifestFile[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -37,12 +50,18 @@ export async function readWorktree(root: string, options: { limits?: InputLimits
         try {
           target = await realpath(abs);
         } catch {
-          files.push({ path: rel, problem: { ...at, code: "VRS_FILE_SYMLINK_BROKEN", message: "link points to nothing" } });
+          files.push({
+            path: rel,
+            problem: { ...at, code: "VRS_FILE_SYMLINK_BROKEN", message: "link points to nothing" },
+          });
           continue;
         }
         const inside = relative(realRoot, target);
         if (inside.startsWith("..") || inside.startsWith(sep) || inside === "") {
-          files.push({ path: rel, problem: { ...at, code: "VRS_FILE_SYMLINK_OUTSIDE", message: "link leaves the repository" } });
+          files.push({
+            path: rel,
+            problem: { ...at, code: "VRS_FILE_SYMLINK_OUTSIDE", message: "link leaves the repository" },
+          });
           continue;
         }
       }
@@ -50,7 +69,14 @@ export async function readWorktree(root: string, options: { limits?: InputLimits
       if (!tst.isFile()) {
         files.push({ path: rel, problem: { ...at, code: "VRS_FILE_UNSUPPORTED_TYPE", message: "not a regular file" } });
       } else if (tst.size > limits.maxFileBytes) {
-        files.push({ path: rel, problem: { ...at, code: "VRS_FILE_TOO_LARGE", message: `file is ${tst.size} bytes; the limit is ${limits.maxFileBytes} bytes` } });
+        files.push({
+          path: rel,
+          problem: {
+            ...at,
+            code: "VRS_FILE_TOO_LARGE",
+            message: `file is ${tst.size} bytes; the limit is ${limits.maxFileBytes} bytes`,
+          },
+        });
       } else {
         files.push({ path: rel, bytes: await readFile(target) });
       }

@@ -5,7 +5,8 @@ import type { PathSegment } from "./json-path.js";
  * repository, so anything that looks like a secret is an error; the fix is always a `secretRef`.
  */
 
-const SECRET_KEY = /^(password|passwd|pwd|secret|client[-_]?secret|token|access[-_]?token|api[-_]?key|apikey|private[-_]?key|credentials?|auth)$/i;
+const SECRET_KEY =
+  /^(password|passwd|pwd|secret|client[-_]?secret|token|access[-_]?token|api[-_]?key|apikey|private[-_]?key|credentials?|auth)$/i;
 const AUTH_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|x-auth-token|cookie)$/i;
 const TOKEN_PATTERNS: Array<[RegExp, string]> = [
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, "a Slack token"],
@@ -36,7 +37,9 @@ export interface CredentialScan {
 export function findCredentials(value: unknown, base: PathSegment[], scan: CredentialScan = {}): CredentialHit[] {
   const hits: CredentialHit[] = [];
   const exprMaps = new Set(scan.expressionMaps ?? []);
-  const stack: Array<{ v: unknown; path: PathSegment[]; key?: string; parentKey?: string; keysAreData?: boolean }> = [{ v: value, path: base, keysAreData: scan.valuesOnly }];
+  const stack: Array<{ v: unknown; path: PathSegment[]; key?: string; parentKey?: string; keysAreData?: boolean }> = [
+    { v: value, path: base, keysAreData: scan.valuesOnly },
+  ];
   while (stack.length > 0) {
     const { v, path, key, parentKey, keysAreData } = stack.pop()!;
     if (typeof v === "string") {

@@ -71,11 +71,21 @@ interface Located {
 }
 
 /** Builds the desired state of a revision from its manifest files. Pure: no I/O. */
-export function loadDesired(files: ManifestFile[], options: { limits?: InputLimits; cache?: ParseCache } = {}): DesiredState {
+export function loadDesired(
+  files: ManifestFile[],
+  options: { limits?: InputLimits; cache?: ParseCache } = {},
+): DesiredState {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const findings: Finding[] = [];
   if (files.length > limits.maxFiles) {
-    findings.push({ file: ".", line: 1, column: 1, path: "", code: "VRS_REPO_TOO_MANY_FILES", message: `the revision has ${files.length} manifest files; the limit is ${limits.maxFiles}` });
+    findings.push({
+      file: ".",
+      line: 1,
+      column: 1,
+      path: "",
+      code: "VRS_REPO_TOO_MANY_FILES",
+      message: `the revision has ${files.length} manifest files; the limit is ${limits.maxFiles}`,
+    });
     return { resources: [], findings, files: files.length };
   }
   const docs: Located[] = [];
@@ -122,19 +132,39 @@ function checkPlacement(path: string, doc: ParsedDocument, single: boolean): Fin
     out.push({ file: path, ...doc.at.kind, path: "kind", code: "VRS_FILE_MISPLACED", message });
   if (parts[0] === "tenants") {
     if (parts.length !== 2) misplaced("tenant files belong directly in tenants/, as tenants/<name>.yaml");
-    else if (doc.kind !== undefined && doc.kind !== "Tenant") misplaced(`a ${doc.kind} does not belong in tenants/; move it to integrations/<tenant>/`);
+    else if (doc.kind !== undefined && doc.kind !== "Tenant")
+      misplaced(`a ${doc.kind} does not belong in tenants/; move it to integrations/<tenant>/`);
     else if (single && doc.name !== undefined && doc.name !== base) {
-      out.push({ file: path, ...doc.at.name, path: "metadata.name", code: "VRS_REF_PATH_MISMATCH", message: `metadata.name is '${doc.name}' but the file is named '${base}'; rename the file to tenants/${doc.name}.yaml or fix the name` });
+      out.push({
+        file: path,
+        ...doc.at.name,
+        path: "metadata.name",
+        code: "VRS_REF_PATH_MISMATCH",
+        message: `metadata.name is '${doc.name}' but the file is named '${base}'; rename the file to tenants/${doc.name}.yaml or fix the name`,
+      });
     }
   } else {
     if (parts.length !== 3) misplaced("integration files belong in integrations/<tenant>/<name>.yaml");
-    else if (doc.kind !== undefined && doc.kind !== "Integration") misplaced(`a ${doc.kind} does not belong in integrations/; move it to tenants/`);
+    else if (doc.kind !== undefined && doc.kind !== "Integration")
+      misplaced(`a ${doc.kind} does not belong in integrations/; move it to tenants/`);
     else {
       if (doc.tenant !== undefined && doc.tenant !== parts[1]) {
-        out.push({ file: path, ...doc.at.tenant, path: "metadata.tenant", code: "VRS_REF_PATH_MISMATCH", message: `metadata.tenant is '${doc.tenant}' but the file is in integrations/${parts[1]}/; move the file or fix the tenant` });
+        out.push({
+          file: path,
+          ...doc.at.tenant,
+          path: "metadata.tenant",
+          code: "VRS_REF_PATH_MISMATCH",
+          message: `metadata.tenant is '${doc.tenant}' but the file is in integrations/${parts[1]}/; move the file or fix the tenant`,
+        });
       }
       if (single && doc.name !== undefined && doc.name !== base) {
-        out.push({ file: path, ...doc.at.name, path: "metadata.name", code: "VRS_REF_PATH_MISMATCH", message: `metadata.name is '${doc.name}' but the file is named '${base}'; rename the file or fix the name` });
+        out.push({
+          file: path,
+          ...doc.at.name,
+          path: "metadata.name",
+          code: "VRS_REF_PATH_MISMATCH",
+          message: `metadata.name is '${doc.name}' but the file is named '${base}'; rename the file or fix the name`,
+        });
       }
     }
   }
@@ -158,12 +188,20 @@ function checkReferences(docs: Located[]): Finding[] {
     const key = `${d.doc.tenant}/${d.doc.name}`;
     const first = integrations.get(key);
     if (first) {
-      out.push(duplicate(d, `integration '${d.doc.name}' of tenant '${d.doc.tenant}' is also defined in ${first.file}`));
+      out.push(
+        duplicate(d, `integration '${d.doc.name}' of tenant '${d.doc.tenant}' is also defined in ${first.file}`),
+      );
       continue;
     }
     integrations.set(key, d);
     if (!tenants.has(d.doc.tenant)) {
-      out.push({ file: d.file, ...d.doc.at.tenant, path: "metadata.tenant", code: "VRS_REF_TENANT_NOT_FOUND", message: `tenant '${d.doc.tenant}' does not exist; add tenants/${d.doc.tenant}.yaml or fix metadata.tenant` });
+      out.push({
+        file: d.file,
+        ...d.doc.at.tenant,
+        path: "metadata.tenant",
+        code: "VRS_REF_TENANT_NOT_FOUND",
+        message: `tenant '${d.doc.tenant}' does not exist; add tenants/${d.doc.tenant}.yaml or fix metadata.tenant`,
+      });
     }
     const list = perTenant.get(d.doc.tenant) ?? [];
     list.push(d);
@@ -174,7 +212,13 @@ function checkReferences(docs: Located[]): Finding[] {
       const key2 = `${d.doc.tenant} ${path}`;
       const other = httpPaths.get(key2);
       if (other) {
-        out.push({ file: d.file, ...d.doc.at.sourcePath, path: "spec.source.config.path", code: "VRS_REF_DUPLICATE_NAME", message: `webhook path '${path}' is already used by ${other.file}; each HTTP source of a tenant needs its own path` });
+        out.push({
+          file: d.file,
+          ...d.doc.at.sourcePath,
+          path: "spec.source.config.path",
+          code: "VRS_REF_DUPLICATE_NAME",
+          message: `webhook path '${path}' is already used by ${other.file}; each HTTP source of a tenant needs its own path`,
+        });
       } else {
         httpPaths.set(key2, d);
       }
@@ -187,13 +231,28 @@ function checkReferences(docs: Located[]): Finding[] {
     const limits = tenant.spec?.limits;
     const max = limits?.integrations ?? Infinity;
     if (list.length > max) {
-      out.push({ file: t.file, ...t.doc.at.limitIntegrations, path: "spec.limits.integrations", code: "VRS_LIMIT_INTEGRATIONS", message: `tenant '${name}' has ${list.length} integrations; its limit is ${max}` });
+      out.push({
+        file: t.file,
+        ...t.doc.at.limitIntegrations,
+        path: "spec.limits.integrations",
+        code: "VRS_LIMIT_INTEGRATIONS",
+        message: `tenant '${name}' has ${list.length} integrations; its limit is ${max}`,
+      });
     }
     const maxReplicas = limits?.replicas ?? -1;
     if (maxReplicas >= 0) {
-      const total = list.reduce((n, d) => n + (d.doc.resource?.kind === "Integration" ? d.doc.resource.spec.replicas ?? 1 : 0), 0);
+      const total = list.reduce(
+        (n, d) => n + (d.doc.resource?.kind === "Integration" ? (d.doc.resource.spec.replicas ?? 1) : 0),
+        0,
+      );
       if (total > maxReplicas) {
-        out.push({ file: t.file, ...t.doc.at.limitReplicas, path: "spec.limits.replicas", code: "VRS_LIMIT_REPLICAS", message: `tenant '${name}' runs ${total} replicas in total; its limit is ${maxReplicas}` });
+        out.push({
+          file: t.file,
+          ...t.doc.at.limitReplicas,
+          path: "spec.limits.replicas",
+          code: "VRS_LIMIT_REPLICAS",
+          message: `tenant '${name}' runs ${total} replicas in total; its limit is ${maxReplicas}`,
+        });
       }
     }
   }

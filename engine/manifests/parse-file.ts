@@ -39,7 +39,11 @@ export interface ParsedFile {
 /** Parses and validates one file's bytes. The result depends on the bytes only, so it is cached by blob id. */
 export function parseFile(bytes: Uint8Array, limits: InputLimits): ParsedFile {
   const source = readSource(bytes, limits);
-  return { findings: source.findings, documents: source.documents.map(parseDocument), documentCount: source.documentCount };
+  return {
+    findings: source.findings,
+    documents: source.documents.map(parseDocument),
+    documentCount: source.documentCount,
+  };
 }
 
 function parseDocument(doc: SourceDocument): ParsedDocument {
@@ -63,19 +67,44 @@ function parseDocument(doc: SourceDocument): ParsedDocument {
   };
   const report = (f: Omit<FileFinding, "line" | "column">, p: Position) => out.findings.push({ ...f, ...p });
   if (!isObject(v)) {
-    report({ path: "", code: "VRS_YAML_NOT_MAPPING", message: "a manifest must be a mapping with apiVersion, kind, metadata and spec" }, at.document);
+    report(
+      {
+        path: "",
+        code: "VRS_YAML_NOT_MAPPING",
+        message: "a manifest must be a mapping with apiVersion, kind, metadata and spec",
+      },
+      at.document,
+    );
     return out;
   }
   if (v.apiVersion === undefined) {
-    report({ path: "apiVersion", code: "VRS_SCHEMA_REQUIRED", message: `required field 'apiVersion' is missing; use apiVersion: ${API_VERSION}` }, at.document);
+    report(
+      {
+        path: "apiVersion",
+        code: "VRS_SCHEMA_REQUIRED",
+        message: `required field 'apiVersion' is missing; use apiVersion: ${API_VERSION}`,
+      },
+      at.document,
+    );
   } else if (v.apiVersion !== API_VERSION) {
-    report({ path: "apiVersion", code: "VRS_MANIFEST_API_VERSION", message: `apiVersion '${String(v.apiVersion)}' is not supported; use ${API_VERSION}` }, doc.locate(["apiVersion"]));
+    report(
+      {
+        path: "apiVersion",
+        code: "VRS_MANIFEST_API_VERSION",
+        message: `apiVersion '${String(v.apiVersion)}' is not supported; use ${API_VERSION}`,
+      },
+      doc.locate(["apiVersion"]),
+    );
   }
   if (!KINDS.includes(v.kind as Kind)) {
-    const message = v.kind === undefined
-      ? "required field 'kind' is missing; use Tenant or Integration"
-      : `kind '${String(v.kind)}' is not known; use Tenant or Integration`;
-    report({ path: "kind", code: v.kind === undefined ? "VRS_SCHEMA_REQUIRED" : "VRS_MANIFEST_KIND", message }, v.kind === undefined ? at.document : at.kind);
+    const message =
+      v.kind === undefined
+        ? "required field 'kind' is missing; use Tenant or Integration"
+        : `kind '${String(v.kind)}' is not known; use Tenant or Integration`;
+    report(
+      { path: "kind", code: v.kind === undefined ? "VRS_SCHEMA_REQUIRED" : "VRS_MANIFEST_KIND", message },
+      v.kind === undefined ? at.document : at.kind,
+    );
     return out;
   }
   const kind = v.kind as Kind;
@@ -94,7 +123,11 @@ function parseDocument(doc: SourceDocument): ParsedDocument {
 function fillConnectorConfigs(v: Record<string, unknown>): void {
   const spec = isObject(v.spec) ? v.spec : undefined;
   if (!spec) return;
-  const items = [spec.source, ...(Array.isArray(spec.steps) ? spec.steps : []), ...(Array.isArray(spec.sinks) ? spec.sinks : [])];
+  const items = [
+    spec.source,
+    ...(Array.isArray(spec.steps) ? spec.steps : []),
+    ...(Array.isArray(spec.sinks) ? spec.sinks : []),
+  ];
   for (const item of items) if (isObject(item) && !("config" in item)) item.config = {};
 }
 

@@ -45,7 +45,12 @@ export function loadSchemas(dir = join(packageRoot(), "schemas")): SchemaSet {
     keyword: "x-vrsky-normalize",
     schemaType: "string",
     modifying: true,
-    validate: (kind: string, data: unknown, _schema: unknown, cxt?: { parentData: Record<string | number, unknown>; parentDataProperty: string | number }) => {
+    validate: (
+      kind: string,
+      data: unknown,
+      _schema: unknown,
+      cxt?: { parentData: Record<string | number, unknown>; parentDataProperty: string | number },
+    ) => {
       if (!cxt || (typeof data !== "string" && typeof data !== "number")) return true;
       if (kind === "duration" && typeof data === "string") {
         const ms = parseDuration(data);
@@ -59,7 +64,11 @@ export function loadSchemas(dir = join(packageRoot(), "schemas")): SchemaSet {
   });
   // The files carry no $id, so editors resolve their relative $refs against the files themselves; here each
   // is registered under a base URI that mirrors its path, which resolves the same refs the same way.
-  for (const file of schemaFiles(dir)) ajv.addSchema(JSON.parse(readFileSync(file, "utf8")) as object, `${BASE_URI}${relative(dir, file).split(sep).join("/")}`);
+  for (const file of schemaFiles(dir))
+    ajv.addSchema(
+      JSON.parse(readFileSync(file, "utf8")) as object,
+      `${BASE_URI}${relative(dir, file).split(sep).join("/")}`,
+    );
   const validators = new Map<Kind, ValidateFunction>();
   for (const kind of KINDS) {
     const id = `${BASE_URI}${SCHEMA_FILE[kind]}`;
@@ -96,7 +105,12 @@ function toFindings(errors: ErrorObject[], doc: SourceDocument): FileFinding[] {
     if (e.keyword === "if") continue;
     // A bad key fails the key's own keyword (e.g. pattern) under propertyNames too; the propertyNames error names the key.
     if (e.schemaPath.includes("/propertyNames/")) continue;
-    if (errors.some((o) => o !== e && o.keyword === "anyOf" && e.schemaPath.startsWith(o.schemaPath.replace(/\/anyOf$/, "/anyOf/")))) continue;
+    if (
+      errors.some(
+        (o) => o !== e && o.keyword === "anyOf" && e.schemaPath.startsWith(o.schemaPath.replace(/\/anyOf$/, "/anyOf/")),
+      )
+    )
+      continue;
     const f = toFinding(e, doc);
     const key = `${f.path}\u0000${f.code}`;
     if (seen.has(key)) continue;
@@ -135,7 +149,12 @@ function toFinding(e: ErrorObject, doc: SourceDocument): FileFinding {
       message = `${where}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
       break;
     case "const":
-      code = base[0] === "apiVersion" ? "VRS_MANIFEST_API_VERSION" : base[0] === "kind" ? "VRS_MANIFEST_KIND" : "VRS_SCHEMA_ENUM";
+      code =
+        base[0] === "apiVersion"
+          ? "VRS_MANIFEST_API_VERSION"
+          : base[0] === "kind"
+            ? "VRS_MANIFEST_KIND"
+            : "VRS_SCHEMA_ENUM";
       message = `${where}: must be ${JSON.stringify(p.allowedValue)}`;
       break;
     case "pattern":

@@ -45,13 +45,32 @@ function list(v: unknown): unknown[] {
 function checkTenant(spec: Obj, report: Report): void {
   const instances = obj(spec.instances);
   if (instances && spec.tier !== "dedicated") {
-    report("VRS_FIELD_CONFLICT", ["spec", "instances"], "instances apply to the dedicated tier only; set spec.tier: dedicated or remove spec.instances", true);
+    report(
+      "VRS_FIELD_CONFLICT",
+      ["spec", "instances"],
+      "instances apply to the dedicated tier only; set spec.tier: dedicated or remove spec.instances",
+      true,
+    );
   }
-  if (instances && typeof instances.min === "number" && typeof instances.max === "number" && instances.min > instances.max) {
-    report("VRS_SCHEMA_RANGE", ["spec", "instances", "min"], `min (${instances.min}) is greater than max (${instances.max})`);
+  if (
+    instances &&
+    typeof instances.min === "number" &&
+    typeof instances.max === "number" &&
+    instances.min > instances.max
+  ) {
+    report(
+      "VRS_SCHEMA_RANGE",
+      ["spec", "instances", "min"],
+      `min (${instances.min}) is greater than max (${instances.max})`,
+    );
   }
   if (obj(spec.placement) && spec.tier !== "dedicated") {
-    report("VRS_FIELD_CONFLICT", ["spec", "placement"], "placement applies to the dedicated tier only; set spec.tier: dedicated or remove spec.placement", true);
+    report(
+      "VRS_FIELD_CONFLICT",
+      ["spec", "placement"],
+      "placement applies to the dedicated tier only; set spec.tier: dedicated or remove spec.placement",
+      true,
+    );
   }
   uniqueNames(list(spec.apiKeys), ["spec", "apiKeys"], "name", report);
   uniqueNames(list(spec.apiKeys), ["spec", "apiKeys"], "sha256", report);
@@ -75,7 +94,11 @@ function checkIntegration(spec: Obj, report: Report): void {
     const a = parseDuration(retry.initialBackoff);
     const b = parseDuration(retry.maxBackoff);
     if (a !== undefined && b !== undefined && a > b) {
-      report("VRS_FIELD_CONFLICT", ["spec", "retry", "initialBackoff"], `initialBackoff (${retry.initialBackoff}) is longer than maxBackoff (${retry.maxBackoff})`);
+      report(
+        "VRS_FIELD_CONFLICT",
+        ["spec", "retry", "initialBackoff"],
+        `initialBackoff (${retry.initialBackoff}) is longer than maxBackoff (${retry.maxBackoff})`,
+      );
     }
   }
 }
@@ -87,7 +110,11 @@ function checkConnector(role: "source" | "step" | "sink", c: Obj, at: PathSegmen
   const cfg = [...at, "config"];
   for (const hit of findCredentials(config, cfg, { expressionMaps: ["fields", "columns"] })) {
     if (hit.path[hit.path.length - 1] === "secretRef") continue;
-    report("VRS_SECRET_INLINE", hit.path, `looks like ${hit.what}; store it as a secret and reference it with secretRef`);
+    report(
+      "VRS_SECRET_INLINE",
+      hit.path,
+      `looks like ${hit.what}; store it as a secret and reference it with secretRef`,
+    );
   }
   const type = `${role}:${String(c.type)}`;
   switch (type) {
@@ -117,7 +144,11 @@ function checkConnector(role: "source" | "step" | "sink", c: Obj, at: PathSegmen
       break;
     case "source:file":
       if (config.afterRead === "move" && config.moveTo === undefined) {
-        report("VRS_SCHEMA_REQUIRED", [...cfg, "moveTo"], "afterRead: move needs moveTo (or set afterRead: keep or delete)");
+        report(
+          "VRS_SCHEMA_REQUIRED",
+          [...cfg, "moveTo"],
+          "afterRead: move needs moveTo (or set afterRead: keep or delete)",
+        );
       }
       break;
     case "sink:file":
@@ -137,7 +168,8 @@ function checkConnector(role: "source" | "step" | "sink", c: Obj, at: PathSegmen
 function condition(expr: string, path: PathSegment[], report: Report): void {
   const r = checkCel(expr);
   if (!r.ok) report("VRS_CEL_INVALID", path, r.message);
-  else if (r.type !== "bool" && r.type !== "dyn") report("VRS_CEL_NOT_BOOL", path, `the condition yields ${r.type}, not bool`);
+  else if (r.type !== "bool" && r.type !== "dyn")
+    report("VRS_CEL_NOT_BOOL", path, `the condition yields ${r.type}, not bool`);
 }
 
 function expression(expr: string, path: PathSegment[], report: Report, types?: string[]): void {

@@ -1,4 +1,14 @@
-import { isMap, isPair, isScalar, isSeq, isAlias, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  isAlias,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+} from "yaml";
 import type { FileFinding } from "../errors/finding.js";
 import type { Code } from "../errors/codes.js";
 import type { InputLimits } from "./limits.js";
@@ -23,7 +33,15 @@ export interface SourceFile {
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 /** Tags that keep values within the JSON data model; anything else (!!binary, !!set, custom) is refused. */
-const PLAIN_TAGS = new Set(["tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"]);
+const PLAIN_TAGS = new Set([
+  "tag:yaml.org,2002:str",
+  "tag:yaml.org,2002:int",
+  "tag:yaml.org,2002:float",
+  "tag:yaml.org,2002:bool",
+  "tag:yaml.org,2002:null",
+  "tag:yaml.org,2002:map",
+  "tag:yaml.org,2002:seq",
+]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 function at(code: Code, message: string, line = 1, column = 1, path = ""): FileFinding {
@@ -45,7 +63,12 @@ export function readSource(bytes: Uint8Array, limits: InputLimits): SourceFile {
   }
   const depth = nestingEstimate(text);
   if (depth > PRESCAN_MAX_NESTING) {
-    return fail(at("VRS_YAML_TOO_DEEP", `the document nests too deeply (estimate ${depth}); documents may nest at most ${limits.maxDepth} levels`));
+    return fail(
+      at(
+        "VRS_YAML_TOO_DEEP",
+        `the document nests too deeply (estimate ${depth}); documents may nest at most ${limits.maxDepth} levels`,
+      ),
+    );
   }
   return parseText(text, limits);
 }
@@ -103,7 +126,12 @@ function parseText(text: string, limits: InputLimits): SourceFile {
   };
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true }) as Document.Parsed[];
+    docs = parseAllDocuments(text, {
+      lineCounter: lc,
+      uniqueKeys: true,
+      prettyErrors: false,
+      strict: true,
+    }) as Document.Parsed[];
   } catch (e) {
     if (e instanceof RangeError) return fail(at("VRS_YAML_TOO_DEEP", "document is nested too deeply to parse"));
     throw e;
@@ -112,7 +140,9 @@ function parseText(text: string, limits: InputLimits): SourceFile {
   const findings: FileFinding[] = [];
   const documents: SourceDocument[] = [];
   if (docs.length > limits.maxDocumentsPerFile) {
-    return fail(at("VRS_YAML_SYNTAX", `file holds ${docs.length} documents; the limit is ${limits.maxDocumentsPerFile}`));
+    return fail(
+      at("VRS_YAML_SYNTAX", `file holds ${docs.length} documents; the limit is ${limits.maxDocumentsPerFile}`),
+    );
   }
   docs.forEach((doc, index) => {
     const before = findings.length;
@@ -153,8 +183,11 @@ function parseText(text: string, limits: InputLimits): SourceFile {
     }
     documents.push({ value, index, locate: (path, preferKey) => locateIn(doc, path, preferKey ?? false, pos) });
   });
-  if (documents.length === 0 && findings.length === 0) findings.push(at("VRS_YAML_EMPTY", "the file holds no manifest"));
-  const documentCount = docs.filter((d) => !(d.contents === null || (isScalar(d.contents) && d.contents.value === null)) || d.errors.length > 0).length;
+  if (documents.length === 0 && findings.length === 0)
+    findings.push(at("VRS_YAML_EMPTY", "the file holds no manifest"));
+  const documentCount = docs.filter(
+    (d) => !(d.contents === null || (isScalar(d.contents) && d.contents.value === null)) || d.errors.length > 0,
+  ).length;
   return { documents, findings, documentCount };
 }
 
@@ -176,7 +209,13 @@ function checkShape(
     if (tag !== undefined && !PLAIN_TAGS.has(tag)) {
       const where = rangeStart(node);
       const p = where === undefined ? { line: 1, column: 1 } : pos(where);
-      return at("VRS_YAML_UNSUPPORTED_TAG", `tag ${tag.replace("tag:yaml.org,2002:", "!!")} is not allowed`, p.line, p.column, formatPath(path));
+      return at(
+        "VRS_YAML_UNSUPPORTED_TAG",
+        `tag ${tag.replace("tag:yaml.org,2002:", "!!")} is not allowed`,
+        p.line,
+        p.column,
+        formatPath(path),
+      );
     }
     if (isMap(node)) {
       for (const item of node.items) {
@@ -185,7 +224,13 @@ function checkShape(
         if (typeof key === "string" && FORBIDDEN_KEYS.has(key)) {
           const where = rangeStart(item.key);
           const p = where === undefined ? { line: 1, column: 1 } : pos(where);
-          return at("VRS_YAML_FORBIDDEN_KEY", `key '${key}' is not allowed`, p.line, p.column, formatPath([...path, key]));
+          return at(
+            "VRS_YAML_FORBIDDEN_KEY",
+            `key '${key}' is not allowed`,
+            p.line,
+            p.column,
+            formatPath([...path, key]),
+          );
         }
         if (!isScalar(item.key) && item.key !== null) {
           const where = rangeStart(item.key);
@@ -222,7 +267,7 @@ function locateIn(
       if (!pair) break;
       const keyStart = rangeStart(pair.key);
       const valueStart = rangeStart(pair.value);
-      best = (seg === path[path.length - 1] && preferKey ? keyStart : valueStart ?? keyStart) ?? best;
+      best = (seg === path[path.length - 1] && preferKey ? keyStart : (valueStart ?? keyStart)) ?? best;
       node = pair.value;
     } else if (isSeq(node) && typeof seg === "number") {
       const item = node.items[seg];
@@ -244,7 +289,7 @@ function firstLine(s: string): string {
 function firstInvalidUtf8(bytes: Uint8Array): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
     if (n === 0) return { line, column: i - lineStart + 1 };

@@ -21,6 +21,10 @@ export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
       ...(o.creds ? { authenticator: credsAuthenticator(readFileSync(o.creds)) } : {}),
     });
   } catch (e) {
-    throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot connect to ${o.url}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new VrskyError(
+      "VRS_NATS_UNAVAILABLE",
+      `cannot connect to ${o.url}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
 }

@@ -30,7 +30,10 @@ export class LocalNatsServer {
     const override = process.env.VRSKY_NATS_SERVER;
     if (override) {
       if (existsSync(override)) return override;
-      throw new VrskyError("VRS_NATS_SERVER_MISSING", `VRSKY_NATS_SERVER names ${override}, which does not exist; install nats-server with: sudo apt-get install -y nats-server`);
+      throw new VrskyError(
+        "VRS_NATS_SERVER_MISSING",
+        `VRSKY_NATS_SERVER names ${override}, which does not exist; install nats-server with: sudo apt-get install -y nats-server`,
+      );
     }
     for (const p of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/bin", "/usr/bin"])) {
       if (p && existsSync(join(p, "nats-server"))) return join(p, "nats-server");
@@ -76,7 +79,12 @@ export class LocalNatsServer {
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
     const exited = new Promise<never>((_, reject) =>
       child.once("exit", (code) =>
-        reject(new VrskyError("VRS_NATS_SERVER_FAILED", `nats-server exited (code ${code}) while starting: ${stderr.trim() || `see ${join(dir, "nats-server.log")}`}`)),
+        reject(
+          new VrskyError(
+            "VRS_NATS_SERVER_FAILED",
+            `nats-server exited (code ${code}) while starting: ${stderr.trim() || `see ${join(dir, "nats-server.log")}`}`,
+          ),
+        ),
       ),
     );
     exited.catch(() => undefined);

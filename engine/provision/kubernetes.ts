@@ -20,16 +20,34 @@ type Obj = Record<string, unknown>;
 /** The Kubernetes objects of one tenant instance: ConfigMap, PersistentVolumeClaim, Deployment, Service, NetworkPolicy. */
 export function renderInstance(tenant: TenantServerConfig, index: number, o: KubernetesOptions): Obj[] {
   const name = `vrsky-nats-${tenant.tenant}-${index}`;
-  const labels = { "app.kubernetes.io/name": "nats", "app.kubernetes.io/part-of": "vrsky", "vrsky.io/tenant": tenant.tenant, "vrsky.io/instance": String(index) };
+  const labels = {
+    "app.kubernetes.io/name": "nats",
+    "app.kubernetes.io/part-of": "vrsky",
+    "vrsky.io/tenant": tenant.tenant,
+    "vrsky.io/instance": String(index),
+  };
   const meta = { name, namespace: o.namespace, labels };
-  const config = [tenant.config.split(INSTANCE_DIR).join("/data").trimEnd(), "port: 4222", "http_port: 8222", `server_name: ${name}`, "jetstream { store_dir: /data }", ""].join("\n");
+  const config = [
+    tenant.config.split(INSTANCE_DIR).join("/data").trimEnd(),
+    "port: 4222",
+    "http_port: 8222",
+    `server_name: ${name}`,
+    "jetstream { store_dir: /data }",
+    "",
+  ].join("\n");
   const pvc = o.storageSize
-    ? [{
-        apiVersion: "v1",
-        kind: "PersistentVolumeClaim",
-        metadata: meta,
-        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: o.storageSize } }, ...(o.storageClass ? { storageClassName: o.storageClass } : {}) },
-      }]
+    ? [
+        {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: meta,
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: o.storageSize } },
+            ...(o.storageClass ? { storageClassName: o.storageClass } : {}),
+          },
+        },
+      ]
     : [];
   return [
     { apiVersion: "v1", kind: "ConfigMap", metadata: meta, data: { "nats.conf": config } },
@@ -51,19 +69,32 @@ export function renderInstance(tenant: TenantServerConfig, index: number, o: Kub
                 name: "nats",
                 image: o.image ?? "nats:2.10-alpine",
                 args: ["-c", "/etc/nats/nats.conf"],
-                ports: [{ name: "client", containerPort: 4222 }, { name: "monitor", containerPort: 8222 }],
+                ports: [
+                  { name: "client", containerPort: 4222 },
+                  { name: "monitor", containerPort: 8222 },
+                ],
                 // Lame-duck mode drains clients before the pod stops: scaling down drains first.
                 lifecycle: { preStop: { exec: { command: ["nats-server", "--signal", "ldm=1"] } } },
                 readinessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: 8222 }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: "/healthz", port: 8222 }, periodSeconds: 10, failureThreshold: 3 },
                 resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
-                securityContext: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
-                volumeMounts: [{ name: "config", mountPath: "/etc/nats" }, { name: "data", mountPath: "/data" }],
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: 1000,
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                },
+                volumeMounts: [
+                  { name: "config", mountPath: "/etc/nats" },
+                  { name: "data", mountPath: "/data" },
+                ],
               },
             ],
             volumes: [
               { name: "config", configMap: { name } },
-              o.storageSize ? { name: "data", persistentVolumeClaim: { claimName: name } } : { name: "data", emptyDir: {} },
+              o.storageSize
+                ? { name: "data", persistentVolumeClaim: { claimName: name } }
+                : { name: "data", emptyDir: {} },
             ],
           },
         },
@@ -84,7 +115,16 @@ export function renderInstance(tenant: TenantServerConfig, index: number, o: Kub
         policyTypes: ["Ingress"],
         ingress: [
           {
-            from: [{ podSelector: { matchLabels: o.workerSelector ?? { "app.kubernetes.io/part-of": "vrsky", "app.kubernetes.io/component": "worker" } } }],
+            from: [
+              {
+                podSelector: {
+                  matchLabels: o.workerSelector ?? {
+                    "app.kubernetes.io/part-of": "vrsky",
+                    "app.kubernetes.io/component": "worker",
+                  },
+                },
+              },
+            ],
             ports: [{ protocol: "TCP", port: 4222 }],
           },
         ],
@@ -113,11 +153,24 @@ export class KubernetesProvisioner implements Provisioner {
     const wanted = Array.from({ length: count }, (_, i) => renderInstance(tenant, i, this.o)).flat();
     if (wanted.length > 0) await this.run(["apply", "-f", "-"], toYaml(wanted));
     const extra = current.filter((i) => i.index >= count);
-    for (const i of extra) await this.run(["delete", "--ignore-not-found", "--wait=true", "-f", "-"], toYaml(renderInstance(tenant, i.index, this.o)));
+    for (const i of extra)
+      await this.run(
+        ["delete", "--ignore-not-found", "--wait=true", "-f", "-"],
+        toYaml(renderInstance(tenant, i.index, this.o)),
+      );
     const now = new Date().toISOString();
     const instances = Array.from({ length: count }, (_, index) => {
       const prev = current.find((i) => i.index === index);
-      return prev ?? { id: `${tenant.tenant}-${index}`, tenant: tenant.tenant, index, url: `nats://vrsky-nats-${tenant.tenant}-${index}.${this.o.namespace}.svc:4222`, state: "starting" as const, startedAt: now };
+      return (
+        prev ?? {
+          id: `${tenant.tenant}-${index}`,
+          tenant: tenant.tenant,
+          index,
+          url: `nats://vrsky-nats-${tenant.tenant}-${index}.${this.o.namespace}.svc:4222`,
+          state: "starting" as const,
+          startedAt: now,
+        }
+      );
     });
     this.state.set(tenant.tenant, instances);
     return instances;
@@ -128,7 +181,18 @@ export class KubernetesProvisioner implements Provisioner {
   }
 
   async remove(tenant: string): Promise<void> {
-    await this.run(["delete", "--ignore-not-found", "-n", this.o.namespace, "deployment,service,configmap,networkpolicy,persistentvolumeclaim", "-l", `vrsky.io/tenant=${tenant}`], "");
+    await this.run(
+      [
+        "delete",
+        "--ignore-not-found",
+        "-n",
+        this.o.namespace,
+        "deployment,service,configmap,networkpolicy,persistentvolumeclaim",
+        "-l",
+        `vrsky.io/tenant=${tenant}`,
+      ],
+      "",
+    );
     this.state.delete(tenant);
   }
 
@@ -144,8 +208,19 @@ function kubectl(args: string[], input: string): Promise<void> {
     const child = spawn("kubectl", args, { stdio: ["pipe", "ignore", "pipe"] });
     let err = "";
     child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
-    child.on("error", (e) => reject(new VrskyError("VRS_PROVISION_FAILED", `cannot run kubectl: ${e.message}; install kubectl and configure access to the cluster`)));
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new VrskyError("VRS_PROVISION_FAILED", `kubectl ${args[0]} failed: ${err.trim()}`))));
+    child.on("error", (e) =>
+      reject(
+        new VrskyError(
+          "VRS_PROVISION_FAILED",
+          `cannot run kubectl: ${e.message}; install kubectl and configure access to the cluster`,
+        ),
+      ),
+    );
+    child.on("close", (code) =>
+      code === 0
+        ? resolve()
+        : reject(new VrskyError("VRS_PROVISION_FAILED", `kubectl ${args[0]} failed: ${err.trim()}`)),
+    );
     child.stdin.end(input);
   });
 }

@@ -20,22 +20,43 @@ export class LocalProcessProvisioner implements Provisioner {
   private readonly running = new Map<string, Running[]>();
   private readonly lostListeners = new Set<(i: Instance) => void>();
 
-  constructor(private readonly dir: string, private readonly drainTimeoutMs = 5_000) {}
+  constructor(
+    private readonly dir: string,
+    private readonly drainTimeoutMs = 5_000,
+  ) {}
 
   async scale(tenant: TenantServerConfig, count: number): Promise<Instance[]> {
     const list = this.running.get(tenant.tenant) ?? [];
     this.running.set(tenant.tenant, list);
     for (let index = 0; index < count; index++) {
       const existing = list.find((r) => r.instance.index === index);
-      if (existing && existing.server.running && existing.instance.state !== "lost" && existing.config === tenant.config) continue;
+      if (
+        existing &&
+        existing.server.running &&
+        existing.instance.state !== "lost" &&
+        existing.config === tenant.config
+      )
+        continue;
       if (existing?.server.running) {
         existing.instance.state = "draining";
         await existing.server.stop();
       }
       const dir = join(this.dir, tenant.tenant, String(index));
-      const server = new LocalNatsServer({ dir, extraConfig: tenant.config.split(INSTANCE_DIR).join(dir), serverName: `${tenant.tenant}-${index}` });
+      const server = new LocalNatsServer({
+        dir,
+        extraConfig: tenant.config.split(INSTANCE_DIR).join(dir),
+        serverName: `${tenant.tenant}-${index}`,
+      });
       await server.start();
-      const instance: Instance = { id: `${tenant.tenant}-${index}`, tenant: tenant.tenant, index, url: server.url, state: "ready", startedAt: new Date().toISOString(), pid: server.pid };
+      const instance: Instance = {
+        id: `${tenant.tenant}-${index}`,
+        tenant: tenant.tenant,
+        index,
+        url: server.url,
+        state: "ready",
+        startedAt: new Date().toISOString(),
+        pid: server.pid,
+      };
       server.onUnexpectedExit(() => {
         if (instance.state === "draining") return;
         instance.state = "lost";

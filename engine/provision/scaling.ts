@@ -1,7 +1,10 @@
 import { fnv1a } from "../scheduler/rendezvous.js";
 
 /** How many NATS instances a dedicated tenant runs: ceil(integrations / perInstance), within [min, max]. */
-export function instanceCount(integrations: number, bounds: { min?: number; max?: number; integrationsPerInstance?: number }): number {
+export function instanceCount(
+  integrations: number,
+  bounds: { min?: number; max?: number; integrationsPerInstance?: number },
+): number {
   const min = bounds.min ?? 1;
   const max = Math.max(min, bounds.max ?? 3);
   const per = Math.max(1, bounds.integrationsPerInstance ?? 50);

@@ -8,21 +8,9 @@ import { canonicalJson } from "../plan/canonical.js";
 import { INSTANCE_DIR } from "../provision/provisioner.js";
 import { tenantLimits } from "../accounts/claims.js";
 import type { AccountOps } from "./tenant-runtime.js";
-import type { RevocationRecord } from "../state/layout.js";
+import type { AccountRecord } from "../contract/accounts.js";
+import type { RevocationRecord } from "../contract/state.js";
 import { readSnapshot } from "../state/mirror.js";
-
-/** What the reconciler remembers of a pushed account (bucket `vrsky-accounts`): public data only. */
-export interface AccountRecord {
-  format: "vrsky.io/account/v1";
-  tenant: string;
-  accountPublicKey: string;
-  generation: number;
-  /** Issue time of the pushed JWT: with the same claims it reproduces the same JWT, byte for byte. */
-  iat: number;
-  /** Canonical JSON of what the JWT says (key, limits, revocations): a change means a re-push. */
-  claims: string;
-  pushedAt: string;
-}
 
 /**
  * Tenant accounts in operator mode: pushes account JWTs to every server's resolver, re-pushes on a limits
@@ -52,7 +40,9 @@ export class NatsAccountOps implements AccountOps {
 
   serverConfig(t: TenantResource): string {
     const record = this.records.get(t.metadata.name);
-    const revocations = record ? (JSON.parse(record.claims) as { revocations?: Record<string, number> }).revocations : undefined;
+    const revocations = record
+      ? (JSON.parse(record.claims) as { revocations?: Record<string, number> }).revocations
+      : undefined;
     const jwt = tenantAccountJwt(this.keys, t, { iat: record?.iat, revocations });
     return serverConfig(this.keys, { resolverDir: `${INSTANCE_DIR}/resolver`, preload: [jwt] });
   }
@@ -68,9 +58,22 @@ export class NatsAccountOps implements AccountOps {
       const claims = canonicalJson({ accountPublicKey, limits: tenantLimits(t), revocations });
       const changed = previous?.claims !== claims;
       const iat = changed ? Math.floor(Date.now() / 1000) : previous!.iat;
-      const record: AccountRecord = { format: "vrsky.io/account/v1", tenant: t.metadata.name, accountPublicKey, generation: tenantGeneration(t), iat, claims, pushedAt: new Date().toISOString() };
+      const record: AccountRecord = {
+        format: "vrsky.io/account/v1",
+        tenant: t.metadata.name,
+        accountPublicKey,
+        generation: tenantGeneration(t),
+        iat,
+        claims,
+        pushedAt: new Date().toISOString(),
+      };
       // Signing costs ~0.1 ms: only a JWT that is pushed or compared with the resolver's (resync) is made.
-      return { record, jwt: changed || force ? tenantAccountJwt(this.keys, t, { iat, revocations }) : "", previous, changed };
+      return {
+        record,
+        jwt: changed || force ? tenantAccountJwt(this.keys, t, { iat, revocations }) : "",
+        previous,
+        changed,
+      };
     });
     const push = items.filter((i) => i.changed);
     if (force) {
@@ -111,9 +114,17 @@ export class NatsAccountOps implements AccountOps {
 
   /** JetStream data first (a deleted account's streams would stay on disk), then the account itself. */
   private async deleteAccount(record: AccountRecord): Promise<void> {
-    const user = userCreds(this.keys, record.tenant, record.generation, { name: "vrsky-reconciler-purge", ttlSeconds: 300 });
+    const user = userCreds(this.keys, record.tenant, record.generation, {
+      name: "vrsky-reconciler-purge",
+      ttlSeconds: 300,
+    });
     try {
-      const nc = await connect({ servers: this.sharedServers, authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)), timeout: 5_000, reconnect: false });
+      const nc = await connect({
+        servers: this.sharedServers,
+        authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)),
+        timeout: 5_000,
+        reconnect: false,
+      });
       try {
         await purgeTenantJetStream(nc);
       } finally {

@@ -1,5 +1,5 @@
 import type { KV } from "@nats-io/kv";
-import { STATE_FORMAT, type StateRecord } from "../state/layout.js";
+import { STATE_FORMAT, type StateRecord } from "../contract/state.js";
 import type { Write } from "./live-plan.js";
 import { phases } from "./live-plan.js";
 import { isCasConflict } from "../state/mirror.js";
@@ -28,7 +28,13 @@ export interface ApplyResult {
 
 /** Applies writes phase by phase with compare-and-set; never overwrites a value it has not observed. */
 export async function applyWrites(writes: Write[], ctx: ApplyContext): Promise<ApplyResult> {
-  const result: ApplyResult = { applied: [], conflicts: [], failed: [], lostLeadership: false, lastSeq: { tenants: 0, integrations: 0 } };
+  const result: ApplyResult = {
+    applied: [],
+    conflicts: [],
+    failed: [],
+    lostLeadership: false,
+    lastSeq: { tenants: 0, integrations: 0 },
+  };
   const appliedAt = (ctx.now?.() ?? new Date()).toISOString();
   for (const phase of phases(writes)) {
     if (!ctx.stillLeader()) {

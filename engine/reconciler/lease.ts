@@ -1,12 +1,5 @@
 import type { KV } from "@nats-io/kv";
-
-export interface LeaseRecord {
-  holder: string;
-  /** Increases each time the lease changes hands: a fencing token. */
-  epoch: number;
-  renewedAt: number;
-  expiresAt: number;
-}
+import type { LeaseRecord } from "../contract/lease.js";
 
 export interface LeaseOptions {
   key?: string;
@@ -31,7 +24,11 @@ export class LeaderLease {
   private seq = 0;
   epoch = 0;
 
-  constructor(private readonly kv: KV, readonly holder: string, o: LeaseOptions = {}) {
+  constructor(
+    private readonly kv: KV,
+    readonly holder: string,
+    o: LeaseOptions = {},
+  ) {
     this.key = o.key ?? "leader";
     this.ttlMs = o.ttlMs ?? 5_000;
     this.graceMs = o.graceMs ?? Math.min(1_000, Math.floor(this.ttlMs / 5));
@@ -47,7 +44,7 @@ export class LeaderLease {
     const started = this.now();
     try {
       const current = await this.kv.get(this.key);
-      const record = current && current.operation === "PUT" ? (current.json<LeaseRecord>()) : undefined;
+      const record = current && current.operation === "PUT" ? current.json<LeaseRecord>() : undefined;
       const mine = record?.holder === this.holder;
       if (record && !mine && started < record.expiresAt + this.graceMs) {
         this.validUntil = 0;
@@ -60,7 +57,9 @@ export class LeaderLease {
         expiresAt: started + this.ttlMs,
       };
       const payload = JSON.stringify(next);
-      this.seq = current ? await this.kv.update(this.key, payload, current.revision) : await this.kv.create(this.key, payload);
+      this.seq = current
+        ? await this.kv.update(this.key, payload, current.revision)
+        : await this.kv.create(this.key, payload);
       this.epoch = next.epoch;
       this.validUntil = started + this.ttlMs - this.graceMs;
       return true;

@@ -2,7 +2,7 @@ import type { Resource } from "../model/resources.js";
 import { canonicalJson, hashOfCanonical } from "../plan/canonical.js";
 import { diffStates, type Comparable } from "../plan/diff.js";
 import type { Change } from "../plan/model.js";
-import { bucketOf, keyOf } from "../state/layout.js";
+import { bucketOf, keyOf } from "../contract/state.js";
 import type { ObservedEntry } from "../state/observed.js";
 
 /** One KV write of a run. `seq` is the compare-and-set token from the observed state (absent for creates). */
@@ -38,13 +38,22 @@ export interface Observed {
  * The writes that make KV hold `desired`, in the order to apply them: tenant creates/updates, integration
  * creates/updates, integration deletes, tenant deletes. Uses the same diff as `vrsky plan`.
  */
-export function planWrites(desired: Resource[], observed: Observed): { writes: Write[]; unchanged: number; changes: Change[] } {
+export function planWrites(
+  desired: Resource[],
+  observed: Observed,
+): { writes: Write[]; unchanged: number; changes: Change[] } {
   const live: Comparable[] = [];
   const foreign: Array<{ bucket: "tenants" | "integrations"; key: string; seq: number }> = [];
   for (const bucket of ["tenants", "integrations"] as const) {
     for (const [key, e] of observed[bucket]) {
       const r = e.record.resource;
-      if (r && typeof r === "object" && (r.kind === "Tenant" || r.kind === "Integration") && keyOf(r) === key && bucketOf(r.kind) === bucket) {
+      if (
+        r &&
+        typeof r === "object" &&
+        (r.kind === "Tenant" || r.kind === "Integration") &&
+        keyOf(r) === key &&
+        bucketOf(r.kind) === bucket
+      ) {
         live.push({ resource: r, canonical: e.canonical });
       } else {
         foreign.push({ bucket, key, seq: e.seq });
@@ -78,7 +87,10 @@ export function planWrites(desired: Resource[], observed: Observed): { writes: W
 function orderWrites(writes: Write[]): Write[] {
   const rank = (w: Write) =>
     w.action === "delete" ? (w.bucket === "integrations" ? 2 : 3) : w.bucket === "tenants" ? 0 : 1;
-  return writes.map((w, i) => ({ w, i })).sort((a, b) => rank(a.w) - rank(b.w) || a.i - b.i).map((x) => x.w);
+  return writes
+    .map((w, i) => ({ w, i }))
+    .sort((a, b) => rank(a.w) - rank(b.w) || a.i - b.i)
+    .map((x) => x.w);
 }
 
 /** The phases of a plan, each applied fully (pipelined) before the next starts. */

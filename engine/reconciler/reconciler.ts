@@ -6,17 +6,18 @@ import type { RefSource } from "../git/watch.js";
 import { loadSchemas } from "../manifests/schema.js";
 import { loadDesired, ParseCache, parseIntoCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
-import { bucketOf, keyOf, STATUS_KEYS } from "../state/layout.js";
+import { bucketOf, keyOf, STATUS_KEYS } from "../contract/state.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
 import { applyWrites } from "./apply.js";
 import { LeaderLease } from "./lease.js";
 import { fingerprint, planWrites } from "./live-plan.js";
-import { ReconcilerMetrics, series } from "./metrics.js";
+import { series } from "../telemetry/prometheus-text.js";
+import { ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
-import { AssignmentController } from "../workers/controller.js";
-import { WorkerCredsIssuer } from "../workers/creds.js";
+import { AssignmentController } from "./placement/controller.js";
+import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { nextStatus, type Outcome, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
 
@@ -110,7 +111,8 @@ export class Reconciler {
       this.trigger("commit");
     });
     await this.leaseTick();
-    if (!this.leading) this.log("standby", { id: this.o.id, leader: (await this.lease.current().catch(() => undefined))?.holder });
+    if (!this.leading)
+      this.log("standby", { id: this.o.id, leader: (await this.lease.current().catch(() => undefined))?.holder });
     const tickEvery = Math.max(100, Math.floor(this.lease.ttlMs / 3));
     this.timers.push(setInterval(() => void this.leaseTick(), tickEvery));
     this.timers.push(setInterval(() => this.trigger("resync"), this.o.resyncMs ?? 60_000));
@@ -121,7 +123,10 @@ export class Reconciler {
     // Compile the schemas now (~0.1 s): a broken install fails at start, and the first run does not pay it.
     loadSchemas();
     this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
-    this.observed = { tenants: new ObservedBucket(this.state.tenants), integrations: new ObservedBucket(this.state.integrations) };
+    this.observed = {
+      tenants: new ObservedBucket(this.state.tenants),
+      integrations: new ObservedBucket(this.state.integrations),
+    };
     await Promise.all([this.observed.tenants.start(), this.observed.integrations.start()]);
     await Promise.all([this.observed.tenants.ready, this.observed.integrations.ready]);
     const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
@@ -144,10 +149,30 @@ export class Reconciler {
     const c = this.controller;
     this.metrics.extra.push(() =>
       [
-        series("gauge", "vrsky_workers_live", "Workers with a current heartbeat, as this reconciler sees them", c.liveWorkers().length),
-        series("gauge", "vrsky_replicas_unplaced", "Replicas the last placement could not place (leader only)", c.lastUnplaced),
-        series("counter", "vrsky_assignment_moves_total", "Replicas moved to another worker by this reconciler's placements", c.counters.moves),
-        series("counter", "vrsky_worker_expirations_total", "Workers this reconciler declared dead after their heartbeat expired", c.counters.expirations),
+        series(
+          "gauge",
+          "vrsky_workers_live",
+          "Workers with a current heartbeat, as this reconciler sees them",
+          c.liveWorkers().length,
+        ),
+        series(
+          "gauge",
+          "vrsky_replicas_unplaced",
+          "Replicas the last placement could not place (leader only)",
+          c.lastUnplaced,
+        ),
+        series(
+          "counter",
+          "vrsky_assignment_moves_total",
+          "Replicas moved to another worker by this reconciler's placements",
+          c.counters.moves,
+        ),
+        series(
+          "counter",
+          "vrsky_worker_expirations_total",
+          "Workers this reconciler declared dead after their heartbeat expired",
+          c.counters.expirations,
+        ),
         series("counter", "vrsky_placement_runs_total", "Placement runs by this reconciler", c.counters.runs),
       ].join(""),
     );
@@ -182,7 +207,8 @@ export class Reconciler {
     await this.open();
     const deadline = Date.now() + this.lease.ttlMs * 3;
     while (!(await this.lease.tick())) {
-      if (Date.now() > deadline) throw new Error("another reconciler holds the leader lease; stop it or run without --once");
+      if (Date.now() > deadline)
+        throw new Error("another reconciler holds the leader lease; stop it or run without --once");
       await new Promise((r) => setTimeout(r, 200));
     }
     // Renewed on start()'s schedule: a run longer than the lease (a cold, large revision) must keep it.
@@ -205,7 +231,9 @@ export class Reconciler {
 
   /** Ready when NATS is connected, the observed state is loaded, and the last run did not fail. */
   isReady(): boolean {
-    return this.connected && !this.o.nc.isClosed() && !this.lastRunFailed && this.observed !== undefined && !this.stopped;
+    return (
+      this.connected && !this.o.nc.isClosed() && !this.lastRunFailed && this.observed !== undefined && !this.stopped
+    );
   }
 
   lastStatus(): SyncStatus | undefined {
@@ -318,7 +346,10 @@ export class Reconciler {
         const observed = { tenants: this.observed.tenants.entries, integrations: this.observed.integrations.entries };
         const { writes, unchanged } = planWrites(desired.resources, observed);
         counts.unchanged = unchanged;
-        const guard = await this.deletionGuard(writes.filter((w) => w.action === "delete" && w.bucket === "tenants").length, revision);
+        const guard = await this.deletionGuard(
+          writes.filter((w) => w.action === "delete" && w.bucket === "tenants").length,
+          revision,
+        );
         if (guard) {
           outcome = "DeletionGuard";
           message = guard;
@@ -337,7 +368,9 @@ export class Reconciler {
         });
         for (const w of result.applied) counts[w.action]++;
         if (trigger === "drift") this.metrics.driftCorrections.inc(result.applied.length);
-        await (result.applied.some((w) => w.action === "delete") ? this.catchUpToStream() : this.catchUp(result.lastSeq));
+        await (result.applied.some((w) => w.action === "delete")
+          ? this.catchUpToStream()
+          : this.catchUp(result.lastSeq));
         if (result.lostLeadership) {
           outcome = "LostLeadership";
           message = "lost the leader lease during apply; the new leader finishes the run";
@@ -346,7 +379,8 @@ export class Reconciler {
         if (result.failed.length > 0) {
           outcome = "Failed";
           counts.failed = result.failed.length;
-          for (const f of result.failed.slice(0, 100)) notReady.push({ kind: f.write.bucket, key: f.write.key, reason: "WriteFailed", message: f.error });
+          for (const f of result.failed.slice(0, 100))
+            notReady.push({ kind: f.write.bucket, key: f.write.key, reason: "WriteFailed", message: f.error });
           message = `${result.failed.length} write(s) failed: ${result.failed[0]!.error}`;
           break;
         }
@@ -366,7 +400,11 @@ export class Reconciler {
       }
       if ((outcome === "Applied" || outcome === "NoChange") && this.lease.isLeader()) {
         try {
-          await this.runtime.sync(desired.resources, revision, trigger === "resync" || trigger === "startup" || trigger === "drift");
+          await this.runtime.sync(
+            desired.resources,
+            revision,
+            trigger === "resync" || trigger === "startup" || trigger === "drift",
+          );
         } catch (e) {
           outcome = "Failed";
           message = `tenant accounts, instances or discovery: ${e instanceof Error ? e.message : String(e)}`;
@@ -392,7 +430,10 @@ export class Reconciler {
 
   /** Waits until the watches have delivered our own writes, so the next plan starts from them. */
   private async catchUp(lastSeq: { tenants: number; integrations: number }): Promise<void> {
-    await Promise.all([this.observed.tenants.caughtUp(lastSeq.tenants), this.observed.integrations.caughtUp(lastSeq.integrations)]);
+    await Promise.all([
+      this.observed.tenants.caughtUp(lastSeq.tenants),
+      this.observed.integrations.caughtUp(lastSeq.integrations),
+    ]);
   }
 
   private async catchUpToStream(): Promise<void> {
@@ -410,13 +451,32 @@ export class Reconciler {
     notReady: SyncStatus["notReady"],
   ): Promise<RunRecord> {
     const { run, status } = nextStatus(this.status, {
-      reconciler: this.o.id, branch: this.o.branch, trigger, revision, started, outcome, message, counts, errors, notReady,
+      reconciler: this.o.id,
+      branch: this.o.branch,
+      trigger,
+      revision,
+      started,
+      outcome,
+      message,
+      counts,
+      errors,
+      notReady,
     });
     this.lastRunFailed = outcome === "Failed" || outcome === "Conflict";
-    this.settledRevision = outcome === "Applied" || outcome === "NoChange" || outcome === "Invalid" || outcome === "DeletionGuard" ? revision : undefined;
+    this.settledRevision =
+      outcome === "Applied" || outcome === "NoChange" || outcome === "Invalid" || outcome === "DeletionGuard"
+        ? revision
+        : undefined;
     this.metrics.recordRun(run);
     this.status = status;
-    this.log("run", { trigger, revision: revision.slice(0, 12), outcome, durationMs: run.durationMs, ...counts, message });
+    this.log("run", {
+      trigger,
+      revision: revision.slice(0, 12),
+      outcome,
+      durationMs: run.durationMs,
+      ...counts,
+      message,
+    });
     if (this.lease.isLeader()) {
       try {
         await this.state.status.put(STATUS_KEYS.sync, JSON.stringify(status));

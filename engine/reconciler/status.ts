@@ -1,48 +1,8 @@
 import type { Finding } from "../errors/finding.js";
-import { STATUS_FORMAT } from "../state/layout.js";
+import { STATUS_FORMAT } from "../contract/state.js";
+import type { Condition, Outcome, RunRecord, SyncStatus, Trigger } from "../contract/status.js";
 
-export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry" | "revocation";
-export type Outcome = "Applied" | "NoChange" | "Invalid" | "DeletionGuard" | "Conflict" | "Failed" | "LostLeadership";
-
-export interface Condition {
-  type: "Ready" | "Reconciling" | "Stalled";
-  status: "True" | "False";
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-}
-
-export interface RunRecord {
-  trigger: Trigger;
-  revision: string;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  outcome: Outcome;
-  counts: { create: number; update: number; delete: number; unchanged: number; conflicts: number; failed: number };
-  /** Validation errors of the revision (at most 100; errorCount has the total). */
-  errors: Finding[];
-  errorCount: number;
-  message: string;
-}
-
-/** The `sync` key of the status bucket: what a user reads to learn whether the cluster matches the commit. */
-export interface SyncStatus {
-  format: typeof STATUS_FORMAT;
-  reconciler: string;
-  branch: string;
-  /** The last revision the reconciler looked at. */
-  observedRevision: string;
-  /** The last revision fully applied; resources keep running this one when a later revision fails. */
-  lastAppliedRevision: string | null;
-  conditions: Condition[];
-  lastRun: RunRecord;
-  runs: number;
-  driftCorrections: number;
-  /** Resources not Ready (write failed or pending); every other resource in KV is Ready at lastAppliedRevision. */
-  notReady: Array<{ kind: string; key: string; reason: string; message: string }>;
-  updatedAt: string;
-}
+export type { Condition, Outcome, RunRecord, SyncStatus, Trigger } from "../contract/status.js";
 
 const READY_REASON: Record<Outcome, [Condition["status"], string]> = {
   Applied: ["True", "ReconciliationSucceeded"],
@@ -60,8 +20,18 @@ export function conditionsAfter(run: RunRecord, previous: Condition[] | undefine
   const stalled = run.outcome === "Invalid" || run.outcome === "DeletionGuard";
   const next: Array<Omit<Condition, "lastTransitionTime">> = [
     { type: "Ready", status: ready, reason, message: run.message },
-    { type: "Reconciling", status: !stalled && ready === "False" ? "True" : "False", reason: ready === "True" ? "Idle" : reason, message: ready === "True" ? "" : "will retry" },
-    { type: "Stalled", status: stalled ? "True" : "False", reason: stalled ? reason : "None", message: stalled ? run.message : "" },
+    {
+      type: "Reconciling",
+      status: !stalled && ready === "False" ? "True" : "False",
+      reason: ready === "True" ? "Idle" : reason,
+      message: ready === "True" ? "" : "will retry",
+    },
+    {
+      type: "Stalled",
+      status: stalled ? "True" : "False",
+      reason: stalled ? reason : "None",
+      message: stalled ? run.message : "",
+    },
   ];
   return next.map((c) => {
     const before = previous?.find((p) => p.type === c.type);
@@ -85,7 +55,11 @@ export interface RunFacts {
 }
 
 /** The run record and the sync status that follows the previous status after a run. Pure. */
-export function nextStatus(prev: SyncStatus | undefined, f: RunFacts, finishedAt = new Date()): { run: RunRecord; status: SyncStatus } {
+export function nextStatus(
+  prev: SyncStatus | undefined,
+  f: RunFacts,
+  finishedAt = new Date(),
+): { run: RunRecord; status: SyncStatus } {
   const run: RunRecord = {
     trigger: f.trigger,
     revision: f.revision,

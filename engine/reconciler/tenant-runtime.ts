@@ -1,7 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import type { Resource, TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
-import { DISCOVERY_FORMAT, serversOf, subjectPrefixOf, type DiscoveryEntry } from "../discovery/entry.js";
+import { DISCOVERY_FORMAT, serversOf, subjectPrefixOf, type DiscoveryEntry } from "../contract/discovery.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { instanceCount } from "../provision/scaling.js";
 import { readSnapshot } from "../state/mirror.js";
@@ -44,7 +44,8 @@ export class TenantRuntime {
     await this.load();
     const tenants = desired.filter((r): r is TenantResource => r.kind === "Tenant");
     const perTenant = new Map<string, number>();
-    for (const r of desired) if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
+    for (const r of desired)
+      if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
     await this.o.accounts?.sync(tenants, force);
     const wanted = new Set(tenants.map((t) => t.metadata.name));
     const puts: Array<Promise<unknown>> = [];
@@ -56,7 +57,11 @@ export class TenantRuntime {
       if (tier === "dedicated" && this.o.provisioner) {
         const count = spec.suspend ? 0 : instanceCount(perTenant.get(name) ?? 0, spec.instances ?? {});
         const config = this.o.accounts?.serverConfig(t) ?? "";
-        instances = (await this.o.provisioner.scale({ tenant: name, config }, count)).map((i) => ({ id: i.id, url: i.url, state: i.state }));
+        instances = (await this.o.provisioner.scale({ tenant: name, config }, count)).map((i) => ({
+          id: i.id,
+          url: i.url,
+          state: i.state,
+        }));
       }
       const entry: Omit<DiscoveryEntry, "updatedAt" | "revision"> = {
         format: DISCOVERY_FORMAT,
@@ -71,7 +76,11 @@ export class TenantRuntime {
       const canonical = canonicalJson(entry);
       if (this.written.get(name) === canonical) continue;
       // Entries are independent: written all in flight, recorded as written once acknowledged.
-      puts.push(this.o.discovery.put(name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() })).then(() => this.written.set(name, canonical)));
+      puts.push(
+        this.o.discovery
+          .put(name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() }))
+          .then(() => this.written.set(name, canonical)),
+      );
     }
     await Promise.all(puts);
     for (const name of [...this.written.keys()]) {

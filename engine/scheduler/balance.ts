@@ -26,7 +26,12 @@ export function relieveOverload(st: State): boolean {
         const to = target(st, y);
         if (to < 0) continue;
         const t = st.workers[to]!;
-        const key = [isFree(y) ? 1 : 0, hostCount(y.it, to) === 0 ? 1 : 0, Math.max(0, t.lower - t.load), -score(st, y.it, d.index)];
+        const key = [
+          isFree(y) ? 1 : 0,
+          hostCount(y.it, to) === 0 ? 1 : 0,
+          Math.max(0, t.lower - t.load),
+          -score(st, y.it, d.index),
+        ];
         if (best && !greater(key, bKey)) continue;
         best = y;
         bestTo = to;
@@ -81,7 +86,17 @@ export function fillDeficits(st: State): boolean {
         const c = list[h];
         if (!c) continue;
         const over = d.load - d.share;
-        if (best && (c.free !== best.free ? c.free < best.free : c.dup !== best.dup ? c.dup < best.dup : over !== bOver ? over < bOver : c.score <= best.score)) continue;
+        if (
+          best &&
+          (c.free !== best.free
+            ? c.free < best.free
+            : c.dup !== best.dup
+              ? c.dup < best.dup
+              : over !== bOver
+                ? over < bOver
+                : c.score <= best.score)
+        )
+          continue;
         best = c;
         bOver = over;
       }

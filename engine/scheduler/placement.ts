@@ -45,7 +45,14 @@ import { rendezvousScore } from "./rendezvous.js";
 import { assign, buildState, greater, hostCount, score, type Slot, type State } from "./state.js";
 import type { Assignment, PlacementInput, PlacementResult, Unplaced } from "./types.js";
 
-export type { Assignment, PlacementInput, PlacementIntegration, PlacementResult, PlacementWorker, Unplaced } from "./types.js";
+export type {
+  Assignment,
+  PlacementInput,
+  PlacementIntegration,
+  PlacementResult,
+  PlacementWorker,
+  Unplaced,
+} from "./types.js";
 
 export function place(input: PlacementInput): PlacementResult {
   const st = buildState(input);
@@ -104,7 +111,10 @@ function pickWorker(st: State, s: Slot): number {
     const w = wk.index;
     if (!it.eligible[w] || wk.load >= wk.upper) continue;
     const rank =
-      (hostCount(it, w) === 0 ? 2 ** 30 : 0) + Math.max(0, wk.lower - wk.load) * 4 + (s.prev === w ? 2 : 0) + (wk.load < wk.share ? 1 : 0);
+      (hostCount(it, w) === 0 ? 2 ** 30 : 0) +
+      Math.max(0, wk.lower - wk.load) * 4 +
+      (s.prev === w ? 2 : 0) +
+      (wk.load < wk.share ? 1 : 0);
     if (rank < bRank) continue;
     const sc = score(st, it, w);
     if (rank === bRank && sc <= bScore) continue;
@@ -148,7 +158,8 @@ function result(st: State): PlacementResult {
 }
 
 function reason(st: State, s: Slot): string {
-  if (st.workers.length === 0) return st.drainingCount > 0 ? `no live worker (${st.drainingCount} draining)` : "no live worker";
+  if (st.workers.length === 0)
+    return st.drainingCount > 0 ? `no live worker (${st.drainingCount} draining)` : "no live worker";
   const it = s.it;
   if (it.eligibleCount === 0) return `no worker with matching labels (${it.pinText})`;
   const what = it.pinned ? `the ${it.eligibleCount} workers matching ${it.pinText}` : `all ${it.eligibleCount} workers`;

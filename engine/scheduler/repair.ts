@@ -74,7 +74,10 @@ export function repairSpread(st: State): boolean {
   let changed = false;
   for (const it of st.integrations) {
     if (it.hosts.size === 0) continue;
-    const crowded = [...it.hosts].filter(([, c]) => c > 1).map(([w]) => w).sort((a, b) => a - b);
+    const crowded = [...it.hosts]
+      .filter(([, c]) => c > 1)
+      .map(([w]) => w)
+      .sort((a, b) => a - b);
     for (const w of crowded) {
       while (hostCount(it, w) > 1) {
         const donor = st.workers[w]!;
@@ -82,7 +85,8 @@ export function repairSpread(st: State): boolean {
         let x: Slot | undefined;
         for (const s of donor.slots) {
           if (s.it !== it) continue;
-          if (!x || (isFree(s) ? 1 : 0) > (isFree(x) ? 1 : 0) || (isFree(s) === isFree(x) && s.replica > x.replica)) x = s;
+          if (!x || (isFree(s) ? 1 : 0) > (isFree(x) ? 1 : 0) || (isFree(s) === isFree(x) && s.replica > x.replica))
+            x = s;
         }
         const target = donor.load - 1 >= donor.lower ? singleMoveTarget(st, x!) : -1;
         if (target >= 0) {

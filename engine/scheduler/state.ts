@@ -90,7 +90,9 @@ export function buildState(input: PlacementInput): State {
     seenKeys.add(i.key);
     checkCount(`replicas of ${i.key}`, i.replicas);
   }
-  const wanted = input.integrations.filter((i) => !i.suspended && i.replicas > 0).sort((a, b) => byString(a.key, b.key));
+  const wanted = input.integrations
+    .filter((i) => !i.suspended && i.replicas > 0)
+    .sort((a, b) => byString(a.key, b.key));
   // Integrations with the same pin share one eligibility vector: a handful of pins, thousands of integrations.
   const eligibleByPin = new Map<string, { vec: Uint8Array; count: number }>();
   const integrations: IntegrationState[] = [];
@@ -124,7 +126,8 @@ export function buildState(input: PlacementInput): State {
     };
     integrations.push(it);
     const own: Slot[] = [];
-    for (let r = 0; r < i.replicas; r++) own.push({ it, replica: r, worker: -1, prev: -1, prevId: undefined, prevEpoch: 0 });
+    for (let r = 0; r < i.replicas; r++)
+      own.push({ it, replica: r, worker: -1, prev: -1, prevId: undefined, prevEpoch: 0 });
     slots.push(...own);
     slotOf.set(i.key, own);
   }
@@ -134,7 +137,11 @@ export function buildState(input: PlacementInput): State {
   for (const a of input.current) {
     const slot = slotOf.get(a.key)?.[a.replica];
     if (!slot) continue; // deleted, suspended or scaled down: simply not wanted any more, not a move
-    if (slot.prevId === undefined || a.epoch > slot.prevEpoch || (a.epoch === slot.prevEpoch && a.worker < slot.prevId)) {
+    if (
+      slot.prevId === undefined ||
+      a.epoch > slot.prevEpoch ||
+      (a.epoch === slot.prevEpoch && a.worker < slot.prevId)
+    ) {
       slot.prevId = a.worker;
       slot.prevEpoch = a.epoch;
     }

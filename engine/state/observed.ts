@@ -1,6 +1,6 @@
 import type { KvWatchEntry } from "@nats-io/kv";
 import { canonicalJson } from "../plan/canonical.js";
-import type { StateRecord } from "./layout.js";
+import type { StateRecord } from "../contract/state.js";
 import { WatchedBucket } from "./mirror.js";
 
 export interface ObservedEntry {
@@ -19,7 +19,15 @@ export class ObservedBucket extends WatchedBucket<ObservedEntry> {
       record = e.json<StateRecord>();
     } catch {
       // A value that is not ours (drift by hand): treat it as a foreign record the next run overwrites.
-      record = { format: "vrsky.io/state/v1", kind: "Tenant", revision: "", hash: "", resource: null as never, appliedAt: "", appliedBy: "" };
+      record = {
+        format: "vrsky.io/state/v1",
+        kind: "Tenant",
+        revision: "",
+        hash: "",
+        resource: null as never,
+        appliedAt: "",
+        appliedBy: "",
+      };
     }
     return { record, seq: e.revision, canonical: record.resource ? canonicalJson(record.resource) : "" };
   }

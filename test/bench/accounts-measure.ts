@@ -58,7 +58,12 @@ export async function pureJsSignMs(n: number): Promise<number> {
   for (let i = 0; i < n; i++) {
     const account = createAccount();
     const t0 = performance.now();
-    await encodeAccount(`purejs-${i}`, account, { limits: { conn: -1, subs: -1, data: -1, payload: -1 } }, { signer: operator });
+    await encodeAccount(
+      `purejs-${i}`,
+      account,
+      { limits: { conn: -1, subs: -1, data: -1, payload: -1 } },
+      { signer: operator },
+    );
     samples.push(performance.now() - t0);
   }
   return median(samples);
@@ -77,7 +82,8 @@ export async function rawPush(nc: NatsConnection, jwts: string[]): Promise<numbe
   const ms = performance.now() - t0;
   replies.forEach((m, i) => {
     const r = m.json<{ data?: { code?: number }; error?: { description?: string } }>();
-    if (r.error || !r.data || (r.data.code ?? 200) >= 300) throw new Error(`raw CLAIMS.UPDATE ${i} failed: ${m.string().slice(0, 300)}`);
+    if (r.error || !r.data || (r.data.code ?? 200) >= 300)
+      throw new Error(`raw CLAIMS.UPDATE ${i} failed: ${m.string().slice(0, 300)}`);
   });
   return ms;
 }
@@ -245,6 +251,9 @@ export class CpuMeter {
   read(): { serverMs?: number; benchMs: number } {
     const s1 = procCpuMs(this.pid);
     const p = process.cpuUsage(this.p0);
-    return { serverMs: s1 !== undefined && this.s0 !== undefined ? s1 - this.s0 : undefined, benchMs: (p.user + p.system) / 1000 };
+    return {
+      serverMs: s1 !== undefined && this.s0 !== undefined ? s1 - this.s0 : undefined,
+      benchMs: (p.user + p.system) / 1000,
+    };
   }
 }

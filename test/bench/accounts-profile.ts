@@ -58,19 +58,36 @@ export class InProcessProfiler {
     for (const n of profile.nodes) {
       const f = n.callFrame;
       const hits = n.hitCount ?? 0;
-      add(byFunction, f.url ? `${f.functionName || "(anonymous)"} ${basename(f.url)}:${f.lineNumber + 1}` : f.functionName || "(anonymous)", hits);
+      add(
+        byFunction,
+        f.url
+          ? `${f.functionName || "(anonymous)"} ${basename(f.url)}:${f.lineNumber + 1}`
+          : f.functionName || "(anonymous)",
+        hits,
+      );
       add(byModule, moduleOf(f.url, f.functionName), hits);
     }
     const rank = (m: Map<string, number>, k: number) =>
       [...m.entries()]
         .sort((a, b) => b[1] - a[1])
         .slice(0, k)
-        .map(([what, hits]) => ({ what, selfMs: Math.round((hits / totalHits) * sampledMs), share: Math.round((hits / totalHits) * 1000) / 10 }));
+        .map(([what, hits]) => ({
+          what,
+          selfMs: Math.round((hits / totalHits) * sampledMs),
+          share: Math.round((hits / totalHits) * 1000) / 10,
+        }));
     return { sampledMs: Math.round(sampledMs), modules: rank(byModule, 15), entries: rank(byFunction, top) };
   }
 }
 
 export function renderProfile(title: string, p: ProfileSummary): string {
   const line = (e: ProfileEntry) => `  ${String(e.share).padStart(5)}%  ${String(e.selfMs).padStart(6)} ms  ${e.what}`;
-  return [`${title} (${p.sampledMs} ms sampled, self time)`, "by module:", ...p.modules.map(line), "by function:", ...p.entries.map(line), ""].join("\n");
+  return [
+    `${title} (${p.sampledMs} ms sampled, self time)`,
+    "by module:",
+    ...p.modules.map(line),
+    "by function:",
+    ...p.entries.map(line),
+    "",
+  ].join("\n");
 }

@@ -1,9 +1,6 @@
 /** Machine description and the result table of `npm run bench:accounts`. */
 import { loadavg } from "node:os";
-import type { Machine } from "./machine.js";
 export { machine, type Machine } from "./machine.js";
-
-
 
 export const load1 = (): number => Math.round(loadavg()[0]! * 100) / 100;
 
@@ -21,7 +18,8 @@ export interface Row {
   note?: string;
 }
 
-export const ratio = (r: Row): number | undefined => (r.floorMs !== undefined && r.floorMs > 0 ? r.ms / r.floorMs : undefined);
+export const ratio = (r: Row): number | undefined =>
+  r.floorMs !== undefined && r.floorMs > 0 ? r.ms / r.floorMs : undefined;
 
 export function verdict(r: Row): "PASS" | "MISS" | "" {
   const x = ratio(r);
@@ -29,7 +27,12 @@ export function verdict(r: Row): "PASS" | "MISS" | "" {
   return x <= r.goalRatio ? "PASS" : "MISS";
 }
 
-export const fmtMs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`);
+export const fmtMs = (ms: number): string =>
+  ms >= 10_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : ms >= 1000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
 
 /** A plain-text table, aligned, readable in a terminal and pasteable into Markdown as a code block. */
 export function table(rows: Row[]): string {
@@ -49,6 +52,10 @@ export function table(rows: Row[]): string {
   const all = [head, ...cells];
   const width = head.map((_, i) => Math.max(...all.map((c) => c[i]!.length)));
   const left = new Set([0, 1]);
-  const line = (c: string[]) => c.map((s, i) => (left.has(i) ? s.padEnd(width[i]!) : s.padStart(width[i]!))).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((s, i) => (left.has(i) ? s.padEnd(width[i]!) : s.padStart(width[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), width.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
 }

@@ -47,8 +47,19 @@ import type { RunRecord, SyncStatus } from "../../engine/reconciler/status.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { waitForSync } from "../helpers/nats.js";
 import {
-  clientPush, CpuMeter, epochMs, median, pureJsSignMs, rawPush, serverPid, signFresh, TimedAccountOps, timedPuts, TimedResolverClient,
-  type Span, type SyncCall,
+  clientPush,
+  CpuMeter,
+  epochMs,
+  median,
+  pureJsSignMs,
+  rawPush,
+  serverPid,
+  signFresh,
+  TimedAccountOps,
+  timedPuts,
+  TimedResolverClient,
+  type Span,
+  type SyncCall,
 } from "./accounts-measure.js";
 import { InProcessProfiler, renderProfile } from "./accounts-profile.js";
 import { fmtMs, load1, machine, ratio, table, verdict, type Row } from "./accounts-report.js";
@@ -114,7 +125,9 @@ interface RunPhases {
 // ---------------------------------------------------------------------------------------------- main
 async function main(): Promise<number> {
   const m = machine({ natsServer: true });
-  progress(`machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}, load ${m.loadStart}`);
+  progress(
+    `machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}, load ${m.loadStart}`,
+  );
   const N = OPT.tenants;
 
   // ---- server
@@ -131,7 +144,11 @@ async function main(): Promise<number> {
   progress(`operator-mode nats-server at ${server.url} (pid ${pid ?? "?"}), resolver: full, in ${base}`);
   const conns: NatsConnection[] = [];
   const open = async (credsPath: string, name: string) => {
-    const nc = await connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(readFileSync(credsPath, "utf8"))), name });
+    const nc = await connect({
+      servers: server.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(readFileSync(credsPath, "utf8"))),
+      name,
+    });
     conns.push(nc);
     return nc;
   };
@@ -162,10 +179,13 @@ async function main(): Promise<number> {
     for (const kind of order) {
       const signed = signFresh(keys, floorName(kind, rep), N);
       cpu.reset();
-      const ms = kind === "raw" ? await rawPush(floorClient.nc, signed.jwts) : await clientPush(floorClient, signed.jwts);
+      const ms =
+        kind === "raw" ? await rawPush(floorClient.nc, signed.jwts) : await clientPush(floorClient, signed.jwts);
       const c = cpu.read();
       floors.push({ kind, rep, when, ms, signMs: signed.signMs, serverCpuMs: c.serverMs, benchCpuMs: c.benchMs });
-      progress(`floor ${when} #${rep} ${kind.padEnd(8)} ${N} pushes in ${fmtMs(ms)} (${Math.round((N / ms) * 1000)}/s; signed in ${fmtMs(signed.signMs)}; server CPU ${c.serverMs === undefined ? "?" : fmtMs(c.serverMs)})`);
+      progress(
+        `floor ${when} #${rep} ${kind.padEnd(8)} ${N} pushes in ${fmtMs(ms)} (${Math.round((N / ms) * 1000)}/s; signed in ${fmtMs(signed.signMs)}; server CPU ${c.serverMs === undefined ? "?" : fmtMs(c.serverMs)})`,
+      );
     }
   };
   const before = Math.ceil(OPT.reps / 2);
@@ -198,7 +218,10 @@ async function main(): Promise<number> {
     id: "bench-accounts",
     resyncMs: 3_600_000,
     sharedServers: [server.url],
-    accounts: (b) => (ops = new TimedAccountOps(new NatsAccountOps(keys, reconcilerResolver, timedPuts(b.accounts, recordPuts), [server.url], b.revocations))),
+    accounts: (b) =>
+      (ops = new TimedAccountOps(
+        new NatsAccountOps(keys, reconcilerResolver, timedPuts(b.accounts, recordPuts), [server.url], b.revocations),
+      )),
     log: (event, fields) => logs.push({ at: epochMs(), event, fields }),
   });
   cleanups.push(() => reconciler.stop());
@@ -217,7 +240,11 @@ async function main(): Promise<number> {
   await platform.flush();
 
   /** Runs `act` (which returns the revision to wait for), waits for its sync status, and takes the run apart. */
-  const measure = async (label: RunPhases["label"], records: number, act: () => Promise<string>): Promise<RunPhases> => {
+  const measure = async (
+    label: RunPhases["label"],
+    records: number,
+    act: () => Promise<string>,
+  ): Promise<RunPhases> => {
     published.records = { n: 0, first: 0, last: 0 };
     published.discovery = { n: 0, first: 0, last: 0 };
     Object.assign(recordPuts, { puts: 0, first: undefined, last: undefined });
@@ -230,26 +257,49 @@ async function main(): Promise<number> {
     const c = cpu.read();
     const run = status.lastRun;
     if (run.outcome !== "Applied") throw new Error(`${label}: the run ended ${run.outcome}: ${run.message}`);
-    if (run.counts.create !== records) throw new Error(`${label}: the run created ${run.counts.create} records, expected ${records}`);
+    if (run.counts.create !== records)
+      throw new Error(`${label}: the run created ${run.counts.create} records, expected ${records}`);
     const runStart = Date.parse(run.startedAt);
     const runEnd = Date.parse(run.finishedAt);
     const sync = ops?.syncs.find((s) => s.start >= runStart - 1 && s.end <= runEnd + 1);
-    if (!sync || sync.error) throw new Error(`${label}: no successful accounts sync was recorded in the run${sync?.error ? `: ${sync.error}` : ""}`);
+    if (!sync || sync.error)
+      throw new Error(
+        `${label}: no successful accounts sync was recorded in the run${sync?.error ? `: ${sync.error}` : ""}`,
+      );
     const pushes = reconcilerResolver.pushes.filter((p) => p.start >= sync.start && p.end <= sync.end);
-    if (pushes.length !== 1 || pushes[0]!.count !== N) throw new Error(`${label}: expected one pushMany of ${N} in the accounts phase, saw ${JSON.stringify(pushes)}`);
+    if (pushes.length !== 1 || pushes[0]!.count !== N)
+      throw new Error(`${label}: expected one pushMany of ${N} in the accounts phase, saw ${JSON.stringify(pushes)}`);
     const ping = reconcilerResolver.serverCounts.find((s) => s.cold && s.start >= sync.start && s.end <= sync.end);
     if (published.records.n !== records || published.discovery.n !== N) {
-      throw new Error(`${label}: saw ${published.records.n} record and ${published.discovery.n} discovery writes, expected ${records} and ${N}`);
+      throw new Error(
+        `${label}: saw ${published.records.n} record and ${published.discovery.n} discovery writes, expected ${records} and ${N}`,
+      );
     }
-    if (recordPuts.puts !== N || recordPuts.first === undefined) throw new Error(`${label}: expected ${N} account record puts, saw ${recordPuts.puts}`);
-    if (watchFrom > runEnd) progress(`${label}: the status watch began after the run had finished; 'status write → seen' is an upper bound`);
+    if (recordPuts.puts !== N || recordPuts.first === undefined)
+      throw new Error(`${label}: expected ${N} account record puts, saw ${recordPuts.puts}`);
+    if (watchFrom > runEnd)
+      progress(`${label}: the status watch began after the run had finished; 'status write → seen' is an upper bound`);
     progress(
       `${label}: ${run.trigger} run ${run.outcome} in ${fmtMs(run.durationMs)}; accounts phase ${fmtMs(sync.end - sync.start)} ` +
         `(pushMany ${fmtMs(pushes[0]!.end - pushes[0]!.start)}${ping ? `, of it a cold server count ${fmtMs(ping.end - ping.start)}` : ""})`,
     );
     return {
-      label, trigger: run.trigger, counts: run.counts, runDurationMs: run.durationMs, actAt, runStart, runEnd, seen, sync, push: pushes[0]!, ping,
-      records: { ...published.records }, discovery: { ...published.discovery }, recordPuts: { ...recordPuts }, serverCpuMs: c.serverMs, benchCpuMs: c.benchMs,
+      label,
+      trigger: run.trigger,
+      counts: run.counts,
+      runDurationMs: run.durationMs,
+      actAt,
+      runStart,
+      runEnd,
+      seen,
+      sync,
+      push: pushes[0]!,
+      ping,
+      records: { ...published.records },
+      discovery: { ...published.discovery },
+      recordPuts: { ...recordPuts },
+      serverCpuMs: c.serverMs,
+      benchCpuMs: c.benchMs,
     };
   };
 
@@ -271,7 +321,8 @@ async function main(): Promise<number> {
     await parseIntoCache(files, cache);
     const desired = loadDesired(files, { cache });
     readValidate.push(performance.now() - t);
-    if (desired.findings.length > 0 || desired.resources.length !== N + OPT.integrations) throw new Error(`the revision did not load as ${N + OPT.integrations} valid resources`);
+    if (desired.findings.length > 0 || desired.resources.length !== N + OPT.integrations)
+      throw new Error(`the revision did not load as ${N + OPT.integrations} valid resources`);
   }
   const readValidateMs = median(readValidate);
   progress(`read + parse + validate of the revision apart (warm process): ${readValidate.map(fmtMs).join(", ")}`);
@@ -299,7 +350,8 @@ async function main(): Promise<number> {
     if (jwt === undefined) return void problems.push(`${provisioned[i]}: not found`);
     try {
       const c = decodeJwt(jwt);
-      if (c.sub !== pubs[i] || c.iss !== keys.operator.getPublicKey() || c.name !== provisioned[i]) problems.push(`${provisioned[i]}: JWT for ${c.name}/${c.sub} issued by ${c.iss}`);
+      if (c.sub !== pubs[i] || c.iss !== keys.operator.getPublicKey() || c.name !== provisioned[i])
+        problems.push(`${provisioned[i]}: JWT for ${c.name}/${c.sub} issued by ${c.iss}`);
     } catch (e) {
       problems.push(`${provisioned[i]}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -308,9 +360,13 @@ async function main(): Promise<number> {
   const listed = new Set(await floorClient.list());
   const floorNames = floors.flatMap((f) => batch(floorName(f.kind, f.rep)));
   const floorMissing = floorNames.filter((n) => !listed.has(tenantAccountKey(keys, n, 0).getPublicKey()));
-  if (floorMissing.length > 0) problems.push(`${floorMissing.length} floor account(s) not listed by the resolver, e.g. ${floorMissing[0]}`);
-  if (problems.length > 0) throw new Error(`verification failed (${problems.length}): ${problems.slice(0, 5).join("; ")}`);
-  progress(`verified: ${foundCount}/${provisioned.length} accounts found by lookupMany in ${fmtMs(lookupMs)}; ${floorNames.length} floor accounts listed (resolver holds ${listed.size})`);
+  if (floorMissing.length > 0)
+    problems.push(`${floorMissing.length} floor account(s) not listed by the resolver, e.g. ${floorMissing[0]}`);
+  if (problems.length > 0)
+    throw new Error(`verification failed (${problems.length}): ${problems.slice(0, 5).join("; ")}`);
+  progress(
+    `verified: ${foundCount}/${provisioned.length} accounts found by lookupMany in ${fmtMs(lookupMs)}; ${floorNames.length} floor accounts listed (resolver holds ${listed.size})`,
+  );
 
   // ---- figures
   const raw = floors.filter((f) => f.kind === "raw");
@@ -319,48 +375,94 @@ async function main(): Promise<number> {
   const F = { floorMs, floorWhat: "F1" };
   const phases = (p: RunPhases, id: string, goals: boolean): Row[] => {
     const rows: Row[] = [
-      { id: `${id}1`, figure: `${p.label}: run start → status Applied seen`, ms: p.seen - p.runStart, ...F, ...(goals ? { goalRatio: GOALS.provisioning } : {}) },
+      {
+        id: `${id}1`,
+        figure: `${p.label}: run start → status Applied seen`,
+        ms: p.seen - p.runStart,
+        ...F,
+        ...(goals ? { goalRatio: GOALS.provisioning } : {}),
+      },
       { id: `${id}2`, figure: "  read + parse + validate + plan (→ 1st KV write)", ms: p.records.first - p.runStart },
       { id: `${id}3`, figure: `  ${p.records.n} KV record writes + catch-up`, ms: p.sync.start - p.records.first },
-      { id: `${id}4`, figure: "  accounts phase: NatsAccountOps.sync", ms: p.sync.end - p.sync.start, ...F, ...(goals ? { goalRatio: GOALS.accounts } : {}) },
+      {
+        id: `${id}4`,
+        figure: "  accounts phase: NatsAccountOps.sync",
+        ms: p.sync.end - p.sync.start,
+        ...F,
+        ...(goals ? { goalRatio: GOALS.accounts } : {}),
+      },
       { id: `${id}4a`, figure: "    load records, revocations, derive + sign", ms: p.push.start - p.sync.start },
       { id: `${id}4b`, figure: `    ResolverClient.pushMany ×${N}`, ms: p.push.end - p.push.start, ...F },
-      ...(p.ping ? [{ id: `${id}4p`, figure: "      of it: cold server count (PING + stall)", ms: p.ping.end - p.ping.start }] : []),
+      ...(p.ping
+        ? [{ id: `${id}4p`, figure: "      of it: cold server count (PING + stall)", ms: p.ping.end - p.ping.start }]
+        : []),
       { id: `${id}4c`, figure: `    ${N} account records → KV`, ms: p.sync.end - p.push.end },
       { id: `${id}5`, figure: `  ${p.discovery.n} discovery entries, one at a time`, ms: p.runEnd - p.sync.end },
       { id: `${id}6`, figure: "  status write → seen by the watcher", ms: p.seen - p.runEnd },
     ];
-    if (p.label === "cold") rows.push({ id: `${id}7`, figure: "cold: reconciler.start() → Applied seen (wall)", ms: p.seen - p.actAt, ...F });
+    if (p.label === "cold")
+      rows.push({ id: `${id}7`, figure: "cold: reconciler.start() → Applied seen (wall)", ms: p.seen - p.actAt, ...F });
     return rows;
   };
   const rows: Row[] = [
-    { id: "F1", figure: `floor: raw CLAIMS.UPDATE ×${N}, in flight (median of ${raw.length})`, ms: floorMs, note: `min ${fmtMs(Math.min(...raw.map((f) => f.ms)))}, max ${fmtMs(Math.max(...raw.map((f) => f.ms)))}` },
-    { id: "F2", figure: `ResolverClient.pushMany ×${N} (median of ${client.length})`, ms: median(client.map((f) => f.ms)), ...F },
-    { id: "S1", figure: `sign ${N} account JWTs, keys derived (node:crypto)`, ms: median(floors.map((f) => f.signMs)), ...F, goalRatio: GOALS.signing },
-    ...(pureJsMs !== undefined ? [{ id: "S2", figure: `  pure-JS @nats-io/jwt (${OPT.purejs} samples × ${N})`, ms: pureJsMs * N, ...F }] : []),
+    {
+      id: "F1",
+      figure: `floor: raw CLAIMS.UPDATE ×${N}, in flight (median of ${raw.length})`,
+      ms: floorMs,
+      note: `min ${fmtMs(Math.min(...raw.map((f) => f.ms)))}, max ${fmtMs(Math.max(...raw.map((f) => f.ms)))}`,
+    },
+    {
+      id: "F2",
+      figure: `ResolverClient.pushMany ×${N} (median of ${client.length})`,
+      ms: median(client.map((f) => f.ms)),
+      ...F,
+    },
+    {
+      id: "S1",
+      figure: `sign ${N} account JWTs, keys derived (node:crypto)`,
+      ms: median(floors.map((f) => f.signMs)),
+      ...F,
+      goalRatio: GOALS.signing,
+    },
+    ...(pureJsMs !== undefined
+      ? [{ id: "S2", figure: `  pure-JS @nats-io/jwt (${OPT.purejs} samples × ${N})`, ms: pureJsMs * N, ...F }]
+      : []),
     ...phases(cold, "P", true),
     { id: "P8", figure: "  (read + parse + validate apart, warm process)", ms: readValidateMs },
     ...phases(warm, "W", false),
-    { id: "V1", figure: `verify: lookupMany ×${provisioned.length}`, ms: lookupMs, text: `${foundCount}/${provisioned.length} found, ${fmtMs(lookupMs)}` },
+    {
+      id: "V1",
+      figure: `verify: lookupMany ×${provisioned.length}`,
+      ms: lookupMs,
+      text: `${foundCount}/${provisioned.length} found, ${fmtMs(lookupMs)}`,
+    },
   ];
   const goals = rows.filter((r) => r.goalRatio !== undefined);
   const pass = goals.every((r) => verdict(r) === "PASS");
   const serverFloorCpu = median(raw.map((f) => f.serverCpuMs ?? NaN));
-  const cpuText = (x: number | undefined, wall: number) => (x === undefined || Number.isNaN(x) ? "?" : `${fmtMs(x)} (${Math.round((x / wall) * 100)}% of a core)`);
+  const cpuText = (x: number | undefined, wall: number) =>
+    x === undefined || Number.isNaN(x) ? "?" : `${fmtMs(x)} (${Math.round((x / wall) * 100)}% of a core)`;
   const verdicts = goals.map((r) => `${r.id} ≤ ${r.goalRatio}× floor: ${verdict(r)}`).join("   ");
   if (OPT.json) {
     const report = {
       machine: { ...m, loadEnd: load1() },
       options: OPT,
-      floorMethod: "raw nc.request to $SYS.REQ.CLAIMS.UPDATE, pre-signed and pre-encoded, fresh tenants, all in flight, system user",
-      accountsPhaseMethod: "AccountOps wrapper timing NatsAccountOps.sync as TenantRuntime.sync awaits it; pushMany, server count and record puts timed inside it",
+      floorMethod:
+        "raw nc.request to $SYS.REQ.CLAIMS.UPDATE, pre-signed and pre-encoded, fresh tenants, all in flight, system user",
+      accountsPhaseMethod:
+        "AccountOps wrapper timing NatsAccountOps.sync as TenantRuntime.sync awaits it; pushMany, server count and record puts timed inside it",
       figures: rows.map((r) => ({ ...r, ratio: ratio(r), result: verdict(r) || undefined })),
       goals: Object.fromEntries(goals.map((r) => [r.id, { ratio: ratio(r), goal: r.goalRatio, result: verdict(r) }])),
       pass,
       floors,
       runs: { cold, warm },
       logEvents: logs.map((l) => ({ atMs: Math.round(l.at - cold.actAt), event: l.event, ...(l.fields ?? {}) })),
-      verification: { found: foundCount, of: provisioned.length, floorAccountsListed: floorNames.length - floorMissing.length, resolverHolds: listed.size },
+      verification: {
+        found: foundCount,
+        of: provisioned.length,
+        floorAccountsListed: floorNames.length - floorMissing.length,
+        resolverHolds: listed.size,
+      },
       ...(profile ? { profile } : {}),
     };
     process.stdout.write(JSON.stringify(report, null, 2) + "\n");
@@ -380,7 +482,10 @@ async function main(): Promise<number> {
       ].join("\n"),
     );
   }
-  if (profile) process.stderr.write(renderProfile("profile of the cold provisioning run (bench process: reconciler + clients)", profile));
+  if (profile)
+    process.stderr.write(
+      renderProfile("profile of the cold provisioning run (bench process: reconciler + clients)", profile),
+    );
   return pass ? 0 : 1;
 }
 

@@ -16,7 +16,8 @@ export function benchHarness(name: string): Harness {
   let cleaning: Promise<void> | undefined;
   const h = {
     interrupted: false,
-    progress: (msg: string) => process.stderr.write(`[${name} ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`),
+    progress: (msg: string) =>
+      process.stderr.write(`[${name} ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`),
     cleanups: steps,
     cleanup: () =>
       (cleaning ??= (async () => {

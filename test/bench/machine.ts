@@ -32,6 +32,12 @@ export function machine(include: { natsServer?: boolean; git?: boolean } = {}): 
     platform: `${process.platform} ${process.arch}`,
     loadStart: round(loadavg()[0]!),
     ...(include.natsServer ? { natsServer: LocalNatsServer.version().replace(/^nats-server:\s*/, "") } : {}),
-    ...(include.git ? { git: execFileSync("git", ["--version"], { encoding: "utf8" }).trim().replace(/^git version /, "") } : {}),
+    ...(include.git
+      ? {
+          git: execFileSync("git", ["--version"], { encoding: "utf8" })
+            .trim()
+            .replace(/^git version /, ""),
+        }
+      : {}),
   };
 }

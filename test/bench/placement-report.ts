@@ -48,7 +48,11 @@ const int = (n: number) => n.toLocaleString("en-US");
 function table(rows: Row[]): string {
   const head: Row = ["figure", "value", "baseline", "ratio", "goal", ""];
   const width = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i]!.length)));
-  const line = (r: Row) => r.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join("  ").trimEnd();
+  const line = (r: Row) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), width.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -58,22 +62,85 @@ export function report(r: ReportInput): string {
   const rows: Row[] = [
     ["baseline: round-robin, cold (median)", ms(f.roundRobin.medianMs), "", "", "", ""],
     ["baseline: rendezvous top-k, cold (median)", ms(f.rendezvous.medianMs), "", "", "", ""],
-    ["place, cold (median)", ms(f.cold.medianMs), `round-robin ${ms(f.roundRobin.medianMs)}`, x2(f.cold.medianMs / f.roundRobin.medianMs), `≤ ${coldMs} ms`, v(r.goals.coldTime)],
-    ["place, cold (median) vs rendezvous", ms(f.cold.medianMs), `top-k ${ms(f.rendezvous.medianMs)}`, x2(f.cold.medianMs / f.rendezvous.medianMs), "", ""],
-    ["place, cold (min)", ms(f.cold.minMs), `round-robin ${ms(f.roundRobin.minMs)}`, x2(f.cold.minMs / f.roundRobin.minMs), "", ""],
-    ["balance max/mean load, place", f.cold.imbalance.toFixed(3), `round-robin ${f.roundRobin.imbalance.toFixed(3)}`, "", "", ""],
+    [
+      "place, cold (median)",
+      ms(f.cold.medianMs),
+      `round-robin ${ms(f.roundRobin.medianMs)}`,
+      x2(f.cold.medianMs / f.roundRobin.medianMs),
+      `≤ ${coldMs} ms`,
+      v(r.goals.coldTime),
+    ],
+    [
+      "place, cold (median) vs rendezvous",
+      ms(f.cold.medianMs),
+      `top-k ${ms(f.rendezvous.medianMs)}`,
+      x2(f.cold.medianMs / f.rendezvous.medianMs),
+      "",
+      "",
+    ],
+    [
+      "place, cold (min)",
+      ms(f.cold.minMs),
+      `round-robin ${ms(f.roundRobin.minMs)}`,
+      x2(f.cold.minMs / f.roundRobin.minMs),
+      "",
+      "",
+    ],
+    [
+      "balance max/mean load, place",
+      f.cold.imbalance.toFixed(3),
+      `round-robin ${f.roundRobin.imbalance.toFixed(3)}`,
+      "",
+      "",
+      "",
+    ],
     ["balance max/mean load, rendezvous top-k", f.rendezvous.imbalance.toFixed(3), "", "", "", ""],
     [`load min … max, place (share ${int(r.replicas / r.workers)})`, `${f.cold.min} … ${f.cold.max}`, "", "", "", ""],
-    ["worst load − bound ceil(T·c/C)+1: place / top-k", `${f.cold.overBound} / ${f.rendezvous.overBound}`, "", "", "place ≤ 0", v(r.goals.balance)],
-    ["siblings sharing a worker: place / rr / top-k", `${f.cold.siblingsTogether} / ${f.roundRobin.siblingsTogether} / ${f.rendezvous.siblingsTogether}`, "", "", "", ""],
+    [
+      "worst load − bound ceil(T·c/C)+1: place / top-k",
+      `${f.cold.overBound} / ${f.rendezvous.overBound}`,
+      "",
+      "",
+      "place ≤ 0",
+      v(r.goals.balance),
+    ],
+    [
+      "siblings sharing a worker: place / rr / top-k",
+      `${f.cold.siblingsTogether} / ${f.roundRobin.siblingsTogether} / ${f.rendezvous.siblingsTogether}`,
+      "",
+      "",
+      "",
+      "",
+    ],
     ["no-op: place again from its result (median)", ms(f.noop.medianMs), "", "", "", ""],
     ["no-op: moves", String(f.noop.moves), "", "", "0", v(r.goals.noop)],
     ...membershipRows(`join (${r.workers} → ${r.workers + 1} workers)`, f.join, movesVsMinimum, r.goals.join),
     ...membershipRows(`leave of ${r.gone} (→ ${r.workers - 1})`, f.leave, movesVsMinimum, r.goals.leave),
-    ["mixed capacities, cold (median)", ms(f.mixed.medianMs), `cold ${ms(f.cold.medianMs)}`, x2(f.mixed.medianMs / f.cold.medianMs), "", ""],
+    [
+      "mixed capacities, cold (median)",
+      ms(f.mixed.medianMs),
+      `cold ${ms(f.cold.medianMs)}`,
+      x2(f.mixed.medianMs / f.cold.medianMs),
+      "",
+      "",
+    ],
     ["mixed capacities: max/mean utilisation", f.mixed.imbalance.toFixed(3), "", "", "", ""],
-    ["10% pinned to 10 workers, cold (median)", ms(f.pinned.medianMs), `cold ${ms(f.cold.medianMs)}`, x2(f.pinned.medianMs / f.cold.medianMs), "", ""],
-    ["10% pinned: unplaced; worst load − bound (forced)", `${f.pinned.unplaced}; ${f.pinned.overBound}`, "", "", "", ""],
+    [
+      "10% pinned to 10 workers, cold (median)",
+      ms(f.pinned.medianMs),
+      `cold ${ms(f.cold.medianMs)}`,
+      x2(f.pinned.medianMs / f.cold.medianMs),
+      "",
+      "",
+    ],
+    [
+      "10% pinned: unplaced; worst load − bound (forced)",
+      `${f.pinned.unplaced}; ${f.pinned.overBound}`,
+      "",
+      "",
+      "",
+      "",
+    ],
   ];
   const m = r.machine;
   return [
@@ -92,7 +159,14 @@ function membershipRows(what: string, m: Membership, limit: number, ok: boolean)
   const share = what.startsWith("join") ? `fair share ${m.fairShare.toFixed(1)}` : `its load ${m.fairShare}`;
   return [
     [`${what} (median)`, ms(m.medianMs), "", "", "", ""],
-    [`${what}: moves`, String(m.moves), `minimum ${m.minimum}`, m.minimum > 0 ? x2(m.moves / m.minimum) : "—", `≤ ${limit}× min`, v(ok)],
+    [
+      `${what}: moves`,
+      String(m.moves),
+      `minimum ${m.minimum}`,
+      m.minimum > 0 ? x2(m.moves / m.minimum) : "—",
+      `≤ ${limit}× min`,
+      v(ok),
+    ],
     [`${what}: moves vs ${share}`, String(m.moves), share, m.fairShare > 0 ? x2(m.moves / m.fairShare) : "—", "", ""],
     [`${what}: moves of round-robin / top-k`, `${int(m.roundRobinMoves)} / ${m.rendezvousMoves}`, "", "", "", ""],
   ];

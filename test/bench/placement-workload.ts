@@ -7,7 +7,12 @@
  *     whatever the hash gives. It does the same replicas × workers scoring as `place`.
  */
 import { fnv1a, rendezvousScore } from "../../engine/scheduler/rendezvous.js";
-import type { Assignment, PlacementInput, PlacementIntegration, PlacementWorker } from "../../engine/scheduler/placement.js";
+import type {
+  Assignment,
+  PlacementInput,
+  PlacementIntegration,
+  PlacementWorker,
+} from "../../engine/scheduler/placement.js";
 
 export interface Workload {
   integrations: PlacementIntegration[];
@@ -20,7 +25,11 @@ export interface Workload {
  * integrations), in tenants of 10; `workers` workers of equal capacity with 50% headroom. With `pinned`, every
  * tenth tenant is dedicated and pinned to the first tenth of the workers (labelled tier=dedicated).
  */
-export function workload(replicas: number, workers: number, opts: { pinned?: boolean; mixedCapacity?: boolean } = {}): Workload {
+export function workload(
+  replicas: number,
+  workers: number,
+  opts: { pinned?: boolean; mixedCapacity?: boolean } = {},
+): Workload {
   const integrations: PlacementIntegration[] = [];
   let n = 0;
   for (let i = 0; n < replicas; i++) {
@@ -36,7 +45,11 @@ export function workload(replicas: number, workers: number, opts: { pinned?: boo
   const ws = Array.from({ length: workers }, (_, i): PlacementWorker => {
     const labels: Record<string, string> = opts.pinned && i < workers / 10 ? { tier: "dedicated" } : {};
     // Mixed: capacities 0.5×, 1× and 1.5× the base in turn.
-    return { id: `worker-${String(i).padStart(3, "0")}`, capacity: opts.mixedCapacity ? Math.round(base * [0.5, 1, 1.5][i % 3]!) : base, labels };
+    return {
+      id: `worker-${String(i).padStart(3, "0")}`,
+      capacity: opts.mixedCapacity ? Math.round(base * [0.5, 1, 1.5][i % 3]!) : base,
+      labels,
+    };
   });
   return { integrations, workers: ws, replicas: n };
 }
@@ -45,12 +58,16 @@ export function workload(replicas: number, workers: number, opts: { pinned?: boo
 function replicaList(input: PlacementInput): Array<{ key: string; replica: number; hash: number; of: number }> {
   const out: Array<{ key: string; replica: number; hash: number; of: number }> = [];
   const ints = [...input.integrations].filter((i) => !i.suspended).sort((a, b) => (a.key < b.key ? -1 : 1));
-  for (const i of ints) for (let r = 0; r < i.replicas; r++) out.push({ key: i.key, replica: r, hash: 0, of: i.replicas });
+  for (const i of ints)
+    for (let r = 0; r < i.replicas; r++) out.push({ key: i.key, replica: r, hash: 0, of: i.replicas });
   return out;
 }
 
 export function roundRobin(input: PlacementInput): Assignment[] {
-  const ws = input.workers.filter((w) => !w.draining).map((w) => w.id).sort();
+  const ws = input.workers
+    .filter((w) => !w.draining)
+    .map((w) => w.id)
+    .sort();
   return replicaList(input).map((x, i) => ({ key: x.key, replica: x.replica, worker: ws[i % ws.length]!, epoch: 1 }));
 }
 

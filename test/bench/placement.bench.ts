@@ -31,11 +31,16 @@ import { intOption } from "./args.js";
 
 const argv = process.argv.slice(2);
 const num = (name: string, dflt: number) => intOption(argv, name, dflt, 1);
-const OPT = { json: argv.includes("--json"), reps: num("reps", 15), replicas: num("replicas", 10_000), workers: num("workers", 100) };
+const OPT = {
+  json: argv.includes("--json"),
+  reps: num("reps", 15),
+  replicas: num("replicas", 10_000),
+  workers: num("workers", 100),
+};
 const GOALS = { coldMs: 100, movesVsMinimum: 1.05 };
 const began = performance.now();
-const progress = (msg: string) => process.stderr.write(`[bench:placement ${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${msg}\n`);
-
+const progress = (msg: string) =>
+  process.stderr.write(`[bench:placement ${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${msg}\n`);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -91,8 +96,16 @@ function main(): number {
   const first = place(cold);
   const base = w.workers[0]!.capacity;
   const gone = w.workers[Math.floor(OPT.workers / 2)]!.id;
-  const joinIn: PlacementInput = { ...cold, workers: [...w.workers, { id: "worker-new", capacity: base, labels: {} }], current: first.assignments };
-  const leaveIn: PlacementInput = { ...cold, workers: w.workers.filter((x) => x.id !== gone), current: first.assignments };
+  const joinIn: PlacementInput = {
+    ...cold,
+    workers: [...w.workers, { id: "worker-new", capacity: base, labels: {} }],
+    current: first.assignments,
+  };
+  const leaveIn: PlacementInput = {
+    ...cold,
+    workers: w.workers.filter((x) => x.id !== gone),
+    current: first.assignments,
+  };
   const mw = workload(OPT.replicas, OPT.workers, { mixedCapacity: true });
   const pw = workload(OPT.replicas, OPT.workers, { pinned: true });
   const inputs: Record<Case, PlacementInput> = {
@@ -105,11 +118,14 @@ function main(): number {
     mixed: { integrations: mw.integrations, workers: mw.workers, current: [] },
     pinned: { integrations: pw.integrations, workers: pw.workers, current: [] },
   };
-  const run = (c: Case): PlacementResult | Assignment[] => (c === "roundRobin" ? roundRobin(inputs[c]) : c === "rendezvous" ? rendezvousTopK(inputs[c]) : place(inputs[c]));
+  const run = (c: Case): PlacementResult | Assignment[] =>
+    c === "roundRobin" ? roundRobin(inputs[c]) : c === "rendezvous" ? rendezvousTopK(inputs[c]) : place(inputs[c]);
   const cases = Object.keys(inputs) as Case[];
   const times = Object.fromEntries(cases.map((c) => [c, [] as number[]])) as Record<Case, number[]>;
   const out = {} as Record<Case, PlacementResult | Assignment[]>;
-  progress(`${w.replicas} replicas in ${w.integrations.length} integrations on ${OPT.workers} workers (capacity ${base}); 3 warm-ups + ${OPT.reps} runs of each case`);
+  progress(
+    `${w.replicas} replicas in ${w.integrations.length} integrations on ${OPT.workers} workers (capacity ${base}); 3 warm-ups + ${OPT.reps} runs of each case`,
+  );
   for (let rep = -3; rep < OPT.reps; rep++) {
     for (const c of cases) {
       const t0 = performance.now();
@@ -122,11 +138,15 @@ function main(): number {
   const as = (c: Case) => (Array.isArray(out[c]) ? out[c] : (out[c] as PlacementResult).assignments);
   // Checks before figures: a fast wrong answer means nothing.
   for (const c of ["cold", "join", "leave", "mixed"] as const) {
-    if (res(c).unplaced.length > 0 || res(c).assignments.length !== w.replicas) throw new Error(`${c}: ${res(c).unplaced.length} unplaced`);
+    if (res(c).unplaced.length > 0 || res(c).assignments.length !== w.replicas)
+      throw new Error(`${c}: ${res(c).unplaced.length} unplaced`);
   }
-  if (JSON.stringify(res("cold")) !== JSON.stringify(first)) throw new Error("cold placement is not deterministic across runs");
+  if (JSON.stringify(res("cold")) !== JSON.stringify(first))
+    throw new Error("cold placement is not deterministic across runs");
 
-  const t = Object.fromEntries(cases.map((c) => [c, { medianMs: median(times[c]), minMs: Math.min(...times[c]) }])) as Record<Case, { medianMs: number; minMs: number }>;
+  const t = Object.fromEntries(
+    cases.map((c) => [c, { medianMs: median(times[c]), minMs: Math.min(...times[c]) }]),
+  ) as Record<Case, { medianMs: number; minMs: number }>;
   const share = (input: PlacementInput, id: string) => {
     const live = input.workers.filter((x) => !x.draining);
     return (w.replicas * live.find((x) => x.id === id)!.capacity) / live.reduce((s, x) => s + x.capacity, 0);
@@ -135,30 +155,93 @@ function main(): number {
     const input = inputs[c];
     const rr = countMoves(roundRobin(cold), roundRobin(input));
     const rv = countMoves(rendezvousTopK(cold), rendezvousTopK(input));
-    return { moves: res(c).moves, minimum: minimumMoves(input), fairShare: c === "join" ? share(input, "worker-new") : loadOf(cold, first.assignments).get(gone)!, roundRobinMoves: rr, rendezvousMoves: rv, newcomerLoad: c === "join" ? loadOf(input, res(c).assignments).get("worker-new")! : undefined };
+    return {
+      moves: res(c).moves,
+      minimum: minimumMoves(input),
+      fairShare: c === "join" ? share(input, "worker-new") : loadOf(cold, first.assignments).get(gone)!,
+      roundRobinMoves: rr,
+      rendezvousMoves: rv,
+      newcomerLoad: c === "join" ? loadOf(input, res(c).assignments).get("worker-new")! : undefined,
+    };
   };
   const figures: Figures = {
-    cold: { ...t.cold, imbalance: imbalance(cold, as("cold")), overBound: overBound(cold, as("cold")), siblingsTogether: siblingsTogether(as("cold")), max: Math.max(...loadOf(cold, as("cold")).values()), min: Math.min(...loadOf(cold, as("cold")).values()) },
-    roundRobin: { ...t.roundRobin, imbalance: imbalance(cold, as("roundRobin")), siblingsTogether: siblingsTogether(as("roundRobin")) },
-    rendezvous: { ...t.rendezvous, imbalance: imbalance(cold, as("rendezvous")), overBound: overBound(cold, as("rendezvous")), siblingsTogether: siblingsTogether(as("rendezvous")) },
+    cold: {
+      ...t.cold,
+      imbalance: imbalance(cold, as("cold")),
+      overBound: overBound(cold, as("cold")),
+      siblingsTogether: siblingsTogether(as("cold")),
+      max: Math.max(...loadOf(cold, as("cold")).values()),
+      min: Math.min(...loadOf(cold, as("cold")).values()),
+    },
+    roundRobin: {
+      ...t.roundRobin,
+      imbalance: imbalance(cold, as("roundRobin")),
+      siblingsTogether: siblingsTogether(as("roundRobin")),
+    },
+    rendezvous: {
+      ...t.rendezvous,
+      imbalance: imbalance(cold, as("rendezvous")),
+      overBound: overBound(cold, as("rendezvous")),
+      siblingsTogether: siblingsTogether(as("rendezvous")),
+    },
     noop: { ...t.noop, moves: res("noop").moves },
     join: { ...t.join, ...membership("join"), overBound: overBound(joinIn, as("join")) },
     leave: { ...t.leave, ...membership("leave"), overBound: overBound(leaveIn, as("leave")) },
-    mixed: { ...t.mixed, imbalance: imbalance(inputs.mixed, as("mixed")), overBound: overBound(inputs.mixed, as("mixed")) },
-    pinned: { ...t.pinned, unplaced: res("pinned").unplaced.length, imbalance: imbalance(inputs.pinned, as("pinned")), overBound: overBound(inputs.pinned, as("pinned")) },
+    mixed: {
+      ...t.mixed,
+      imbalance: imbalance(inputs.mixed, as("mixed")),
+      overBound: overBound(inputs.mixed, as("mixed")),
+    },
+    pinned: {
+      ...t.pinned,
+      unplaced: res("pinned").unplaced.length,
+      imbalance: imbalance(inputs.pinned, as("pinned")),
+      overBound: overBound(inputs.pinned, as("pinned")),
+    },
   };
   const goals = {
     coldTime: figures.cold.medianMs <= GOALS.coldMs,
-    balance: figures.cold.overBound <= 0 && figures.join.overBound <= 0 && figures.leave.overBound <= 0 && figures.mixed.overBound <= 0,
+    balance:
+      figures.cold.overBound <= 0 &&
+      figures.join.overBound <= 0 &&
+      figures.leave.overBound <= 0 &&
+      figures.mixed.overBound <= 0,
     join: figures.join.moves <= GOALS.movesVsMinimum * figures.join.minimum,
     leave: figures.leave.moves <= GOALS.movesVsMinimum * figures.leave.minimum,
     noop: figures.noop.moves === 0,
   };
   const pass = Object.values(goals).every(Boolean);
   if (OPT.json) {
-    process.stdout.write(JSON.stringify({ machine: { ...m, loadEnd: Math.round(loadavg()[0]! * 100) / 100 }, options: OPT, workload: { replicas: w.replicas, integrations: w.integrations.length, workers: OPT.workers, capacity: base }, goals: GOALS, figures, pass: goals, samplesMs: times }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        {
+          machine: { ...m, loadEnd: Math.round(loadavg()[0]! * 100) / 100 },
+          options: OPT,
+          workload: { replicas: w.replicas, integrations: w.integrations.length, workers: OPT.workers, capacity: base },
+          goals: GOALS,
+          figures,
+          pass: goals,
+          samplesMs: times,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   } else {
-    process.stdout.write(report({ machine: m, replicas: w.replicas, integrations: w.integrations.length, workers: OPT.workers, capacity: base, reps: OPT.reps, gone, figures, goals, limits: GOALS }));
+    process.stdout.write(
+      report({
+        machine: m,
+        replicas: w.replicas,
+        integrations: w.integrations.length,
+        workers: OPT.workers,
+        capacity: base,
+        reps: OPT.reps,
+        gone,
+        figures,
+        goals,
+        limits: GOALS,
+      }),
+    );
   }
   return pass ? 0 : 1;
 }

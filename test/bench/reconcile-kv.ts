@@ -3,7 +3,7 @@ import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
-import { STATUS_KEYS } from "../../engine/state/layout.js";
+import { STATUS_KEYS } from "../../engine/contract/state.js";
 
 interface Waiter<T> {
   pred: (v: T) => boolean;
@@ -18,7 +18,10 @@ export class KeyWatch<T> {
   private waiters: Array<Waiter<T>> = [];
   /** The latest value delivered, with its arrival time: an expectation already met resolves at once. */
   private last: { value: T; at: number } | undefined;
-  private constructor(private readonly iter: QueuedIterator<KvWatchEntry>, private readonly decode: (e: KvWatchEntry) => T | undefined) {
+  private constructor(
+    private readonly iter: QueuedIterator<KvWatchEntry>,
+    private readonly decode: (e: KvWatchEntry) => T | undefined,
+  ) {
     void (async () => {
       for await (const e of this.iter) {
         const at = performance.now();
@@ -70,7 +73,10 @@ export function statusWatch(kv: KV): Promise<KeyWatch<SyncStatus>> {
   return KeyWatch.open(kv, STATUS_KEYS.sync, (e) => (e.operation === "PUT" ? e.json<SyncStatus>() : undefined));
 }
 
-export function recordWatch(kv: KV, key: string): Promise<KeyWatch<{ labels: Record<string, string>; revision: string }>> {
+export function recordWatch(
+  kv: KV,
+  key: string,
+): Promise<KeyWatch<{ labels: Record<string, string>; revision: string }>> {
   return KeyWatch.open(kv, key, (e) => {
     if (e.operation !== "PUT") return undefined;
     try {

@@ -8,7 +8,8 @@ import type { TestRepo } from "../helpers/git-repo.js";
  */
 
 export const tenantName = (t: number) => `tenant-${String(t).padStart(4, "0")}`;
-export const integrationName = (t: number, i: number) => `${SHAPES[(t + i) % SHAPES.length]!.name}-${String(i).padStart(2, "0")}`;
+export const integrationName = (t: number, i: number) =>
+  `${SHAPES[(t + i) % SHAPES.length]!.name}-${String(i).padStart(2, "0")}`;
 
 export function tenantManifest(t: number, perTenant: number): string {
   const name = tenantName(t);

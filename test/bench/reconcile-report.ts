@@ -15,8 +15,6 @@ export interface Row {
   note?: string;
 }
 
-
-
 export function ratio(r: Row): number | undefined {
   return r.floor !== undefined && r.floor > 0 ? r.value / r.floor : undefined;
 }
@@ -31,7 +29,9 @@ export function verdict(r: Row): "PASS" | "MISS" | "" {
 }
 
 const fmt = (n: number | undefined, unit: string) =>
-  n === undefined || Number.isNaN(n) ? "—" : `${n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(n >= 10 ? 1 : 2)} ${unit}`;
+  n === undefined || Number.isNaN(n)
+    ? "—"
+    : `${n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(n >= 10 ? 1 : 2)} ${unit}`;
 
 function goalText(r: Row): string {
   if (r.goalRatio !== undefined) return `≤ ${r.goalRatio}× floor`;
@@ -45,7 +45,9 @@ export function table(rows: Row[]): string {
   for (const r of rows) {
     const x = ratio(r);
     const floor = r.floor === undefined ? "—" : `${fmt(r.floor, r.unit)}${r.floorWhat ? ` (${r.floorWhat})` : ""}`;
-    lines.push(`| ${r.id} | ${r.figure} | ${fmt(r.value, r.unit)} | ${floor} | ${x === undefined ? "—" : `${x.toFixed(1)}×`} | ${goalText(r)} | ${verdict(r) || "—"} |`);
+    lines.push(
+      `| ${r.id} | ${r.figure} | ${fmt(r.value, r.unit)} | ${floor} | ${x === undefined ? "—" : `${x.toFixed(1)}×`} | ${goalText(r)} | ${verdict(r) || "—"} |`,
+    );
   }
   return lines.join("\n") + "\n";
 }

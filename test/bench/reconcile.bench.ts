@@ -25,13 +25,29 @@ import { loadDesired, ParseCache } from "../../engine/manifests/load.js";
 import { fingerprint } from "../../engine/reconciler/live-plan.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
-import { bucketOf, keyOf, STATE_FORMAT, type StateRecord } from "../../engine/state/layout.js";
+import { bucketOf, keyOf, STATE_FORMAT, type StateRecord } from "../../engine/contract/state.js";
 import { openState, type StateBuckets } from "../../engine/state/open.js";
 import { packageRoot } from "../../engine/util/package-root.js";
 import { TestRepo } from "../helpers/git-repo.js";
 import { lastSeq, TestNats } from "../helpers/nats.js";
-import { floorBucket, KeyWatch, median, pipelinedPuts, quantile, recordWatch, snapshotMs, statusWatch, streamState } from "./reconcile-kv.js";
-import { integrationManifest, integrationName, integrationPath, tenantName, writeRepository } from "./reconcile-manifests.js";
+import {
+  floorBucket,
+  KeyWatch,
+  median,
+  pipelinedPuts,
+  quantile,
+  recordWatch,
+  snapshotMs,
+  statusWatch,
+  streamState,
+} from "./reconcile-kv.js";
+import {
+  integrationManifest,
+  integrationName,
+  integrationPath,
+  tenantName,
+  writeRepository,
+} from "./reconcile-manifests.js";
 import { machine, table, toJson, verdict, type Row } from "./reconcile-report.js";
 import { intOption } from "./args.js";
 
@@ -59,8 +75,10 @@ class LogHub {
   /** Every run, as `trigger outcome durationMs`. */
   readonly runs: string[] = [];
   readonly log = (event: string, fields: Record<string, unknown> = {}) => {
-    if (event === "run") this.runs.push(`${String(fields.trigger)} ${String(fields.outcome)} ${String(fields.durationMs)} ms`);
-    if (event === "run" && fields.outcome !== "Applied" && fields.outcome !== "NoChange") progress(`reconciler run: ${JSON.stringify(fields)}`);
+    if (event === "run")
+      this.runs.push(`${String(fields.trigger)} ${String(fields.outcome)} ${String(fields.durationMs)} ms`);
+    if (event === "run" && fields.outcome !== "Applied" && fields.outcome !== "NoChange")
+      progress(`reconciler run: ${JSON.stringify(fields)}`);
     this.waiters = this.waiters.filter((w) => {
       if (!w.pred(event, fields)) return true;
       w.resolve();
@@ -85,10 +103,18 @@ async function freshState(h: Harness): Promise<void> {
 
 /** An in-process reconciler with the defaults of `vrsky reconcile` (lease 5 s, resync 60 s). */
 function startReconciler(h: Harness, repo: TestRepo, hub: LogHub, nc: NatsConnection): Reconciler {
-  return new Reconciler({ nc, source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "bench", resyncMs: 60_000, log: hub.log });
+  return new Reconciler({
+    nc,
+    source: new LocalRefSource(repo.dir, "main"),
+    branch: "main",
+    id: "bench",
+    resyncMs: 60_000,
+    log: hub.log,
+  });
 }
 
-const appliedAt = (rev: string) => (s: SyncStatus) => s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
+const appliedAt = (rev: string) => (s: SyncStatus) =>
+  s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange");
 
 /**
  * Commits a one-integration change `n` times; each sample is from `git commit` returning to the KV watch of
@@ -153,7 +179,8 @@ async function latencyFloor(h: Harness, repoDir: string, n: number): Promise<num
 /** KV holds exactly the generated tenants and integrations (counted by the buckets' live values). */
 async function expectKeys(h: Harness, tenants: number, integrations: number): Promise<void> {
   const [t, i] = [(await h.state.tenants.status()).values, (await h.state.integrations.status()).values];
-  if (t !== tenants || i !== integrations) throw new Error(`KV holds ${t} tenants and ${i} integrations; expected ${tenants} and ${integrations}`);
+  if (t !== tenants || i !== integrations)
+    throw new Error(`KV holds ${t} tenants and ${i} integrations; expected ${tenants} and ${integrations}`);
 }
 
 function vmHwmMb(pid: number): number {
@@ -165,7 +192,10 @@ function vmHwmMb(pid: number): number {
 /** Peak RSS of a node process that only loads the engine's CLI modules: what any `vrsky` process pays. */
 async function baselineRssMb(): Promise<number> {
   const code = `await import(${JSON.stringify(join(packageRoot(), "dist/engine/cli/program.js"))}); await import("@nats-io/kv"); process.stdout.write(String(process.resourceUsage().maxRSS));`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", code], { cwd: packageRoot(), stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    cwd: packageRoot(),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString("utf8")));
   await new Promise((r) => child.once("exit", r));
@@ -203,7 +233,8 @@ async function main(): Promise<void> {
     const first = status.expect(appliedAt(rev0), 60_000, "initial sync");
     await r.start();
     const s0 = (await first).value;
-    if (s0.lastRun.counts.create !== SMALL.tenants * (1 + SMALL.perTenant)) throw new Error(`initial sync created ${s0.lastRun.counts.create}`);
+    if (s0.lastRun.counts.create !== SMALL.tenants * (1 + SMALL.perTenant))
+      throw new Error(`initial sync created ${s0.lastRun.counts.create}`);
     progress(`  converged; floor: one git process + one KV put seen by a watch, ${OPT.commits} samples`);
     const floor = await latencyFloor(h, repo.dir, OPT.commits);
     progress(`  ${OPT.commits} one-integration commits`);
@@ -211,12 +242,57 @@ async function main(): Promise<void> {
     const metric = r.metrics.commitToConverged.recent.slice(-OPT.commits).map((x) => x * 1000);
     const q = (s: number[], p: number) => quantile(s, p);
     rows.push(
-      { id: "1", figure: "commit → KV holds value, p50", value: q(lat, 0.5), unit: "ms", floor: q(floor, 0.5), floorWhat: "git + KV put→watch, p50", goal: 250 },
-      { id: "1", figure: "commit → KV holds value, p90", value: q(lat, 0.9), unit: "ms", floor: q(floor, 0.9), floorWhat: "p90" },
-      { id: "1", figure: "commit → KV holds value, p99", value: q(lat, 0.99), unit: "ms", floor: q(floor, 0.99), floorWhat: "p99", goal: 1000 },
-      { id: "1", figure: "commit → KV holds value, max", value: Math.max(...lat), unit: "ms", floor: Math.max(...floor), floorWhat: "max" },
-      { id: "1", figure: "reconciler metric commitToConverged, p50", value: q(metric, 0.5), unit: "ms", floor: q(floor, 0.5), floorWhat: "p50", note: "from the ref event to the status written" },
-      { id: "1", figure: "reconciler metric commitToConverged, p99", value: q(metric, 0.99), unit: "ms", floor: q(floor, 0.99), floorWhat: "p99" },
+      {
+        id: "1",
+        figure: "commit → KV holds value, p50",
+        value: q(lat, 0.5),
+        unit: "ms",
+        floor: q(floor, 0.5),
+        floorWhat: "git + KV put→watch, p50",
+        goal: 250,
+      },
+      {
+        id: "1",
+        figure: "commit → KV holds value, p90",
+        value: q(lat, 0.9),
+        unit: "ms",
+        floor: q(floor, 0.9),
+        floorWhat: "p90",
+      },
+      {
+        id: "1",
+        figure: "commit → KV holds value, p99",
+        value: q(lat, 0.99),
+        unit: "ms",
+        floor: q(floor, 0.99),
+        floorWhat: "p99",
+        goal: 1000,
+      },
+      {
+        id: "1",
+        figure: "commit → KV holds value, max",
+        value: Math.max(...lat),
+        unit: "ms",
+        floor: Math.max(...floor),
+        floorWhat: "max",
+      },
+      {
+        id: "1",
+        figure: "reconciler metric commitToConverged, p50",
+        value: q(metric, 0.5),
+        unit: "ms",
+        floor: q(floor, 0.5),
+        floorWhat: "p50",
+        note: "from the ref event to the status written",
+      },
+      {
+        id: "1",
+        figure: "reconciler metric commitToConverged, p99",
+        value: q(metric, 0.99),
+        unit: "ms",
+        floor: q(floor, 0.99),
+        floorWhat: "p99",
+      },
     );
     extra.small = { latencyMs: lat, floorMs: floor, metricMs: metric };
     status.stop();
@@ -257,11 +333,24 @@ async function main(): Promise<void> {
     await expectKeys(h, nT, nI);
     const [st, si] = [await streamState(h.state.tenants), await streamState(h.state.integrations)];
     const sd = await streamState(h.state.discovery);
-    cold = { ms: at - t0, run: s.lastRun, span: Math.max(st.lastTs, si.lastTs) - Math.min(st.firstTs, si.firstTs), runs: hub.runs.slice() };
+    cold = {
+      ms: at - t0,
+      run: s.lastRun,
+      span: Math.max(st.lastTs, si.lastTs) - Math.min(st.firstTs, si.firstTs),
+      runs: hub.runs.slice(),
+    };
     if (sd.lastSeq > 0) {
-      later.push({ id: "2a", figure: `cold: tenant runtime, ${sd.lastSeq} discovery entries (first → last write)`, value: sd.lastTs - sd.firstTs, unit: "ms", note: `starts ${(sd.firstTs - Math.max(st.lastTs, si.lastTs)).toFixed(0)} ms after the last integration write` });
+      later.push({
+        id: "2a",
+        figure: `cold: tenant runtime, ${sd.lastSeq} discovery entries (first → last write)`,
+        value: sd.lastTs - sd.firstTs,
+        unit: "ms",
+        note: `starts ${(sd.firstTs - Math.max(st.lastTs, si.lastTs)).toFixed(0)} ms after the last integration write`,
+      });
     }
-    progress(`  cold: ${cold.ms.toFixed(0)} ms to Applied; runs: ${cold.runs.join(", ")}; apply span ${cold.span.toFixed(0)} ms`);
+    progress(
+      `  cold: ${cold.ms.toFixed(0)} ms to Applied; runs: ${cold.runs.join(", ")}; apply span ${cold.span.toFixed(0)} ms`,
+    );
   }
 
   // Split of a cold run: reading the revision from git vs validating it, timed here with a new parse cache
@@ -276,8 +365,10 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     const desired = loadDesired(files, { cache });
     const t2 = performance.now();
-    if (desired.findings.length > 0) throw new Error(`generated repository is invalid: ${JSON.stringify(desired.findings.slice(0, 3))}`);
-    if (desired.resources.length !== nT + nI) throw new Error(`expected ${nT + nI} resources, got ${desired.resources.length}`);
+    if (desired.findings.length > 0)
+      throw new Error(`generated repository is invalid: ${JSON.stringify(desired.findings.slice(0, 3))}`);
+    if (desired.resources.length !== nT + nI)
+      throw new Error(`expected ${nT + nI} resources, got ${desired.resources.length}`);
     const t3 = performance.now();
     for (const f of files) parseYaml(Buffer.from(f.bytes!).toString("utf8"));
     const t4 = performance.now();
@@ -289,14 +380,43 @@ async function main(): Promise<void> {
     const w2 = performance.now();
     loadMs = t2 - t0;
     rows.push(
-      { id: "2a", figure: "load: read revision from git (cold)", value: t1 - t0, unit: "ms", note: `${files.length} files` },
-      { id: "2a", figure: "load: validate (loadDesired, cold cache)", value: t2 - t1, unit: "ms", floor: t4 - t3, floorWhat: "YAML.parse only" },
-      { id: "2a", figure: "load: read + validate (warm cache, every later run)", value: w2 - w0, unit: "ms", note: `read ${(w1 - w0).toFixed(0)} ms, validate ${(w2 - w1).toFixed(0)} ms` },
+      {
+        id: "2a",
+        figure: "load: read revision from git (cold)",
+        value: t1 - t0,
+        unit: "ms",
+        note: `${files.length} files`,
+      },
+      {
+        id: "2a",
+        figure: "load: validate (loadDesired, cold cache)",
+        value: t2 - t1,
+        unit: "ms",
+        floor: t4 - t3,
+        floorWhat: "YAML.parse only",
+      },
+      {
+        id: "2a",
+        figure: "load: read + validate (warm cache, every later run)",
+        value: w2 - w0,
+        unit: "ms",
+        note: `read ${(w1 - w0).toFixed(0)} ms, validate ${(w2 - w1).toFixed(0)} ms`,
+      },
     );
-    progress(`  load split: read ${(t1 - t0).toFixed(0)} ms, validate ${(t2 - t1).toFixed(0)} ms (YAML.parse alone ${(t4 - t3).toFixed(0)} ms; warm: ${(w2 - w0).toFixed(0)} ms)`);
+    progress(
+      `  load split: read ${(t1 - t0).toFixed(0)} ms, validate ${(t2 - t1).toFixed(0)} ms (YAML.parse alone ${(t4 - t3).toFixed(0)} ms; warm: ${(w2 - w0).toFixed(0)} ms)`,
+    );
     const appliedAtIso = new Date().toISOString();
     records = desired.resources.map((x) => {
-      const rec: StateRecord = { format: STATE_FORMAT, kind: x.kind, revision, hash: fingerprint(x).hash, resource: x, appliedAt: appliedAtIso, appliedBy: "bench" };
+      const rec: StateRecord = {
+        format: STATE_FORMAT,
+        kind: x.kind,
+        revision,
+        hash: fingerprint(x).hash,
+        resource: x,
+        appliedAt: appliedAtIso,
+        appliedBy: "bench",
+      };
       return [keyOf(x), JSON.stringify(rec), bucketOf(x.kind)];
     });
   }
@@ -310,8 +430,14 @@ async function main(): Promise<void> {
       const ft = await floorBucket(nc, "bench-floor-tenants");
       const fi = await floorBucket(nc, "bench-floor-integrations");
       const t0 = performance.now();
-      await pipelinedPuts(ft, records.filter((x) => x[2] === "tenants").map(([key, v]) => [key, v]));
-      await pipelinedPuts(fi, records.filter((x) => x[2] === "integrations").map(([key, v]) => [key, v]));
+      await pipelinedPuts(
+        ft,
+        records.filter((x) => x[2] === "tenants").map(([key, v]) => [key, v]),
+      );
+      await pipelinedPuts(
+        fi,
+        records.filter((x) => x[2] === "integrations").map(([key, v]) => [key, v]),
+      );
       walls.push(performance.now() - t0);
       const [st, si] = [await streamState(ft), await streamState(fi)];
       spans.push(Math.max(st.lastTs, si.lastTs) - Math.min(st.firstTs, si.firstTs));
@@ -320,11 +446,35 @@ async function main(): Promise<void> {
     }
     const [wall, span] = [median(walls), median(spans)];
     extra.putFloor = { wallMs: walls, serverSpanMs: spans, bytes: records.reduce((n, x) => n + x[1].length, 0) };
-    progress(`  floor: ${walls.map((x) => x.toFixed(0)).join(", ")} ms wall; ${spans.map((x) => x.toFixed(0)).join(", ")} ms first→last write (server clock)`);
+    progress(
+      `  floor: ${walls.map((x) => x.toFixed(0)).join(", ")} ms wall; ${spans.map((x) => x.toFixed(0)).join(", ")} ms first→last write (server clock)`,
+    );
     rows.push(
-      { id: "2a", figure: `cold: start → status Applied, ${nT + nI} creates`, value: cold.ms, unit: "ms", floor: wall, floorWhat: "raw puts, wall", note: `runs: ${cold.runs.join(", ")}` },
-      { id: "2a", figure: "cold: apply (first → last KV write, server clock)", value: cold.span, unit: "ms", floor: span, floorWhat: "raw puts, same clock", goalRatio: 3 },
-      { id: "2a", figure: "cold: run duration (lastRun.durationMs)", value: cold.run.durationMs, unit: "ms", note: `≈ load ${loadMs.toFixed(0)} + apply ${cold.span.toFixed(0)} + plan, catch-up, tenant runtime, status` },
+      {
+        id: "2a",
+        figure: `cold: start → status Applied, ${nT + nI} creates`,
+        value: cold.ms,
+        unit: "ms",
+        floor: wall,
+        floorWhat: "raw puts, wall",
+        note: `runs: ${cold.runs.join(", ")}`,
+      },
+      {
+        id: "2a",
+        figure: "cold: apply (first → last KV write, server clock)",
+        value: cold.span,
+        unit: "ms",
+        floor: span,
+        floorWhat: "raw puts, same clock",
+        goalRatio: 3,
+      },
+      {
+        id: "2a",
+        figure: "cold: run duration (lastRun.durationMs)",
+        value: cold.run.durationMs,
+        unit: "ms",
+        note: `≈ load ${loadMs.toFixed(0)} + apply ${cold.span.toFixed(0)} + plan, catch-up, tenant runtime, status`,
+      },
       ...later,
     );
   }
@@ -341,26 +491,51 @@ async function main(): Promise<void> {
     const times: number[] = [];
     for (let k = 0; k < OPT.resyncs; k++) {
       await r["running"];
-      const seqs = () => Promise.all([h.state.tenants, h.state.integrations, h.state.discovery].map((kv) => lastSeq(kv)));
+      const seqs = () =>
+        Promise.all([h.state.tenants, h.state.integrations, h.state.discovery].map((kv) => lastSeq(kv)));
       const before = await seqs();
       const runs = r.lastStatus()!.runs;
       // Only a run that started after this trigger counts (not one of the periodic resyncs).
       const wall = Date.now();
-      const done = status.expect((s) => s.runs > runs && s.lastRun.trigger === "resync" && Date.parse(s.lastRun.startedAt) >= wall, 60_000, "resync status");
+      const done = status.expect(
+        (s) => s.runs > runs && s.lastRun.trigger === "resync" && Date.parse(s.lastRun.startedAt) >= wall,
+        60_000,
+        "resync status",
+      );
       const t0 = performance.now();
       r.trigger("resync");
       const { value: s, at } = await done;
       times.push(at - t0);
       const after = await seqs();
-      if (s.lastRun.outcome !== "NoChange") throw new Error(`resync outcome ${s.lastRun.outcome}: ${s.lastRun.message}`);
-      if (after.some((x, j) => x !== before[j])) throw new Error(`no-op resync wrote to KV (tenants, integrations, discovery): ${before} → ${after}`);
+      if (s.lastRun.outcome !== "NoChange")
+        throw new Error(`resync outcome ${s.lastRun.outcome}: ${s.lastRun.message}`);
+      if (after.some((x, j) => x !== before[j]))
+        throw new Error(`no-op resync wrote to KV (tenants, integrations, discovery): ${before} → ${after}`);
     }
     rows.push(
-      { id: "2b", figure: "no-op resync: trigger → status (median), 0 KV writes", value: median(times), unit: "ms", floor: median(snaps), floorWhat: "watch snapshot", goal: 1000 },
-      { id: "2b", figure: "no-op resync: max", value: Math.max(...times), unit: "ms", floor: median(snaps), floorWhat: "watch snapshot", goal: 1000 },
+      {
+        id: "2b",
+        figure: "no-op resync: trigger → status (median), 0 KV writes",
+        value: median(times),
+        unit: "ms",
+        floor: median(snaps),
+        floorWhat: "watch snapshot",
+        goal: 1000,
+      },
+      {
+        id: "2b",
+        figure: "no-op resync: max",
+        value: Math.max(...times),
+        unit: "ms",
+        floor: median(snaps),
+        floorWhat: "watch snapshot",
+        goal: 1000,
+      },
     );
     extra.resync = { ms: times, snapshotFloorMs: snaps };
-    progress(`  resync: ${times.map((x) => x.toFixed(0)).join(", ")} ms; snapshot ${snaps.map((x) => x.toFixed(0)).join(", ")} ms; zero KV writes`);
+    progress(
+      `  resync: ${times.map((x) => x.toFixed(0)).join(", ")} ms; snapshot ${snaps.map((x) => x.toFixed(0)).join(", ")} ms; zero KV writes`,
+    );
   }
 
   // (c) one changed integration.
@@ -369,8 +544,23 @@ async function main(): Promise<void> {
     const floor = await latencyFloor(h, big.dir, OPT.bigCommits);
     const lat = await commitLoop(h, big, r, hub, status, OPT.bigCommits, "large");
     rows.push(
-      { id: "2c", figure: "one change: commit → KV holds value, p50", value: median(lat), unit: "ms", floor: median(floor), floorWhat: "git + KV put→watch", goal: 250 },
-      { id: "2c", figure: "one change: commit → KV holds value, max", value: Math.max(...lat), unit: "ms", floor: Math.max(...floor), floorWhat: "max" },
+      {
+        id: "2c",
+        figure: "one change: commit → KV holds value, p50",
+        value: median(lat),
+        unit: "ms",
+        floor: median(floor),
+        floorWhat: "git + KV put→watch",
+        goal: 250,
+      },
+      {
+        id: "2c",
+        figure: "one change: commit → KV holds value, max",
+        value: Math.max(...lat),
+        unit: "ms",
+        floor: Math.max(...floor),
+        floorWhat: "max",
+      },
     );
     extra.large = { latencyMs: lat, floorMs: floor };
   }
@@ -391,7 +581,18 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const child: ChildProcess = spawn(
       process.execPath,
-      [join(packageRoot(), "dist/engine/cli/main.js"), "reconcile", "--repo", big.dir, "--nats", nats.url, "--branch", "main", "--id", "bench-child"],
+      [
+        join(packageRoot(), "dist/engine/cli/main.js"),
+        "reconcile",
+        "--repo",
+        big.dir,
+        "--nats",
+        nats.url,
+        "--branch",
+        "main",
+        "--id",
+        "bench-child",
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let stderr = "";
@@ -417,7 +618,7 @@ async function main(): Promise<void> {
       throw new Error(`reconciler child exited early: ${stderr}`);
     });
     crashed.catch(() => undefined);
-    const { value: s0, at } = await Promise.race([converged, crashed]);
+    const { at } = await Promise.race([converged, crashed]);
     await expectKeys(h, nT, nI);
     const childCold = at - t0;
     const path = integrationPath(1, 1);
@@ -430,11 +631,35 @@ async function main(): Promise<void> {
     await kill();
     cleanups.splice(cleanups.indexOf(kill), 1);
     rows.push(
-      { id: "2d", figure: "peak RSS of `vrsky reconcile` (VmHWM): cold + one commit", value: hwm, unit: "MB", floor: baseline, floorWhat: "node + engine modules loaded", goal: 500 },
-      { id: "2d", figure: "peak RSS of this bench process (in-process reconciler, 1 + 2a-c)", value: inProcessRss, unit: "MB", note: "includes the bench's own records and floors" },
-      { id: "2d", figure: "cold convergence as a child, default flags (spawn → Applied)", value: childCold, unit: "ms", floor: cold.ms, floorWhat: "in-process cold, 2a", note: `includes node start-up; runs: ${childRuns.join(", ")}` },
+      {
+        id: "2d",
+        figure: "peak RSS of `vrsky reconcile` (VmHWM): cold + one commit",
+        value: hwm,
+        unit: "MB",
+        floor: baseline,
+        floorWhat: "node + engine modules loaded",
+        goal: 500,
+      },
+      {
+        id: "2d",
+        figure: "peak RSS of this bench process (in-process reconciler, 1 + 2a-c)",
+        value: inProcessRss,
+        unit: "MB",
+        note: "includes the bench's own records and floors",
+      },
+      {
+        id: "2d",
+        figure: "cold convergence as a child, default flags (spawn → Applied)",
+        value: childCold,
+        unit: "ms",
+        floor: cold.ms,
+        floorWhat: "in-process cold, 2a",
+        note: `includes node start-up; runs: ${childRuns.join(", ")}`,
+      },
     );
-    progress(`  child: VmHWM ${hwm.toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB), cold ${childCold.toFixed(0)} ms; runs: ${childRuns.join(", ")}`);
+    progress(
+      `  child: VmHWM ${hwm.toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB), cold ${childCold.toFixed(0)} ms; runs: ${childRuns.join(", ")}`,
+    );
   }
 
   if (OPT.json) process.stdout.write(toJson(m, rows, extra));
@@ -445,10 +670,15 @@ async function main(): Promise<void> {
     );
     process.stdout.write(table(rows));
     const notes = rows.filter((x) => x.note);
-    if (notes.length > 0) process.stdout.write(`\nNotes:\n${notes.map((x) => `- ${x.id} ${x.figure}: ${x.note}`).join("\n")}\n`);
+    if (notes.length > 0)
+      process.stdout.write(`\nNotes:\n${notes.map((x) => `- ${x.id} ${x.figure}: ${x.note}`).join("\n")}\n`);
   }
   const missed = rows.filter((x) => verdict(x) === "MISS");
-  progress(missed.length === 0 ? "all goals met" : `${missed.length} goal(s) missed: ${missed.map((x) => x.figure).join("; ")}`);
+  progress(
+    missed.length === 0
+      ? "all goals met"
+      : `${missed.length} goal(s) missed: ${missed.map((x) => x.figure).join("; ")}`,
+  );
   if (missed.length > 0) process.exitCode = 1;
 }
 
@@ -457,7 +687,8 @@ try {
 } catch (e) {
   process.exitCode = 2;
   // After Ctrl-C the cleanup closes connections under the running phase: its error is expected, not news.
-  if (!harness.interrupted) process.stderr.write(`bench:reconcile failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  if (!harness.interrupted)
+    process.stderr.write(`bench:reconcile failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
 } finally {
   await cleanup();
 }

@@ -18,8 +18,38 @@ export function integrationCount(t: number, perTenant: number): number {
   return t % 2 === 0 ? perTenant + d : perTenant - d;
 }
 
-const WORDS = ["orders", "invoices", "shipments", "payments", "customers", "refunds", "stock", "returns", "leads", "tickets", "events", "audit", "prices", "bookings", "claims", "readings"];
-const VERBS = ["sync", "to-slack", "to-erp", "ingest", "export", "archive", "fanout", "enrich", "notify", "mirror", "audit", "rollup"];
+const WORDS = [
+  "orders",
+  "invoices",
+  "shipments",
+  "payments",
+  "customers",
+  "refunds",
+  "stock",
+  "returns",
+  "leads",
+  "tickets",
+  "events",
+  "audit",
+  "prices",
+  "bookings",
+  "claims",
+  "readings",
+];
+const VERBS = [
+  "sync",
+  "to-slack",
+  "to-erp",
+  "ingest",
+  "export",
+  "archive",
+  "fanout",
+  "enrich",
+  "notify",
+  "mirror",
+  "audit",
+  "rollup",
+];
 
 export function integrationName(t: number, i: number): string {
   return `${WORDS[(t * 7 + i) % WORDS.length]}-${VERBS[(t + i * 5) % VERBS.length]}-${String(i).padStart(2, "0")}`;
@@ -74,7 +104,12 @@ export function tenantManifest(t: number, perTenant: number): string {
     `  name: ${name}`,
     `  labels: { team: team-${t % 37}, region: ${r.pick(["eu-west", "us-east", "ap-south", "eu-central"])}, cost-center: "cc-${1000 + (t % 250)}" }`,
   ];
-  if (r.chance(0.3)) lines.push("  annotations:", `    owner: "platform-team-${t % 12}@example.com"`, `    vrsky.io/onboarded: "2024-${String(1 + (t % 12)).padStart(2, "0")}-15"`);
+  if (r.chance(0.3))
+    lines.push(
+      "  annotations:",
+      `    owner: "platform-team-${t % 12}@example.com"`,
+      `    vrsky.io/onboarded: "2024-${String(1 + (t % 12)).padStart(2, "0")}-15"`,
+    );
   lines.push("spec:", `  tier: ${dedicated ? "dedicated" : "shared"}`, "  limits:");
   // Room to grow, as real tenants have: the limit always allows the tenant's integrations.
   lines.push(`    integrations: ${count + 5 + r.n(20)}`);
@@ -82,11 +117,17 @@ export function tenantManifest(t: number, perTenant: number): string {
   lines.push(`    connections: ${r.pick([100, 200, 500])}`);
   if (r.chance(0.6)) lines.push(`    payloadBytes: ${r.pick(["1MiB", "512KiB", "4MiB", "1048576"])}`);
   if (r.chance(0.7)) {
-    lines.push(`    jetstream: { memoryBytes: ${r.pick(["64MiB", "128MiB", "256MiB"])}, storageBytes: ${r.pick(["1GiB", "10GiB", "5GB"])}, streams: 50, consumers: 500 }`);
+    lines.push(
+      `    jetstream: { memoryBytes: ${r.pick(["64MiB", "128MiB", "256MiB"])}, storageBytes: ${r.pick(["1GiB", "10GiB", "5GB"])}, streams: 50, consumers: 500 }`,
+    );
   }
-  if (dedicated) lines.push(`  instances: { min: 1, max: ${2 + r.n(3)}, integrationsPerInstance: ${r.pick([10, 25, 50])} }`);
+  if (dedicated)
+    lines.push(`  instances: { min: 1, max: ${2 + r.n(3)}, integrationsPerInstance: ${r.pick([10, 25, 50])} }`);
   const keys = 1 + r.n(3);
-  lines.push("  apiKeys:", "    # only the SHA-256 of each key; the keys themselves live in the platform's secret store");
+  lines.push(
+    "  apiKeys:",
+    "    # only the SHA-256 of each key; the keys themselves live in the platform's secret store",
+  );
   for (let k = 0; k < keys; k++) {
     const hash = createHash("sha256").update(`${name}-key-${k}`).digest("hex");
     lines.push(`    - { name: ${["dashboards", "ops", "billing"][k]}, sha256: "${hash}" }`);
@@ -109,7 +150,7 @@ const CONDITIONS = [
   () => "body.tags.exists(t, t == 'urgent')",
   () => "!has(body.test) || body.test == false",
   () => "headers['x-env'] != 'staging'",
-  (n: number) => `body.qty > 0 && body.qty < ${1000 + n % 100}`,
+  (n: number) => `body.qty > 0 && body.qty < ${1000 + (n % 100)}`,
 ];
 
 const FIELD_EXPRESSIONS: Array<[string, (n: number) => string]> = [
@@ -129,7 +170,12 @@ const FIELD_EXPRESSIONS: Array<[string, (n: number) => string]> = [
   ["big", (n) => `body.total > ${n % 500}`],
 ];
 
-const SPLIT_ITEMS = ["body.items", "body.lines.map(l, l.sku)", "body.orders.filter(o, o.total > 10.0)", "[body.a, body.b]"];
+const SPLIT_ITEMS = [
+  "body.items",
+  "body.lines.map(l, l.sku)",
+  "body.orders.filter(o, o.total > 10.0)",
+  "[body.a, body.b]",
+];
 
 // ---------------------------------------------------------------------------------------------- integrations
 interface Ctx {
@@ -220,8 +266,17 @@ function step(c: Ctx, k: number): string[] {
       ];
     case "csv":
       return r.chance(0.5)
-        ? [...head("csv"), `      config: { header: true, emit: ${r.pick(["rows", "array"])}, delimiter: "${r.pick([",", ";", "|"])}" }`]
-        : [...head("csv"), "      config:", "        header: false", "        columns: [id, sku, qty, price]", "        emit: rows"];
+        ? [
+            ...head("csv"),
+            `      config: { header: true, emit: ${r.pick(["rows", "array"])}, delimiter: "${r.pick([",", ";", "|"])}" }`,
+          ]
+        : [
+            ...head("csv"),
+            "      config:",
+            "        header: false",
+            "        columns: [id, sku, qty, price]",
+            "        emit: rows",
+          ];
     case "template":
       return [
         ...head("template"),
@@ -233,7 +288,10 @@ function step(c: Ctx, k: number): string[] {
         `          received {{ string(attributes.receivedAt) }} on ${c.tenant}`,
       ];
     case "split":
-      return [...head("split"), `      config: { items: ${JSON.stringify(r.pick(SPLIT_ITEMS))}, maxItems: ${r.pick([100, 1000, 10000])} }`];
+      return [
+        ...head("split"),
+        `      config: { items: ${JSON.stringify(r.pick(SPLIT_ITEMS))}, maxItems: ${r.pick([100, 1000, 10000])} }`,
+      ];
   }
 }
 
@@ -247,7 +305,10 @@ function sink(c: Ctx, k: number): string[] {
   switch (r.pick(["http", "http", "file", "postgres", "nats", "nats"] as const)) {
     case "http":
       return r.chance(0.5)
-        ? [...head("http"), `      config: { secretRef: ${tenant}-slack-webhook, timeout: ${r.pick(["5s", "10s", "2500ms"])} }`]
+        ? [
+            ...head("http"),
+            `      config: { secretRef: ${tenant}-slack-webhook, timeout: ${r.pick(["5s", "10s", "2500ms"])} }`,
+          ]
         : [
             ...head("http"),
             "      config:",
@@ -275,7 +336,13 @@ function sink(c: Ctx, k: number): string[] {
       ];
       if (r.chance(0.6)) out.push("        mode: upsert", `        key: [${r.pick(["id", "order_id", "invoice_id"])}]`);
       if (r.chance(0.6)) {
-        out.push("        columns:", "          id: body.id", "          amount: double(body.amount)", `          source: "'${name}'"`, "          received_at: attributes.receivedAt");
+        out.push(
+          "        columns:",
+          "          id: body.id",
+          "          amount: double(body.amount)",
+          `          source: "'${name}'"`,
+          "          received_at: attributes.receivedAt",
+        );
       }
       out.push(`        batchSize: ${r.pick([50, 100, 500])}`);
       return out;
@@ -305,7 +372,8 @@ export function integrationManifest(t: number, i: number, edited = false): strin
     `  name: ${name}`,
     `  tenant: ${tenant}`,
   ];
-  if (r.chance(0.6)) lines.push(`  labels: { domain: ${r.pick(WORDS)}, criticality: ${r.pick(["low", "medium", "high"])} }`);
+  if (r.chance(0.6))
+    lines.push(`  labels: { domain: ${r.pick(WORDS)}, criticality: ${r.pick(["low", "medium", "high"])} }`);
   lines.push("spec:");
   const replicas = 1 + r.n(3);
   if (r.chance(0.7) || edited) lines.push(`  replicas: ${edited ? replicas + 1 : replicas}`);

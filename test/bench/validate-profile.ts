@@ -98,7 +98,10 @@ export function summarise(file: string, top = 12): ProfileSummary {
 }
 
 export function renderSummary(title: string, s: ProfileSummary): string {
-  const rows = (xs: ProfileEntry[]) => xs.map((e) => `    ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`).join("\n");
+  const rows = (xs: ProfileEntry[]) =>
+    xs
+      .map((e) => `    ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.ms.toFixed(0).padStart(6)} ms  ${e.name}`)
+      .join("\n");
   return [
     `${title}: ${s.totalMs.toFixed(0)} ms sampled`,
     "  self time by area:",

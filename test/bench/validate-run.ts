@@ -71,7 +71,13 @@ export class ChildRunner {
       child.on("close", (code) => {
         const ms = performance.now() - started;
         try {
-          resolve({ ms, rssBytes: readRss(rssFile, this.method), code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+          resolve({
+            ms,
+            rssBytes: readRss(rssFile, this.method),
+            code: code ?? 1,
+            stdout: Buffer.concat(out).toString("utf8"),
+            stderr: Buffer.concat(err).toString("utf8"),
+          });
         } catch (e) {
           reject(e);
         } finally {

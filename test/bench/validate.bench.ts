@@ -21,14 +21,20 @@
  * Options: --json, --reps N (5), --tenants N (1000), --per-tenant N (10), --profile (one more run of each
  * command under `node --cpu-prof`, summarised on stderr), --keep (keep the generated repository).
  */
-import { machine, type Machine } from "./machine.js";
+import { machine } from "./machine.js";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { packageRoot } from "../../engine/util/package-root.js";
 import { TestRepo } from "../helpers/git-repo.js";
-import { integrationCount, integrationManifest, integrationPath, tenantManifest, tenantPath } from "./validate-manifests.js";
+import {
+  integrationCount,
+  integrationManifest,
+  integrationPath,
+  tenantManifest,
+  tenantPath,
+} from "./validate-manifests.js";
 import { renderSummary, summarise, type ProfileSummary } from "./validate-profile.js";
 import { ChildRunner, median, snapshotCli, type RunResult } from "./validate-run.js";
 import { intOption } from "./args.js";
@@ -50,7 +56,8 @@ if (OPT.tenants % 2 !== 0) throw new Error("--tenants must be even (integration 
 const GOALS = { validateVsBaseline: 3, planVsValidate: 2, peakRssBytes: 500 * 1024 * 1024 };
 
 const began = performance.now();
-const progress = (msg: string) => process.stderr.write(`[bench:validate ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
+const progress = (msg: string) =>
+  process.stderr.write(`[bench:validate ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
 
 const root = packageRoot();
 const CLI = "dist/engine/cli/main.js";
@@ -75,7 +82,6 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 
 // ---------------------------------------------------------------------------------------------- machine
-
 
 // ---------------------------------------------------------------------------------------------- repository
 interface Generated {
@@ -110,7 +116,8 @@ function generate(): Generated {
       files++;
       integrations++;
     }
-    if ((t + 1) % 200 === 0) progress(`  wrote ${t + 1} tenants, ${files} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+    if ((t + 1) % 200 === 0)
+      progress(`  wrote ${t + 1} tenants, ${files} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
   }
   progress("  git add + commit (base revision)");
   repo.git("add", "--", "tenants", "integrations");
@@ -145,19 +152,24 @@ function command(name: Name, dir: string): { script: string; args: string[] } {
 /** Checks that a run did what it should: otherwise its time means nothing. */
 function check(name: Name, r: RunResult, g: Generated): void {
   const fail = (why: string) => {
-    throw new Error(`${name}: ${why} (exit ${r.code})\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`);
+    throw new Error(
+      `${name}: ${why} (exit ${r.code})\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`,
+    );
   };
   if (r.code !== 0) fail("non-zero exit");
   const out = JSON.parse(r.stdout) as Record<string, unknown>;
   if (name === "baseline") {
-    if (out.files !== g.files || out.documents !== g.files) fail(`parsed ${String(out.files)} files / ${String(out.documents)} documents, expected ${g.files}`);
+    if (out.files !== g.files || out.documents !== g.files)
+      fail(`parsed ${String(out.files)} files / ${String(out.documents)} documents, expected ${g.files}`);
   } else if (name === "validate") {
     const res = out.resources as { tenants: number; integrations: number };
     if (out.valid !== true) fail("the generated revision is not valid");
-    if (out.files !== g.files || res.tenants !== g.tenants || res.integrations !== g.integrations) fail("unexpected counts");
+    if (out.files !== g.files || res.tenants !== g.tenants || res.integrations !== g.integrations)
+      fail("unexpected counts");
   } else {
     const s = out.summary as Record<string, number>;
-    if (s.create !== 0 || s.delete !== 0 || s.update !== 1 || s.unchanged !== g.files - 1) fail(`unexpected summary ${JSON.stringify(s)}`);
+    if (s.create !== 0 || s.delete !== 0 || s.update !== 1 || s.unchanged !== g.files - 1)
+      fail(`unexpected summary ${JSON.stringify(s)}`);
   }
 }
 
@@ -196,10 +208,21 @@ const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 function table(rows: Row[]): string {
-  const head: Row = { figure: "figure", value: "value", baseline: "baseline", ratio: "ratio", goal: "goal", verdict: "" };
+  const head: Row = {
+    figure: "figure",
+    value: "value",
+    baseline: "baseline",
+    ratio: "ratio",
+    goal: "goal",
+    verdict: "",
+  };
   const cols = ["figure", "value", "baseline", "ratio", "goal", "verdict"] as const;
   const width = cols.map((c) => Math.max(...[head, ...rows].map((r) => r[c].length)));
-  const line = (r: Row) => cols.map((c, i) => (i === 0 ? r[c].padEnd(width[i]!) : r[c].padStart(width[i]!))).join("  ").trimEnd();
+  const line = (r: Row) =>
+    cols
+      .map((c, i) => (i === 0 ? r[c].padEnd(width[i]!) : r[c].padStart(width[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), width.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -213,7 +236,9 @@ async function main(): Promise<number> {
   cleanups.push(snapshot.cleanup);
   const runner = new ChildRunner(snapshot.dir);
   cleanups.push(() => runner.cleanup());
-  progress(`peak memory method: ${runner.method === "gnu-time" ? "/usr/bin/time -v (ru_maxrss of the child)" : "process.resourceUsage().maxRSS via --import preload"}`);
+  progress(
+    `peak memory method: ${runner.method === "gnu-time" ? "/usr/bin/time -v (ru_maxrss of the child)" : "process.resourceUsage().maxRSS via --import preload"}`,
+  );
 
   const names: Name[] = ["baseline", "validate", "plan"];
   // One untimed run of each first: warms the page cache and checks that each command does its job.
@@ -265,24 +290,88 @@ async function main(): Promise<number> {
   };
   const v = (b: boolean) => (b ? "PASS" : "MISS");
   const rows: Row[] = [
-    { figure: "baseline: read + yaml.parse (median)", value: sec(s.baseline.medianMs), baseline: "", ratio: "", goal: "", verdict: "" },
-    { figure: "baseline: read + yaml.parse (min)", value: sec(s.baseline.minMs), baseline: "", ratio: "", goal: "", verdict: "" },
-    { figure: "validate HEAD (median)", value: sec(s.validate.medianMs), baseline: sec(s.baseline.medianMs), ratio: `${vRatio.toFixed(2)}×`, goal: `≤ ${GOALS.validateVsBaseline}×`, verdict: v(goals.validate.pass) },
-    { figure: "validate HEAD (min)", value: sec(s.validate.minMs), baseline: sec(s.baseline.minMs), ratio: `${vMinRatio.toFixed(2)}×`, goal: "", verdict: "" },
-    { figure: "plan HEAD~1..HEAD, 1 file (median)", value: sec(s.plan.medianMs), baseline: `validate ${sec(s.validate.medianMs)}`, ratio: `${pRatio.toFixed(2)}×`, goal: `≤ ${GOALS.planVsValidate}×`, verdict: v(goals.plan.pass) },
-    { figure: "plan HEAD~1..HEAD, 1 file (min)", value: sec(s.plan.minMs), baseline: `validate ${sec(s.validate.minMs)}`, ratio: `${pMinRatio.toFixed(2)}×`, goal: "", verdict: "" },
+    {
+      figure: "baseline: read + yaml.parse (median)",
+      value: sec(s.baseline.medianMs),
+      baseline: "",
+      ratio: "",
+      goal: "",
+      verdict: "",
+    },
+    {
+      figure: "baseline: read + yaml.parse (min)",
+      value: sec(s.baseline.minMs),
+      baseline: "",
+      ratio: "",
+      goal: "",
+      verdict: "",
+    },
+    {
+      figure: "validate HEAD (median)",
+      value: sec(s.validate.medianMs),
+      baseline: sec(s.baseline.medianMs),
+      ratio: `${vRatio.toFixed(2)}×`,
+      goal: `≤ ${GOALS.validateVsBaseline}×`,
+      verdict: v(goals.validate.pass),
+    },
+    {
+      figure: "validate HEAD (min)",
+      value: sec(s.validate.minMs),
+      baseline: sec(s.baseline.minMs),
+      ratio: `${vMinRatio.toFixed(2)}×`,
+      goal: "",
+      verdict: "",
+    },
+    {
+      figure: "plan HEAD~1..HEAD, 1 file (median)",
+      value: sec(s.plan.medianMs),
+      baseline: `validate ${sec(s.validate.medianMs)}`,
+      ratio: `${pRatio.toFixed(2)}×`,
+      goal: `≤ ${GOALS.planVsValidate}×`,
+      verdict: v(goals.plan.pass),
+    },
+    {
+      figure: "plan HEAD~1..HEAD, 1 file (min)",
+      value: sec(s.plan.minMs),
+      baseline: `validate ${sec(s.validate.minMs)}`,
+      ratio: `${pMinRatio.toFixed(2)}×`,
+      goal: "",
+      verdict: "",
+    },
     { figure: "peak RSS baseline", value: mb(s.baseline.peakRssBytes), baseline: "", ratio: "", goal: "", verdict: "" },
-    { figure: "peak RSS validate", value: mb(s.validate.peakRssBytes), baseline: mb(s.baseline.peakRssBytes), ratio: `${(s.validate.peakRssBytes / s.baseline.peakRssBytes).toFixed(2)}×`, goal: `< ${mb(GOALS.peakRssBytes)}`, verdict: v(s.validate.peakRssBytes < GOALS.peakRssBytes) },
-    { figure: "peak RSS plan", value: mb(s.plan.peakRssBytes), baseline: mb(s.baseline.peakRssBytes), ratio: `${(s.plan.peakRssBytes / s.baseline.peakRssBytes).toFixed(2)}×`, goal: `< ${mb(GOALS.peakRssBytes)}`, verdict: v(s.plan.peakRssBytes < GOALS.peakRssBytes) },
+    {
+      figure: "peak RSS validate",
+      value: mb(s.validate.peakRssBytes),
+      baseline: mb(s.baseline.peakRssBytes),
+      ratio: `${(s.validate.peakRssBytes / s.baseline.peakRssBytes).toFixed(2)}×`,
+      goal: `< ${mb(GOALS.peakRssBytes)}`,
+      verdict: v(s.validate.peakRssBytes < GOALS.peakRssBytes),
+    },
+    {
+      figure: "peak RSS plan",
+      value: mb(s.plan.peakRssBytes),
+      baseline: mb(s.baseline.peakRssBytes),
+      ratio: `${(s.plan.peakRssBytes / s.baseline.peakRssBytes).toFixed(2)}×`,
+      goal: `< ${mb(GOALS.peakRssBytes)}`,
+      verdict: v(s.plan.peakRssBytes < GOALS.peakRssBytes),
+    },
   ];
   const allPass = goals.validate.pass && goals.plan.pass && goals.memory.pass;
   if (OPT.json) {
     const report = {
       machine: { ...m, loadEnd: Math.round(loadavg()[0]! * 100) / 100 },
-      repository: { tenants: g.tenants, integrations: g.integrations, files: g.files, bytes: g.bytes, changed: g.changed },
+      repository: {
+        tenants: g.tenants,
+        integrations: g.integrations,
+        files: g.files,
+        bytes: g.bytes,
+        changed: g.changed,
+      },
       repetitions: OPT.reps,
       rssMethod: runner.method,
-      commands: Object.fromEntries(names.map((n) => [n, ["node", command(n, "<repo>").script, ...command(n, "<repo>").args].join(" ")])),
+      commands: Object.fromEntries(
+        names.map((n) => [n, ["node", command(n, "<repo>").script, ...command(n, "<repo>").args].join(" ")]),
+      ),
       results: s,
       goals,
       pass: allPass,

@@ -6,8 +6,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { KvMirror, type MirrorEntry } from "../../engine/state/mirror.js";
 import { openState } from "../../engine/state/open.js";
-import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../engine/workers/records.js";
-import { preciseNow } from "../../engine/workers/worker.js";
+import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../engine/contract/workers.js";
+import { preciseNow } from "../../engine/worker/worker.js";
 
 export type Bucket = "workers" | "assignments" | "replicas";
 export type Change = { bucket: Bucket; key: string; entry: MirrorEntry<unknown> | undefined; at: number };
@@ -32,7 +32,11 @@ export class ClusterView {
     this.workers = new KvMirror(s.workers);
     this.assignments = new KvMirror(s.assignments);
     this.replicas = new KvMirror(s.replicas);
-    for (const [bucket, m] of [["workers", this.workers], ["assignments", this.assignments], ["replicas", this.replicas]] as const) {
+    for (const [bucket, m] of [
+      ["workers", this.workers],
+      ["assignments", this.assignments],
+      ["replicas", this.replicas],
+    ] as const) {
       (m as KvMirror<unknown>).onChange((key, entry) => this.changed({ bucket, key, entry, at: preciseNow() }));
     }
     await Promise.all([this.workers.start(), this.assignments.start(), this.replicas.start()]);
@@ -74,7 +78,14 @@ export class ClusterView {
     if (this.assignments.entries.size !== total) return false;
     for (const [key, a] of this.assignments.entries) {
       const c = this.replicas.get(key)?.value;
-      if (a.value.worker === null || !c || c.worker !== a.value.worker || c.epoch !== a.value.epoch || c.state !== "running") return false;
+      if (
+        a.value.worker === null ||
+        !c ||
+        c.worker !== a.value.worker ||
+        c.epoch !== a.value.epoch ||
+        c.state !== "running"
+      )
+        return false;
     }
     return true;
   }
@@ -87,13 +98,20 @@ export class ClusterView {
       const c = this.replicas.get(key)?.value;
       if (a.value.worker === null) add(`unplaced (${a.value.reason})`, key);
       else if (!c) add("no claim", key);
-      else if (c.worker === null) add(`claim released at epoch ${c.epoch <= a.value.epoch ? "≤" : ">"} the assignment's`, key);
+      else if (c.worker === null)
+        add(`claim released at epoch ${c.epoch <= a.value.epoch ? "≤" : ">"} the assignment's`, key);
       else if (c.worker !== a.value.worker) {
         const holder = this.workers.get(c.worker)?.value;
-        const reg = !holder ? "not registered" : holder.session === c.session ? "registered, same session" : "registered, another session";
-        add(`claim held by another worker (state ${c.state}; holder ${reg}; claim epoch ${c.epoch} vs assignment ${a.value.epoch})`, key);
-      }
-      else if (c.epoch !== a.value.epoch) add("claim at another epoch", key);
+        const reg = !holder
+          ? "not registered"
+          : holder.session === c.session
+            ? "registered, same session"
+            : "registered, another session";
+        add(
+          `claim held by another worker (state ${c.state}; holder ${reg}; claim epoch ${c.epoch} vs assignment ${a.value.epoch})`,
+          key,
+        );
+      } else if (c.epoch !== a.value.epoch) add("claim at another epoch", key);
       else if (c.state !== "running") add(`claim ${c.state}${c.reason ? `: ${c.reason}` : ""}`, key);
     }
     const parts = [...reasons].map(([why, keys]) => `${keys.length} × ${why} (e.g. ${keys.slice(0, 3).join(", ")})`);

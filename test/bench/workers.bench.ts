@@ -36,9 +36,9 @@ import { LocalRefSource } from "../../engine/git/watch.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
 import { openState } from "../../engine/state/open.js";
-import { REPLICA_FORMAT, type ReplicaRecord } from "../../engine/workers/records.js";
-import { presenceRunner, type ReplicaRunner } from "../../engine/workers/runner.js";
-import { preciseNow, Worker } from "../../engine/workers/worker.js";
+import { REPLICA_FORMAT, type ReplicaRecord } from "../../engine/contract/workers.js";
+import { presenceRunner, type ReplicaRunner } from "../../engine/worker/runner.js";
+import { preciseNow, Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { TestNats } from "../helpers/nats.js";
 import { InProcessProfiler, renderProfile } from "./accounts-profile.js";
@@ -72,7 +72,8 @@ const OPT = {
   /** Tenants per commit while the cluster is brought up (--batch 50: the whole workload in one commit). */
   batch: num("batch", 10),
 };
-if (OPT.survivors !== "in-process" && OPT.survivors !== "process") throw new Error("--survivors is in-process or process");
+if (OPT.survivors !== "in-process" && OPT.survivors !== "process")
+  throw new Error("--survivors is in-process or process");
 if (OPT.workers < 2) throw new Error("--workers must be at least 2 (the victim and a survivor)");
 
 function durationMs(text: string): number {
@@ -143,7 +144,10 @@ class WorkerProcess {
 
   waitForLog(pred: (e: Record<string, unknown>) => boolean, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms: ${this.stderr.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching log line within ${timeoutMs} ms: ${this.stderr.slice(-2000)}`)),
+        timeoutMs,
+      );
       const l = (e: Record<string, unknown>) => {
         if (!pred(e)) return;
         clearTimeout(timer);
@@ -174,7 +178,10 @@ function writeTenants(repo: TestRepo, from: number, to: number): void {
     const tenant = tenantName(t);
     repo.write(`tenants/${tenant}.yaml`, tenantYaml(tenant, limits));
     for (let i = 0; i < OPT.perTenant; i++) {
-      repo.write(`integrations/${tenant}/${integrationName(i)}.yaml`, integrationYaml(tenant, integrationName(i), `  replicas: ${OPT.replicas}\n`));
+      repo.write(
+        `integrations/${tenant}/${integrationName(i)}.yaml`,
+        integrationYaml(tenant, integrationName(i), `  replicas: ${OPT.replicas}\n`),
+      );
     }
   }
 }
@@ -214,7 +221,14 @@ class Events {
   cpu: () => Cpu = () => ({ self: 0, server: 0, survivors: 0 });
   /** Called synchronously where the leader logs an expiry (starts the --profile profiler). */
   onExpired: (() => void) | undefined;
-  placements: Array<{ at: number; trigger: string; moves: number; puts: number; expired: string[]; durationMs: number }> = [];
+  placements: Array<{
+    at: number;
+    trigger: string;
+    moves: number;
+    puts: number;
+    expired: string[];
+    durationMs: number;
+  }> = [];
   /** Survivors' trouble: fences, failed starts, failed steps and claim writes. */
   trouble: Array<{ event: string; worker: string; at: number; fields: Record<string, unknown> }> = [];
   waitingLogs = 0;
@@ -231,13 +245,26 @@ class Events {
   readonly leaderLog = (event: string, f: Record<string, unknown> = {}) => {
     const at = preciseNow();
     if (event === "worker-expired") {
-      this.expired.push({ worker: String(f.worker), at, lastHeartbeatMsAgo: Number(f.lastHeartbeatMsAgo), cpu: this.cpu() });
+      this.expired.push({
+        worker: String(f.worker),
+        at,
+        lastHeartbeatMsAgo: Number(f.lastHeartbeatMsAgo),
+        cpu: this.cpu(),
+      });
       this.onExpired?.();
     }
     if (event === "placement") {
-      this.placements.push({ at, trigger: String(f.trigger), moves: Number(f.moves), puts: Number(f.puts), expired: (f.expired as string[]) ?? [], durationMs: Number(f.durationMs) });
+      this.placements.push({
+        at,
+        trigger: String(f.trigger),
+        moves: Number(f.moves),
+        puts: Number(f.puts),
+        expired: (f.expired as string[]) ?? [],
+        durationMs: Number(f.durationMs),
+      });
     }
-    if (event === "placement-failed" || (event === "run" && f.outcome !== "Applied" && f.outcome !== "NoChange")) progress(`leader ${event}: ${JSON.stringify(f)}`);
+    if (event === "placement-failed" || (event === "run" && f.outcome !== "Applied" && f.outcome !== "NoChange"))
+      progress(`leader ${event}: ${JSON.stringify(f)}`);
     this.waiters = this.waiters.filter((w) => (w.pred() ? (w.resolve(), false) : true));
   };
 
@@ -253,7 +280,10 @@ class Events {
   expect(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (pred()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         pred,
         resolve: () => {
@@ -274,7 +304,14 @@ async function casFloor(nc: NatsConnection, n: number): Promise<{ sequentialMs: 
   try {
     const keys = Array.from({ length: n }, (_, i) => `${tenantName(i % OPT.tenants)}.${integrationName(i)}.0`);
     const body = (state: ReplicaRecord["state"], epoch: number): string =>
-      JSON.stringify({ format: REPLICA_FORMAT, worker: state === "released" ? null : "survivor-0", session: state === "released" ? null : "0123456789abcdef", epoch, state, since: new Date().toISOString() } satisfies ReplicaRecord);
+      JSON.stringify({
+        format: REPLICA_FORMAT,
+        worker: state === "released" ? null : "survivor-0",
+        session: state === "released" ? null : "0123456789abcdef",
+        epoch,
+        state,
+        since: new Date().toISOString(),
+      } satisfies ReplicaRecord);
     const revs = await Promise.all(keys.map((k) => kv.create(k, body("released", 1))));
     // One untimed pass first: the first writes to a new stream pay for its files.
     for (let i = 0; i < n; i++) revs[i] = await kv.update(keys[i]!, body("starting", 2), revs[i]!);
@@ -369,22 +406,47 @@ async function runSetting(s: Setting): Promise<SettingResult> {
   for (let i = 0; i < OPT.workers - 1; i++) {
     const id = `survivor-${i}`;
     if (OPT.survivors === "process") {
-      const p = new WorkerProcess(["--nats", nats.url, "--id", id, "--capacity", String(CAPACITY), "--heartbeat", s.heartbeat, "--expiry", s.expiry]);
+      const p = new WorkerProcess([
+        "--nats",
+        nats.url,
+        "--id",
+        id,
+        "--capacity",
+        String(CAPACITY),
+        "--heartbeat",
+        s.heartbeat,
+        "--expiry",
+        s.expiry,
+      ]);
       survivors.push({ id, stop: () => p.kill("SIGKILL"), pid: p.child.pid });
       const log = ev.workerLog(id);
       p.onLog((e) => log(String(e.event), e));
       await p.waitForLog((e) => e.event === "registered", 30_000);
     } else {
-      const w = new Worker({ nc: await nats.connect(), id, capacity: CAPACITY, heartbeatMs: s.heartbeatMs, expiryMs: s.expiryMs, log: ev.workerLog(id), runner: ev.runner });
+      const w = new Worker({
+        nc: await nats.connect(),
+        id,
+        capacity: CAPACITY,
+        heartbeatMs: s.heartbeatMs,
+        expiryMs: s.expiryMs,
+        log: ev.workerLog(id),
+        runner: ev.runner,
+      });
       await w.start();
       // Read-only, for the breakdown: how many tenant connections the worker holds.
       const sessions = (w as unknown as { sessions: { tenants(): string[] } }).sessions;
       survivors.push({ id, stop: () => w.close(), tenants: () => sessions.tenants().length });
     }
   }
-  progress(`[${s.name}] ${survivors.length} survivors registered (${OPT.survivors}), capacity ${CAPACITY}; starting the reconciler`);
+  progress(
+    `[${s.name}] ${survivors.length} survivors registered (${OPT.survivors}), capacity ${CAPACITY}; starting the reconciler`,
+  );
   const serverPid = (nats.server as unknown as { child?: { pid?: number } }).child?.pid;
-  ev.cpu = () => ({ self: selfCpuMs(), server: procCpuMs(serverPid), survivors: survivors.reduce((n, w) => n + procCpuMs(w.pid), 0) });
+  ev.cpu = () => ({
+    self: selfCpuMs(),
+    server: procCpuMs(serverPid),
+    survivors: survivors.reduce((n, w) => n + procCpuMs(w.pid), 0),
+  });
 
   // The workload arrives in commits of BATCH tenants, each applied and running before the next: 1,000 replicas
   // starting at once on a small machine delay heartbeats past the fence of the short setting, and a fenced
@@ -392,7 +454,14 @@ async function runSetting(s: Setting): Promise<SettingResult> {
   const repo = new TestRepo("vrsky-bench-workers-");
   push(() => repo.cleanup());
   const rnc = await nats.connect();
-  const r = new Reconciler({ nc: rnc, source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "bench-leader", sharedServers: [nats.url], log: ev.leaderLog });
+  const r = new Reconciler({
+    nc: rnc,
+    source: new LocalRefSource(repo.dir, "main"),
+    branch: "main",
+    id: "bench-leader",
+    sharedServers: [nats.url],
+    log: ev.leaderLog,
+  });
   push(async () => {
     await r.stop();
   });
@@ -400,17 +469,25 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     const to = Math.min(OPT.tenants, from + BATCH);
     writeTenants(repo, from, to);
     const rev = repo.commit(`bench: tenants ${from}-${to - 1}`);
-    const applied = status.expect((x: SyncStatus) => x.observedRevision === rev && x.lastRun.outcome === "Applied", 120_000, `sync of ${rev.slice(0, 12)}`);
+    const applied = status.expect(
+      (x: SyncStatus) => x.observedRevision === rev && x.lastRun.outcome === "Applied",
+      120_000,
+      `sync of ${rev.slice(0, 12)}`,
+    );
     if (from === 0) await r.start();
     await applied;
     const want = to * OPT.perTenant * OPT.replicas;
-    await view.until(() => view.settled(want), 120_000, `${want} replicas running on the survivors`).catch((e: Error) => {
-      throw new Error(`${e.message}: ${view.unsettled(want)}; ${strandedByFence(view, ev)}`);
-    });
+    await view
+      .until(() => view.settled(want), 120_000, `${want} replicas running on the survivors`)
+      .catch((e: Error) => {
+        throw new Error(`${e.message}: ${view.unsettled(want)}; ${strandedByFence(view, ev)}`);
+      });
   }
   const setupTrouble = ev.trouble.length;
   if (setupTrouble > 0) progress(`[${s.name}] during set-up: ${summarize(ev.trouble)}`);
-  progress(`[${s.name}] ${OPT.tenants} tenants / ${OPT.tenants * OPT.perTenant} integrations applied; ${TOTAL} replicas running on ${survivors.length} survivors (${setupTrouble} failed starts or fences on the way)`);
+  progress(
+    `[${s.name}] ${OPT.tenants} tenants / ${OPT.tenants * OPT.perTenant} integrations applied; ${TOTAL} replicas running on ${survivors.length} survivors (${setupTrouble} failed starts or fences on the way)`,
+  );
 
   const trials: Trial[] = [];
   const joinSettleMs: number[] = [];
@@ -421,16 +498,29 @@ async function runSetting(s: Setting): Promise<SettingResult> {
   for (let k = 1; k <= OPT.trials; k++) {
     // Start the victim and wait for the steady state: every replica running where it is assigned, some on it.
     const spawnedAt = performance.now();
-    const v = new WorkerProcess(["--nats", nats.url, "--id", VICTIM, "--capacity", String(CAPACITY), "--heartbeat", s.heartbeat, "--expiry", s.expiry]);
+    const v = new WorkerProcess([
+      "--nats",
+      nats.url,
+      "--id",
+      VICTIM,
+      "--capacity",
+      String(CAPACITY),
+      "--heartbeat",
+      s.heartbeat,
+      "--expiry",
+      s.expiry,
+    ]);
     victim = v;
     const died = v.exited.then((code) => {
       throw new Error(`victim exited early (code ${code}): ${v.stderr.slice(-2000)}`);
     });
     died.catch(() => undefined);
     const steady = () => view.settled(TOTAL) && view.assignedTo(VICTIM).length > 0;
-    await Promise.race([view.until(steady, 120_000, `trial ${k}: the victim's replicas running`), died]).catch((e: Error) => {
-      throw new Error(`${e.message}: ${view.unsettled(TOTAL)}; ${strandedByFence(view, ev)}`);
-    });
+    await Promise.race([view.until(steady, 120_000, `trial ${k}: the victim's replicas running`), died]).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}: ${view.unsettled(TOTAL)}; ${strandedByFence(view, ev)}`);
+      },
+    );
     await r.controller.idle();
     await Promise.race([view.until(steady, 60_000, `trial ${k}: steady after the leader's last run`), died]);
     joinSettleMs.push(performance.now() - spawnedAt);
@@ -438,7 +528,8 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     // The floor, on the steady cluster (so each trial's floor sees the same load as its hand-over).
     const V = new Set(view.assignedTo(VICTIM));
     const floor = await casFloor(nc, V.size);
-    if (!steady() || view.assignedTo(VICTIM).length !== V.size) throw new Error(`trial ${k}: the cluster changed while the floor was measured`);
+    if (!steady() || view.assignedTo(VICTIM).length !== V.size)
+      throw new Error(`trial ${k}: the cluster changed while the floor was measured`);
 
     // Before: every assignment and claim revision; the victim's last heartbeat (server clock).
     const beforeAssign = new Map([...view.assignments.entries].map(([key, e]) => [key, e.value.worker]));
@@ -456,7 +547,8 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     const runningElsewhere = (c: Change | undefined) => {
       if (c?.bucket === "replicas" && pending.has(c.key)) {
         const claim = c.entry?.value as ReplicaRecord | undefined;
-        if (claim && claim.state === "running" && claim.worker !== null && claim.worker !== VICTIM) pending.delete(c.key);
+        if (claim && claim.state === "running" && claim.worker !== null && claim.worker !== VICTIM)
+          pending.delete(c.key);
       }
       return pending.size === 0;
     };
@@ -469,7 +561,11 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     const lastBeat = view.workers.get(VICTIM)!.created;
     const t0 = preciseNow();
     const killed = v.kill("SIGKILL");
-    const allRunning = view.until(runningElsewhere, s.expiryMs + 60_000, `trial ${k}: the victim's ${V.size} replicas running elsewhere`);
+    const allRunning = view.until(
+      runningElsewhere,
+      s.expiryMs + 60_000,
+      `trial ${k}: the victim's ${V.size} replicas running elsewhere`,
+    );
     await killed;
     await ev.expect(expiredSeen, s.expiryMs + 30_000, `trial ${k}: the leader expiring the victim`);
     const t2 = await allRunning;
@@ -477,7 +573,12 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     ev.onExpired = undefined;
     if (profiler && profiling) {
       await profiling;
-      progress(renderProfile(`[${s.name}] trial ${k}: CPU profile of this process from worker-expired to all running`, await profiler.stop(25)));
+      progress(
+        renderProfile(
+          `[${s.name}] trial ${k}: CPU profile of this process from worker-expired to all running`,
+          await profiler.stop(25),
+        ),
+      );
     }
     await r.controller.idle();
     view.recorder = undefined;
@@ -495,7 +596,11 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       for (const c of timeline) if (V.has(c.key) && !first.has(c.key) && pred(c)) first.set(c.key, c);
       if (first.size !== V.size) return { firstServer: NaN, lastServer: NaN, lastArrival: NaN };
       const cs = [...first.values()];
-      return { firstServer: min(cs.map((c) => c.entry!.created)) - t1, lastServer: max(cs.map((c) => c.entry!.created)) - t1, lastArrival: max(cs.map((c) => c.at)) - t1 };
+      return {
+        firstServer: min(cs.map((c) => c.entry!.created)) - t1,
+        lastServer: max(cs.map((c) => c.entry!.created)) - t1,
+        lastArrival: max(cs.map((c) => c.at)) - t1,
+      };
     };
     // Survivor side, per moved replica (in-process survivors only: the runner is wrapped): assignment written →
     // starting claim written → runner called (tenant session acquired) → runner resolved → running claim written.
@@ -504,7 +609,12 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       for (const c of timeline) if (V.has(c.key) && !m.has(c.key) && pred(c)) m.set(c.key, c);
       return m;
     };
-    const aW = firstOf((c) => c.bucket === "assignments" && c.entry !== undefined && (c.entry.value as { worker: string | null }).worker !== VICTIM);
+    const aW = firstOf(
+      (c) =>
+        c.bucket === "assignments" &&
+        c.entry !== undefined &&
+        (c.entry.value as { worker: string | null }).worker !== VICTIM,
+    );
     const sW = firstOf((c) => claimIs(c, "starting"));
     const rW = firstOf((c) => claimIs(c, "running"));
     const perKey: Trial["perKey"] = [];
@@ -512,16 +622,30 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       const run = ev.runs.get(key);
       const [a, st, rn] = [aW.get(key), sW.get(key), rW.get(key)];
       if (!run || !a || !st || !rn || run.called < t0) continue;
-      perKey.push({ notice: st.entry!.created - a.entry!.created, acquire: run.called - st.entry!.created, runner: run.resolved - run.called, runningWrite: rn.entry!.created - run.resolved });
+      perKey.push({
+        notice: st.entry!.created - a.entry!.created,
+        acquire: run.called - st.entry!.created,
+        runner: run.resolved - run.called,
+        runningWrite: rn.entry!.created - run.resolved,
+      });
     }
     const newSessions = survivors.reduce((n, w) => n + (w.tenants?.() ?? 0), 0) - sessionsBefore;
     const expiryRun = ev.placements.slice(placementsBefore).find((p) => p.expired.includes(VICTIM));
 
     // Moves: only the victim's replicas, each once; nothing else rewritten.
-    const otherAssignmentsChanged = [...view.assignments.entries].filter(([key, e]) => !V.has(key) && beforeAssign.get(key) !== e.value.worker).length;
-    const assignmentsChanged = [...view.assignments.entries].filter(([key, e]) => beforeAssign.get(key) !== e.value.worker).length;
-    const otherClaimsWritten = [...view.replicas.entries].filter(([key, e]) => !V.has(key) && beforeClaimRev.get(key) !== e.rev).length;
-    const spuriousExpiries = ev.expired.slice(expiredBefore).filter((e) => e.worker !== VICTIM).map((e) => e.worker);
+    const otherAssignmentsChanged = [...view.assignments.entries].filter(
+      ([key, e]) => !V.has(key) && beforeAssign.get(key) !== e.value.worker,
+    ).length;
+    const assignmentsChanged = [...view.assignments.entries].filter(
+      ([key, e]) => beforeAssign.get(key) !== e.value.worker,
+    ).length;
+    const otherClaimsWritten = [...view.replicas.entries].filter(
+      ([key, e]) => !V.has(key) && beforeClaimRev.get(key) !== e.rev,
+    ).length;
+    const spuriousExpiries = ev.expired
+      .slice(expiredBefore)
+      .filter((e) => e.worker !== VICTIM)
+      .map((e) => e.worker);
     const trial: Trial = {
       moved: V.size,
       detectionMs: t1 - t0,
@@ -531,12 +655,21 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       killAfterBeatMs: t0 - lastBeat,
       phases: {
         released: step((c) => claimIs(c, "released")),
-        reassigned: step((c) => c.bucket === "assignments" && c.entry !== undefined && (c.entry.value as { worker: string | null }).worker !== VICTIM),
+        reassigned: step(
+          (c) =>
+            c.bucket === "assignments" &&
+            c.entry !== undefined &&
+            (c.entry.value as { worker: string | null }).worker !== VICTIM,
+        ),
         starting: step((c) => claimIs(c, "starting")),
         running: step((c) => claimIs(c, "running")),
         placementLogged: (expiryRun?.at ?? NaN) - t1,
       },
-      expiryRun: { durationMs: expiryRun?.durationMs ?? NaN, moves: expiryRun?.moves ?? NaN, puts: expiryRun?.puts ?? NaN },
+      expiryRun: {
+        durationMs: expiryRun?.durationMs ?? NaN,
+        moves: expiryRun?.moves ?? NaN,
+        puts: expiryRun?.puts ?? NaN,
+      },
       leaderMoves: r.controller.counters.moves - movesBefore,
       perKey,
       newSessions,
@@ -544,7 +677,11 @@ async function runSetting(s: Setting): Promise<SettingResult> {
         assignments: timeline.filter((c) => c.bucket === "assignments").length,
         replicas: timeline.filter((c) => c.bucket === "replicas").length,
       },
-      cpu: { self: cpuAtT2.self - expiry.cpu.self, server: cpuAtT2.server - expiry.cpu.server, survivors: cpuAtT2.survivors - expiry.cpu.survivors },
+      cpu: {
+        self: cpuAtT2.self - expiry.cpu.self,
+        server: cpuAtT2.server - expiry.cpu.server,
+        survivors: cpuAtT2.survivors - expiry.cpu.survivors,
+      },
       assignmentsChanged,
       otherAssignmentsChanged,
       otherClaimsWritten,
@@ -578,7 +715,8 @@ function strandedByFence(view: ClusterView, ev: Events): string {
   const stranded: Array<{ key: string; holder: string }> = [];
   for (const [key, a] of view.assignments.entries) {
     const c = view.replicas.get(key)?.value;
-    if (c?.worker && c.worker !== a.value.worker && view.workers.get(c.worker)?.value.session === c.session) stranded.push({ key, holder: c.worker });
+    if (c?.worker && c.worker !== a.value.worker && view.workers.get(c.worker)?.value.session === c.session)
+      stranded.push({ key, holder: c.worker });
   }
   const fencedKeys = new Map<string, Set<string>>();
   let fences = 0;
@@ -606,12 +744,17 @@ function summarize(trouble: Events["trouble"]): string {
 }
 
 // ---------------------------------------------------------------------------------------------- report
-const ms = (x: number) => (Number.isNaN(x) ? "—" : `${x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(x >= 10 ? 1 : 2)} ms`);
+const ms = (x: number) =>
+  Number.isNaN(x) ? "—" : `${x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(x >= 10 ? 1 : 2)} ms`;
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "—");
 
 function table(head: string[], rows: string[][]): string {
   const width = head.map((_, i) => Math.max(...[head, ...rows].map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), width.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -634,18 +777,67 @@ function report(m: Machine, results: SettingResult[]): string {
       table(
         ["figure", "p50", "max", "floor", "p50/floor", "max/floor"],
         [
-          ["death → all running elsewhere", ms(q50(col((x) => x.totalMs))), ms(max(col((x) => x.totalMs))), `expiry + CAS seq ${ms(expiry + floorSeq)}`, ratio(q50(col((x) => x.totalMs)), expiry + floorSeq), ratio(max(col((x) => x.totalMs)), expiry + floorSeq)],
-          ["  detection: kill → leader's worker-expired", ms(q50(col((x) => x.detectionMs))), ms(max(col((x) => x.detectionMs))), `expiry ${ms(expiry)}`, ratio(q50(col((x) => x.detectionMs)), expiry), ratio(max(col((x) => x.detectionMs)), expiry)],
-          ["  hand-over: worker-expired → all running", ms(q50(col((x) => x.handoverMs))), ms(max(col((x) => x.handoverMs))), `CAS seq ${ms(floorSeq)}`, ratio(q50(col((x) => x.handoverMs)), floorSeq), ratio(max(col((x) => x.handoverMs)), floorSeq)],
-          ["  hand-over vs pipelined CAS floor", ms(q50(col((x) => x.handoverMs))), ms(max(col((x) => x.handoverMs))), `CAS pipelined ${ms(floorPipe)}`, ratio(q50(col((x) => x.handoverMs)), floorPipe), ratio(max(col((x) => x.handoverMs)), floorPipe)],
-          ["leader: last heartbeat seen → expired", ms(q50(col((x) => x.lastHeartbeatMsAgo))), ms(max(col((x) => x.lastHeartbeatMsAgo))), `expiry ${ms(expiry)}`, ratio(q50(col((x) => x.lastHeartbeatMsAgo)), expiry), ratio(max(col((x) => x.lastHeartbeatMsAgo)), expiry)],
-          ["victim's last heartbeat → SIGKILL", ms(q50(col((x) => x.killAfterBeatMs))), ms(max(col((x) => x.killAfterBeatMs))), `heartbeat ${ms(r.setting.heartbeatMs)}`, "", ""],
+          [
+            "death → all running elsewhere",
+            ms(q50(col((x) => x.totalMs))),
+            ms(max(col((x) => x.totalMs))),
+            `expiry + CAS seq ${ms(expiry + floorSeq)}`,
+            ratio(q50(col((x) => x.totalMs)), expiry + floorSeq),
+            ratio(max(col((x) => x.totalMs)), expiry + floorSeq),
+          ],
+          [
+            "  detection: kill → leader's worker-expired",
+            ms(q50(col((x) => x.detectionMs))),
+            ms(max(col((x) => x.detectionMs))),
+            `expiry ${ms(expiry)}`,
+            ratio(q50(col((x) => x.detectionMs)), expiry),
+            ratio(max(col((x) => x.detectionMs)), expiry),
+          ],
+          [
+            "  hand-over: worker-expired → all running",
+            ms(q50(col((x) => x.handoverMs))),
+            ms(max(col((x) => x.handoverMs))),
+            `CAS seq ${ms(floorSeq)}`,
+            ratio(q50(col((x) => x.handoverMs)), floorSeq),
+            ratio(max(col((x) => x.handoverMs)), floorSeq),
+          ],
+          [
+            "  hand-over vs pipelined CAS floor",
+            ms(q50(col((x) => x.handoverMs))),
+            ms(max(col((x) => x.handoverMs))),
+            `CAS pipelined ${ms(floorPipe)}`,
+            ratio(q50(col((x) => x.handoverMs)), floorPipe),
+            ratio(max(col((x) => x.handoverMs)), floorPipe),
+          ],
+          [
+            "leader: last heartbeat seen → expired",
+            ms(q50(col((x) => x.lastHeartbeatMsAgo))),
+            ms(max(col((x) => x.lastHeartbeatMsAgo))),
+            `expiry ${ms(expiry)}`,
+            ratio(q50(col((x) => x.lastHeartbeatMsAgo)), expiry),
+            ratio(max(col((x) => x.lastHeartbeatMsAgo)), expiry),
+          ],
+          [
+            "victim's last heartbeat → SIGKILL",
+            ms(q50(col((x) => x.killAfterBeatMs))),
+            ms(max(col((x) => x.killAfterBeatMs))),
+            `heartbeat ${ms(r.setting.heartbeatMs)}`,
+            "",
+            "",
+          ],
         ],
       ),
     );
-    out.push("hand-over steps over the victim's replicas, ms after the leader's worker-expired (p50 over trials; server clock = time of the write):");
+    out.push(
+      "hand-over steps over the victim's replicas, ms after the leader's worker-expired (p50 over trials; server clock = time of the write):",
+    );
     const p50 = (f: (x: Trial) => number) => ms(q50(col(f)));
-    const stepRow = (what: string, f: (x: Trial) => Step) => [what, p50((x) => f(x).firstServer), p50((x) => f(x).lastServer), p50((x) => f(x).lastArrival)];
+    const stepRow = (what: string, f: (x: Trial) => Step) => [
+      what,
+      p50((x) => f(x).firstServer),
+      p50((x) => f(x).lastServer),
+      p50((x) => f(x).lastArrival),
+    ];
     out.push(
       table(
         ["step", "first (server)", "last (server)", "last seen by bench"],
@@ -655,7 +847,12 @@ function report(m: Machine, results: SettingResult[]): string {
           stepRow("claim `starting` on a survivor", (x) => x.phases.starting),
           stepRow("claim `running` on a survivor", (x) => x.phases.running),
           ["leader's expiry run logged (placement)", "", "", p50((x) => x.phases.placementLogged)],
-          ["leader's expiry run, durationMs (release + place + write + summary)", "", "", p50((x) => x.expiryRun.durationMs)],
+          [
+            "leader's expiry run, durationMs (release + place + write + summary)",
+            "",
+            "",
+            p50((x) => x.expiryRun.durationMs),
+          ],
         ],
       ),
     );
@@ -670,8 +867,15 @@ function report(m: Machine, results: SettingResult[]): string {
     );
     const keys = t.flatMap((x) => x.perKey);
     if (keys.length > 0) {
-      const pk = (what: string, f: (k: Trial["perKey"][number]) => number) => [what, ms(q50(keys.map(f))), ms(quantile(keys.map(f), 0.9)), ms(max(keys.map(f)))];
-      out.push(`survivor side, per moved replica (${keys.length} over ${t.length} trials; tenant connections opened per death: ${t.map((x) => x.newSessions).join(", ")}):`);
+      const pk = (what: string, f: (k: Trial["perKey"][number]) => number) => [
+        what,
+        ms(q50(keys.map(f))),
+        ms(quantile(keys.map(f), 0.9)),
+        ms(max(keys.map(f))),
+      ];
+      out.push(
+        `survivor side, per moved replica (${keys.length} over ${t.length} trials; tenant connections opened per death: ${t.map((x) => x.newSessions).join(", ")}):`,
+      );
       out.push(
         table(
           ["step", "p50", "p90", "max"],
@@ -691,10 +895,16 @@ function report(m: Machine, results: SettingResult[]): string {
           ["replicas on the victim (the minimum), min … max", `${min(moved)} … ${max(moved)}`],
           ["leader's moves (counter) vs minimum, per trial", t.map((x) => `${x.leaderMoves}/${x.moved}`).join(", ")],
           ["assignments changed vs minimum, per trial", t.map((x) => `${x.assignmentsChanged}/${x.moved}`).join(", ")],
-          ["other replicas' assignments changed (must be 0)", t.map((x) => String(x.otherAssignmentsChanged)).join(", ")],
+          [
+            "other replicas' assignments changed (must be 0)",
+            t.map((x) => String(x.otherAssignmentsChanged)).join(", "),
+          ],
           ["other replicas' claims written (must be 0)", t.map((x) => String(x.otherClaimsWritten)).join(", ")],
           ["survivors expired by mistake (must be none)", t.flatMap((x) => x.spuriousExpiries).join(", ") || "none"],
-          ["survivors' fences, failed starts or writes in the trials, per trial", t.map((x) => String(x.trouble)).join(", ")],
+          [
+            "survivors' fences, failed starts or writes in the trials, per trial",
+            t.map((x) => String(x.trouble)).join(", "),
+          ],
           ["… and while the cluster was set up", String(r.setupTrouble)],
           ["survivors' `replica-waiting` logs in the hand-over, per trial", t.map((x) => String(x.waiting)).join(", ")],
           ["survivors' `replica-waiting` logs in the whole setting", String(r.waitingLogs)],
@@ -711,14 +921,23 @@ function checks(results: SettingResult[]): string[] {
   for (const r of results) {
     r.trials.forEach((t, i) => {
       const w = `${r.setting.name} trial ${i + 1}`;
-      if (t.assignmentsChanged !== t.moved) bad.push(`${w}: ${t.assignmentsChanged} assignments changed, minimum ${t.moved}`);
+      if (t.assignmentsChanged !== t.moved)
+        bad.push(`${w}: ${t.assignmentsChanged} assignments changed, minimum ${t.moved}`);
       if (t.leaderMoves !== t.moved) bad.push(`${w}: leader counted ${t.leaderMoves} moves, minimum ${t.moved}`);
-      if (t.otherAssignmentsChanged > 0) bad.push(`${w}: ${t.otherAssignmentsChanged} replicas not on the victim moved`);
-      if (t.otherClaimsWritten > 0) bad.push(`${w}: ${t.otherClaimsWritten} claims of replicas not on the victim were written`);
+      if (t.otherAssignmentsChanged > 0)
+        bad.push(`${w}: ${t.otherAssignmentsChanged} replicas not on the victim moved`);
+      if (t.otherClaimsWritten > 0)
+        bad.push(`${w}: ${t.otherClaimsWritten} claims of replicas not on the victim were written`);
       if (t.spuriousExpiries.length > 0) bad.push(`${w}: survivors expired: ${t.spuriousExpiries.join(", ")}`);
     });
     const inTrials = r.trouble.slice(r.setupTrouble);
-    if (inTrials.length > 0) bad.push(`${r.setting.name}: ${inTrials.length} survivor events in the trials: ${inTrials.slice(0, 5).map((x) => `${x.worker} ${x.event} ${JSON.stringify(x.fields)}`).join("; ")}`);
+    if (inTrials.length > 0)
+      bad.push(
+        `${r.setting.name}: ${inTrials.length} survivor events in the trials: ${inTrials
+          .slice(0, 5)
+          .map((x) => `${x.worker} ${x.event} ${JSON.stringify(x.fields)}`)
+          .join("; ")}`,
+      );
   }
   return bad;
 }
@@ -726,19 +945,40 @@ function checks(results: SettingResult[]): string[] {
 // ---------------------------------------------------------------------------------------------- main
 async function main(): Promise<void> {
   const m = machine({ natsServer: true });
-  progress(`machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}; load ${m.loadStart}`);
+  progress(
+    `machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}; load ${m.loadStart}`,
+  );
   const snapshot = snapshotCli(packageRoot(), []);
   cleanups.push(() => snapshot.cleanup());
   cliPath = join(snapshot.dir, "dist/engine/cli/main.js");
-  progress(`workload: ${OPT.tenants} tenants, ${OPT.tenants * OPT.perTenant} integrations of ${OPT.replicas} replicas = ${TOTAL} replicas; settings ${SETTINGS.map((s) => s.name).join(", ")}`);
+  progress(
+    `workload: ${OPT.tenants} tenants, ${OPT.tenants * OPT.perTenant} integrations of ${OPT.replicas} replicas = ${TOTAL} replicas; settings ${SETTINGS.map((s) => s.name).join(", ")}`,
+  );
   const results: SettingResult[] = [];
   for (const s of SETTINGS) results.push(await runSetting(s));
   const bad = checks(results);
   if (OPT.json) {
-    process.stdout.write(JSON.stringify({ machine: { ...m, loadEnd: Math.round(loadavg()[0]! * 100) / 100 }, options: OPT, replicas: TOTAL, capacity: CAPACITY, results, failedChecks: bad }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        {
+          machine: { ...m, loadEnd: Math.round(loadavg()[0]! * 100) / 100 },
+          options: OPT,
+          replicas: TOTAL,
+          capacity: CAPACITY,
+          results,
+          failedChecks: bad,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   } else {
     process.stdout.write(report(m, results));
-    process.stdout.write(bad.length === 0 ? "\nchecks: moves = minimum, nothing else moved or rewritten, no survivor expired or fenced: PASS\n" : `\nchecks: MISS\n${bad.map((b) => `- ${b}`).join("\n")}\n`);
+    process.stdout.write(
+      bad.length === 0
+        ? "\nchecks: moves = minimum, nothing else moved or rewritten, no survivor expired or fenced: PASS\n"
+        : `\nchecks: MISS\n${bad.map((b) => `- ${b}`).join("\n")}\n`,
+    );
   }
   if (bad.length > 0) process.exitCode = 1;
 }
@@ -747,7 +987,8 @@ try {
   await main();
 } catch (e) {
   process.exitCode = 2;
-  if (!harness.interrupted) process.stderr.write(`bench:workers failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  if (!harness.interrupted)
+    process.stderr.write(`bench:workers failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
 } finally {
   await cleanup();
 }

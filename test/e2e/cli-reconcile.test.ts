@@ -62,7 +62,19 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     repo.commit();
     const state = mkdtempSync(join(tmpdir(), "vrsky-state-"));
     scratch.push(state);
-    new VrskyProcess(["reconcile", "--remote", `file://${repo.dir}`, "--state-dir", state, "--fetch-interval", "200ms", "--nats", nats.url, "--id", "remote"]);
+    new VrskyProcess([
+      "reconcile",
+      "--remote",
+      `file://${repo.dir}`,
+      "--state-dir",
+      state,
+      "--fetch-interval",
+      "200ms",
+      "--nats",
+      nats.url,
+      "--id",
+      "remote",
+    ]);
     await waitForSync(nc, (s) => s.lastRun.outcome === "Applied");
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     const rev = repo.commit("remote change");

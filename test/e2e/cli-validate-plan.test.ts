@@ -10,7 +10,10 @@ describe("vrsky validate and plan on a real git repository", () => {
   afterEach(() => repo.cleanup());
 
   it("validates the committed revision and ignores uncommitted edits", async () => {
-    repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/orders.yaml", integrationYaml("acme", "orders")).commit();
+    repo
+      .write("tenants/acme.yaml", tenantYaml("acme"))
+      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"))
+      .commit();
     repo.write("tenants/acme.yaml", "kind: [broken");
     const committed = await cli("validate", "--repo", repo.dir, "--format", "json");
     expect(committed.code).to.equal(0);
@@ -37,13 +40,24 @@ describe("vrsky validate and plan on a real git repository", () => {
   });
 
   it("plans by value: a renamed and reformatted file is no change", async () => {
-    repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
+    repo
+      .write("tenants/acme.yaml", tenantYaml("acme"))
+      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
     const base = repo.commit();
     repo.remove("integrations/acme/orders.yaml");
-    repo.write("integrations/acme/orders.yml", JSON.stringify({
-      apiVersion: "vrsky.io/v1", kind: "Integration", metadata: { tenant: "acme", name: "orders" },
-      spec: { sinks: [{ name: "out", type: "nats", config: { subject: "out.orders" } }], source: { type: "http", config: { path: "/orders" } }, replicas: 1 },
-    }));
+    repo.write(
+      "integrations/acme/orders.yml",
+      JSON.stringify({
+        apiVersion: "vrsky.io/v1",
+        kind: "Integration",
+        metadata: { tenant: "acme", name: "orders" },
+        spec: {
+          sinks: [{ name: "out", type: "nats", config: { subject: "out.orders" } }],
+          source: { type: "http", config: { path: "/orders" } },
+          replicas: 1,
+        },
+      }),
+    );
     repo.commit();
     const r = await cli("plan", "--repo", repo.dir, "--base", base, "--format", "json");
     expect(r.code).to.equal(0);
@@ -60,12 +74,9 @@ describe("vrsky validate and plan on a real git repository", () => {
     repo.write("tenants/new.yaml", tenantYaml("new")).write("integrations/new/b.yaml", integrationYaml("new", "b"));
     repo.commit();
     const plan = JSON.parse((await cli("plan", "--repo", repo.dir, "--base", base, "--format", "json")).stdout);
-    expect(plan.changes.map((c: { action: string; kind: string; name: string }) => `${c.action} ${c.kind} ${c.name}`)).to.deep.equal([
-      "create Tenant new",
-      "create Integration b",
-      "delete Integration a",
-      "delete Tenant old",
-    ]);
+    expect(
+      plan.changes.map((c: { action: string; kind: string; name: string }) => `${c.action} ${c.kind} ${c.name}`),
+    ).to.deep.equal(["create Tenant new", "create Integration b", "delete Integration a", "delete Tenant old"]);
   });
 
   it("shows the head's errors and no plan when the head is invalid", async () => {

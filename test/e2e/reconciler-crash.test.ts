@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import { loadCommitted } from "../../engine/git/load-revision.js";
 import { fingerprint } from "../../engine/reconciler/live-plan.js";
-import { bucketOf, keyOf } from "../../engine/state/layout.js";
+import { bucketOf, keyOf } from "../../engine/contract/state.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { bucket, snapshot, TestNats, waitForSync } from "../helpers/nats.js";
 import { killAll, VrskyProcess } from "../helpers/process.js";
@@ -36,20 +36,40 @@ describe("crash safety: kill -9 at any point of an apply, then restart", functio
   });
 
   const reconcile = (id: string) =>
-    new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", nats.url, "--id", id, "--lease-ttl", "1s", "--resync", "1h", "--allow-prune"]);
+    new VrskyProcess([
+      "reconcile",
+      "--repo",
+      repo.dir,
+      "--nats",
+      nats.url,
+      "--id",
+      id,
+      "--lease-ttl",
+      "1s",
+      "--resync",
+      "1h",
+      "--allow-prune",
+    ]);
 
   async function expectExactly(rev: string): Promise<void> {
     const desired = await loadCommitted(repo.dir, rev);
     expect(desired.state.findings).to.deep.equal([]);
     for (const b of ["tenants", "integrations"] as const) {
       const live = await snapshot(await bucket(nc, b));
-      const want = new Map(desired.state.resources.filter((r) => bucketOf(r.kind) === b).map((r) => [keyOf(r), fingerprint(r).hash]));
+      const want = new Map(
+        desired.state.resources.filter((r) => bucketOf(r.kind) === b).map((r) => [keyOf(r), fingerprint(r).hash]),
+      );
       expect([...live.keys()].sort(), `${b}: no missing or orphaned keys`).to.deep.equal([...want.keys()].sort());
       for (const [key, rec] of live) expect(rec.hash, `${b}/${key}`).to.equal(want.get(key));
     }
   }
 
-  function writeRevision(tenants: number, perTenant: number, replicas: number, skip = (_t: number, _i: number) => false): string {
+  function writeRevision(
+    tenants: number,
+    perTenant: number,
+    replicas: number,
+    skip = (_t: number, _i: number) => false,
+  ): string {
     for (let t = 0; t < tenants; t++) {
       repo.write(`tenants/t${t}.yaml`, tenantYaml(`t${t}`, "  limits:\n    integrations: 1000\n"));
       for (let i = 0; i < perTenant; i++) {
@@ -77,14 +97,25 @@ describe("crash safety: kill -9 at any point of an apply, then restart", functio
         const p = reconcile(`crash-${n++}`);
         const reached = afterWrites(integrations, from, k);
         // A killed process may have written everything but its status: its successor then finds nothing to do.
-        const done = waitForSync(nc, (s) => s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange"), 60_000).then(() => "converged" as const);
+        const done = waitForSync(
+          nc,
+          (s) => s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange"),
+          60_000,
+        ).then(() => "converged" as const);
         const first = await Promise.race([reached.then(() => "kill" as const), done]);
         await p.kill("SIGKILL");
         if (first === "converged") break;
         midApplyKills++;
       }
       const survivor = reconcile(`survivor-${n++}`);
-      await waitForSync(nc, (s) => s.observedRevision === rev && (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange") && s.reconciler.startsWith("survivor"), 60_000);
+      await waitForSync(
+        nc,
+        (s) =>
+          s.observedRevision === rev &&
+          (s.lastRun.outcome === "Applied" || s.lastRun.outcome === "NoChange") &&
+          s.reconciler.startsWith("survivor"),
+        60_000,
+      );
       await expectExactly(rev);
       await survivor.kill("SIGTERM");
     }

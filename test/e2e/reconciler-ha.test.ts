@@ -26,7 +26,19 @@ describe("several reconcilers: one leader, fast failover", function () {
   });
 
   const start = (id: string) =>
-    new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", nats.url, "--id", id, "--lease-ttl", "2s", "--resync", "1h"]);
+    new VrskyProcess([
+      "reconcile",
+      "--repo",
+      repo.dir,
+      "--nats",
+      nats.url,
+      "--id",
+      id,
+      "--lease-ttl",
+      "2s",
+      "--resync",
+      "1h",
+    ]);
 
   it("three reconcilers: exactly one leads; kill -9 of the leader hands over within a few seconds, twice", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));

@@ -77,7 +77,8 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     nc = await nats.connect();
     repo = new TestRepo();
     for (const t of new Set(FIXTURE.map(([t]) => t))) repo.write(`tenants/${t}.yaml`, tenantYaml(t));
-    for (const [t, i, n] of FIXTURE) repo.write(`integrations/${t}/${i}.yaml`, integrationYaml(t, i, `  replicas: ${n}\n`));
+    for (const [t, i, n] of FIXTURE)
+      repo.write(`integrations/${t}/${i}.yaml`, integrationYaml(t, i, `  replicas: ${n}\n`));
     rev = repo.commit("fixture");
   });
   after(async () => {
@@ -88,10 +89,27 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
 
   beforeEach(async () => {
     await resetBuckets(nc);
-    reconciler = new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", nats.url, "--id", "r1", "--lease-ttl", "2s", "--resync", "1h"]);
+    reconciler = new VrskyProcess([
+      "reconcile",
+      "--repo",
+      repo.dir,
+      "--nats",
+      nats.url,
+      "--id",
+      "r1",
+      "--lease-ttl",
+      "2s",
+      "--resync",
+      "1h",
+    ]);
     await waitForSync(nc, appliedAt(rev));
     state = await FleetState.open(nc);
-    fleet = new Fleet(nats.server.port, nats.url, { heartbeat: `${HEARTBEAT_MS}ms`, expiry: `${EXPIRY_MS}ms`, drainTimeout: "5s", capacity: CAPACITY });
+    fleet = new Fleet(nats.server.port, nats.url, {
+      heartbeat: `${HEARTBEAT_MS}ms`,
+      expiry: `${EXPIRY_MS}ms`,
+      drainTimeout: "5s",
+      capacity: CAPACITY,
+    });
     probe = new ReplicaProbe(nc, KEYS).start();
   });
   afterEach(async function () {
@@ -113,8 +131,10 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
   /** Why the fleet has not converged on exactly `live` (undefined once it has): see waitConverged. */
   function notConverged(live: string[], balanced: boolean): string | undefined {
     const registered = [...state.workers.entries.keys()].sort();
-    if (registered.join() !== [...live].sort().join()) return `registered workers ${registered.join(",")} (want ${[...live].sort().join(",")})`;
-    for (const id of live) if (state.workers.get(id)!.state !== "active") return `${id} is ${state.workers.get(id)!.state}`;
+    if (registered.join() !== [...live].sort().join())
+      return `registered workers ${registered.join(",")} (want ${[...live].sort().join(",")})`;
+    for (const id of live)
+      if (state.workers.get(id)!.state !== "active") return `${id} is ${state.workers.get(id)!.state}`;
     const extra = [...state.assignments.entries.keys()].filter((k) => !KEYS.includes(k));
     if (extra.length > 0) return `unexpected assignments ${extra.join(",")}`;
     const logged = new Map<string, Array<{ worker: string; epoch: number }>>();
@@ -133,7 +153,8 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
         return `${k} assigned ${a.worker}@${a.epoch}, claim ${c?.worker ?? "-"}@${c?.epoch ?? "-"} ${c?.state ?? "-"}`;
       }
       const runs = logged.get(k) ?? [];
-      if (runs.length !== 1 || runs[0]!.worker !== a.worker || runs[0]!.epoch !== a.epoch) return `${k} runs on ${JSON.stringify(runs)} per the worker logs (assigned ${a.worker}@${a.epoch})`;
+      if (runs.length !== 1 || runs[0]!.worker !== a.worker || runs[0]!.epoch !== a.epoch)
+        return `${k} runs on ${JSON.stringify(runs)} per the worker logs (assigned ${a.worker}@${a.epoch})`;
     }
     if (balanced) {
       const { lower, upper } = bounds(live.length);
@@ -152,9 +173,17 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
    * else; `balanced` (the default): every live worker also runs at least one replica and is within the placement's bounds
    * (a worker that just registered may not have been placed on yet). Returns key → {worker, epoch}.
    */
-  async function waitConverged(live: string[], timeoutMs = 10_000, balanced = true): Promise<Map<string, { worker: string; epoch: number }>> {
+  async function waitConverged(
+    live: string[],
+    timeoutMs = 10_000,
+    balanced = true,
+  ): Promise<Map<string, { worker: string; epoch: number }>> {
     let why: string | undefined;
-    await until(() => (why = notConverged(live, balanced)) === undefined, timeoutMs, () => `not converged on [${live.join(", ")}]: ${why}\n${state.describe(KEYS)}`);
+    await until(
+      () => (why = notConverged(live, balanced)) === undefined,
+      timeoutMs,
+      () => `not converged on [${live.join(", ")}]: ${why}\n${state.describe(KEYS)}`,
+    );
     const out = new Map<string, { worker: string; epoch: number }>();
     for (const k of KEYS) {
       const a = state.assignments.get(k)!;
@@ -177,14 +206,21 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
    * Starts workers one at a time, each once the previous one is registered and the fleet has converged (balanced).
    * One at a time so that each placement is easy to assert; the churn test starts workers on a busy fleet.
    */
-  async function startConverged(ids: string[], proxied: string[] = []): Promise<Map<string, { worker: string; epoch: number }>> {
+  async function startConverged(
+    ids: string[],
+    proxied: string[] = [],
+  ): Promise<Map<string, { worker: string; epoch: number }>> {
     const live = [...state.workers.entries.keys()];
     let placed = new Map<string, { worker: string; epoch: number }>();
     for (const id of ids) {
       const l = await fleet.start(id, proxied.includes(id));
-      await l.waitForLog((e) => e.event === "registered", START_TIMEOUT_MS).catch((e: Error) => {
-        throw new Error(`${id} did not register within ${START_TIMEOUT_MS} ms (a start that hangs if its log is empty): ${e.message}`);
-      });
+      await l
+        .waitForLog((e) => e.event === "registered", START_TIMEOUT_MS)
+        .catch((e: Error) => {
+          throw new Error(
+            `${id} did not register within ${START_TIMEOUT_MS} ms (a start that hangs if its log is empty): ${e.message}`,
+          );
+        });
       live.push(id);
       placed = await waitConverged(live);
     }
@@ -207,7 +243,8 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     const out: Array<{ life: WorkerLife; e: LogEvent }> = [];
     for (const l of fleet.lives) {
       if (l === not) continue;
-      for (const e of l.events()) if (e.event === "replica-running" && e.key === key && (e.at as number) > after) out.push({ life: l, e });
+      for (const e of l.events())
+        if (e.event === "replica-running" && e.key === key && (e.at as number) > after) out.push({ life: l, e });
     }
     return out.sort((a, b) => (a.e.at as number) - (b.e.at as number));
   }
@@ -235,7 +272,8 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     const writes = state.assignments.changes.slice(assignmentWritesBefore);
     for (const w of writes) {
       expect(w.prev && w.next, `assignment ${w.key} was created or deleted by a join`).to.be.ok;
-      if (w.prev!.worker !== w.next!.worker) expect(w.next!.epoch, `${w.key} moved ${w.prev!.worker} → ${w.next!.worker}`).to.equal(w.prev!.epoch + 1);
+      if (w.prev!.worker !== w.next!.worker)
+        expect(w.next!.epoch, `${w.key} moved ${w.prev!.worker} → ${w.next!.worker}`).to.equal(w.prev!.epoch + 1);
       else expect(w.next!.epoch, `${w.key} stayed on ${w.next!.worker}`).to.equal(w.prev!.epoch);
     }
     // Against the start: a replica's epoch rose by exactly the number of times it moved (sibling repairs may move
@@ -246,11 +284,21 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
       const before = one.get(k)!;
       const after = three.get(k)!;
       const moves = writes.filter((w) => w.key === k && w.prev!.worker !== w.next!.worker).length;
-      expect(after.epoch, `${k}: epoch after ${moves} moves (${writes.filter((w) => w.key === k).map((w) => `${w.prev!.worker}@${w.prev!.epoch}→${w.next!.worker}@${w.next!.epoch}`).join(", ") || "none"})`).to.equal(before.epoch + moves);
+      expect(
+        after.epoch,
+        `${k}: epoch after ${moves} moves (${
+          writes
+            .filter((w) => w.key === k)
+            .map((w) => `${w.prev!.worker}@${w.prev!.epoch}→${w.next!.worker}@${w.next!.epoch}`)
+            .join(", ") || "none"
+        })`,
+      ).to.equal(before.epoch + moves);
       if (after.worker !== before.worker) moved++;
       else if (moves > 0) movedBack++;
     }
-    console.log(`      join 1 → 3: ${moved} of ${KEYS.length} replicas moved (${movedBack} more away and back) in ${writes.length} assignment writes; load ${["w1", "w2", "w3"].map((id) => `${id}=${load3.get(id)?.length ?? 0}`).join(" ")}`);
+    console.log(
+      `      join 1 → 3: ${moved} of ${KEYS.length} replicas moved (${movedBack} more away and back) in ${writes.length} assignment writes; load ${["w1", "w2", "w3"].map((id) => `${id}=${load3.get(id)?.length ?? 0}`).join(" ")}`,
+    );
 
     const leaving = fleet.life("w2");
     const itsKeys = load3.get("w2")!;
@@ -259,14 +307,24 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     const drainedMs = Date.now() - sent;
     const drained = leaving.events().find((e) => e.event === "drained");
     expect(drained, "drained logged").to.include({ handedOver: true, stoppedAtTimeout: 0 });
-    expect(leaving.events().some((e) => e.event === "deregistered"), "deregistered logged").to.equal(true);
-    await until(() => !state.workers.entries.has("w2"), 2_000, () => "w2's record is still in vrsky-workers after it exited");
+    expect(
+      leaving.events().some((e) => e.event === "deregistered"),
+      "deregistered logged",
+    ).to.equal(true);
+    await until(
+      () => !state.workers.entries.has("w2"),
+      2_000,
+      () => "w2's record is still in vrsky-workers after it exited",
+    );
     const two = await waitConverged(["w1", "w3"]);
     for (const k of itsKeys) expect(["w1", "w3"], `${k} after w2 left`).to.include(two.get(k)!.worker);
     const b2 = bounds(2);
-    for (const [id, keys] of byWorker(two)) expect(keys.length, `replicas on ${id} (bounds [${b2.lower}, ${b2.upper}])`).to.be.within(b2.lower, b2.upper);
+    for (const [id, keys] of byWorker(two))
+      expect(keys.length, `replicas on ${id} (bounds [${b2.lower}, ${b2.upper}])`).to.be.within(b2.lower, b2.upper);
     const alsoMoved = KEYS.filter((k) => !itsKeys.includes(k) && two.get(k)!.worker !== three.get(k)!.worker);
-    console.log(`      SIGTERM w2: exited 0 after ${drainedMs} ms, its ${itsKeys.length} replicas handed over; other replicas moved: ${alsoMoved.length}`);
+    console.log(
+      `      SIGTERM w2: exited 0 after ${drainedMs} ms, its ${itsKeys.length} replicas handed over; other replicas moved: ${alsoMoved.length}`,
+    );
     expectNoDoubleRun();
   });
 
@@ -289,7 +347,9 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     }
     const worst = Math.max(...takeover);
     await reconciler.waitForLog((e) => e.event === "worker-expired" && e.worker === "w2", 1_000);
-    console.log(`      kill -9 → running elsewhere: ${itsKeys.length} replicas, first ${ms(Math.min(...takeover))} ms, last ${ms(worst)} ms (expiry ${EXPIRY_MS} ms, bound ${TAKEOVER_BOUND_MS} ms)`);
+    console.log(
+      `      kill -9 → running elsewhere: ${itsKeys.length} replicas, first ${ms(Math.min(...takeover))} ms, last ${ms(worst)} ms (expiry ${EXPIRY_MS} ms, bound ${TAKEOVER_BOUND_MS} ms)`,
+    );
     expect(worst, "kill -9 → last replica running elsewhere (ms)").to.be.below(TAKEOVER_BOUND_MS);
     expectNoDoubleRun();
   });
@@ -302,7 +362,12 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     expect(await leaving.sigterm()).to.equal(0);
     const drainMs = preciseNow() - sent;
     const after = await waitConverged(["w1", "w2"]);
-    const stops = new Map(leaving.events().filter((e) => e.event === "replica-stopped").map((e) => [e.key as string, e]));
+    const stops = new Map(
+      leaving
+        .events()
+        .filter((e) => e.event === "replica-stopped")
+        .map((e) => [e.key as string, e]),
+    );
     const gaps: number[] = [];
     for (const k of itsKeys) {
       const stop = stops.get(k);
@@ -329,7 +394,9 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     const cutAt = preciseNow();
     fleet.proxy("w3").cut();
     const fenced = await cutOff.waitForLog((e) => e.event === "fenced", EXPIRY_MS + 2_000);
-    expect([...(fenced.stopped as string[])].sort(), "replicas stopped by the fence").to.deep.equal([...itsKeys].sort());
+    expect([...(fenced.stopped as string[])].sort(), "replicas stopped by the fence").to.deep.equal(
+      [...itsKeys].sort(),
+    );
     const fenceStops = new Map(
       cutOff
         .events()
@@ -346,7 +413,8 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
       expect(stoppedAt, `${k}: fenced stop on w3`).to.be.a("number");
       const starts = runningAfter(k, cutAt, cutOff);
       expect(starts.length, `${k}: running elsewhere`).to.be.above(0);
-      for (const s of starts) expect(s.e.at as number, `${k}: ${s.life.name} started it before w3 fenced`).to.be.above(stoppedAt!);
+      for (const s of starts)
+        expect(s.e.at as number, `${k}: ${s.life.name} started it before w3 fenced`).to.be.above(stoppedAt!);
       expect(starts[0]!.life.id, k).to.equal(after.get(k)!.worker);
       takeover.push((starts[0]!.e.at as number) - cutAt);
       margins.push((starts[0]!.e.at as number) - stoppedAt!);
@@ -364,10 +432,16 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     expect(registrations()).to.equal(1);
     const healedAt = preciseNow();
     fleet.proxy("w3").restore();
-    await until(() => registrations() >= 2, 10_000, () => `w3 did not register again; log tail:\n${cutOff.proc.stderr.slice(-1500)}`);
+    await until(
+      () => registrations() >= 2,
+      10_000,
+      () => `w3 did not register again; log tail:\n${cutOff.proc.stderr.slice(-1500)}`,
+    );
     const rejoin = await waitConverged(["w1", "w2", "w3"]);
     const back = byWorker(rejoin).get("w3") ?? [];
-    console.log(`      heal: w3 registered again after ${ms(preciseNow() - healedAt)} ms or less and got ${back.length} replicas back`);
+    console.log(
+      `      heal: w3 registered again after ${ms(preciseNow() - healedAt)} ms or less and got ${back.length} replicas back`,
+    );
     expect(back.length, "replicas on w3 after it rejoined").to.be.at.least(1);
     expectNoDoubleRun();
   });
@@ -384,7 +458,13 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
     await w2.waitForLog((e) => e.event === "nats-reconnect", 2_000);
     // Absence of a fence and of an expiry can only be seen over time: two expiries.
     await new Promise((r) => setTimeout(r, 2 * EXPIRY_MS));
-    expect(w2.events().filter((e) => e.event === "fenced").map((e) => e.reason), "w2 fenced").to.deep.equal([]);
+    expect(
+      w2
+        .events()
+        .filter((e) => e.event === "fenced")
+        .map((e) => e.reason),
+      "w2 fenced",
+    ).to.deep.equal([]);
     expect(reconciler.stderr, "the leader expired w2").to.not.match(/"event":"worker-expired","worker":"w2"/);
     const after = await waitConverged(["w1", "w2"]);
     expect([...after], "placement and epochs after the blip").to.deep.equal([...before]);
@@ -426,7 +506,9 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
             continue;
           }
           stuckAtStart++;
-          note(`!! ${l.name} did not register within ${START_TIMEOUT_MS} ms (log: ${JSON.stringify(l.proc.stderr.slice(0, 200))}): hung at start, killed`);
+          note(
+            `!! ${l.name} did not register within ${START_TIMEOUT_MS} ms (log: ${JSON.stringify(l.proc.stderr.slice(0, 200))}): hung at start, killed`,
+          );
           await l.sigkill();
         }
         return !starting;
@@ -454,7 +536,9 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
           const gone = [...new Set(fleet.lives.map((l) => l.id))].filter((id) => !alive.some((l) => l.id === id));
           const id = gone.length > 0 && rnd() < 0.5 ? pick(gone) : `w${next++}`;
           const l = await fleet.start(id, true);
-          note(`join ${l.name}${fleet.lives.some((x) => x.id === id && x !== l && x.alive) ? " (its previous life is still draining)" : ""}`);
+          note(
+            `join ${l.name}${fleet.lives.some((x) => x.id === id && x !== l && x.alive) ? " (its previous life is still draining)" : ""}`,
+          );
         } else if (action === "sigterm") {
           const l = pick(ok.filter(registered));
           note(`SIGTERM ${l.name}`);
@@ -494,9 +578,15 @@ describe("workers: placement, hand-over, fencing and no double run (nats-server,
       // (c) one running claim per replica on a live worker, and that worker is the only one answering.
       for (const k of KEYS) {
         const answers = await probe.ask(k);
-        expect(answers.map((a) => a.worker), `probe answers for ${k}`).to.deep.equal([final.get(k)!.worker]);
+        expect(
+          answers.map((a) => a.worker),
+          `probe answers for ${k}`,
+        ).to.deep.equal([final.get(k)!.worker]);
       }
-      expect(exits.filter((e) => !e.endsWith("exited 0 after SIGTERM")), "SIGTERMed workers exit 0").to.deep.equal([]);
+      expect(
+        exits.filter((e) => !e.endsWith("exited 0 after SIGTERM")),
+        "SIGTERMed workers exit 0",
+      ).to.deep.equal([]);
       await probe.stop();
       expect(stuckAtStart, "workers that never registered (a mirror start that waited for ever)").to.equal(0);
       // (a) and (b)

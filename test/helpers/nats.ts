@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LocalNatsServer } from "../../engine/nats/local-server.js";
-import { BUCKETS, STATUS_KEYS, type StateRecord } from "../../engine/state/layout.js";
+import { BUCKETS, STATUS_KEYS, type StateRecord } from "../../engine/contract/state.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
 
 /** A real nats-server with JetStream on a free port and a temporary store, started and stopped by the test. */
@@ -87,7 +87,11 @@ export async function snapshot(kv: KV): Promise<Map<string, StateRecord>> {
 }
 
 /** Resolves with the first sync status that satisfies `pred`, watching the status key (no polling). */
-export async function waitForSync(nc: NatsConnection, pred: (s: SyncStatus) => boolean, timeoutMs = 15_000): Promise<SyncStatus> {
+export async function waitForSync(
+  nc: NatsConnection,
+  pred: (s: SyncStatus) => boolean,
+  timeoutMs = 15_000,
+): Promise<SyncStatus> {
   const kv = await bucket(nc, "status");
   const iter = await kv.watch({ key: STATUS_KEYS.sync });
   let last: SyncStatus | undefined;
@@ -102,7 +106,9 @@ export async function waitForSync(nc: NatsConnection, pred: (s: SyncStatus) => b
     clearTimeout(timer);
     iter.stop();
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for sync status; last: ${JSON.stringify(last?.lastRun ?? null)}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for sync status; last: ${JSON.stringify(last?.lastRun ?? null)}`,
+  );
 }
 
 /** Last stream sequence of a bucket: how many writes it has seen in total. */

@@ -10,7 +10,9 @@ export class VrskyProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.child.stdout!.on("data", (b: Buffer) => (this.stdout += b.toString("utf8")));
     this.child.stderr!.on("data", (b: Buffer) => (this.stderr += b.toString("utf8")));
     this.exited = new Promise((r) => this.child.once("exit", (code) => r(code)));
@@ -37,7 +39,10 @@ export class VrskyProcess {
         }
       };
       const onData = (b: Buffer) => check(b.toString("utf8"));
-      const timer = setTimeout(() => finish(new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${this.stderr.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${this.stderr.slice(-2000)}`)),
+        timeoutMs,
+      );
       const finish = (err?: Error, e?: Record<string, unknown>) => {
         clearTimeout(timer);
         this.child.stderr!.off("data", onData);

@@ -7,8 +7,13 @@ import { snapshotEnd } from "../../engine/state/mirror.js";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { replicaInfoSubject, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "../../engine/workers/records.js";
-import { subjectPrefixOf } from "../../engine/discovery/entry.js";
+import {
+  replicaInfoSubject,
+  type AssignmentRecord,
+  type ReplicaRecord,
+  type WorkerRecord,
+} from "../../engine/contract/workers.js";
+import { subjectPrefixOf } from "../../engine/contract/discovery.js";
 import { bucket } from "./nats.js";
 import { VrskyProcess } from "./process.js";
 import { TcpProxy } from "./tcp-proxy.js";
@@ -33,7 +38,11 @@ export function seededRandom(seed: number): () => number {
 export type LogEvent = Record<string, unknown> & { event: string; time: string };
 
 /** Polls `check` (every 50 ms) until it returns something other than undefined/false; throws with `describe()` on timeout. */
-export async function until<R>(check: () => R | undefined | false | Promise<R | undefined | false>, timeoutMs: number, describe: () => string): Promise<R> {
+export async function until<R>(
+  check: () => R | undefined | false | Promise<R | undefined | false>,
+  timeoutMs: number,
+  describe: () => string,
+): Promise<R> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await check();
@@ -52,7 +61,6 @@ export class KvView<T> {
 
   static async open<T>(kv: KV): Promise<KvView<T>> {
     const v = new KvView<T>();
-    const st = await kv.status();
     v.iter = await kv.watch({ key: ">" });
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
@@ -282,7 +290,15 @@ export function runIntervals(lives: WorkerLife[]): { intervals: Map<string, RunI
       const key = e.key as string;
       if (e.event === "replica-running") {
         if (open.has(key)) anomalies.push(`${l.name}: replica-running for ${key} while already running`);
-        open.set(key, { key, worker: l.id, life: l.name, epoch: e.epoch as number, start: e.at as number, end: Infinity, endWhy: "" });
+        open.set(key, {
+          key,
+          worker: l.id,
+          life: l.name,
+          epoch: e.epoch as number,
+          start: e.at as number,
+          end: Infinity,
+          endWhy: "",
+        });
       } else if (e.event === "replica-stopped" || e.event === "replica-failed") {
         const i = open.get(key);
         if (!i) continue; // stopped while starting: it never ran
@@ -314,7 +330,9 @@ export function overlaps(intervals: Map<string, RunInterval[]>): string[] {
         const a = list[i]!;
         const b = list[j]!;
         if (a.life !== b.life && a.start < b.end && b.start < a.end) {
-          out.push(`${key}: ${a.life}@${a.epoch} [${a.start.toFixed(1)}, ${a.end.toFixed(1)}] (${a.endWhy}) overlaps ${b.life}@${b.epoch} [${b.start.toFixed(1)}, ${b.end.toFixed(1)}] (${b.endWhy})`);
+          out.push(
+            `${key}: ${a.life}@${a.epoch} [${a.start.toFixed(1)}, ${a.end.toFixed(1)}] (${a.endWhy}) overlaps ${b.life}@${b.epoch} [${b.start.toFixed(1)}, ${b.end.toFixed(1)}] (${b.endWhy})`,
+          );
         }
       }
     }

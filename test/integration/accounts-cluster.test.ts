@@ -29,7 +29,11 @@ describe("accounts: a 3-server cluster answers every resolver request from each 
 
   const user = async (i: number, t: string) => {
     const creds = userCreds(keys, t, 0, { name: `${t}-${i}` }).creds;
-    const nc = await connect({ servers: servers[i]!.url, reconnect: false, authenticator: credsAuthenticator(new TextEncoder().encode(creds)) });
+    const nc = await connect({
+      servers: servers[i]!.url,
+      reconnect: false,
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    });
     conns.push(nc);
     return nc;
   };
@@ -41,7 +45,9 @@ describe("accounts: a 3-server cluster answers every resolver request from each 
     const routes = ports.map((p) => `nats-route://127.0.0.1:${p}`).join(", ");
     for (let i = 0; i < 3; i++) {
       const cluster = `cluster {\n  name: vrsky-accounts\n  listen: "127.0.0.1:${ports[i]}"\n  routes: [${routes}]\n}\n`;
-      servers.push(await startOperatorServer(keys, { dir: join(base, `n${i}`), serverName: `n${i}`, extraConfig: cluster }));
+      servers.push(
+        await startOperatorServer(keys, { dir: join(base, `n${i}`), serverName: `n${i}`, extraConfig: cluster }),
+      );
     }
     resolver = await ResolverClient.connect(keys, servers[0]!.url, { timeoutMs: 1500 });
     // routes form within a second or two: ask until all three servers answer (bounded)
@@ -114,6 +120,10 @@ describe("accounts: a 3-server cluster answers every resolver request from each 
     expect(r).to.include({ ok: false, acks: 2, servers: 3 });
     expect(r!.errors).to.deep.equal(["1 of 3 servers did not reply"]);
     expect(await resolver.servers(true)).to.equal(2);
-    expect(await resolver.push(tenantAccountJwt(keys, tenant("partial")))).to.include({ ok: true, acks: 2, servers: 2 });
+    expect(await resolver.push(tenantAccountJwt(keys, tenant("partial")))).to.include({
+      ok: true,
+      acks: 2,
+      servers: 2,
+    });
   });
 });

@@ -66,8 +66,12 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     await h.resolver.push(tenantAccountJwt(h.keys, tenant("js-limit", limits)));
     const nc = await h.connectTenant("js-limit");
     const jsm = await jetstreamManager(nc);
-    expect(await rejects(jsm.streams.add({ name: "BIG", subjects: ["big"], max_bytes: 200_000 }))).to.match(/insufficient storage/);
-    expect(await rejects(jsm.streams.add({ name: "MEM", subjects: ["mem"], storage: "memory" as never, max_bytes: 1000 }))).to.match(/insufficient memory/);
+    expect(await rejects(jsm.streams.add({ name: "BIG", subjects: ["big"], max_bytes: 200_000 }))).to.match(
+      /insufficient storage/,
+    );
+    expect(
+      await rejects(jsm.streams.add({ name: "MEM", subjects: ["mem"], storage: "memory" as never, max_bytes: 1000 })),
+    ).to.match(/insufficient memory/);
     await jsm.streams.add({ name: "S", subjects: ["s"] });
     const js = jetstream(nc);
     let stored = 0;
@@ -83,9 +87,16 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     expect(refusal).to.match(/resource limits exceeded for account/);
     expect(stored).to.be.within(50, 100);
     await jsm.streams.add({ name: "S2", subjects: ["s2"] });
-    expect(await rejects(jsm.streams.add({ name: "S3", subjects: ["s3"] }))).to.match(/maximum number of streams reached/);
+    expect(await rejects(jsm.streams.add({ name: "S3", subjects: ["s3"] }))).to.match(
+      /maximum number of streams reached/,
+    );
     // raise the storage quota: the stream that did not fit now does
-    await h.resolver.push(tenantAccountJwt(h.keys, tenant("js-limit", { jetstream: { ...limits.jetstream, storageBytes: 10_000_000, streams: 3 } })));
+    await h.resolver.push(
+      tenantAccountJwt(
+        h.keys,
+        tenant("js-limit", { jetstream: { ...limits.jetstream, storageBytes: 10_000_000, streams: 3 } }),
+      ),
+    );
     await jsm.streams.delete("S2");
     await jsm.streams.add({ name: "BIG", subjects: ["big"], max_bytes: 200_000 });
     await js.publish("s", new Uint8Array(1000));
@@ -116,13 +127,18 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     const badNc = await h.connectCreds(bad.creds);
     const goodNc = await h.connectCreds(good.creds);
     const t0 = Date.now();
-    await h.resolver.push(tenantAccountJwt(h.keys, t, { revocations: { [bad.userPublicKey]: Math.floor(Date.now() / 1000) } }));
+    await h.resolver.push(
+      tenantAccountJwt(h.keys, t, { revocations: { [bad.userPublicKey]: Math.floor(Date.now() / 1000) } }),
+    );
     expect(await closedWithin(badNc, 3000)).to.equal("closed");
     console.log(`      revoked user disconnected ${Date.now() - t0} ms after the push`);
     await goodNc.flush();
     expect(goodNc.isClosed()).to.equal(false);
     expect(await h.tryConnect(bad.creds)).to.be.instanceOf(Error);
-    expect(await h.tryConnect(userCreds(h.keys, "revoke", 0, { name: "new" }).creds), "new users are admitted").not.to.be.instanceOf(Error);
+    expect(
+      await h.tryConnect(userCreds(h.keys, "revoke", 0, { name: "new" }).creds),
+      "new users are admitted",
+    ).not.to.be.instanceOf(Error);
   });
 
   it("deletes: purge the tenant's streams, delete the account; its users are disconnected and cannot return", async () => {
@@ -161,7 +177,11 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     expect(await h.resolver.lookupMany([pub, never])).to.deep.equal([jwt, undefined]);
     expect(Date.now() - t0, "absent accounts do not wait for a timeout").to.be.below(1000);
     const listed = await h.resolver.list();
-    expect(listed).to.include.members([h.keys.systemAccount.getPublicKey(), h.keys.platformAccount.getPublicKey(), pub]);
+    expect(listed).to.include.members([
+      h.keys.systemAccount.getPublicKey(),
+      h.keys.platformAccount.getPublicKey(),
+      pub,
+    ]);
   });
 
   it("reports a resolver error with the server's message (a JWT whose signature is broken)", async () => {
@@ -171,15 +191,23 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     const [r] = await h.resolver.pushMany([tampered]);
     expect(r!.ok).to.equal(false);
     expect(r!.acks).to.equal(0);
-    expect(r!.errors).to.deep.equal(["vrsky-local: jwt update resulted in error - claim failed V2 signature verification"]);
-    expect(await rejects(h.resolver.push(tampered))).to.match(/^account A[A-Z2-7]{55}: vrsky-local: jwt update resulted in error/);
+    expect(r!.errors).to.deep.equal([
+      "vrsky-local: jwt update resulted in error - claim failed V2 signature verification",
+    ]);
+    expect(await rejects(h.resolver.push(tampered))).to.match(
+      /^account A[A-Z2-7]{55}: vrsky-local: jwt update resulted in error/,
+    );
     expect(await h.resolver.list()).not.to.include(r!.account);
   });
 
   it("a 200 does not prove trust: a foreign operator's JWT is refused before sending; its users could not connect", async () => {
     const foreignOperator = FastKeyPair.create("operator");
     const acct = FastKeyPair.create("account");
-    const jwt = signJwt("account", { name: "intruder", sub: acct.getPublicKey(), nats: { limits: { conn: -1, subs: -1, data: -1, payload: -1 } } }, foreignOperator);
+    const jwt = signJwt(
+      "account",
+      { name: "intruder", sub: acct.getPublicKey(), nats: { limits: { conn: -1, subs: -1, data: -1, payload: -1 } } },
+      foreignOperator,
+    );
     const [r] = await h.resolver.pushMany([jwt]);
     expect(r!.ok).to.equal(false);
     expect(r!.errors.join()).to.match(/not by this installation's operator/);
@@ -187,7 +215,11 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     const raw = await h.resolver.nc.request("$SYS.REQ.CLAIMS.UPDATE", jwt, { timeout: 2000 });
     expect(raw.json<{ data?: { code: number } }>().data?.code).to.equal(200);
     const user = FastKeyPair.create("user");
-    const ujwt = signJwt("user", { name: "u", sub: user.getPublicKey(), nats: { pub: {}, sub: {}, subs: -1, data: -1, payload: -1 } }, acct);
+    const ujwt = signJwt(
+      "user",
+      { name: "u", sub: user.getPublicKey(), nats: { pub: {}, sub: {}, subs: -1, data: -1, payload: -1 } },
+      acct,
+    );
     const creds = `-----BEGIN NATS USER JWT-----\n${ujwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${new TextDecoder().decode(user.getSeed())}\n------END USER NKEY SEED------\n`;
     expect(await h.tryConnect(creds)).to.be.instanceOf(Error);
   });
@@ -227,6 +259,8 @@ describe("accounts: tenant accounts on a real nats-server in operator mode", fun
     const deleteMs = performance.now() - t0;
     const left = new Set(await h.resolver.list());
     expect(pubs.filter((p) => left.has(p))).to.deep.equal([]);
-    console.log(`      1,000 accounts: sign ${signMs.toFixed(0)} ms (keys derived), push ${pushMs.toFixed(0)} ms, lookup ${lookupMs.toFixed(0)} ms, delete ${deleteMs.toFixed(0)} ms`);
+    console.log(
+      `      1,000 accounts: sign ${signMs.toFixed(0)} ms (keys derived), push ${pushMs.toFixed(0)} ms, lookup ${lookupMs.toFixed(0)} ms, delete ${deleteMs.toFixed(0)} ms`,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TenantConnector } from "../../engine/discovery/connector.js";
-import { DISCOVERY_BUCKET, DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/discovery/entry.js";
+import { DISCOVERY_BUCKET, DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
 import { TestNats } from "../helpers/nats.js";
 
 describe("connecting to a tenant through discovery", function () {
@@ -22,9 +22,16 @@ describe("connecting to a tenant through discovery", function () {
 
   const entry = (urls: string[]): string =>
     JSON.stringify({
-      format: DISCOVERY_FORMAT, tenant: "acme", tier: "dedicated", suspended: false, accountPublicKey: "A".repeat(56),
-      subjectPrefix: "vrsky.acme", servers: urls, instances: urls.map((url, i) => ({ id: `acme-${i}`, url, state: "ready" })),
-      revision: "r", updatedAt: new Date().toISOString(),
+      format: DISCOVERY_FORMAT,
+      tenant: "acme",
+      tier: "dedicated",
+      suspended: false,
+      accountPublicKey: "A".repeat(56),
+      subjectPrefix: "vrsky.acme",
+      servers: urls,
+      instances: urls.map((url, i) => ({ id: `acme-${i}`, url, state: "ready" })),
+      revision: "r",
+      updatedAt: new Date().toISOString(),
     } satisfies DiscoveryEntry);
 
   it("follows the entry: connects, moves to new servers without restart, and reports the tenant gone", async () => {

@@ -58,14 +58,26 @@ describe("loading a committed revision from a real git repository", () => {
         .commit();
       const { state } = await loadCommitted(repo.dir, "HEAD");
       expect(state.findings).to.deep.equal([]);
-      expect(state.resources.map(resourceKey)).to.deep.equal(["Tenant/acme", "Integration/acme/billing", "Integration/acme/orders"]);
+      expect(state.resources.map(resourceKey)).to.deep.equal([
+        "Tenant/acme",
+        "Integration/acme/billing",
+        "Integration/acme/orders",
+      ]);
       const orders = state.resources.find((r) => r.metadata.name === "orders");
-      expect(orders?.kind === "Integration" && orders.spec.source.config).to.deep.equal({ path: "/orders", methods: ["POST"], maxBodyBytes: 1048576, responseStatus: 202 });
+      expect(orders?.kind === "Integration" && orders.spec.source.config).to.deep.equal({
+        path: "/orders",
+        methods: ["POST"],
+        maxBodyBytes: 1048576,
+        responseStatus: 202,
+      });
     });
 
     it("the target's problems are reported at the link's path with the target's lines", async () => {
       repo
-        .write("shared/bad.yaml", integrationYaml("acme", "bad", '  steps:\n    - { type: filter, config: { when: "body.x >" } }\n'))
+        .write(
+          "shared/bad.yaml",
+          integrationYaml("acme", "bad", '  steps:\n    - { type: filter, config: { when: "body.x >" } }\n'),
+        )
         .link("integrations/acme/bad.yaml", "../../shared/bad.yaml")
         .commit();
       const { state } = await loadCommitted(repo.dir, "HEAD");
@@ -142,7 +154,9 @@ describe("loading a committed revision from a real git repository", () => {
   });
 
   it("one ParseCache across two revisions parses unchanged files once", async () => {
-    repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a")).write("integrations/acme/b.yaml", integrationYaml("acme", "b"));
+    repo
+      .write("integrations/acme/a.yaml", integrationYaml("acme", "a"))
+      .write("integrations/acme/b.yaml", integrationYaml("acme", "b"));
     const base = repo.commit();
     repo.write("integrations/acme/b.yaml", integrationYaml("acme", "b", "  replicas: 2\n"));
     const head = repo.commit();

@@ -6,7 +6,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { userCreds } from "../../engine/accounts/claims.js";
 import { initKeys, loadKeys } from "../../engine/accounts/keys.js";
 import { OperatorHarness } from "../unit/accounts/harness.js";
-import { attempt, LIMITS, ProbeLog, setupTenants, TENANTS, type Outcome, type TenantFixture } from "../unit/accounts/isolation-fixture.js";
+import {
+  attempt,
+  LIMITS,
+  ProbeLog,
+  setupTenants,
+  TENANTS,
+  type Outcome,
+  type TenantFixture,
+} from "../unit/accounts/isolation-fixture.js";
 
 /**
  * Isolation of each tenant from the platform account, the system account and its own limits, as a probe table.
@@ -15,7 +23,12 @@ import { attempt, LIMITS, ProbeLog, setupTenants, TENANTS, type Outcome, type Te
  */
 type Actor = { kind: "tenant"; t: TenantFixture } | { kind: "platform" } | { kind: "system" };
 type Exec = { actor: Actor; case: string; expected: Outcome };
-type TenantProbe = { name: string; parallel?: boolean; execs: () => Exec[]; run: (actor: Actor, c: string) => Promise<boolean | { ok: boolean; detail: string }> };
+type TenantProbe = {
+  name: string;
+  parallel?: boolean;
+  execs: () => Exec[];
+  run: (actor: Actor, c: string) => Promise<boolean | { ok: boolean; detail: string }>;
+};
 
 const h = new OperatorHarness();
 let fx: Map<string, TenantFixture>;
@@ -23,17 +36,33 @@ let platform: NatsConnection;
 let platformKv: KV;
 const PLATFORM_SECRET = `platform-secret-${Math.random().toString(36).slice(2)}`;
 
-const tenants = (cases: string[]): Exec[] => TENANTS.flatMap((n) => cases.map((c) => ({ actor: { kind: "tenant" as const, t: fx.get(n)! }, case: c, expected: "blocked" as const })));
-const control = (kind: "platform" | "system", cases: string[]): Exec[] => cases.map((c) => ({ actor: { kind }, case: c, expected: "allowed" as const }));
+const tenants = (cases: string[]): Exec[] =>
+  TENANTS.flatMap((n) =>
+    cases.map((c) => ({ actor: { kind: "tenant" as const, t: fx.get(n)! }, case: c, expected: "blocked" as const })),
+  );
+const control = (kind: "platform" | "system", cases: string[]): Exec[] =>
+  cases.map((c) => ({ actor: { kind }, case: c, expected: "allowed" as const }));
 const limitCases = (within: string, over: string): Exec[] =>
-  TENANTS.flatMap((n) => [{ actor: { kind: "tenant" as const, t: fx.get(n)! }, case: within, expected: "allowed" as const }, { actor: { kind: "tenant" as const, t: fx.get(n)! }, case: over, expected: "blocked" as const }]);
-const conn = (a: Actor): NatsConnection => (a.kind === "tenant" ? a.t.nc : a.kind === "platform" ? platform : h.resolver.nc);
+  TENANTS.flatMap((n) => [
+    { actor: { kind: "tenant" as const, t: fx.get(n)! }, case: within, expected: "allowed" as const },
+    { actor: { kind: "tenant" as const, t: fx.get(n)! }, case: over, expected: "blocked" as const },
+  ]);
+const conn = (a: Actor): NatsConnection =>
+  a.kind === "tenant" ? a.t.nc : a.kind === "platform" ? platform : h.resolver.nc;
 const tenantOf = (a: Actor): TenantFixture => {
   if (a.kind !== "tenant") throw new Error("a tenant probe");
   return a.t;
 };
 
-const SYS_SUBJECTS = ["$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.VARZ", "$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.<other>.CLAIMS.LOOKUP", "$SYS.REQ.CLAIMS.LIST", "$SYS.REQ.CLAIMS.UPDATE", "$SYS.REQ.CLAIMS.DELETE"];
+const SYS_SUBJECTS = [
+  "$SYS.REQ.SERVER.PING",
+  "$SYS.REQ.SERVER.PING.VARZ",
+  "$SYS.REQ.SERVER.PING.CONNZ",
+  "$SYS.REQ.ACCOUNT.<other>.CLAIMS.LOOKUP",
+  "$SYS.REQ.CLAIMS.LIST",
+  "$SYS.REQ.CLAIMS.UPDATE",
+  "$SYS.REQ.CLAIMS.DELETE",
+];
 
 const PROBES: TenantProbe[] = [
   {
@@ -77,7 +106,13 @@ const PROBES: TenantProbe[] = [
     run: async (a, c) => {
       const other = fx.get(a.kind === "tenant" && a.t.name === "alpha" ? "bravo" : "alpha")!;
       const subject = c.replace("<other>", other.account);
-      const payload = c.endsWith("UPDATE") ? (a.kind === "tenant" ? a.t.jwt : other.jwt) : c.endsWith("DELETE") ? "not a jwt" : "";
+      const payload = c.endsWith("UPDATE")
+        ? a.kind === "tenant"
+          ? a.t.jwt
+          : other.jwt
+        : c.endsWith("DELETE")
+          ? "not a jwt"
+          : "";
       const m = await conn(a).request(subject, payload, { timeout: 2000 });
       return { ok: m.data.length > 0, detail: m.string().slice(0, 80) };
     },
@@ -126,7 +161,11 @@ const PROBES: TenantProbe[] = [
     execs: () => limitCases("500 kB stream", "2 MB stream"),
     run: async (a, c) => {
       const t = tenantOf(a);
-      await t.jsm.streams.add({ name: "BIG", subjects: ["big"], max_bytes: c === "500 kB stream" ? 500_000 : 2_000_000 });
+      await t.jsm.streams.add({
+        name: "BIG",
+        subjects: ["big"],
+        max_bytes: c === "500 kB stream" ? 500_000 : 2_000_000,
+      });
       await t.jsm.streams.delete("BIG");
       return true;
     },
@@ -136,7 +175,12 @@ const PROBES: TenantProbe[] = [
     execs: () => limitCases("50 kB memory stream", "200 kB memory stream"),
     run: async (a, c) => {
       const t = tenantOf(a);
-      await t.jsm.streams.add({ name: "MEM", subjects: ["mem"], storage: "memory" as never, max_bytes: c.startsWith("50") ? 50_000 : 200_000 });
+      await t.jsm.streams.add({
+        name: "MEM",
+        subjects: ["mem"],
+        storage: "memory" as never,
+        max_bytes: c.startsWith("50") ? 50_000 : 200_000,
+      });
       await t.jsm.streams.delete("MEM");
       return true;
     },
@@ -155,14 +199,22 @@ const PROBES: TenantProbe[] = [
     name: "auth: creds that are not the tenant's current ones",
     // an unknown account costs the server its resolver fetch timeout (~2 s) before it refuses: run them together
     parallel: true,
-    execs: () => limitCases("fresh creds", "").flatMap((e) => (e.case === "" ? ["expired creds", "account never pushed", "another installation's keys"].map((c) => ({ ...e, case: c })) : [e])),
+    execs: () =>
+      limitCases("fresh creds", "").flatMap((e) =>
+        e.case === ""
+          ? ["expired creds", "account never pushed", "another installation's keys"].map((c) => ({ ...e, case: c }))
+          : [e],
+      ),
     run: async (a, c) => {
       const t = tenantOf(a);
       const creds =
-        c === "fresh creds" ? h.creds(t.name)
-        : c === "expired creds" ? userCreds(h.keys, t.name, 0, { name: "old", ttlSeconds: 3600, now: Date.now() - 2 * 3_600_000 }).creds
-        : c === "account never pushed" ? h.creds(t.name, 7)
-        : userCreds(otherKeys(), t.name, 0, { name: "foreign" }).creds;
+        c === "fresh creds"
+          ? h.creds(t.name)
+          : c === "expired creds"
+            ? userCreds(h.keys, t.name, 0, { name: "old", ttlSeconds: 3600, now: Date.now() - 2 * 3_600_000 }).creds
+            : c === "account never pushed"
+              ? h.creds(t.name, 7)
+              : userCreds(otherKeys(), t.name, 0, { name: "foreign" }).creds;
       const nc = await h.connectCreds(creds);
       await nc.close();
       return true;
@@ -208,7 +260,9 @@ describe("isolation: each tenant against the platform account, the system accoun
   }
 
   it("ran every probe; the platform's data is untouched and every tenant's fixture connection is still open", async () => {
-    console.log(`      ${log.records.length} probe executions (${log.records.filter((r) => r.expected === "blocked").length} must-fail)`);
+    console.log(
+      `      ${log.records.length} probe executions (${log.records.filter((r) => r.expected === "blocked").length} must-fail)`,
+    );
     expect(log.records.length).to.be.at.least(100);
     expect((await platformKv.get("k"))?.string()).to.equal(PLATFORM_SECRET);
     for (const f of fx.values()) expect(f.nc.isClosed(), f.name).to.equal(false);

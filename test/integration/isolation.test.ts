@@ -5,17 +5,36 @@ import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
 import { signJwt } from "../../engine/accounts/jwt.js";
 import { tenantAccountKey } from "../../engine/accounts/keys.js";
 import { OperatorHarness } from "../unit/accounts/harness.js";
-import { attempt, ProbeLog, receivedBeforeMarker, setupTenants, TENANTS, type TenantFixture } from "../unit/accounts/isolation-fixture.js";
+import {
+  attempt,
+  ProbeLog,
+  receivedBeforeMarker,
+  setupTenants,
+  TENANTS,
+  type TenantFixture,
+} from "../unit/accounts/isolation-fixture.js";
 
 /**
  * Tenant isolation as a table of probes. Every probe runs for every ordered pair (actor, target) of 5 tenants:
  * on the diagonal (actor = target) the same code is a positive control and must succeed; off the diagonal it
  * must not. So a probe that fails for a reason of its own (a typo, a broken client) fails the diagonal.
  */
-type PairProbe = { name: string; cases: string[]; run: (actor: TenantFixture, target: TenantFixture, c: string) => Promise<boolean | { ok: boolean; detail: string }> };
+type PairProbe = {
+  name: string;
+  cases: string[];
+  run: (actor: TenantFixture, target: TenantFixture, c: string) => Promise<boolean | { ok: boolean; detail: string }>;
+};
 
 let markers = 0;
-const CORE_SUBJECTS = ["orders.new", "svc.echo", "$KV.secrets.probe", "_INBOX.probe", "a.b.c", "alpha.x", "$JS.API.INFO"];
+const CORE_SUBJECTS = [
+  "orders.new",
+  "svc.echo",
+  "$KV.secrets.probe",
+  "_INBOX.probe",
+  "a.b.c",
+  "alpha.x",
+  "$JS.API.INFO",
+];
 
 const PROBES: PairProbe[] = [
   {
@@ -51,13 +70,17 @@ const PROBES: PairProbe[] = [
   {
     name: "jetstream: read target's stored message",
     cases: ["get seq 1"],
-    run: async (a, t) => (await a.jsm.streams.getMessage(`ORDERS_${t.name}`, { seq: 1 }))?.string() === `first order of ${t.name}`,
+    run: async (a, t) =>
+      (await a.jsm.streams.getMessage(`ORDERS_${t.name}`, { seq: 1 }))?.string() === `first order of ${t.name}`,
   },
   {
     name: "jetstream: consume target's stream",
     cases: ["ephemeral consumer"],
     run: async (a, t) => {
-      const ci = await a.jsm.consumers.add(`ORDERS_${t.name}`, { ack_policy: "none" as never, inactive_threshold: 5_000_000_000 });
+      const ci = await a.jsm.consumers.add(`ORDERS_${t.name}`, {
+        ack_policy: "none" as never,
+        inactive_threshold: 5_000_000_000,
+      });
       await a.jsm.consumers.delete(`ORDERS_${t.name}`, ci.name);
       return true;
     },
@@ -67,7 +90,10 @@ const PROBES: PairProbe[] = [
     cases: ["delete"],
     run: async (a, t) => {
       await a.jsm.streams.delete(`SCRATCH_${t.name}`).catch(() => false);
-      const gone = await t.jsm.streams.info(`SCRATCH_${t.name}`).then(() => false, () => true);
+      const gone = await t.jsm.streams.info(`SCRATCH_${t.name}`).then(
+        () => false,
+        () => true,
+      );
       if (gone) await t.jsm.streams.add({ name: `SCRATCH_${t.name}`, subjects: ["scratch.>"], max_bytes: 10_000 });
       return gone;
     },
@@ -119,7 +145,11 @@ const PROBES: PairProbe[] = [
       const user = FastKeyPair.create("user");
       const nats: Record<string, unknown> = { pub: {}, sub: {}, subs: -1, data: -1, payload: -1 };
       if (a !== t) nats.issuer_account = t.account; // claim the target's account while signing with the actor's key
-      const jwt = signJwt("user", { name: "forged", sub: user.getPublicKey(), exp: Math.floor(Date.now() / 1000) + 600, nats }, tenantAccountKey(h.keys, a.name, 0));
+      const jwt = signJwt(
+        "user",
+        { name: "forged", sub: user.getPublicKey(), exp: Math.floor(Date.now() / 1000) + 600, nats },
+        tenantAccountKey(h.keys, a.name, 0),
+      );
       const nc = await h.connectCreds(new TextDecoder().decode(fmtCreds(jwt, user)));
       const r = await nc.request(`svc.${t.name}.echo`, "", { timeout: 2000 });
       await nc.close();
@@ -160,7 +190,9 @@ describe("isolation: tenant × tenant probe table (5 tenants, every ordered pair
 
   it("ran hundreds of probe executions, every connection of the fixture still open", () => {
     const total = log.records.length;
-    console.log(`      ${total} probe executions: ${log.records.filter((r) => r.expected === "blocked").length} cross-tenant, ${log.records.filter((r) => r.expected === "allowed").length} positive controls`);
+    console.log(
+      `      ${total} probe executions: ${log.records.filter((r) => r.expected === "blocked").length} cross-tenant, ${log.records.filter((r) => r.expected === "allowed").length} positive controls`,
+    );
     expect(total).to.be.at.least(400);
     for (const f of fx.values()) expect(f.nc.isClosed(), f.name).to.equal(false);
   });

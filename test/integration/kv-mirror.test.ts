@@ -32,7 +32,10 @@ describe("KvMirror: the first snapshot ends even while keys are being rewritten"
       const rkv = await new Kvm(reader).open("mirror-test");
       for (let round = 0; round < 20; round++) {
         const m = new KvMirror<number>(rkv);
-        const started = await Promise.race([m.start().then(() => "ready"), new Promise((r) => setTimeout(() => r("hung"), 3_000))]);
+        const started = await Promise.race([
+          m.start().then(() => "ready"),
+          new Promise((r) => setTimeout(() => r("hung"), 3_000)),
+        ]);
         expect(started, `round ${round}`).to.equal("ready");
         expect(m.entries.size).to.equal(20);
         m.stop();

@@ -12,7 +12,7 @@ import { LocalRefSource } from "../../engine/git/watch.js";
 import type { LocalNatsServer } from "../../engine/nats/local-server.js";
 import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
-import type { DiscoveryEntry } from "../../engine/discovery/entry.js";
+import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
 import { tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { appliedAt, bucket, waitForSync } from "../helpers/nats.js";
 import { cli } from "../helpers/cli.js";
@@ -32,13 +32,23 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     initKeys(join(dir, "keys"));
     keys = loadKeys(join(dir, "keys"));
     server = await startOperatorServer(keys, { dir: join(dir, "nats") });
-    const platform = () => connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(readCreds(keys.files.platformCreds))) });
+    const platform = () =>
+      connect({
+        servers: server.url,
+        authenticator: credsAuthenticator(new TextEncoder().encode(readCreds(keys.files.platformCreds))),
+      });
     nc = await platform();
     resolver = await ResolverClient.connect(keys, server.url);
     repo = new TestRepo();
     reconciler = new Reconciler({
-      nc: await platform(), source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "op", leaseTtlMs: 2_000, resyncMs: 3_600_000,
-      sharedServers: [server.url], accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
+      nc: await platform(),
+      source: new LocalRefSource(repo.dir, "main"),
+      branch: "main",
+      id: "op",
+      leaseTtlMs: 2_000,
+      resyncMs: 3_600_000,
+      sharedServers: [server.url],
+      accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
     });
   });
   after(async () => {
@@ -57,11 +67,18 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
   const connLimit = (jwt: string) => (decodeJwt(jwt).nats as unknown as { limits: { conn: number } }).limits.conn;
   const connectAs = async (tenant: string, generation = 0) => {
     const u = userCreds(keys, tenant, generation, { name: "test", ttlSeconds: 600 });
-    return connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)), reconnect: false, timeout: 3_000 });
+    return connect({
+      servers: server.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
+      reconnect: false,
+      timeout: 3_000,
+    });
   };
 
   it("creates accounts, re-pushes changed limits, repairs resolver drift, rotates keys and deletes accounts", async () => {
-    repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 2\n")).write("tenants/beta.yaml", tenantYaml("beta"));
+    repo
+      .write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 2\n"))
+      .write("tenants/beta.yaml", tenantYaml("beta"));
     await reconciler.start();
     await waitForSync(nc, appliedAt(repo.commit()));
     const acme = (await entry("acme"))!;
@@ -73,9 +90,25 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
 
     // Revoke one user with the CLI: the reconciler re-pushes acme's account and only that user is cut off.
     const victim = userCreds(keys, "acme", 0, { name: "victim", ttlSeconds: 600 });
-    const vc = await connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(victim.creds)), reconnect: false });
+    const vc = await connect({
+      servers: server.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(victim.creds)),
+      reconnect: false,
+    });
     const cut = vc.closed();
-    const r = await cli("revoke", "--tenant", "acme", "--user", victim.userPublicKey, "--nats", server.url, "--keys", join(dir, "keys"), "--reason", "test");
+    const r = await cli(
+      "revoke",
+      "--tenant",
+      "acme",
+      "--user",
+      victim.userPublicKey,
+      "--nats",
+      server.url,
+      "--keys",
+      join(dir, "keys"),
+      "--reason",
+      "test",
+    );
     expect(r.code, r.stderr).to.equal(0);
     await cut;
     await user.flush();
@@ -90,7 +123,9 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     expect(await resolver.lookup(beta.accountPublicKey)).to.equal(undefined);
     reconciler.trigger("resync");
     await waitForSync(nc, (s) => s.lastRun.trigger === "resync" && s.lastRun.outcome === "NoChange");
-    expect(await resolver.lookup(beta.accountPublicKey), "the resync pushed the deleted account back").to.be.a("string");
+    expect(await resolver.lookup(beta.accountPublicKey), "the resync pushed the deleted account back").to.be.a(
+      "string",
+    );
 
     repo.write("tenants/beta.yaml", tenantYaml("beta", "  accountKeyGeneration: 1\n"));
     await waitForSync(nc, appliedAt(repo.commit("rotate beta")));

@@ -29,17 +29,27 @@ describe("reconciler against a real nats-server and a real git repository", func
   });
 
   let rnc: NatsConnection;
-  async function startReconciler(extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {}): Promise<Reconciler> {
+  async function startReconciler(
+    extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {},
+  ): Promise<Reconciler> {
     rnc = await nats.connect();
-    reconciler = new Reconciler({ nc: rnc, source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "test", leaseTtlMs: 2_000, ...extra });
+    reconciler = new Reconciler({
+      nc: rnc,
+      source: new LocalRefSource(repo.dir, "main"),
+      branch: "main",
+      id: "test",
+      leaseTtlMs: 2_000,
+      ...extra,
+    });
     await reconciler.start();
     return reconciler;
   }
 
-
   it("converges from empty and records revision and hash with every value", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("tenants/beta.yaml", tenantYaml("beta"));
-    repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a")).write("integrations/beta/b.yaml", integrationYaml("beta", "b"));
+    repo
+      .write("integrations/acme/a.yaml", integrationYaml("acme", "a"))
+      .write("integrations/beta/b.yaml", integrationYaml("beta", "b"));
     const rev = repo.commit();
     await startReconciler();
     const s = await waitForSync(nc, appliedAt(rev));
@@ -64,7 +74,9 @@ describe("reconciler against a real nats-server and a real git repository", func
     let s = await waitForSync(nc, appliedAt(repo.commit("edit a, add b")));
     expect(s.lastRun.counts).to.include({ create: 1, update: 1, delete: 0 });
     repo.remove("integrations/acme/b.yaml");
-    repo.remove("integrations/acme/a.yaml").write("integrations/acme/a.yml", integrationYaml("acme", "a", "  replicas: 3\n"));
+    repo
+      .remove("integrations/acme/a.yaml")
+      .write("integrations/acme/a.yml", integrationYaml("acme", "a", "  replicas: 3\n"));
     s = await waitForSync(nc, appliedAt(repo.commit("delete b, rename a's file")));
     expect(s.lastRun.counts).to.include({ create: 0, update: 0, delete: 1 });
     const integrations = await snapshot(await bucket(nc, "integrations"));
@@ -84,7 +96,11 @@ describe("reconciler against a real nats-server and a real git repository", func
     const s = await waitForSync(nc, (x) => x.observedRevision === bad && x.lastRun.outcome === "Invalid");
     expect(s.lastAppliedRevision).to.equal(good);
     expect(s.conditions.find((c) => c.type === "Stalled")).to.include({ status: "True", reason: "ValidationFailed" });
-    expect(s.lastRun.errors[0]).to.include({ file: "integrations/acme/a.yaml", code: "VRS_SCHEMA_TYPE", path: "spec.replicas" });
+    expect(s.lastRun.errors[0]).to.include({
+      file: "integrations/acme/a.yaml",
+      code: "VRS_SCHEMA_TYPE",
+      path: "spec.replicas",
+    });
     expect(await lastSeq(await bucket(nc, "integrations"))).to.equal(before);
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a", "  replicas: 2\n"));
     const fixed = repo.commit("fix");
@@ -100,7 +116,13 @@ describe("reconciler against a real nats-server and a real git repository", func
     await waitForSync(nc, appliedAt(rev));
     const kv = await bucket(nc, "integrations");
     const original = (await snapshot(kv)).get("acme.a")!;
-    await kv.put("acme.a", JSON.stringify({ ...original, resource: { ...original.resource, spec: { ...original.resource.spec, replicas: 9 } } }));
+    await kv.put(
+      "acme.a",
+      JSON.stringify({
+        ...original,
+        resource: { ...original.resource, spec: { ...original.resource.spec, replicas: 9 } },
+      }),
+    );
     let s = await waitForSync(nc, (x) => x.lastRun.trigger === "drift" && x.lastRun.outcome === "Applied");
     expect(s.driftCorrections).to.equal(1);
     expect((await snapshot(kv)).get("acme.a")!.resource.spec).to.include({ replicas: 1 });
@@ -160,9 +182,12 @@ describe("reconciler against a real nats-server and a real git repository", func
     const r = await startReconciler({ resyncMs: 1_000 });
     await waitForSync(nc, appliedAt(repo.commit()));
     expect(r.isReady()).to.equal(true);
-    const down = new Promise<void>((resolve) => void (async () => {
-      for await (const s of rnc.status()) if (s.type === "disconnect") return resolve();
-    })());
+    const down = new Promise<void>(
+      (resolve) =>
+        void (async () => {
+          for await (const s of rnc.status()) if (s.type === "disconnect") return resolve();
+        })(),
+    );
     await nats.stop();
     await down;
     expect(r.isReady(), "not ready while NATS is away").to.equal(false);

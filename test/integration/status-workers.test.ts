@@ -3,9 +3,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { cli } from "../helpers/cli.js";
 import { TestNats, resetBuckets } from "../helpers/nats.js";
 import { openState, type StateBuckets } from "../../engine/state/open.js";
-import { STATUS_FORMAT, STATUS_KEYS } from "../../engine/state/layout.js";
+import { STATUS_FORMAT, STATUS_KEYS } from "../../engine/contract/state.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
-import { PLACEMENT_FORMAT, type PlacementSummary } from "../../engine/workers/controller.js";
+import { PLACEMENT_FORMAT, type PlacementSummary } from "../../engine/contract/status.js";
 import {
   ASSIGNMENT_FORMAT,
   REPLICA_FORMAT,
@@ -15,7 +15,7 @@ import {
   type ReplicaRecord,
   type ReplicaState,
   type WorkerRecord,
-} from "../../engine/workers/records.js";
+} from "../../engine/contract/workers.js";
 
 const SECRET_SESSION = "5e5510115ec2e7aa";
 
@@ -40,12 +40,36 @@ function worker(id: string, o: Partial<WorkerRecord> & { ageMs?: number } = {}):
   };
 }
 
-function assignment(tenant: string, integration: string, replica: number, w: string | null, epoch: number, reason?: string): AssignmentRecord {
-  return { format: ASSIGNMENT_FORMAT, tenant, integration, replica, worker: w, epoch, ...(reason ? { reason } : {}), updatedAt: new Date().toISOString() };
+function assignment(
+  tenant: string,
+  integration: string,
+  replica: number,
+  w: string | null,
+  epoch: number,
+  reason?: string,
+): AssignmentRecord {
+  return {
+    format: ASSIGNMENT_FORMAT,
+    tenant,
+    integration,
+    replica,
+    worker: w,
+    epoch,
+    ...(reason ? { reason } : {}),
+    updatedAt: new Date().toISOString(),
+  };
 }
 
 function claim(w: string | null, epoch: number, state: ReplicaState, reason?: string): ReplicaRecord {
-  return { format: REPLICA_FORMAT, worker: w, session: w ? SECRET_SESSION : null, epoch, state, ...(reason ? { reason } : {}), since: new Date().toISOString() };
+  return {
+    format: REPLICA_FORMAT,
+    worker: w,
+    session: w ? SECRET_SESSION : null,
+    epoch,
+    state,
+    ...(reason ? { reason } : {}),
+    since: new Date().toISOString(),
+  };
 }
 
 function syncStatus(): SyncStatus {
@@ -97,12 +121,17 @@ describe("vrsky status: workers, replicas and placement", function () {
     kv = await openState(nc);
   });
 
-  const put = async (bucket: keyof StateBuckets, key: string, value: unknown) => kv[bucket].put(key, JSON.stringify(value));
+  const put = async (bucket: keyof StateBuckets, key: string, value: unknown) =>
+    kv[bucket].put(key, JSON.stringify(value));
 
   /** Two workers with load; replicas running, starting, failed, unplaced, being handed over and not yet claimed. */
   async function fleet(): Promise<void> {
     await put("status", STATUS_KEYS.sync, syncStatus());
-    await put("workers", "w1", worker("w1", { capacity: 4, running: 2, labels: { zone: "eu", pool: "dedicated" }, ageMs: 400 }));
+    await put(
+      "workers",
+      "w1",
+      worker("w1", { capacity: 4, running: 2, labels: { zone: "eu", pool: "dedicated" }, ageMs: 400 }),
+    );
     await put("workers", "w2", worker("w2", { capacity: 3, state: "draining", running: 1, ageMs: 12_000 }));
     const rows: Array<[string, string, number, string | null, number, ReplicaRecord | undefined, string?]> = [
       ["acme", "orders", 0, "w1", 2, claim("w1", 2, "running")],
@@ -135,7 +164,9 @@ describe("vrsky status: workers, replicas and placement", function () {
     expect(out).to.match(/^Ready: ReconciliationSucceeded/);
     expect(out).to.match(/^workers: 2 registered$/m);
     expect(out).to.match(/^ {2}w1 +active +5\/4 assigned +2 running +pool=dedicated,zone=eu +heartbeat 0\.\ds ago$/m);
-    expect(out).to.match(/^ {2}w2 +draining +0\/3 assigned +1 running +- +heartbeat 1\d\.\ds ago \(past its 5s expiry\)$/m);
+    expect(out).to.match(
+      /^ {2}w2 +draining +0\/3 assigned +1 running +- +heartbeat 1\d\.\ds ago \(past its 5s expiry\)$/m,
+    );
     expect(out).to.match(/^replicas: 1 running, 1 starting, 1 draining, 1 failed, 1 pending, 1 unplaced$/m);
     expect(out).to.match(/^ {2}unplaced acme\.orders\.2: no capacity: 2 more replicas than free slots$/m);
     expect(out).to.match(/^ {2}failed {3}acme\.orders\.1 on w1: did not start within 20000 ms$/m);
@@ -201,7 +232,12 @@ describe("vrsky status: workers, replicas and placement", function () {
       state: "failed",
       reason: "did not start within 20000 ms",
     });
-    expect(v.assignments[2]).to.deep.include({ worker: null, epoch: 1, state: "unplaced", reason: "no capacity: 2 more replicas than free slots" });
+    expect(v.assignments[2]).to.deep.include({
+      worker: null,
+      epoch: 1,
+      state: "unplaced",
+      reason: "no capacity: 2 more replicas than free slots",
+    });
     expect(v.assignments[0]).to.not.have.property("reason");
     expect(v.placement).to.include({ format: PLACEMENT_FORMAT, leader: "rec-1" });
     expect(v.placement.replicas).to.deep.equal({ wanted: 6, assigned: 5, unplaced: 1 });
@@ -210,7 +246,8 @@ describe("vrsky status: workers, replicas and placement", function () {
 
   it("caps the unplaced and failed lists at 20 lines each", async () => {
     await put("status", STATUS_KEYS.sync, syncStatus());
-    for (let n = 0; n < 23; n++) await put("assignments", replicaKey("acme", "big", n), assignment("acme", "big", n, null, 0, "no live worker"));
+    for (let n = 0; n < 23; n++)
+      await put("assignments", replicaKey("acme", "big", n), assignment("acme", "big", n, null, 0, "no live worker"));
     await put("workers", "w1", worker("w1", { capacity: 30 }));
     for (let n = 0; n < 25; n++) {
       await put("assignments", replicaKey("acme", "bad", n), assignment("acme", "bad", n, "w1", 1));
@@ -240,7 +277,9 @@ describe("vrsky status: workers, replicas and placement", function () {
   it("never reconciled: exit 1; workers that registered first are still shown", async () => {
     const bare = await cli("status", "--nats", nats.url);
     expect(bare.code).to.equal(1);
-    expect(bare.stdout).to.equal("No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n");
+    expect(bare.stdout).to.equal(
+      "No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n",
+    );
     await put("workers", "w1", worker("w1"));
     const r = await cli("status", "--nats", nats.url);
     expect(r.code).to.equal(1);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { DiscoveryEntry } from "../../engine/discovery/entry.js";
+import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
 import { LocalRefSource } from "../../engine/git/watch.js";
 import { LocalProcessProvisioner } from "../../engine/provision/local.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
@@ -11,7 +11,12 @@ import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { TestNats, appliedAt, bucket, resetBuckets, waitForSync } from "../helpers/nats.js";
 
 /** Resolves with the first discovery entry of `tenant` that satisfies `pred` (KV watch, no polling). */
-async function waitForEntry(nc: NatsConnection, tenant: string, pred: (e: DiscoveryEntry | undefined) => boolean, timeoutMs = 20_000): Promise<DiscoveryEntry | undefined> {
+async function waitForEntry(
+  nc: NatsConnection,
+  tenant: string,
+  pred: (e: DiscoveryEntry | undefined) => boolean,
+  timeoutMs = 20_000,
+): Promise<DiscoveryEntry | undefined> {
   const kv = await bucket(nc, "discovery");
   const iter = await kv.watch({ key: tenant });
   const timer = setTimeout(() => iter.stop(), timeoutMs);
@@ -57,12 +62,18 @@ describe("tenant instances and discovery entries follow the manifests", function
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const dedicated = (name: string) => tenantYaml(name, "  tier: dedicated\n  instances: { min: 1, max: 3, integrationsPerInstance: 2 }\n");
+  const dedicated = (name: string) =>
+    tenantYaml(name, "  tier: dedicated\n  instances: { min: 1, max: 3, integrationsPerInstance: 2 }\n");
 
   async function start(): Promise<void> {
     reconciler = new Reconciler({
-      nc: await nats.connect(), source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "rt", leaseTtlMs: 2_000,
-      sharedServers: [nats.url], provisioner,
+      nc: await nats.connect(),
+      source: new LocalRefSource(repo.dir, "main"),
+      branch: "main",
+      id: "rt",
+      leaseTtlMs: 2_000,
+      sharedServers: [nats.url],
+      provisioner,
     });
     await reconciler.start();
   }
@@ -73,7 +84,12 @@ describe("tenant instances and discovery entries follow the manifests", function
     await start();
     await waitForSync(nc, appliedAt(repo.commit()));
     const shared = await waitForEntry(nc, "shared", (e) => e !== undefined);
-    expect(shared).to.deep.include({ tier: "shared", servers: [nats.url], instances: [], subjectPrefix: "vrsky.shared" });
+    expect(shared).to.deep.include({
+      tier: "shared",
+      servers: [nats.url],
+      instances: [],
+      subjectPrefix: "vrsky.shared",
+    });
     let ded = await waitForEntry(nc, "ded", (e) => e?.instances.length === 1);
     expect(ded!.servers).to.have.length(1);
     for (let i = 1; i < 6; i++) repo.write(`integrations/ded/i${i}.yaml`, integrationYaml("ded", `i${i}`));
@@ -94,7 +110,11 @@ describe("tenant instances and discovery entries follow the manifests", function
     const before = await waitForEntry(nc, "ded", (e) => e?.instances.length === 1);
     const [victim] = provisioner.instances("ded");
     process.kill(victim!.pid!, "SIGKILL");
-    const after = await waitForEntry(nc, "ded", (e) => e !== undefined && e.servers[0] !== before!.servers[0] && e.instances[0]?.state === "ready");
+    const after = await waitForEntry(
+      nc,
+      "ded",
+      (e) => e !== undefined && e.servers[0] !== before!.servers[0] && e.instances[0]?.state === "ready",
+    );
     expect(after!.instances[0]!.id).to.equal("ded-0");
     repo.remove("tenants/ded.yaml");
     await waitForSync(nc, appliedAt(repo.commit("delete ded")));

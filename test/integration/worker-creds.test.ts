@@ -12,9 +12,9 @@ import { LocalRefSource } from "../../engine/git/watch.js";
 import type { LocalNatsServer } from "../../engine/nats/local-server.js";
 import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
-import { requestWorkerJwt } from "../../engine/workers/creds.js";
-import type { ReplicaInfo } from "../../engine/workers/runner.js";
-import { Worker } from "../../engine/workers/worker.js";
+import { requestWorkerJwt } from "../../engine/worker/creds-client.js";
+import type { ReplicaInfo } from "../../engine/worker/runner.js";
+import { Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { appliedAt, bucket, waitForSync } from "../helpers/nats.js";
 
@@ -42,13 +42,20 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
   const events: Array<{ event: string } & Record<string, unknown>> = [];
 
   const platform = async () => {
-    const nc = await connect({ servers: server.url, authenticator: credsAuthenticator(readFileSync(keys.files.platformCreds)) });
+    const nc = await connect({
+      servers: server.url,
+      authenticator: credsAuthenticator(readFileSync(keys.files.platformCreds)),
+    });
     conns.push(nc);
     return nc;
   };
   const tenantUser = async (tenant: string) => {
     const u = userCreds(keys, tenant, 0, { name: "probe", ttlSeconds: 600 });
-    const nc = await connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)), reconnect: false });
+    const nc = await connect({
+      servers: server.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
+      reconnect: false,
+    });
     conns.push(nc);
     return nc;
   };
@@ -73,15 +80,25 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
       .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"))
       .write("integrations/beta/billing.yaml", integrationYaml("beta", "billing"));
     reconciler = new Reconciler({
-      nc: await platform(), source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "rec", leaseTtlMs: 2_000, resyncMs: 3_600_000,
-      sharedServers: [server.url], accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
+      nc: await platform(),
+      source: new LocalRefSource(repo.dir, "main"),
+      branch: "main",
+      id: "rec",
+      leaseTtlMs: 2_000,
+      resyncMs: 3_600_000,
+      sharedServers: [server.url],
+      accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
       workerCreds: { keys, ttlMs: 3_000 },
     });
     const rev = repo.commit();
     await reconciler.start();
     await waitForSync(conns[0]!, appliedAt(rev));
     worker = new Worker({
-      nc: await platform(), id: "w1", capacity: 10, heartbeatMs: 200, expiryMs: 1_500,
+      nc: await platform(),
+      id: "w1",
+      capacity: 10,
+      heartbeatMs: 200,
+      expiryMs: 1_500,
       log: (event, fields) => void events.push({ event, ...fields }),
     });
     await worker.start();
@@ -97,7 +114,9 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
   });
 
   it("runs each replica in its tenant's account with its own user, invisible from other tenants", async () => {
-    await until("both replicas running", () => (worker.replicas().filter((r) => r.state === "running").length === 2 ? true : undefined));
+    await until("both replicas running", () =>
+      worker.replicas().filter((r) => r.state === "running").length === 2 ? true : undefined,
+    );
     expect(worker.tenants()).to.deep.equal(["acme", "beta"]);
     const acme = await tenantUser("acme");
     const info = await ask(acme, "vrsky.acme._replica.orders.0");
@@ -114,7 +133,11 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
 
   it("renews the user before it expires, on a new connection, without the replica going away", async () => {
     const firstExpiry = Date.now() + 3_000;
-    await until("a renewal for acme", () => (events.filter((e) => e.event === "tenant-creds" && e.tenant === "acme").length >= 2 ? true : undefined), 8_000);
+    await until(
+      "a renewal for acme",
+      () => (events.filter((e) => e.event === "tenant-creds" && e.tenant === "acme").length >= 2 ? true : undefined),
+      8_000,
+    );
     const acme = await tenantUser("acme");
     // Past the first user's expiry (3 s lifetime): the replica still answers on the renewed connection.
     await until("past the first user's expiry", () => (Date.now() > firstExpiry + 500 ? true : undefined), 8_000);
@@ -133,13 +156,28 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
         return e instanceof Error ? e.message : String(e);
       }
     };
-    expect(await err({ worker: "ghost", session: "x", tenant: "acme", userPublicKey: key })).to.match(/refused: worker ghost is not registered/);
-    expect(await err({ worker: "w1", session: "wrong", tenant: "acme", userPublicKey: key })).to.match(/not registered under session wrong/);
-    expect(await err({ worker: "w1", session: worker.session, tenant: "nope", userPublicKey: key })).to.match(/tenant nope does not exist/);
-    expect(await err({ worker: "w1", session: worker.session, tenant: "acme", userPublicKey: "not-a-key" })).to.match(/not a user public key/);
+    expect(await err({ worker: "ghost", session: "x", tenant: "acme", userPublicKey: key })).to.match(
+      /refused: worker ghost is not registered/,
+    );
+    expect(await err({ worker: "w1", session: "wrong", tenant: "acme", userPublicKey: key })).to.match(
+      /not registered under session wrong/,
+    );
+    expect(await err({ worker: "w1", session: worker.session, tenant: "nope", userPublicKey: key })).to.match(
+      /tenant nope does not exist/,
+    );
+    expect(await err({ worker: "w1", session: worker.session, tenant: "acme", userPublicKey: "not-a-key" })).to.match(
+      /not a user public key/,
+    );
     // A revoked user key is never renewed (the worker continues with a new key).
-    await (await bucket(nc, "revocations")).put(`acme.${key}`, JSON.stringify({ tenant: "acme", userPublicKey: key, revokedAt: Math.floor(Date.now() / 1000) }));
-    expect(await err({ worker: "w1", session: worker.session, tenant: "acme", userPublicKey: key })).to.match(/is revoked/);
+    await (
+      await bucket(nc, "revocations")
+    ).put(
+      `acme.${key}`,
+      JSON.stringify({ tenant: "acme", userPublicKey: key, revokedAt: Math.floor(Date.now() / 1000) }),
+    );
+    expect(await err({ worker: "w1", session: worker.session, tenant: "acme", userPublicKey: key })).to.match(
+      /is revoked/,
+    );
   });
 
   it("drops the tenant's user and connection when its last replica leaves", async () => {
@@ -151,7 +189,12 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
     expect(await ask(acme, "vrsky.acme._replica.orders.0")).to.match(/503|no responders/i);
     // With no assignment of acme, the worker would now be refused a user for it.
     const key = FastKeyPair.create("user").getPublicKey();
-    const refused = await requestWorkerJwt(conns[0]!, { worker: "w1", session: worker.session, tenant: "acme", userPublicKey: key }).then(
+    const refused = await requestWorkerJwt(conns[0]!, {
+      worker: "w1",
+      session: worker.session,
+      tenant: "acme",
+      userPublicKey: key,
+    }).then(
       () => "issued",
       (e: Error) => e.message,
     );

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LocalRefSource } from "../../engine/git/watch.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
-import { Worker } from "../../engine/workers/worker.js";
+import { Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { appliedAt, TestNats, waitForSync } from "../helpers/nats.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
@@ -34,8 +34,14 @@ describe("a worker that fenced itself and recovers gives back the claims of repl
     for (let i = 0; i < 6; i++) repo.write(`integrations/acme/i${i}.yaml`, integrationYaml("acme", `i${i}`));
     const rev = repo.commit();
     reconciler = new Reconciler({
-      nc: await nats.connect(), source: new LocalRefSource(repo.dir, "main"), branch: "main", id: "rec", leaseTtlMs: 2_000,
-      resyncMs: 3_600_000, sharedServers: [nats.url], log: (event, f) => void log.push(JSON.stringify({ event, ...f })),
+      nc: await nats.connect(),
+      source: new LocalRefSource(repo.dir, "main"),
+      branch: "main",
+      id: "rec",
+      leaseTtlMs: 2_000,
+      resyncMs: 3_600_000,
+      sharedServers: [nats.url],
+      log: (event, f) => void log.push(JSON.stringify({ event, ...f })),
     });
     await reconciler.start();
     await waitForSync(await nats.connect(), appliedAt(rev));
@@ -80,8 +86,16 @@ describe("a worker that fenced itself and recovers gives back the claims of repl
     await until("the moved replicas running on w2", () =>
       moved.every((k) => claims().get(k)?.value.worker === "w2" && claims().get(k)?.value.state === "running"),
     );
-    expect(w2.replicas().map((r) => r.key).sort()).to.deep.equal([...moved].sort());
-    expect(log.filter((l) => l.includes('"worker-expired"')), "w1 was never expired: the leader released nothing").to.deep.equal([]);
+    expect(
+      w2
+        .replicas()
+        .map((r) => r.key)
+        .sort(),
+    ).to.deep.equal([...moved].sort());
+    expect(
+      log.filter((l) => l.includes('"worker-expired"')),
+      "w1 was never expired: the leader released nothing",
+    ).to.deep.equal([]);
     // The rest run on w1 again, at their epochs.
     await until("all 6 running", () => [...claims().values()].filter((c) => c.value.state === "running").length === 6);
   });

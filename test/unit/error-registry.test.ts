@@ -55,7 +55,10 @@ describe(`error code registry and ${DOC}`, () => {
       expect(cells[1], `title of ${code} in ${DOC}`).to.equal(info.title);
       expect(cells[2], `hint of ${code} in ${DOC}`).to.equal(info.hint);
       expect(cells[3], `retry class of ${code} in ${DOC}`).to.equal(info.retry);
-      expect(doc.split("\n").filter((l) => l.startsWith(`| \`${code}\` |`)), `rows of ${code}`).to.have.length(1);
+      expect(
+        doc.split("\n").filter((l) => l.startsWith(`| \`${code}\` |`)),
+        `rows of ${code}`,
+      ).to.have.length(1);
     }
   });
 });

@@ -8,7 +8,9 @@ describe("engine/model/generated.ts", () => {
   it("is exactly what generate() of schemas/gen-types.mjs derives from the schemas", async () => {
     const root = packageRoot();
     // Plain JS outside the TypeScript build: imported by absolute URL at run time.
-    const gen = (await import(pathToFileURL(join(root, "schemas", "gen-types.mjs")).href)) as { generate(): Promise<string> };
+    const gen = (await import(pathToFileURL(join(root, "schemas", "gen-types.mjs")).href)) as {
+      generate(): Promise<string>;
+    };
     const expected = await gen.generate();
     const actual = readFileSync(join(root, "engine", "model", "generated.ts"), "utf8");
     if (actual !== expected) {

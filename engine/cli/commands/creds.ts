@@ -26,14 +26,18 @@ export function registerCreds(program: Command, ctx: CliContext): void {
     .option("--ttl <duration>", "lifetime of the credentials (e.g. 15m, 1h, 1d)", "1h")
     .option("--name <name>", "user name shown in server monitoring", "vrsky-cli")
     .option("--out <file>", "write the creds file here (mode 0600) instead of standard output")
-    .addHelpText("after", "\nThe creds hold a secret user key: store them with care. Exit codes: 0 issued, 2 usage or environment error.")
+    .addHelpText(
+      "after",
+      "\nThe creds hold a secret user key: store them with care. Exit codes: 0 issued, 2 usage or environment error.",
+    )
     .action((o: CredsFlags) => {
       const generation = Number(o.generation);
       if (!/^\d+$/.test(o.generation) || !Number.isSafeInteger(generation)) {
         throw new VrskyError("VRS_USAGE", `--generation must be a whole number >= 0, not '${o.generation}'`);
       }
       const ttlMs = parseDuration(o.ttl);
-      if (ttlMs === undefined || ttlMs < 1000) throw new VrskyError("VRS_USAGE", `--ttl '${o.ttl}' is not a duration of at least 1s (e.g. 15m, 1h)`);
+      if (ttlMs === undefined || ttlMs < 1000)
+        throw new VrskyError("VRS_USAGE", `--ttl '${o.ttl}' is not a duration of at least 1s (e.g. 15m, 1h)`);
       const keys = loadKeys(o.keys);
       const c = userCreds(keys, o.tenant, generation, { name: o.name, ttlSeconds: Math.ceil(ttlMs / 1000) });
       if (o.out) writePrivate(resolve(o.out), c.creds);

@@ -5,7 +5,9 @@ import { formatOption, type CliContext } from "../context.js";
 export function registerInit(program: Command, ctx: CliContext): void {
   program
     .command("init")
-    .description("Create the operator-mode key directory: operator, system and platform accounts, master secret, nats-server config")
+    .description(
+      "Create the operator-mode key directory: operator, system and platform accounts, master secret, nats-server config",
+    )
     .requiredOption("--keys <dir>", "new (or empty) directory for the keys; created with mode 0700, files 0600")
     .addOption(formatOption(["text", "json"]))
     .addHelpText(

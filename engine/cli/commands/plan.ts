@@ -15,7 +15,10 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .requiredOption("--base <ref>", "the revision to compare against (e.g. main)")
     .option("--head <ref>", "the proposed revision", "HEAD")
     .addOption(formatOption(["text", "json", "markdown"]))
-    .addHelpText("after", "\nExit codes: 0 plan shown, 1 the head revision is invalid (its errors are shown, no plan), 2 usage or environment error.")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 plan shown, 1 the head revision is invalid (its errors are shown, no plan), 2 usage or environment error.",
+    )
     .action(async (opts: { repo: string; base: string; head: string; format: "text" | "json" | "markdown" }) => {
       const progress = new Progress(ctx.stderr);
       const cache = new ParseCache();
@@ -25,7 +28,13 @@ export function registerPlan(program: Command, ctx: CliContext): void {
         progress.done();
         ctx.exitCode = 1;
         if (opts.format === "json") {
-          ctx.stdout.write(JSON.stringify({ valid: false, ref: head.ref, revision: head.revision, errors: head.state.findings }, null, 2) + "\n");
+          ctx.stdout.write(
+            JSON.stringify(
+              { valid: false, ref: head.ref, revision: head.revision, errors: head.state.findings },
+              null,
+              2,
+            ) + "\n",
+          );
         } else {
           ctx.stdout.write(renderFindings(head.state.findings, useColor(ctx.stdout)));
           ctx.stdout.write(`\nThe head revision ${head.ref} (${head.revision.slice(0, 12)}) is invalid: no plan.\n`);
@@ -38,9 +47,16 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       // An invalid base still yields a plan, against its valid resources; say so, since the reconciler
       // would not have applied that base at all.
       if (base.state.findings.length > 0) {
-        ctx.stderr.write(`warning: the base revision ${base.ref} (${base.revision.slice(0, 12)}) has ${base.state.findings.length} validation error(s); the plan compares against its valid resources only\n`);
+        ctx.stderr.write(
+          `warning: the base revision ${base.ref} (${base.revision.slice(0, 12)}) has ${base.state.findings.length} validation error(s); the plan compares against its valid resources only\n`,
+        );
       }
-      const plan = buildPlan({ ref: base.ref, revision: base.revision }, { ref: head.ref, revision: head.revision }, base.state.resources, head.state.resources);
+      const plan = buildPlan(
+        { ref: base.ref, revision: base.revision },
+        { ref: head.ref, revision: head.revision },
+        base.state.resources,
+        head.state.resources,
+      );
       ctx.exitCode = 0;
       if (opts.format === "json") ctx.stdout.write(JSON.stringify(plan, null, 2) + "\n");
       else if (opts.format === "markdown") ctx.stdout.write(renderPlanMarkdown(plan));

@@ -11,7 +11,7 @@ import type { Provisioner } from "../../provision/provisioner.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
 import { connectNats } from "../../nats/connect.js";
 import { parseDuration } from "../../manifests/durations.js";
-import { serveProbes } from "../../reconciler/http.js";
+import { serveProbes } from "../../telemetry/probes.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
 import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
@@ -59,11 +59,25 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--id <id>", "reconciler id (default: host name and pid)")
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9464)")
     .option("--state-dir <dir>", "local folder for the remote mirror and local tenant instances", ".vrsky")
-    .option("--data-plane <urls>", "client URLs of the shared data-plane servers, published in discovery (default: --nats)")
-    .addOption(new Option("--provisioner <kind>", "how dedicated tenants' NATS instances run").choices(["none", "local", "kubernetes"]).default("none"))
-    .option("--worker-creds-ttl <duration>", "lifetime of the per-tenant users issued to workers (with --keys); renewed at 2/3 of it", "15m")
+    .option(
+      "--data-plane <urls>",
+      "client URLs of the shared data-plane servers, published in discovery (default: --nats)",
+    )
+    .addOption(
+      new Option("--provisioner <kind>", "how dedicated tenants' NATS instances run")
+        .choices(["none", "local", "kubernetes"])
+        .default("none"),
+    )
+    .option(
+      "--worker-creds-ttl <duration>",
+      "lifetime of the per-tenant users issued to workers (with --keys); renewed at 2/3 of it",
+      "15m",
+    )
     .option("--namespace <ns>", "Kubernetes namespace for tenant instances (--provisioner kubernetes)", "vrsky")
-    .addHelpText("after", "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error.")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error.",
+    )
     .action(async (flags: ReconcileFlags) => {
       ctx.exitCode = await runReconcile(flags, ctx);
     });
@@ -82,15 +96,21 @@ export interface ReconcileHooks {
   beforeStop?: () => Promise<void>;
 }
 
-export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, hooks: ReconcileHooks = {}): Promise<number> {
+export async function runReconcile(
+  flags: ReconcileFlags,
+  ctx: CliContext,
+  hooks: ReconcileHooks = {},
+): Promise<number> {
   // Every flag is checked before any I/O: a usage error must not leave a connection or process behind.
   const resyncMs = durationFlag("--resync", flags.resync);
   const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl);
   const fetchIntervalMs = durationFlag("--fetch-interval", flags.fetchInterval);
   const workerCredsTtlMs = durationFlag("--worker-creds-ttl", flags.workerCredsTtl ?? "15m");
-  if (workerCredsTtlMs < 3_000) throw new VrskyError("VRS_USAGE", `--worker-creds-ttl must be at least 3s, not '${flags.workerCredsTtl}'`);
+  if (workerCredsTtlMs < 3_000)
+    throw new VrskyError("VRS_USAGE", `--worker-creds-ttl must be at least 3s, not '${flags.workerCredsTtl}'`);
   const share = Number(flags.maxDeleteShare);
-  if (!(share >= 0 && share <= 1)) throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
+  if (!(share >= 0 && share <= 1))
+    throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const source: RefSource = flags.remote
     ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, fetchIntervalMs)
     : new LocalRefSource(resolve(flags.repo), flags.branch);
@@ -99,12 +119,18 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, hooks
   }
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
-  const nc = await connectNats({ url: flags.nats, creds: flags.creds ?? keys?.files.platformCreds, name: `vrsky-reconciler-${id}` });
+  const nc = await connectNats({
+    url: flags.nats,
+    creds: flags.creds ?? keys?.files.platformCreds,
+    name: `vrsky-reconciler-${id}`,
+  });
   const sharedServers = (flags.dataPlane ?? flags.nats).split(",");
-  const resolver = keys ? await ResolverClient.connect(keys, flags.nats.split(",")).catch(async (e: unknown) => {
-    await nc.close();
-    throw e;
-  }) : undefined;
+  const resolver = keys
+    ? await ResolverClient.connect(keys, flags.nats.split(",")).catch(async (e: unknown) => {
+        await nc.close();
+        throw e;
+      })
+    : undefined;
   const log = jsonLog(ctx);
   const provisioner: Provisioner | undefined =
     flags.provisioner === "local"
@@ -124,13 +150,18 @@ export async function runReconcile(flags: ReconcileFlags, ctx: CliContext, hooks
     sharedServers,
     provisioner,
     workerCreds: keys ? { keys, ttlMs: workerCredsTtlMs } : undefined,
-    accounts: keys && resolver ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations) : undefined,
+    accounts:
+      keys && resolver
+        ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations)
+        : undefined,
     log,
   });
   try {
     if (flags.once) {
       const run = await reconciler.runOnce();
-      ctx.stdout.write(`${run.outcome}: ${run.message} (revision ${run.revision.slice(0, 12)}, ${run.durationMs} ms)\n`);
+      ctx.stdout.write(
+        `${run.outcome}: ${run.message} (revision ${run.revision.slice(0, 12)}, ${run.durationMs} ms)\n`,
+      );
       return run.outcome === "Applied" || run.outcome === "NoChange" ? 0 : 1;
     }
     void (async () => {

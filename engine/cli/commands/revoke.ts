@@ -4,7 +4,7 @@ import { isPublicKey } from "../../accounts/fast-keys.js";
 import { loadKeys } from "../../accounts/keys.js";
 import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
-import { BUCKETS, type RevocationRecord } from "../../state/layout.js";
+import { BUCKETS, type RevocationRecord } from "../../contract/state.js";
 import type { CliContext } from "../context.js";
 
 export function registerRevoke(program: Command, ctx: CliContext): void {
@@ -18,18 +18,32 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
     .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
     .option("--reason <text>", "why, for the record")
     .addHelpText("after", "\nExit codes: 0 recorded, 2 usage or environment error.")
-    .action(async (o: { tenant: string; user: string; nats: string; creds?: string; keys?: string; reason?: string }) => {
-      if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.tenant)) throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
-      if (!isPublicKey(o.user, "user")) throw new VrskyError("VRS_USAGE", `--user must be a user public key (56 characters starting with U), not '${o.user}'`);
-      const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
-      const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke" });
-      try {
-        const kv = await new Kvm(nc).create(BUCKETS.revocations);
-        const record: RevocationRecord = { tenant: o.tenant, userPublicKey: o.user, revokedAt: Math.floor(Date.now() / 1000), ...(o.reason ? { reason: o.reason } : {}) };
-        await kv.put(`${o.tenant}.${o.user}`, JSON.stringify(record));
-        ctx.stdout.write(`revoked ${o.user} of tenant ${o.tenant}; the leading reconciler re-pushes the account and the user is disconnected\n`);
-      } finally {
-        await nc.close();
-      }
-    });
+    .action(
+      async (o: { tenant: string; user: string; nats: string; creds?: string; keys?: string; reason?: string }) => {
+        if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.tenant))
+          throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
+        if (!isPublicKey(o.user, "user"))
+          throw new VrskyError(
+            "VRS_USAGE",
+            `--user must be a user public key (56 characters starting with U), not '${o.user}'`,
+          );
+        const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
+        const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke" });
+        try {
+          const kv = await new Kvm(nc).create(BUCKETS.revocations);
+          const record: RevocationRecord = {
+            tenant: o.tenant,
+            userPublicKey: o.user,
+            revokedAt: Math.floor(Date.now() / 1000),
+            ...(o.reason ? { reason: o.reason } : {}),
+          };
+          await kv.put(`${o.tenant}.${o.user}`, JSON.stringify(record));
+          ctx.stdout.write(
+            `revoked ${o.user} of tenant ${o.tenant}; the leading reconciler re-pushes the account and the user is disconnected\n`,
+          );
+        } finally {
+          await nc.close();
+        }
+      },
+    );
 }

@@ -5,16 +5,24 @@
  */
 import { snapshotEnd } from "../../state/mirror.js";
 import type { KV } from "@nats-io/kv";
-import { STATUS_KEYS } from "../../state/layout.js";
-import type { PlacementSummary } from "../../workers/controller.js";
-import { parseReplicaKey, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "../../workers/records.js";
+import { STATUS_KEYS } from "../../contract/state.js";
+import type { PlacementSummary } from "../../contract/status.js";
+import {
+  parseReplicaKey,
+  type AssignmentRecord,
+  type ReplicaRecord,
+  type WorkerRecord,
+} from "../../contract/workers.js";
 import { paint } from "../output.js";
 
 /**
  * Every live key of a bucket with its value, read with one watch that stops at the end of the snapshot (no key
  * listing). A missing bucket reads as empty. Values that are not JSON objects are skipped.
  */
-export async function readAll<T>(kv: KV | undefined, idleTimeoutMs = 10_000): Promise<Array<{ key: string; value: T }>> {
+export async function readAll<T>(
+  kv: KV | undefined,
+  idleTimeoutMs = 10_000,
+): Promise<Array<{ key: string; value: T }>> {
   if (!kv) return [];
   let iter: Awaited<ReturnType<KV["watch"]>>;
   try {
@@ -81,7 +89,14 @@ export interface WorkerView {
  * - `draining` also while another worker still holds the claim and hands it over (`reason` names the holder).
  */
 export type ReplicaStatus = "starting" | "running" | "draining" | "failed" | "pending" | "unplaced";
-export const REPLICA_STATUSES: readonly ReplicaStatus[] = ["running", "starting", "draining", "failed", "pending", "unplaced"];
+export const REPLICA_STATUSES: readonly ReplicaStatus[] = [
+  "running",
+  "starting",
+  "draining",
+  "failed",
+  "pending",
+  "unplaced",
+];
 
 export interface AssignmentView {
   key: string;
@@ -108,7 +123,12 @@ export interface WorkersRead {
   expiryMs: Map<string, number>;
 }
 
-export async function readWorkers(b: { workers?: KV; assignments?: KV; replicas?: KV; status?: KV }): Promise<WorkersRead> {
+export async function readWorkers(b: {
+  workers?: KV;
+  assignments?: KV;
+  replicas?: KV;
+  status?: KV;
+}): Promise<WorkersRead> {
   const [workers, assignments, replicas, summary] = await Promise.all([
     readAll<WorkerRecord>(b.workers),
     readAll<AssignmentRecord>(b.assignments),
@@ -141,7 +161,15 @@ export function joinWorkers(
   for (const { key, value: a } of assignments) {
     seen.add(key);
     if (a.worker !== null) assigned.set(a.worker, (assigned.get(a.worker) ?? 0) + 1);
-    out.push({ key, tenant: a.tenant, integration: a.integration, replica: a.replica, worker: a.worker, epoch: a.epoch, ...statusOf(a, claims.get(key)) });
+    out.push({
+      key,
+      tenant: a.tenant,
+      integration: a.integration,
+      replica: a.replica,
+      worker: a.worker,
+      epoch: a.epoch,
+      ...statusOf(a, claims.get(key)),
+    });
   }
   // A claim still held after its assignment was deleted (an integration removed): its holder is stopping it.
   for (const { key, value: c } of replicas) {
@@ -180,7 +208,8 @@ export function joinWorkers(
 function statusOf(a: AssignmentRecord, c: ReplicaRecord | undefined): { state: ReplicaStatus; reason?: string } {
   if (a.worker === null) return { state: "unplaced", reason: a.reason ?? "not placed" };
   if (!c || c.worker === null || c.state === "released") return { state: "pending" };
-  if (c.worker !== a.worker) return { state: "draining", reason: `handing over: ${c.worker} holds it at epoch ${c.epoch} (${c.state})` };
+  if (c.worker !== a.worker)
+    return { state: "draining", reason: `handing over: ${c.worker} holds it at epoch ${c.epoch} (${c.state})` };
   if (c.state === "failed") return { state: "failed", reason: c.reason ?? "failed" };
   return { state: c.state };
 }
@@ -208,7 +237,11 @@ const LIST_CAP = 20;
 export function renderWorkers(r: WorkersRead, withAssignments: boolean, color: boolean, now = Date.now()): string[] {
   const { workers, assignments, placement } = r.view;
   const lines: string[] = [];
-  lines.push(workers.length === 0 ? "workers: none registered (start one with: vrsky worker --nats URL)" : `workers: ${workers.length} registered`);
+  lines.push(
+    workers.length === 0
+      ? "workers: none registered (start one with: vrsky worker --nats URL)"
+      : `workers: ${workers.length} registered`,
+  );
   const idW = Math.max(...workers.map((w) => w.id.length), 2);
   const loadW = Math.max(...workers.map((w) => `${w.assigned}/${w.capacity}`.length), 3);
   const labelW = Math.max(...workers.map((w) => labelText(w.labels).length), 1);
@@ -223,11 +256,18 @@ export function renderWorkers(r: WorkersRead, withAssignments: boolean, color: b
   }
   if (assignments.length > 0) {
     const c = countByStatus(assignments);
-    const part = (s: ReplicaStatus, code: number) => (c[s] > 0 && code ? paint(color, code, `${c[s]} ${s}`) : `${c[s]} ${s}`);
-    lines.push(`replicas: ${part("running", 0)}, ${part("starting", 0)}, ${part("draining", 0)}, ${part("failed", 31)}, ${part("pending", 0)}, ${part("unplaced", 33)}`);
-    for (const [state, label] of [["unplaced", "unplaced"], ["failed", "failed  "]] as const) {
+    const part = (s: ReplicaStatus, code: number) =>
+      c[s] > 0 && code ? paint(color, code, `${c[s]} ${s}`) : `${c[s]} ${s}`;
+    lines.push(
+      `replicas: ${part("running", 0)}, ${part("starting", 0)}, ${part("draining", 0)}, ${part("failed", 31)}, ${part("pending", 0)}, ${part("unplaced", 33)}`,
+    );
+    for (const [state, label] of [
+      ["unplaced", "unplaced"],
+      ["failed", "failed  "],
+    ] as const) {
       const list = assignments.filter((a) => a.state === state);
-      for (const a of list.slice(0, LIST_CAP)) lines.push(`  ${label} ${a.key}${a.worker ? ` on ${a.worker}` : ""}: ${a.reason ?? ""}`);
+      for (const a of list.slice(0, LIST_CAP))
+        lines.push(`  ${label} ${a.key}${a.worker ? ` on ${a.worker}` : ""}: ${a.reason ?? ""}`);
       if (list.length > LIST_CAP) lines.push(`  … and ${list.length - LIST_CAP} more ${state}`);
     }
   } else {
@@ -235,7 +275,9 @@ export function renderWorkers(r: WorkersRead, withAssignments: boolean, color: b
   }
   if (placement) {
     const p = placement;
-    lines.push(`placement: ${p.replicas.wanted} wanted, ${p.replicas.assigned} assigned, ${p.replicas.unplaced} unplaced (written by leader ${p.leader} at ${p.updatedAt})`);
+    lines.push(
+      `placement: ${p.replicas.wanted} wanted, ${p.replicas.assigned} assigned, ${p.replicas.unplaced} unplaced (written by leader ${p.leader} at ${p.updatedAt})`,
+    );
   }
   if (withAssignments) lines.push(assignments.length > 0 ? "assignments:" : "assignments: none");
   if (withAssignments && assignments.length > 0) {

@@ -3,9 +3,9 @@ import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
-import { parseLabels } from "../../workers/records.js";
-import { Worker } from "../../workers/worker.js";
-import { serveProbes } from "../../reconciler/http.js";
+import { parseLabels } from "../../contract/workers.js";
+import { Worker } from "../../worker/worker.js";
+import { serveProbes } from "../../telemetry/probes.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
 import { waitForSignal } from "../signals.js";
@@ -27,7 +27,9 @@ export interface WorkerFlags {
 export function registerWorker(program: Command, ctx: CliContext): void {
   program
     .command("worker")
-    .description("Run a worker: register with the platform, run the integration replicas assigned to it, hand them over on shutdown")
+    .description(
+      "Run a worker: register with the platform, run the integration replicas assigned to it, hand them over on shutdown",
+    )
     .requiredOption("--nats <url>", "NATS server URL(s) of the platform, comma-separated")
     .option("--creds <file>", "NATS credentials file of the platform account")
     .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
@@ -61,12 +63,25 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
   const drainMs = durationFlag("--drain-timeout", flags.drainTimeout);
   if (heartbeatMs < 50 || expiryMs < 4 * heartbeatMs) {
     // The worker stops its replicas when heartbeats fail for expiry − max(expiry/3, 2 heartbeats): that must leave a heartbeat or more.
-    throw new VrskyError("VRS_USAGE", `--expiry (${flags.expiry}) must be at least 4 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`);
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--expiry (${flags.expiry}) must be at least 4 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`,
+    );
   }
   // The default id must itself be a valid id: host names may hold dots.
-  const id = flags.id ?? `${hostname().replace(/[^a-z0-9_-]+/gi, "-").replace(/^-+|-+$/g, "").slice(0, 100) || "worker"}-${process.pid}`;
+  const id =
+    flags.id ??
+    `${
+      hostname()
+        .replace(/[^a-z0-9_-]+/gi, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 100) || "worker"
+    }-${process.pid}`;
   if (!/^[a-z0-9]([a-z0-9_-]{0,126}[a-z0-9])?$/i.test(id)) {
-    throw new VrskyError("VRS_USAGE", `--id '${id}' must be letters, digits, '-' and '_' (a KV key), at most 128 characters`);
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--id '${id}' must be letters, digits, '-' and '_' (a KV key), at most 128 characters`,
+    );
   }
   const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
   const log = jsonLog(ctx);

@@ -3,13 +3,24 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode, parseCreds, type Account, type Generic, type User } from "@nats-io/jwt";
-import { deleteAccountsJwt, tenantAccountJwt, tenantAccountPublicKey, tenantLimits, userCreds } from "../../../engine/accounts/claims.js";
+import {
+  deleteAccountsJwt,
+  tenantAccountJwt,
+  tenantAccountPublicKey,
+  tenantLimits,
+  userCreds,
+} from "../../../engine/accounts/claims.js";
 import { FastKeyPair } from "../../../engine/accounts/fast-keys.js";
 import { initKeys, loadKeys, tenantAccountKey, type VrskyKeys } from "../../../engine/accounts/keys.js";
 import type { TenantResource } from "../../../engine/model/resources.js";
 import { seedIn } from "./secrets.js";
 
-const tenant = (name: string, spec: TenantResource["spec"] = {}): TenantResource => ({ apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name }, spec });
+const tenant = (name: string, spec: TenantResource["spec"] = {}): TenantResource => ({
+  apiVersion: "vrsky.io/v1",
+  kind: "Tenant",
+  metadata: { name },
+  spec,
+});
 
 describe("accounts: claims (tenant account JWTs, user creds, delete requests)", () => {
   let base: string;
@@ -24,7 +35,12 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
   it("signs the tenant account with the operator, named after the tenant, EVERY limit explicit", () => {
     const t = tenant("acme", {
       accountKeyGeneration: 2,
-      limits: { connections: 7, subscriptions: 99, payloadBytes: "64KiB", jetstream: { memoryBytes: 0, storageBytes: "10MB", streams: 3, consumers: 4 } },
+      limits: {
+        connections: 7,
+        subscriptions: 99,
+        payloadBytes: "64KiB",
+        jetstream: { memoryBytes: 0, storageBytes: "10MB", streams: 3, consumers: 4 },
+      },
     });
     const c = decode<Account>(tenantAccountJwt(keys, t));
     expect(c.iss).to.equal(keys.operator.getPublicKey());
@@ -33,18 +49,39 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     expect(c.name).to.equal("acme");
     expect(c.nats.type).to.equal("account");
     expect(c.nats.limits).to.deep.equal({
-      subs: 99, data: -1, payload: 65536, imports: 0, exports: 0, wildcards: true, conn: 7, leaf: 0,
-      mem_storage: 0, disk_storage: 10_000_000, streams: 3, consumer: 4,
-      mem_max_stream_bytes: -1, disk_max_stream_bytes: -1, max_bytes_required: false, max_ack_pending: -1,
+      subs: 99,
+      data: -1,
+      payload: 65536,
+      imports: 0,
+      exports: 0,
+      wildcards: true,
+      conn: 7,
+      leaf: 0,
+      mem_storage: 0,
+      disk_storage: 10_000_000,
+      streams: 3,
+      consumer: 4,
+      mem_max_stream_bytes: -1,
+      disk_max_stream_bytes: -1,
+      max_bytes_required: false,
+      max_ack_pending: -1,
     });
     expect(c.nats.disallow_bearer).to.equal(true);
   });
 
   it("fills in the schema defaults for limits the manifest leaves out (never an empty limits block)", () => {
     expect(tenantLimits(tenant("x"))).to.deep.equal({
-      connections: 200, subscriptions: 10000, payloadBytes: 1048576, memoryBytes: 67108864, storageBytes: 1073741824, streams: 50, consumers: 500,
+      connections: 200,
+      subscriptions: 10000,
+      payloadBytes: 1048576,
+      memoryBytes: 67108864,
+      storageBytes: 1073741824,
+      streams: 50,
+      consumers: 500,
     });
-    const c = decode<Account>(tenantAccountJwt(keys, { apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name: "bare" } }));
+    const c = decode<Account>(
+      tenantAccountJwt(keys, { apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name: "bare" } }),
+    );
     expect(c.nats.limits?.conn).to.equal(200);
     expect(c.sub).to.equal(tenantAccountKey(keys, "bare", 0).getPublicKey());
   });
@@ -54,9 +91,15 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     const a = tenantAccountJwt(keys, t, { iat: 1_700_000_000 });
     expect(tenantAccountJwt(keys, structuredClone(t), { iat: 1_700_000_000 })).to.equal(a);
     expect(tenantAccountJwt(loadKeys(keys.dir), t, { iat: 1_700_000_000 }), "after a reload").to.equal(a);
-    expect(tenantAccountJwt(keys, tenant("acme", { limits: { connections: 6 } }), { iat: 1_700_000_000 })).not.to.equal(a);
+    expect(tenantAccountJwt(keys, tenant("acme", { limits: { connections: 6 } }), { iat: 1_700_000_000 })).not.to.equal(
+      a,
+    );
     expect(tenantAccountJwt(keys, t, { iat: 1_700_000_001 })).not.to.equal(a);
-    expect(tenantAccountJwt(keys, tenant("acme", { accountKeyGeneration: 1, limits: { connections: 5 } }), { iat: 1_700_000_000 })).not.to.equal(a);
+    expect(
+      tenantAccountJwt(keys, tenant("acme", { accountKeyGeneration: 1, limits: { connections: 5 } }), {
+        iat: 1_700_000_000,
+      }),
+    ).not.to.equal(a);
     const u1 = FastKeyPair.create("user").getPublicKey();
     const u2 = FastKeyPair.create("user").getPublicKey();
     const r1 = tenantAccountJwt(keys, t, { iat: 1_700_000_000, revocations: { [u1]: 10, [u2]: 20 } });
@@ -81,7 +124,12 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     expect(p.uc.nats.sub).to.deep.equal({ deny: ["$SYS.>"] });
     expect(FastKeyPair.fromSeed(p.key).getPublicKey()).to.equal(u.userPublicKey);
 
-    const narrow = userCreds(keys, "acme", 3, { name: "w", ttlSeconds: 60, allowPub: ["orders.>"], allowSub: ["orders.>", "_INBOX.>"] });
+    const narrow = userCreds(keys, "acme", 3, {
+      name: "w",
+      ttlSeconds: 60,
+      allowPub: ["orders.>"],
+      allowSub: ["orders.>", "_INBOX.>"],
+    });
     const q = await parseCreds(new TextEncoder().encode(narrow.creds));
     expect(q.aid).to.equal(tenantAccountKey(keys, "acme", 3).getPublicKey());
     expect(q.uc.exp! - q.uc.iat).to.equal(60);

@@ -26,7 +26,12 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
     const j = await cli("init", "--keys", dir2, "--format", "json");
     expect(j.code, j.stderr).to.equal(0);
     const out = JSON.parse(j.stdout) as Record<string, unknown>;
-    expect(out).to.include({ formatVersion: 1, dir: dir2, serverConfig: join(dir2, "nats-server.conf"), sysCreds: join(dir2, "sys.creds") });
+    expect(out).to.include({
+      formatVersion: 1,
+      dir: dir2,
+      serverConfig: join(dir2, "nats-server.conf"),
+      sysCreds: join(dir2, "sys.creds"),
+    });
     expect(out.operatorPublicKey).to.equal(loadKeys(dir2).operator.getPublicKey());
     for (const s of secretsOf(dir2)) expect(j.stdout).not.to.contain(s);
   });
@@ -58,7 +63,9 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
     const p = await parseCreds(readFileSync(out));
     expect(p.aid).to.equal(tenantAccountKey(loadKeys(dir), "acme", 2).getPublicKey());
     expect(p.uc.exp! - p.uc.iat).to.equal(900);
-    expect(r.stderr).to.match(/creds for tenant acme \(account A[A-Z2-7]{55}, user U[A-Z2-7]{55}\) written to .*; they expire at \d{4}-\d\d-\d\dT.* \(in 15m\)/);
+    expect(r.stderr).to.match(
+      /creds for tenant acme \(account A[A-Z2-7]{55}, user U[A-Z2-7]{55}\) written to .*; they expire at \d{4}-\d\d-\d\dT.* \(in 15m\)/,
+    );
     expect(r.stderr).not.to.contain(p.key);
   });
 

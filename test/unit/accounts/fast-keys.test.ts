@@ -3,7 +3,15 @@ import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { createAccount, createOperator, createUser, fromPublic, fromSeed } from "@nats-io/nkeys";
 import { decode, encodeAccount, encodeGeneric, encodeOperator, encodeUser, fmtCreds, parseCreds } from "@nats-io/jwt";
-import { base32Decode, base32Encode, decodeSeed, encodeSeed, FastKeyPair, isPublicKey, type KeyRole } from "../../../engine/accounts/fast-keys.js";
+import {
+  base32Decode,
+  base32Encode,
+  decodeSeed,
+  encodeSeed,
+  FastKeyPair,
+  isPublicKey,
+  type KeyRole,
+} from "../../../engine/accounts/fast-keys.js";
 import { decodeJwt, signJwt } from "../../../engine/accounts/jwt.js";
 
 const TE = new TextEncoder();
@@ -37,7 +45,9 @@ describe("accounts: FastKeyPair (node:crypto Ed25519 behind the nkeys KeyPair in
     expect(sig.length).to.equal(64);
     expect(fromPublic(fast.getPublicKey()).verify(data, sig)).to.equal(true);
     const slow = fromSeed(fast.getSeed());
-    expect(Buffer.from(slow.sign(data)).equals(Buffer.from(sig)), "Ed25519 is deterministic: same signature").to.equal(true);
+    expect(Buffer.from(slow.sign(data)).equals(Buffer.from(sig)), "Ed25519 is deterministic: same signature").to.equal(
+      true,
+    );
     expect(fast.verify(data, slow.sign(data))).to.equal(true);
     expect(FastKeyPair.fromPublic(fast.getPublicKey()).verify(data, sig)).to.equal(true);
     const bad = Uint8Array.from(sig);
@@ -51,14 +61,22 @@ describe("accounts: FastKeyPair (node:crypto Ed25519 behind the nkeys KeyPair in
     const op = FastKeyPair.create("operator");
     const acct = FastKeyPair.create("account");
     const user = FastKeyPair.create("user");
-    const oj = decode<{ system_account: string }>(await encodeOperator("op", op, { system_account: acct.getPublicKey() }));
+    const oj = decode<{ system_account: string }>(
+      await encodeOperator("op", op, { system_account: acct.getPublicKey() }),
+    );
     expect(oj.iss).to.equal(op.getPublicKey());
     const aj = decode(await encodeAccount("acct", acct, { limits: { conn: 5 } }, { signer: op }));
     expect([aj.iss, aj.sub]).to.deep.equal([op.getPublicKey(), acct.getPublicKey()]);
     const uj = await encodeUser("u", user, acct, { pub: { deny: ["$SYS.>"] } });
     const parsed = await parseCreds(fmtCreds(uj, user));
-    expect([parsed.aid, parsed.uc.sub, parsed.key]).to.deep.equal([acct.getPublicKey(), user.getPublicKey(), text(user.getSeed())]);
-    const gj = decode<{ accounts: string[] }>(await encodeGeneric("del", op, "generic", { accounts: [acct.getPublicKey()] }));
+    expect([parsed.aid, parsed.uc.sub, parsed.key]).to.deep.equal([
+      acct.getPublicKey(),
+      user.getPublicKey(),
+      text(user.getSeed()),
+    ]);
+    const gj = decode<{ accounts: string[] }>(
+      await encodeGeneric("del", op, "generic", { accounts: [acct.getPublicKey()] }),
+    );
     expect(gj.nats.accounts).to.deep.equal([acct.getPublicKey()]);
     // a public-only pair works as subject
     const aj2 = decode(await encodeAccount("acct", FastKeyPair.fromPublic(acct.getPublicKey()), {}, { signer: op }));
@@ -69,16 +87,23 @@ describe("accounts: FastKeyPair (node:crypto Ed25519 behind the nkeys KeyPair in
     const op = FastKeyPair.create("operator");
     const accounts = Array.from({ length: 1000 }, () => FastKeyPair.create("account"));
     let t0 = performance.now();
-    const viaLib = await Promise.all(accounts.map((a, i) => encodeAccount(`t-${i}`, a, { limits: { conn: 10 } }, { signer: op })));
+    const viaLib = await Promise.all(
+      accounts.map((a, i) => encodeAccount(`t-${i}`, a, { limits: { conn: 10 } }, { signer: op })),
+    );
     const libMs = performance.now() - t0;
     t0 = performance.now();
-    const viaOurs = accounts.map((a, i) => signJwt("account", { name: `t-${i}`, sub: a.getPublicKey(), nats: { limits: { conn: 10 } } }, op));
+    const viaOurs = accounts.map((a, i) =>
+      signJwt("account", { name: `t-${i}`, sub: a.getPublicKey(), nats: { limits: { conn: 10 } } }, op),
+    );
     const oursMs = performance.now() - t0;
-    console.log(`      1,000 account JWTs: @nats-io/jwt + FastKeyPair ${libMs.toFixed(0)} ms, signJwt ${oursMs.toFixed(0)} ms`);
+    console.log(
+      `      1,000 account JWTs: @nats-io/jwt + FastKeyPair ${libMs.toFixed(0)} ms, signJwt ${oursMs.toFixed(0)} ms`,
+    );
     expect(libMs).to.be.below(1000);
     expect(oursMs).to.be.below(1000);
     // spot checks with the slow reference verifier
-    for (const j of [viaLib[0]!, viaLib[999]!, viaOurs[0]!, viaOurs[999]!]) expect(decode(j).iss).to.equal(op.getPublicKey());
+    for (const j of [viaLib[0]!, viaLib[999]!, viaOurs[0]!, viaOurs[999]!])
+      expect(decode(j).iss).to.equal(op.getPublicKey());
   });
 
   it("creates 1,000 fresh key pairs quickly (user creds make one each)", () => {
@@ -116,7 +141,12 @@ describe("accounts: FastKeyPair (node:crypto Ed25519 behind the nkeys KeyPair in
 
   it("decodeJwt verifies with node:crypto and refuses a JWT whose body was changed", () => {
     const op = FastKeyPair.create("operator");
-    const j = signJwt("account", { name: "x", sub: FastKeyPair.create("account").getPublicKey(), nats: {} }, op, 1_700_000_000);
+    const j = signJwt(
+      "account",
+      { name: "x", sub: FastKeyPair.create("account").getPublicKey(), nats: {} },
+      op,
+      1_700_000_000,
+    );
     expect(decodeJwt(j).iat).to.equal(1_700_000_000);
     const [h, b, s] = j.split(".");
     const body = JSON.parse(Buffer.from(b!, "base64url").toString()) as { name: string };

@@ -44,7 +44,12 @@ export class OperatorHarness {
 
   /** Connects with creds text; no reconnects, so a server-side disconnect closes the connection. */
   async connectCreds(creds: string, name = "test"): Promise<NatsConnection> {
-    const nc = await connect({ servers: this.url, name, reconnect: false, authenticator: credsAuthenticator(new TextEncoder().encode(creds)) });
+    const nc = await connect({
+      servers: this.url,
+      name,
+      reconnect: false,
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    });
     this.conns.push(nc);
     return nc;
   }

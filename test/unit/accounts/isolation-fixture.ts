@@ -11,7 +11,11 @@ import { tenantAccountJwt, tenantAccountPublicKey } from "../../../engine/accoun
 import { OperatorHarness, tenant } from "./harness.js";
 
 export const TENANTS = ["alpha", "bravo", "charlie", "delta", "echo"] as const;
-export const LIMITS = { connections: 4, payloadBytes: 4096, jetstream: { storageBytes: 1_000_000, memoryBytes: 100_000, streams: 5, consumers: 20 } };
+export const LIMITS = {
+  connections: 4,
+  payloadBytes: 4096,
+  jetstream: { storageBytes: 1_000_000, memoryBytes: 100_000, streams: 5, consumers: 20 },
+};
 
 export interface TenantFixture {
   name: string;
@@ -26,7 +30,10 @@ export interface TenantFixture {
   secret: string;
 }
 
-export async function setupTenants(h: OperatorHarness, names: readonly string[] = TENANTS): Promise<Map<string, TenantFixture>> {
+export async function setupTenants(
+  h: OperatorHarness,
+  names: readonly string[] = TENANTS,
+): Promise<Map<string, TenantFixture>> {
   const out = new Map<string, TenantFixture>();
   const jwts = names.map((n) => tenantAccountJwt(h.keys, tenant(n, LIMITS)));
   for (const r of await h.resolver.pushMany(jwts)) expect(r.ok, r.errors.join()).to.equal(true);
@@ -46,7 +53,17 @@ export async function setupTenants(h: OperatorHarness, names: readonly string[] 
     nc.subscribe("svc.echo", { callback: (_e, m) => void m.respond(name) });
     nc.subscribe(`svc.${name}.echo`, { callback: (_e, m) => void m.respond(name) });
     await nc.flush();
-    out.set(name, { name, account: tenantAccountPublicKey(h.keys, tenant(name)), jwt: jwts[i]!, nc, jsm, kvm, secrets, only, secret });
+    out.set(name, {
+      name,
+      account: tenantAccountPublicKey(h.keys, tenant(name)),
+      jwt: jwts[i]!,
+      nc,
+      jsm,
+      kvm,
+      secrets,
+      only,
+      secret,
+    });
   }
   return out;
 }
@@ -73,10 +90,18 @@ export class ProbeLog {
   check(probe: string): void {
     const mine = this.records.filter((r) => r.probe === probe);
     expect(mine.length, `${probe} ran`).to.be.greaterThan(0);
-    const bad = mine.filter((r) => r.expected !== r.observed).map((r) => `${r.actor}→${r.target} [${r.case}] expected ${r.expected}, was ${r.observed}: ${r.detail}`);
+    const bad = mine
+      .filter((r) => r.expected !== r.observed)
+      .map((r) => `${r.actor}→${r.target} [${r.case}] expected ${r.expected}, was ${r.observed}: ${r.detail}`);
     expect(bad, `${probe}: mismatches`).to.deep.equal([]);
-    expect(mine.some((r) => r.expected === "allowed"), `${probe} has a positive control`).to.equal(true);
-    expect(mine.some((r) => r.expected === "blocked"), `${probe} has a negative case`).to.equal(true);
+    expect(
+      mine.some((r) => r.expected === "allowed"),
+      `${probe} has a positive control`,
+    ).to.equal(true);
+    expect(
+      mine.some((r) => r.expected === "blocked"),
+      `${probe} has a negative case`,
+    ).to.equal(true);
   }
   /** The probe table; with VRSKY_PROBE_LOG=1 every execution with its detail (what the server answered). */
   summary(): string {
@@ -87,12 +112,19 @@ export class ProbeLog {
       s[r.observed]++;
       by.set(r.probe, s);
     }
-    return [...by].map(([p, s]) => `      ${p.padEnd(48)} ${String(s.allowed).padStart(4)} allowed ${String(s.blocked).padStart(4)} blocked`).join("\n");
+    return [...by]
+      .map(
+        ([p, s]) =>
+          `      ${p.padEnd(48)} ${String(s.allowed).padStart(4)} allowed ${String(s.blocked).padStart(4)} blocked`,
+      )
+      .join("\n");
   }
 }
 
 /** Runs an attempt: "allowed" when it resolves to true, "blocked" when it resolves to false or throws. */
-export async function attempt(fn: () => Promise<boolean | { ok: boolean; detail: string }>): Promise<{ observed: Outcome; detail: string }> {
+export async function attempt(
+  fn: () => Promise<boolean | { ok: boolean; detail: string }>,
+): Promise<{ observed: Outcome; detail: string }> {
   try {
     const r = await fn();
     const ok = typeof r === "boolean" ? r : r.ok;
@@ -107,7 +139,12 @@ export async function attempt(fn: () => Promise<boolean | { ok: boolean; detail:
  * flushes (the server has routed it), then the actor publishes a marker in its own account. Everything the
  * actor's `>` subscription got before the marker is what leaked; the marker's arrival ends the wait.
  */
-export async function receivedBeforeMarker(actor: NatsConnection, target: NatsConnection, subject: string, marker: string): Promise<string[]> {
+export async function receivedBeforeMarker(
+  actor: NatsConnection,
+  target: NatsConnection,
+  subject: string,
+  marker: string,
+): Promise<string[]> {
   const seen: string[] = [];
   const sub = actor.subscribe(">");
   await actor.flush();

@@ -34,7 +34,13 @@ describe("accounts: key directory (init, load, tenant account keys)", () => {
       const st = statSync(join(dir, f));
       expect(st.mode & 0o777, f).to.equal(st.isDirectory() ? 0o700 : 0o600);
     }
-    expect(r.files).to.include.members(["operator.jwt", "sys.creds", "platform.creds", "nats-server.conf", "master.key"]);
+    expect(r.files).to.include.members([
+      "operator.jwt",
+      "sys.creds",
+      "platform.creds",
+      "nats-server.conf",
+      "master.key",
+    ]);
     expect(Buffer.from(readFileSync(join(dir, "master.key"), "utf8").trim(), "base64").length).to.equal(32);
     const op = decode<{ system_account: string }>(readFileSync(join(dir, "operator.jwt"), "utf8").trim());
     expect(op.sub).to.equal(r.operatorPublicKey);
@@ -51,7 +57,19 @@ describe("accounts: key directory (init, load, tenant account keys)", () => {
     expect(conf).to.contain(`  ${r.platformAccountPublicKey}: ey`);
     const platformLine = conf.split("\n").find((l) => l.startsWith(`  ${r.platformAccountPublicKey}: `))!;
     const platform = decode<{ limits: Record<string, unknown> }>(platformLine.split(": ")[1]!);
-    for (const k of ["conn", "subs", "data", "payload", "imports", "exports", "leaf", "mem_storage", "disk_storage", "streams", "consumer"]) {
+    for (const k of [
+      "conn",
+      "subs",
+      "data",
+      "payload",
+      "imports",
+      "exports",
+      "leaf",
+      "mem_storage",
+      "disk_storage",
+      "streams",
+      "consumer",
+    ]) {
       expect(platform.nats.limits?.[k], `platform limit ${k}`).to.equal(-1);
     }
     for (const s of secretsOf(dir)) {
@@ -116,12 +134,20 @@ describe("accounts: key directory (init, load, tenant account keys)", () => {
     expect(acme0.getPublicKey()[0]).to.equal("A");
     // deterministic across loads; different per tenant and per generation
     expect(tenantAccountKey(loadKeys(dir), "acme", 0).getPublicKey()).to.equal(acme0.getPublicKey());
-    const pubs = new Set(["acme/0", "acme/1", "acme/2", "globex/0", "globex/1", "acm/0"].map((id) => tenantAccountKey(keys, id.split("/")[0]!, Number(id.split("/")[1])).getPublicKey()));
+    const pubs = new Set(
+      ["acme/0", "acme/1", "acme/2", "globex/0", "globex/1", "acm/0"].map((id) =>
+        tenantAccountKey(keys, id.split("/")[0]!, Number(id.split("/")[1])).getPublicKey(),
+      ),
+    );
     expect(pubs.size).to.equal(6);
     // another installation derives other keys
     initKeys(join(base, "k2"));
     expect(tenantAccountKey(loadKeys(join(base, "k2")), "acme", 0).getPublicKey()).not.to.equal(acme0.getPublicKey());
-    for (const bad of ["", "Acme", "a/b", "-x", "a".repeat(64)]) expect(code(() => tenantAccountKey(keys, bad, 0)), bad).to.equal("VRS_USAGE");
+    for (const bad of ["", "Acme", "a/b", "-x", "a".repeat(64)])
+      expect(
+        code(() => tenantAccountKey(keys, bad, 0)),
+        bad,
+      ).to.equal("VRS_USAGE");
     expect(code(() => tenantAccountKey(keys, "acme", -1))).to.equal("VRS_USAGE");
     expect(code(() => tenantAccountKey(keys, "acme", 1.5))).to.equal("VRS_USAGE");
   });

@@ -5,7 +5,12 @@ import { KEY_FILES } from "../../../engine/accounts/keys.js";
 /** Every secret string of a key directory: seeds, the master secret, and the user seeds inside creds. */
 export function secretsOf(dir: string): string[] {
   const out: string[] = [];
-  for (const f of [KEY_FILES.operatorSeed, KEY_FILES.systemAccountSeed, KEY_FILES.platformAccountSeed, KEY_FILES.master]) {
+  for (const f of [
+    KEY_FILES.operatorSeed,
+    KEY_FILES.systemAccountSeed,
+    KEY_FILES.platformAccountSeed,
+    KEY_FILES.master,
+  ]) {
     out.push(readFileSync(join(dir, f), "utf8").trim());
   }
   for (const f of [KEY_FILES.sysCreds, KEY_FILES.platformCreds]) out.push(seedIn(readFileSync(join(dir, f), "utf8"))!);

@@ -53,7 +53,17 @@ describe("durations", () => {
   }
 
   it("formatting is canonical: the shortest text, largest units first, and it parses back", () => {
-    const table: Array<[number, string]> = [[0, "0s"], [1, "1ms"], [999, "999ms"], [1000, "1s"], [1001, "1s1ms"], [60_000, "1m"], [3_600_000, "1h"], [86_400_000, "1d"], [90_061_001, "1d1h1m1s1ms"]];
+    const table: Array<[number, string]> = [
+      [0, "0s"],
+      [1, "1ms"],
+      [999, "999ms"],
+      [1000, "1s"],
+      [1001, "1s1ms"],
+      [60_000, "1m"],
+      [3_600_000, "1h"],
+      [86_400_000, "1d"],
+      [90_061_001, "1d1h1m1s1ms"],
+    ];
     for (const [ms, text] of table) {
       expect(formatDuration(ms), String(ms)).to.equal(text);
       expect(parseDuration(text), text).to.equal(ms);

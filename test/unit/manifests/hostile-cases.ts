@@ -30,7 +30,10 @@ function asAcme(file: string, expect: Expected[]): CorpusCase {
 export const CORPUS_CASES: CorpusCase[] = [
   // YAML syntax
   asAcme("syntax-unclosed-flow.yaml", [["VRS_YAML_SYNTAX", "", 4, 1]]),
-  asAcme("syntax-bad-indent.yaml", [["VRS_YAML_SYNTAX", "", 4, 11], ["VRS_YAML_SYNTAX", "", 6, 1]]),
+  asAcme("syntax-bad-indent.yaml", [
+    ["VRS_YAML_SYNTAX", "", 4, 11],
+    ["VRS_YAML_SYNTAX", "", 6, 1],
+  ]),
   asAcme("duplicate-key.yaml", [["VRS_YAML_DUPLICATE_KEY", "", 8, 3]]),
   asAcme("duplicate-key-flow.yaml", [["VRS_YAML_DUPLICATE_KEY", "", 4, 24]]),
   asAcme("alias-bomb.yaml", [["VRS_YAML_ALIAS_LIMIT", "", 1, 1]]),
@@ -61,7 +64,10 @@ export const CORPUS_CASES: CorpusCase[] = [
   {
     file: "multi-document-syntax.yaml",
     path: "tenants/all.yaml",
-    expect: [["VRS_YAML_SYNTAX", "", 8, 1], ["VRS_YAML_SYNTAX", "", 9, 1]],
+    expect: [
+      ["VRS_YAML_SYNTAX", "", 8, 1],
+      ["VRS_YAML_SYNTAX", "", 9, 1],
+    ],
     resources: ["Tenant/alpha", "Tenant/beta"],
   },
   // Names and values
@@ -72,15 +78,23 @@ export const CORPUS_CASES: CorpusCase[] = [
     resources: [],
   },
   hook("secret-url-password.yaml", [["VRS_SECRET_INLINE", "spec.sinks[0].config.url", 16, 14]]),
-  hook("secret-authorization-header.yaml", [["VRS_SECRET_INLINE", "spec.sinks[0].config.headers.Authorization", 19, 26]]),
+  hook("secret-authorization-header.yaml", [
+    ["VRS_SECRET_INLINE", "spec.sinks[0].config.headers.Authorization", 19, 26],
+  ]),
   hook("secret-slack-token.yaml", [["VRS_SECRET_INLINE", 'spec.sinks[0].config.headers["x-slack"]', 18, 20]]),
   hook("secret-github-token.yaml", [["VRS_SECRET_INLINE", "spec.source.config.payload.auth.value", 14, 39]]),
   hook("secret-password-key.yaml", [
     ["VRS_SCHEMA_UNKNOWN_FIELD", "spec.sinks[0].config.password", 19, 9],
     ["VRS_SECRET_INLINE", "spec.sinks[0].config.password", 19, 19],
   ]),
-  hook("cel-invalid.yaml", [["VRS_CEL_INVALID", "spec.steps[0].config.when", 16, 15], ["VRS_CEL_INVALID", "spec.sinks[0].when", 20, 13]]),
-  hook("cel-not-bool.yaml", [["VRS_CEL_NOT_BOOL", "spec.steps[0].when", 15, 13], ["VRS_CEL_NOT_BOOL", "spec.sinks[0].when", 22, 13]]),
+  hook("cel-invalid.yaml", [
+    ["VRS_CEL_INVALID", "spec.steps[0].config.when", 16, 15],
+    ["VRS_CEL_INVALID", "spec.sinks[0].when", 20, 13],
+  ]),
+  hook("cel-not-bool.yaml", [
+    ["VRS_CEL_NOT_BOOL", "spec.steps[0].when", 15, 13],
+    ["VRS_CEL_NOT_BOOL", "spec.sinks[0].when", 22, 13],
+  ]),
   hook("durations-invalid.yaml", [
     ["VRS_SCHEMA_TYPE", "spec.sinks[0].config.timeout", 17, 18],
     ["VRS_DURATION_INVALID", "spec.retry.initialBackoff", 19, 21],
@@ -93,13 +107,19 @@ export const CORPUS_CASES: CorpusCase[] = [
     ["VRS_SCHEMA_RANGE", "spec.limits.jetstream.storageBytes", 11, 21],
     ["VRS_SCHEMA_TYPE", "spec.limits.jetstream.streams", 12, 16],
   ]),
-  asAcme("instances-on-shared.yaml", [["VRS_FIELD_CONFLICT", "spec.instances", 8, 3], ["VRS_SCHEMA_RANGE", "spec.instances.min", 9, 10]]),
+  asAcme("instances-on-shared.yaml", [
+    ["VRS_FIELD_CONFLICT", "spec.instances", 8, 3],
+    ["VRS_SCHEMA_RANGE", "spec.instances.min", 9, 10],
+  ]),
   // Cross-file rules
   {
     file: "path-mismatch.yaml",
     path: "integrations/beta/wrong-name.yaml",
     with: [ACME, ["tenants/beta.yaml", tenantYaml("beta")]],
-    expect: [["VRS_REF_PATH_MISMATCH", "metadata.name", 5, 9], ["VRS_REF_PATH_MISMATCH", "metadata.tenant", 6, 11]],
+    expect: [
+      ["VRS_REF_PATH_MISMATCH", "metadata.name", 5, 9],
+      ["VRS_REF_PATH_MISMATCH", "metadata.tenant", 6, 11],
+    ],
   },
   {
     file: "missing-tenant.yaml",
@@ -110,12 +130,18 @@ export const CORPUS_CASES: CorpusCase[] = [
     file: "duplicate-names.yaml",
     path: "tenants/more.yaml",
     with: [ACME],
-    expect: [["VRS_REF_DUPLICATE_NAME", "metadata.name", 5, 9], ["VRS_REF_DUPLICATE_NAME", "metadata.name", 15, 9]],
+    expect: [
+      ["VRS_REF_DUPLICATE_NAME", "metadata.name", 5, 9],
+      ["VRS_REF_DUPLICATE_NAME", "metadata.name", 15, 9],
+    ],
   },
   {
     file: "tenant-limit-exceeded.yaml",
     path: "tenants/acme.yaml",
     with: ["a", "b", "c"].map((n): [string, string] => [`integrations/acme/${n}.yaml`, integrationYaml("acme", n)]),
-    expect: [["VRS_LIMIT_INTEGRATIONS", "spec.limits.integrations", 8, 19], ["VRS_LIMIT_REPLICAS", "spec.limits.replicas", 9, 15]],
+    expect: [
+      ["VRS_LIMIT_INTEGRATIONS", "spec.limits.integrations", 8, 19],
+      ["VRS_LIMIT_REPLICAS", "spec.limits.replicas", 9, 15],
+    ],
   },
 ];

@@ -38,10 +38,26 @@ function paddedTenant(size: number): string {
 
 const CASES: GeneratedCase[] = [
   // Nesting: the flow pre-scan stops 100k brackets before the parser sees them.
-  { name: "100,000 '[' (unclosed flow sequences)", bytes: () => bytesOf("[".repeat(100_000)), expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]] },
-  { name: "100,000 '{' (unclosed flow mappings)", bytes: () => bytesOf("{".repeat(100_000)), expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]] },
-  { name: "50,000 '[{' pairs as a value", bytes: () => bytesOf(`metadata: ${"[{".repeat(50_000)}`), expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]] },
-  { name: "33 nested flow sequences, closed", bytes: () => bytesOf(`x: ${"[".repeat(33)}1${"]".repeat(33)}\n`), expect: [["VRS_YAML_TOO_DEEP", `x${"[0]".repeat(32)}`, 1, 36]] },
+  {
+    name: "100,000 '[' (unclosed flow sequences)",
+    bytes: () => bytesOf("[".repeat(100_000)),
+    expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]],
+  },
+  {
+    name: "100,000 '{' (unclosed flow mappings)",
+    bytes: () => bytesOf("{".repeat(100_000)),
+    expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]],
+  },
+  {
+    name: "50,000 '[{' pairs as a value",
+    bytes: () => bytesOf(`metadata: ${"[{".repeat(50_000)}`),
+    expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]],
+  },
+  {
+    name: "33 nested flow sequences, closed",
+    bytes: () => bytesOf(`x: ${"[".repeat(33)}1${"]".repeat(33)}\n`),
+    expect: [["VRS_YAML_TOO_DEEP", `x${"[0]".repeat(32)}`, 1, 36]],
+  },
   {
     name: "block mapping nested 100 levels",
     bytes: () => bytesOf(deepBlockMap(100)),
@@ -55,16 +71,43 @@ const CASES: GeneratedCase[] = [
   {
     // The pre-parse guard counts brackets even inside quotes, so quotes cannot smuggle real nesting past it.
     name: "100,000 '[' inside a quoted string are refused before parsing",
-    bytes: () => bytesOf(tenantYaml("acme", `  tier: shared\n`).replace("  name: acme\n", `  name: acme\n  annotations:\n    note: "${"[".repeat(100_000)}"\n`)),
+    bytes: () =>
+      bytesOf(
+        tenantYaml("acme", `  tier: shared\n`).replace(
+          "  name: acme\n",
+          `  name: acme\n  annotations:\n    note: "${"[".repeat(100_000)}"\n`,
+        ),
+      ),
     expect: [["VRS_YAML_TOO_DEEP", "", 1, 1]],
   },
   // Size
-  { name: "300 KiB file, over the 256 KiB limit", bytes: () => bytesOf(paddedTenant(300 * 1024)), expect: [["VRS_FILE_TOO_LARGE", "", 1, 1]] },
-  { name: "one byte over the size limit", bytes: () => bytesOf(paddedTenant(DEFAULT_LIMITS.maxFileBytes + 1)), expect: [["VRS_FILE_TOO_LARGE", "", 1, 1]] },
-  { name: "exactly the size limit is accepted", bytes: () => bytesOf(paddedTenant(DEFAULT_LIMITS.maxFileBytes)), expect: [], resources: ["Tenant/acme"] },
+  {
+    name: "300 KiB file, over the 256 KiB limit",
+    bytes: () => bytesOf(paddedTenant(300 * 1024)),
+    expect: [["VRS_FILE_TOO_LARGE", "", 1, 1]],
+  },
+  {
+    name: "one byte over the size limit",
+    bytes: () => bytesOf(paddedTenant(DEFAULT_LIMITS.maxFileBytes + 1)),
+    expect: [["VRS_FILE_TOO_LARGE", "", 1, 1]],
+  },
+  {
+    name: "exactly the size limit is accepted",
+    bytes: () => bytesOf(paddedTenant(DEFAULT_LIMITS.maxFileBytes)),
+    expect: [],
+    resources: ["Tenant/acme"],
+  },
   // Bytes that are not UTF-8 YAML text
-  { name: "NUL byte after a valid manifest", bytes: () => concat(tenantYaml("acme"), [0]), expect: [["VRS_FILE_BINARY", "", 1, 1]] },
-  { name: "PNG header", bytes: () => concat([0x89], "PNG\r\n", [0x1a, 0x0a, 0, 0, 0, 0x0d], "IHDR"), expect: [["VRS_FILE_BINARY", "", 1, 1]] },
+  {
+    name: "NUL byte after a valid manifest",
+    bytes: () => concat(tenantYaml("acme"), [0]),
+    expect: [["VRS_FILE_BINARY", "", 1, 1]],
+  },
+  {
+    name: "PNG header",
+    bytes: () => concat([0x89], "PNG\r\n", [0x1a, 0x0a, 0, 0, 0, 0x0d], "IHDR"),
+    expect: [["VRS_FILE_BINARY", "", 1, 1]],
+  },
   {
     name: "64 KiB of pseudo-random bytes",
     bytes: () => {
@@ -80,13 +123,38 @@ const CASES: GeneratedCase[] = [
     },
     expect: [["VRS_FILE_BINARY", "", 1, 1]],
   },
-  { name: "invalid UTF-8 (0xC3 0x28) in line 2", bytes: () => concat("apiVersion: vrsky.io/v1\nkind: Ten", [0xc3, 0x28], "ant\n"), expect: [["VRS_FILE_NOT_UTF8", "", 2, 10]] },
-  { name: "Latin-1 text", bytes: () => concat(tenantYaml("acme", "  tier: shared\n"), "# caf", [0xe9], "\n"), expect: [["VRS_FILE_NOT_UTF8", "", 7, 6]] },
-  { name: "overlong encoding of '/'", bytes: () => concat("a: b\n\nc: ", [0xc0, 0xaf], "\n"), expect: [["VRS_FILE_NOT_UTF8", "", 3, 4]] },
-  { name: "UTF-16 surrogate encoded as UTF-8", bytes: () => concat("a: ", [0xed, 0xa0, 0x80], "\n"), expect: [["VRS_FILE_NOT_UTF8", "", 1, 4]] },
-  { name: "multi-byte sequence cut at the end of the file", bytes: () => concat("a: b\nc: ", [0xe2, 0x82]), expect: [["VRS_FILE_NOT_UTF8", "", 2, 4]] },
+  {
+    name: "invalid UTF-8 (0xC3 0x28) in line 2",
+    bytes: () => concat("apiVersion: vrsky.io/v1\nkind: Ten", [0xc3, 0x28], "ant\n"),
+    expect: [["VRS_FILE_NOT_UTF8", "", 2, 10]],
+  },
+  {
+    name: "Latin-1 text",
+    bytes: () => concat(tenantYaml("acme", "  tier: shared\n"), "# caf", [0xe9], "\n"),
+    expect: [["VRS_FILE_NOT_UTF8", "", 7, 6]],
+  },
+  {
+    name: "overlong encoding of '/'",
+    bytes: () => concat("a: b\n\nc: ", [0xc0, 0xaf], "\n"),
+    expect: [["VRS_FILE_NOT_UTF8", "", 3, 4]],
+  },
+  {
+    name: "UTF-16 surrogate encoded as UTF-8",
+    bytes: () => concat("a: ", [0xed, 0xa0, 0x80], "\n"),
+    expect: [["VRS_FILE_NOT_UTF8", "", 1, 4]],
+  },
+  {
+    name: "multi-byte sequence cut at the end of the file",
+    bytes: () => concat("a: b\nc: ", [0xe2, 0x82]),
+    expect: [["VRS_FILE_NOT_UTF8", "", 2, 4]],
+  },
   { name: "UTF-16 little-endian", bytes: () => concat([0xff, 0xfe], "a"), expect: [["VRS_FILE_NOT_UTF8", "", 1, 1]] },
-  { name: "UTF-8 with a byte order mark is fine", bytes: () => concat([0xef, 0xbb, 0xbf], tenantYaml("acme")), expect: [], resources: ["Tenant/acme"] },
+  {
+    name: "UTF-8 with a byte order mark is fine",
+    bytes: () => concat([0xef, 0xbb, 0xbf], tenantYaml("acme")),
+    expect: [],
+    resources: ["Tenant/acme"],
+  },
   // Repetition
   {
     name: "101 documents in one file",
@@ -111,7 +179,12 @@ describe("hostile input generated in the test through loadDesired", () => {
     const codes = [...new Set(c.expect.map((e) => e[0]))].join(", ") || "no findings";
     it(`${c.name}: ${codes}`, () => {
       const path = c.path ?? ACME;
-      expectOutcome(load([{ path, bytes: c.bytes() }]), path, c.expect, c.resources ?? (c.expect.length > 0 ? [] : undefined));
+      expectOutcome(
+        load([{ path, bytes: c.bytes() }]),
+        path,
+        c.expect,
+        c.resources ?? (c.expect.length > 0 ? [] : undefined),
+      );
     });
   }
 
@@ -119,8 +192,12 @@ describe("hostile input generated in the test through loadDesired", () => {
     this.timeout(60_000);
     const files: Array<{ path: string; bytes: Uint8Array }> = [];
     for (let t = 0; t < 50; t++) {
-      files.push({ path: `tenants/t${t}.yaml`, bytes: bytesOf(tenantYaml(`t${t}`, "  limits:\n    integrations: 100\n")) });
-      for (let i = 0; i < 100; i++) files.push({ path: `integrations/t${t}/i${i}.yaml`, bytes: bytesOf(integrationYaml(`t${t}`, `i${i}`)) });
+      files.push({
+        path: `tenants/t${t}.yaml`,
+        bytes: bytesOf(tenantYaml(`t${t}`, "  limits:\n    integrations: 100\n")),
+      });
+      for (let i = 0; i < 100; i++)
+        files.push({ path: `integrations/t${t}/i${i}.yaml`, bytes: bytesOf(integrationYaml(`t${t}`, `i${i}`)) });
     }
     const r = load(files);
     expect(r.state.findings).to.deep.equal([]);
@@ -132,11 +209,21 @@ describe("hostile input generated in the test through loadDesired", () => {
   });
 
   it("more files than maxFiles: VRS_REPO_TOO_MANY_FILES, and nothing is parsed", () => {
-    const files = Array.from({ length: 11 }, (_, i) => ({ path: `tenants/t${i}.yaml`, bytes: bytesOf("kind: [broken") }));
+    const files = Array.from({ length: 11 }, (_, i) => ({
+      path: `tenants/t${i}.yaml`,
+      bytes: bytesOf("kind: [broken"),
+    }));
     const r = load(files, { maxFiles: 10 });
     expectOutcome(r, ".", [["VRS_REPO_TOO_MANY_FILES", "", 1, 1]], []);
     expect(r.state.files).to.equal(11);
-    expectOutcome(load(files.slice(0, 10), { maxFiles: 10 }), "tenants/t0.yaml",
-      files.slice(0, 10).map((f): Expected => ["VRS_YAML_SYNTAX", "", 1, 14, f.path]).sort((a, b) => (a[4]! < b[4]! ? -1 : 1)), []);
+    expectOutcome(
+      load(files.slice(0, 10), { maxFiles: 10 }),
+      "tenants/t0.yaml",
+      files
+        .slice(0, 10)
+        .map((f): Expected => ["VRS_YAML_SYNTAX", "", 1, 14, f.path])
+        .sort((a, b) => (a[4]! < b[4]! ? -1 : 1)),
+      [],
+    );
   });
 });

@@ -36,8 +36,20 @@ export function load(files: Array<{ path: string; bytes: Uint8Array }>, limits: 
 
 /** Asserts the exact list of findings (codes, paths, positions; never message text), the resources, and the time. */
 export function expectOutcome(r: LoadResult, mainPath: string, expected: Expected[], resources?: string[]): void {
-  const actual = r.state.findings.map((f) => ({ file: f.file, code: f.code, path: f.path, line: f.line, column: f.column }));
-  const want = expected.map(([code, path, line, column, file]) => ({ file: file ?? mainPath, code, path, line, column }));
+  const actual = r.state.findings.map((f) => ({
+    file: f.file,
+    code: f.code,
+    path: f.path,
+    line: f.line,
+    column: f.column,
+  }));
+  const want = expected.map(([code, path, line, column, file]) => ({
+    file: file ?? mainPath,
+    code,
+    path,
+    line,
+    column,
+  }));
   expect(actual).to.deep.equal(want);
   for (const f of r.state.findings) expect(f.message).to.be.a("string").that.is.not.empty;
   if (resources) expect(r.state.resources.map(resourceKey)).to.deep.equal(resources);

@@ -31,7 +31,10 @@ describe("hostile input corpus (test/corpus/hostile) through loadDesired", () =>
 
   it("the same bytes give the same findings on every load (no state leaks between loads)", () => {
     const c = CORPUS_CASES.find((x) => x.file === "cel-invalid.yaml")!;
-    const files = [{ path: c.path, bytes: readFileSync(join(CORPUS_DIR, c.file)) }, ...c.with!.map(([path, text]) => ({ path, bytes: bytesOf(text) }))];
+    const files = [
+      { path: c.path, bytes: readFileSync(join(CORPUS_DIR, c.file)) },
+      ...c.with!.map(([path, text]) => ({ path, bytes: bytesOf(text) })),
+    ];
     const first = load(files).state.findings;
     const second = load(files).state.findings;
     expect(second).to.deep.equal(first);

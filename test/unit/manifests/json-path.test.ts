@@ -46,7 +46,9 @@ describe("JSON paths of findings and plan fields", () => {
   }
 
   it("pointer → segments → text round-trips the paths findings report", () => {
-    expect(formatPath(fromPointer("/spec/sinks/0/config/headers/Content-Type"))).to.equal('spec.sinks[0].config.headers["Content-Type"]');
+    expect(formatPath(fromPointer("/spec/sinks/0/config/headers/Content-Type"))).to.equal(
+      'spec.sinks[0].config.headers["Content-Type"]',
+    );
     expect(formatPath(fromPointer("/spec/steps/3/config/fields/total"))).to.equal("spec.steps[3].config.fields.total");
   });
 });

@@ -7,7 +7,8 @@ import { integrationYaml, tenantYaml, TestRepo } from "../../helpers/git-repo.js
 import { loadCommitted } from "../../../engine/git/load-revision.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const codes = (src: string, path = "tenants/acme.yaml") => loadDesired([{ path, bytes: enc(src) }]).findings.map((f) => f.code);
+const codes = (src: string, path = "tenants/acme.yaml") =>
+  loadDesired([{ path, bytes: enc(src) }]).findings.map((f) => f.code);
 
 /** Defects found by the hostile-input review, each pinned so it stays fixed. */
 describe("manifest loading regressions", function () {
@@ -24,7 +25,10 @@ describe("manifest loading regressions", function () {
   });
 
   it("a block scalar with a few brackets is fine", () => {
-    const t = tenantYaml("acme").replace("metadata:\n  name: acme\n", `metadata:\n  name: acme\n  annotations:\n    note: |\n      ${"[".repeat(40)}\n`);
+    const t = tenantYaml("acme").replace(
+      "metadata:\n  name: acme\n",
+      `metadata:\n  name: acme\n  annotations:\n    note: |\n      ${"[".repeat(40)}\n`,
+    );
     expect(codes(t)).to.deep.equal([]);
   });
 
@@ -56,8 +60,11 @@ describe("manifest loading regressions", function () {
 
   it("markdown keeps refs verbatim in code spans", () => {
     const md = renderPlanMarkdown({
-      formatVersion: 1, base: { ref: "fix_typo", revision: "a".repeat(40) }, head: { ref: "we`ird", revision: "b".repeat(40) },
-      summary: { create: 0, update: 0, delete: 0, unchanged: 0 }, changes: [],
+      formatVersion: 1,
+      base: { ref: "fix_typo", revision: "a".repeat(40) },
+      head: { ref: "we`ird", revision: "b".repeat(40) },
+      summary: { create: 0, update: 0, delete: 0, unchanged: 0 },
+      changes: [],
     });
     expect(md).to.contain("`fix_typo`").and.contain("``we`ird``");
   });
@@ -69,7 +76,9 @@ describe("manifest loading regressions", function () {
       repo.link("tenants/d.yaml", "../shared/dir");
       repo.commit();
       const l = await loadCommitted(repo.dir, "HEAD");
-      expect(l.state.findings.map((f) => [f.file, f.code])).to.deep.equal([["tenants/d.yaml", "VRS_FILE_UNSUPPORTED_TYPE"]]);
+      expect(l.state.findings.map((f) => [f.file, f.code])).to.deep.equal([
+        ["tenants/d.yaml", "VRS_FILE_UNSUPPORTED_TYPE"],
+      ]);
     } finally {
       repo.cleanup();
     }
@@ -87,17 +96,30 @@ describe("manifest review regressions", () => {
   });
 
   it("names in map fields and postgres columns are data, not credentials; metadata values are scanned", () => {
-    const src = integrationYaml("acme", "a", "  steps:\n    - type: map\n      config:\n        fields: { token: body.token, password: body.pw }\n");
-    const ok = loadDesired([{ path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) }, { path: "integrations/acme/a.yaml", bytes: enc(src) }]);
+    const src = integrationYaml(
+      "acme",
+      "a",
+      "  steps:\n    - type: map\n      config:\n        fields: { token: body.token, password: body.pw }\n",
+    );
+    const ok = loadDesired([
+      { path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) },
+      { path: "integrations/acme/a.yaml", bytes: enc(src) },
+    ]);
     expect(ok.findings).to.deep.equal([]);
-    const leak = tenantYaml("acme").replace("  name: acme\n", "  name: acme\n  annotations: { owner-token: ghp_0123456789abcdefghijklmnopqrstuvwxyz }\n");
+    const leak = tenantYaml("acme").replace(
+      "  name: acme\n",
+      "  name: acme\n  annotations: { owner-token: ghp_0123456789abcdefghijklmnopqrstuvwxyz }\n",
+    );
     expect(codes(leak)).to.deep.equal(["VRS_SECRET_INLINE"]);
   });
 
   it("manifests in hidden folders are ignored in committed revisions as in the working tree", async () => {
     const repo = new TestRepo();
     try {
-      repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/.archive/old.yaml", "not: [valid").commit();
+      repo
+        .write("tenants/acme.yaml", tenantYaml("acme"))
+        .write("integrations/.archive/old.yaml", "not: [valid")
+        .commit();
       expect((await loadCommitted(repo.dir, "HEAD")).state.findings).to.deep.equal([]);
     } finally {
       repo.cleanup();
@@ -105,8 +127,14 @@ describe("manifest review regressions", () => {
   });
 
   it("a timer needs an interval above zero", () => {
-    const src = integrationYaml("acme", "t").replace("    type: http\n    config:\n      path: /t\n", "    type: timer\n    config:\n      interval: 0s\n");
-    const r = loadDesired([{ path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) }, { path: "integrations/acme/t.yaml", bytes: enc(src) }]);
+    const src = integrationYaml("acme", "t").replace(
+      "    type: http\n    config:\n      path: /t\n",
+      "    type: timer\n    config:\n      interval: 0s\n",
+    );
+    const r = loadDesired([
+      { path: "tenants/acme.yaml", bytes: enc(tenantYaml("acme")) },
+      { path: "integrations/acme/t.yaml", bytes: enc(src) },
+    ]);
     expect(r.findings.map((f) => f.code)).to.deep.equal(["VRS_DURATION_INVALID"]);
   });
 });

@@ -21,7 +21,9 @@ export function integration(tenantName: string, name: string, spec: Record<strin
 
 /** Validates manifests the way a revision is validated and returns the resources; throws on any finding. */
 export function resourcesOf(files: Record<string, string>): Resource[] {
-  const state = loadDesired(Object.entries(files).map(([path, text]) => ({ path, bytes: new TextEncoder().encode(text) })));
+  const state = loadDesired(
+    Object.entries(files).map(([path, text]) => ({ path, bytes: new TextEncoder().encode(text) })),
+  );
   if (state.findings.length > 0) throw new Error(`unexpected findings: ${JSON.stringify(state.findings)}`);
   return state.resources;
 }

@@ -3,20 +3,32 @@ import { buildPlan, diffStates, fieldChanges } from "../../../engine/plan/diff.j
 import { canonicalJson } from "../../../engine/plan/canonical.js";
 import { integration, tenant } from "./diff-support.js";
 
-function summary(changes: Array<{ action: string; kind: string; name: string; tenant?: string; reason: string }>): string[] {
+function summary(
+  changes: Array<{ action: string; kind: string; name: string; tenant?: string; reason: string }>,
+): string[] {
   return changes.map((c) => `${c.action} ${c.kind} ${c.tenant ? `${c.tenant}/` : ""}${c.name}: ${c.reason}`);
 }
 
 describe("plan diff", () => {
   it("compares by value: key order and object identity do not matter", () => {
     const a = tenant("acme", { tier: "shared", limits: { integrations: 5, connections: 10 } });
-    const b = JSON.parse(JSON.stringify({ spec: { limits: { connections: 10, integrations: 5 }, tier: "shared" }, metadata: { name: "acme" }, kind: "Tenant", apiVersion: "vrsky.io/v1" }));
+    const b = JSON.parse(
+      JSON.stringify({
+        spec: { limits: { connections: 10, integrations: 5 }, tier: "shared" },
+        metadata: { name: "acme" },
+        kind: "Tenant",
+        apiVersion: "vrsky.io/v1",
+      }),
+    );
     expect(diffStates([a], [b])).to.deep.equal({ changes: [], unchanged: 1 });
     expect(canonicalJson(a)).to.equal(canonicalJson(b));
   });
 
   it("a field set to undefined is the same as a field left out", () => {
-    expect(diffStates([tenant("acme", { tier: "shared" })], [tenant("acme", { tier: "shared", labels: undefined })]).unchanged).to.equal(1);
+    expect(
+      diffStates([tenant("acme", { tier: "shared" })], [tenant("acme", { tier: "shared", labels: undefined })])
+        .unchanged,
+    ).to.equal(1);
   });
 
   it("lists leaf field paths with before and after; new fields have no before, removed ones no after", () => {
@@ -25,12 +37,18 @@ describe("plan diff", () => {
     after.spec.sinks[0]!.config = { subject: "out.orders", headers: { "x-trace": "on" } };
     const { changes } = diffStates([before], [after]);
     expect(changes).to.have.length(1);
-    expect(changes[0]).to.deep.include({ action: "update", kind: "Integration", name: "orders", tenant: "acme", reason: "4 fields changed" });
+    expect(changes[0]).to.deep.include({
+      action: "update",
+      kind: "Integration",
+      name: "orders",
+      tenant: "acme",
+      reason: "4 fields changed",
+    });
     expect(changes[0]!.values).to.deep.equal([
       { path: "spec.deadLetter", after: { retention: "7d" } },
       { path: "spec.replicas", before: 1, after: 2 },
       { path: "spec.retry", before: { maxAttempts: 3 } },
-      { path: 'spec.sinks[0].config.headers', after: { "x-trace": "on" } },
+      { path: "spec.sinks[0].config.headers", after: { "x-trace": "on" } },
     ]);
     expect(changes[0]!.fields).to.deep.equal(changes[0]!.values.map((v) => v.path));
     expect(changes[0]!.values[0]).to.not.have.property("before");
@@ -43,7 +61,9 @@ describe("plan diff", () => {
       { path: "s[2]", after: 4 },
     ]);
     expect(fieldChanges({ s: ["a", "b"] }, { s: ["b", "a"] }).map((v) => v.path)).to.deep.equal(["s[0]", "s[1]"]);
-    expect(fieldChanges({ h: { "Content-Type": "a" } }, { h: { "Content-Type": "b" } })).to.deep.equal([{ path: 'h["Content-Type"]', before: "a", after: "b" }]);
+    expect(fieldChanges({ h: { "Content-Type": "a" } }, { h: { "Content-Type": "b" } })).to.deep.equal([
+      { path: 'h["Content-Type"]', before: "a", after: "b" },
+    ]);
     expect(fieldChanges({ v: { a: 1 } }, { v: [1] })).to.deep.equal([{ path: "v", before: { a: 1 }, after: [1] }]);
     expect(fieldChanges({ v: 1 }, { v: "1" })).to.deep.equal([{ path: "v", before: 1, after: "1" }]);
     expect(fieldChanges({ v: null }, { v: null })).to.deep.equal([]);
@@ -51,7 +71,11 @@ describe("plan diff", () => {
 
   it("says why: suspended, resumed, with or without other changes, and how many fields", () => {
     const base = integration("acme", "orders");
-    const reason = (a: object, b: object) => diffStates([integration("acme", "orders", a as Record<string, unknown>)], [integration("acme", "orders", b as Record<string, unknown>)]).changes[0]!.reason;
+    const reason = (a: object, b: object) =>
+      diffStates(
+        [integration("acme", "orders", a as Record<string, unknown>)],
+        [integration("acme", "orders", b as Record<string, unknown>)],
+      ).changes[0]!.reason;
     expect(reason({}, { suspend: true })).to.equal("suspended");
     expect(reason({ suspend: false }, { suspend: true })).to.equal("suspended");
     expect(reason({ suspend: false }, { suspend: true, replicas: 3 })).to.equal("suspended and changed");
@@ -60,7 +84,9 @@ describe("plan diff", () => {
     expect(reason({ suspend: true }, { suspend: false, replicas: 3 })).to.equal("resumed and changed");
     expect(reason({ replicas: 1 }, { replicas: 2 })).to.equal("1 field changed");
     expect(reason({ suspend: true, replicas: 1 }, { suspend: true, replicas: 2 })).to.equal("1 field changed");
-    expect(reason({ replicas: 1, retry: { maxAttempts: 1 } }, { replicas: 2, retry: { maxAttempts: 2 } })).to.equal("2 fields changed");
+    expect(reason({ replicas: 1, retry: { maxAttempts: 1 } }, { replicas: 2, retry: { maxAttempts: 2 } })).to.equal(
+      "2 fields changed",
+    );
     const t = diffStates([tenant("acme")], [tenant("acme", { suspend: true })]).changes[0]!;
     expect([t.kind, t.reason, t.fields]).to.deep.equal(["Tenant", "suspended", ["spec.suspend"]]);
     expect(t).to.not.have.property("tenant");
@@ -68,8 +94,21 @@ describe("plan diff", () => {
   });
 
   it("orders changes deterministically: creates/updates tenants first, deletes integrations first", () => {
-    const before = [tenant("old"), integration("old", "x"), integration("old", "a"), tenant("keep", { tier: "shared" }), integration("keep", "gone")];
-    const after = [integration("new", "b"), integration("new", "a"), tenant("new"), tenant("keep", { tier: "dedicated" }), integration("keep", "added"), tenant("zeta")];
+    const before = [
+      tenant("old"),
+      integration("old", "x"),
+      integration("old", "a"),
+      tenant("keep", { tier: "shared" }),
+      integration("keep", "gone"),
+    ];
+    const after = [
+      integration("new", "b"),
+      integration("new", "a"),
+      tenant("new"),
+      tenant("keep", { tier: "dedicated" }),
+      integration("keep", "added"),
+      tenant("zeta"),
+    ];
     const expected = [
       "update Tenant keep: 1 field changed",
       "create Tenant new: not in base",
@@ -97,16 +136,25 @@ describe("plan diff", () => {
     const live = tenant("acme", { tier: "shared" });
     const desired = tenant("acme", { tier: "shared" });
     expect(diffStates([{ resource: live, canonical: canonicalJson(live) }], [desired]).unchanged).to.equal(1);
-    expect(diffStates([{ resource: live, canonical: "stale" }], [desired]).changes.map((c) => c.action)).to.deep.equal(["update"]);
+    expect(diffStates([{ resource: live, canonical: "stale" }], [desired]).changes.map((c) => c.action)).to.deep.equal([
+      "update",
+    ]);
   });
 
   it("buildPlan counts each action and the unchanged resources", () => {
-    const plan = buildPlan({ ref: "main", revision: "a".repeat(40) }, { ref: "pr", revision: "b".repeat(40) },
+    const plan = buildPlan(
+      { ref: "main", revision: "a".repeat(40) },
+      { ref: "pr", revision: "b".repeat(40) },
       [tenant("acme"), tenant("gone"), integration("acme", "same")],
-      [tenant("acme", { suspend: true }), tenant("new"), integration("acme", "same")]);
+      [tenant("acme", { suspend: true }), tenant("new"), integration("acme", "same")],
+    );
     expect(plan.formatVersion).to.equal(1);
     expect(plan.summary).to.deep.equal({ create: 1, update: 1, delete: 1, unchanged: 1 });
     expect(plan.base).to.deep.equal({ ref: "main", revision: "a".repeat(40) });
-    expect(summary(plan.changes)).to.deep.equal(["update Tenant acme: suspended", "create Tenant new: not in base", "delete Tenant gone: not in head"]);
+    expect(summary(plan.changes)).to.deep.equal([
+      "update Tenant acme: suspended",
+      "create Tenant new: not in base",
+      "delete Tenant gone: not in head",
+    ]);
   });
 });

@@ -17,8 +17,7 @@ const GOLDEN_DIR = join(packageRoot(), "test", "golden", "plan");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
 type Input = { description?: string } & (
-  | { plan: Plan }
-  | { base: Revision | null; head: Revision; before: Resource[]; after: Resource[] }
+  { plan: Plan } | { base: Revision | null; head: Revision; before: Resource[]; after: Resource[] }
 );
 
 function planOf(input: Input): Plan {
@@ -46,7 +45,13 @@ function cases(): string[] {
 
 describe(`plan renderers against golden files${UPDATE ? " (UPDATE_GOLDEN=1: rewriting them)" : ""}`, () => {
   it("has the expected golden cases", () => {
-    expect(cases()).to.include.members(["creates-only", "empty", "long-values", "mixed-across-tenants", "suspend-resume"]);
+    expect(cases()).to.include.members([
+      "creates-only",
+      "empty",
+      "long-values",
+      "mixed-across-tenants",
+      "suspend-resume",
+    ]);
   });
 
   for (const name of cases()) {
@@ -63,7 +68,9 @@ describe(`plan renderers against golden files${UPDATE ? " (UPDATE_GOLDEN=1: rewr
           const got = Buffer.from(actual, "utf8");
           if (!got.equals(expected)) {
             // Show the difference as text; the byte comparison above is what decides.
-            expect(actual, `${name}/${file} differs; if the change is intended, run with UPDATE_GOLDEN=1`).to.equal(expected.toString("utf8"));
+            expect(actual, `${name}/${file} differs; if the change is intended, run with UPDATE_GOLDEN=1`).to.equal(
+              expected.toString("utf8"),
+            );
           }
           expect(got.equals(expected)).to.equal(true);
         });

@@ -7,17 +7,36 @@ const tenant = { tenant: "acme", config: 'operator: "eyJ0eXAi.x.y"\nsystem_accou
 describe("Kubernetes provisioner (rendered objects; no cluster here)", () => {
   it("renders ConfigMap, PVC, Deployment, Service and NetworkPolicy for an instance", () => {
     const objs = renderInstance(tenant, 1, { namespace: "vrsky", storageSize: "10Gi" });
-    expect(objs.map((o) => o.kind)).to.deep.equal(["ConfigMap", "PersistentVolumeClaim", "Deployment", "Service", "NetworkPolicy"]);
+    expect(objs.map((o) => o.kind)).to.deep.equal([
+      "ConfigMap",
+      "PersistentVolumeClaim",
+      "Deployment",
+      "Service",
+      "NetworkPolicy",
+    ]);
     for (const o of objs) {
       expect(o.metadata).to.deep.include({ name: "vrsky-nats-acme-1", namespace: "vrsky" });
-      expect((o.metadata as { labels: Record<string, string> }).labels).to.include({ "vrsky.io/tenant": "acme", "vrsky.io/instance": "1" });
+      expect((o.metadata as { labels: Record<string, string> }).labels).to.include({
+        "vrsky.io/tenant": "acme",
+        "vrsky.io/instance": "1",
+      });
     }
     const cm = objs[0] as { data: Record<string, string> };
-    expect(cm.data["nats.conf"]).to.contain("operator:").and.contain("server_name: vrsky-nats-acme-1").and.contain("jetstream");
-    const dep = objs[2] as { spec: { template: { spec: { containers: Array<Record<string, unknown>>; volumes: Array<Record<string, unknown>> } } } };
+    expect(cm.data["nats.conf"])
+      .to.contain("operator:")
+      .and.contain("server_name: vrsky-nats-acme-1")
+      .and.contain("jetstream");
+    const dep = objs[2] as {
+      spec: {
+        template: { spec: { containers: Array<Record<string, unknown>>; volumes: Array<Record<string, unknown>> } };
+      };
+    };
     const c = dep.spec.template.spec.containers[0]!;
     expect(c.lifecycle).to.deep.equal({ preStop: { exec: { command: ["nats-server", "--signal", "ldm=1"] } } });
-    expect(dep.spec.template.spec.volumes[1]).to.deep.equal({ name: "data", persistentVolumeClaim: { claimName: "vrsky-nats-acme-1" } });
+    expect(dep.spec.template.spec.volumes[1]).to.deep.equal({
+      name: "data",
+      persistentVolumeClaim: { claimName: "vrsky-nats-acme-1" },
+    });
     const np = objs[4] as { spec: { policyTypes: string[]; ingress: Array<{ ports: unknown[] }> } };
     expect(np.spec.policyTypes).to.deep.equal(["Ingress"]);
     expect(np.spec.ingress[0]!.ports).to.deep.equal([{ protocol: "TCP", port: 4222 }]);
@@ -28,7 +47,10 @@ describe("Kubernetes provisioner (rendered objects; no cluster here)", () => {
     const p = new KubernetesProvisioner({
       namespace: "vrsky",
       kubectl: async (args, input) => {
-        calls.push({ args, kinds: parseAllDocuments(input).map((d) => String((d.toJS() as { kind?: string } | null)?.kind)) });
+        calls.push({
+          args,
+          kinds: parseAllDocuments(input).map((d) => String((d.toJS() as { kind?: string } | null)?.kind)),
+        });
       },
     });
     const three = await p.scale(tenant, 3);

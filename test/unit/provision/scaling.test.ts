@@ -4,7 +4,17 @@ import { instanceCount, instanceFor } from "../../../engine/provision/scaling.js
 describe("dedicated tenant instance scaling", () => {
   it("follows ceil(integrations / perInstance) within min..max", () => {
     const b = { min: 1, max: 3, integrationsPerInstance: 10 };
-    const table: Array<[number, number]> = [[0, 1], [1, 1], [10, 1], [11, 2], [20, 2], [21, 3], [30, 3], [31, 3], [500, 3]];
+    const table: Array<[number, number]> = [
+      [0, 1],
+      [1, 1],
+      [10, 1],
+      [11, 2],
+      [20, 2],
+      [21, 3],
+      [30, 3],
+      [31, 3],
+      [500, 3],
+    ];
     for (const [n, want] of table) expect(instanceCount(n, b), `${n} integrations`).to.equal(want);
     expect(instanceCount(0, { min: 2, max: 4, integrationsPerInstance: 5 })).to.equal(2);
     expect(instanceCount(100, { min: 5, max: 2 })).to.equal(5);

@@ -34,7 +34,8 @@ export function checkFeasible(input: PlacementInput, res: PlacementResult): stri
     const w = workers.get(a.worker);
     const it = ints.get(a.key);
     if (!w || w.draining) out.push(`${id(a.key, a.replica)} on ${a.worker}, which is not live`);
-    else if (it && !eligible(it, w)) out.push(`${id(a.key, a.replica)} on ${a.worker}, whose labels do not match its pin`);
+    else if (it && !eligible(it, w))
+      out.push(`${id(a.key, a.replica)} on ${a.worker}, whose labels do not match its pin`);
   }
   for (const [w, n] of loads(res)) {
     const cap = workers.get(w)?.capacity ?? 0;
@@ -60,7 +61,10 @@ export function checkBalanced(input: PlacementInput, res: PlacementResult): stri
     if (n >= floor.get(w.id)!) continue;
     const mine = runs(w.id);
     const giver = res.assignments.find((a) => !mine.has(a.key) && (l.get(a.worker) ?? 0) > floor.get(a.worker)!);
-    if (giver) out.push(`${w.id} runs ${n} < floor ${floor.get(w.id)} while ${giver.worker} could give it ${giver.key}#${giver.replica}`);
+    if (giver)
+      out.push(
+        `${w.id} runs ${n} < floor ${floor.get(w.id)} while ${giver.worker} could give it ${giver.key}#${giver.replica}`,
+      );
   }
   return out;
 }
@@ -86,7 +90,9 @@ export function checkSpread(input: PlacementInput, res: PlacementResult): string
     if (!m) continue;
     for (const [w, n] of m) {
       if (n < 2 || (l.get(w) ?? 0) - 1 < floor.get(w)!) continue;
-      const free = liveWorkers(input).find((x) => eligible(it, x) && !m.has(x.id) && (l.get(x.id) ?? 0) < ceiling.get(x.id)!);
+      const free = liveWorkers(input).find(
+        (x) => eligible(it, x) && !m.has(x.id) && (l.get(x.id) ?? 0) < ceiling.get(x.id)!,
+      );
       if (free) out.push(`${it.key} has ${n} replicas on ${w} while ${free.id} has room and none`);
     }
   }
@@ -100,7 +106,8 @@ export function checkFullySpread(input: PlacementInput, res: PlacementResult): s
     const mine = res.assignments.filter((a) => a.key === it.key);
     const able = liveWorkers(input).filter((w) => eligible(it, w) && w.capacity > 0).length;
     const distinct = new Set(mine.map((a) => a.worker)).size;
-    if (distinct < Math.min(mine.length, able)) out.push(`${it.key}: ${mine.length} replicas on ${distinct} workers, ${able} could run it`);
+    if (distinct < Math.min(mine.length, able))
+      out.push(`${it.key}: ${mine.length} replicas on ${distinct} workers, ${able} could run it`);
   }
   return out;
 }
@@ -128,7 +135,8 @@ export function checkReasons(input: PlacementInput, res: PlacementResult): strin
     const it = ints.get(u.key)!;
     const live = liveWorkers(input);
     const able = live.filter((w) => eligible(it, w));
-    const want = live.length === 0 ? "no live worker" : able.length === 0 ? "no worker with matching labels" : "no capacity";
+    const want =
+      live.length === 0 ? "no live worker" : able.length === 0 ? "no worker with matching labels" : "no capacity";
     if (!u.reason.startsWith(want)) out.push(`${id(u.key, u.replica)}: reason "${u.reason}", expected "${want}…"`);
     if (want === "no capacity") {
       const room = able.find((w) => (l.get(w.id) ?? 0) < w.capacity);

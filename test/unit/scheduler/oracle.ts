@@ -3,7 +3,13 @@
  * spec's balance bound, a max-flow count of how many replicas can be placed at all, and the theoretical minimum
  * of moves for a membership change. None of this calls into engine/scheduler, so a shared bug cannot hide.
  */
-import type { Assignment, PlacementInput, PlacementIntegration, PlacementResult, PlacementWorker } from "../../../engine/scheduler/placement.js";
+import type {
+  Assignment,
+  PlacementInput,
+  PlacementIntegration,
+  PlacementResult,
+  PlacementWorker,
+} from "../../../engine/scheduler/placement.js";
 
 export interface Rand {
   /** An integer in [0, k). */
@@ -57,16 +63,30 @@ export function randomWorkers(r: Rand, shape: Shape, prefix = "w"): PlacementWor
   return Array.from({ length: between(r, shape.workers) }, (_, i) => {
     const labels: Record<string, string> = { zone: r.pick(ZONES) };
     if (r.chance(0.3)) labels.tier = "dedicated";
-    return { id: `${prefix}-${i}`, capacity: between(r, shape.capacity), labels, ...(r.chance(shape.drain) ? { draining: true } : {}) };
+    return {
+      id: `${prefix}-${i}`,
+      capacity: between(r, shape.capacity),
+      labels,
+      ...(r.chance(shape.drain) ? { draining: true } : {}),
+    };
   });
 }
 
 export function randomIntegrations(r: Rand, shape: Shape): PlacementIntegration[] {
   return Array.from({ length: between(r, shape.integrations) }, (_, i) => {
     const tenant = `t${r.n(5)}`;
-    const it: PlacementIntegration = { key: `${tenant}.i-${i}`, tenant, replicas: between(r, shape.replicas), suspended: r.chance(shape.suspend) };
+    const it: PlacementIntegration = {
+      key: `${tenant}.i-${i}`,
+      tenant,
+      replicas: between(r, shape.replicas),
+      suspended: r.chance(shape.suspend),
+    };
     if (r.chance(shape.pin)) {
-      it.pinLabels = r.chance(0.1) ? { zone: "nowhere" } : r.chance(0.5) ? { tier: "dedicated" } : { zone: r.pick(ZONES), ...(r.chance(0.3) ? { tier: "dedicated" } : {}) };
+      it.pinLabels = r.chance(0.1)
+        ? { zone: "nowhere" }
+        : r.chance(0.5)
+          ? { tier: "dedicated" }
+          : { zone: r.pick(ZONES), ...(r.chance(0.3) ? { tier: "dedicated" } : {}) };
     }
     return it;
   });
@@ -76,19 +96,24 @@ const matches = (pin: Record<string, string> | undefined, labels: Record<string,
   Object.entries(pin ?? {}).every(([k, v]) => labels[k] === v);
 
 export const liveWorkers = (input: PlacementInput) => input.workers.filter((w) => !w.draining);
-export const eligible = (it: PlacementIntegration, w: PlacementWorker) => !w.draining && matches(it.pinLabels, w.labels);
+export const eligible = (it: PlacementIntegration, w: PlacementWorker) =>
+  !w.draining && matches(it.pinLabels, w.labels);
 const wanted = (input: PlacementInput) => input.integrations.filter((i) => !i.suspended && i.replicas > 0);
 
 /** The spec's bound: no worker above min(c_i, ceil(T·c_i/C) + 1), T = placeable replicas capped at C. */
 export function balanceCeiling(input: PlacementInput): Map<string, number> {
   const { t, c } = totals(input);
-  return new Map(liveWorkers(input).map((w) => [w.id, c === 0 ? 0 : Math.min(w.capacity, Math.ceil((t * w.capacity) / c) + 1)]));
+  return new Map(
+    liveWorkers(input).map((w) => [w.id, c === 0 ? 0 : Math.min(w.capacity, Math.ceil((t * w.capacity) / c) + 1)]),
+  );
 }
 
 /** The floor the scheduler keeps every worker at (when replicas can reach it): floor(T·c_i/C) − 1. */
 export function balanceFloor(input: PlacementInput): Map<string, number> {
   const { t, c } = totals(input);
-  return new Map(liveWorkers(input).map((w) => [w.id, c === 0 ? 0 : Math.max(0, Math.floor((t * w.capacity) / c) - 1)]));
+  return new Map(
+    liveWorkers(input).map((w) => [w.id, c === 0 ? 0 : Math.max(0, Math.floor((t * w.capacity) / c) - 1)]),
+  );
 }
 
 function totals(input: PlacementInput): { t: number; c: number } {

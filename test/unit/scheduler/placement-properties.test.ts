@@ -1,11 +1,21 @@
 import { expect } from "chai";
 import { place, type PlacementInput } from "../../../engine/scheduler/placement.js";
-import { checkBalanced, checkComplete, checkEpochs, checkFeasible, checkFullySpread, checkReasons, checkSpread } from "./checks.js";
+import {
+  checkBalanced,
+  checkComplete,
+  checkEpochs,
+  checkFeasible,
+  checkFullySpread,
+  checkReasons,
+  checkSpread,
+} from "./checks.js";
 import { liveWorkers, maxPlaceable, movesNeeded, rng } from "./oracle.js";
 import { scenario, seeds, SHAPES, shuffled } from "./scenarios.js";
 
 const N = 300;
-const all = Object.entries(SHAPES).flatMap(([name, shape]) => seeds(N, name.length * 1000).map((seed) => ({ name, seed, shape })));
+const all = Object.entries(SHAPES).flatMap(([name, shape]) =>
+  seeds(N, name.length * 1000).map((seed) => ({ name, seed, shape })),
+);
 const fail = (name: string, seed: number, errors: string[]) => `${name} seed ${seed}: ${errors.slice(0, 3).join("; ")}`;
 
 describe("placement properties (randomized, seeded)", () => {
@@ -96,11 +106,21 @@ describe("placement properties (randomized, seeded)", () => {
       const before = place({ ...settled, current: [] });
       const live = liveWorkers(settled);
       const changes: Array<["join" | "leave", PlacementInput]> = [
-        ["join", { ...settled, workers: [...settled.workers, { id: "w-new", capacity: 1 + r.n(12), labels: {} }], current: before.assignments }],
+        [
+          "join",
+          {
+            ...settled,
+            workers: [...settled.workers, { id: "w-new", capacity: 1 + r.n(12), labels: {} }],
+            current: before.assignments,
+          },
+        ],
       ];
       if (live.length > 1) {
         const gone = r.pick(live).id;
-        changes.push(["leave", { ...settled, workers: settled.workers.filter((w) => w.id !== gone), current: before.assignments }]);
+        changes.push([
+          "leave",
+          { ...settled, workers: settled.workers.filter((w) => w.id !== gone), current: before.assignments },
+        ]);
       }
       for (const [kind, input] of changes) {
         const total = input.integrations.filter((i) => !i.suspended).reduce((n, i) => n + i.replicas, 0);
@@ -131,8 +151,14 @@ describe("placement properties (randomized, seeded)", () => {
       const input = scenario(seed, shape);
       const suspended = new Set(input.integrations.filter((i) => i.suspended).map((i) => i.key));
       const res = place(input);
-      expect(res.assignments.filter((a) => suspended.has(a.key)), `${name} seed ${seed}`).to.deep.equal([]);
-      expect(res.unplaced.filter((a) => suspended.has(a.key)), `${name} seed ${seed}`).to.deep.equal([]);
+      expect(
+        res.assignments.filter((a) => suspended.has(a.key)),
+        `${name} seed ${seed}`,
+      ).to.deep.equal([]);
+      expect(
+        res.unplaced.filter((a) => suspended.has(a.key)),
+        `${name} seed ${seed}`,
+      ).to.deep.equal([]);
     }
   });
 });

@@ -1,5 +1,10 @@
 import { expect } from "chai";
-import { place, type PlacementIntegration, type PlacementResult, type PlacementWorker } from "../../../engine/scheduler/placement.js";
+import {
+  place,
+  type PlacementIntegration,
+  type PlacementResult,
+  type PlacementWorker,
+} from "../../../engine/scheduler/placement.js";
 import { checkBalanced, checkComplete, checkEpochs, checkFeasible, checkReasons, checkSpread } from "./checks.js";
 import { loads } from "./oracle.js";
 
@@ -16,17 +21,30 @@ const worker = (id: string, capacity = 10, labels: Record<string, string> = {}, 
   labels,
   ...(draining ? { draining } : {}),
 });
-const where = (res: PlacementResult) => Object.fromEntries(res.assignments.map((a) => [`${a.key}#${a.replica}`, a.worker]));
+const where = (res: PlacementResult) =>
+  Object.fromEntries(res.assignments.map((a) => [`${a.key}#${a.replica}`, a.worker]));
 
 describe("placement (table)", () => {
   it("places nothing on nothing", () => {
-    expect(place({ integrations: [], workers: [], current: [] })).to.deep.equal({ assignments: [], unplaced: [], moves: 0 });
+    expect(place({ integrations: [], workers: [], current: [] })).to.deep.equal({
+      assignments: [],
+      unplaced: [],
+      moves: 0,
+    });
   });
 
   it("spreads the replicas of one integration over different workers, epoch 1", () => {
-    const res = place({ integrations: [int("t.a", 3)], workers: [worker("w1"), worker("w2"), worker("w3")], current: [] });
+    const res = place({
+      integrations: [int("t.a", 3)],
+      workers: [worker("w1"), worker("w2"), worker("w3")],
+      current: [],
+    });
     expect(new Set(res.assignments.map((a) => a.worker)).size).to.equal(3);
-    expect(res.assignments.map((a) => [a.replica, a.epoch])).to.deep.equal([[0, 1], [1, 1], [2, 1]]);
+    expect(res.assignments.map((a) => [a.replica, a.epoch])).to.deep.equal([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
     expect(res.moves).to.equal(0);
   });
 
@@ -56,7 +74,11 @@ describe("placement (table)", () => {
       { key: "t.b", replica: 0, worker: "gone", epoch: 5 },
       { key: "t.c", replica: 0, worker: "w2", epoch: 1 },
     ];
-    const res = place({ integrations: [int("t.a"), int("t.b"), int("t.c"), int("t.d")], workers: [worker("w1"), worker("w2")], current });
+    const res = place({
+      integrations: [int("t.a"), int("t.b"), int("t.c"), int("t.d")],
+      workers: [worker("w1"), worker("w2")],
+      current,
+    });
     const by = Object.fromEntries(res.assignments.map((a) => [a.key, a]));
     expect(by["t.a"]).to.include({ worker: "w1", epoch: 3 });
     expect(by["t.c"]).to.include({ worker: "w2", epoch: 1 });
@@ -67,14 +89,22 @@ describe("placement (table)", () => {
 
   it("moves everything off a draining worker and gives it nothing new", () => {
     const current = [0, 1, 2].map((r) => ({ key: "t.a", replica: r, worker: "old", epoch: 2 }));
-    const res = place({ integrations: [int("t.a", 3), int("t.b")], workers: [worker("old", 10, {}, true), worker("w1"), worker("w2")], current });
+    const res = place({
+      integrations: [int("t.a", 3), int("t.b")],
+      workers: [worker("old", 10, {}, true), worker("w1"), worker("w2")],
+      current,
+    });
     expect(res.assignments.every((a) => a.worker !== "old")).to.equal(true);
     expect(res.moves).to.equal(3);
     expect(res.assignments.filter((a) => a.key === "t.a").map((a) => a.epoch)).to.deep.equal([3, 3, 3]);
   });
 
   it("reports what does not fit: replica 0 of everything before any replica 1", () => {
-    const res = place({ integrations: [int("t.a", 2), int("t.b", 2)], workers: [worker("w1", 1), worker("w2", 1)], current: [] });
+    const res = place({
+      integrations: [int("t.a", 2), int("t.b", 2)],
+      workers: [worker("w1", 1), worker("w2", 1)],
+      current: [],
+    });
     expect(res.assignments.map((a) => `${a.key}#${a.replica}`)).to.deep.equal(["t.a#0", "t.b#0"]);
     expect(res.unplaced).to.deep.equal([
       { key: "t.a", replica: 1, reason: "no capacity: all 2 workers are full" },
@@ -88,8 +118,15 @@ describe("placement (table)", () => {
     const draining = place({ integrations: [int("t.a")], workers: [worker("w1", 5, {}, true)], current: [] });
     expect(draining.unplaced[0]!.reason).to.equal("no live worker (1 draining)");
     const pinned = place({
-      integrations: [int("t.a", 1, { pinLabels: { zone: "x", tier: "dedicated" } }), int("t.b", 2, { pinLabels: { tier: "dedicated" } })],
-      workers: [worker("w1", 1, { zone: "y", tier: "dedicated" }), worker("w2", 0, { tier: "dedicated" }), worker("w3", 5)],
+      integrations: [
+        int("t.a", 1, { pinLabels: { zone: "x", tier: "dedicated" } }),
+        int("t.b", 2, { pinLabels: { tier: "dedicated" } }),
+      ],
+      workers: [
+        worker("w1", 1, { zone: "y", tier: "dedicated" }),
+        worker("w2", 0, { tier: "dedicated" }),
+        worker("w3", 5),
+      ],
       current: [],
     });
     expect(pinned.unplaced.map((u) => u.reason)).to.deep.equal([
@@ -111,7 +148,11 @@ describe("placement (table)", () => {
   it("shifts a sticky replica to make room for a pinned one (augmenting chain) rather than leave it unplaced", () => {
     const workers = [worker("a", 1, { zone: "a" }), worker("b", 1, { zone: "b" })];
     const current = [{ key: "t.free", replica: 0, worker: "a", epoch: 2 }];
-    const res = place({ integrations: [int("t.free"), int("t.pinned", 1, { pinLabels: { zone: "a" } })], workers, current });
+    const res = place({
+      integrations: [int("t.free"), int("t.pinned", 1, { pinLabels: { zone: "a" } })],
+      workers,
+      current,
+    });
     expect(where(res)).to.deep.equal({ "t.free#0": "b", "t.pinned#0": "a" });
     expect(res.unplaced).to.deep.equal([]);
     expect(res.moves).to.equal(1);
@@ -136,7 +177,8 @@ describe("placement (table)", () => {
     const left = place({ integrations, workers: four.slice(1), current: settled.assignments });
     expect(left.moves).to.equal(10);
     const stayed = where(left);
-    for (const a of settled.assignments) if (a.worker !== "w1") expect(stayed[`${a.key}#${a.replica}`], a.key).to.equal(a.worker);
+    for (const a of settled.assignments)
+      if (a.worker !== "w1") expect(stayed[`${a.key}#${a.replica}`], a.key).to.equal(a.worker);
   });
 
   it("ignores current entries for unknown keys, replicas beyond the count and duplicates (highest epoch wins)", () => {
@@ -154,10 +196,19 @@ describe("placement (table)", () => {
   });
 
   it("rejects inputs that cannot come from a consistent store", () => {
-    expect(() => place({ integrations: [], workers: [worker("w1"), worker("w1")], current: [] })).to.throw(RangeError, /duplicate worker/);
-    expect(() => place({ integrations: [int("t.a"), int("t.a")], workers: [], current: [] })).to.throw(RangeError, /duplicate integration/);
+    expect(() => place({ integrations: [], workers: [worker("w1"), worker("w1")], current: [] })).to.throw(
+      RangeError,
+      /duplicate worker/,
+    );
+    expect(() => place({ integrations: [int("t.a"), int("t.a")], workers: [], current: [] })).to.throw(
+      RangeError,
+      /duplicate integration/,
+    );
     expect(() => place({ integrations: [int("t.a", -1)], workers: [], current: [] })).to.throw(RangeError, /replicas/);
-    expect(() => place({ integrations: [], workers: [worker("w1", 1.5)], current: [] })).to.throw(RangeError, /capacity/);
+    expect(() => place({ integrations: [], workers: [worker("w1", 1.5)], current: [] })).to.throw(
+      RangeError,
+      /capacity/,
+    );
   });
 });
 
@@ -173,26 +224,58 @@ describe("placement checkers catch broken placements", () => {
     f(r);
     return r;
   };
-  const at = (r: PlacementResult, key: string, replica: number) => r.assignments.find((a) => a.key === key && a.replica === replica)!;
+  const at = (r: PlacementResult, key: string, replica: number) =>
+    r.assignments.find((a) => a.key === key && a.replica === replica)!;
 
   it("the correct result passes every checker", () => {
-    for (const check of [checkComplete, checkFeasible, checkBalanced, checkSpread, checkEpochs, checkReasons]) expect(check(input, good)).to.deep.equal([]);
+    for (const check of [checkComplete, checkFeasible, checkBalanced, checkSpread, checkEpochs, checkReasons])
+      expect(check(input, good)).to.deep.equal([]);
   });
 
   it("each checker flags its violation", () => {
-    expect(checkComplete(input, edit((r) => r.assignments.pop()))).to.not.be.empty; // dropped silently
+    expect(
+      checkComplete(
+        input,
+        edit((r) => r.assignments.pop()),
+      ),
+    ).to.not.be.empty; // dropped silently
     const unplacedOne = edit((r) => {
       const a = r.assignments.shift()!;
       r.unplaced.push({ key: a.key, replica: a.replica, reason: "no capacity: all 3 workers are full" });
     });
     expect(checkComplete(input, unplacedOne)).to.not.be.empty; // fewer placed than max-flow
     expect(checkReasons(input, unplacedOne)).to.not.be.empty; // "no capacity" while a worker has room
-    expect(checkFeasible(input, edit((r) => (at(r, "t.p", 0).worker = "w2")))).to.not.be.empty; // pin ignored
-    expect(checkFeasible(input, edit((r) => r.assignments.forEach((a) => (a.worker = "w1"))))).to.not.be.empty; // over capacity
+    expect(
+      checkFeasible(
+        input,
+        edit((r) => (at(r, "t.p", 0).worker = "w2")),
+      ),
+    ).to.not.be.empty; // pin ignored
+    expect(
+      checkFeasible(
+        input,
+        edit((r) => r.assignments.forEach((a) => (a.worker = "w1"))),
+      ),
+    ).to.not.be.empty; // over capacity
     const crowded = edit((r) => (at(r, "t.b", 1).worker = at(r, "t.b", 0).worker));
     expect(checkSpread(input, crowded)).to.not.be.empty;
-    expect(checkBalanced({ ...input, integrations: integrations.slice(0, 2) }, edit((r) => r.assignments.forEach((a) => (a.worker = "w3"))))).to.not.be.empty;
-    expect(checkEpochs(input, edit((r) => (at(r, "t.a", 0).epoch += 1)))).to.not.be.empty; // unmoved but new epoch
-    expect(checkEpochs(input, edit((r) => (r.moves += 1)))).to.not.be.empty;
+    expect(
+      checkBalanced(
+        { ...input, integrations: integrations.slice(0, 2) },
+        edit((r) => r.assignments.forEach((a) => (a.worker = "w3"))),
+      ),
+    ).to.not.be.empty;
+    expect(
+      checkEpochs(
+        input,
+        edit((r) => (at(r, "t.a", 0).epoch += 1)),
+      ),
+    ).to.not.be.empty; // unmoved but new epoch
+    expect(
+      checkEpochs(
+        input,
+        edit((r) => (r.moves += 1)),
+      ),
+    ).to.not.be.empty;
   });
 });

@@ -4,11 +4,35 @@ import { randomIntegrations, randomWorkers, rng, type Rand, type Shape } from ".
 
 export const SHAPES: Record<string, Shape> = {
   /** No pins, enough capacity most of the time: balance, spread and movement are exact here. */
-  open: { workers: [1, 12], capacity: [1, 12], integrations: [0, 30], replicas: [0, 4], pin: 0, suspend: 0.1, drain: 0.1 },
+  open: {
+    workers: [1, 12],
+    capacity: [1, 12],
+    integrations: [0, 30],
+    replicas: [0, 4],
+    pin: 0,
+    suspend: 0.1,
+    drain: 0.1,
+  },
   /** Little capacity, some of it zero: unplaced replicas, full workers. */
-  tight: { workers: [0, 6], capacity: [0, 4], integrations: [0, 25], replicas: [0, 4], pin: 0, suspend: 0.1, drain: 0.15 },
+  tight: {
+    workers: [0, 6],
+    capacity: [0, 4],
+    integrations: [0, 25],
+    replicas: [0, 4],
+    pin: 0,
+    suspend: 0.1,
+    drain: 0.15,
+  },
   /** Pins to labels, some matching no worker; forced overloads, chains (augment). */
-  pinned: { workers: [0, 10], capacity: [0, 8], integrations: [0, 30], replicas: [0, 4], pin: 0.4, suspend: 0.1, drain: 0.1 },
+  pinned: {
+    workers: [0, 10],
+    capacity: [0, 8],
+    integrations: [0, 30],
+    replicas: [0, 4],
+    pin: 0.4,
+    suspend: 0.1,
+    drain: 0.1,
+  },
 };
 
 /**
@@ -21,9 +45,19 @@ export function scenario(seed: number, shape: Shape): PlacementInput {
   const integrations = randomIntegrations(r, shape);
   let current: Assignment[] = [];
   if (r.chance(0.75)) {
-    const earlierWorkers = [...workers.filter(() => r.chance(0.75)), ...randomWorkers(r, { ...shape, workers: [0, 3] }, "old")];
-    const earlierInts = integrations.map((i) => ({ ...i, replicas: r.chance(0.2) ? r.n(5) : i.replicas, suspended: r.chance(0.1) }));
-    current = place({ integrations: earlierInts, workers: earlierWorkers, current: [] }).assignments.map((a) => ({ ...a, epoch: 1 + r.n(4) }));
+    const earlierWorkers = [
+      ...workers.filter(() => r.chance(0.75)),
+      ...randomWorkers(r, { ...shape, workers: [0, 3] }, "old"),
+    ];
+    const earlierInts = integrations.map((i) => ({
+      ...i,
+      replicas: r.chance(0.2) ? r.n(5) : i.replicas,
+      suspended: r.chance(0.1),
+    }));
+    current = place({ integrations: earlierInts, workers: earlierWorkers, current: [] }).assignments.map((a) => ({
+      ...a,
+      epoch: 1 + r.n(4),
+    }));
     if (r.chance(0.3) && integrations.length > 0) {
       current.push({ key: "gone.deleted", replica: 0, worker: "w-0", epoch: 7 });
       current.push({ key: r.pick(integrations).key, replica: 99, worker: "w-0", epoch: 2 });
@@ -36,7 +70,9 @@ export function scenario(seed: number, shape: Shape): PlacementInput {
 export function shuffled(r: Rand, input: PlacementInput): PlacementInput {
   const obj = (o: Record<string, string>) => Object.fromEntries(r.shuffle(Object.entries(o)));
   return {
-    integrations: r.shuffle(input.integrations).map((i) => ({ ...i, ...(i.pinLabels ? { pinLabels: obj(i.pinLabels) } : {}) })),
+    integrations: r
+      .shuffle(input.integrations)
+      .map((i) => ({ ...i, ...(i.pinLabels ? { pinLabels: obj(i.pinLabels) } : {}) })),
     workers: r.shuffle(input.workers).map((w) => ({ ...w, labels: obj(w.labels) })),
     current: r.shuffle(input.current),
   };

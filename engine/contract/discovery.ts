@@ -1,6 +1,6 @@
 /** The discovery entry of a tenant (bucket `vrsky-discovery`, key `<tenant>`): where workers find it. */
 export const DISCOVERY_FORMAT = "vrsky.io/discovery/v1";
-export { BUCKETS } from "../state/layout.js";
+export { BUCKETS } from "./state.js";
 export const DISCOVERY_BUCKET = "vrsky-discovery";
 
 export interface DiscoveryInstance {

@@ -4,9 +4,20 @@
  * records to write. It keeps what `place` does not: the epoch of a replica that is unplaced for a while, or whose
  * claim is still held at a higher epoch, so that epochs only ever rise.
  */
-import type { IntegrationResource, TenantResource } from "../model/resources.js";
-import { place, type PlacementIntegration, type PlacementResult, type PlacementWorker } from "../scheduler/placement.js";
-import { ASSIGNMENT_FORMAT, replicaKey, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "./records.js";
+import type { IntegrationResource, TenantResource } from "../../model/resources.js";
+import {
+  place,
+  type PlacementIntegration,
+  type PlacementResult,
+  type PlacementWorker,
+} from "../../scheduler/placement.js";
+import {
+  ASSIGNMENT_FORMAT,
+  replicaKey,
+  type AssignmentRecord,
+  type ReplicaRecord,
+  type WorkerRecord,
+} from "../../contract/workers.js";
 
 export interface AssignInput {
   integrations: Iterable<IntegrationResource>;
@@ -50,11 +61,13 @@ export function assignReplicas(input: AssignInput): AssignOutput {
     });
   }
   const workers: PlacementWorker[] = [];
-  for (const w of input.workers) workers.push({ id: w.id, capacity: w.capacity, labels: w.labels, draining: w.state === "draining" });
+  for (const w of input.workers)
+    workers.push({ id: w.id, capacity: w.capacity, labels: w.labels, draining: w.state === "draining" });
 
   const current = [];
   for (const a of input.assignments.values()) {
-    if (a.worker !== null) current.push({ key: `${a.tenant}.${a.integration}`, replica: a.replica, worker: a.worker, epoch: a.epoch });
+    if (a.worker !== null)
+      current.push({ key: `${a.tenant}.${a.integration}`, replica: a.replica, worker: a.worker, epoch: a.epoch });
   }
   const placement = place({ integrations, workers, current });
 
@@ -70,7 +83,16 @@ export function assignReplicas(input: AssignInput): AssignOutput {
     if (worker === null) epoch = floor;
     else if (prev?.worker === worker) epoch = Math.max(prev.epoch, placedEpoch);
     else epoch = Math.max(placedEpoch, floor + 1);
-    wanted.set(key, { format: ASSIGNMENT_FORMAT, tenant, integration, replica, worker, epoch, ...(reason ? { reason } : {}), updatedAt: input.now });
+    wanted.set(key, {
+      format: ASSIGNMENT_FORMAT,
+      tenant,
+      integration,
+      replica,
+      worker,
+      epoch,
+      ...(reason ? { reason } : {}),
+      updatedAt: input.now,
+    });
   };
   for (const a of placement.assignments) record(a.key, a.replica, a.worker, a.epoch);
   for (const u of placement.unplaced) record(u.key, u.replica, null, 0, u.reason);

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { subjectPrefixOf } from "../discovery/entry.js";
-import { replicaInfoSubject } from "./records.js";
+import { subjectPrefixOf } from "../contract/discovery.js";
+import { replicaInfoSubject } from "../contract/workers.js";
 import type { TenantSession } from "./tenant-sessions.js";
 
 export interface ReplicaContext {

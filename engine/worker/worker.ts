@@ -1,10 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { series } from "../reconciler/metrics.js";
+import { series } from "../telemetry/prometheus-text.js";
 import { casPut, isCasConflict, KvMirror } from "../state/mirror.js";
 import { openState, type StateBuckets } from "../state/open.js";
-import { REPLICA_FORMAT, WORKER_FORMAT, type AssignmentRecord, type ReplicaRecord, type ReplicaState, type WorkerRecord } from "./records.js";
+import {
+  REPLICA_FORMAT,
+  WORKER_FORMAT,
+  type AssignmentRecord,
+  type ReplicaRecord,
+  type ReplicaState,
+  type WorkerRecord,
+} from "../contract/workers.js";
 import { presenceRunner, type ReplicaRunner, type RunningReplica } from "./runner.js";
 import { TenantSessions, type TenantSession } from "./tenant-sessions.js";
 
@@ -106,7 +113,9 @@ export class Worker {
     this.expiryMs = o.expiryMs ?? 5_000;
     this.fenceAfterMs = o.fenceAfterMs ?? this.expiryMs - Math.max(Math.floor(this.expiryMs / 3), 2 * this.heartbeatMs);
     if (!(this.heartbeatMs > 0 && this.fenceAfterMs > this.heartbeatMs && this.fenceAfterMs < this.expiryMs)) {
-      throw new Error(`heartbeat ${this.heartbeatMs} ms, fence ${this.fenceAfterMs} ms and expiry ${this.expiryMs} ms must satisfy heartbeat < fence < expiry`);
+      throw new Error(
+        `heartbeat ${this.heartbeatMs} ms, fence ${this.fenceAfterMs} ms and expiry ${this.expiryMs} ms must satisfy heartbeat < fence < expiry`,
+      );
     }
     this.runner = o.runner ?? presenceRunner;
     this.log = o.log ?? (() => undefined);
@@ -116,12 +125,20 @@ export class Worker {
     this.kv = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     this.assignments = new KvMirror(this.kv.assignments);
     this.claims = new KvMirror(this.kv.replicas);
-    this.sessions = new TenantSessions({ nc: this.o.nc, discovery: this.kv.discovery, worker: this.id, session: () => this.session, log: this.log });
+    this.sessions = new TenantSessions({
+      nc: this.o.nc,
+      discovery: this.kv.discovery,
+      worker: this.id,
+      session: () => this.session,
+      log: this.log,
+    });
     await Promise.all([this.assignments.start(), this.claims.start()]);
     await this.register();
     this.timers.push(setInterval(() => void this.beat(), this.heartbeatMs));
     this.timers.push(setInterval(() => void this.releaseStrayClaims(), Math.max(1_000, 5 * this.heartbeatMs)));
-    this.timers.push(setInterval(() => this.checkFence(), Math.max(20, Math.min(100, Math.floor(this.heartbeatMs / 4)))));
+    this.timers.push(
+      setInterval(() => this.checkFence(), Math.max(20, Math.min(100, Math.floor(this.heartbeatMs / 4)))),
+    );
     this.assignments.onChange((key) => this.kick(key));
     this.claims.onChange((key) => this.kick(key));
     this.kickAll();
@@ -129,7 +146,9 @@ export class Worker {
 
   /** Replicas this worker runs now, by key, with their state. */
   replicas(): Array<{ key: string; epoch: number; state: LocalReplica["state"] }> {
-    return [...this.local.values()].map((l) => ({ key: l.key, epoch: l.epoch, state: l.state })).sort((a, b) => (a.key < b.key ? -1 : 1));
+    return [...this.local.values()]
+      .map((l) => ({ key: l.key, epoch: l.epoch, state: l.state }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 
   /** Ready: registered, heartbeats acknowledged (not fenced), not stopping. */
@@ -142,11 +161,23 @@ export class Worker {
       const by = { starting: 0, running: 0, draining: 0, failed: 0 };
       for (const l of this.local.values()) by[l.state]++;
       return [
-        ...Object.entries(by).map(([st, n]) => series("gauge", `vrsky_worker_replicas_${st}`, `Replicas in state ${st} on this worker`, n)),
+        ...Object.entries(by).map(([st, n]) =>
+          series("gauge", `vrsky_worker_replicas_${st}`, `Replicas in state ${st} on this worker`, n),
+        ),
         series("gauge", "vrsky_worker_capacity", "Most replicas this worker runs at once", this.capacity),
-        series("gauge", "vrsky_worker_fenced", "1 while the worker has stopped its replicas for lack of acknowledged heartbeats", this.fenced ? 1 : 0),
+        series(
+          "gauge",
+          "vrsky_worker_fenced",
+          "1 while the worker has stopped its replicas for lack of acknowledged heartbeats",
+          this.fenced ? 1 : 0,
+        ),
         series("counter", "vrsky_worker_fences_total", "Times the worker fenced itself or was evicted", this.fenceGen),
-        series("gauge", "vrsky_worker_tenant_sessions", "Tenants the worker holds a connection and a user for", this.tenants().length),
+        series(
+          "gauge",
+          "vrsky_worker_tenant_sessions",
+          "Tenants the worker holds a connection and a user for",
+          this.tenants().length,
+        ),
       ].join("");
     },
   };
@@ -245,7 +276,12 @@ export class Worker {
         } else {
           const prev = cur.json<WorkerRecord>();
           if (watched?.rev !== cur.revision) {
-            if (!watched) this.log("waiting-for-previous-registration", { worker: this.id, session: prev.session, expiryMs: prev.expiryMs });
+            if (!watched)
+              this.log("waiting-for-previous-registration", {
+                worker: this.id,
+                session: prev.session,
+                expiryMs: prev.expiryMs,
+              });
             watched = { rev: cur.revision, since: now };
           }
           if (now - watched.since <= prev.expiryMs) {
@@ -255,7 +291,13 @@ export class Worker {
           this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(now)), cur.revision);
         }
         this.lastAck = started;
-        this.log("registered", { worker: this.id, session: this.session, capacity: this.capacity, labels: this.labels, expiryMs: this.expiryMs });
+        this.log("registered", {
+          worker: this.id,
+          session: this.session,
+          capacity: this.capacity,
+          labels: this.labels,
+          expiryMs: this.expiryMs,
+        });
         return;
       } catch (e) {
         if (!isCasConflict(e)) throw e;
@@ -278,7 +320,12 @@ export class Worker {
       const sent = performance.now();
       try {
         // A short timeout: a write lost in a connection blip must not hold back the heartbeats after it.
-        this.recordRev = await this.kv.workers.update(this.id, JSON.stringify(this.record(Date.now())), this.recordRev, this.heartbeatMs);
+        this.recordRev = await this.kv.workers.update(
+          this.id,
+          JSON.stringify(this.record(Date.now())),
+          this.recordRev,
+          this.heartbeatMs,
+        );
         this.acked(sent);
       } catch (e) {
         if (!isCasConflict(e)) return; // NATS away or slow: checkFence stops the replicas in time
@@ -302,7 +349,10 @@ export class Worker {
   private checkFence(): void {
     if (this.stopped || this.fenced) return;
     const silent = Math.round(performance.now() - this.lastAck);
-    if (silent > this.fenceAfterMs) this.fence(`no heartbeat acknowledged for ${silent} ms (fence at ${this.fenceAfterMs} ms, expiry ${this.expiryMs} ms)`);
+    if (silent > this.fenceAfterMs)
+      this.fence(
+        `no heartbeat acknowledged for ${silent} ms (fence at ${this.fenceAfterMs} ms, expiry ${this.expiryMs} ms)`,
+      );
   }
 
   /** Stops every replica at once, without writing anything (NATS may be unreachable). */
@@ -341,9 +391,19 @@ export class Worker {
         const a = this.assignments.get(key)?.value;
         if (a?.worker === this.id && !this.leaving) continue; // ours to start: its step takes the claim over
         try {
-          if (a) await casPut(this.kv.replicas, key, released(c.value.epoch, `released by ${this.id}: not running here`), c.rev);
+          if (a)
+            await casPut(
+              this.kv.replicas,
+              key,
+              released(c.value.epoch, `released by ${this.id}: not running here`),
+              c.rev,
+            );
           else await this.kv.replicas.delete(key, { previousSeq: c.rev });
-          this.log("claim-released", { key, epoch: c.value.epoch, why: a ? `assigned to ${a.worker ?? "nobody"}` : "assignment deleted" });
+          this.log("claim-released", {
+            key,
+            epoch: c.value.epoch,
+            why: a ? `assigned to ${a.worker ?? "nobody"}` : "assignment deleted",
+          });
         } catch (e) {
           if (!isCasConflict(e)) this.log("release-failed", { key, error: e instanceof Error ? e.message : String(e) });
         }
@@ -359,7 +419,12 @@ export class Worker {
     await this.settle();
     const mine = [...this.claims.entries].filter(([, c]) => c.value.worker === this.id);
     for (const [key, c] of mine) {
-      await casPut(this.kv.replicas, key, released(c.value.epoch, `released by ${this.id} after eviction`), c.rev).catch(() => undefined);
+      await casPut(
+        this.kv.replicas,
+        key,
+        released(c.value.epoch, `released by ${this.id} after eviction`),
+        c.rev,
+      ).catch(() => undefined);
     }
     this.session = newSession();
     await this.register();
@@ -381,7 +446,9 @@ export class Worker {
         this.queued.delete(key);
         return this.step(key);
       })
-      .catch((e: unknown) => this.log("replica-step-failed", { key, error: e instanceof Error ? e.message : String(e) }));
+      .catch((e: unknown) =>
+        this.log("replica-step-failed", { key, error: e instanceof Error ? e.message : String(e) }),
+      );
     this.chains.set(key, next);
     void next.finally(() => {
       if (this.chains.get(key) === next) this.chains.delete(key);
@@ -408,7 +475,18 @@ export class Worker {
     }
     const wanted = a !== undefined && a.worker === this.id && !this.fenced && !this.leaving;
     if (!wanted) {
-      if (local) await this.stopReplica(local, a === undefined ? "assignment deleted" : this.leaving ? "worker leaving" : a.worker === null ? `unplaced: ${a.reason ?? "no worker"}` : `moved to ${a.worker} at epoch ${a.epoch}`, true);
+      if (local)
+        await this.stopReplica(
+          local,
+          a === undefined
+            ? "assignment deleted"
+            : this.leaving
+              ? "worker leaving"
+              : a.worker === null
+                ? `unplaced: ${a.reason ?? "no worker"}`
+                : `moved to ${a.worker} at epoch ${a.epoch}`,
+          true,
+        );
       return;
     }
     if (local && local.state !== "failed") {
@@ -426,13 +504,27 @@ export class Worker {
     const c = claim?.value;
     const free = !c || (c.epoch <= a.epoch && (c.state === "released" || c.worker === this.id));
     if (!free) {
-      if (!this.waiting.has(key)) this.log("replica-waiting", { key, epoch: a.epoch, holder: c.worker, holderState: c.state, holderEpoch: c.epoch });
+      if (!this.waiting.has(key))
+        this.log("replica-waiting", {
+          key,
+          epoch: a.epoch,
+          holder: c.worker,
+          holderState: c.state,
+          holderEpoch: c.epoch,
+        });
       this.waiting.add(key);
       return;
     }
     this.waiting.delete(key);
     const since = new Date().toISOString();
-    const body: ReplicaRecord = { format: REPLICA_FORMAT, worker: this.id, session: this.session, epoch: a.epoch, state: "starting", since };
+    const body: ReplicaRecord = {
+      format: REPLICA_FORMAT,
+      worker: this.id,
+      session: this.session,
+      epoch: a.epoch,
+      state: "starting",
+      since,
+    };
     let rev: number;
     try {
       rev = await casPut(this.kv.replicas, key, body, local?.claimRev ?? claim?.rev ?? this.claims.tombstones.get(key));
@@ -440,20 +532,40 @@ export class Worker {
       if (isCasConflict(e)) return; // the claims watch brings the change and kicks again
       throw e;
     }
-    const l: LocalReplica = local ?? { key, tenant: a.tenant, integration: a.integration, replica: a.replica, epoch: a.epoch, state: "starting", claimRev: rev, failures: 0, retryAt: 0 };
+    const l: LocalReplica = local ?? {
+      key,
+      tenant: a.tenant,
+      integration: a.integration,
+      replica: a.replica,
+      epoch: a.epoch,
+      state: "starting",
+      claimRev: rev,
+      failures: 0,
+      retryAt: 0,
+    };
     Object.assign(l, { epoch: a.epoch, state: "starting", claimRev: rev });
     this.local.set(key, l);
     const gen = this.fenceGen;
     const starting = this.startReplica(l);
     try {
-      Object.assign(l, await withTimeout(starting, this.o.startTimeoutMs ?? 20_000, `did not start within ${this.o.startTimeoutMs ?? 20_000} ms`));
+      Object.assign(
+        l,
+        await withTimeout(
+          starting,
+          this.o.startTimeoutMs ?? 20_000,
+          `did not start within ${this.o.startTimeoutMs ?? 20_000} ms`,
+        ),
+      );
     } catch (e) {
       // A start that completes after its timeout is undone then.
-      void starting.then(async (late) => {
-        late.offLost();
-        await late.run.stop().catch(() => undefined);
-        await this.sessions.release(late.session).catch(() => undefined);
-      }, () => undefined);
+      void starting.then(
+        async (late) => {
+          late.offLost();
+          await late.run.stop().catch(() => undefined);
+          await this.sessions.release(late.session).catch(() => undefined);
+        },
+        () => undefined,
+      );
       await this.failed(l, e instanceof Error ? e.message : String(e));
       return;
     }
@@ -471,7 +583,9 @@ export class Worker {
   }
 
   /** Connects to the tenant and starts the runner; on failure nothing is left open. */
-  private async startReplica(l: LocalReplica): Promise<{ run: RunningReplica; session: TenantSession; offLost: () => void }> {
+  private async startReplica(
+    l: LocalReplica,
+  ): Promise<{ run: RunningReplica; session: TenantSession; offLost: () => void }> {
     const session = await this.sessions.acquire(l.tenant);
     const onLost = (why: string) => {
       this.broken.set(l.key, why);
@@ -480,7 +594,14 @@ export class Worker {
     session.on("lost", onLost);
     const offLost = () => session.off("lost", onLost);
     try {
-      const run = await this.runner({ tenant: l.tenant, integration: l.integration, replica: l.replica, epoch: l.epoch, worker: this.id, session });
+      const run = await this.runner({
+        tenant: l.tenant,
+        integration: l.integration,
+        replica: l.replica,
+        epoch: l.epoch,
+        worker: this.id,
+        session,
+      });
       return { run, session, offLost };
     } catch (e) {
       offLost();
@@ -544,15 +665,20 @@ export class Worker {
     this.log("replica-stopped", { key: l.key, epoch: l.epoch, why, at });
     if (!handOver || this.claimLost(l.key, l)) return;
     try {
-      if (this.assignments.get(l.key)) await casPut(this.kv.replicas, l.key, released(l.epoch, `released by ${this.id}: ${why}`), l.claimRev);
+      if (this.assignments.get(l.key))
+        await casPut(this.kv.replicas, l.key, released(l.epoch, `released by ${this.id}: ${why}`), l.claimRev);
       else await this.kv.replicas.delete(l.key, { previousSeq: l.claimRev });
     } catch (e) {
-      if (!isCasConflict(e)) this.log("release-failed", { key: l.key, error: e instanceof Error ? e.message : String(e) });
+      if (!isCasConflict(e))
+        this.log("release-failed", { key: l.key, error: e instanceof Error ? e.message : String(e) });
     }
   }
 
   /** Updates our claim with compare-and-set; false when it is no longer ours to write. */
-  private async writeClaim(l: LocalReplica, patch: { state?: LocalReplica["state"]; epoch?: number; reason?: string }): Promise<boolean> {
+  private async writeClaim(
+    l: LocalReplica,
+    patch: { state?: LocalReplica["state"]; epoch?: number; reason?: string },
+  ): Promise<boolean> {
     const state = patch.state ?? l.state;
     const body: ReplicaRecord = {
       format: REPLICA_FORMAT,
@@ -575,12 +701,23 @@ export class Worker {
 }
 
 function released(epoch: number, reason: string): ReplicaRecord {
-  return { format: REPLICA_FORMAT, worker: null, session: null, epoch, state: "released", reason, since: new Date().toISOString() };
+  return {
+    format: REPLICA_FORMAT,
+    worker: null,
+    session: null,
+    epoch,
+    state: "released",
+    reason,
+    since: new Date().toISOString(),
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function newSession(): string {

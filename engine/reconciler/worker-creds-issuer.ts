@@ -10,38 +10,21 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import {
+  CREDS_QUEUE,
+  CREDS_SUBJECT,
+  workerPermissions,
+  type WorkerCredsReply,
+  type WorkerCredsRequest,
+} from "../contract/worker-creds.js";
 import { userJwt } from "../accounts/claims.js";
 import { isPublicKey } from "../accounts/fast-keys.js";
 import { tenantGeneration } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import type { TenantResource } from "../model/resources.js";
-import { subjectPrefixOf } from "../discovery/entry.js";
 import type { KvMirror } from "../state/mirror.js";
 import type { ObservedBucket } from "../state/observed.js";
-import type { AssignmentRecord, WorkerRecord } from "./records.js";
-
-export const CREDS_SUBJECT = "vrsky.platform.creds.worker";
-const CREDS_QUEUE = "vrsky-creds";
-
-export interface WorkerCredsRequest {
-  worker: string;
-  session: string;
-  tenant: string;
-  userPublicKey: string;
-}
-
-export type WorkerCredsReply =
-  | { ok: true; jwt: string; accountPublicKey: string; expiresAt: string }
-  | { ok: false; error: string; retryable: boolean };
-
-/** What a tenant's worker user may do: its own subjects, JetStream's API, and replies. */
-export function workerPermissions(tenant: string): { allowPub: string[]; allowSub: string[] } {
-  const prefix = subjectPrefixOf(tenant);
-  return {
-    allowPub: [`${prefix}.>`, "$JS.API.>", "$JS.ACK.>", "_INBOX.>"],
-    allowSub: [`${prefix}.>`, "_INBOX.>"],
-  };
-}
+import type { AssignmentRecord, WorkerRecord } from "../contract/workers.js";
 
 export interface WorkerCredsIssuerOptions {
   nc: NatsConnection;
@@ -87,10 +70,13 @@ export class WorkerCredsIssuer {
     if (typeof req?.worker !== "string" || typeof req.tenant !== "string" || typeof req.userPublicKey !== "string") {
       return { ok: false, error: "request needs worker, session, tenant and userPublicKey", retryable: false };
     }
-    if (!isPublicKey(req.userPublicKey, "user")) return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };
-    if (!this.o.tenants.entries.get(req.tenant)?.record.resource) return { ok: false, error: `tenant ${req.tenant} does not exist`, retryable: false };
+    if (!isPublicKey(req.userPublicKey, "user"))
+      return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };
+    if (!this.o.tenants.entries.get(req.tenant)?.record.resource)
+      return { ok: false, error: `tenant ${req.tenant} does not exist`, retryable: false };
     const revoked = await this.o.revocations?.get(`${req.tenant}.${req.userPublicKey}`).catch(() => null);
-    if (revoked?.operation === "PUT") return { ok: false, error: `user ${req.userPublicKey} of tenant ${req.tenant} is revoked`, retryable: false };
+    if (revoked?.operation === "PUT")
+      return { ok: false, error: `user ${req.userPublicKey} of tenant ${req.tenant} is revoked`, retryable: false };
     // A worker asks as soon as it sees its assignment; this process's watches may be a moment behind.
     const deadline = Date.now() + (this.o.settleMs ?? 2_000);
     let why = this.refusal(req);
@@ -109,7 +95,12 @@ export class WorkerCredsIssuer {
       ...workerPermissions(req.tenant),
     });
     this.issued++;
-    this.o.log?.("worker-creds-issued", { worker: req.worker, tenant: req.tenant, user: issued.userPublicKey, expiresAt: issued.expiresAt });
+    this.o.log?.("worker-creds-issued", {
+      worker: req.worker,
+      tenant: req.tenant,
+      user: issued.userPublicKey,
+      expiresAt: issued.expiresAt,
+    });
     return { ok: true, jwt: issued.jwt, accountPublicKey: issued.accountPublicKey, expiresAt: issued.expiresAt };
   }
 
@@ -117,16 +108,9 @@ export class WorkerCredsIssuer {
     const w = this.o.workers.get(req.worker)?.value;
     if (!w || w.session !== req.session) return `worker ${req.worker} is not registered under session ${req.session}`;
     for (const [key, e] of this.o.assignments.entries) {
-      if (e.value.worker === req.worker && e.value.tenant === req.tenant && key.startsWith(`${req.tenant}.`)) return undefined;
+      if (e.value.worker === req.worker && e.value.tenant === req.tenant && key.startsWith(`${req.tenant}.`))
+        return undefined;
     }
     return `worker ${req.worker} has no assignment of tenant ${req.tenant}`;
   }
-}
-
-/** Asks the platform for a user JWT for `userPublicKey` in the tenant's account. Throws with the refusal's reason. */
-export async function requestWorkerJwt(nc: NatsConnection, req: WorkerCredsRequest, timeoutMs = 5_000): Promise<{ jwt: string; expiresAt: string }> {
-  const m = await nc.request(CREDS_SUBJECT, JSON.stringify(req), { timeout: timeoutMs });
-  const reply = m.json<WorkerCredsReply>();
-  if (!reply.ok) throw new Error(`credentials for tenant ${req.tenant} refused: ${reply.error}`);
-  return { jwt: reply.jwt, expiresAt: reply.expiresAt };
 }

@@ -3,7 +3,7 @@ import type { KV } from "@nats-io/kv";
 import { jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { FastKeyPair } from "../accounts/fast-keys.js";
 import { TenantConnector } from "../discovery/connector.js";
-import { requestWorkerJwt } from "./creds.js";
+import { requestWorkerJwt } from "./creds-client.js";
 
 export interface TenantSessionsOptions {
   /** The platform connection: credentials are requested over it. */
@@ -68,7 +68,10 @@ export class TenantSession extends EventEmitter {
   private renewTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(readonly tenant: string, private readonly o: TenantSessionsOptions) {
+  constructor(
+    readonly tenant: string,
+    private readonly o: TenantSessionsOptions,
+  ) {
     super();
     this.connector = new TenantConnector({
       discovery: o.discovery,
@@ -79,7 +82,9 @@ export class TenantSession extends EventEmitter {
       waitForEntryMs: 5_000,
     });
     this.connector.on("connected", (nc: NatsConnection) => this.emit("connected", nc));
-    this.connector.on("error", (e: unknown) => o.log?.("tenant-connection-error", { tenant, error: e instanceof Error ? e.message : String(e) }));
+    this.connector.on("error", (e: unknown) =>
+      o.log?.("tenant-connection-error", { tenant, error: e instanceof Error ? e.message : String(e) }),
+    );
     // After the start: the tenant's servers went away (its entry was deleted, or lists no server any more).
     this.connector.on("gone", () => this.emit("lost", `tenant ${tenant} has no discovery entry any more`));
     this.connector.on("unavailable", (e: Error) => this.emit("lost", e.message));
@@ -97,7 +102,12 @@ export class TenantSession extends EventEmitter {
     if (!this.connector.entry?.accountPublicKey) return {};
     if (!this.user || Date.now() > this.expiresAt - 1_000) await this.renew();
     // Read at each (re)connect: a reconnect after a renewal presents the new user.
-    return { authenticator: jwtAuthenticator(() => this.jwt, () => this.user!.getSeed()) };
+    return {
+      authenticator: jwtAuthenticator(
+        () => this.jwt,
+        () => this.user!.getSeed(),
+      ),
+    };
   }
 
   /** Gets a new user JWT (same key) and schedules the next renewal. */
@@ -105,7 +115,12 @@ export class TenantSession extends EventEmitter {
     this.user ??= FastKeyPair.create("user");
     const issuedAt = Date.now();
     const ask = () =>
-      requestWorkerJwt(this.o.nc, { worker: this.o.worker, session: this.o.session(), tenant: this.tenant, userPublicKey: this.user!.getPublicKey() });
+      requestWorkerJwt(this.o.nc, {
+        worker: this.o.worker,
+        session: this.o.session(),
+        tenant: this.tenant,
+        userPublicKey: this.user!.getPublicKey(),
+      });
     let got: Awaited<ReturnType<typeof requestWorkerJwt>>;
     try {
       got = await ask();
@@ -133,7 +148,10 @@ export class TenantSession extends EventEmitter {
       await this.connector.refresh();
       this.emit("renewed");
     } catch (e) {
-      this.o.log?.("tenant-creds-renew-failed", { tenant: this.tenant, error: e instanceof Error ? e.message : String(e) });
+      this.o.log?.("tenant-creds-renew-failed", {
+        tenant: this.tenant,
+        error: e instanceof Error ? e.message : String(e),
+      });
       if (this.renewTimer) clearTimeout(this.renewTimer);
       this.renewTimer = setTimeout(() => void this.refresh(), 1_000);
     }

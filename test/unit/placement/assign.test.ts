@@ -1,7 +1,17 @@
 import { expect } from "chai";
 import type { IntegrationResource, TenantResource } from "../../../engine/model/resources.js";
-import { assignReplicas, pinLabelsOf, type AssignInput } from "../../../engine/workers/assign.js";
-import { ASSIGNMENT_FORMAT, parseLabels, parseReplicaKey, REPLICA_FORMAT, replicaKey, WORKER_FORMAT, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "../../../engine/workers/records.js";
+import { assignReplicas, pinLabelsOf, type AssignInput } from "../../../engine/reconciler/placement/assign.js";
+import {
+  ASSIGNMENT_FORMAT,
+  parseLabels,
+  parseReplicaKey,
+  REPLICA_FORMAT,
+  replicaKey,
+  WORKER_FORMAT,
+  type AssignmentRecord,
+  type ReplicaRecord,
+  type WorkerRecord,
+} from "../../../engine/contract/workers.js";
 
 const NOW = "2026-11-23T00:00:00.000Z";
 
@@ -10,22 +20,50 @@ function tenant(name: string, spec: Record<string, unknown> = {}): TenantResourc
 }
 
 function integration(t: string, name: string, spec: Record<string, unknown> = {}): IntegrationResource {
-  return { apiVersion: "vrsky.io/v1", kind: "Integration", metadata: { name, tenant: t }, spec: { source: { type: "timer" }, sinks: [], ...spec } } as unknown as IntegrationResource;
+  return {
+    apiVersion: "vrsky.io/v1",
+    kind: "Integration",
+    metadata: { name, tenant: t },
+    spec: { source: { type: "timer" }, sinks: [], ...spec },
+  } as unknown as IntegrationResource;
 }
 
 function worker(id: string, capacity = 10, extra: Partial<WorkerRecord> = {}): WorkerRecord {
   return {
-    format: WORKER_FORMAT, id, session: `s-${id}`, capacity, labels: {}, state: "active", heartbeatMs: 1000, expiryMs: 5000,
-    running: 0, startedAt: NOW, heartbeatAt: NOW, host: "h", pid: 1, ...extra,
+    format: WORKER_FORMAT,
+    id,
+    session: `s-${id}`,
+    capacity,
+    labels: {},
+    state: "active",
+    heartbeatMs: 1000,
+    expiryMs: 5000,
+    running: 0,
+    startedAt: NOW,
+    heartbeatAt: NOW,
+    host: "h",
+    pid: 1,
+    ...extra,
   };
 }
 
 function input(over: Partial<AssignInput>): AssignInput {
-  return { integrations: [], tenants: new Map(), workers: [], assignments: new Map(), replicas: new Map(), now: NOW, ...over };
+  return {
+    integrations: [],
+    tenants: new Map(),
+    workers: [],
+    assignments: new Map(),
+    replicas: new Map(),
+    now: NOW,
+    ...over,
+  };
 }
 
 /** Applies an output to the assignment map, as the controller's writes would. */
-function applied(prev: Map<string, AssignmentRecord>, out: ReturnType<typeof assignReplicas>): Map<string, AssignmentRecord> {
+function applied(
+  prev: Map<string, AssignmentRecord>,
+  out: ReturnType<typeof assignReplicas>,
+): Map<string, AssignmentRecord> {
   const next = new Map(prev);
   for (const p of out.puts) next.set(p.key, p.record);
   for (const k of out.deletes) next.delete(k);
@@ -36,7 +74,13 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
   const tenants = new Map([["acme", tenant("acme")]]);
 
   it("places every replica of every integration, one record per replica, epoch 1", () => {
-    const out = assignReplicas(input({ tenants, integrations: [integration("acme", "a", { replicas: 2 }), integration("acme", "b")], workers: [worker("w1"), worker("w2")] }));
+    const out = assignReplicas(
+      input({
+        tenants,
+        integrations: [integration("acme", "a", { replicas: 2 }), integration("acme", "b")],
+        workers: [worker("w1"), worker("w2")],
+      }),
+    );
     expect(out.puts.map((p) => p.key)).to.deep.equal(["acme.a.0", "acme.a.1", "acme.b.0"]);
     for (const p of out.puts) {
       expect(p.record).to.include({ format: ASSIGNMENT_FORMAT, tenant: "acme", epoch: 1, updatedAt: NOW });
@@ -48,7 +92,11 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
   });
 
   it("writes nothing when the records already say what placement says", () => {
-    const base = input({ tenants, integrations: [integration("acme", "a", { replicas: 2 })], workers: [worker("w1"), worker("w2")] });
+    const base = input({
+      tenants,
+      integrations: [integration("acme", "a", { replicas: 2 })],
+      workers: [worker("w1"), worker("w2")],
+    });
     const first = assignReplicas(base);
     const again = assignReplicas({ ...base, assignments: applied(new Map(), first) });
     expect(again.puts).to.deep.equal([]);
@@ -58,7 +106,20 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
 
   it("keeps the epoch of a replica that becomes unplaced, with the reason, and continues above it when placed again", () => {
     const integrations = [integration("acme", "a")];
-    let assignments = new Map<string, AssignmentRecord>([["acme.a.0", { format: ASSIGNMENT_FORMAT, tenant: "acme", integration: "a", replica: 0, worker: "w1", epoch: 3, updatedAt: NOW }]]);
+    let assignments = new Map<string, AssignmentRecord>([
+      [
+        "acme.a.0",
+        {
+          format: ASSIGNMENT_FORMAT,
+          tenant: "acme",
+          integration: "a",
+          replica: 0,
+          worker: "w1",
+          epoch: 3,
+          updatedAt: NOW,
+        },
+      ],
+    ]);
     const gone = assignReplicas(input({ tenants, integrations, assignments, workers: [] }));
     expect(gone.puts).to.have.length(1);
     expect(gone.puts[0]!.record).to.include({ worker: null, epoch: 3, reason: "no live worker" });
@@ -69,8 +130,12 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
   });
 
   it("starts a new assignment above the epoch of a claim left in vrsky-replicas", () => {
-    const replicas = new Map<string, ReplicaRecord>([["acme.a.0", { format: REPLICA_FORMAT, worker: null, session: null, epoch: 7, state: "released", since: NOW }]]);
-    const out = assignReplicas(input({ tenants, integrations: [integration("acme", "a")], replicas, workers: [worker("w1")] }));
+    const replicas = new Map<string, ReplicaRecord>([
+      ["acme.a.0", { format: REPLICA_FORMAT, worker: null, session: null, epoch: 7, state: "released", since: NOW }],
+    ]);
+    const out = assignReplicas(
+      input({ tenants, integrations: [integration("acme", "a")], replicas, workers: [worker("w1")] }),
+    );
     expect(out.puts[0]!.record).to.include({ worker: "w1", epoch: 8 });
   });
 
@@ -81,7 +146,14 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
     const assignments = applied(new Map(), first);
     const onW2 = [...assignments].filter(([, a]) => a.worker === "w2").map(([k]) => k);
     expect(onW2.length).to.be.greaterThan(0);
-    const out = assignReplicas(input({ tenants, integrations, assignments, workers: [worker("w1"), worker("w2", 10, { state: "draining" }), worker("w3")] }));
+    const out = assignReplicas(
+      input({
+        tenants,
+        integrations,
+        assignments,
+        workers: [worker("w1"), worker("w2", 10, { state: "draining" }), worker("w3")],
+      }),
+    );
     expect(out.puts.map((p) => p.key).sort()).to.deep.equal(onW2.sort());
     for (const p of out.puts) {
       expect(p.record.worker).to.be.oneOf(["w1", "w3"]);
@@ -91,12 +163,39 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
   });
 
   it("deletes the records of suspended integrations, of a suspended tenant's integrations and of replicas no longer wanted", () => {
-    const ts = new Map([["acme", tenant("acme")], ["beta", tenant("beta", { suspend: true })]]);
-    const integrations = [integration("acme", "a", { replicas: 3 }), integration("acme", "b"), integration("beta", "c")];
-    const first = assignReplicas(input({ tenants: new Map([["acme", tenant("acme")], ["beta", tenant("beta")]]), integrations, workers: [worker("w1")] }));
+    const ts = new Map([
+      ["acme", tenant("acme")],
+      ["beta", tenant("beta", { suspend: true })],
+    ]);
+    const integrations = [
+      integration("acme", "a", { replicas: 3 }),
+      integration("acme", "b"),
+      integration("beta", "c"),
+    ];
+    const first = assignReplicas(
+      input({
+        tenants: new Map([
+          ["acme", tenant("acme")],
+          ["beta", tenant("beta")],
+        ]),
+        integrations,
+        workers: [worker("w1")],
+      }),
+    );
     const assignments = applied(new Map(), first);
     expect([...assignments.keys()].sort()).to.deep.equal(["acme.a.0", "acme.a.1", "acme.a.2", "acme.b.0", "beta.c.0"]);
-    const out = assignReplicas(input({ tenants: ts, integrations: [integration("acme", "a", { replicas: 1 }), integration("acme", "b", { suspend: true }), integration("beta", "c")], assignments, workers: [worker("w1")] }));
+    const out = assignReplicas(
+      input({
+        tenants: ts,
+        integrations: [
+          integration("acme", "a", { replicas: 1 }),
+          integration("acme", "b", { suspend: true }),
+          integration("beta", "c"),
+        ],
+        assignments,
+        workers: [worker("w1")],
+      }),
+    );
     expect(out.deletes).to.deep.equal(["acme.a.1", "acme.a.2", "acme.b.0", "beta.c.0"]);
     expect(out.puts).to.deep.equal([]);
   });
@@ -104,26 +203,43 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
   it("pins a dedicated tenant with spec.placement.workerLabels to matching workers, and reports the rest unplaced with the reason", () => {
     const ts = new Map([["big", tenant("big", { tier: "dedicated", placement: { workerLabels: { pool: "big" } } })]]);
     const integrations = [integration("big", "x", { replicas: 2 })];
-    const out = assignReplicas(input({ tenants: ts, integrations, workers: [worker("w1"), worker("w2", 10, { labels: { pool: "big" } })] }));
+    const out = assignReplicas(
+      input({ tenants: ts, integrations, workers: [worker("w1"), worker("w2", 10, { labels: { pool: "big" } })] }),
+    );
     // Siblings share the one matching worker: apart only when possible; never on an unlabelled worker.
     expect(out.puts.map((p) => p.record.worker)).to.deep.equal(["w2", "w2"]);
-    const full = assignReplicas(input({ tenants: ts, integrations, workers: [worker("w1"), worker("w2", 1, { labels: { pool: "big" } })] }));
+    const full = assignReplicas(
+      input({ tenants: ts, integrations, workers: [worker("w1"), worker("w2", 1, { labels: { pool: "big" } })] }),
+    );
     const unplaced = full.puts.filter((p) => p.record.worker === null);
     expect(unplaced).to.have.length(1);
     expect(unplaced[0]!.record.reason).to.match(/^no capacity: the 1 workers matching pool=big are full/);
     const none = assignReplicas(input({ tenants: ts, integrations, workers: [worker("w1")] }));
-    expect(none.puts.map((p) => p.record.reason)).to.deep.equal(["no worker with matching labels (pool=big)", "no worker with matching labels (pool=big)"]);
+    expect(none.puts.map((p) => p.record.reason)).to.deep.equal([
+      "no worker with matching labels (pool=big)",
+      "no worker with matching labels (pool=big)",
+    ]);
   });
 
   it("pin labels apply to the dedicated tier only", () => {
-    expect(pinLabelsOf(tenant("a", { tier: "dedicated", placement: { workerLabels: { zone: "eu" } } }))).to.deep.equal({ zone: "eu" });
-    expect(pinLabelsOf(tenant("a", { tier: "shared", placement: { workerLabels: { zone: "eu" } } }))).to.equal(undefined);
+    expect(pinLabelsOf(tenant("a", { tier: "dedicated", placement: { workerLabels: { zone: "eu" } } }))).to.deep.equal({
+      zone: "eu",
+    });
+    expect(pinLabelsOf(tenant("a", { tier: "shared", placement: { workerLabels: { zone: "eu" } } }))).to.equal(
+      undefined,
+    );
     expect(pinLabelsOf(tenant("a", { tier: "dedicated" }))).to.equal(undefined);
     expect(pinLabelsOf(undefined)).to.equal(undefined);
   });
 
   it("reports a replica with no capacity anywhere as unplaced with the reason", () => {
-    const out = assignReplicas(input({ tenants, integrations: [integration("acme", "a", { replicas: 3 })], workers: [worker("w1", 1), worker("w2", 1)] }));
+    const out = assignReplicas(
+      input({
+        tenants,
+        integrations: [integration("acme", "a", { replicas: 3 })],
+        workers: [worker("w1", 1), worker("w2", 1)],
+      }),
+    );
     const unplaced = out.puts.filter((p) => p.record.worker === null);
     expect(unplaced).to.have.length(1);
     expect(unplaced[0]!.record.reason).to.match(/^no capacity: all 2 workers are full/);

@@ -1,12 +1,18 @@
-import type { IntegrationResource, TenantResource } from "../model/resources.js";
-import { canonicalJson } from "../plan/canonical.js";
-import { STATUS_KEYS } from "../state/layout.js";
-import { casPut, isCasConflict, KvMirror } from "../state/mirror.js";
-import type { ObservedBucket } from "../state/observed.js";
-import type { StateBuckets } from "../state/open.js";
-import { pool } from "../util/pool.js";
+import type { IntegrationResource, TenantResource } from "../../model/resources.js";
+import { canonicalJson } from "../../plan/canonical.js";
+import { STATUS_KEYS } from "../../contract/state.js";
+import { casPut, isCasConflict, KvMirror } from "../../state/mirror.js";
+import type { ObservedBucket } from "../../state/observed.js";
+import type { StateBuckets } from "../../state/open.js";
+import { pool } from "../../util/pool.js";
 import { assignReplicas } from "./assign.js";
-import { REPLICA_FORMAT, type AssignmentRecord, type ReplicaRecord, type WorkerRecord } from "./records.js";
+import { PLACEMENT_FORMAT, type PlacementSummary } from "../../contract/status.js";
+import {
+  REPLICA_FORMAT,
+  type AssignmentRecord,
+  type ReplicaRecord,
+  type WorkerRecord,
+} from "../../contract/workers.js";
 
 export interface AssignmentControllerOptions {
   state: StateBuckets;
@@ -22,19 +28,6 @@ export interface AssignmentControllerOptions {
   orphanGraceMs?: number;
   /** A monotonic clock in ms for heartbeat ages (default performance.now: wall-clock steps do not move it). */
   now?: () => number;
-}
-
-export const PLACEMENT_FORMAT = "vrsky.io/placement/v1";
-
-/** The leader's summary in `vrsky-status` key `placement`: one read shows workers, load and what is not placed. */
-export interface PlacementSummary {
-  format: typeof PLACEMENT_FORMAT;
-  leader: string;
-  workers: Array<{ id: string; state: WorkerRecord["state"]; capacity: number; assigned: number; labels: Record<string, string> }>;
-  replicas: { wanted: number; assigned: number; unplaced: number };
-  /** The first 100 unplaced replicas, by key. */
-  unplaced: Array<{ key: string; reason: string }>;
-  updatedAt: string;
 }
 
 export interface PlacementRun {
@@ -137,7 +130,8 @@ export class AssignmentController {
   /** Workers whose heartbeat is current, by this process's clock. */
   liveWorkers(now = this.now()): WorkerRecord[] {
     const out: WorkerRecord[] = [];
-    for (const [id, e] of this.workers.entries) if (now - (this.seen.get(id) ?? now) <= e.value.expiryMs) out.push(e.value);
+    for (const [id, e] of this.workers.entries)
+      if (now - (this.seen.get(id) ?? now) <= e.value.expiryMs) out.push(e.value);
     return out;
   }
 
@@ -183,15 +177,24 @@ export class AssignmentController {
     const started = this.now();
     const expired = await this.expireWorkers(started);
     const tenants = new Map<string, TenantResource>();
-    for (const [name, e] of this.o.tenants.entries) if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
+    for (const [name, e] of this.o.tenants.entries)
+      if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
     const integrations: IntegrationResource[] = [];
-    for (const e of this.o.integrations.entries.values()) if (e.record.resource) integrations.push(e.record.resource as IntegrationResource);
+    for (const e of this.o.integrations.entries.values())
+      if (e.record.resource) integrations.push(e.record.resource as IntegrationResource);
     const assignments = new Map<string, AssignmentRecord>();
     for (const [k, e] of this.assignments.entries) assignments.set(k, e.value);
     const replicas = new Map<string, ReplicaRecord>();
     for (const [k, e] of this.replicas.entries) replicas.set(k, e.value);
     const live = this.liveWorkers(started).filter((w) => !expired.includes(w.id));
-    const out = assignReplicas({ integrations, tenants, workers: live, assignments, replicas, now: new Date().toISOString() });
+    const out = assignReplicas({
+      integrations,
+      tenants,
+      workers: live,
+      assignments,
+      replicas,
+      now: new Date().toISOString(),
+    });
 
     let conflicts = 0;
     let lastSeq = 0;
@@ -271,7 +274,15 @@ export class AssignmentController {
       });
       return;
     }
-    const released: ReplicaRecord = { format: REPLICA_FORMAT, worker: null, session: null, epoch: claim.epoch, state: "released", reason, since: new Date().toISOString() };
+    const released: ReplicaRecord = {
+      format: REPLICA_FORMAT,
+      worker: null,
+      session: null,
+      epoch: claim.epoch,
+      state: "released",
+      reason,
+      since: new Date().toISOString(),
+    };
     try {
       await casPut(this.o.state.replicas, key, released, rev);
     } catch (e) {
@@ -304,14 +315,23 @@ export class AssignmentController {
     for (const key of this.orphanSince.keys()) if (!this.replicas.entries.has(key)) this.orphanSince.delete(key);
   }
 
-  private async writeSummary(live: WorkerRecord[], placement: ReturnType<typeof assignReplicas>["placement"]): Promise<void> {
+  private async writeSummary(
+    live: WorkerRecord[],
+    placement: ReturnType<typeof assignReplicas>["placement"],
+  ): Promise<void> {
     const assigned = new Map<string, number>();
     for (const a of placement.assignments) assigned.set(a.worker, (assigned.get(a.worker) ?? 0) + 1);
     const body: Omit<PlacementSummary, "updatedAt"> = {
       format: PLACEMENT_FORMAT,
       leader: this.o.id,
       workers: live
-        .map((w) => ({ id: w.id, state: w.state, capacity: w.capacity, assigned: assigned.get(w.id) ?? 0, labels: w.labels }))
+        .map((w) => ({
+          id: w.id,
+          state: w.state,
+          capacity: w.capacity,
+          assigned: assigned.get(w.id) ?? 0,
+          labels: w.labels,
+        }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
       replicas: {
         wanted: placement.assignments.length + placement.unplaced.length,
@@ -322,7 +342,10 @@ export class AssignmentController {
     };
     const canonical = canonicalJson(body);
     if (canonical === this.lastSummary || !this.o.isLeader()) return;
-    await this.o.state.status.put(STATUS_KEYS.placement, JSON.stringify({ ...body, updatedAt: new Date().toISOString() }));
+    await this.o.state.status.put(
+      STATUS_KEYS.placement,
+      JSON.stringify({ ...body, updatedAt: new Date().toISOString() }),
+    );
     this.lastSummary = canonical;
   }
 }

@@ -1,0 +1,14 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { CREDS_SUBJECT, type WorkerCredsReply, type WorkerCredsRequest } from "../contract/worker-creds.js";
+
+/** Asks the platform for a user JWT for `userPublicKey` in the tenant's account. Throws with the refusal's reason. */
+export async function requestWorkerJwt(
+  nc: NatsConnection,
+  req: WorkerCredsRequest,
+  timeoutMs = 5_000,
+): Promise<{ jwt: string; expiresAt: string }> {
+  const m = await nc.request(CREDS_SUBJECT, JSON.stringify(req), { timeout: timeoutMs });
+  const reply = m.json<WorkerCredsReply>();
+  if (!reply.ok) throw new Error(`credentials for tenant ${req.tenant} refused: ${reply.error}`);
+  return { jwt: reply.jwt, expiresAt: reply.expiresAt };
+}
