@@ -19,3 +19,16 @@ export class VrskyError extends Error {
 export function isVrskyError(e: unknown): e is VrskyError {
   return e instanceof VrskyError;
 }
+
+/** The message of anything thrown, for logs and status (no stack: stacks are for bugs, not for users). */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * The retry class of anything thrown: a VrskyError's from the registry; anything else (a network error, a timeout,
+ * a JetStream API error) is taken as transient.
+ */
+export function retryClassOf(e: unknown): RetryClass {
+  return isVrskyError(e) ? e.retry : "transient";
+}
