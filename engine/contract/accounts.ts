@@ -1,6 +1,8 @@
+export const ACCOUNT_FORMAT = "vrsky.io/account/v1";
+
 /** What the reconciler remembers of a pushed account (bucket `vrsky-accounts`): public data only. */
 export interface AccountRecord {
-  format: "vrsky.io/account/v1";
+  format: typeof ACCOUNT_FORMAT;
   tenant: string;
   accountPublicKey: string;
   generation: number;

@@ -1,7 +1,5 @@
 /** The discovery entry of a tenant (bucket `vrsky-discovery`, key `<tenant>`): where workers find it. */
 export const DISCOVERY_FORMAT = "vrsky.io/discovery/v1";
-export { BUCKETS } from "./state.js";
-export const DISCOVERY_BUCKET = "vrsky-discovery";
 
 export interface DiscoveryInstance {
   id: string;
@@ -16,7 +14,7 @@ export interface DiscoveryEntry {
   suspended: boolean;
   /** Public key of the tenant's NATS account (never a seed). */
   accountPublicKey: string;
-  /** Subjects of the tenant's integrations start with this, inside the tenant's account. */
+  /** Subjects of the tenant's integrations start with this (subjectPrefixOf), inside the tenant's account. */
   subjectPrefix: string;
   /** Client URLs of the servers that serve the tenant: the shared data plane, or the ready instances. */
   servers: string[];
@@ -25,10 +23,6 @@ export interface DiscoveryEntry {
   /** The git revision the entry was derived from. */
   revision: string;
   updatedAt: string;
-}
-
-export function subjectPrefixOf(tenant: string): string {
-  return `vrsky.${tenant}`;
 }
 
 /** Server URLs clients should use: ready instances first; draining ones only if nothing else is ready. */

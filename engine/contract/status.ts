@@ -1,7 +1,9 @@
 /** Records of the `vrsky-status` bucket: the reconciler's sync status (key `sync`) and the leader's placement summary (key `placement`). */
 import type { Finding } from "../errors/finding.js";
-import { STATUS_FORMAT } from "./state.js";
 import type { WorkerRecord } from "./workers.js";
+
+export const STATUS_FORMAT = "vrsky.io/status/v1";
+export const PLACEMENT_FORMAT = "vrsky.io/placement/v1";
 
 export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry" | "revocation";
 export type Outcome = "Applied" | "NoChange" | "Invalid" | "DeletionGuard" | "Conflict" | "Failed" | "LostLeadership";
@@ -45,8 +47,6 @@ export interface SyncStatus {
   notReady: Array<{ kind: string; key: string; reason: string; message: string }>;
   updatedAt: string;
 }
-
-export const PLACEMENT_FORMAT = "vrsky.io/placement/v1";
 
 /** The leader's summary in `vrsky-status` key `placement`: one read shows workers, load and what is not placed. */
 export interface PlacementSummary {

@@ -1,8 +1,5 @@
-/** The worker-credentials request (platform account): a worker asks a reconciler for a user in a tenant's account. */
-import { subjectPrefixOf } from "./discovery.js";
-
-export const CREDS_SUBJECT = "vrsky.platform.creds.worker";
-export const CREDS_QUEUE = "vrsky-creds";
+/** The worker-credentials request (subject CREDS_SUBJECT): a worker asks a reconciler for a user in a tenant's account. */
+import { subjectPrefixOf } from "./subjects.js";
 
 export interface WorkerCredsRequest {
   worker: string;

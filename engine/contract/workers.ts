@@ -1,5 +1,6 @@
 /**
- * The records of workers and assignments in KV (docs/state.md is the reference; keep both in step).
+ * The records of workers, assignments and replica claims (buckets and keys in buckets.ts; docs/state.md explains
+ * the hand-over protocol).
  *
  * - `vrsky-workers`, key `<worker id>`: a worker's registration, renewed by its heartbeat. Written by the worker
  *   (compare-and-set on its own last revision); deleted by the worker when it deregisters, or by the leader when
@@ -63,36 +64,4 @@ export interface ReplicaRecord {
   reason?: string;
   /** When the replica entered `state`. */
   since: string;
-}
-
-/** Key of a replica in `vrsky-assignments` and `vrsky-replicas`. Names are DNS labels: no dots inside. */
-export function replicaKey(tenant: string, integration: string, replica: number): string {
-  return `${tenant}.${integration}.${replica}`;
-}
-
-export function parseReplicaKey(key: string): { tenant: string; integration: string; replica: number } | undefined {
-  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.(\d+)$/.exec(key);
-  return m ? { tenant: m[1]!, integration: m[2]!, replica: Number(m[3]) } : undefined;
-}
-
-/** Subject (in the tenant's account) where a running replica answers who runs it: `<prefix>._replica.<integration>.<n>`. */
-export function replicaInfoSubject(subjectPrefix: string, integration: string, replica: number): string {
-  return `${subjectPrefix}._replica.${integration}.${replica}`;
-}
-
-/** Parses `k=v,k2=v2` (the `--labels` flag). Returns an error message for a malformed pair. */
-export function parseLabels(text: string): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  if (text.trim() === "") return out;
-  for (const pair of text.split(",")) {
-    const eq = pair.indexOf("=");
-    const k = pair.slice(0, eq).trim();
-    const v = pair.slice(eq + 1).trim();
-    if (eq <= 0 || !/^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/i.test(k) || !/^[A-Za-z0-9._-]{0,63}$/.test(v)) {
-      return `'${pair}' is not a label; write key=value pairs separated by commas (e.g. zone=eu,pool=dedicated)`;
-    }
-    if (k in out) return `label '${k}' is given twice`;
-    out[k] = v;
-  }
-  return out;
 }

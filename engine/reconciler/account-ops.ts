@@ -8,8 +8,9 @@ import { canonicalJson } from "../plan/canonical.js";
 import { INSTANCE_DIR } from "../provision/provisioner.js";
 import { tenantLimits } from "../accounts/claims.js";
 import type { AccountOps } from "./tenant-runtime.js";
-import type { AccountRecord } from "../contract/accounts.js";
-import type { RevocationRecord } from "../contract/state.js";
+import { ACCOUNT_FORMAT, type AccountRecord } from "../contract/accounts.js";
+import type { AsRead } from "../contract/records.js";
+import type { RevocationRecord } from "../contract/revocations.js";
 import { readSnapshot } from "../state/mirror.js";
 
 /**
@@ -59,7 +60,7 @@ export class NatsAccountOps implements AccountOps {
       const changed = previous?.claims !== claims;
       const iat = changed ? Math.floor(Date.now() / 1000) : previous!.iat;
       const record: AccountRecord = {
-        format: "vrsky.io/account/v1",
+        format: ACCOUNT_FORMAT,
         tenant: t.metadata.name,
         accountPublicKey,
         generation: tenantGeneration(t),
@@ -142,7 +143,7 @@ export class NatsAccountOps implements AccountOps {
     if (!this.revocationsKv) return out;
     await readSnapshot(this.revocationsKv, (e) => {
       if (e.operation !== "PUT") return;
-      const r = e.json<RevocationRecord>();
+      const r = e.json<AsRead<RevocationRecord>>();
       out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
     });
     return out;

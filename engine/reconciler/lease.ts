@@ -1,5 +1,7 @@
 import type { KV } from "@nats-io/kv";
-import type { LeaseRecord } from "../contract/lease.js";
+import { LEASE_KEY } from "../contract/keys.js";
+import { LEASE_FORMAT, type LeaseRecord } from "../contract/lease.js";
+import type { AsRead } from "../contract/records.js";
 
 export interface LeaseOptions {
   key?: string;
@@ -29,7 +31,7 @@ export class LeaderLease {
     readonly holder: string,
     o: LeaseOptions = {},
   ) {
-    this.key = o.key ?? "leader";
+    this.key = o.key ?? LEASE_KEY;
     this.ttlMs = o.ttlMs ?? 5_000;
     this.graceMs = o.graceMs ?? Math.min(1_000, Math.floor(this.ttlMs / 5));
     this.now = o.now ?? Date.now;
@@ -44,13 +46,15 @@ export class LeaderLease {
     const started = this.now();
     try {
       const current = await this.kv.get(this.key);
-      const record = current && current.operation === "PUT" ? current.json<LeaseRecord>() : undefined;
+      // A lease written by a reconciler from before records carried a format has none: it is honoured all the same.
+      const record = current && current.operation === "PUT" ? current.json<AsRead<LeaseRecord>>() : undefined;
       const mine = record?.holder === this.holder;
       if (record && !mine && started < record.expiresAt + this.graceMs) {
         this.validUntil = 0;
         return false;
       }
       const next: LeaseRecord = {
+        format: LEASE_FORMAT,
         holder: this.holder,
         epoch: mine ? record!.epoch : (record?.epoch ?? 0) + 1,
         renewedAt: started,
@@ -81,8 +85,8 @@ export class LeaderLease {
     }
   }
 
-  async current(): Promise<LeaseRecord | undefined> {
+  async current(): Promise<AsRead<LeaseRecord> | undefined> {
     const e = await this.kv.get(this.key);
-    return e && e.operation === "PUT" ? e.json<LeaseRecord>() : undefined;
+    return e && e.operation === "PUT" ? e.json<AsRead<LeaseRecord>>() : undefined;
   }
 }

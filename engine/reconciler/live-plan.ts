@@ -67,7 +67,7 @@ export function planWrites(
   const foreignKeys = new Set(foreign.map((f) => `${f.bucket}/${f.key}`));
   for (const c of changes) {
     const bucket = bucketOf(c.kind);
-    const key = c.kind === "Tenant" ? c.name : `${c.tenant}.${c.name}`;
+    const key = keyOf({ kind: c.kind, metadata: { name: c.name, tenant: c.tenant } });
     const seq = observed[bucket].get(key)?.seq;
     if (c.action === "delete") {
       writes.push({ action: "delete", bucket, key, seq, change: c });

@@ -1,6 +1,12 @@
 import type { Finding } from "../errors/finding.js";
-import { STATUS_FORMAT } from "../contract/state.js";
-import type { Condition, Outcome, RunRecord, SyncStatus, Trigger } from "../contract/status.js";
+import {
+  STATUS_FORMAT,
+  type Condition,
+  type Outcome,
+  type RunRecord,
+  type SyncStatus,
+  type Trigger,
+} from "../contract/status.js";
 
 export type { Condition, Outcome, RunRecord, SyncStatus, Trigger } from "../contract/status.js";
 

@@ -1,7 +1,8 @@
 import type { KV } from "@nats-io/kv";
 import type { Resource, TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
-import { DISCOVERY_FORMAT, serversOf, subjectPrefixOf, type DiscoveryEntry } from "../contract/discovery.js";
+import { DISCOVERY_FORMAT, serversOf, type DiscoveryEntry } from "../contract/discovery.js";
+import { subjectPrefixOf } from "../contract/subjects.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { instanceCount } from "../provision/scaling.js";
 import { readSnapshot } from "../state/mirror.js";

@@ -10,13 +10,9 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import {
-  CREDS_QUEUE,
-  CREDS_SUBJECT,
-  workerPermissions,
-  type WorkerCredsReply,
-  type WorkerCredsRequest,
-} from "../contract/worker-creds.js";
+import { parseReplicaKey, revocationKey } from "../contract/keys.js";
+import { CREDS_QUEUE, CREDS_SUBJECT } from "../contract/subjects.js";
+import { workerPermissions, type WorkerCredsReply, type WorkerCredsRequest } from "../contract/worker-creds.js";
 import { userJwt } from "../accounts/claims.js";
 import { isPublicKey } from "../accounts/fast-keys.js";
 import { tenantGeneration } from "../accounts/claims.js";
@@ -74,7 +70,7 @@ export class WorkerCredsIssuer {
       return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };
     if (!this.o.tenants.entries.get(req.tenant)?.record.resource)
       return { ok: false, error: `tenant ${req.tenant} does not exist`, retryable: false };
-    const revoked = await this.o.revocations?.get(`${req.tenant}.${req.userPublicKey}`).catch(() => null);
+    const revoked = await this.o.revocations?.get(revocationKey(req.tenant, req.userPublicKey)).catch(() => null);
     if (revoked?.operation === "PUT")
       return { ok: false, error: `user ${req.userPublicKey} of tenant ${req.tenant} is revoked`, retryable: false };
     // A worker asks as soon as it sees its assignment; this process's watches may be a moment behind.
@@ -108,7 +104,7 @@ export class WorkerCredsIssuer {
     const w = this.o.workers.get(req.worker)?.value;
     if (!w || w.session !== req.session) return `worker ${req.worker} is not registered under session ${req.session}`;
     for (const [key, e] of this.o.assignments.entries) {
-      if (e.value.worker === req.worker && e.value.tenant === req.tenant && key.startsWith(`${req.tenant}.`))
+      if (e.value.worker === req.worker && e.value.tenant === req.tenant && parseReplicaKey(key)?.tenant === req.tenant)
         return undefined;
     }
     return `worker ${req.worker} has no assignment of tenant ${req.tenant}`;

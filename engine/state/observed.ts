@@ -1,6 +1,6 @@
 import type { KvWatchEntry } from "@nats-io/kv";
 import { canonicalJson } from "../plan/canonical.js";
-import type { StateRecord } from "../contract/state.js";
+import { STATE_FORMAT, type StateRecord } from "../contract/state.js";
 import { WatchedBucket } from "./mirror.js";
 
 export interface ObservedEntry {
@@ -20,7 +20,7 @@ export class ObservedBucket extends WatchedBucket<ObservedEntry> {
     } catch {
       // A value that is not ours (drift by hand): treat it as a foreign record the next run overwrites.
       record = {
-        format: "vrsky.io/state/v1",
+        format: STATE_FORMAT,
         kind: "Tenant",
         revision: "",
         hash: "",

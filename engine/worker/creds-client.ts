@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { CREDS_SUBJECT, type WorkerCredsReply, type WorkerCredsRequest } from "../contract/worker-creds.js";
+import { CREDS_SUBJECT } from "../contract/subjects.js";
+import type { WorkerCredsReply, WorkerCredsRequest } from "../contract/worker-creds.js";
 
 /** Asks the platform for a user JWT for `userPublicKey` in the tenant's account. Throws with the refusal's reason. */
 export async function requestWorkerJwt(

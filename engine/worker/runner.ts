@@ -1,6 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { subjectPrefixOf } from "../contract/discovery.js";
-import { replicaInfoSubject } from "../contract/workers.js";
+import { replicaInfoSubject, subjectPrefixOf } from "../contract/subjects.js";
 import type { TenantSession } from "./tenant-sessions.js";
 
 export interface ReplicaContext {

@@ -3,7 +3,7 @@ import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
-import { STATUS_KEYS } from "../../engine/contract/state.js";
+import { STATUS_KEYS } from "../../engine/contract/keys.js";
 
 interface Waiter<T> {
   pred: (v: T) => boolean;

@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LocalNatsServer } from "../../engine/nats/local-server.js";
-import { BUCKETS, STATUS_KEYS, type StateRecord } from "../../engine/contract/state.js";
+import { BUCKET_REGISTRY, type BucketId } from "../../engine/contract/buckets.js";
+import { STATUS_KEYS } from "../../engine/contract/keys.js";
+import type { StateRecord } from "../../engine/contract/state.js";
+import { openBucket } from "../../engine/state/open.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
 
 /** A real nats-server with JetStream on a free port and a temporary store, started and stopped by the test. */
@@ -51,10 +54,10 @@ export class TestNats {
 }
 
 /** Opens (or creates) a platform bucket; retries while JetStream comes back after a server restart. */
-export async function bucket(nc: NatsConnection, name: keyof typeof BUCKETS): Promise<KV> {
+export async function bucket(nc: NatsConnection, name: BucketId): Promise<KV> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await new Kvm(nc).create(BUCKETS[name]);
+      return await openBucket(nc, name);
     } catch (e) {
       if (attempt >= 40) throw e;
       await new Promise((r) => setTimeout(r, 250));
@@ -64,7 +67,7 @@ export async function bucket(nc: NatsConnection, name: keyof typeof BUCKETS): Pr
 
 /** Empties the platform buckets between tests (they are created again on first use). */
 export async function resetBuckets(nc: NatsConnection): Promise<void> {
-  for (const b of Object.keys(BUCKETS) as Array<keyof typeof BUCKETS>) await (await bucket(nc, b)).destroy();
+  for (const b of Object.keys(BUCKET_REGISTRY) as BucketId[]) await (await bucket(nc, b)).destroy();
 }
 
 /** A sync-status predicate: the revision is observed and live state matches it. */

@@ -7,13 +7,8 @@ import { snapshotEnd } from "../../engine/state/mirror.js";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/transport-node";
-import {
-  replicaInfoSubject,
-  type AssignmentRecord,
-  type ReplicaRecord,
-  type WorkerRecord,
-} from "../../engine/contract/workers.js";
-import { subjectPrefixOf } from "../../engine/contract/discovery.js";
+import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../engine/contract/workers.js";
+import { replicaInfoSubject, subjectPrefixOf } from "../../engine/contract/subjects.js";
 import { bucket } from "./nats.js";
 import { VrskyProcess } from "./process.js";
 import { TcpProxy } from "./tcp-proxy.js";

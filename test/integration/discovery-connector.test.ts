@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TenantConnector } from "../../engine/discovery/connector.js";
-import { DISCOVERY_BUCKET, DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
+import { BUCKETS } from "../../engine/contract/buckets.js";
+import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
 import { TestNats } from "../helpers/nats.js";
 
 describe("connecting to a tenant through discovery", function () {
@@ -35,7 +36,7 @@ describe("connecting to a tenant through discovery", function () {
     } satisfies DiscoveryEntry);
 
   it("follows the entry: connects, moves to new servers without restart, and reports the tenant gone", async () => {
-    const kv = await new Kvm(nc).create(DISCOVERY_BUCKET);
+    const kv = await new Kvm(nc).create(BUCKETS.discovery);
     await kv.put("acme", entry([servers[0]!.url]));
     const c = new TenantConnector({ discovery: kv, tenant: "acme", auth: () => ({}) });
     const first = await c.start();
@@ -65,7 +66,7 @@ describe("connecting to a tenant through discovery", function () {
   });
 
   it("rejects, naming the reason, when the entry lists no server (a dedicated tenant with no ready instance)", async () => {
-    const kv = await new Kvm(nc).create(DISCOVERY_BUCKET);
+    const kv = await new Kvm(nc).create(BUCKETS.discovery);
     await kv.put("acme", entry([]));
     const c = new TenantConnector({ discovery: kv, tenant: "acme", auth: () => ({}) });
     let error: unknown;
@@ -78,7 +79,7 @@ describe("connecting to a tenant through discovery", function () {
   });
 
   it("rejects when the tenant has no discovery entry", async () => {
-    const kv = await new Kvm(nc).create(DISCOVERY_BUCKET);
+    const kv = await new Kvm(nc).create(BUCKETS.discovery);
     const c = new TenantConnector({ discovery: kv, tenant: "nobody", auth: () => ({}) });
     let error: unknown;
     try {

@@ -3,14 +3,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { cli } from "../helpers/cli.js";
 import { TestNats, resetBuckets } from "../helpers/nats.js";
 import { openState, type StateBuckets } from "../../engine/state/open.js";
-import { STATUS_FORMAT, STATUS_KEYS } from "../../engine/contract/state.js";
+import { replicaKey, STATUS_KEYS } from "../../engine/contract/keys.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
-import { PLACEMENT_FORMAT, type PlacementSummary } from "../../engine/contract/status.js";
+import { PLACEMENT_FORMAT, STATUS_FORMAT, type PlacementSummary } from "../../engine/contract/status.js";
 import {
   ASSIGNMENT_FORMAT,
   REPLICA_FORMAT,
   WORKER_FORMAT,
-  replicaKey,
   type AssignmentRecord,
   type ReplicaRecord,
   type ReplicaState,

@@ -1,10 +1,11 @@
 import type { Command } from "commander";
-import { Kvm } from "@nats-io/kv";
 import { isPublicKey } from "../../accounts/fast-keys.js";
 import { loadKeys } from "../../accounts/keys.js";
 import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
-import { BUCKETS, type RevocationRecord } from "../../contract/state.js";
+import { revocationKey } from "../../contract/keys.js";
+import { REVOCATION_FORMAT, type RevocationRecord } from "../../contract/revocations.js";
+import { openBucket } from "../../state/open.js";
 import type { CliContext } from "../context.js";
 
 export function registerRevoke(program: Command, ctx: CliContext): void {
@@ -30,14 +31,15 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
         const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
         const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke" });
         try {
-          const kv = await new Kvm(nc).create(BUCKETS.revocations);
+          const kv = await openBucket(nc, "revocations");
           const record: RevocationRecord = {
+            format: REVOCATION_FORMAT,
             tenant: o.tenant,
             userPublicKey: o.user,
             revokedAt: Math.floor(Date.now() / 1000),
             ...(o.reason ? { reason: o.reason } : {}),
           };
-          await kv.put(`${o.tenant}.${o.user}`, JSON.stringify(record));
+          await kv.put(revocationKey(o.tenant, o.user), JSON.stringify(record));
           ctx.stdout.write(
             `revoked ${o.user} of tenant ${o.tenant}; the leading reconciler re-pushes the account and the user is disconnected\n`,
           );

@@ -5,14 +5,9 @@
  */
 import { snapshotEnd } from "../../state/mirror.js";
 import type { KV } from "@nats-io/kv";
-import { STATUS_KEYS } from "../../contract/state.js";
+import { parseReplicaKey, STATUS_KEYS } from "../../contract/keys.js";
 import type { PlacementSummary } from "../../contract/status.js";
-import {
-  parseReplicaKey,
-  type AssignmentRecord,
-  type ReplicaRecord,
-  type WorkerRecord,
-} from "../../contract/workers.js";
+import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../contract/workers.js";
 import { paint } from "../output.js";
 
 /**

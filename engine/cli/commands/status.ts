@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import { connectNats } from "../../nats/connect.js";
 import { loadKeys } from "../../accounts/keys.js";
-import { BUCKETS, STATUS_KEYS, type StateRecord } from "../../contract/state.js";
+import { BUCKETS } from "../../contract/buckets.js";
+import { LEASE_KEY, STATUS_KEYS } from "../../contract/keys.js";
+import type { StateRecord } from "../../contract/state.js";
 import type { SyncStatus } from "../../reconciler/status.js";
 import { Kvm } from "@nats-io/kv";
 import type { LeaseRecord } from "../../contract/lease.js";
@@ -99,7 +101,7 @@ async function readStatus(
     ].map(open),
   );
   const sync = (await status?.get(STATUS_KEYS.sync).catch(() => null)) ?? null;
-  const lease = (await locks?.get("leader").catch(() => null)) ?? null;
+  const lease = (await locks?.get(LEASE_KEY).catch(() => null)) ?? null;
   const [tenantRecords, integrationRecords, workers] = await Promise.all([
     readAll<StateRecord>(tenants),
     readAll<StateRecord>(integrations),

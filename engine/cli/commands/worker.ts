@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
-import { parseLabels } from "../../contract/workers.js";
+import { isWorkerId } from "../../contract/keys.js";
+import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
 import { serveProbes } from "../../telemetry/probes.js";
 import type { CliContext } from "../context.js";
@@ -77,7 +78,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
         .replace(/^-+|-+$/g, "")
         .slice(0, 100) || "worker"
     }-${process.pid}`;
-  if (!/^[a-z0-9]([a-z0-9_-]{0,126}[a-z0-9])?$/i.test(id)) {
+  if (!isWorkerId(id)) {
     throw new VrskyError(
       "VRS_USAGE",
       `--id '${id}' must be letters, digits, '-' and '_' (a KV key), at most 128 characters`,

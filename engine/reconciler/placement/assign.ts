@@ -11,9 +11,9 @@ import {
   type PlacementResult,
   type PlacementWorker,
 } from "../../scheduler/placement.js";
+import { integrationKey, replicaKey } from "../../contract/keys.js";
 import {
   ASSIGNMENT_FORMAT,
-  replicaKey,
   type AssignmentRecord,
   type ReplicaRecord,
   type WorkerRecord,
@@ -50,7 +50,7 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   for (const r of input.integrations) {
     const tenant = input.tenants.get(r.metadata.tenant);
     if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
-    const key = `${r.metadata.tenant}.${r.metadata.name}`;
+    const key = integrationKey(r.metadata.tenant, r.metadata.name);
     names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name });
     integrations.push({
       key,
@@ -67,7 +67,12 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   const current = [];
   for (const a of input.assignments.values()) {
     if (a.worker !== null)
-      current.push({ key: `${a.tenant}.${a.integration}`, replica: a.replica, worker: a.worker, epoch: a.epoch });
+      current.push({
+        key: integrationKey(a.tenant, a.integration),
+        replica: a.replica,
+        worker: a.worker,
+        epoch: a.epoch,
+      });
   }
   const placement = place({ integrations, workers, current });
 

@@ -1,6 +1,6 @@
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import { canonicalJson } from "../../plan/canonical.js";
-import { STATUS_KEYS } from "../../contract/state.js";
+import { STATUS_KEYS } from "../../contract/keys.js";
 import { casPut, isCasConflict, KvMirror } from "../../state/mirror.js";
 import type { ObservedBucket } from "../../state/observed.js";
 import type { StateBuckets } from "../../state/open.js";

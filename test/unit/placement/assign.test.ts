@@ -3,10 +3,7 @@ import type { IntegrationResource, TenantResource } from "../../../engine/model/
 import { assignReplicas, pinLabelsOf, type AssignInput } from "../../../engine/reconciler/placement/assign.js";
 import {
   ASSIGNMENT_FORMAT,
-  parseLabels,
-  parseReplicaKey,
   REPLICA_FORMAT,
-  replicaKey,
   WORKER_FORMAT,
   type AssignmentRecord,
   type ReplicaRecord,
@@ -244,23 +241,5 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
     expect(unplaced).to.have.length(1);
     expect(unplaced[0]!.record.reason).to.match(/^no capacity: all 2 workers are full/);
     expect(unplaced[0]!.record.epoch).to.equal(0);
-  });
-});
-
-describe("worker record helpers (engine/workers/records.ts)", () => {
-  it("replica keys round-trip", () => {
-    expect(replicaKey("acme", "orders-in", 2)).to.equal("acme.orders-in.2");
-    expect(parseReplicaKey("acme.orders-in.2")).to.deep.equal({ tenant: "acme", integration: "orders-in", replica: 2 });
-    expect(parseReplicaKey("acme.orders")).to.equal(undefined);
-  });
-
-  it("parses --labels and names what is wrong", () => {
-    expect(parseLabels("")).to.deep.equal({});
-    expect(parseLabels("zone=eu, pool=dedicated")).to.deep.equal({ zone: "eu", pool: "dedicated" });
-    expect(parseLabels("vrsky.io/pool=big")).to.deep.equal({ "vrsky.io/pool": "big" });
-    expect(parseLabels("zone")).to.match(/'zone' is not a label; write key=value pairs/);
-    expect(parseLabels("=eu")).to.match(/is not a label/);
-    expect(parseLabels("zone=e u")).to.match(/is not a label/);
-    expect(parseLabels("zone=eu,zone=us")).to.equal("label 'zone' is given twice");
   });
 });

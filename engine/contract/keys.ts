@@ -1,0 +1,55 @@
+/**
+ * The key formats of the platform buckets (docs/state.md), their builders and parsers. Names are DNS labels
+ * (no dots inside), so a key's dots separate its parts and every key is a valid NATS subject token.
+ */
+export const KEY_FORMATS = {
+  tenant: "<tenant>",
+  integration: "<tenant>.<integration>",
+  replica: "<tenant>.<integration>.<replica>",
+  worker: "<worker id>",
+  revocation: "<tenant>.<user public key>",
+  lease: "leader",
+  sync: "sync",
+  placement: "placement",
+} as const;
+
+export type KeyFormat = (typeof KEY_FORMATS)[keyof typeof KEY_FORMATS];
+
+/** The one key of `vrsky-locks`: the leader lease. */
+export const LEASE_KEY = KEY_FORMATS.lease;
+
+/** The keys of `vrsky-status`. */
+export const STATUS_KEYS = {
+  /** The leading reconciler's sync status. */
+  sync: KEY_FORMATS.sync,
+  /** The leader's summary of workers, load and unplaced replicas (engine/reconciler/placement/controller.ts). */
+  placement: KEY_FORMATS.placement,
+} as const;
+
+export function tenantKey(tenant: string): string {
+  return tenant;
+}
+
+export function integrationKey(tenant: string, integration: string): string {
+  return `${tenant}.${integration}`;
+}
+
+/** Key of a replica in `vrsky-assignments` and `vrsky-replicas`. */
+export function replicaKey(tenant: string, integration: string, replica: number): string {
+  return `${integrationKey(tenant, integration)}.${replica}`;
+}
+
+export function parseReplicaKey(key: string): { tenant: string; integration: string; replica: number } | undefined {
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.(\d+)$/.exec(key);
+  return m ? { tenant: m[1]!, integration: m[2]!, replica: Number(m[3]) } : undefined;
+}
+
+/** A worker id is its key in `vrsky-workers`: letters, digits, `-` and `_`, at most 128 characters. */
+export function isWorkerId(id: string): boolean {
+  return /^[a-z0-9]([a-z0-9_-]{0,126}[a-z0-9])?$/i.test(id);
+}
+
+/** Key of a revoked user in `vrsky-revocations`. */
+export function revocationKey(tenant: string, userPublicKey: string): string {
+  return `${tenant}.${userPublicKey}`;
+}
