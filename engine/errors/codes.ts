@@ -111,6 +111,11 @@ export const CODES = {
     "check --nats URL and --creds, and that the server runs with JetStream",
     "transient",
   ),
+  VRS_STATE_NOT_FOUND: c(
+    "no VRSky state on this NATS server",
+    "start a reconciler (vrsky reconcile or vrsky up) against this server first; check that --creds name the platform account",
+    "wait",
+  ),
   VRS_KEYS_EXIST: c(
     "key directory is not empty",
     "choose a new or empty directory for --keys; existing keys are never overwritten",

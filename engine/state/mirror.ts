@@ -106,7 +106,7 @@ export class KvMirror<T> extends WatchedBucket<MirrorEntry<T>> {
  * A watch's own end-of-snapshot marker (`delta === 0`) is not enough: on nats-server 2.9 a key rewritten while
  * the snapshot is delivered keeps `delta` at 1 on every later entry, and a start waiting for 0 waits for ever.
  */
-export async function snapshotEnd(kv: KV): Promise<number> {
+export async function snapshotEnd(kv: Pick<KV, "status">): Promise<number> {
   const st = await kv.status();
   return st.values === 0 ? 0 : lastSeqOf(st);
 }

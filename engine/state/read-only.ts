@@ -1,0 +1,141 @@
+/**
+ * Read-only access to the platform state, for readers (`vrsky status`, the status API): it opens the buckets that
+ * a reconciler or a worker created and never creates one, and its buckets offer no write, so a view cannot change
+ * the state it shows (like nats.js's RoKV, but a wrapper, so a cast cannot reach `put` either).
+ */
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { BUCKETS } from "../contract/buckets.js";
+import { VrskyError } from "../errors/errors.js";
+import { snapshotEnd } from "./mirror.js";
+
+/** One platform bucket, readable only. */
+export interface ReadOnlyBucket {
+  readonly name: string;
+  get: KV["get"];
+  watch: KV["watch"];
+  status: KV["status"];
+}
+
+export type BucketName = keyof typeof BUCKETS;
+
+/** Every platform bucket (docs/state.md), readable only. */
+export type StateReader = { readonly [K in BucketName]: ReadOnlyBucket };
+
+/**
+ * Opens every platform bucket for reading. Fails with VRS_STATE_NOT_FOUND when a bucket does not exist (no
+ * reconciler or worker ever ran against this server and account), and VRS_NATS_UNAVAILABLE when JetStream does not
+ * answer.
+ */
+export async function openStateReader(nc: NatsConnection): Promise<StateReader> {
+  const kvm = new Kvm(nc);
+  const names = Object.keys(BUCKETS) as BucketName[];
+  // `open` binds without asking the server; `status` asks, and fails on a bucket that does not exist.
+  const opened = await Promise.all(
+    names.map(async (name) => {
+      const kv = await kvm.open(BUCKETS[name]);
+      try {
+        await kv.status();
+        return [name, readOnly(BUCKETS[name], kv)] as const;
+      } catch (e) {
+        if (isStreamNotFound(e)) return [name, undefined] as const;
+        throw unavailable(`cannot read bucket ${BUCKETS[name]}`, e);
+      }
+    }),
+  );
+  const missing = opened.filter(([, b]) => b === undefined).map(([name]) => BUCKETS[name]);
+  if (missing.length === names.length)
+    throw new VrskyError("VRS_STATE_NOT_FOUND", "no VRSky state on this NATS server: no platform bucket exists");
+  if (missing.length > 0)
+    throw new VrskyError(
+      "VRS_STATE_NOT_FOUND",
+      `the VRSky state on this NATS server is incomplete: no bucket ${missing.join(", ")}`,
+    );
+  return Object.freeze(Object.fromEntries(opened)) as StateReader;
+}
+
+function readOnly(name: string, kv: KV): ReadOnlyBucket {
+  return Object.freeze({
+    name,
+    get: kv.get.bind(kv),
+    watch: kv.watch.bind(kv),
+    status: kv.status.bind(kv),
+  });
+}
+
+/** The JSON object at `key`; null when the key is absent, deleted, or holds something that is not a JSON object. */
+export async function readRecord<T>(bucket: ReadOnlyBucket, key: string): Promise<T | null> {
+  let entry: Awaited<ReturnType<KV["get"]>>;
+  try {
+    entry = await bucket.get(key);
+  } catch (e) {
+    throw unavailable(`cannot read ${bucket.name} key ${key}`, e);
+  }
+  if (entry?.operation !== "PUT") return null;
+  return jsonObject<T>(() => entry.json<T>());
+}
+
+/**
+ * Every live key of a bucket with its JSON object, read with one watch that stops at the end of the snapshot (no
+ * key listing). Values that are not JSON objects are skipped (not ours). Fails when no entry arrives for
+ * `idleTimeoutMs`.
+ */
+export async function readRecords<T>(
+  bucket: ReadOnlyBucket,
+  idleTimeoutMs = 10_000,
+): Promise<Array<{ key: string; value: T }>> {
+  let iter: Awaited<ReturnType<KV["watch"]>>;
+  try {
+    iter = await bucket.watch({ key: ">" });
+  } catch (e) {
+    throw unavailable(`cannot watch bucket ${bucket.name}`, e);
+  }
+  const out: Array<{ key: string; value: T }> = [];
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      iter.stop();
+    }, idleTimeoutMs);
+  };
+  try {
+    // The watch is created before the end is read: a value written in between still arrives, with delta 0.
+    const until = await snapshotEnd(bucket);
+    if (until === 0) return out;
+    arm();
+    for await (const e of iter) {
+      arm();
+      if (e.operation === "PUT") {
+        const value = jsonObject<T>(() => e.json<T>());
+        if (value !== null) out.push({ key: e.key, value });
+      }
+      if (e.delta === 0 || e.revision >= until) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    iter.stop();
+  }
+  if (timedOut) throw unavailable(`reading bucket ${bucket.name} timed out (no entry for ${idleTimeoutMs} ms)`);
+  return out;
+}
+
+function jsonObject<T>(decode: () => T): T | null {
+  try {
+    const value = decode();
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null; // not JSON: not one of ours
+  }
+}
+
+function isStreamNotFound(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.apiError().err_code === JetStreamApiCodes.StreamNotFound;
+}
+
+function unavailable(what: string, cause?: unknown): VrskyError {
+  const why = cause === undefined ? "" : `: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return new VrskyError("VRS_NATS_UNAVAILABLE", `${what}${why}`, { cause });
+}

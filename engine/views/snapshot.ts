@@ -1,0 +1,38 @@
+/** Reading: one snapshot of the records the status views show, through read-only state access. */
+import type { AsRead } from "../contract/records.js";
+import type { LeaseRecord } from "../contract/lease.js";
+import { LEASE_KEY, STATUS_KEYS } from "../contract/keys.js";
+import type { StateRecord } from "../contract/state.js";
+import type { PlacementSummary, SyncStatus } from "../contract/status.js";
+import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../contract/workers.js";
+import { readRecord, readRecords, type StateReader } from "../state/read-only.js";
+import type { KeyedRecord } from "./workers.js";
+
+/** The records behind the status views, as read (each bucket read once; no joins yet). */
+export interface StatusSnapshot {
+  /** `vrsky-status` key `sync`: null before the first reconcile. */
+  sync: SyncStatus | null;
+  /** `vrsky-locks` key `leader`: null when no reconciler holds the lease. */
+  leader: AsRead<LeaseRecord> | null;
+  /** `vrsky-status` key `placement`: null before a leader wrote one. */
+  placement: PlacementSummary | null;
+  tenants: Array<KeyedRecord<StateRecord>>;
+  integrations: Array<KeyedRecord<StateRecord>>;
+  workers: Array<KeyedRecord<WorkerRecord>>;
+  assignments: Array<KeyedRecord<AssignmentRecord>>;
+  replicas: Array<KeyedRecord<ReplicaRecord>>;
+}
+
+export async function readStatusSnapshot(state: StateReader): Promise<StatusSnapshot> {
+  const [sync, leader, placement, tenants, integrations, workers, assignments, replicas] = await Promise.all([
+    readRecord<SyncStatus>(state.status, STATUS_KEYS.sync),
+    readRecord<AsRead<LeaseRecord>>(state.locks, LEASE_KEY),
+    readRecord<PlacementSummary>(state.status, STATUS_KEYS.placement),
+    readRecords<StateRecord>(state.tenants),
+    readRecords<StateRecord>(state.integrations),
+    readRecords<WorkerRecord>(state.workers),
+    readRecords<AssignmentRecord>(state.assignments),
+    readRecords<ReplicaRecord>(state.replicas),
+  ]);
+  return { sync, leader, placement, tenants, integrations, workers, assignments, replicas };
+}
