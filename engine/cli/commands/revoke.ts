@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { Kvm } from "@nats-io/kv";
 import { isPublicKey } from "../../accounts/fast-keys.js";
-import { loadKeys } from "../../accounts/keys.js";
-import { VrskyError } from "../../errors/errors.js";
+import { isTenantName, loadKeys } from "../../accounts/keys.js";
+import { errorMessage, VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
 import { BUCKETS, type RevocationRecord } from "../../contract/state.js";
 import type { CliContext } from "../context.js";
@@ -20,24 +20,30 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
     .addHelpText("after", "\nExit codes: 0 recorded, 2 usage or environment error.")
     .action(
       async (o: { tenant: string; user: string; nats: string; creds?: string; keys?: string; reason?: string }) => {
-        if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.tenant))
-          throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
+        if (!isTenantName(o.tenant)) throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
         if (!isPublicKey(o.user, "user"))
           throw new VrskyError(
             "VRS_USAGE",
             `--user must be a user public key (56 characters starting with U), not '${o.user}'`,
           );
         const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
-        const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke" });
+        const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke", jetstream: true });
         try {
-          const kv = await new Kvm(nc).create(BUCKETS.revocations);
           const record: RevocationRecord = {
             tenant: o.tenant,
             userPublicKey: o.user,
             revokedAt: Math.floor(Date.now() / 1000),
             ...(o.reason ? { reason: o.reason } : {}),
           };
-          await kv.put(`${o.tenant}.${o.user}`, JSON.stringify(record));
+          try {
+            const kv = await new Kvm(nc).create(BUCKETS.revocations);
+            await kv.put(`${o.tenant}.${o.user}`, JSON.stringify(record));
+          } catch (e) {
+            // e.g. a server without JetStream, or an account that may not use it
+            throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot record the revocation: ${errorMessage(e)}`, {
+              cause: e,
+            });
+          }
           ctx.stdout.write(
             `revoked ${o.user} of tenant ${o.tenant}; the leading reconciler re-pushes the account and the user is disconnected\n`,
           );
