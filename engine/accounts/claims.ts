@@ -110,7 +110,7 @@ export function tenantAccountJwt(keys: VrskyKeys, tenant: TenantResource, opts: 
     const out: Record<string, number> = {};
     for (const k of keysSorted) {
       if (k !== "*" && !isPublicKey(k, "user"))
-        throw new VrskyError("VRS_USAGE", `revocation key ${k} is not a user public key`);
+        throw new VrskyError("VRS_PUBLIC_KEY_INVALID", `revocation key ${k} is not a user public key`);
       out[k] = rev[k]!;
     }
     nats.revocations = out;
@@ -176,9 +176,9 @@ export function userJwt(
 ): UserJwt {
   const ttl = o.ttlSeconds ?? 3600;
   if (!Number.isFinite(ttl) || ttl <= 0)
-    throw new VrskyError("VRS_USAGE", `credential lifetime must be positive, not ${ttl} s`);
+    throw new VrskyError("VRS_CREDS_TTL_INVALID", `credential lifetime must be positive, not ${ttl} s`);
   if (!isPublicKey(userPublicKey, "user"))
-    throw new VrskyError("VRS_USAGE", `${userPublicKey} is not a user public key`);
+    throw new VrskyError("VRS_PUBLIC_KEY_INVALID", `${userPublicKey} is not a user public key`);
   const account = tenantAccountKey(keys, tenant, generation);
   const iat = Math.floor((o.now ?? Date.now()) / 1000);
   const exp = iat + Math.ceil(ttl);
@@ -205,12 +205,12 @@ export function userJwt(
 /** The operator-signed request body for `$SYS.REQ.CLAIMS.DELETE` listing the accounts to delete. */
 export function deleteAccountsJwt(keys: VrskyKeys, accountPubs: string[], iat?: number): string {
   for (const p of accountPubs)
-    if (!isPublicKey(p, "account")) throw new VrskyError("VRS_USAGE", `${p} is not an account public key`);
+    if (!isPublicKey(p, "account")) throw new VrskyError("VRS_PUBLIC_KEY_INVALID", `${p} is not an account public key`);
   if (
     accountPubs.includes(keys.systemAccount.getPublicKey()) ||
     accountPubs.includes(keys.platformAccount.getPublicKey())
   ) {
-    throw new VrskyError("VRS_USAGE", "refusing to delete the system or platform account");
+    throw new VrskyError("VRS_ACCOUNT_PROTECTED", "refusing to delete the system or platform account");
   }
   const op = keys.operator.getPublicKey();
   return signJwt(

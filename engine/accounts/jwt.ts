@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type { KeyPair } from "@nats-io/nkeys";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 import { base32Encode, FastKeyPair } from "./fast-keys.js";
 
 export interface Claims<T = Record<string, unknown>> {
@@ -40,17 +41,30 @@ export function signJwt(
   return `${payload}.${sig}`;
 }
 
-/** The claims of a JWT. With `verify`, checks the signature against the issuer (fast, node:crypto) and throws if bad. */
+/**
+ * The claims of a JWT. With `verify`, checks the signature against the issuer (fast, node:crypto). Throws
+ * VRS_JWT_INVALID for anything that is not a JWT or does not verify: JWTs come from files and servers.
+ */
 export function decodeJwt<T = Record<string, unknown>>(token: string, verify = true): Claims<T> {
   const parts = token.trim().split(".");
-  if (parts.length !== 3) throw new Error(`not a JWT: ${parts.length} parts`);
-  const claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as Claims<T>;
+  if (parts.length !== 3) throw new VrskyError("VRS_JWT_INVALID", `not a JWT: ${parts.length} parts`);
+  let claims: Claims<T>;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as Claims<T>;
+  } catch (e) {
+    throw new VrskyError("VRS_JWT_INVALID", `not a JWT: its claims are not JSON (${errorMessage(e)})`, { cause: e });
+  }
   if (verify) {
-    const ok = FastKeyPair.fromPublic(claims.iss).verify(
-      Buffer.from(`${parts[0]}.${parts[1]}`),
-      Buffer.from(parts[2]!, "base64url"),
-    );
-    if (!ok) throw new Error(`JWT signature does not verify against its issuer ${claims.iss}`);
+    let ok: boolean;
+    try {
+      ok = FastKeyPair.fromPublic(claims.iss).verify(
+        Buffer.from(`${parts[0]}.${parts[1]}`),
+        Buffer.from(parts[2]!, "base64url"),
+      );
+    } catch (e) {
+      throw new VrskyError("VRS_JWT_INVALID", `JWT issuer ${String(claims.iss)} is not a public key`, { cause: e });
+    }
+    if (!ok) throw new VrskyError("VRS_JWT_INVALID", `JWT signature does not verify against its issuer ${claims.iss}`);
   }
   return claims;
 }

@@ -34,7 +34,7 @@ import { hkdfSync, randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { inspect } from "node:util";
 import { fmtCreds } from "@nats-io/jwt";
-import { VrskyError } from "../errors/errors.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 import { FastKeyPair } from "./fast-keys.js";
 import { decodeJwt, signJwt } from "./jwt.js";
 
@@ -54,6 +54,11 @@ export const KEY_FILES = {
 } as const;
 
 const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A tenant name as manifests allow it (a DNS label): the only names tenant account keys are derived for. */
+export function isTenantName(name: string): boolean {
+  return TENANT_NAME.test(name);
+}
 
 /** Every limit explicit and unlimited (an empty `limits` would mean zero connections). JetStream on. */
 export const UNLIMITED_JETSTREAM = {
@@ -114,9 +119,13 @@ export class VrskyKeys {
 
   /** @internal The deterministic account key of a tenant; use `tenantAccountKey`. */
   tenantKey(tenant: string, generation: number): FastKeyPair {
-    if (!TENANT_NAME.test(tenant)) throw new VrskyError("VRS_USAGE", `invalid tenant name ${JSON.stringify(tenant)}`);
+    if (!isTenantName(tenant))
+      throw new VrskyError("VRS_NAME_INVALID", `invalid tenant name ${JSON.stringify(tenant)}`);
     if (!Number.isSafeInteger(generation) || generation < 0)
-      throw new VrskyError("VRS_USAGE", `invalid account key generation ${generation}: a whole number >= 0`);
+      throw new VrskyError(
+        "VRS_KEY_GENERATION_INVALID",
+        `invalid account key generation ${generation}: a whole number >= 0`,
+      );
     const id = `${tenant}/${generation}`;
     let kp = this.#tenantKeys.get(id);
     if (!kp) {
@@ -174,7 +183,12 @@ export function initKeys(dirIn: string, opts: { operatorName?: string } = {}): I
   const dir = resolve(dirIn);
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new VrskyError("VRS_KEYS_EXIST", `${dir} exists and is not a directory`);
-    const present = readdirSync(dir);
+    let present: string[];
+    try {
+      present = readdirSync(dir);
+    } catch (e) {
+      throw new VrskyError("VRS_WRITE_FAILED", `cannot create keys in ${dir}: ${errorMessage(e)}`, { cause: e });
+    }
     if (present.length > 0) {
       throw new VrskyError(
         "VRS_KEYS_EXIST",
@@ -197,9 +211,7 @@ export function initKeys(dirIn: string, opts: { operatorName?: string } = {}): I
       }
     }
     if (e instanceof VrskyError) throw e;
-    throw new VrskyError("VRS_USAGE", `cannot create keys in ${dir}: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    });
+    throw new VrskyError("VRS_WRITE_FAILED", `cannot create keys in ${dir}: ${errorMessage(e)}`, { cause: e });
   }
 }
 
@@ -324,9 +336,7 @@ export function loadKeys(dirIn: string): VrskyKeys {
     try {
       return readFileSync(p, "utf8").trim();
     } catch (e) {
-      throw new VrskyError("VRS_KEYS_MISSING", `cannot read ${p}: ${e instanceof Error ? e.message : String(e)}`, {
-        cause: e,
-      });
+      throw new VrskyError("VRS_KEYS_MISSING", `cannot read ${p}: ${errorMessage(e)}`, { cause: e });
     }
   };
   const seed = (name: string, role: "operator" | "account") => {
@@ -355,7 +365,7 @@ export function loadKeys(dirIn: string): VrskyKeys {
     try {
       c = decodeJwt(token);
     } catch (e) {
-      throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new VrskyError("VRS_KEYS_INVALID", `${join(dir, name)}: ${errorMessage(e)}`, { cause: e });
     }
     if (c.sub !== sub || c.iss !== operator.getPublicKey()) {
       throw new VrskyError(

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { VrskyError } from "../errors/errors.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 import { decodeJwt } from "./jwt.js";
 import { deleteAccountsJwt } from "./claims.js";
 import type { VrskyKeys } from "./keys.js";
@@ -74,11 +74,17 @@ export class ResolverClient {
     servers: string | string[],
     o: Omit<ResolverClientOptions, "keys"> = {},
   ): Promise<ResolverClient> {
+    let sysCreds: Buffer;
+    try {
+      sysCreds = readFileSync(keys.files.sysCreds);
+    } catch (e) {
+      throw new VrskyError("VRS_KEYS_MISSING", `cannot read ${keys.files.sysCreds}: ${errorMessage(e)}`, { cause: e });
+    }
     try {
       const nc = await connect({
         servers,
         name: "vrsky-resolver",
-        authenticator: credsAuthenticator(readFileSync(keys.files.sysCreds)),
+        authenticator: credsAuthenticator(sysCreds),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
       });
@@ -86,7 +92,7 @@ export class ResolverClient {
     } catch (e) {
       throw new VrskyError(
         "VRS_NATS_UNAVAILABLE",
-        `cannot connect as the system user to ${String(servers)}: ${e instanceof Error ? e.message : String(e)}`,
+        `cannot connect as the system user to ${String(servers)}: ${errorMessage(e)}`,
         { cause: e },
       );
     }
@@ -164,8 +170,8 @@ export class ResolverClient {
    * once. Purge their JetStream data first (`purgeTenantJetStream`). Throws VRS_ACCOUNT_DELETE_FAILED.
    */
   async delete(accountPubs: string[]): Promise<ResolverResult> {
-    if (!this.o.keys)
-      throw new VrskyError("VRS_USAGE", "ResolverClient.delete needs the keys (options.keys) to sign the request");
+    // A caller's bug, not a user's mistake: ResolverClient.connect always passes the keys.
+    if (!this.o.keys) throw new Error("ResolverClient.delete needs the keys (options.keys) to sign the request");
     if (accountPubs.length === 0) return { account: "", ok: true, acks: 0, servers: 0, replies: [], errors: [] };
     const servers = await this.servers();
     const msgs = await this.collect(
@@ -249,7 +255,7 @@ export class ResolverClient {
       if (out.length === 0 && !tolerateTimeout) {
         throw new VrskyError(
           "VRS_NATS_UNAVAILABLE",
-          `${subject.split(".").slice(0, 4).join(".")}: ${e instanceof Error ? e.message : String(e)}`,
+          `${subject.split(".").slice(0, 4).join(".")}: ${errorMessage(e)}`,
           { cause: e },
         );
       }

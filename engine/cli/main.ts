@@ -1,20 +1,26 @@
 #!/usr/bin/env node
+import { VrskyError } from "../errors/errors.js";
 import { runCli } from "./program.js";
+import { exitCodeAfterWrites, StdStream } from "./std-streams.js";
 
-// `vrsky ... | head` closes the pipe early: that is the reader's choice, not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-    throw e;
-  });
-}
+const stdout = new StdStream(process.stdout);
+const stderr = new StdStream(process.stderr);
 
-runCli(process.argv.slice(2)).then(
+// At exit, not when the command returns: a failed write is reported by its stream a tick after the write.
+process.once("exit", (code) => {
+  if (stdout.failure) {
+    const e = new VrskyError("VRS_WRITE_FAILED", `cannot write to standard output: ${stdout.failure.message}`);
+    stderr.write(`vrsky: ${e.explain()}\n`);
+  }
+  process.exitCode = exitCodeAfterWrites(code, [stdout, stderr]);
+});
+
+runCli(process.argv.slice(2), { stdout, stderr }).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`vrsky: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    stderr.write(`vrsky: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = 70;
   },
 );

@@ -3,6 +3,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { DiscoveryEntry } from "../contract/discovery.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 
 export interface TenantConnectorOptions {
   /** The discovery bucket (read through the platform account). */
@@ -19,7 +20,8 @@ export interface TenantConnectorOptions {
  * A connection to a tenant, found only through its discovery entry and kept following it: when the tenant's
  * servers change (instances added, removed or replaced), it connects to the new set and drains the old
  * connection, without a restart. Events: `connected` (NatsConnection), `gone` (entry deleted), `unavailable`
- * (Error: the entry lists no server), `error` (a connection failed; listen for it, as for any EventEmitter).
+ * (a VRS_TENANT_UNAVAILABLE VrskyError: the entry lists no server), `error` (a connection failed, as
+ * VRS_NATS_UNAVAILABLE; listen for it, as for any EventEmitter).
  */
 export class TenantConnector extends EventEmitter {
   private nc: NatsConnection | undefined;
@@ -33,8 +35,9 @@ export class TenantConnector extends EventEmitter {
   }
 
   /**
-   * Starts following the entry; resolves once connected. Rejects (and stops) when the tenant has no entry, when
-   * its entry lists no server (a dedicated tenant without a ready instance), or when the first connection fails.
+   * Starts following the entry; resolves once connected. Rejects (and stops) when the tenant has no entry
+   * (VRS_TENANT_NOT_DISCOVERED), when its entry lists no server (VRS_TENANT_UNAVAILABLE: a dedicated tenant without
+   * a ready instance), or when the first connection fails (VRS_NATS_UNAVAILABLE).
    */
   async start(): Promise<NatsConnection> {
     const first = new Promise<NatsConnection>((resolve, reject) => {
@@ -50,9 +53,10 @@ export class TenantConnector extends EventEmitter {
       };
       const fail = (e: unknown) => {
         off();
-        reject(e instanceof Error ? e : new Error(String(e)));
+        reject(e);
       };
-      const gone = () => fail(new Error(`tenant ${this.o.tenant} has no discovery entry`));
+      const gone = () =>
+        fail(new VrskyError("VRS_TENANT_NOT_DISCOVERED", `tenant ${this.o.tenant} has no discovery entry`));
       this.on("connected", ok);
       this.on("gone", gone);
       this.on("unavailable", fail);
@@ -99,7 +103,10 @@ export class TenantConnector extends EventEmitter {
     if (entry.servers.length === 0) {
       await this.swap(undefined);
       const why = entry.tier === "dedicated" ? "none of its instances is ready" : "the entry lists no server";
-      this.emit("unavailable", new Error(`tenant ${this.o.tenant} has no server to connect to: ${why}`));
+      this.emit(
+        "unavailable",
+        new VrskyError("VRS_TENANT_UNAVAILABLE", `tenant ${this.o.tenant} has no server to connect to: ${why}`),
+      );
       return;
     }
     const nc = await this.open(entry.servers);
@@ -119,13 +126,22 @@ export class TenantConnector extends EventEmitter {
   }
 
   private async open(servers: string[]): Promise<NatsConnection> {
-    return connect({
-      servers,
-      name: this.o.name ?? `vrsky-${this.o.tenant}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      ...(await this.o.auth()),
-    });
+    const auth = await this.o.auth();
+    try {
+      return await connect({
+        servers,
+        name: this.o.name ?? `vrsky-${this.o.tenant}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        ...auth,
+      });
+    } catch (e) {
+      throw new VrskyError(
+        "VRS_NATS_UNAVAILABLE",
+        `cannot connect to tenant ${this.o.tenant} at ${servers.join(",")}: ${errorMessage(e)}`,
+        { cause: e },
+      );
+    }
   }
 
   /** Makes `next` current (announced with `connected` before the old one drains, so users move over first). */

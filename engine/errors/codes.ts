@@ -141,6 +141,62 @@ export const CODES = {
     "check that the resolver has allow_delete: true and trusts this operator",
     "transient",
   ),
+  // errors helper
+  VRS_WRITE_FAILED: c(
+    "cannot write a file or folder",
+    "check that the parent folder exists and is writable and that the disk is not full",
+    "stall",
+  ),
+  VRS_WORKTREE_INVALID: c(
+    "working tree cannot be read",
+    "pass --repo with the repository's top folder, which holds tenants/ and integrations/ readable by this user",
+    "stall",
+  ),
+  VRS_CREDS_INVALID: c(
+    "credentials file cannot be read",
+    "pass --creds with a creds file from vrsky init or vrsky creds that this user may read",
+    "stall",
+  ),
+  VRS_LISTEN_FAILED: c(
+    "cannot serve on the address",
+    "pass --listen with a free host:port such as 127.0.0.1:9464 (port 0 picks a free one)",
+    "stall",
+  ),
+  VRS_PUBLIC_KEY_INVALID: c(
+    "not a public key of the expected kind",
+    "give the public key as vrsky creds printed it: 56 characters, U... for a user, A... for an account",
+    "stall",
+  ),
+  VRS_KEY_GENERATION_INVALID: c(
+    "invalid account key generation",
+    "set the tenant's spec.accountKeyGeneration (vrsky creds: --generation) to a whole number from 0",
+    "stall",
+  ),
+  VRS_CREDS_TTL_INVALID: c(
+    "credential lifetime is not positive",
+    "give credentials a lifetime of at least 1s",
+    "stall",
+  ),
+  VRS_ACCOUNT_PROTECTED: c(
+    "the system and platform accounts cannot be deleted",
+    "leave them out of the accounts to delete: they belong to the installation, not to a tenant",
+    "stall",
+  ),
+  VRS_JWT_INVALID: c(
+    "not a valid NATS JWT",
+    "the JWT is damaged or not signed by its issuer: restore it from a backup or issue it again",
+    "stall",
+  ),
+  VRS_TENANT_NOT_DISCOVERED: c(
+    "tenant has no discovery entry",
+    "the reconciler writes it when it applies the tenant: check that the tenant exists at the applied revision (vrsky status)",
+    "wait",
+  ),
+  VRS_TENANT_UNAVAILABLE: c(
+    "tenant has no server to connect to",
+    "a dedicated tenant's instances are not ready yet: check the provisioner's log and vrsky status",
+    "wait",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

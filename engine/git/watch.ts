@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 import { git, gitOk } from "./exec.js";
 
 /** Tells when the branch may have moved. Listeners re-resolve the ref; spurious calls are harmless. */
@@ -71,7 +72,11 @@ export class RemoteRefSource implements RefSource {
 
   async start(onChange: (why: string) => void): Promise<void> {
     if (!existsSync(join(this.repo, "HEAD"))) {
-      mkdirSync(dirname(this.repo), { recursive: true });
+      try {
+        mkdirSync(dirname(this.repo), { recursive: true });
+      } catch (e) {
+        throw new VrskyError("VRS_WRITE_FAILED", `cannot make the mirror's folder: ${errorMessage(e)}`, { cause: e });
+      }
       await gitOk(dirname(this.repo), ["clone", "--quiet", "--mirror", "--", this.url, this.repo]);
     }
     const loop = async () => {

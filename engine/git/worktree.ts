@@ -1,17 +1,14 @@
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { VrskyError } from "../errors/errors.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 import { isManifestPath, type ManifestFile } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 
 /** The manifest files of a working tree, for editors (`vrsky validate --worktree`). Never used to apply. */
 export async function readWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const realRoot = await realpath(root).catch(() => {
-    throw new VrskyError(
-      "VRS_USAGE",
-      `${root} does not exist; pass --repo with the folder that holds tenants/ and integrations/`,
-    );
+  const realRoot = await realpath(root).catch((e: unknown) => {
+    throw new VrskyError("VRS_WORKTREE_INVALID", `${root} does not exist`, { cause: e });
   });
   const folders = await Promise.all(
     ["tenants", "integrations"].map((f) =>
@@ -22,10 +19,7 @@ export async function readWorktree(root: string, options: { limits?: InputLimits
     ),
   );
   if (!folders.some(Boolean)) {
-    throw new VrskyError(
-      "VRS_USAGE",
-      `${root} has neither tenants/ nor integrations/; pass --repo with the folder that holds them`,
-    );
+    throw new VrskyError("VRS_WORKTREE_INVALID", `${root} has neither tenants/ nor integrations/`);
   }
   const files: ManifestFile[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -82,7 +76,14 @@ export async function readWorktree(root: string, options: { limits?: InputLimits
       }
     }
   };
-  await walk("tenants");
-  await walk("integrations");
+  try {
+    await walk("tenants");
+    await walk("integrations");
+  } catch (e) {
+    // A file that vanished or may not be read while we walk: the tree cannot be validated as it is.
+    throw new VrskyError("VRS_WORKTREE_INVALID", `cannot read the working tree ${root}: ${errorMessage(e)}`, {
+      cause: e,
+    });
+  }
   return files;
 }

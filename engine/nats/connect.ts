@@ -1,30 +1,56 @@
 import { readFileSync } from "node:fs";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { VrskyError } from "../errors/errors.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 
 export interface ConnectOptions {
   url: string;
   creds?: string;
   name?: string;
+  /** Check that the account has JetStream (the engine keeps its state in KV), so a server without it is a clear error. */
+  jetstream?: boolean;
 }
 
 /** A connection that reconnects forever: the engine reports not-ready while NATS is away, it does not exit. */
 export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
+  // Read before connecting: a missing or wrong creds file is the user's to fix, not NATS being away.
+  const creds = o.creds === undefined ? undefined : readCreds(o.creds);
+  let nc: NatsConnection;
   try {
-    return await connect({
+    nc = await connect({
       servers: o.url.split(","),
       name: o.name ?? "vrsky",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
       timeout: 5_000,
-      ...(o.creds ? { authenticator: credsAuthenticator(readFileSync(o.creds)) } : {}),
+      ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
     });
   } catch (e) {
-    throw new VrskyError(
-      "VRS_NATS_UNAVAILABLE",
-      `cannot connect to ${o.url}: ${e instanceof Error ? e.message : String(e)}`,
-      { cause: e },
-    );
+    throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot connect to ${o.url}: ${errorMessage(e)}`, { cause: e });
   }
+  if (o.jetstream) {
+    try {
+      await jetstreamManager(nc);
+    } catch (e) {
+      await nc.close();
+      throw new VrskyError("VRS_NATS_UNAVAILABLE", `no JetStream at ${o.url}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+  return nc;
+}
+
+/** The bytes of a creds file (a user JWT and its seed, as `vrsky init` and `vrsky creds` write them). */
+export function readCreds(path: string): Uint8Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new VrskyError("VRS_CREDS_INVALID", `cannot read ${path}: ${errorMessage(e)}`, { cause: e });
+  }
+  const text = bytes.toString("utf8");
+  if (!text.includes("BEGIN NATS USER JWT") || !text.includes("BEGIN USER NKEY SEED")) {
+    throw new VrskyError("VRS_CREDS_INVALID", `${path} is not a NATS creds file (a user JWT and an nkey seed)`);
+  }
+  return bytes;
 }

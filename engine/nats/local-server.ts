@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { VrskyError } from "../errors/errors.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
 
 export interface LocalServerOptions {
   /** Folder for the store, config, ports file and log. */
@@ -54,21 +54,27 @@ export class LocalNatsServer {
     const { dir } = this.options;
     const store = join(dir, "jetstream");
     const portsDir = join(dir, "ports");
-    mkdirSync(store, { recursive: true });
-    mkdirSync(portsDir, { recursive: true });
-    for (const f of readdirSync(portsDir)) if (f.endsWith(".ports")) writeFileSync(join(portsDir, f), "");
     const conf = join(dir, "nats-server.conf");
-    writeFileSync(
-      conf,
-      [
-        `server_name: ${JSON.stringify(this.options.serverName ?? "vrsky-local")}`,
-        `listen: "127.0.0.1:${this.options.port ?? -1}"`,
-        `jetstream { store_dir: ${JSON.stringify(store)} }`,
-        `ports_file_dir: ${JSON.stringify(portsDir)}`,
-        "max_payload: 8MB",
-        this.options.extraConfig ?? "",
-      ].join("\n") + "\n",
-    );
+    try {
+      mkdirSync(store, { recursive: true });
+      mkdirSync(portsDir, { recursive: true });
+      for (const f of readdirSync(portsDir)) if (f.endsWith(".ports")) writeFileSync(join(portsDir, f), "");
+      writeFileSync(
+        conf,
+        [
+          `server_name: ${JSON.stringify(this.options.serverName ?? "vrsky-local")}`,
+          `listen: "127.0.0.1:${this.options.port ?? -1}"`,
+          `jetstream { store_dir: ${JSON.stringify(store)} }`,
+          `ports_file_dir: ${JSON.stringify(portsDir)}`,
+          "max_payload: 8MB",
+          this.options.extraConfig ?? "",
+        ].join("\n") + "\n",
+      );
+    } catch (e) {
+      throw new VrskyError("VRS_WRITE_FAILED", `cannot prepare nats-server's folder ${dir}: ${errorMessage(e)}`, {
+        cause: e,
+      });
+    }
     const child = spawn(bin, ["-c", conf, "-l", join(dir, "nats-server.log")], { stdio: ["ignore", "ignore", "pipe"] });
     this.child = child;
     this.stopping = false;
@@ -77,7 +83,7 @@ export class LocalNatsServer {
     });
     let stderr = "";
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
-    const exited = new Promise<never>((_, reject) =>
+    const exited = new Promise<never>((_, reject) => {
       child.once("exit", (code) =>
         reject(
           new VrskyError(
@@ -85,18 +91,29 @@ export class LocalNatsServer {
             `nats-server exited (code ${code}) while starting: ${stderr.trim() || `see ${join(dir, "nats-server.log")}`}`,
           ),
         ),
-      ),
-    );
-    exited.catch(() => undefined);
+      );
+      // e.g. the binary is not executable: spawn reports it here, and there is no exit to wait for.
+      child.once("error", (e) =>
+        reject(new VrskyError("VRS_NATS_SERVER_FAILED", `cannot run ${bin}: ${e.message}`, { cause: e })),
+      );
+    });
+    let gone = false;
+    exited.catch(() => (gone = true));
     const portsFile = join(portsDir, `${basenameOf(bin)}_${child.pid}.ports`);
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 15_000);
-    await Promise.race([exited, this.waitForPorts(portsFile, deadline)]);
+    try {
+      await Promise.race([exited, this.waitForPorts(portsFile, deadline, () => gone)]);
+    } catch (e) {
+      // Too slow to start: do not leave it running behind an error (nor keep this process alive through its pipe).
+      if (!gone) child.kill("SIGKILL");
+      throw e;
+    }
     return this;
   }
 
-  private async waitForPorts(file: string, deadline: number): Promise<void> {
+  private async waitForPorts(file: string, deadline: number, gone: () => boolean): Promise<void> {
     // The server writes its ports file once it listens; poll the file (there is no event to await).
-    for (;;) {
+    while (!gone()) {
       if (existsSync(file)) {
         const text = readFileSync(file, "utf8");
         if (text.trim() !== "") {

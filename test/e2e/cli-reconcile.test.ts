@@ -1,9 +1,13 @@
 import { expect } from "chai";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
 import { cli } from "../helpers/cli.js";
+import { runVrsky } from "../helpers/cli-run.js";
+import { expectCodedFailure } from "../helpers/codes.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { TestNats, bucket, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
 import { killAll, VrskyProcess } from "../helpers/process.js";
@@ -110,6 +114,57 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     expect(r.stderr).to.match(/VRS_GIT_NOT_A_REPO/);
   });
 
+  it("every command given a user mistake exits 2 with a code and no stack trace", async function () {
+    this.timeout(120_000);
+    repo.write("tenants/acme.yaml", tenantYaml("acme")).commit();
+    const dir = mkdtempSync(join(tmpdir(), "vrsky-mistakes-"));
+    scratch.push(dir);
+    const keys = join(dir, "keys");
+    expect((await cli("init", "--keys", keys)).code).to.equal(0);
+    const aFile = join(dir, "a-file");
+    writeFileSync(aFile, "not a folder, not creds");
+    const notRepo = join(dir, "no-repo");
+    mkdirSync(notRepo);
+    const missing = join(dir, "missing");
+    const down = `nats://127.0.0.1:${await closedPort()}`;
+    const user = FastKeyPair.create("user").getPublicKey();
+    const n = ["--nats", nats.url];
+    const cases: Array<[string[], string]> = [
+      [["reconcile", "--repo", repo.dir, ...n, "--lease-ttl", "soon"], "VRS_USAGE"],
+      [["reconcile", "--repo", repo.dir, ...n, "--max-delete-share", "2"], "VRS_USAGE"],
+      [["reconcile", "--repo", notRepo, ...n], "VRS_GIT_NOT_A_REPO"],
+      [["reconcile", "--repo", repo.dir, "--nats", down, "--once"], "VRS_NATS_UNAVAILABLE"],
+      [["reconcile", "--repo", repo.dir, ...n, "--keys", missing], "VRS_KEYS_MISSING"],
+      [["reconcile", "--repo", repo.dir, ...n, "--creds", missing], "VRS_CREDS_INVALID"],
+      [["reconcile", "--repo", repo.dir, ...n, "--listen", "127.0.0.1:99999"], "VRS_LISTEN_FAILED"],
+      [["status", "--nats", down], "VRS_NATS_UNAVAILABLE"],
+      [["revoke", "--tenant", "Acme", "--user", user, ...n], "VRS_USAGE"],
+      [["revoke", "--tenant", "acme", "--user", "Unope", ...n], "VRS_USAGE"],
+      [["revoke", "--tenant", "acme", "--user", user, "--nats", down], "VRS_NATS_UNAVAILABLE"],
+      [["revoke", "--tenant", "acme", "--user", user, ...n, "--creds", aFile], "VRS_CREDS_INVALID"],
+      [["up", "--repo", repo.dir, "--worker-capacity", "lots"], "VRS_USAGE"],
+      [["up", "--repo", notRepo], "VRS_GIT_NOT_A_REPO"],
+      [["up", "--repo", repo.dir, "--data", join(aFile, "data")], "VRS_WRITE_FAILED"],
+      [["up", "--repo", repo.dir, "--nats", down], "VRS_NATS_UNAVAILABLE"],
+      [["init", "--keys", keys], "VRS_KEYS_EXIST"],
+      [["init", "--keys", join(aFile, "keys")], "VRS_WRITE_FAILED"],
+      [["creds", "--tenant", "acme", "--keys", missing], "VRS_KEYS_MISSING"],
+      [["creds", "--tenant", "acme", "--keys", keys, "--generation", "x"], "VRS_USAGE"],
+      [["worker", ...n, "--capacity", "0"], "VRS_USAGE"],
+      [["worker", ...n, "--heartbeat", "1s", "--expiry", "2s"], "VRS_USAGE"],
+      [["worker", ...n, "--labels", "=x"], "VRS_USAGE"],
+      [["worker", ...n, "--id", "a.b"], "VRS_USAGE"],
+      [["worker", "--nats", down], "VRS_NATS_UNAVAILABLE"],
+      [["worker", ...n, "--creds", aFile], "VRS_CREDS_INVALID"],
+      [["worker", ...n, "--keys", aFile], "VRS_KEYS_MISSING"],
+      [["worker", ...n, "--id", "w-listen", "--listen", "127.0.0.1:99999"], "VRS_LISTEN_FAILED"],
+    ];
+    for (const [args, code] of cases) expectCodedFailure(await cli(...args), code, args.join(" "));
+    // The real program, as a user runs it: the same one line, no stack trace.
+    expectCodedFailure(await runVrsky(["worker", "--nats", down]), "VRS_NATS_UNAVAILABLE");
+    expectCodedFailure(await runVrsky(["creds", "--tenant", "acme", "--keys", missing]), "VRS_KEYS_MISSING");
+  });
+
   it("up without nats-server says how to install it and exits 2", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     repo.commit();
@@ -125,3 +180,12 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     }
   });
 });
+
+/** A loopback port nothing listens on (a NATS that cannot be reached). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

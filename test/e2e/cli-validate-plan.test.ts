@@ -1,5 +1,10 @@
 import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cli } from "../helpers/cli.js";
+import { runVrsky, runVrskyPiped } from "../helpers/cli-run.js";
+import { expectCodedFailure } from "../helpers/codes.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 
 describe("vrsky validate and plan on a real git repository", () => {
@@ -97,5 +102,54 @@ describe("vrsky validate and plan on a real git repository", () => {
     const u = await cli("plan", "--repo", repo.dir);
     expect(u.code).to.equal(2);
     expect(u.stderr).to.match(/--base/);
+  });
+
+  it("exits 2 with a code and no stack trace for a bad repository, revision or working tree", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme")).commit();
+    const empty = mkdtempSync(join(tmpdir(), "vrsky-empty-"));
+    try {
+      const cases: Array<[string[], string]> = [
+        [["validate", "--repo", empty], "VRS_GIT_NOT_A_REPO"],
+        [["validate", "--repo", join(empty, "missing")], "VRS_GIT_NOT_A_REPO"],
+        [["validate", "--repo", repo.dir, "--ref", "-x"], "VRS_GIT_BAD_REF"],
+        [["validate", "--worktree", "--repo", empty], "VRS_WORKTREE_INVALID"],
+        [["validate", "--worktree", "--repo", join(empty, "missing")], "VRS_WORKTREE_INVALID"],
+        [["plan", "--repo", repo.dir, "--base", "nope"], "VRS_GIT_BAD_REF"],
+        [["plan", "--repo", empty, "--base", "main"], "VRS_GIT_NOT_A_REPO"],
+      ];
+      for (const [args, code] of cases) expectCodedFailure(await cli(...args), code, args.join(" "));
+      // and the real program prints the same line (no stack trace) with the same exit code
+      expectCodedFailure(await runVrsky(cases[0]![0]), cases[0]![1]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("a reader that closes the pipe early never turns the exit code into 0 (set -o pipefail)", async function () {
+    this.timeout(120_000);
+    const base = repo.commit("empty");
+    repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
+    const valid = repo.commit("valid");
+    // Findings larger than a pipe's buffer (64 KiB: 250 tenants with 4 findings each), so that the CLI really
+    // writes into the pipe `head` closed.
+    const bad = "  tier: premium\n  suspend: maybe\n  colour: red\n  size: large\n";
+    for (let i = 0; i < 250; i++) repo.write(`tenants/t${i}.yaml`, tenantYaml(`t${i}`, bad));
+    const invalid = repo.commit("invalid");
+    const o = { timeoutMs: 100_000 };
+    const [findingsJson, findingsText, plan, ok, error] = await Promise.all([
+      runVrskyPiped(["validate", "--repo", repo.dir, "--ref", invalid, "--format", "json"], "head -c 10 >/dev/null", o),
+      // `true` reads nothing: it is gone before the CLI writes its first byte
+      runVrskyPiped(["validate", "--repo", repo.dir, "--ref", invalid], "true", o),
+      runVrskyPiped(["plan", "--repo", repo.dir, "--base", base, "--head", valid, "--format", "json"], "true", o),
+      runVrskyPiped(["validate", "--repo", repo.dir, "--ref", valid], "true", o),
+      runVrskyPiped(["validate", "--repo", repo.dir, "--ref", "nope"], "true", { ...o, stderrToo: true }),
+    ]);
+    for (const r of [findingsJson, findingsText, plan, ok, error])
+      expect(r.stderr).not.to.match(/internal error|\n\s+at /);
+    expect(findingsJson.code, "invalid manifests, --format json").to.equal(1);
+    expect(findingsText.code, "invalid manifests, text").to.equal(1);
+    expect(plan.code, "a plan shown").to.equal(0);
+    expect(ok.code, "a valid revision").to.equal(0);
+    expect(error.code, "an unknown revision, stderr into the closed pipe").to.equal(2);
   });
 });

@@ -1,10 +1,10 @@
 import { chmodSync, closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, basename, resolve } from "node:path";
 import type { Command } from "commander";
-import { loadKeys } from "../../accounts/keys.js";
+import { isTenantName, loadKeys } from "../../accounts/keys.js";
 import { userCreds } from "../../accounts/claims.js";
 import { formatDuration, parseDuration } from "../../manifests/durations.js";
-import { VrskyError } from "../../errors/errors.js";
+import { errorMessage, VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
 
 interface CredsFlags {
@@ -31,6 +31,7 @@ export function registerCreds(program: Command, ctx: CliContext): void {
       "\nThe creds hold a secret user key: store them with care. Exit codes: 0 issued, 2 usage or environment error.",
     )
     .action((o: CredsFlags) => {
+      if (!isTenantName(o.tenant)) throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
       const generation = Number(o.generation);
       if (!/^\d+$/.test(o.generation) || !Number.isSafeInteger(generation)) {
         throw new VrskyError("VRS_USAGE", `--generation must be a whole number >= 0, not '${o.generation}'`);
@@ -56,18 +57,18 @@ function writePrivate(path: string, text: string): void {
   try {
     fd = openSync(tmp, "wx", 0o600);
   } catch (e) {
-    throw new VrskyError("VRS_USAGE", `cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new VrskyError("VRS_WRITE_FAILED", `cannot write ${path}: ${errorMessage(e)}`, { cause: e });
   }
   try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
     chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new VrskyError("VRS_USAGE", `cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new VrskyError("VRS_WRITE_FAILED", `cannot write ${path}: ${errorMessage(e)}`, { cause: e });
   }
 }

@@ -11,9 +11,9 @@ import type { Provisioner } from "../../provision/provisioner.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
 import { connectNats } from "../../nats/connect.js";
 import { parseDuration } from "../../manifests/durations.js";
-import { serveProbes } from "../../telemetry/probes.js";
+import { serveProbes, type ProbeTarget } from "../../telemetry/probes.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
-import { VrskyError } from "../../errors/errors.js";
+import { errorMessage, VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
 import { waitForSignal } from "../signals.js";
@@ -89,6 +89,15 @@ export function durationFlag(name: string, value: string): number {
   return ms;
 }
 
+/** Serves /healthz, /readyz and /metrics on the --listen address; VRS_LISTEN_FAILED when it cannot. */
+export async function listenFlag(target: ProbeTarget, addr: string): Promise<Awaited<ReturnType<typeof serveProbes>>> {
+  try {
+    return await serveProbes(target, addr);
+  } catch (e) {
+    throw new VrskyError("VRS_LISTEN_FAILED", `cannot serve --listen ${addr}: ${errorMessage(e)}`, { cause: e });
+  }
+}
+
 export interface ReconcileHooks {
   /** Called once the reconciler runs (not with --once). */
   onReady?: (r: Reconciler) => void | Promise<void>;
@@ -123,6 +132,7 @@ export async function runReconcile(
     url: flags.nats,
     creds: flags.creds ?? keys?.files.platformCreds,
     name: `vrsky-reconciler-${id}`,
+    jetstream: true,
   });
   const sharedServers = (flags.dataPlane ?? flags.nats).split(",");
   const resolver = keys
@@ -156,6 +166,7 @@ export async function runReconcile(
         : undefined,
     log,
   });
+  let probes: Awaited<ReturnType<typeof serveProbes>> | undefined;
   try {
     if (flags.once) {
       const run = await reconciler.runOnce();
@@ -169,17 +180,18 @@ export async function runReconcile(
         if (s.type === "disconnect" || s.type === "reconnect") log(`nats-${s.type}`, {});
       }
     })();
-    await reconciler.start();
-    const probes = flags.listen ? await serveProbes(reconciler, flags.listen) : undefined;
+    // Before starting: a bad --listen address must not leave a running reconciler behind.
+    probes = flags.listen ? await listenFlag(reconciler, flags.listen) : undefined;
     if (probes) log("listening", { url: probes.url });
+    await reconciler.start();
     await hooks.onReady?.(reconciler);
     const signal = await waitForSignal();
     log("stopping", { signal });
     await hooks.beforeStop?.();
-    probes?.server.close();
     await reconciler.stop();
     return 0;
   } finally {
+    probes?.server.close();
     await provisioner?.close();
     await resolver?.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());

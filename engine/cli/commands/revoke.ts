@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { isPublicKey } from "../../accounts/fast-keys.js";
-import { loadKeys } from "../../accounts/keys.js";
-import { VrskyError } from "../../errors/errors.js";
+import { isTenantName, loadKeys } from "../../accounts/keys.js";
+import { errorMessage, VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
 import { revocationKey } from "../../contract/keys.js";
 import { REVOCATION_FORMAT, type RevocationRecord } from "../../contract/revocations.js";
@@ -21,17 +21,15 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
     .addHelpText("after", "\nExit codes: 0 recorded, 2 usage or environment error.")
     .action(
       async (o: { tenant: string; user: string; nats: string; creds?: string; keys?: string; reason?: string }) => {
-        if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.tenant))
-          throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
+        if (!isTenantName(o.tenant)) throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
         if (!isPublicKey(o.user, "user"))
           throw new VrskyError(
             "VRS_USAGE",
             `--user must be a user public key (56 characters starting with U), not '${o.user}'`,
           );
         const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
-        const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke" });
+        const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke", jetstream: true });
         try {
-          const kv = await openBucket(nc, "revocations");
           const record: RevocationRecord = {
             format: REVOCATION_FORMAT,
             tenant: o.tenant,
@@ -39,7 +37,15 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
             revokedAt: Math.floor(Date.now() / 1000),
             ...(o.reason ? { reason: o.reason } : {}),
           };
-          await kv.put(revocationKey(o.tenant, o.user), JSON.stringify(record));
+          try {
+            const kv = await openBucket(nc, "revocations");
+            await kv.put(revocationKey(o.tenant, o.user), JSON.stringify(record));
+          } catch (e) {
+            // e.g. a server without JetStream, or an account that may not use it
+            throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot record the revocation: ${errorMessage(e)}`, {
+              cause: e,
+            });
+          }
           ctx.stdout.write(
             `revoked ${o.user} of tenant ${o.tenant}; the leading reconciler re-pushes the account and the user is disconnected\n`,
           );

@@ -1,6 +1,6 @@
 import { resolve, join } from "node:path";
 import type { Command } from "commander";
-import { gitOk } from "../../git/exec.js";
+import { git } from "../../git/exec.js";
 import { existsSync } from "node:fs";
 import { initKeys, KEY_FILES, loadKeys } from "../../accounts/keys.js";
 import { startOperatorServer } from "../../accounts/local.js";
@@ -42,7 +42,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
           );
         }
         const repo = resolve(o.repo);
-        const branch = o.branch ?? (await gitOk(repo, ["symbolic-ref", "--short", "HEAD"])).toString("utf8").trim();
+        if ((await git(repo, ["rev-parse", "--git-dir"])).code !== 0)
+          throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository`);
+        const branch = o.branch ?? (await checkedOutBranch(repo));
         let server: LocalNatsServer | undefined;
         let url = o.nats;
         let keysDir: string | undefined;
@@ -121,4 +123,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
         }
       },
     );
+}
+
+async function checkedOutBranch(repo: string): Promise<string> {
+  const r = await git(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
+  if (r.code !== 0)
+    throw new VrskyError("VRS_GIT_BAD_REF", `no branch is checked out in ${repo} (detached HEAD): pass --branch`);
+  return r.stdout.toString("utf8").trim();
 }

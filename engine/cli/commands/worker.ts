@@ -6,11 +6,10 @@ import { connectNats } from "../../nats/connect.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
-import { serveProbes } from "../../telemetry/probes.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
 import { waitForSignal } from "../signals.js";
-import { durationFlag } from "./reconcile.js";
+import { durationFlag, listenFlag } from "./reconcile.js";
 
 export interface WorkerFlags {
   nats: string;
@@ -86,13 +85,13 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
   }
   const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
   const log = jsonLog(ctx);
-  const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}` });
+  const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, log });
   // Before registering: a bad --listen address must not leave a registration behind.
   const probes = flags.listen
-    ? await serveProbes(worker, flags.listen).catch(async (e: unknown) => {
+    ? await listenFlag(worker, flags.listen).catch(async (e: unknown) => {
         await nc.close();
-        throw new VrskyError("VRS_USAGE", `--listen ${flags.listen}: ${e instanceof Error ? e.message : String(e)}`);
+        throw e;
       })
     : undefined;
   if (probes) log("listening", { url: probes.url });

@@ -9,10 +9,12 @@ import {
   tenantAccountPublicKey,
   tenantLimits,
   userCreds,
+  userJwt,
 } from "../../../engine/accounts/claims.js";
 import { FastKeyPair } from "../../../engine/accounts/fast-keys.js";
 import { initKeys, loadKeys, tenantAccountKey, type VrskyKeys } from "../../../engine/accounts/keys.js";
 import type { TenantResource } from "../../../engine/model/resources.js";
+import { codeOf } from "../../helpers/codes.js";
 import { seedIn } from "./secrets.js";
 
 const tenant = (name: string, spec: TenantResource["spec"] = {}): TenantResource => ({
@@ -106,8 +108,12 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     const r2 = tenantAccountJwt(keys, t, { iat: 1_700_000_000, revocations: { [u2]: 20, [u1]: 10 } });
     expect(r1, "revocation order does not matter").to.equal(r2);
     expect(decode<Account>(r1).nats.revocations).to.deep.equal({ [u1]: 10, [u2]: 20 });
-    expect(() => tenantAccountJwt(keys, t, { revocations: { "not-a-key": 1 } })).to.throw(/not a user public key/);
-    expect(() => tenantAccountJwt(keys, tenant("acme", { limits: { payloadBytes: "lots" } }))).to.throw(/not a size/);
+    expect(codeOf(() => tenantAccountJwt(keys, t, { revocations: { "not-a-key": 1 } }))).to.equal(
+      "VRS_PUBLIC_KEY_INVALID",
+    );
+    expect(codeOf(() => tenantAccountJwt(keys, tenant("acme", { limits: { payloadBytes: "lots" } })))).to.equal(
+      "VRS_SIZE_INVALID",
+    );
   });
 
   it("issues short-lived user creds signed by the tenant account key, denying $SYS.>", async () => {
@@ -134,7 +140,12 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     expect(q.aid).to.equal(tenantAccountKey(keys, "acme", 3).getPublicKey());
     expect(q.uc.exp! - q.uc.iat).to.equal(60);
     expect((q.uc.nats as Partial<User>).pub).to.deep.equal({ allow: ["orders.>"], deny: ["$SYS.>"] });
-    expect(() => userCreds(keys, "acme", 0, { name: "w", ttlSeconds: 0 })).to.throw(/positive/);
+    expect(codeOf(() => userCreds(keys, "acme", 0, { name: "w", ttlSeconds: 0 }))).to.equal("VRS_CREDS_TTL_INVALID");
+    expect(codeOf(() => userCreds(keys, "Acme", 0, { name: "w" }))).to.equal("VRS_NAME_INVALID");
+    expect(codeOf(() => userCreds(keys, "acme", -1, { name: "w" }))).to.equal("VRS_KEY_GENERATION_INVALID");
+    expect(codeOf(() => userJwt(keys, "acme", 0, keys.operator.getPublicKey(), { name: "w" }))).to.equal(
+      "VRS_PUBLIC_KEY_INVALID",
+    );
   });
 
   it("keeps the creds (user seed) out of JSON: the property is not enumerable", () => {
@@ -152,8 +163,12 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     expect(c.iss).to.equal(keys.operator.getPublicKey());
     expect(c.sub).to.equal(keys.operator.getPublicKey());
     expect(c.nats.accounts).to.deep.equal([a, b]);
-    expect(() => deleteAccountsJwt(keys, [keys.systemAccount.getPublicKey()])).to.throw(/refusing/);
-    expect(() => deleteAccountsJwt(keys, [keys.platformAccount.getPublicKey()])).to.throw(/refusing/);
-    expect(() => deleteAccountsJwt(keys, [keys.operator.getPublicKey()])).to.throw(/not an account/);
+    expect(codeOf(() => deleteAccountsJwt(keys, [keys.systemAccount.getPublicKey()]))).to.equal(
+      "VRS_ACCOUNT_PROTECTED",
+    );
+    expect(codeOf(() => deleteAccountsJwt(keys, [keys.platformAccount.getPublicKey()]))).to.equal(
+      "VRS_ACCOUNT_PROTECTED",
+    );
+    expect(codeOf(() => deleteAccountsJwt(keys, [keys.operator.getPublicKey()]))).to.equal("VRS_PUBLIC_KEY_INVALID");
   });
 });

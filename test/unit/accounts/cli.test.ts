@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseCreds } from "@nats-io/jwt";
 import { loadKeys, tenantAccountKey } from "../../../engine/accounts/keys.js";
 import { cli } from "../../helpers/cli.js";
+import { expectCodedFailure } from "../../helpers/codes.js";
 import { secretsOf, seedIn } from "./secrets.js";
 
 describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
@@ -41,14 +42,11 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
     await cli("init", "--keys", dir);
     const before = readFileSync(join(dir, "master.key"), "utf8");
     const r = await cli("init", "--keys", dir);
-    expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/is not empty .*refusing to overwrite keys \(VRS_KEYS_EXIST\)/);
+    expectCodedFailure(r, "VRS_KEYS_EXIST");
     expect(readFileSync(join(dir, "master.key"), "utf8")).to.equal(before);
     expect((await cli("init")).code, "missing --keys").to.equal(2);
     writeFileSync(join(base, "a-file"), "x");
-    const bad = await cli("init", "--keys", join(base, "a-file", "keys"));
-    expect(bad.code).to.equal(2);
-    expect(bad.stderr).to.match(/cannot create keys in .*a-file\/keys: .*ENOTDIR/);
+    expectCodedFailure(await cli("init", "--keys", join(base, "a-file", "keys")), "VRS_WRITE_FAILED");
   });
 
   it("creds writes a 0600 file in the tenant's account and says on stderr when it expires", async () => {
@@ -84,20 +82,17 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
   it("creds exits 2 on usage and environment errors with a clear message", async () => {
     const dir = join(base, "keys");
     await cli("init", "--keys", dir);
-    const cases: Array<[string[], RegExp]> = [
-      [["--tenant", "acme", "--keys", join(base, "none")], /no key directory at .*none \(VRS_KEYS_MISSING\)/],
-      [["--tenant", "acme", "--keys", dir, "--ttl", "soon"], /--ttl 'soon' is not a duration/],
-      [["--tenant", "acme", "--keys", dir, "--ttl", "0s"], /--ttl '0s' is not a duration of at least 1s/],
-      [["--tenant", "acme", "--keys", dir, "--generation", "-1"], /--generation must be a whole number/],
-      [["--tenant", "Not_A_Name", "--keys", dir], /invalid tenant name/],
-      [["--tenant", "acme", "--keys", dir, "--out", join(base, "missing-dir", "x.creds")], /cannot write/],
-      [["--keys", dir], /required option '--tenant <name>'/],
+    const cases: Array<[string[], string]> = [
+      [["--tenant", "acme", "--keys", join(base, "none")], "VRS_KEYS_MISSING"],
+      [["--tenant", "acme", "--keys", dir, "--ttl", "soon"], "VRS_USAGE"],
+      [["--tenant", "acme", "--keys", dir, "--ttl", "0s"], "VRS_USAGE"],
+      [["--tenant", "acme", "--keys", dir, "--generation", "-1"], "VRS_USAGE"],
+      [["--tenant", "Not_A_Name", "--keys", dir], "VRS_USAGE"],
+      [["--tenant", "acme", "--keys", dir, "--out", join(base, "missing-dir", "x.creds")], "VRS_WRITE_FAILED"],
     ];
-    for (const [args, msg] of cases) {
-      const r = await cli("creds", ...args);
-      expect(r.code, args.join(" ")).to.equal(2);
-      expect(r.stderr, args.join(" ")).to.match(msg);
-      expect(r.stdout, args.join(" ")).to.equal("");
-    }
+    for (const [args, code] of cases) expectCodedFailure(await cli("creds", ...args), code, args.join(" "));
+    const missing = await cli("creds", "--keys", dir);
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.match(/required option '--tenant <name>'/);
   });
 });

@@ -13,6 +13,7 @@ import {
   type KeyRole,
 } from "../../../engine/accounts/fast-keys.js";
 import { decodeJwt, signJwt } from "../../../engine/accounts/jwt.js";
+import { codeOf } from "../../helpers/codes.js";
 
 const TE = new TextEncoder();
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -152,7 +153,11 @@ describe("accounts: FastKeyPair (node:crypto Ed25519 behind the nkeys KeyPair in
     const body = JSON.parse(Buffer.from(b!, "base64url").toString()) as { name: string };
     body.name = "y";
     const forged = [h, Buffer.from(JSON.stringify(body)).toString("base64url"), s].join(".");
-    expect(() => decodeJwt(forged)).to.throw(/signature/);
+    expect(codeOf(() => decodeJwt(forged))).to.equal("VRS_JWT_INVALID");
     expect(() => decode(forged)).to.throw(/sig/);
+    expect(codeOf(() => decodeJwt("not a jwt"))).to.equal("VRS_JWT_INVALID");
+    expect(codeOf(() => decodeJwt("a.b.c"))).to.equal("VRS_JWT_INVALID");
+    const foreign = Buffer.from(JSON.stringify({ ...body, iss: "nobody" })).toString("base64url");
+    expect(codeOf(() => decodeJwt([h, foreign, s].join(".")))).to.equal("VRS_JWT_INVALID");
   });
 });

@@ -8,18 +8,8 @@ import { fromSeed } from "@nats-io/nkeys";
 import { decode, parseCreds } from "@nats-io/jwt";
 import { encodeSeed } from "../../../engine/accounts/fast-keys.js";
 import { initKeys, loadKeys, serverConfig, tenantAccountKey } from "../../../engine/accounts/keys.js";
-import { isVrskyError } from "../../../engine/errors/errors.js";
+import { codeOf as code } from "../../helpers/codes.js";
 import { secretsOf } from "./secrets.js";
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVrskyError(e)) return e.code;
-    throw e;
-  }
-  throw new Error("did not throw");
-}
 
 describe("accounts: key directory (init, load, tenant account keys)", () => {
   let base: string;
@@ -147,8 +137,8 @@ describe("accounts: key directory (init, load, tenant account keys)", () => {
       expect(
         code(() => tenantAccountKey(keys, bad, 0)),
         bad,
-      ).to.equal("VRS_USAGE");
-    expect(code(() => tenantAccountKey(keys, "acme", -1))).to.equal("VRS_USAGE");
-    expect(code(() => tenantAccountKey(keys, "acme", 1.5))).to.equal("VRS_USAGE");
+      ).to.equal("VRS_NAME_INVALID");
+    expect(code(() => tenantAccountKey(keys, "acme", -1))).to.equal("VRS_KEY_GENERATION_INVALID");
+    expect(code(() => tenantAccountKey(keys, "acme", 1.5))).to.equal("VRS_KEY_GENERATION_INVALID");
   });
 });
