@@ -1,19 +1,19 @@
 import type { ConnectorDefinition, ConnectorKind } from "./sdk.js";
-import { fileSink } from "./sinks/file/index.js";
-import { httpSink } from "./sinks/http/index.js";
-import { natsSink } from "./sinks/nats/index.js";
-import { postgresSink } from "./sinks/postgres/index.js";
-import { fileSource } from "./sources/file/index.js";
-import { httpSource } from "./sources/http/index.js";
-import { natsSource } from "./sources/nats/index.js";
-import { postgresCdcSource } from "./sources/postgres-cdc/index.js";
-import { timerSource } from "./sources/timer/index.js";
-import { csvStep } from "./steps/csv/index.js";
-import { filterStep } from "./steps/filter/index.js";
-import { mapStep } from "./steps/map/index.js";
-import { splitStep } from "./steps/split/index.js";
-import { templateStep } from "./steps/template/index.js";
-import { xmlStep } from "./steps/xml/index.js";
+import { fileSink } from "./sink-file/index.js";
+import { httpSink } from "./sink-http/index.js";
+import { natsSink } from "./sink-nats/index.js";
+import { postgresSink } from "./sink-postgres/index.js";
+import { fileSource } from "./source-file/index.js";
+import { httpSource } from "./source-http/index.js";
+import { natsSource } from "./source-nats/index.js";
+import { postgresCdcSource } from "./source-postgres-cdc/index.js";
+import { timerSource } from "./source-timer/index.js";
+import { csvStep } from "./step-csv/index.js";
+import { filterStep } from "./step-filter/index.js";
+import { mapStep } from "./step-map/index.js";
+import { splitStep } from "./step-split/index.js";
+import { templateStep } from "./step-template/index.js";
+import { xmlStep } from "./step-xml/index.js";
 
 /**
  * Every connector VRSky knows, in the order the schemas and docs list them. Adding a connector is its folder
