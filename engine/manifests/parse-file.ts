@@ -1,7 +1,7 @@
 import { connectors, type ConnectorRegistry } from "../connectors/registry.js";
-import type { ConnectorKind } from "../connectors/sdk.js";
+import type { Config, ConnectorKind } from "../connectors/sdk.js";
 import type { FileFinding } from "../errors/finding.js";
-import type { Resource } from "../model/resources.js";
+import type { IntegrationResource, Resource } from "../model/resources.js";
 import { formatPath, type PathSegment } from "./json-path.js";
 import type { InputLimits } from "./limits.js";
 import { API_VERSION, KINDS, loadSchemas, type Kind } from "./schema.js";
@@ -135,20 +135,21 @@ function parseDocument(doc: SourceDocument, registry: ConnectorRegistry): Parsed
   out.findings.push(...loadSchemas(registry).validate(kind, doc), ...checkSemantics(kind, doc, registry));
   if (out.findings.length > 0) return out;
   out.resource = v as unknown as Resource;
-  if (kind === "Integration") out.unique = uniqueValues(v, doc, registry);
+  if (out.resource.kind === "Integration") out.unique = uniqueValues(out.resource, doc, registry);
   return out;
 }
 
-/** What the document's connectors hold exclusively within the tenant, located while the parse tree is here. */
-function uniqueValues(v: Record<string, unknown>, doc: SourceDocument, registry: ConnectorRegistry): UniqueValue[] {
-  const spec = v.spec as Record<string, unknown>;
-  const items: Array<[ConnectorKind, unknown, PathSegment[]]> = [["source", spec.source, ["spec", "source"]]];
-  (spec.steps as unknown[]).forEach((s, i) => items.push(["step", s, ["spec", "steps", i]]));
-  (spec.sinks as unknown[]).forEach((s, i) => items.push(["sink", s, ["spec", "sinks", i]]));
+/** What the integration's connectors hold exclusively within the tenant, located while the parse tree is here. */
+function uniqueValues(r: IntegrationResource, doc: SourceDocument, registry: ConnectorRegistry): UniqueValue[] {
+  type At = [ConnectorKind, { type: string; config: object }, PathSegment[]];
+  const connectorsAt: At[] = [
+    ["source", r.spec.source, ["spec", "source"]],
+    ...(r.spec.steps ?? []).map((s, i): At => ["step", s, ["spec", "steps", i]]),
+    ...r.spec.sinks.map((s, i): At => ["sink", s, ["spec", "sinks", i]]),
+  ];
   const out: UniqueValue[] = [];
-  for (const [kind, item, at] of items) {
-    const { type, config } = item as { type: string; config: Record<string, unknown> };
-    for (const u of registry.get(kind, type)?.uniqueWithinTenant?.(config) ?? []) {
+  for (const [kind, { type, config }, at] of connectorsAt) {
+    for (const u of registry.get(kind, type)?.uniqueWithinTenant?.(config as Config) ?? []) {
       const path = [...at, "config", ...u.path];
       out.push({ what: u.what, value: u.value, hint: u.hint, path: formatPath(path), at: doc.locate(path) });
     }

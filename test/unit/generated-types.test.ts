@@ -33,7 +33,8 @@ describe("generated files (schemas/generate.mjs)", () => {
     const gen = await generator();
     const expected = await gen.generateSchemas();
     expect(gen.committedSchemaFiles(), REGENERATE).to.deep.equal([...expected.keys()].sort());
-    for (const [file, text] of expected) expectSameText(`schemas/${file}`, readFileSync(join(root, "schemas", file), "utf8"), text);
+    for (const [file, text] of expected)
+      expectSameText(`schemas/${file}`, readFileSync(join(root, "schemas", file), "utf8"), text);
   });
 
   it("engine/model/generated.ts is exactly what generateTypes() derives from them", async () => {
