@@ -1,3 +1,4 @@
+import type { ConnectorRegistry } from "../connectors/registry.js";
 import { compareFindings, type FileFinding, type Finding } from "../errors/finding.js";
 import { resourceKey, type Resource, type TenantResource } from "../model/resources.js";
 import { DEFAULT_LIMITS, type InputLimits } from "./limits.js";
@@ -48,7 +49,7 @@ export function isManifestPath(path: string): boolean {
 export async function parseIntoCache(
   files: ManifestFile[],
   cache: ParseCache,
-  options: { limits?: InputLimits; sliceMs?: number } = {},
+  options: LoadOptions & { sliceMs?: number } = {},
 ): Promise<void> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   if (files.length > limits.maxFiles) return;
@@ -56,7 +57,7 @@ export async function parseIntoCache(
   let sliceStart = performance.now();
   for (const f of files) {
     if (f.problem || !f.oid || cache.get(f.oid)) continue;
-    cache.set(f.oid, parseFile(f.bytes ?? new Uint8Array(), limits));
+    cache.set(f.oid, parseFile(f.bytes ?? new Uint8Array(), limits, options.connectors));
     if (performance.now() - sliceStart >= sliceMs) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
@@ -70,11 +71,14 @@ interface Located {
   single: boolean;
 }
 
+export interface LoadOptions {
+  limits?: InputLimits;
+  /** The connectors manifests may use; by default every registered connector. A cache serves one registry. */
+  connectors?: ConnectorRegistry;
+}
+
 /** Builds the desired state of a revision from its manifest files. Pure: no I/O. */
-export function loadDesired(
-  files: ManifestFile[],
-  options: { limits?: InputLimits; cache?: ParseCache } = {},
-): DesiredState {
+export function loadDesired(files: ManifestFile[], options: LoadOptions & { cache?: ParseCache } = {}): DesiredState {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const findings: Finding[] = [];
   if (files.length > limits.maxFiles) {
@@ -96,7 +100,7 @@ export function loadDesired(
     }
     let parsed = f.oid ? options.cache?.get(f.oid) : undefined;
     if (!parsed) {
-      parsed = parseFile(f.bytes ?? new Uint8Array(), limits);
+      parsed = parseFile(f.bytes ?? new Uint8Array(), limits, options.connectors);
       if (f.oid) options.cache?.set(f.oid, parsed);
     }
     for (const x of parsed.findings) findings.push({ file: f.path, ...x });
@@ -175,7 +179,7 @@ function checkReferences(docs: Located[]): Finding[] {
   const out: Finding[] = [];
   const tenants = new Map<string, Located>();
   const integrations = new Map<string, Located>();
-  const httpPaths = new Map<string, Located>();
+  const taken = new Map<string, Located>();
   for (const d of docs) {
     if (d.doc.kind !== "Tenant" || d.doc.name === undefined) continue;
     const first = tenants.get(d.doc.name);
@@ -206,21 +210,20 @@ function checkReferences(docs: Located[]): Finding[] {
     const list = perTenant.get(d.doc.tenant) ?? [];
     list.push(d);
     perTenant.set(d.doc.tenant, list);
-    const r = d.doc.resource;
-    if (r?.kind === "Integration" && r.spec.source.type === "http") {
-      const path = String((r.spec.source.config as { path?: unknown }).path);
-      const key2 = `${d.doc.tenant} ${path}`;
-      const other = httpPaths.get(key2);
+    // Values a connector holds exclusively within its tenant (an HTTP source's path): the first holder keeps it.
+    for (const u of d.doc.unique) {
+      const key = `${d.doc.tenant}\u0000${u.what}\u0000${u.value}`;
+      const other = taken.get(key);
       if (other) {
         out.push({
           file: d.file,
-          ...d.doc.at.sourcePath,
-          path: "spec.source.config.path",
+          ...u.at,
+          path: u.path,
           code: "VRS_REF_DUPLICATE_NAME",
-          message: `webhook path '${path}' is already used by ${other.file}; each HTTP source of a tenant needs its own path`,
+          message: `${u.what} '${u.value}' is already used by ${other.file}; ${u.hint}`,
         });
       } else {
-        httpPaths.set(key2, d);
+        taken.set(key, d);
       }
     }
   }

@@ -1,11 +1,24 @@
+import { connectors, type ConnectorRegistry } from "../connectors/registry.js";
+import type { Config, ConnectorKind } from "../connectors/sdk.js";
 import type { FileFinding } from "../errors/finding.js";
-import type { Resource } from "../model/resources.js";
+import type { IntegrationResource, Resource } from "../model/resources.js";
+import { formatPath, type PathSegment } from "./json-path.js";
 import type { InputLimits } from "./limits.js";
 import { API_VERSION, KINDS, loadSchemas, type Kind } from "./schema.js";
 import { checkSemantics } from "./semantics.js";
 import { readSource, type SourceDocument } from "./yaml-source.js";
 
 type Position = { line: number; column: number };
+
+/** A value a connector of the document holds exclusively within its tenant (see TenantUniqueValue). */
+export interface UniqueValue {
+  what: string;
+  value: string;
+  hint: string;
+  /** The field's full path (`spec.source.config.path`) and where it is written. */
+  path: string;
+  at: Position;
+}
 
 /** What the cross-file rules need of a document, kept after its parse tree is dropped. */
 export interface ParsedDocument {
@@ -16,6 +29,8 @@ export interface ParsedDocument {
   tenant?: string;
   /** Present only when the document has no findings of its own. */
   resource?: Resource;
+  /** Of a valid document only. */
+  unique: UniqueValue[];
   findings: FileFinding[];
   at: {
     document: Position;
@@ -24,7 +39,6 @@ export interface ParsedDocument {
     tenant: Position;
     limitIntegrations: Position;
     limitReplicas: Position;
-    sourcePath: Position;
   };
 }
 
@@ -36,17 +50,24 @@ export interface ParsedFile {
   findings: FileFinding[];
 }
 
-/** Parses and validates one file's bytes. The result depends on the bytes only, so it is cached by blob id. */
-export function parseFile(bytes: Uint8Array, limits: InputLimits): ParsedFile {
+/**
+ * Parses and validates one file's bytes. The result depends on the bytes only (for one registry of
+ * connectors), so it is cached by blob id.
+ */
+export function parseFile(
+  bytes: Uint8Array,
+  limits: InputLimits,
+  registry: ConnectorRegistry = connectors,
+): ParsedFile {
   const source = readSource(bytes, limits);
   return {
     findings: source.findings,
-    documents: source.documents.map(parseDocument),
+    documents: source.documents.map((doc) => parseDocument(doc, registry)),
     documentCount: source.documentCount,
   };
 }
 
-function parseDocument(doc: SourceDocument): ParsedDocument {
+function parseDocument(doc: SourceDocument, registry: ConnectorRegistry): ParsedDocument {
   const v = doc.value as Record<string, unknown>;
   const meta = isObject(v) && isObject(v.metadata) ? (v.metadata as Record<string, unknown>) : {};
   const at = {
@@ -56,12 +77,12 @@ function parseDocument(doc: SourceDocument): ParsedDocument {
     tenant: doc.locate(["metadata", "tenant"]),
     limitIntegrations: doc.locate(["spec", "limits", "integrations"]),
     limitReplicas: doc.locate(["spec", "limits", "replicas"]),
-    sourcePath: doc.locate(["spec", "source", "config", "path"]),
   };
   const out: ParsedDocument = {
     index: doc.index,
     name: typeof meta.name === "string" ? meta.name : undefined,
     tenant: typeof meta.tenant === "string" ? meta.tenant : undefined,
+    unique: [],
     findings: [],
     at,
   };
@@ -111,8 +132,28 @@ function parseDocument(doc: SourceDocument): ParsedDocument {
   out.kind = kind;
   if (out.findings.length > 0) return out;
   if (kind === "Integration") fillConnectorConfigs(v);
-  out.findings.push(...loadSchemas().validate(kind, doc), ...checkSemantics(kind, doc));
-  if (out.findings.length === 0) out.resource = v as unknown as Resource;
+  out.findings.push(...loadSchemas(registry).validate(kind, doc), ...checkSemantics(kind, doc, registry));
+  if (out.findings.length > 0) return out;
+  out.resource = v as unknown as Resource;
+  if (out.resource.kind === "Integration") out.unique = uniqueValues(out.resource, doc, registry);
+  return out;
+}
+
+/** What the integration's connectors hold exclusively within the tenant, located while the parse tree is here. */
+function uniqueValues(r: IntegrationResource, doc: SourceDocument, registry: ConnectorRegistry): UniqueValue[] {
+  type At = [ConnectorKind, { type: string; config: object }, PathSegment[]];
+  const connectorsAt: At[] = [
+    ["source", r.spec.source, ["spec", "source"]],
+    ...(r.spec.steps ?? []).map((s, i): At => ["step", s, ["spec", "steps", i]]),
+    ...r.spec.sinks.map((s, i): At => ["sink", s, ["spec", "sinks", i]]),
+  ];
+  const out: UniqueValue[] = [];
+  for (const [kind, { type, config }, at] of connectorsAt) {
+    for (const u of registry.get(kind, type)?.uniqueWithinTenant?.(config as Config) ?? []) {
+      const path = [...at, "config", ...u.path];
+      out.push({ what: u.what, value: u.value, hint: u.hint, path: formatPath(path), at: doc.locate(path) });
+    }
+  }
   return out;
 }
 

@@ -1,12 +1,11 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative, sep } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { connectors, type ConnectorRegistry } from "../connectors/registry.js";
 import type { Code } from "../errors/codes.js";
 import type { FileFinding } from "../errors/finding.js";
-import { packageRoot } from "../util/package-root.js";
 import { formatDuration, parseDuration, parseSize } from "./durations.js";
 import { formatPath, fromPointer, type PathSegment } from "./json-path.js";
+import { schemaDocuments } from "./schema-documents.js";
 import type { SourceDocument } from "./yaml-source.js";
 
 export const API_VERSION = "vrsky.io/v1";
@@ -22,11 +21,19 @@ export interface SchemaSet {
   validate(kind: Kind, doc: SourceDocument): FileFinding[];
 }
 
-let shared: SchemaSet | undefined;
+const compiled = new WeakMap<ConnectorRegistry, SchemaSet>();
 
-/** Compiles every schema in `schemas/` once per process. */
-export function loadSchemas(dir = join(packageRoot(), "schemas")): SchemaSet {
-  if (shared && dir === join(packageRoot(), "schemas")) return shared;
+/** Compiles the manifest schemas with the registry's connectors, once per process (and registry). */
+export function loadSchemas(registry: ConnectorRegistry = connectors): SchemaSet {
+  let set = compiled.get(registry);
+  if (!set) {
+    set = compileSchemas(registry);
+    compiled.set(registry, set);
+  }
+  return set;
+}
+
+function compileSchemas(registry: ConnectorRegistry): SchemaSet {
   const ajv = new Ajv2020({
     allErrors: true,
     useDefaults: true,
@@ -62,39 +69,18 @@ export function loadSchemas(dir = join(packageRoot(), "schemas")): SchemaSet {
       return true;
     },
   });
-  // The files carry no $id, so editors resolve their relative $refs against the files themselves; here each
-  // is registered under a base URI that mirrors its path, which resolves the same refs the same way.
-  for (const file of schemaFiles(dir))
-    ajv.addSchema(
-      JSON.parse(readFileSync(file, "utf8")) as object,
-      `${BASE_URI}${relative(dir, file).split(sep).join("/")}`,
-    );
+  // Each document is registered under a base URI that mirrors its path under schemas/, which resolves the
+  // relative $refs between them the same way an editor resolves them between the files.
+  for (const [file, schema] of schemaDocuments(registry)) ajv.addSchema(schema, `${BASE_URI}${file}`);
   const validators = new Map<Kind, ValidateFunction>();
-  for (const kind of KINDS) {
-    const id = `${BASE_URI}${SCHEMA_FILE[kind]}`;
-    const fn = ajv.getSchema(id);
-    if (!fn) throw new Error(`schema ${id} is missing from ${dir}`);
-    validators.set(kind, fn);
-  }
-  const set: SchemaSet = {
+  for (const kind of KINDS) validators.set(kind, ajv.getSchema(`${BASE_URI}${SCHEMA_FILE[kind]}`)!);
+  return {
     validate(kind, doc) {
       const fn = validators.get(kind)!;
       if (fn(doc.value)) return [];
       return toFindings(fn.errors ?? [], doc);
     },
   };
-  if (dir === join(packageRoot(), "schemas")) shared = set;
-  return set;
-}
-
-function schemaFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...schemaFiles(p));
-    else if (entry.name.endsWith(".schema.json")) out.push(p);
-  }
-  return out.sort();
 }
 
 function toFindings(errors: ErrorObject[], doc: SourceDocument): FileFinding[] {

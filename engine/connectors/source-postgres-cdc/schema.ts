@@ -1,0 +1,34 @@
+import { common } from "../sdk.js";
+
+/** The JSON Schema of the `config` of a `postgres-cdc` source. */
+export const postgresCdcSourceSchema = {
+  title: "PostgreSQL change data capture source",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    host: { type: "string", minLength: 1, maxLength: 253, description: "Host name or address." },
+    port: { type: "integer", minimum: 1, maximum: 65535, default: 5432 },
+    database: { type: "string", minLength: 1, maxLength: 63 },
+    user: { type: "string", minLength: 1, maxLength: 63 },
+    secretRef: { ...common.secretRef, description: "Secret holding the password." },
+    slot: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$", description: "Logical replication slot name." },
+    publication: {
+      type: "string",
+      pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+      description: "Publication to stream changes of.",
+    },
+    tables: {
+      type: "array",
+      items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$" },
+      uniqueItems: true,
+    },
+    operations: {
+      type: "array",
+      items: { enum: ["insert", "update", "delete"] },
+      uniqueItems: true,
+      default: ["insert", "update", "delete"],
+    },
+    sslmode: { enum: ["disable", "prefer", "require", "verify-full"], default: "prefer" },
+  },
+  required: ["host", "database", "user", "slot", "publication"],
+} as const;
