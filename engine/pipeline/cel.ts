@@ -52,6 +52,9 @@ export function compileCondition(source: string, path: PathSegment[]): Condition
   };
 }
 
+/** cel-js error codes of a key or list index that is not there. */
+const MISSING = new Set(["no_such_key", "index_out_of_bounds", "index_out_of_range"]);
+
 /**
  * What a step threw while processing a message, as a MessageFailure. A CEL evaluation error is
  * VRS_MSG_FIELD_MISSING (a key or index that is not there) or VRS_MSG_EVAL_FAILED; so is anything else (a
@@ -59,8 +62,7 @@ export function compileCondition(source: string, path: PathSegment[]): Condition
  */
 export function failure(e: unknown, where?: string): MessageFailure {
   if (e instanceof MessageFailure) return e;
-  const code =
-    e instanceof EvaluationError && e.code === "no_such_key" ? "VRS_MSG_FIELD_MISSING" : "VRS_MSG_EVAL_FAILED";
+  const code = e instanceof EvaluationError && MISSING.has(e.code) ? "VRS_MSG_FIELD_MISSING" : "VRS_MSG_EVAL_FAILED";
   return new MessageFailure(code, where ? `${where}: ${summary(e)}` : summary(e));
 }
 
