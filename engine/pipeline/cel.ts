@@ -139,7 +139,11 @@ function objectToJson(v: object): JsonValue | undefined {
     }
     return out ?? (rec as Record<string, JsonValue>);
   }
-  if (v.constructor?.name === "Duration") return String(v);
+  // cel-js does not export these two classes: recognised by name and shape.
+  const name = v.constructor?.name;
+  if (name === "Duration") return String(v);
+  if (name === "UnsignedInt" && typeof (v as { value?: unknown }).value === "bigint")
+    return toJson((v as { value: bigint }).value);
   throw new MessageFailure("VRS_MSG_NOT_JSON", `${describe(v)} is not JSON`);
 }
 

@@ -49,9 +49,17 @@ const cases: Case[] = [
   },
   {
     name: "map: CEL ints become JSON numbers, lists and maps converted inside",
-    steps: [map({ n: "1 + 2", list: "[1, 'a', 2.5]", obj: "{'a': {'b': 1}}", skus: "body.order.lines.map(l, l.sku)" })],
+    steps: [
+      map({
+        n: "1 + 2",
+        u: "7u",
+        list: "[1, 'a', 2.5]",
+        obj: "{'a': {'b': 1}}",
+        skus: "body.order.lines.map(l, l.sku)",
+      }),
+    ],
     body: ORDER,
-    expect: out({ n: 3, list: [1, "a", 2.5], obj: { a: { b: 1 } }, skus: ["a", "b"] }),
+    expect: out({ n: 3, u: 7, list: [1, "a", 2.5], obj: { a: { b: 1 } }, skus: ["a", "b"] }),
   },
   {
     name: "map: bytes in base64, timestamps in RFC 3339, durations as seconds",
