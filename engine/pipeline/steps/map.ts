@@ -1,4 +1,5 @@
 import { compileExpression, setOwn, toJson, type Program } from "../cel.js";
+import { formatPath } from "../../manifests/json-path.js";
 import { MessageFailure } from "../failure.js";
 import { withBody, type JsonValue, type Message } from "../message.js";
 import type { StepCompiler } from "./step.js";
@@ -26,7 +27,7 @@ export const compileMap: StepCompiler = (config) => {
   const flat = fields.every((f) => f.path.length === 1);
   return (message) => {
     const values = new Array<JsonValue | undefined>(fields.length);
-    for (let i = 0; i < fields.length; i++) values[i] = toJson(fields[i]!.program(message));
+    for (let i = 0; i < fields.length; i++) values[i] = fieldJson(fields[i]!, fields[i]!.program(message));
     const body = merge ? { ...objectBody(message) } : {};
     // Objects made here may be written into; anything else (a value from the message) is copied first.
     const own = flat ? undefined : new Set<object>([body]);
@@ -39,6 +40,15 @@ export const compileMap: StepCompiler = (config) => {
     return withBody(message, body);
   };
 };
+
+function fieldJson(field: Field, value: unknown): JsonValue | undefined {
+  try {
+    return toJson(value);
+  } catch (e) {
+    if (!(e instanceof MessageFailure)) throw e;
+    throw new MessageFailure(e.code, `${formatPath(["config", "fields", field.target])}: ${e.message}`);
+  }
+}
 
 function objectBody(message: Message): Record<string, JsonValue> {
   const body = message.body;

@@ -87,6 +87,8 @@ describe("pipeline processor", () => {
     const r = p.process(message({ order: {} }));
     expect(r.outcome).to.equal("dead");
     expect((r as ProcessResult & { outcome: "dead" }).message).to.match(/^config\.fields\.total: .*total/);
+    const big = processor([{ type: "map", config: { fields: { "a.b": "9007199254740993" } } }]).process(message({}));
+    expect((big as ProcessResult & { outcome: "dead" }).message).to.match(/^config\.fields\["a\.b"\]: the integer/);
   });
 
   it("bounds the messages one input may become across nested splits", () => {
