@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Derives the files editors and the type checker read from the schemas the engine compiles: the connector
-// registry (engine/connectors/) and the Tenant, Integration and common schema modules (engine/model/schemas/).
+// registry (engine/connectors/), the Tenant, Integration and common schema modules (engine/model/schemas/), and
+// the fixture test format (engine/pipeline/fixtures/schema.ts).
 //   schemas/**/*.schema.json    the JSON Schemas (`# yaml-language-server: $schema=` points at them)
 //   engine/model/generated.ts   the TypeScript types, connector configs as a union discriminated by `type`
 // It reads the compiled engine, so run it as `npm run gen:schemas` (which builds first). Unit tests fail when
@@ -16,7 +17,10 @@ const compiled = (path) => import(pathToFileURL(join(root, "dist", path)).href);
 /** Every schema file, by its path under schemas/, and its text. */
 export async function generateSchemas() {
   const { schemaDocuments, schemaFileText } = await compiled("engine/manifests/schema-documents.js");
-  return new Map([...schemaDocuments()].map(([file, schema]) => [file, schemaFileText(schema)]));
+  const { FIXTURE_SCHEMA, FIXTURE_SCHEMA_FILE } = await compiled("engine/pipeline/fixtures/schema.js");
+  const files = new Map([...schemaDocuments()].map(([file, schema]) => [file, schemaFileText(schema)]));
+  files.set(relative("schemas", FIXTURE_SCHEMA_FILE), schemaFileText(FIXTURE_SCHEMA));
+  return files;
 }
 
 /** The schema files now in schemas/, by their path under it. */
@@ -103,6 +107,14 @@ export async function generateTypes() {
   out.push(await typeOf("Integration", integration, integration.description));
   const tenant = docs.get("tenant.schema.json");
   out.push(await typeOf("Tenant", tenant, tenant.description));
+  // The fixture test format refers only to its own $defs: declare them here, once.
+  const { FIXTURE_SCHEMA } = await compiled("engine/pipeline/fixtures/schema.js");
+  out.push(
+    await compile({ ...FIXTURE_SCHEMA, $schema: undefined }, FIXTURE_SCHEMA.title, {
+      ...OPTIONS,
+      declareExternallyReferenced: true,
+    }),
+  );
   return out.join("");
 }
 

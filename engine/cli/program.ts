@@ -12,6 +12,7 @@ import { registerValidate } from "./commands/validate.js";
 import { registerInit } from "./commands/init.js";
 import { registerCreds } from "./commands/creds.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerTest } from "./commands/test.js";
 import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -27,6 +28,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .exitOverride();
   registerValidate(program, ctx);
+  registerTest(program, ctx);
   registerPlan(program, ctx);
   registerReconcile(program, ctx);
   registerStatus(program, ctx);

@@ -197,6 +197,51 @@ export const CODES = {
     "a dedicated tenant's instances are not ready yet: check the provisioner's log and vrsky status",
     "wait",
   ),
+  // message processing: a step or sink condition failed on one message, which goes to the dead letters
+  VRS_MSG_FIELD_MISSING: c(
+    "field missing from the message",
+    "guard the expression with has(...) or the optional operator .?, or fix what the sender sends",
+  ),
+  VRS_MSG_EVAL_FAILED: c(
+    "expression failed on the message",
+    "fix the expression for messages like this one (types, division by zero, index out of range)",
+  ),
+  VRS_MSG_NOT_BOOL: c(
+    "condition did not yield true or false",
+    "make the condition yield a boolean for every message, e.g. compare with == or test with has(...)",
+  ),
+  VRS_MSG_NOT_LIST: c("split items are not a list", "make the split's items yield a list, e.g. body.lines"),
+  VRS_MSG_TOO_MANY_ITEMS: c(
+    "split yields too many messages",
+    "raise the split's maxItems (at most 100000) or send smaller batches",
+  ),
+  VRS_MSG_NOT_JSON: c(
+    "result is not valid JSON",
+    "convert the value in the expression (an integer beyond 2^53, NaN, infinity or a type is not JSON), or make the template's text match its JSON content type",
+  ),
+  VRS_MSG_TARGET_INVALID: c(
+    "map target cannot be set",
+    "the body (merge mode) or the parent of a dotted target is not an object; map to another field",
+  ),
+  VRS_STEP_NOT_AVAILABLE: c(
+    "step type is not available yet",
+    "this version has no runtime for the step type; remove the step, or expect every message that reaches it in the dead letters",
+  ),
+  // fixture tests
+  VRS_FIXTURE_MISPLACED: c(
+    "fixture file is in the wrong place",
+    "put the tests of integrations/<tenant>/<name>.yaml in integrations/<tenant>/<name>.test.yaml",
+  ),
+  VRS_FIXTURE_INTEGRATION_NOT_FOUND: c(
+    "fixture tests an integration that does not exist",
+    "name the file after an integration of the tenant: integrations/<tenant>/<name>.test.yaml",
+  ),
+  VRS_FIXTURE_STEP_NOT_FOUND: c(
+    "fixture names a step that does not exist",
+    "name a step of the integration by its name or its index in spec.steps (0-based)",
+  ),
+  VRS_FIXTURE_SINK_NOT_FOUND: c("fixture names a sink that does not exist", "use a sink name of the integration"),
+  VRS_FIXTURE_DUPLICATE_CASE: c("two test cases have the same name", "give each case of the file its own name"),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

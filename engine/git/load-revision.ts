@@ -1,5 +1,7 @@
 import { loadDesired, ParseCache, type DesiredState } from "../manifests/load.js";
 import type { InputLimits } from "../manifests/limits.js";
+import { checkFixtures, type CheckedFixtures } from "../pipeline/fixtures/check.js";
+import { isFixturePath } from "../pipeline/fixtures/paths.js";
 import { readRevision, resolveCommit } from "./revision.js";
 import { readWorktree } from "./worktree.js";
 
@@ -26,4 +28,21 @@ export async function loadCommitted(
 export async function loadWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<LoadedRevision> {
   const files = await readWorktree(root, options);
   return { ref: "worktree", revision: "worktree", state: loadDesired(files, options) };
+}
+
+/**
+ * Reads and checks the fixture test files (integrations/<tenant>/<name>.test.yaml) of a loaded revision, from
+ * the same commit (or the working tree). Fixtures never change what is applied: only `validate` and `test`
+ * read them.
+ */
+export async function loadFixtures(
+  repo: string,
+  loaded: LoadedRevision,
+  options: { limits?: InputLimits } = {},
+): Promise<CheckedFixtures> {
+  const files =
+    loaded.revision === "worktree"
+      ? await readWorktree(repo, { ...options, select: isFixturePath })
+      : await readRevision(repo, loaded.revision, { ...options, select: isFixturePath });
+  return checkFixtures(files, loaded.state, options);
 }

@@ -23,21 +23,22 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
 }
 
 /**
- * The manifest files of a commit, read from git objects (never the work tree). Blobs already in the cache are
- * not read again; oversized blobs are not read at all.
+ * The manifest files of a commit (or the files `select` picks, such as fixture tests), read from git objects
+ * (never the work tree). Blobs already in the cache are not read again; oversized blobs are not read at all.
  */
 export async function readRevision(
   repo: string,
   commit: string,
-  options: { limits?: InputLimits; cache?: ParseCache } = {},
+  options: { limits?: InputLimits; cache?: ParseCache; select?: (path: string) => boolean } = {},
 ): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const select = options.select ?? isManifestPath;
   const entries = await listTree(repo, commit, ["tenants", "integrations"]);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const files: ManifestFile[] = [];
   const links: Array<{ file: ManifestFile; entry: TreeEntry }> = [];
   for (const e of entries) {
-    if (!isManifestPath(e.path)) continue;
+    if (!select(e.path)) continue;
     if (e.type === "commit") {
       files.push({ path: e.path, problem: problem("VRS_FILE_UNSUPPORTED_TYPE", "a submodule is not a manifest") });
     } else if (e.mode === "120000") {

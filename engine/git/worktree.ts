@@ -4,9 +4,13 @@ import { errorMessage, VrskyError } from "../errors/errors.js";
 import { isManifestPath, type ManifestFile } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 
-/** The manifest files of a working tree, for editors (`vrsky validate --worktree`). Never used to apply. */
-export async function readWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<ManifestFile[]> {
+/** The manifest files (or the files `select` picks) of a working tree, for editors (`vrsky validate --worktree`). Never used to apply. */
+export async function readWorktree(
+  root: string,
+  options: { limits?: InputLimits; select?: (path: string) => boolean } = {},
+): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const select = options.select ?? isManifestPath;
   const realRoot = await realpath(root).catch((e: unknown) => {
     throw new VrskyError("VRS_WORKTREE_INVALID", `${root} does not exist`, { cause: e });
   });
@@ -37,7 +41,7 @@ export async function readWorktree(root: string, options: { limits?: InputLimits
         if (!name.startsWith(".")) await walk(rel);
         continue;
       }
-      if (!isManifestPath(rel)) continue;
+      if (!select(rel)) continue;
       const at = { line: 1, column: 1, path: "" } as const;
       let target = abs;
       if (st.isSymbolicLink()) {

@@ -35,10 +35,12 @@ export class ParseCache {
 }
 
 const MANIFEST = /^(tenants|integrations)\/(?:[^/.][^/]*\/)*[^/.][^/]*\.ya?ml$/;
+/** Fixture tests (`<name>.test.yaml`, engine/pipeline/fixtures) are never manifests. */
+const FIXTURE = /\.test\.ya?ml$/;
 
 /** Whether a repository path is a manifest: a .yaml/.yml file under tenants/ or integrations/, not hidden and not in a hidden folder. */
 export function isManifestPath(path: string): boolean {
-  return MANIFEST.test(path);
+  return MANIFEST.test(path) && !FIXTURE.test(path);
 }
 
 /**

@@ -83,7 +83,8 @@ function compileSchemas(registry: ConnectorRegistry): SchemaSet {
   };
 }
 
-function toFindings(errors: ErrorObject[], doc: SourceDocument): FileFinding[] {
+/** ajv errors as findings located in the document (also used for fixture files, engine/pipeline/fixtures). */
+export function toFindings(errors: ErrorObject[], doc: SourceDocument): FileFinding[] {
   const out: FileFinding[] = [];
   const seen = new Set<string>();
   // A failed `then` branch repeats as an `if` error; a failed anyOf lists each branch: keep what explains it.

@@ -558,3 +558,108 @@ export interface Tenant {
     accountKeyGeneration?: number;
   };
 }
+/**
+ * Fixture tests of one integration: integrations/<tenant>/<name>.test.yaml tests integrations/<tenant>/<name>.yaml. Run them with `vrsky test`; see docs/testing.md.
+ */
+export interface IntegrationTests {
+  apiVersion: "vrsky.io/v1";
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  cases: [FixtureCase, ...FixtureCase[]];
+}
+export interface FixtureCase {
+  /**
+   * Unique within the file.
+   */
+  name: string;
+  input: FixtureInput;
+  expect: FixtureExpectation;
+}
+/**
+ * The message the source hands to the steps.
+ */
+export interface FixtureInput {
+  /**
+   * Default: case-<n>, n counting from 1.
+   */
+  id?: string;
+  /**
+   * The body: any value; a string is text unless contentType is JSON.
+   */
+  body: null | boolean | number | string | unknown[] | {};
+  /**
+   * Default: application/json, or text/plain when the body is a string.
+   */
+  contentType?: string;
+  headers?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Attributes besides the defaults (source: the integration's source type; receivedAt: 2000-01-01T00:00:00.000Z), e.g. subject. attributes.id is always the message id.
+   */
+  attributes?: {};
+}
+/**
+ * Exactly one of: what each sink receives, that the message is filtered, or that it is dead-lettered.
+ */
+export interface FixtureExpectation {
+  /**
+   * Sink name to the messages it receives, in order. A sink not listed must receive nothing.
+   */
+  sinks?: {
+    /**
+     * @maxItems 10000
+     */
+    [k: string]: FixtureReceived[] | undefined;
+  };
+  /**
+   * The message is dropped (by a filter, or a split of an empty list); `step` says by which.
+   */
+  filtered?: {
+    /**
+     * A step of the integration: its name, or its index in spec.steps (0-based).
+     */
+    step?: string | number;
+  };
+  /**
+   * A step or a sink's condition fails on the message: it goes to the dead letters.
+   */
+  dead?: {
+    /**
+     * A step of the integration: its name, or its index in spec.steps (0-based).
+     */
+    step?: string | number;
+    /**
+     * A sink whose `when` fails.
+     */
+    sink?: string;
+    code?:
+      | "VRS_MSG_FIELD_MISSING"
+      | "VRS_MSG_EVAL_FAILED"
+      | "VRS_MSG_NOT_BOOL"
+      | "VRS_MSG_NOT_LIST"
+      | "VRS_MSG_TOO_MANY_ITEMS"
+      | "VRS_MSG_NOT_JSON"
+      | "VRS_MSG_TARGET_INVALID"
+      | "VRS_STEP_NOT_AVAILABLE";
+  };
+}
+/**
+ * A message a sink receives; only the fields given are compared.
+ */
+export interface FixtureReceived {
+  id?: string;
+  /**
+   * Compared exactly.
+   */
+  body?: null | boolean | number | string | unknown[] | {};
+  contentType?: string;
+  /**
+   * Only these headers are compared; null: the header must be absent.
+   */
+  headers?: {
+    [k: string]: string | null | undefined;
+  };
+}

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { loadCommitted, loadWorktree, type LoadedRevision } from "../../git/load-revision.js";
+import { compareFindings } from "../../errors/finding.js";
+import { loadCommitted, loadFixtures, loadWorktree, type LoadedRevision } from "../../git/load-revision.js";
+import { isFixturePath } from "../../pipeline/fixtures/paths.js";
 import { Progress, renderFindings, useColor, paint } from "../output.js";
 import { repoOption, formatOption, type CliContext } from "../context.js";
 
@@ -15,7 +17,11 @@ export function registerValidate(program: Command, ctx: CliContext): void {
     .action(async (opts: { repo: string; ref: string; worktree: boolean; format: "text" | "json" }) => {
       const progress = new Progress(ctx.stderr);
       progress.step(`reading ${opts.worktree ? "working tree" : opts.ref}…`);
-      const loaded = opts.worktree ? await loadWorktree(opts.repo) : await loadCommitted(opts.repo, opts.ref);
+      const manifests = opts.worktree ? await loadWorktree(opts.repo) : await loadCommitted(opts.repo, opts.ref);
+      // Fixture test files are validated too; their findings join the manifests' in one list.
+      const fixtures = await loadFixtures(opts.repo, manifests);
+      const findings = [...manifests.state.findings, ...fixtures.findings].sort(compareFindings);
+      const loaded = { ...manifests, state: { ...manifests.state, findings } };
       progress.done();
       ctx.exitCode = loaded.state.findings.length === 0 ? 0 : 1;
       if (opts.format === "json") ctx.stdout.write(JSON.stringify(validationJson(loaded), null, 2) + "\n");
@@ -44,9 +50,11 @@ function validationText(l: LoadedRevision, color: boolean): string {
     return `${paint(color, 32, "✓")} ${j.files} manifest file${j.files === 1 ? "" : "s"} valid at ${at}: ${plural(j.resources.tenants, "tenant")}, ${plural(j.resources.integrations, "integration")}.\n`;
   }
   const files = new Set(j.errors.map((e) => e.file)).size;
+  // Fixture tests are never applied: errors only in them leave the revision applicable.
+  const onlyFixtures = j.errors.every((e) => isFixturePath(e.file));
   return (
     renderFindings(l.state.findings, color) +
-    `\n${paint(color, 31, "✗")} ${j.errors.length} error${j.errors.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"} at ${at}. Nothing can be applied from this revision.\n`
+    `\n${paint(color, 31, "✗")} ${j.errors.length} error${j.errors.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"} at ${at}. ${onlyFixtures ? "The manifests are valid; the errors are in fixture tests." : "Nothing can be applied from this revision."}\n`
   );
 }
 
