@@ -7,7 +7,7 @@ import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
 import { signJwt } from "../../engine/accounts/jwt.js";
 import { tenantAccountKey } from "../../engine/accounts/keys.js";
 import { purgeTenantJetStream } from "../../engine/accounts/resolver.js";
-import { closedWithin, OperatorHarness, tenant } from "../unit/accounts/harness.js";
+import { closedWithin, OperatorHarness, tenant } from "../helpers/operator.js";
 
 async function rejects(p: Promise<unknown>): Promise<string> {
   try {
