@@ -109,7 +109,7 @@ describe("accounts: a 3-server cluster answers every resolver request from each 
     const users = [await user(0, "doomed"), await user(1, "doomed"), await user(2, "doomed")];
     const r = await resolver.delete([tenantAccountPublicKey(keys, tenant("doomed"))]);
     expect(r).to.include({ ok: true, acks: 3 });
-    for (const nc of users) expect(await closedWithin(nc, 3000)).to.equal("closed");
+    for (const nc of users) expect(await closedWithin(nc, 10_000)).to.equal("closed");
   });
 
   it("reports a server that did not answer: 2 of 3 acknowledged", async () => {
