@@ -20,10 +20,12 @@ import {
 } from "../helpers/workers.js";
 
 /*
- * Two engine defects these tests found, both fixed, with a test here each: a mirror's start that waited for ever
- * when a key was rewritten during its first snapshot (engine/state/mirror.ts snapshotEnd; the churn test starts
- * workers on a busy fleet), and a heartbeat lost in a short connection blip that held the later ones back (the
- * blip test below). Tests 1-4 still start workers one at a time, for placements that are easy to assert.
+ * Engine defects these tests found, all fixed: a mirror's start that waited for ever when a key was rewritten
+ * during its first snapshot (engine/state/mirror.ts snapshotEnd; the churn test starts workers on a busy fleet); a
+ * heartbeat lost in a short connection blip that held the later ones back (the blip test below); and a drain that
+ * met an eviction, which registered the worker again and could end it with exit 1 after SIGTERM (the churn test;
+ * deterministic tests in test/integration/worker-drain.test.ts). Tests 1-4 still start workers one at a time, for
+ * placements that are easy to assert.
  */
 
 /** 3 shared-tier tenants, 8 integrations, 15 replicas. */
