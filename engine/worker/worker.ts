@@ -100,6 +100,8 @@ export class Worker {
   private state: WorkerRecord["state"] = "active";
   /** Set at the end of a drain: every replica stops, nothing starts. */
   private leaving = false;
+  /** Set before the deregistration: a heartbeat after the delete would fail its compare-and-set and read as an eviction. */
+  private deregistering = false;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt = new Date().toISOString();
@@ -216,6 +218,8 @@ export class Worker {
     this.leaving = true;
     this.kickAll();
     await this.settle();
+    this.deregistering = true;
+    await this.beating;
     await this.deregister();
     this.log("drained", { worker: this.id, handedOver: left === 0, stoppedAtTimeout: left });
     await this.close();
@@ -266,7 +270,7 @@ export class Worker {
   private async register(): Promise<void> {
     let watched: { rev: number; since: number } | undefined;
     for (;;) {
-      if (this.stopped) throw new Error("worker stopped while registering");
+      if (this.stopped || this.state === "draining") throw new Error("worker stopping while registering");
       const started = performance.now();
       const cur = await this.kv.workers.get(this.id);
       const now = Date.now();
@@ -315,7 +319,7 @@ export class Worker {
   }
 
   private beat(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || this.deregistering) return Promise.resolve();
     this.beating ??= (async () => {
       const sent = performance.now();
       try {
@@ -426,8 +430,17 @@ export class Worker {
         c.rev,
       ).catch(() => undefined);
     }
+    // A draining worker is leaving: registering again would leave a record behind, or outlive its stop.
+    if (this.state === "draining") return;
     this.session = newSession();
-    await this.register();
+    try {
+      await this.register();
+    } catch (e) {
+      // NATS failed, or the drain began meanwhile: still fenced, and the next heartbeat finds the record not ours
+      // and tries again. Thrown from a heartbeat timer, this would end the process.
+      this.log("register-failed", { worker: this.id, error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
     this.unfence();
   }
 

@@ -8,54 +8,50 @@ import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
 import { cli } from "../helpers/cli.js";
 import { runVrsky } from "../helpers/cli-run.js";
 import { expectCodedFailure } from "../helpers/codes.js";
-import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { TestNats, bucket, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
-import { killAll, VrskyProcess } from "../helpers/process.js";
+import { TestRepo } from "../helpers/git-repo.js";
+import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { bucket, snapshot, useNats, waitForSync } from "../helpers/nats.js";
+import { VrskyProcess } from "../helpers/process.js";
 
 describe("vrsky reconcile, status and up as a user runs them", function () {
   this.timeout(60_000);
-  let nats: TestNats;
+  const fx = useNats({ repo: "test" });
   let repo: TestRepo;
   let nc: NatsConnection;
-  const scratch: string[] = [];
+  beforeEach(() => {
+    repo = fx.repo;
+    nc = fx.nc;
+  });
 
-  before(async () => {
-    nats = await new TestNats().start();
-    nc = await nats.connect();
-  });
-  after(async () => nats.cleanup());
-  beforeEach(async () => {
-    repo = new TestRepo();
-    await resetBuckets(nc);
-  });
-  afterEach(async () => {
-    await killAll();
-    repo.cleanup();
-    for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  /** A temporary folder, removed after the test. */
+  function scratch(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    fx.defer(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
 
   it("reconcile --once applies the head commit; status says Ready (exit 0) and lists resources", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme")).write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     const rev = repo.commit();
-    const once = await cli("reconcile", "--repo", repo.dir, "--nats", nats.url, "--once");
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", fx.url, "--once");
     expect(once.code, once.stderr).to.equal(0);
     expect(once.stdout).to.match(/^Applied: applied 2 create/);
-    const st = await cli("status", "--nats", nats.url, "--format", "json");
+    const st = await cli("status", "--nats", fx.url, "--format", "json");
     expect(st.code).to.equal(0);
     const view = JSON.parse(st.stdout);
     expect(view.sync.lastAppliedRevision).to.equal(rev);
     expect(view.counts).to.deep.equal({ tenants: 1, integrations: 1 });
     expect(view.resources.map((r: { key: string }) => r.key)).to.deep.equal(["acme", "acme.a"]);
-    const text = await cli("status", "--nats", nats.url);
+    const text = await cli("status", "--nats", fx.url);
     expect(text.stdout).to.match(/^Ready: ReconciliationSucceeded/);
   });
 
   it("status exits 1 and shows the failing file, line and code after an invalid commit", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  tier: gold\n"));
     repo.commit();
-    const once = await cli("reconcile", "--repo", repo.dir, "--nats", nats.url, "--once");
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", fx.url, "--once");
     expect(once.code).to.equal(1);
-    const st = await cli("status", "--nats", nats.url);
+    const st = await cli("status", "--nats", fx.url);
     expect(st.code).to.equal(1);
     expect(st.stdout).to.match(/Not ready: ValidationFailed/);
     expect(st.stdout).to.match(/tenants\/acme\.yaml:6:9 {2}VRS_SCHEMA_ENUM/);
@@ -64,8 +60,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   it("follows a remote repository through a periodically fetched mirror", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     repo.commit();
-    const state = mkdtempSync(join(tmpdir(), "vrsky-state-"));
-    scratch.push(state);
+    const state = scratch("vrsky-state-");
     new VrskyProcess([
       "reconcile",
       "--remote",
@@ -75,7 +70,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
       "--fetch-interval",
       "200ms",
       "--nats",
-      nats.url,
+      fx.url,
       "--id",
       "remote",
     ]);
@@ -89,14 +84,13 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   it("up starts its own nats-server, reconciles, and stops everything on Ctrl-C", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     repo.commit();
-    const data = mkdtempSync(join(tmpdir(), "vrsky-up-"));
-    scratch.push(data);
+    const data = scratch("vrsky-up-");
     const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data]);
     const run = await up.waitForLog((e) => e.event === "run", 20_000);
     expect(run.outcome).to.equal("Applied");
     expect(up.stdout).to.match(/VRSky is running\./);
     const url = /NATS +(nats:\/\/[0-9.:]+)/.exec(up.stdout)![1]!;
-    expect(url).to.not.equal(nats.url);
+    expect(url).to.not.equal(fx.url);
     expect(await up.kill("SIGINT")).to.equal(0);
     expect(existsSync(join(data, "nats", "jetstream"))).to.equal(true);
     const after = await cli("status", "--nats", url);
@@ -104,12 +98,11 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   });
 
   it("rejects bad flags and a folder that is no repository before touching NATS (no process left hanging)", async () => {
-    const proc = new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", nats.url, "--resync", "5x"]);
+    const proc = new VrskyProcess(["reconcile", "--repo", repo.dir, "--nats", fx.url, "--resync", "5x"]);
     expect(await proc.exited).to.equal(2);
     expect(proc.stderr).to.match(/--resync '5x' is not a duration/);
-    const notRepo = mkdtempSync(join(tmpdir(), "vrsky-norepo-"));
-    scratch.push(notRepo);
-    const r = await cli("reconcile", "--repo", notRepo, "--nats", nats.url, "--once");
+    const notRepo = scratch("vrsky-norepo-");
+    const r = await cli("reconcile", "--repo", notRepo, "--nats", fx.url, "--once");
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/VRS_GIT_NOT_A_REPO/);
   });
@@ -117,8 +110,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   it("every command given a user mistake exits 2 with a code and no stack trace", async function () {
     this.timeout(120_000);
     repo.write("tenants/acme.yaml", tenantYaml("acme")).commit();
-    const dir = mkdtempSync(join(tmpdir(), "vrsky-mistakes-"));
-    scratch.push(dir);
+    const dir = scratch("vrsky-mistakes-");
     const keys = join(dir, "keys");
     expect((await cli("init", "--keys", keys)).code).to.equal(0);
     const aFile = join(dir, "a-file");
@@ -128,7 +120,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     const missing = join(dir, "missing");
     const down = `nats://127.0.0.1:${await closedPort()}`;
     const user = FastKeyPair.create("user").getPublicKey();
-    const n = ["--nats", nats.url];
+    const n = ["--nats", fx.url];
     const cases: Array<[string[], string]> = [
       [["reconcile", "--repo", repo.dir, ...n, "--lease-ttl", "soon"], "VRS_USAGE"],
       [["reconcile", "--repo", repo.dir, ...n, "--max-delete-share", "2"], "VRS_USAGE"],
@@ -168,8 +160,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
   it("up without nats-server says how to install it and exits 2", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     repo.commit();
-    const data = mkdtempSync(join(tmpdir(), "vrsky-up-"));
-    scratch.push(data);
+    const data = scratch("vrsky-up-");
     process.env.VRSKY_NATS_SERVER = "/nonexistent/nats-server";
     try {
       const r = await cli("up", "--repo", repo.dir, "--data", data);

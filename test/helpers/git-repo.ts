@@ -57,14 +57,5 @@ export class TestRepo {
   }
 }
 
-export function tenantYaml(name: string, extra = ""): string {
-  return `apiVersion: vrsky.io/v1\nkind: Tenant\nmetadata:\n  name: ${name}\nspec:${extra ? `\n${extra}` : " {}\n"}`;
-}
-
-export function integrationYaml(tenant: string, name: string, extra = ""): string {
-  return (
-    `apiVersion: vrsky.io/v1\nkind: Integration\nmetadata:\n  name: ${name}\n  tenant: ${tenant}\nspec:\n` +
-    `  source:\n    type: http\n    config:\n      path: /${name}\n` +
-    `  sinks:\n    - name: out\n      type: nats\n      config:\n        subject: out.${name}\n${extra}`
-  );
-}
+// The manifest builders live in manifests.ts; these names stay importable from here.
+export { integrationYaml, tenantYaml } from "./manifests.js";

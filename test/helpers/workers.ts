@@ -13,6 +13,9 @@ import { bucket } from "./nats.js";
 import { VrskyProcess } from "./process.js";
 import { TcpProxy } from "./tcp-proxy.js";
 
+// One polling helper for every test; it stays importable from here.
+export { until } from "./until.js";
+
 /** Wall-clock ms with sub-ms precision, comparable with the `at` of worker logs (same machine). */
 export function preciseNow(): number {
   return performance.timeOrigin + performance.now();
@@ -31,21 +34,6 @@ export function seededRandom(seed: number): () => number {
 }
 
 export type LogEvent = Record<string, unknown> & { event: string; time: string };
-
-/** Polls `check` (every 50 ms) until it returns something other than undefined/false; throws with `describe()` on timeout. */
-export async function until<R>(
-  check: () => R | undefined | false | Promise<R | undefined | false>,
-  timeoutMs: number,
-  describe: () => string,
-): Promise<R> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await check();
-    if (r !== undefined && r !== false) return r;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
 
 /** A bucket kept current by one watch (independent of the engine's own mirror). */
 export class KvView<T> {
@@ -176,6 +164,11 @@ export class WorkerLife {
       }
     }
     return out;
+  }
+
+  /** The last lines of its stderr, indented, for failure messages (an uncaught error's stack is not a JSON line). */
+  stderrTail(lines = 12): string {
+    return `      ${this.proc.stderr.trimEnd().split("\n").slice(-lines).join("\n      ")}`;
   }
 
   /** Resolves with the first log event (past or future) that satisfies `pred`. */
@@ -377,15 +370,15 @@ export class ReplicaProbe {
     return this;
   }
 
-  /** One request now; resolves with its answers. */
-  async ask(key: string): Promise<ProbeAnswer[]> {
+  /** One request now, collecting answers for `maxWaitMs`; resolves with them. */
+  async ask(key: string, maxWaitMs = this.maxWaitMs): Promise<ProbeAnswer[]> {
     const [tenant, integration, replica] = key.split(".") as [string, string, string];
     const subject = replicaInfoSubject(subjectPrefixOf(tenant), integration, Number(replica));
     const at = preciseNow();
     const answers: ProbeAnswer[] = [];
     this.requests++;
     try {
-      const it = await this.nc.requestMany(subject, "", { maxWait: this.maxWaitMs });
+      const it = await this.nc.requestMany(subject, "", { maxWait: maxWaitMs });
       for await (const m of it) {
         if (m.data.length === 0) continue; // a status message (503: no responders)
         const info = m.json<ProbeAnswer>();

@@ -4,21 +4,22 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { TenantConnector } from "../../engine/discovery/connector.js";
 import { BUCKETS } from "../../engine/contract/buckets.js";
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { TestNats } from "../helpers/nats.js";
+import { TestNats, useNats } from "../helpers/nats.js";
 
 describe("connecting to a tenant through discovery", function () {
   this.timeout(30_000);
+  // The platform's server, and two servers of a dedicated tenant.
+  const fx = useNats();
   const servers: TestNats[] = [];
-  let platform: TestNats;
   let nc: NatsConnection;
 
   before(async () => {
-    platform = await new TestNats().start();
-    nc = await platform.connect();
-    for (let i = 0; i < 2; i++) servers.push(await new TestNats().start());
-  });
-  after(async () => {
-    for (const s of [platform, ...servers]) await s.cleanup();
+    nc = fx.nc;
+    for (let i = 0; i < 2; i++) {
+      const s = await new TestNats().start();
+      fx.defer(() => s.cleanup());
+      servers.push(s);
+    }
   });
 
   const entry = (urls: string[]): string =>

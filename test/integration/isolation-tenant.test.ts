@@ -5,7 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { userCreds } from "../../engine/accounts/claims.js";
 import { initKeys, loadKeys } from "../../engine/accounts/keys.js";
-import { OperatorHarness } from "../unit/accounts/harness.js";
+import { OperatorHarness } from "../helpers/operator.js";
 import {
   attempt,
   LIMITS,
@@ -14,7 +14,7 @@ import {
   TENANTS,
   type Outcome,
   type TenantFixture,
-} from "../unit/accounts/isolation-fixture.js";
+} from "../helpers/isolation.js";
 
 /**
  * Isolation of each tenant from the platform account, the system account and its own limits, as a probe table.

@@ -4,7 +4,7 @@ import { fmtCreds } from "@nats-io/jwt";
 import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
 import { signJwt } from "../../engine/accounts/jwt.js";
 import { tenantAccountKey } from "../../engine/accounts/keys.js";
-import { OperatorHarness } from "../unit/accounts/harness.js";
+import { OperatorHarness } from "../helpers/operator.js";
 import {
   attempt,
   ProbeLog,
@@ -12,7 +12,7 @@ import {
   setupTenants,
   TENANTS,
   type TenantFixture,
-} from "../unit/accounts/isolation-fixture.js";
+} from "../helpers/isolation.js";
 
 /**
  * Tenant isolation as a table of probes. Every probe runs for every ordered pair (actor, target) of 5 tenants:

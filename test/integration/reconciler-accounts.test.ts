@@ -1,63 +1,37 @@
 import { expect } from "chai";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { decodeJwt } from "../../engine/accounts/jwt.js";
-import { initKeys, loadKeys, type VrskyKeys } from "../../engine/accounts/keys.js";
-import { startOperatorServer } from "../../engine/accounts/local.js";
-import { ResolverClient } from "../../engine/accounts/resolver.js";
 import { userCreds } from "../../engine/accounts/claims.js";
 import { LocalRefSource } from "../../engine/git/watch.js";
-import type { LocalNatsServer } from "../../engine/nats/local-server.js";
 import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { appliedAt, bucket, waitForSync } from "../helpers/nats.js";
+import type { TestRepo } from "../helpers/git-repo.js";
+import { tenantYaml } from "../helpers/manifests.js";
+import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
 import { cli } from "../helpers/cli.js";
 
 describe("reconciler in operator mode: tenant accounts follow the manifests", function () {
   this.timeout(60_000);
-  let dir: string;
-  let keys: VrskyKeys;
-  let server: LocalNatsServer;
+  const fx = useNats({ operator: true, repo: "file" });
   let nc: NatsConnection;
-  let resolver: ResolverClient;
   let repo: TestRepo;
   let reconciler: Reconciler;
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "vrsky-op-"));
-    initKeys(join(dir, "keys"));
-    keys = loadKeys(join(dir, "keys"));
-    server = await startOperatorServer(keys, { dir: join(dir, "nats") });
-    const platform = () =>
-      connect({
-        servers: server.url,
-        authenticator: credsAuthenticator(new TextEncoder().encode(readCreds(keys.files.platformCreds))),
-      });
-    nc = await platform();
-    resolver = await ResolverClient.connect(keys, server.url);
-    repo = new TestRepo();
+  beforeEach(async () => {
+    nc = fx.nc;
+    repo = fx.repo;
     reconciler = new Reconciler({
-      nc: await platform(),
+      nc: await fx.connect(),
       source: new LocalRefSource(repo.dir, "main"),
       branch: "main",
       id: "op",
       leaseTtlMs: 2_000,
       resyncMs: 3_600_000,
-      sharedServers: [server.url],
-      accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
+      sharedServers: [fx.url],
+      accounts: (b) => new NatsAccountOps(fx.keys, fx.resolver, b.accounts, [fx.url], b.revocations),
     });
-  });
-  after(async () => {
-    await reconciler.stop();
-    await resolver.close();
-    await nc.close();
-    await server.stop();
-    repo.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    fx.defer(() => reconciler.stop());
   });
 
   const entry = async (t: string) => {
@@ -66,9 +40,9 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
   };
   const connLimit = (jwt: string) => (decodeJwt(jwt).nats as unknown as { limits: { conn: number } }).limits.conn;
   const connectAs = async (tenant: string, generation = 0) => {
-    const u = userCreds(keys, tenant, generation, { name: "test", ttlSeconds: 600 });
+    const u = userCreds(fx.keys, tenant, generation, { name: "test", ttlSeconds: 600 });
     return connect({
-      servers: server.url,
+      servers: fx.url,
       authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
       reconnect: false,
       timeout: 3_000,
@@ -83,15 +57,15 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     await waitForSync(nc, appliedAt(repo.commit()));
     const acme = (await entry("acme"))!;
     expect(acme.accountPublicKey).to.match(/^A[A-Z2-7]{55}$/);
-    const jwt = (await resolver.lookup(acme.accountPublicKey))!;
+    const jwt = (await fx.resolver.lookup(acme.accountPublicKey))!;
     expect(connLimit(jwt)).to.equal(2);
     const user = await connectAs("acme");
     await user.flush();
 
     // Revoke one user with the CLI: the reconciler re-pushes acme's account and only that user is cut off.
-    const victim = userCreds(keys, "acme", 0, { name: "victim", ttlSeconds: 600 });
+    const victim = userCreds(fx.keys, "acme", 0, { name: "victim", ttlSeconds: 600 });
     const vc = await connect({
-      servers: server.url,
+      servers: fx.url,
       authenticator: credsAuthenticator(new TextEncoder().encode(victim.creds)),
       reconnect: false,
     });
@@ -103,9 +77,9 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
       "--user",
       victim.userPublicKey,
       "--nats",
-      server.url,
+      fx.url,
       "--keys",
-      join(dir, "keys"),
+      fx.keys.dir,
       "--reason",
       "test",
     );
@@ -116,14 +90,14 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
 
     repo.write("tenants/acme.yaml", tenantYaml("acme", "  limits:\n    connections: 7\n"));
     await waitForSync(nc, appliedAt(repo.commit("more connections")));
-    expect(connLimit((await resolver.lookup(acme.accountPublicKey))!)).to.equal(7);
+    expect(connLimit((await fx.resolver.lookup(acme.accountPublicKey))!)).to.equal(7);
 
     const beta = (await entry("beta"))!;
-    await resolver.delete([beta.accountPublicKey]);
-    expect(await resolver.lookup(beta.accountPublicKey)).to.equal(undefined);
+    await fx.resolver.delete([beta.accountPublicKey]);
+    expect(await fx.resolver.lookup(beta.accountPublicKey)).to.equal(undefined);
     reconciler.trigger("resync");
     await waitForSync(nc, (s) => s.lastRun.trigger === "resync" && s.lastRun.outcome === "NoChange");
-    expect(await resolver.lookup(beta.accountPublicKey), "the resync pushed the deleted account back").to.be.a(
+    expect(await fx.resolver.lookup(beta.accountPublicKey), "the resync pushed the deleted account back").to.be.a(
       "string",
     );
 
@@ -131,8 +105,8 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     await waitForSync(nc, appliedAt(repo.commit("rotate beta")));
     const rotated = (await entry("beta"))!;
     expect(rotated.accountPublicKey).to.not.equal(beta.accountPublicKey);
-    expect(await resolver.lookup(rotated.accountPublicKey)).to.be.a("string");
-    expect(await resolver.lookup(beta.accountPublicKey), "the old account is deleted").to.equal(undefined);
+    expect(await fx.resolver.lookup(rotated.accountPublicKey)).to.be.a("string");
+    expect(await fx.resolver.lookup(beta.accountPublicKey), "the old account is deleted").to.equal(undefined);
     const betaUser = await connectAs("beta", 1);
     await betaUser.close();
 
@@ -140,12 +114,8 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     repo.remove("tenants/acme.yaml");
     await waitForSync(nc, appliedAt(repo.commit("delete acme")));
     expect(await entry("acme")).to.equal(undefined);
-    expect(await resolver.lookup(acme.accountPublicKey)).to.equal(undefined);
+    expect(await fx.resolver.lookup(acme.accountPublicKey)).to.equal(undefined);
     await closed;
     expect(user.isClosed(), "the deleted tenant's user is disconnected").to.equal(true);
   });
 });
-
-function readCreds(path: string): string {
-  return readFileSync(path, "utf8");
-}

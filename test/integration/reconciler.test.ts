@@ -2,38 +2,27 @@ import { expect } from "chai";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { LocalRefSource } from "../../engine/git/watch.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
-import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { TestNats, appliedAt, bucket, lastSeq, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
+import type { TestRepo } from "../helpers/git-repo.js";
+import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { appliedAt, bucket, lastSeq, snapshot, useNats, waitForSync } from "../helpers/nats.js";
 
 describe("reconciler against a real nats-server and a real git repository", function () {
   this.timeout(30_000);
-  let nats: TestNats;
+  // Each test starts from empty buckets and a new repository.
+  const fx = useNats({ repo: "test" });
   let repo: TestRepo;
   let nc: NatsConnection;
-  let reconciler: Reconciler | undefined;
-
-  before(async () => {
-    nats = await new TestNats().start();
-  });
-  after(async () => nats.cleanup());
-  beforeEach(async () => {
-    repo = new TestRepo();
-    nc = await nats.connect();
-    // Each test starts from empty buckets.
-    await resetBuckets(nc);
-  });
-  afterEach(async () => {
-    await reconciler?.stop();
-    reconciler = undefined;
-    repo.cleanup();
+  beforeEach(() => {
+    repo = fx.repo;
+    nc = fx.nc;
   });
 
   let rnc: NatsConnection;
   async function startReconciler(
     extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {},
   ): Promise<Reconciler> {
-    rnc = await nats.connect();
-    reconciler = new Reconciler({
+    rnc = await fx.connect();
+    const reconciler = new Reconciler({
       nc: rnc,
       source: new LocalRefSource(repo.dir, "main"),
       branch: "main",
@@ -41,6 +30,7 @@ describe("reconciler against a real nats-server and a real git repository", func
       leaseTtlMs: 2_000,
       ...extra,
     });
+    fx.defer(() => reconciler.stop());
     await reconciler.start();
     return reconciler;
   }
@@ -188,12 +178,12 @@ describe("reconciler against a real nats-server and a real git repository", func
           for await (const s of rnc.status()) if (s.type === "disconnect") return resolve();
         })(),
     );
-    await nats.stop();
+    await fx.nats.stop();
     await down;
     expect(r.isReady(), "not ready while NATS is away").to.equal(false);
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     const rev = repo.commit("while NATS is down");
-    await nats.startAgain();
+    await fx.nats.startAgain();
     await waitForSync(nc, appliedAt(rev), 25_000);
     expect(r.isReady()).to.equal(true);
     expect((await snapshot(await bucket(nc, "integrations"))).has("acme.a")).to.equal(true);

@@ -1,7 +1,6 @@
 import { expect } from "chai";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { cli } from "../helpers/cli.js";
-import { TestNats, resetBuckets } from "../helpers/nats.js";
+import { useNats } from "../helpers/nats.js";
 import { openState, type StateBuckets } from "../../engine/state/open.js";
 import { replicaKey, STATUS_KEYS } from "../../engine/contract/keys.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
@@ -106,18 +105,11 @@ function syncStatus(): SyncStatus {
 
 describe("vrsky status: workers, replicas and placement", function () {
   this.timeout(30_000);
-  let nats: TestNats;
-  let nc: NatsConnection;
+  const fx = useNats();
   let kv: StateBuckets;
 
-  before(async () => {
-    nats = await new TestNats().start();
-    nc = await nats.connect();
-  });
-  after(async () => nats.cleanup());
   beforeEach(async () => {
-    await resetBuckets(nc);
-    kv = await openState(nc);
+    kv = await openState(fx.nc);
   });
 
   const put = async (bucket: keyof StateBuckets, key: string, value: unknown) =>
@@ -157,7 +149,7 @@ describe("vrsky status: workers, replicas and placement", function () {
 
   it("text: one line per worker with load, labels and heartbeat age; counts; unplaced and failed replicas with reasons", async () => {
     await fleet();
-    const r = await cli("status", "--nats", nats.url);
+    const r = await cli("status", "--nats", fx.url);
     expect(r.code, r.stderr).to.equal(0);
     const out = r.stdout;
     expect(out).to.match(/^Ready: ReconciliationSucceeded/);
@@ -176,7 +168,7 @@ describe("vrsky status: workers, replicas and placement", function () {
 
   it("--assignments: one line per replica with worker, epoch, state and reason", async () => {
     await fleet();
-    const r = await cli("status", "--nats", nats.url, "--assignments");
+    const r = await cli("status", "--nats", fx.url, "--assignments");
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.split("\n");
     const start = lines.indexOf("assignments:");
@@ -195,7 +187,7 @@ describe("vrsky status: workers, replicas and placement", function () {
 
   it("json: workers, assignments and placement next to the stable fields (formatVersion 1), no sessions", async () => {
     await fleet();
-    const r = await cli("status", "--nats", nats.url, "--format", "json");
+    const r = await cli("status", "--nats", fx.url, "--format", "json");
     expect(r.code, r.stderr).to.equal(0);
     const v = JSON.parse(r.stdout);
     expect(v.formatVersion).to.equal(1);
@@ -252,7 +244,7 @@ describe("vrsky status: workers, replicas and placement", function () {
       await put("assignments", replicaKey("acme", "bad", n), assignment("acme", "bad", n, "w1", 1));
       await put("replicas", replicaKey("acme", "bad", n), claim("w1", 1, "failed", "runner refused"));
     }
-    const r = await cli("status", "--nats", nats.url);
+    const r = await cli("status", "--nats", fx.url);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/^replicas: 0 running, 0 starting, 0 draining, 25 failed, 0 pending, 23 unplaced$/m);
     expect(r.stdout.match(/^ {2}unplaced acme\.big\.\d+: no live worker$/gm)).to.have.length(20);
@@ -263,24 +255,24 @@ describe("vrsky status: workers, replicas and placement", function () {
 
   it("empty buckets: json has empty lists and a null placement; text says no worker is registered", async () => {
     await put("status", STATUS_KEYS.sync, syncStatus());
-    const j = await cli("status", "--nats", nats.url, "--format", "json");
+    const j = await cli("status", "--nats", fx.url, "--format", "json");
     expect(j.code, j.stderr).to.equal(0);
     const v = JSON.parse(j.stdout);
     expect(v).to.deep.include({ workers: [], assignments: [], placement: null });
-    const t = await cli("status", "--nats", nats.url, "--assignments");
+    const t = await cli("status", "--nats", fx.url, "--assignments");
     expect(t.stdout).to.match(/^workers: none registered/m);
     expect(t.stdout).to.match(/^replicas: none assigned$/m);
     expect(t.stdout).to.match(/^assignments: none$/m);
   });
 
   it("never reconciled: exit 1; workers that registered first are still shown", async () => {
-    const bare = await cli("status", "--nats", nats.url);
+    const bare = await cli("status", "--nats", fx.url);
     expect(bare.code).to.equal(1);
     expect(bare.stdout).to.equal(
       "No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n",
     );
     await put("workers", "w1", worker("w1"));
-    const r = await cli("status", "--nats", nats.url);
+    const r = await cli("status", "--nats", fx.url);
     expect(r.code).to.equal(1);
     expect(r.stdout).to.match(/^No reconcile has run/);
     expect(r.stdout).to.match(/^ {2}w1 +active +0\/10 assigned/m);

@@ -7,8 +7,9 @@ import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
 import { LocalRefSource } from "../../engine/git/watch.js";
 import { LocalProcessProvisioner } from "../../engine/provision/local.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
-import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { TestNats, appliedAt, bucket, resetBuckets, waitForSync } from "../helpers/nats.js";
+import type { TestRepo } from "../helpers/git-repo.js";
+import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
 
 /** Resolves with the first discovery entry of `tenant` that satisfies `pred` (KV watch, no polling). */
 async function waitForEntry(
@@ -37,44 +38,34 @@ async function waitForEntry(
 
 describe("tenant instances and discovery entries follow the manifests", function () {
   this.timeout(60_000);
-  let nats: TestNats;
+  const fx = useNats({ repo: "test" });
   let repo: TestRepo;
   let nc: NatsConnection;
-  let dir: string;
   let provisioner: LocalProcessProvisioner;
-  let reconciler: Reconciler;
 
-  before(async () => {
-    nats = await new TestNats().start();
-    nc = await nats.connect();
-  });
-  after(async () => nats.cleanup());
-  beforeEach(async () => {
-    repo = new TestRepo();
-    dir = mkdtempSync(join(tmpdir(), "vrsky-instances-"));
+  beforeEach(() => {
+    repo = fx.repo;
+    nc = fx.nc;
+    const dir = mkdtempSync(join(tmpdir(), "vrsky-instances-"));
+    fx.defer(() => rmSync(dir, { recursive: true, force: true }));
     provisioner = new LocalProcessProvisioner(dir, 500);
-    await resetBuckets(nc);
-  });
-  afterEach(async () => {
-    await reconciler?.stop();
-    await provisioner.close();
-    repo.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    fx.defer(() => provisioner.close());
   });
 
   const dedicated = (name: string) =>
     tenantYaml(name, "  tier: dedicated\n  instances: { min: 1, max: 3, integrationsPerInstance: 2 }\n");
 
   async function start(): Promise<void> {
-    reconciler = new Reconciler({
-      nc: await nats.connect(),
+    const reconciler = new Reconciler({
+      nc: await fx.connect(),
       source: new LocalRefSource(repo.dir, "main"),
       branch: "main",
       id: "rt",
       leaseTtlMs: 2_000,
-      sharedServers: [nats.url],
+      sharedServers: [fx.url],
       provisioner,
     });
+    fx.defer(() => reconciler.stop());
     await reconciler.start();
   }
 
@@ -86,7 +77,7 @@ describe("tenant instances and discovery entries follow the manifests", function
     const shared = await waitForEntry(nc, "shared", (e) => e !== undefined);
     expect(shared).to.deep.include({
       tier: "shared",
-      servers: [nats.url],
+      servers: [fx.url],
       instances: [],
       subjectPrefix: "vrsky.shared",
     });

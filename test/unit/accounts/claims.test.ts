@@ -13,16 +13,9 @@ import {
 } from "../../../engine/accounts/claims.js";
 import { FastKeyPair } from "../../../engine/accounts/fast-keys.js";
 import { initKeys, loadKeys, tenantAccountKey, type VrskyKeys } from "../../../engine/accounts/keys.js";
-import type { TenantResource } from "../../../engine/model/resources.js";
 import { codeOf } from "../../helpers/codes.js";
+import { tenantResource as tenant } from "../../helpers/manifests.js";
 import { seedIn } from "./secrets.js";
-
-const tenant = (name: string, spec: TenantResource["spec"] = {}): TenantResource => ({
-  apiVersion: "vrsky.io/v1",
-  kind: "Tenant",
-  metadata: { name },
-  spec,
-});
 
 describe("accounts: claims (tenant account JWTs, user creds, delete requests)", () => {
   let base: string;

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import type { IntegrationResource, TenantResource } from "../../../engine/model/resources.js";
 import { assignReplicas, pinLabelsOf, type AssignInput } from "../../../engine/reconciler/placement/assign.js";
 import {
   ASSIGNMENT_FORMAT,
@@ -9,21 +8,9 @@ import {
   type ReplicaRecord,
   type WorkerRecord,
 } from "../../../engine/contract/workers.js";
+import { integrationResource as integration, tenantResource as tenant } from "../../helpers/manifests.js";
 
 const NOW = "2026-11-23T00:00:00.000Z";
-
-function tenant(name: string, spec: Record<string, unknown> = {}): TenantResource {
-  return { apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name }, spec } as unknown as TenantResource;
-}
-
-function integration(t: string, name: string, spec: Record<string, unknown> = {}): IntegrationResource {
-  return {
-    apiVersion: "vrsky.io/v1",
-    kind: "Integration",
-    metadata: { name, tenant: t },
-    spec: { source: { type: "timer" }, sinks: [], ...spec },
-  } as unknown as IntegrationResource;
-}
 
 function worker(id: string, capacity = 10, extra: Partial<WorkerRecord> = {}): WorkerRecord {
   return {

@@ -1,23 +1,8 @@
 import { loadDesired } from "../../../engine/manifests/load.js";
-import type { IntegrationResource, Resource, TenantResource } from "../../../engine/model/resources.js";
+import type { Resource } from "../../../engine/model/resources.js";
 
-/** A tenant resource as the desired state holds it (only the fields a test cares about). */
-export function tenant(name: string, spec: Record<string, unknown> = {}): TenantResource {
-  return { apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name }, spec } as TenantResource;
-}
-
-export function integration(tenantName: string, name: string, spec: Record<string, unknown> = {}): IntegrationResource {
-  return {
-    apiVersion: "vrsky.io/v1",
-    kind: "Integration",
-    metadata: { name, tenant: tenantName },
-    spec: {
-      source: { type: "http", config: { path: `/${name}` } },
-      sinks: [{ name: "out", type: "nats", config: { subject: `out.${name}` } }],
-      ...spec,
-    },
-  } as IntegrationResource;
-}
+// The plan tests' names for the shared resource builders.
+export { integrationResource as integration, tenantResource as tenant } from "../../helpers/manifests.js";
 
 /** Validates manifests the way a revision is validated and returns the resources; throws on any finding. */
 export function resourcesOf(files: Record<string, string>): Resource[] {

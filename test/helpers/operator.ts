@@ -1,22 +1,25 @@
 /**
- * Test harness (no tests here) shared by test/integration/accounts*.test.ts and isolation*.test.ts: a real
- * nats-server in operator mode for a fresh key directory, the resolver client, and tracked connections.
+ * A real nats-server in operator mode for a fresh key directory (vrsky init), the resolver client, and tracked
+ * connections as tenants or the platform. Used directly by the accounts and isolation tests, and by useNats in
+ * operator mode.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { userCreds, type UserCredsOptions } from "../../../engine/accounts/claims.js";
-import { initKeys, loadKeys, type VrskyKeys } from "../../../engine/accounts/keys.js";
-import { startOperatorServer } from "../../../engine/accounts/local.js";
-import { ResolverClient } from "../../../engine/accounts/resolver.js";
-import type { LocalNatsServer } from "../../../engine/nats/local-server.js";
-import type { TenantResource } from "../../../engine/model/resources.js";
+import { userCreds, type UserCredsOptions } from "../../engine/accounts/claims.js";
+import { initKeys, loadKeys, type VrskyKeys } from "../../engine/accounts/keys.js";
+import { startOperatorServer } from "../../engine/accounts/local.js";
+import { ResolverClient } from "../../engine/accounts/resolver.js";
+import type { LocalNatsServer } from "../../engine/nats/local-server.js";
+import type { TenantResource } from "../../engine/model/resources.js";
+import { tenantResource } from "./manifests.js";
 
 type Limits = NonNullable<NonNullable<TenantResource["spec"]>["limits"]>;
 
+/** A tenant resource for account claims: its limits and account key generation. */
 export function tenant(name: string, limits: Limits = {}, accountKeyGeneration = 0): TenantResource {
-  return { apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name }, spec: { limits, accountKeyGeneration } };
+  return tenantResource(name, { limits, accountKeyGeneration });
 }
 
 export class OperatorHarness {

@@ -7,8 +7,8 @@ import { expect } from "chai";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { tenantAccountJwt, tenantAccountPublicKey } from "../../../engine/accounts/claims.js";
-import { OperatorHarness, tenant } from "./harness.js";
+import { tenantAccountJwt, tenantAccountPublicKey } from "../../engine/accounts/claims.js";
+import { OperatorHarness, tenant } from "./operator.js";
 
 export const TENANTS = ["alpha", "bravo", "charlie", "delta", "echo"] as const;
 export const LIMITS = {

@@ -1,0 +1,43 @@
+/**
+ * Tenants and integrations for tests, in the two forms tests need: manifest text to commit (tenantYaml,
+ * integrationYaml) and resources as the desired state holds them after validation (tenantResource,
+ * integrationResource). Both default to the smallest valid integration: an http source and one nats sink.
+ */
+import type { IntegrationResource, TenantResource } from "../../engine/model/resources.js";
+
+/** A tenant manifest; `extra` is YAML for `spec` (each line indented by two spaces), none for `spec: {}`. */
+export function tenantYaml(name: string, extra = ""): string {
+  return `apiVersion: vrsky.io/v1\nkind: Tenant\nmetadata:\n  name: ${name}\nspec:${extra ? `\n${extra}` : " {}\n"}`;
+}
+
+/** An integration manifest; `extra` is YAML appended to `spec` (e.g. `  replicas: 3\n`). */
+export function integrationYaml(tenant: string, name: string, extra = ""): string {
+  return (
+    `apiVersion: vrsky.io/v1\nkind: Integration\nmetadata:\n  name: ${name}\n  tenant: ${tenant}\nspec:\n` +
+    `  source:\n    type: http\n    config:\n      path: /${name}\n` +
+    `  sinks:\n    - name: out\n      type: nats\n      config:\n        subject: out.${name}\n${extra}`
+  );
+}
+
+/** A tenant resource with only the spec fields a test cares about (unchecked: tests also build invalid ones). */
+export function tenantResource(name: string, spec: Record<string, unknown> = {}): TenantResource {
+  return { apiVersion: "vrsky.io/v1", kind: "Tenant", metadata: { name }, spec } as TenantResource;
+}
+
+/** An integration resource: the manifest of integrationYaml, with `spec` fields added or replaced. */
+export function integrationResource(
+  tenant: string,
+  name: string,
+  spec: Record<string, unknown> = {},
+): IntegrationResource {
+  return {
+    apiVersion: "vrsky.io/v1",
+    kind: "Integration",
+    metadata: { name, tenant },
+    spec: {
+      source: { type: "http", config: { path: `/${name}` } },
+      sinks: [{ name: "out", type: "nats", config: { subject: `out.${name}` } }],
+      ...spec,
+    },
+  } as IntegrationResource;
+}
