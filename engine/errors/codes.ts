@@ -136,6 +136,27 @@ export const CODES = {
     "check that the resolver has allow_delete: true and trusts this operator",
     "transient",
   ),
+  // worker
+  VRS_WORKER_STOPPED: c(
+    "worker stopped before it registered",
+    "nothing to do: it was asked to stop while it waited to register",
+    "stall",
+  ),
+  VRS_WORKER_START_TIMEOUT: c(
+    "replica did not start in time",
+    "the worker retries with backoff; read its log for a slow or unreachable tenant server",
+    "transient",
+  ),
+  VRS_WORKER_TENANT_UNREACHABLE: c(
+    "tenant servers cannot be reached",
+    "check the tenant's discovery entry (vrsky status) and that its servers run; the worker retries",
+    "transient",
+  ),
+  VRS_WORKER_CREDS_REFUSED: c(
+    "platform refused the worker a user in the tenant's account",
+    "read the reason; a worker that is not registered or assigned yet retries with backoff",
+    "transient",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;
