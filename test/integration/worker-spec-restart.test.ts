@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StateRecord } from "../../engine/contract/state.js";
 import type { ReplicaRecord } from "../../engine/contract/workers.js";
@@ -22,15 +23,18 @@ async function until<T>(what: string, check: () => T | undefined | false, ms = 1
 }
 
 type RunEvent =
-  | { kind: "start"; key: string; ctx: ReplicaContext }
-  | { kind: "drain"; key: string; specHash: string; deadlineMs: number }
+  | { kind: "start"; key: string; ctx: ReplicaContext; claim: ReplicaRecord | undefined }
+  | { kind: "drain"; key: string; specHash: string; deadlineMs: number; claim: ReplicaRecord | undefined }
   | { kind: "drained" | "stop"; key: string; specHash: string };
 
 /**
- * A runner that records what the worker asks of it, in order. A drain holds its in-flight work until the test
- * lets it go (`releaseDrains`), so a test can see what happens while a replica drains.
+ * A runner that records what the worker asks of it, in order, with the replica's claim as KV holds it at each start
+ * and drain (a watch of a history-1 bucket may skip a value that is overwritten quickly; a read at the moment
+ * does not). A drain holds its in-flight work until the test lets it go (`releaseDrains`), so a test can see what
+ * happens while a replica drains.
  */
 class RecordingRunner {
+  claimsKv: KV | undefined;
   readonly events: RunEvent[] = [];
   /** The context of each key's latest run: a test reports failures through it. */
   readonly contexts = new Map<string, ReplicaContext>();
@@ -39,17 +43,21 @@ class RecordingRunner {
 
   readonly runner: ReplicaRunner = async (ctx) => {
     const key = `${ctx.tenant}.${ctx.integration}.${ctx.replica}`;
-    this.events.push({ kind: "start", key, ctx });
+    this.events.push({ kind: "start", key, ctx, claim: await this.claim(key) });
     this.contexts.set(key, ctx);
     return {
       drain: async (deadlineMs) => {
-        this.events.push({ kind: "drain", key, specHash: ctx.specHash, deadlineMs });
+        this.events.push({ kind: "drain", key, specHash: ctx.specHash, deadlineMs, claim: await this.claim(key) });
         await this.holdDrains;
         this.events.push({ kind: "drained", key, specHash: ctx.specHash });
       },
       stop: async () => void this.events.push({ kind: "stop", key, specHash: ctx.specHash }),
     };
   };
+
+  private async claim(key: string): Promise<ReplicaRecord | undefined> {
+    return (await this.claimsKv?.get(key))?.json<ReplicaRecord>();
+  }
 
   holdNextDrains(): void {
     this.holdDrains = new Promise((r) => (this.letGo = r));
@@ -115,6 +123,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     reconciler.controller.replicas.onChange((key, e) => {
       if (e) claimHistory.set(key, [...(claimHistory.get(key) ?? []), e.value]);
     });
+    recording.claimsKv = await bucket(nc, "replicas");
     worker = new Worker({
       nc: await nats.connect(),
       id: "w1",
@@ -173,8 +182,14 @@ describe("worker: a spec change restarts the replica in place; runner failures a
       `stop:${oldH}`,
       `start:${record.hash.slice(7, 19)}`,
     ]);
-    const drain = recording.events.slice(from).find((e) => e.kind === "drain");
+    const drain = recording.events.slice(from).find((e) => e.kind === "drain")!;
     expect(drain).to.include({ deadlineMs: DRAIN_TIMEOUT_MS });
+    const restart = recording.events.slice(from).find((e) => e.kind === "start")!;
+    const mine = { worker: "w1", session: worker.session, epoch: before.epoch };
+    // The claim stayed ours all along: draining while it drained, starting when it started, then running.
+    expect(drain.kind === "drain" && drain.claim).to.include({ ...mine, state: "draining" });
+    expect(restart.kind === "start" && restart.claim).to.include({ ...mine, state: "starting" });
+    expect(claims().get("acme.a.0")?.value).to.include({ ...mine, state: "running" });
     const ctx = recording.starts("acme.a.0")[1]!;
     expect(ctx).to.include({ specHash: record.hash, revision: rev, worker: "w1", epoch: before.epoch });
     expect((ctx.resource as IntegrationResource).spec.sinks[0]!.config).to.include({ subject: "out.a-v2" });
@@ -186,10 +201,10 @@ describe("worker: a spec change restarts the replica in place; runner failures a
       specHash: record.hash,
       revision: rev,
     });
-    // The claim stayed ours all along: draining, starting, running; never released, never another epoch.
+    // Every write of it the leader's watch saw: ours, at the same epoch, never released.
     const writes = claimHistory.get("acme.a.0")!.slice(claimWrites);
-    expect(writes.map((c) => c.state)).to.deep.equal(["draining", "starting", "running"]);
-    for (const c of writes) expect(c).to.include({ worker: "w1", session: worker.session, epoch: before.epoch });
+    expect(writes.map((c) => c.state)).to.include.members(["draining", "running"]);
+    for (const c of writes) expect(c).to.include(mine);
     // The other integrations did not change: nothing restarted there.
     expect(recording.trace("acme.b.0", from)).to.deep.equal([]);
     expect(recording.trace("acme.c.0", from)).to.deep.equal([]);
