@@ -134,6 +134,8 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     replica: "required",
     worker: "required",
     epoch: "required",
+    specHash: "optional",
+    revision: "optional",
     reason: "optional",
     updatedAt: "required",
   },

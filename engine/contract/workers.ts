@@ -46,6 +46,14 @@ export interface AssignmentRecord {
   worker: string | null;
   /** Fencing epoch: raised each time the replica moves. A worker runs it only at the newest epoch. */
   epoch: number;
+  /**
+   * `hash` of the integration's record in `vrsky-integrations`: the spec the replica runs. A new one rewrites the
+   * assignment (same worker, same epoch) and the worker restarts the replica with that spec. Absent in records of
+   * leaders that did not write it; a worker then runs whatever spec is applied.
+   */
+  specHash?: string;
+  /** `revision` of that record: the git commit the spec was applied from. */
+  revision?: string;
   /** Why the replica is not placed ("no live worker", "no worker with matching labels (…)", "no capacity: …"). */
   reason?: string;
   updatedAt: string;

@@ -242,6 +242,27 @@ export const CODES = {
   ),
   VRS_FIXTURE_SINK_NOT_FOUND: c("fixture names a sink that does not exist", "use a sink name of the integration"),
   VRS_FIXTURE_DUPLICATE_CASE: c("two test cases have the same name", "give each case of the file its own name"),
+  // worker
+  VRS_WORKER_STOPPED: c(
+    "worker stopped before it registered",
+    "nothing to do: it was asked to stop while it waited to register",
+    "stall",
+  ),
+  VRS_WORKER_START_TIMEOUT: c(
+    "replica did not start in time",
+    "the worker retries with backoff; read its log for a slow or unreachable tenant server",
+    "transient",
+  ),
+  VRS_WORKER_TENANT_UNREACHABLE: c(
+    "tenant servers cannot be reached",
+    "check the tenant's discovery entry (vrsky status) and that its servers run; the worker retries",
+    "transient",
+  ),
+  VRS_WORKER_CREDS_REFUSED: c(
+    "platform refused the worker a user in the tenant's account",
+    "read the reason; a worker that is not registered or assigned yet retries with backoff",
+    "transient",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CREDS_SUBJECT } from "../contract/subjects.js";
 import type { WorkerCredsReply, WorkerCredsRequest } from "../contract/worker-creds.js";
+import { VrskyError } from "../errors/errors.js";
 
 /** Asks the platform for a user JWT for `userPublicKey` in the tenant's account. Throws with the refusal's reason. */
 export async function requestWorkerJwt(
@@ -10,6 +11,7 @@ export async function requestWorkerJwt(
 ): Promise<{ jwt: string; expiresAt: string }> {
   const m = await nc.request(CREDS_SUBJECT, JSON.stringify(req), { timeout: timeoutMs });
   const reply = m.json<WorkerCredsReply>();
-  if (!reply.ok) throw new Error(`credentials for tenant ${req.tenant} refused: ${reply.error}`);
+  if (!reply.ok)
+    throw new VrskyError("VRS_WORKER_CREDS_REFUSED", `credentials for tenant ${req.tenant} refused: ${reply.error}`);
   return { jwt: reply.jwt, expiresAt: reply.expiresAt };
 }

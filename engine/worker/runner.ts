@@ -1,5 +1,31 @@
+/**
+ * The runner seam: how the worker runs one replica of an integration. Presence (below) is what "running" means
+ * until the pipeline runtime plugs in here.
+ *
+ * The worker calls a runner only while it holds the replica's claim (docs/state.md, "Hand-over protocol"), and
+ * ends every run before the claim can change hands. What a runner must do:
+ *
+ * - Start: `runner(ctx)` resolves once the replica runs (takes work), or rejects with why it cannot. `ctx` carries
+ *   the integration as applied (`resource`, `specHash`, `revision`) and the worker's connection to the tenant. A
+ *   start slower than the worker's start timeout is failed and retried; when it resolves after all, the worker
+ *   stops that run at once.
+ * - Drain: `drain(deadlineMs)` takes no new work from the call on, lets in-flight work finish or hands it back
+ *   (a pipeline naks what it has not finished, so that the next holder gets it), and resolves when that is done,
+ *   `deadlineMs` milliseconds after the call at the latest (the worker does not wait longer). The worker drains
+ *   before a hand-over and before a restart with a new spec, and calls `stop()` after the drain.
+ * - Stop: `stop()` ends the run at once: no work is taken after it resolves. The worker calls it after a drain,
+ *   and alone when it must not wait: it fenced itself, lost the claim, failed the run, or shuts down. It may come
+ *   while a drain is in progress (and then cuts it short) and more than once. It must be quick: the fencing
+ *   margin assumes a replica stops within it.
+ * - Failure: a run that fails after it started calls `ctx.reportFailure(error)`; it need not stop itself. The
+ *   worker stops it, writes the claim `failed` with the error's message, and retries by the error's class
+ *   (`retryClassOf`, engine/errors): `transient` with backoff, `wait` after a fixed delay, `stall` not until the
+ *   replica's spec or assignment changes. Reports from a run that has already ended are ignored.
+ */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { replicaInfoSubject, subjectPrefixOf } from "../contract/subjects.js";
+import { VrskyError } from "../errors/errors.js";
+import type { IntegrationResource } from "../model/resources.js";
 import type { TenantSession } from "./tenant-sessions.js";
 
 export interface ReplicaContext {
@@ -8,12 +34,22 @@ export interface ReplicaContext {
   replica: number;
   epoch: number;
   worker: string;
+  /** The integration as applied (its record in `vrsky-integrations`): validated, defaults filled in. */
+  resource: IntegrationResource;
+  /** `hash` of that record: `sha256:` of the canonical JSON of `resource`. */
+  specHash: string;
+  /** The git commit `resource` was applied from. */
+  revision: string;
   /** The worker's connection to the tenant (its own user in the tenant's account). */
   session: TenantSession;
+  /** A failure after the start: the worker stops the run, marks the claim failed and retries by the error's class. */
+  reportFailure(error: unknown): void;
 }
 
 export interface RunningReplica {
-  /** Stops at once (no new work is taken after it returns). */
+  /** Takes no new work; finishes or hands back in-flight work; resolves when done, at most `deadlineMs` from now. */
+  drain(deadlineMs: number): Promise<void>;
+  /** Stops at once (no new work is taken after it returns); also cuts a drain short. */
   stop(): Promise<void>;
 }
 
@@ -34,7 +70,7 @@ export interface ReplicaInfo {
  * The replica's presence in its tenant: it answers `<prefix>._replica.<integration>.<n>` in the tenant's account
  * with who runs it, on whichever connection the tenant session has now (it moves with renewals and server
  * changes). The pipeline runtime builds on this; until then it is what "running" means, and it lets anyone with a
- * user in the tenant's account see which worker runs a replica.
+ * user in the tenant's account see which worker runs a replica. It holds no work in flight: a drain is a stop.
  */
 export const presenceRunner: ReplicaRunner = async (ctx) => {
   const subject = replicaInfoSubject(subjectPrefixOf(ctx.tenant), ctx.integration, ctx.replica);
@@ -56,16 +92,15 @@ export const presenceRunner: ReplicaRunner = async (ctx) => {
     });
   };
   const nc = ctx.session.connection();
-  if (!nc) throw new Error(`tenant ${ctx.tenant} has no reachable server`);
+  if (!nc) throw new VrskyError("VRS_WORKER_TENANT_UNREACHABLE", `tenant ${ctx.tenant} has no reachable server`);
   attach(nc);
   // Make sure the server has the subscription before reporting running.
   await nc.flush();
   ctx.session.on("connected", attach);
-  return {
-    async stop() {
-      ctx.session.off("connected", attach);
-      sub?.unsubscribe();
-      sub = undefined;
-    },
+  const stop = async () => {
+    ctx.session.off("connected", attach);
+    sub?.unsubscribe();
+    sub = undefined;
   };
+  return { drain: stop, stop };
 };

@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import { jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { FastKeyPair } from "../accounts/fast-keys.js";
 import { TenantConnector } from "../discovery/connector.js";
+import { errorMessage } from "../errors/errors.js";
 import { requestWorkerJwt } from "./creds-client.js";
 
 export interface TenantSessionsOptions {
@@ -82,9 +83,7 @@ export class TenantSession extends EventEmitter {
       waitForEntryMs: 5_000,
     });
     this.connector.on("connected", (nc: NatsConnection) => this.emit("connected", nc));
-    this.connector.on("error", (e: unknown) =>
-      o.log?.("tenant-connection-error", { tenant, error: e instanceof Error ? e.message : String(e) }),
-    );
+    this.connector.on("error", (e: unknown) => o.log?.("tenant-connection-error", { tenant, error: errorMessage(e) }));
     // After the start: the tenant's servers went away (its entry was deleted, or lists no server any more).
     this.connector.on("gone", () => this.emit("lost", `tenant ${tenant} has no discovery entry any more`));
     this.connector.on("unavailable", (e: Error) => this.emit("lost", e.message));
@@ -125,7 +124,7 @@ export class TenantSession extends EventEmitter {
     try {
       got = await ask();
     } catch (e) {
-      if (!/is revoked/.test(e instanceof Error ? e.message : "")) throw e;
+      if (!/is revoked/.test(errorMessage(e))) throw e;
       // This user key was revoked (`vrsky revoke`): continue with a new key; the revoked one is never renewed.
       this.o.log?.("tenant-creds-revoked", { tenant: this.tenant, user: this.user.getPublicKey() });
       this.user.clear();
@@ -150,7 +149,7 @@ export class TenantSession extends EventEmitter {
     } catch (e) {
       this.o.log?.("tenant-creds-renew-failed", {
         tenant: this.tenant,
-        error: e instanceof Error ? e.message : String(e),
+        error: errorMessage(e),
       });
       if (this.renewTimer) clearTimeout(this.renewTimer);
       this.renewTimer = setTimeout(() => void this.refresh(), 1_000);

@@ -38,7 +38,11 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     .option("--labels <k=v,...>", "labels for placement (dedicated tenants may be pinned to them)", "")
     .option("--heartbeat <duration>", "heartbeat period", "1s")
     .option("--expiry <duration>", "the worker is declared dead when no heartbeat arrived for this long", "5s")
-    .option("--drain-timeout <duration>", "on SIGTERM, how long to wait for replicas to be handed over", "30s")
+    .option(
+      "--drain-timeout <duration>",
+      "on SIGTERM, how long to wait for replicas to be handed over; also how long a replica may drain before a hand-over or a restart with a new spec",
+      "30s",
+    )
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9465)")
     .addHelpText(
       "after",
@@ -86,7 +90,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
   const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
   const log = jsonLog(ctx);
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
-  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, log });
+  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, drainTimeoutMs: drainMs, log });
   // Before registering: a bad --listen address must not leave a registration behind.
   const probes = flags.listen
     ? await listenFlag(worker, flags.listen).catch(async (e: unknown) => {
@@ -105,7 +109,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     onReady?.(worker);
     const signal = await waitForSignal();
     log("stopping", { signal });
-    await worker.drain(drainMs);
+    await worker.drain();
     return 0;
   } finally {
     probes?.server.close();

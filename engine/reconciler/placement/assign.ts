@@ -2,7 +2,9 @@
  * From the live state to the assignment records (pure: no I/O, no clock). The leader feeds it the applied
  * integrations and tenants, the live workers and the current records; it calls `place` and returns the
  * records to write. It keeps what `place` does not: the epoch of a replica that is unplaced for a while, or whose
- * claim is still held at a higher epoch, so that epochs only ever rise.
+ * claim is still held at a higher epoch, so that epochs only ever rise. Each record names the spec its replica
+ * runs (`specHash`, `revision`): a changed integration rewrites its records with the same workers and epochs, and
+ * their workers restart the replicas with the new spec.
  */
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import {
@@ -19,8 +21,15 @@ import {
   type WorkerRecord,
 } from "../../contract/workers.js";
 
+/** An integration as applied: its record's resource, hash and revision (StateRecord in engine/contract/state.ts). */
+export interface AppliedIntegration {
+  resource: IntegrationResource;
+  hash: string;
+  revision: string;
+}
+
 export interface AssignInput {
-  integrations: Iterable<IntegrationResource>;
+  integrations: Iterable<AppliedIntegration>;
   tenants: ReadonlyMap<string, TenantResource>;
   /** Live workers (heartbeat not expired), draining ones included. */
   workers: Iterable<WorkerRecord>;
@@ -46,12 +55,12 @@ export function pinLabelsOf(t: TenantResource | undefined): Record<string, strin
 
 export function assignReplicas(input: AssignInput): AssignOutput {
   const integrations: PlacementIntegration[] = [];
-  const names = new Map<string, { tenant: string; integration: string }>();
-  for (const r of input.integrations) {
+  const names = new Map<string, { tenant: string; integration: string; specHash: string; revision: string }>();
+  for (const { resource: r, hash, revision } of input.integrations) {
     const tenant = input.tenants.get(r.metadata.tenant);
     if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
     const key = integrationKey(r.metadata.tenant, r.metadata.name);
-    names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name });
+    names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name, specHash: hash, revision });
     integrations.push({
       key,
       tenant: r.metadata.tenant,
@@ -78,11 +87,12 @@ export function assignReplicas(input: AssignInput): AssignOutput {
 
   const wanted = new Map<string, AssignmentRecord>();
   const record = (k: string, replica: number, worker: string | null, placedEpoch: number, reason?: string): void => {
-    const { tenant, integration } = names.get(k)!;
+    const { tenant, integration, specHash, revision } = names.get(k)!;
     const key = replicaKey(tenant, integration, replica);
     const prev = input.assignments.get(key);
     const claim = input.replicas.get(key);
-    // The highest epoch this replica has had: a new holder must be above it, an unchanged one keeps it.
+    // The highest epoch this replica has had: a new holder must be above it, an unchanged one keeps it (also
+    // through a spec change: its worker restarts the replica under the claim it holds).
     const floor = Math.max(prev?.epoch ?? 0, claim?.epoch ?? 0);
     let epoch: number;
     if (worker === null) epoch = floor;
@@ -95,6 +105,8 @@ export function assignReplicas(input: AssignInput): AssignOutput {
       replica,
       worker,
       epoch,
+      specHash,
+      revision,
       ...(reason ? { reason } : {}),
       updatedAt: input.now,
     });
@@ -105,7 +117,15 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   const puts: AssignOutput["puts"] = [];
   for (const [key, rec] of wanted) {
     const prev = input.assignments.get(key);
-    if (prev && prev.worker === rec.worker && prev.epoch === rec.epoch && prev.reason === rec.reason) continue;
+    if (
+      prev &&
+      prev.worker === rec.worker &&
+      prev.epoch === rec.epoch &&
+      prev.reason === rec.reason &&
+      prev.specHash === rec.specHash &&
+      prev.revision === rec.revision
+    )
+      continue;
     puts.push({ key, record: rec });
   }
   const deletes = [...input.assignments.keys()].filter((k) => !wanted.has(k)).sort();

@@ -1,11 +1,12 @@
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
+import { errorMessage } from "../../errors/errors.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
 import { casPut, isCasConflict, KvMirror } from "../../state/mirror.js";
 import type { ObservedBucket } from "../../state/observed.js";
 import type { StateBuckets } from "../../state/open.js";
 import { pool } from "../../util/pool.js";
-import { assignReplicas } from "./assign.js";
+import { assignReplicas, type AppliedIntegration } from "./assign.js";
 import { PLACEMENT_FORMAT, type PlacementSummary } from "../../contract/status.js";
 import {
   REPLICA_FORMAT,
@@ -163,7 +164,7 @@ export class AssignmentController {
         try {
           await this.run(trigger);
         } catch (e) {
-          this.log("placement-failed", { trigger, error: e instanceof Error ? e.message : String(e) });
+          this.log("placement-failed", { trigger, error: errorMessage(e) });
           this.pending ??= "retry";
           await new Promise((r) => setTimeout(r, 500));
         }
@@ -179,9 +180,15 @@ export class AssignmentController {
     const tenants = new Map<string, TenantResource>();
     for (const [name, e] of this.o.tenants.entries)
       if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
-    const integrations: IntegrationResource[] = [];
-    for (const e of this.o.integrations.entries.values())
-      if (e.record.resource) integrations.push(e.record.resource as IntegrationResource);
+    const integrations: AppliedIntegration[] = [];
+    for (const { record } of this.o.integrations.entries.values()) {
+      if (record.resource)
+        integrations.push({
+          resource: record.resource as IntegrationResource,
+          hash: record.hash,
+          revision: record.revision,
+        });
+    }
     const assignments = new Map<string, AssignmentRecord>();
     for (const [k, e] of this.assignments.entries) assignments.set(k, e.value);
     const replicas = new Map<string, ReplicaRecord>();

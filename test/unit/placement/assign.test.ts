@@ -1,5 +1,11 @@
 import { expect } from "chai";
-import { assignReplicas, pinLabelsOf, type AssignInput } from "../../../engine/reconciler/placement/assign.js";
+import { contentHash } from "../../../engine/plan/canonical.js";
+import {
+  assignReplicas,
+  pinLabelsOf,
+  type AppliedIntegration,
+  type AssignInput,
+} from "../../../engine/reconciler/placement/assign.js";
 import {
   ASSIGNMENT_FORMAT,
   REPLICA_FORMAT,
@@ -8,9 +14,20 @@ import {
   type ReplicaRecord,
   type WorkerRecord,
 } from "../../../engine/contract/workers.js";
-import { integrationResource as integration, tenantResource as tenant } from "../../helpers/manifests.js";
+import { integrationResource, tenantResource as tenant } from "../../helpers/manifests.js";
 
 const NOW = "2026-11-23T00:00:00.000Z";
+
+/** An integration as applied at `revision`, with its content hash. */
+function integration(
+  t: string,
+  name: string,
+  spec: Record<string, unknown> = {},
+  revision = "rev1",
+): AppliedIntegration {
+  const resource = integrationResource(t, name, spec);
+  return { resource, hash: contentHash(resource), revision };
+}
 
 function worker(id: string, capacity = 10, extra: Partial<WorkerRecord> = {}): WorkerRecord {
   return {
@@ -54,7 +71,7 @@ function applied(
   return next;
 }
 
-describe("assignment records from placement (engine/workers/assign.ts)", () => {
+describe("assignment records from placement (engine/reconciler/placement/assign.ts)", () => {
   const tenants = new Map([["acme", tenant("acme")]]);
 
   it("places every replica of every integration, one record per replica, epoch 1", () => {
@@ -66,9 +83,14 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
       }),
     );
     expect(out.puts.map((p) => p.key)).to.deep.equal(["acme.a.0", "acme.a.1", "acme.b.0"]);
+    const hashes = new Map(
+      [integration("acme", "a", { replicas: 2 }), integration("acme", "b")].map((i) => [i.resource.metadata.name, i]),
+    );
     for (const p of out.puts) {
       expect(p.record).to.include({ format: ASSIGNMENT_FORMAT, tenant: "acme", epoch: 1, updatedAt: NOW });
       expect(p.record.worker).to.be.oneOf(["w1", "w2"]);
+      expect(p.record.specHash, "the spec the replica runs").to.equal(hashes.get(p.record.integration)!.hash);
+      expect(p.record.revision).to.equal("rev1");
     }
     const a = out.puts.filter((p) => p.record.integration === "a").map((p) => p.record.worker);
     expect(new Set(a).size, "replicas of one integration on different workers").to.equal(2);
@@ -181,7 +203,9 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
       }),
     );
     expect(out.deletes).to.deep.equal(["acme.a.1", "acme.a.2", "acme.b.0", "beta.c.0"]);
-    expect(out.puts).to.deep.equal([]);
+    // `replicas` is part of the spec: the replica that stays is rewritten with the new hash, where it was.
+    expect(out.puts.map((p) => p.key)).to.deep.equal(["acme.a.0"]);
+    expect(out.puts[0]!.record).to.include({ worker: "w1", epoch: assignments.get("acme.a.0")!.epoch });
   });
 
   it("pins a dedicated tenant with spec.placement.workerLabels to matching workers, and reports the rest unplaced with the reason", () => {
@@ -228,5 +252,63 @@ describe("assignment records from placement (engine/workers/assign.ts)", () => {
     expect(unplaced).to.have.length(1);
     expect(unplaced[0]!.record.reason).to.match(/^no capacity: all 2 workers are full/);
     expect(unplaced[0]!.record.epoch).to.equal(0);
+  });
+});
+
+describe("assignment records follow spec changes (specHash, revision)", () => {
+  const tenants = new Map([["acme", tenant("acme")]]);
+  const workers = [worker("w1"), worker("w2")];
+  const integrations = [integration("acme", "a", { replicas: 2 }), integration("acme", "b")];
+
+  it("rewrites the records of a changed integration with its new hash and revision, on the same workers at the same epochs", () => {
+    const assignments = applied(new Map(), assignReplicas(input({ tenants, integrations, workers })));
+    const changed = integration("acme", "a", { replicas: 2, description: "new" }, "rev2");
+    expect(changed.hash).to.not.equal(integrations[0]!.hash);
+    const out = assignReplicas(input({ tenants, integrations: [changed, integrations[1]!], workers, assignments }));
+    expect(out.puts.map((p) => p.key)).to.deep.equal(["acme.a.0", "acme.a.1"]);
+    for (const p of out.puts) {
+      const before = assignments.get(p.key)!;
+      expect(p.record).to.include({
+        worker: before.worker,
+        epoch: before.epoch,
+        specHash: changed.hash,
+        revision: "rev2",
+      });
+    }
+    expect(out.placement.moves).to.equal(0);
+    expect(out.deletes).to.deep.equal([]);
+  });
+
+  it("raises the epoch of a changed integration's replica only when it moves", () => {
+    const assignments = applied(new Map(), assignReplicas(input({ tenants, integrations, workers })));
+    const onW2 = [...assignments].filter(([, a]) => a.worker === "w2").map(([k]) => k);
+    const changed = integration("acme", "a", { replicas: 2, description: "new" }, "rev2");
+    const out = assignReplicas(
+      input({
+        tenants,
+        integrations: [changed, integrations[1]!],
+        workers: [worker("w1"), worker("w2", 10, { state: "draining" })],
+        assignments,
+      }),
+    );
+    for (const p of out.puts) {
+      const before = assignments.get(p.key)!;
+      const moved = onW2.includes(p.key);
+      expect(p.record.worker, p.key).to.equal("w1");
+      expect(p.record.epoch, p.key).to.equal(moved ? before.epoch + 1 : before.epoch);
+      if (p.record.integration === "a") expect(p.record.specHash).to.equal(changed.hash);
+    }
+  });
+
+  it("writes nothing for a commit that leaves the integrations as they were", () => {
+    const assignments = applied(new Map(), assignReplicas(input({ tenants, integrations, workers })));
+    const same = [integration("acme", "a", { replicas: 2 }), integration("acme", "b")];
+    const out = assignReplicas(input({ tenants, integrations: same, workers, assignments }));
+    expect(out.puts).to.deep.equal([]);
+  });
+
+  it("carries the spec on unplaced records too", () => {
+    const out = assignReplicas(input({ tenants, integrations: [integration("acme", "b")], workers: [] }));
+    expect(out.puts[0]!.record).to.include({ worker: null, specHash: integrations[1]!.hash, revision: "rev1" });
   });
 });
