@@ -136,6 +136,12 @@ export const CODES = {
     "check that the resolver has allow_delete: true and trusts this operator",
     "transient",
   ),
+  // reconciler
+  VRS_LEASE_HELD: c(
+    "another reconciler holds the leader lease",
+    "stop the other reconciler, or run without --once to stand by until the lease is free",
+    "wait",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

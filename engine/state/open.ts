@@ -2,6 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS } from "../contract/state.js";
+import { INVENTORY_BUCKET } from "../contract/inventory.js";
 
 export interface StateBuckets {
   tenants: KV;
@@ -14,6 +15,7 @@ export interface StateBuckets {
   workers: KV;
   assignments: KV;
   replicas: KV;
+  inventory: KV;
 }
 
 export interface BucketOptions {
@@ -74,5 +76,6 @@ export async function openState(nc: NatsConnection, o: BucketOptions = {}): Prom
     workers,
     assignments,
     replicas: replicaStates,
+    inventory: await kvm.create(INVENTORY_BUCKET, { history: 5, replicas, description: "VRSky inventory per tenant" }),
   };
 }
