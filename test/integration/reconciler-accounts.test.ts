@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Kvm } from "@nats-io/kv";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { decodeJwt } from "../../engine/accounts/jwt.js";
 import { initKeys, loadKeys, type VrskyKeys } from "../../engine/accounts/keys.js";
@@ -13,6 +14,7 @@ import type { LocalNatsServer } from "../../engine/nats/local-server.js";
 import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
+import { INVENTORY_BUCKET, type InventoryRecord } from "../../engine/contract/inventory.js";
 import { tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { appliedAt, bucket, waitForSync } from "../helpers/nats.js";
 import { cli } from "../helpers/cli.js";
@@ -26,6 +28,7 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
   let resolver: ResolverClient;
   let repo: TestRepo;
   let reconciler: Reconciler;
+  let reconcilerFor: (id: string) => Promise<Reconciler>;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "vrsky-op-"));
@@ -40,16 +43,18 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     nc = await platform();
     resolver = await ResolverClient.connect(keys, server.url);
     repo = new TestRepo();
-    reconciler = new Reconciler({
-      nc: await platform(),
-      source: new LocalRefSource(repo.dir, "main"),
-      branch: "main",
-      id: "op",
-      leaseTtlMs: 2_000,
-      resyncMs: 3_600_000,
-      sharedServers: [server.url],
-      accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
-    });
+    reconcilerFor = async (id) =>
+      new Reconciler({
+        nc: await platform(),
+        source: new LocalRefSource(repo.dir, "main"),
+        branch: "main",
+        id,
+        leaseTtlMs: 2_000,
+        resyncMs: 3_600_000,
+        sharedServers: [server.url],
+        accounts: (b) => new NatsAccountOps(keys, resolver, b.accounts, [server.url], b.revocations),
+      });
+    reconciler = await reconcilerFor("op");
   });
   after(async () => {
     await reconciler.stop();
@@ -63,6 +68,10 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
   const entry = async (t: string) => {
     const e = await (await bucket(nc, "discovery")).get(t);
     return e?.operation === "PUT" ? e.json<DiscoveryEntry>() : undefined;
+  };
+  const inventory = async (t: string) => {
+    const e = await (await new Kvm(nc).open(INVENTORY_BUCKET)).get(t);
+    return e?.operation === "PUT" ? e.json<InventoryRecord>().entries.map((x) => `${x.kind}/${x.id}`) : undefined;
   };
   const connLimit = (jwt: string) => (decodeJwt(jwt).nats as unknown as { limits: { conn: number } }).limits.conn;
   const connectAs = async (tenant: string, generation = 0) => {
@@ -85,6 +94,10 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     expect(acme.accountPublicKey).to.match(/^A[A-Z2-7]{55}$/);
     const jwt = (await resolver.lookup(acme.accountPublicKey))!;
     expect(connLimit(jwt)).to.equal(2);
+    expect(await inventory("acme"), "what acme has, in its inventory").to.deep.equal([
+      `Account/${acme.accountPublicKey}`,
+      "Discovery/acme",
+    ]);
     const user = await connectAs("acme");
     await user.flush();
 
@@ -133,6 +146,10 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     expect(rotated.accountPublicKey).to.not.equal(beta.accountPublicKey);
     expect(await resolver.lookup(rotated.accountPublicKey)).to.be.a("string");
     expect(await resolver.lookup(beta.accountPublicKey), "the old account is deleted").to.equal(undefined);
+    expect(await inventory("beta"), "the old account left the inventory").to.deep.equal([
+      `Account/${rotated.accountPublicKey}`,
+      "Discovery/beta",
+    ]);
     const betaUser = await connectAs("beta", 1);
     await betaUser.close();
 
@@ -141,8 +158,29 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
     await waitForSync(nc, appliedAt(repo.commit("delete acme")));
     expect(await entry("acme")).to.equal(undefined);
     expect(await resolver.lookup(acme.accountPublicKey)).to.equal(undefined);
+    expect(await inventory("acme"), "the inventory record goes last").to.equal(undefined);
     await closed;
     expect(user.isClosed(), "the deleted tenant's user is disconnected").to.equal(true);
+  });
+
+  it("finishes a removal from the inventory: an account left with no discovery entry and no record is deleted", async () => {
+    repo.write("tenants/ghost.yaml", tenantYaml("ghost"));
+    await waitForSync(nc, appliedAt(repo.commit("ghost")));
+    const ghost = (await entry("ghost"))!.accountPublicKey;
+    expect(await resolver.lookup(ghost)).to.be.a("string");
+    // The state a crash can leave: the account pushed (and in the inventory), but neither its record (written
+    // after the push) nor the discovery entry (removed first) say that it exists.
+    await reconciler.stop();
+    await (await bucket(nc, "discovery")).delete("ghost");
+    await (await bucket(nc, "accounts")).delete("ghost");
+    repo.remove("tenants/ghost.yaml");
+    const rev = repo.commit("delete ghost");
+    reconciler = await reconcilerFor("op-after-crash");
+    await reconciler.start();
+    await waitForSync(nc, appliedAt(rev));
+    expect(await resolver.lookup(ghost), "no orphaned account").to.equal(undefined);
+    expect(await inventory("ghost")).to.equal(undefined);
+    expect(await inventory("beta"), "other tenants keep theirs").to.have.length(2);
   });
 });
 

@@ -4,6 +4,7 @@ import { LocalRefSource } from "../../engine/git/watch.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { TestNats, appliedAt, bucket, lastSeq, resetBuckets, snapshot, waitForSync } from "../helpers/nats.js";
+import { cli } from "../helpers/cli.js";
 
 describe("reconciler against a real nats-server and a real git repository", function () {
   this.timeout(30_000);
@@ -175,6 +176,16 @@ describe("reconciler against a real nats-server and a real git repository", func
     const allowed = repo.commit("drop three tenants\n\nVrsky-Allow-Prune: true");
     await waitForSync(nc, appliedAt(allowed));
     expect([...(await snapshot(await bucket(nc, "tenants"))).keys()]).to.deep.equal(["d"]);
+  });
+
+  it("reconcile --once while another reconciler holds the lease: VRS_LEASE_HELD, exit 2", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    await startReconciler();
+    await waitForSync(nc, appliedAt(repo.commit()));
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", nats.url, "--once", "--lease-ttl", "300ms");
+    expect(once.code, once.stderr).to.equal(2);
+    expect(once.stderr).to.match(/VRS_LEASE_HELD/);
+    expect(once.stderr).to.not.match(/internal error/);
   });
 
   it("survives a nats-server restart and converges afterwards", async () => {
