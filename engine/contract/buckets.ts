@@ -5,6 +5,7 @@
  */
 import { ACCOUNT_FORMAT } from "./accounts.js";
 import { DISCOVERY_FORMAT } from "./discovery.js";
+import { INVENTORY_FORMAT } from "./inventory.js";
 import { KEY_FORMATS, type KeyFormat } from "./keys.js";
 import { LEASE_FORMAT } from "./lease.js";
 import type { RecordFormat } from "./records.js";
@@ -164,6 +165,20 @@ export const BUCKET_REGISTRY = {
         record: REPLICA_FORMAT,
         writer: "the worker holding the claim; the leading reconciler releases claims of dead workers",
         readers: "workers, every reconciler (watches it), `vrsky status`",
+      },
+    ],
+  },
+  inventory: {
+    name: "vrsky-inventory",
+    history: 5,
+    description:
+      "VRSky inventory: what the reconciler created for each tenant (accounts, instances, discovery entries)",
+    keys: [
+      {
+        key: KEY_FORMATS.tenant,
+        record: INVENTORY_FORMAT,
+        writer: "leading reconciler (an entry before its resource is created, removed after it is gone)",
+        readers: "leading reconciler",
       },
     ],
   },

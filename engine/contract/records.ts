@@ -5,6 +5,7 @@
  */
 import { ACCOUNT_FORMAT, type AccountRecord } from "./accounts.js";
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "./discovery.js";
+import { INVENTORY_FORMAT, type InventoryRecord } from "./inventory.js";
 import { LEASE_FORMAT, type LeaseRecord } from "./lease.js";
 import { REVOCATION_FORMAT, type RevocationRecord } from "./revocations.js";
 import { STATE_FORMAT, type StateRecord } from "./state.js";
@@ -30,6 +31,7 @@ interface Records {
   [WORKER_FORMAT]: WorkerRecord;
   [ASSIGNMENT_FORMAT]: AssignmentRecord;
   [REPLICA_FORMAT]: ReplicaRecord;
+  [INVENTORY_FORMAT]: InventoryRecord;
 }
 
 export type RecordFormat = keyof Records;
@@ -147,6 +149,12 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     state: "required",
     reason: "optional",
     since: "required",
+  },
+  [INVENTORY_FORMAT]: {
+    format: "required",
+    tenant: "required",
+    entries: "required",
+    updatedAt: "required",
   },
 };
 

@@ -263,6 +263,12 @@ export const CODES = {
     "read the reason; a worker that is not registered or assigned yet retries with backoff",
     "transient",
   ),
+  // reconciler
+  VRS_LEASE_HELD: c(
+    "another reconciler holds the leader lease",
+    "stop the other reconciler, or run without --once to stand by until the lease is free",
+    "wait",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

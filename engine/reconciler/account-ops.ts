@@ -7,7 +7,8 @@ import type { TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
 import { INSTANCE_DIR } from "../provision/provisioner.js";
 import { tenantLimits } from "../accounts/claims.js";
-import type { AccountOps } from "./tenant-runtime.js";
+import type { AccountOps, AccountRef } from "./tenant-runtime.js";
+import { VrskyError } from "../errors/errors.js";
 import { ACCOUNT_FORMAT, type AccountRecord } from "../contract/accounts.js";
 import type { AsRead } from "../contract/records.js";
 import type { RevocationRecord } from "../contract/revocations.js";
@@ -91,7 +92,11 @@ export class NatsAccountOps implements AccountOps {
     // Key rotation: the new account is live; the old one goes, data first. A failure here throws before the
     // record is written, so the next run pushes the (idempotent) new account and retries the deletion.
     for (const { record, previous } of pushed) {
-      if (previous && previous.accountPublicKey !== record.accountPublicKey) await this.deleteAccount(previous);
+      if (previous && previous.accountPublicKey !== record.accountPublicKey)
+        await this.deleteAccount(previous.tenant, {
+          publicKey: previous.accountPublicKey,
+          generation: previous.generation,
+        });
     }
     // Records are independent: written all in flight (one at a time cost ~0.2 s per 1,000 tenants).
     await Promise.all(
@@ -101,21 +106,27 @@ export class NatsAccountOps implements AccountOps {
       }),
     );
     const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) throw new Error(`${failed.length} account push(es) failed: ${failed[0]!.errors.join("; ")}`);
+    if (failed.length > 0)
+      throw new VrskyError(
+        "VRS_ACCOUNT_PUSH_FAILED",
+        `${failed.length} account push(es) failed: ${failed[0]!.errors.join("; ")}`,
+      );
   }
 
-  async remove(tenant: string): Promise<void> {
+  async remove(tenant: string, account?: AccountRef): Promise<void> {
     await this.load(false);
     const record = this.records.get(tenant);
-    if (!record) return;
-    await this.deleteAccount(record);
+    const target = account ?? (record && { publicKey: record.accountPublicKey, generation: record.generation });
+    if (!target) return;
+    await this.deleteAccount(tenant, target);
+    if (record?.accountPublicKey !== target.publicKey) return;
     await this.kv.delete(tenant);
     this.records.delete(tenant);
   }
 
   /** JetStream data first (a deleted account's streams would stay on disk), then the account itself. */
-  private async deleteAccount(record: AccountRecord): Promise<void> {
-    const user = userCreds(this.keys, record.tenant, record.generation, {
+  private async deleteAccount(tenant: string, account: AccountRef): Promise<void> {
+    const user = userCreds(this.keys, tenant, account.generation, {
       name: "vrsky-reconciler-purge",
       ttlSeconds: 300,
     });
@@ -134,7 +145,7 @@ export class NatsAccountOps implements AccountOps {
     } catch {
       // No JetStream or no reachable shared server for this account (e.g. a dedicated tenant): nothing to purge here.
     }
-    await this.resolver.delete([record.accountPublicKey]);
+    await this.resolver.delete([account.publicKey]);
   }
 
   /** Revocations by tenant: user public key → revoked-at (unix seconds). */

@@ -4,6 +4,8 @@ import type { Write } from "./live-plan.js";
 import { phases } from "./live-plan.js";
 import { isCasConflict } from "../state/mirror.js";
 import { pool } from "../util/pool.js";
+import { errorMessage } from "../errors/errors.js";
+import { afterApplyWrite } from "./crash-points.js";
 
 export interface ApplyContext {
   kvs: { tenants: KV; integrations: KV };
@@ -20,7 +22,8 @@ export interface ApplyResult {
   applied: Write[];
   /** CAS conflicts: someone changed the key since it was observed; the run re-plans. */
   conflicts: Write[];
-  failed: Array<{ write: Write; error: string }>;
+  /** `cause` is what was thrown: its retry class decides when the run is retried. */
+  failed: Array<{ write: Write; error: string; cause: unknown }>;
   lostLeadership: boolean;
   /** Highest KV sequence written per bucket: the observed state has caught up once its watch passes it. */
   lastSeq: { tenants: number; integrations: number };
@@ -52,8 +55,10 @@ export async function applyWrites(writes: Write[], ctx: ApplyContext): Promise<A
         result.applied.push(w);
       } catch (e) {
         if (isCasConflict(e)) result.conflicts.push(w);
-        else result.failed.push({ write: w, error: e instanceof Error ? e.message : String(e) });
+        else result.failed.push({ write: w, error: errorMessage(e), cause: e });
+        return;
       }
+      afterApplyWrite();
     });
     // Later phases depend on earlier ones (integrations need their tenant); stop at the first gap.
     if (result.conflicts.length > 0 || result.failed.length > 0 || result.lostLeadership) return result;

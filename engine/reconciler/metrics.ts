@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram } from "../telemetry/prometheus-text.js";
+import { Counter, Gauge, Histogram, series } from "../telemetry/prometheus-text.js";
 import type { RunRecord } from "./status.js";
 
 const LATENCY = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -37,4 +37,43 @@ export class ReconcilerMetrics {
         .join("") + this.extra.map((f) => f()).join("")
     );
   }
+}
+
+/** What the placement series read of the assignment controller. */
+export interface PlacementCounters {
+  liveWorkers(): unknown[];
+  lastUnplaced: number;
+  counters: { moves: number; expirations: number; runs: number };
+}
+
+/** The series of workers and placement, rendered after the reconciler's own. */
+export function placementSeries(c: PlacementCounters): () => string {
+  return () =>
+    [
+      series(
+        "gauge",
+        "vrsky_workers_live",
+        "Workers with a current heartbeat, as this reconciler sees them",
+        c.liveWorkers().length,
+      ),
+      series(
+        "gauge",
+        "vrsky_replicas_unplaced",
+        "Replicas the last placement could not place (leader only)",
+        c.lastUnplaced,
+      ),
+      series(
+        "counter",
+        "vrsky_assignment_moves_total",
+        "Replicas moved to another worker by this reconciler's placements",
+        c.counters.moves,
+      ),
+      series(
+        "counter",
+        "vrsky_worker_expirations_total",
+        "Workers this reconciler declared dead after their heartbeat expired",
+        c.counters.expirations,
+      ),
+      series("counter", "vrsky_placement_runs_total", "Placement runs by this reconciler", c.counters.runs),
+    ].join("");
 }

@@ -1,26 +1,28 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Finding } from "../errors/finding.js";
-import { git } from "../git/exec.js";
-import { readRevision, resolveCommit } from "../git/revision.js";
+import { decideRetry, RETRY } from "../errors/retry.js";
+import { errorMessage, VrskyError } from "../errors/errors.js";
+import type { RetryClass } from "../errors/codes.js";
+import { resolveCommit } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
 import { loadSchemas } from "../manifests/schema.js";
-import { loadDesired, ParseCache, parseIntoCache } from "../manifests/load.js";
+import { ParseCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
 import { STATUS_KEYS } from "../contract/keys.js";
 import { bucketOf, keyOf } from "../contract/state.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
-import { applyWrites } from "./apply.js";
 import { LeaderLease } from "./lease.js";
-import { fingerprint, planWrites } from "./live-plan.js";
-import { series } from "../telemetry/prometheus-text.js";
-import { ReconcilerMetrics } from "./metrics.js";
+import { fingerprint } from "./live-plan.js";
+import { placementSeries, ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { AssignmentController } from "./placement/controller.js";
 import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
 import type { VrskyKeys } from "../accounts/keys.js";
-import { nextStatus, type Outcome, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
+import { nextStatus, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
+import { RUN_STEPS, runSteps, type RunDeps, type RunSummary } from "./run-steps.js";
+
+export { ALLOW_PRUNE_TRAILER } from "./run-steps.js";
 
 export interface ReconcilerOptions {
   nc: NatsConnection;
@@ -46,14 +48,13 @@ export interface ReconcilerOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Commit trailer that permits one revision to delete more tenants than the guard allows. */
-export const ALLOW_PRUNE_TRAILER = /^vrsky-allow-prune:\s*(true|yes)\s*$/im;
 const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, revocation: 3, drift: 3, commit: 4 };
 
 /**
- * Makes NATS KV hold what the branch's head commit says, level-triggered: each run reads the desired
- * revision and the observed KV (kept current by watches), plans with the same diff as `vrsky plan`, applies
- * with compare-and-set, and records status in a `finally`. Only the lease holder runs.
+ * Makes NATS KV hold what the branch's head commit says, level-triggered: each run goes through the ordered
+ * steps of RUN_STEPS (read the revision, validate, plan against the observed KV kept current by watches, guard
+ * deletions, apply with compare-and-set, tenancy) and then records its status, whatever happened. Only the lease
+ * holder runs. A failed run is retried as its error's retry class says.
  */
 export class Reconciler {
   readonly metrics = new ReconcilerMetrics();
@@ -77,7 +78,8 @@ export class Reconciler {
   private leading = false;
   private connected = true;
   private readonly log: NonNullable<ReconcilerOptions["log"]>;
-  private runtime!: TenantRuntime;
+  /** What the steps of a run use. */
+  private deps!: RunDeps;
   /** Workers and assignments: every reconciler watches, the leader places and expires. */
   controller!: AssignmentController;
   private issuer: WorkerCredsIssuer | undefined;
@@ -133,12 +135,26 @@ export class Reconciler {
     const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
     if (previous?.operation === "PUT") this.status = previous.json<SyncStatus>();
     this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs });
-    this.runtime = new TenantRuntime({
-      discovery: this.state.discovery,
-      sharedServers: this.o.sharedServers ?? [],
-      provisioner: this.o.provisioner,
-      accounts: this.o.accounts?.(this.state),
-    });
+    this.deps = {
+      source: this.o.source,
+      holder: this.o.id,
+      allowPrune: this.o.allowPrune ?? false,
+      maxDeleteShare: this.o.maxDeleteShare ?? 0.5,
+      state: this.state,
+      observed: this.observed,
+      cache: this.cache,
+      runtime: new TenantRuntime({
+        discovery: this.state.discovery,
+        inventory: this.state.inventory,
+        sharedServers: this.o.sharedServers ?? [],
+        provisioner: this.o.provisioner,
+        accounts: this.o.accounts?.(this.state),
+      }),
+      metrics: this.metrics,
+      isLeader: () => this.lease.isLeader(),
+      lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
+      setTarget: (resources) => (this.target = targetIndex(resources)),
+    };
     this.controller = new AssignmentController({
       state: this.state,
       tenants: this.observed.tenants,
@@ -147,36 +163,7 @@ export class Reconciler {
       id: this.o.id,
       log: this.log,
     });
-    const c = this.controller;
-    this.metrics.extra.push(() =>
-      [
-        series(
-          "gauge",
-          "vrsky_workers_live",
-          "Workers with a current heartbeat, as this reconciler sees them",
-          c.liveWorkers().length,
-        ),
-        series(
-          "gauge",
-          "vrsky_replicas_unplaced",
-          "Replicas the last placement could not place (leader only)",
-          c.lastUnplaced,
-        ),
-        series(
-          "counter",
-          "vrsky_assignment_moves_total",
-          "Replicas moved to another worker by this reconciler's placements",
-          c.counters.moves,
-        ),
-        series(
-          "counter",
-          "vrsky_worker_expirations_total",
-          "Workers this reconciler declared dead after their heartbeat expired",
-          c.counters.expirations,
-        ),
-        series("counter", "vrsky_placement_runs_total", "Placement runs by this reconciler", c.counters.runs),
-      ].join(""),
-    );
+    this.metrics.extra.push(placementSeries(this.controller));
     this.o.provisioner?.onLost((i) => {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
       this.trigger("drift");
@@ -206,21 +193,29 @@ export class Reconciler {
   /** Runs once as leader (waiting for the lease), then returns the run's record. For `--once`. */
   async runOnce(): Promise<RunRecord> {
     await this.open();
-    const deadline = Date.now() + this.lease.ttlMs * 3;
-    while (!(await this.lease.tick())) {
-      if (Date.now() > deadline)
-        throw new Error("another reconciler holds the leader lease; stop it or run without --once");
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    // Renewed on start()'s schedule: a run longer than the lease (a cold, large revision) must keep it.
-    let renewing: Promise<unknown> = Promise.resolve();
-    const renew = setInterval(() => (renewing = this.lease.tick()), Math.max(100, Math.floor(this.lease.ttlMs / 3)));
     try {
-      return (await this.run("startup"))!;
+      const deadline = Date.now() + this.lease.ttlMs * 3;
+      while (!(await this.lease.tick())) {
+        if (Date.now() > deadline) {
+          const holder = (await this.lease.current().catch(() => undefined))?.holder ?? "unknown";
+          throw new VrskyError(
+            "VRS_LEASE_HELD",
+            `another reconciler (${holder}) holds the leader lease; stop it or run without --once`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // Renewed on start()'s schedule: a run longer than the lease (a cold, large revision) must keep it.
+      let renewing: Promise<unknown> = Promise.resolve();
+      const renew = setInterval(() => (renewing = this.lease.tick()), Math.max(100, Math.floor(this.lease.ttlMs / 3)));
+      try {
+        return (await this.run("startup"))!.run;
+      } finally {
+        clearInterval(renew);
+        await renewing;
+        await this.lease.release();
+      }
     } finally {
-      clearInterval(renew);
-      await renewing;
-      await this.lease.release();
       this.observed.tenants.stop();
       this.observed.integrations.stop();
     }
@@ -270,8 +265,9 @@ export class Reconciler {
         const since = this.pendingSince!;
         this.pending = undefined;
         this.pendingSince = undefined;
-        const run = await this.run(t);
-        if (run === undefined) continue;
+        const result = await this.run(t);
+        if (result === undefined) continue;
+        const { run } = result;
         if (t === "commit" && (run.outcome === "Applied" || run.outcome === "NoChange")) {
           this.metrics.commitToConverged.observe((Date.parse(run.finishedAt) - since) / 1000);
         }
@@ -280,15 +276,28 @@ export class Reconciler {
           this.pendingSince ??= Date.now();
           break;
         }
-        if (run.outcome === "Failed" || run.outcome === "Conflict") {
-          const delay = Math.min(30_000, 500 * 2 ** Math.min(6, this.metrics.consecutiveFailures));
-          if (this.retryTimer) clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => this.trigger("retry"), delay);
-        }
+        if (result.retry) this.scheduleRetry(result.retry);
       }
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** After a failed run: the error's retry class decides (a `stall` waits for a human: a new commit, a resync). */
+  private scheduleRetry(retry: RetryClass): void {
+    const decision = decideRetry({
+      retry,
+      attempt: this.metrics.consecutiveFailures,
+      policy: RETRY.reconcile,
+      random: Math.random(),
+    });
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (decision.action === "stop") {
+      this.log("retry-stopped", { reason: decision.reason });
+      return;
+    }
+    this.retryTimer = setTimeout(() => this.trigger("retry"), decision.delayMs);
   }
 
   private async leaseTick(): Promise<void> {
@@ -316,141 +325,22 @@ export class Reconciler {
     this.trigger("drift");
   }
 
-  /** One level-triggered run. Never throws: every outcome ends in the status record. */
-  private async run(trigger: Trigger): Promise<RunRecord | undefined> {
+  /** One level-triggered run: the steps of RUN_STEPS, then the status. Never throws. */
+  private async run(trigger: Trigger): Promise<{ run: RunRecord; retry?: RetryClass } | undefined> {
     const started = Date.now();
     if (trigger === "commit" && this.settledRevision !== undefined) {
       // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op.
       const head = await resolveCommit(this.o.source.repo, this.o.source.ref).catch(() => undefined);
       if (head === this.settledRevision) return undefined;
     }
-    let revision = "";
-    let outcome: Outcome = "Failed";
-    let message = "";
-    let errors: Finding[] = [];
-    const counts = { create: 0, update: 0, delete: 0, unchanged: 0, conflicts: 0, failed: 0 };
-    const notReady: SyncStatus["notReady"] = [];
-    try {
-      revision = await resolveCommit(this.o.source.repo, this.o.source.ref);
-      const files = await readRevision(this.o.source.repo, revision, { cache: this.cache });
-      // Parsing new blobs yields now and then: a cold 10,000-file revision would otherwise block the lease renewal.
-      await parseIntoCache(files, this.cache);
-      const desired = loadDesired(files, { cache: this.cache });
-      if (desired.findings.length > 0) {
-        outcome = "Invalid";
-        errors = desired.findings;
-        message = `revision ${revision.slice(0, 12)} has ${errors.length} validation error(s); nothing applied, ${this.status?.lastAppliedRevision?.slice(0, 12) ?? "no revision"} keeps running`;
-        return this.finish(trigger, revision, started, outcome, message, counts, errors, notReady);
-      }
-      this.target = targetIndex(desired.resources);
-      for (let attempt = 1; ; attempt++) {
-        const observed = { tenants: this.observed.tenants.entries, integrations: this.observed.integrations.entries };
-        const { writes, unchanged } = planWrites(desired.resources, observed);
-        counts.unchanged = unchanged;
-        const guard = await this.deletionGuard(
-          writes.filter((w) => w.action === "delete" && w.bucket === "tenants").length,
-          revision,
-        );
-        if (guard) {
-          outcome = "DeletionGuard";
-          message = guard;
-          break;
-        }
-        if (writes.length === 0) {
-          outcome = attempt === 1 && counts.create + counts.update + counts.delete === 0 ? "NoChange" : "Applied";
-          message = outcome === "NoChange" ? "live state matches the revision" : "applied";
-          break;
-        }
-        const result = await applyWrites(writes, {
-          kvs: this.state,
-          revision,
-          holder: this.o.id,
-          stillLeader: () => this.lease.isLeader(),
-        });
-        for (const w of result.applied) counts[w.action]++;
-        if (trigger === "drift") this.metrics.driftCorrections.inc(result.applied.length);
-        await (result.applied.some((w) => w.action === "delete")
-          ? this.catchUpToStream()
-          : this.catchUp(result.lastSeq));
-        if (result.lostLeadership) {
-          outcome = "LostLeadership";
-          message = "lost the leader lease during apply; the new leader finishes the run";
-          break;
-        }
-        if (result.failed.length > 0) {
-          outcome = "Failed";
-          counts.failed = result.failed.length;
-          for (const f of result.failed.slice(0, 100))
-            notReady.push({ kind: f.write.bucket, key: f.write.key, reason: "WriteFailed", message: f.error });
-          message = `${result.failed.length} write(s) failed: ${result.failed[0]!.error}`;
-          break;
-        }
-        if (result.conflicts.length > 0) {
-          counts.conflicts += result.conflicts.length;
-          if (attempt >= 5) {
-            outcome = "Conflict";
-            message = `${result.conflicts.length} key(s) kept changing under the reconciler`;
-            break;
-          }
-          await this.catchUpToStream();
-          continue;
-        }
-        outcome = "Applied";
-        message = `applied ${counts.create} create(s), ${counts.update} update(s), ${counts.delete} delete(s)`;
-        break;
-      }
-      if ((outcome === "Applied" || outcome === "NoChange") && this.lease.isLeader()) {
-        try {
-          await this.runtime.sync(
-            desired.resources,
-            revision,
-            trigger === "resync" || trigger === "startup" || trigger === "drift",
-          );
-        } catch (e) {
-          outcome = "Failed";
-          message = `tenant accounts, instances or discovery: ${e instanceof Error ? e.message : String(e)}`;
-        }
-      }
-    } catch (e) {
-      outcome = "Failed";
-      message = e instanceof Error ? e.message : String(e);
-    }
-    return this.finish(trigger, revision, started, outcome, message, counts, errors, notReady);
+    const ctx = { trigger, revision: "", attempt: 1 };
+    const summary = await runSteps(RUN_STEPS, ctx, this.deps);
+    return { run: await this.finish(trigger, ctx.revision, started, summary), retry: summary.retry };
   }
 
-  private async deletionGuard(tenantDeletes: number, revision: string): Promise<string | undefined> {
-    if (tenantDeletes === 0 || this.o.allowPrune) return undefined;
-    const live = this.observed.tenants.entries.size;
-    const share = this.o.maxDeleteShare ?? 0.5;
-    const allowed = Math.max(1, Math.floor(live * share));
-    if (tenantDeletes <= allowed) return undefined;
-    const body = await git(this.o.source.repo, ["log", "-1", "--format=%B", revision]);
-    if (ALLOW_PRUNE_TRAILER.test(body.stdout.toString("utf8"))) return undefined;
-    return `revision ${revision.slice(0, 12)} deletes ${tenantDeletes} of ${live} tenants; the guard allows ${allowed} (share ${share}). Nothing applied. To proceed, add the trailer 'Vrsky-Allow-Prune: true' to the commit message or run with --allow-prune.`;
-  }
-
-  /** Waits until the watches have delivered our own writes, so the next plan starts from them. */
-  private async catchUp(lastSeq: { tenants: number; integrations: number }): Promise<void> {
-    await Promise.all([
-      this.observed.tenants.caughtUp(lastSeq.tenants),
-      this.observed.integrations.caughtUp(lastSeq.integrations),
-    ]);
-  }
-
-  private async catchUpToStream(): Promise<void> {
-    await Promise.all([this.observed.tenants.caughtUpToStream(), this.observed.integrations.caughtUpToStream()]);
-  }
-
-  private async finish(
-    trigger: Trigger,
-    revision: string,
-    started: number,
-    outcome: Outcome,
-    message: string,
-    counts: RunRecord["counts"],
-    errors: Finding[],
-    notReady: SyncStatus["notReady"],
-  ): Promise<RunRecord> {
+  /** Records the run: metrics, log, and the status in KV (while leader). */
+  private async finish(trigger: Trigger, revision: string, started: number, s: RunSummary): Promise<RunRecord> {
+    const { outcome, message, counts } = s;
     const { run, status } = nextStatus(this.status, {
       reconciler: this.o.id,
       branch: this.o.branch,
@@ -460,8 +350,9 @@ export class Reconciler {
       outcome,
       message,
       counts,
-      errors,
-      notReady,
+      errors: s.findings,
+      notReady: s.notReady,
+      retry: s.retry,
     });
     this.lastRunFailed = outcome === "Failed" || outcome === "Conflict";
     this.settledRevision =
@@ -482,7 +373,7 @@ export class Reconciler {
       try {
         await this.state.status.put(STATUS_KEYS.sync, JSON.stringify(status));
       } catch (e) {
-        this.log("status-write-failed", { error: e instanceof Error ? e.message : String(e) });
+        this.log("status-write-failed", { error: errorMessage(e) });
       }
     }
     return run;

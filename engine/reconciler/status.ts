@@ -1,3 +1,4 @@
+import type { RetryClass } from "../errors/codes.js";
 import type { Finding } from "../errors/finding.js";
 import {
   STATUS_FORMAT,
@@ -20,17 +21,22 @@ const READY_REASON: Record<Outcome, [Condition["status"], string]> = {
   LostLeadership: ["False", "LostLeadership"],
 };
 
-/** Ready / Reconciling / Stalled after a run. Stalled means a human must act (a bad commit, a guard). */
-export function conditionsAfter(run: RunRecord, previous: Condition[] | undefined): Condition[] {
+/**
+ * Ready / Reconciling / Stalled after a run. Stalled means a human must act: a bad commit, a guard, or a failure
+ * whose error is of the `stall` class (`retry`: the failed error's class), which the reconciler does not retry.
+ */
+export function conditionsAfter(run: RunRecord, previous: Condition[] | undefined, retry?: RetryClass): Condition[] {
   const [ready, reason] = READY_REASON[run.outcome];
-  const stalled = run.outcome === "Invalid" || run.outcome === "DeletionGuard";
+  const stalled =
+    run.outcome === "Invalid" || run.outcome === "DeletionGuard" || (run.outcome === "Failed" && retry === "stall");
+  const retrying = !stalled && ready === "False";
   const next: Array<Omit<Condition, "lastTransitionTime">> = [
     { type: "Ready", status: ready, reason, message: run.message },
     {
       type: "Reconciling",
-      status: !stalled && ready === "False" ? "True" : "False",
+      status: retrying ? "True" : "False",
       reason: ready === "True" ? "Idle" : reason,
-      message: ready === "True" ? "" : "will retry",
+      message: retrying ? "will retry" : "",
     },
     {
       type: "Stalled",
@@ -58,6 +64,8 @@ export interface RunFacts {
   counts: RunRecord["counts"];
   errors: Finding[];
   notReady: SyncStatus["notReady"];
+  /** The retry class of the error that failed the run (a Failed run); `stall` makes the status Stalled. */
+  retry?: RetryClass;
 }
 
 /** The run record and the sync status that follows the previous status after a run. Pure. */
@@ -86,7 +94,7 @@ export function nextStatus(
     branch: f.branch,
     observedRevision: f.revision || prev?.observedRevision || "",
     lastAppliedRevision: applied ? f.revision : (prev?.lastAppliedRevision ?? null),
-    conditions: conditionsAfter(run, prev?.conditions),
+    conditions: conditionsAfter(run, prev?.conditions, f.retry),
     lastRun: run,
     runs: (prev?.runs ?? 0) + 1,
     driftCorrections: (prev?.driftCorrections ?? 0) + corrected,

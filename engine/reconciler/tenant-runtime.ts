@@ -3,38 +3,67 @@ import type { Resource, TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
 import { DISCOVERY_FORMAT, serversOf, type DiscoveryEntry } from "../contract/discovery.js";
 import { subjectPrefixOf } from "../contract/subjects.js";
+import { entryKey, type InventoryEntry } from "../contract/inventory.js";
+import { tenantGeneration } from "../accounts/claims.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { instanceCount } from "../provision/scaling.js";
 import { readSnapshot } from "../state/mirror.js";
+import { atTenancyPoint } from "./crash-points.js";
+import { TenantInventory } from "./tenant-inventory.js";
+
+/** An account as the inventory names it: enough to delete it (its JetStream data first) without its record. */
+export interface AccountRef {
+  publicKey: string;
+  generation: number;
+}
 
 /** What the runtime needs of tenant NATS accounts (operator mode). Absent when running without accounts. */
 export interface AccountOps {
   publicKey(t: TenantResource): string;
   /** Makes the resolver hold exactly these accounts: pushes new and changed ones (all of them when forced). */
   sync(tenants: TenantResource[], force: boolean): Promise<void>;
-  /** Deletes a tenant's JetStream data, then its account; its users are disconnected. */
-  remove(tenant: string): Promise<void>;
+  /**
+   * Deletes an account, its JetStream data first; its users are disconnected. Without `account`, the tenant's
+   * recorded one. The tenant's record goes with the account it names. Idempotent.
+   */
+  remove(tenant: string, account?: AccountRef): Promise<void>;
   /** nats-server configuration for a dedicated instance serving the tenant's account. */
   serverConfig(t: TenantResource): string;
 }
 
 export interface TenantRuntimeOptions {
   discovery: KV;
+  /** The inventory bucket: what exists of each tenant (written before it is created, kept until it is gone). */
+  inventory: KV;
   /** Client URLs of the shared data-plane servers. */
   sharedServers: string[];
   provisioner?: Provisioner;
   accounts?: AccountOps;
 }
 
+/** A desired tenant and what it should have. */
+interface TenantPlan {
+  tenant: TenantResource;
+  name: string;
+  /** Dedicated instances wanted (0 without a provisioner). */
+  instances: number;
+  wanted: InventoryEntry[];
+}
+
 /**
- * The part of a run after the KV records: tenant accounts, dedicated instances (scaled by integration count)
- * and discovery entries converge on the desired tenants. Level-triggered and idempotent like the rest.
+ * The tenancy step of a run, after the KV records: tenant accounts, dedicated instances (scaled by integration
+ * count) and discovery entries converge on the desired tenants. Level-triggered and idempotent like the rest.
+ * Everything created is in the tenant's inventory first, and leaves it only once it is gone, so a removal cut
+ * short by a crash is finished by the next run.
  */
 export class TenantRuntime {
   private readonly written = new Map<string, string>();
   private loaded = false;
+  private readonly inventory: TenantInventory;
 
-  constructor(private readonly o: TenantRuntimeOptions) {}
+  constructor(private readonly o: TenantRuntimeOptions) {
+    this.inventory = new TenantInventory(o.inventory);
+  }
 
   /** `force` (resync, startup) re-reads the entries from KV, so hand edits are put back, and re-pushes accounts. */
   async sync(desired: Resource[], revision: string, force: boolean): Promise<void> {
@@ -42,54 +71,121 @@ export class TenantRuntime {
       this.loaded = false;
       this.written.clear();
     }
-    await this.load();
-    const tenants = desired.filter((r): r is TenantResource => r.kind === "Tenant");
-    const perTenant = new Map<string, number>();
-    for (const r of desired)
-      if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
-    await this.o.accounts?.sync(tenants, force);
-    const wanted = new Set(tenants.map((t) => t.metadata.name));
+    await Promise.all([this.load(), this.inventory.load(force)]);
+    const plans = this.plan(desired);
+    await Promise.all(plans.map((p) => this.inventory.add(p.name, p.wanted)));
+    atTenancyPoint("inventory-written");
+    await this.o.accounts?.sync(
+      plans.map((p) => p.tenant),
+      force,
+    );
+    atTenancyPoint("accounts-pushed");
     const puts: Array<Promise<unknown>> = [];
-    for (const t of tenants) {
-      const name = t.metadata.name;
-      const spec = t.spec ?? {};
-      const tier = spec.tier ?? "shared";
-      let instances: DiscoveryEntry["instances"] = [];
-      if (tier === "dedicated" && this.o.provisioner) {
-        const count = spec.suspend ? 0 : instanceCount(perTenant.get(name) ?? 0, spec.instances ?? {});
-        const config = this.o.accounts?.serverConfig(t) ?? "";
-        instances = (await this.o.provisioner.scale({ tenant: name, config }, count)).map((i) => ({
-          id: i.id,
-          url: i.url,
-          state: i.state,
-        }));
-      }
-      const entry: Omit<DiscoveryEntry, "updatedAt" | "revision"> = {
-        format: DISCOVERY_FORMAT,
-        tenant: name,
-        tier,
-        suspended: spec.suspend ?? false,
-        accountPublicKey: this.o.accounts?.publicKey(t) ?? "",
-        subjectPrefix: subjectPrefixOf(name),
-        servers: serversOf(tier, this.o.sharedServers, instances),
-        instances,
-      };
+    for (const p of plans) {
+      const entry = await this.discoveryEntry(p);
       const canonical = canonicalJson(entry);
-      if (this.written.get(name) === canonical) continue;
+      if (this.written.get(p.name) === canonical) continue;
       // Entries are independent: written all in flight, recorded as written once acknowledged.
       puts.push(
         this.o.discovery
-          .put(name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() }))
-          .then(() => this.written.set(name, canonical)),
+          .put(p.name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() }))
+          .then(() => this.written.set(p.name, canonical)),
       );
     }
     await Promise.all(puts);
-    for (const name of [...this.written.keys()]) {
-      if (wanted.has(name)) continue;
+    await Promise.all(plans.map((p) => this.settle(p)));
+    const wanted = new Set(plans.map((p) => p.name));
+    const removed = new Set([...this.inventory.tenants(), ...this.written.keys()]);
+    for (const name of removed) if (!wanted.has(name)) await this.remove(name);
+  }
+
+  private plan(desired: Resource[]): TenantPlan[] {
+    const perTenant = new Map<string, number>();
+    for (const r of desired)
+      if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
+    const tenants = desired.filter((r): r is TenantResource => r.kind === "Tenant");
+    return tenants.map((t) => {
+      const name = t.metadata.name;
+      const spec = t.spec ?? {};
+      const dedicated = (spec.tier ?? "shared") === "dedicated" && this.o.provisioner !== undefined;
+      const instances = !dedicated || spec.suspend ? 0 : instanceCount(perTenant.get(name) ?? 0, spec.instances ?? {});
+      const wanted: InventoryEntry[] = [];
+      if (this.o.accounts)
+        wanted.push({ kind: "Account", id: this.o.accounts.publicKey(t), generation: tenantGeneration(t) });
+      // Instance ids are `<tenant>-<index>` for every provisioner (engine/provision/provisioner.ts).
+      for (let i = 0; i < instances; i++) wanted.push({ kind: "Instance", id: `${name}-${i}` });
+      wanted.push({ kind: "Discovery", id: name });
+      return { tenant: t, name, instances, wanted };
+    });
+  }
+
+  /** Scales the tenant's instances (dedicated tier) and returns its discovery entry. */
+  private async discoveryEntry(p: TenantPlan): Promise<Omit<DiscoveryEntry, "updatedAt" | "revision">> {
+    const spec = p.tenant.spec ?? {};
+    const tier = spec.tier ?? "shared";
+    let instances: DiscoveryEntry["instances"] = [];
+    if (tier === "dedicated" && this.o.provisioner) {
+      const config = this.o.accounts?.serverConfig(p.tenant) ?? "";
+      instances = (await this.o.provisioner.scale({ tenant: p.name, config }, p.instances)).map((i) => ({
+        id: i.id,
+        url: i.url,
+        state: i.state,
+      }));
+    }
+    return {
+      format: DISCOVERY_FORMAT,
+      tenant: p.name,
+      tier,
+      suspended: spec.suspend ?? false,
+      accountPublicKey: this.o.accounts?.publicKey(p.tenant) ?? "",
+      subjectPrefix: subjectPrefixOf(p.name),
+      servers: serversOf(tier, this.o.sharedServers, instances),
+      instances,
+    };
+  }
+
+  /**
+   * What a desired tenant no longer has leaves its inventory: instances scaled away (`scale` stopped them), and an
+   * account of an older key (deleted here, in case a crash came between its push and its record).
+   */
+  private async settle(p: TenantPlan): Promise<void> {
+    const keep = new Set(p.wanted.map(entryKey));
+    const stale = this.inventory.entries(p.name).filter((e) => !keep.has(entryKey(e)));
+    if (stale.length === 0) return;
+    const gone = new Set<string>();
+    for (const e of stale) {
+      if (e.kind === "Account" && this.o.accounts) {
+        await this.o.accounts.remove(p.name, { publicKey: e.id, generation: e.generation });
+        gone.add(entryKey(e));
+      } else if (e.kind === "Instance" && this.o.provisioner) gone.add(entryKey(e));
+    }
+    await this.inventory.drop(p.name, (e) => gone.has(entryKey(e)));
+  }
+
+  /**
+   * A removed tenant, in order: discovery entry (workers stop finding it), instances, account (JetStream data
+   * first); each leaves the inventory once gone, and the record goes with its last entry. What cannot be removed
+   * here (no provisioner, no keys) stays in the inventory for a reconciler that can.
+   */
+  private async remove(name: string): Promise<void> {
+    if (this.written.has(name) || this.inventory.entries(name).some((e) => e.kind === "Discovery")) {
       await this.o.discovery.delete(name);
-      await this.o.provisioner?.remove(name);
-      await this.o.accounts?.remove(name);
       this.written.delete(name);
+    }
+    await this.inventory.drop(name, (e) => e.kind === "Discovery");
+    atTenancyPoint("discovery-removed");
+    if (this.o.provisioner) {
+      await this.o.provisioner.remove(name);
+      await this.inventory.drop(name, (e) => e.kind === "Instance");
+    }
+    atTenancyPoint("instances-removed");
+    if (this.o.accounts) {
+      for (const e of this.inventory.entries(name))
+        if (e.kind === "Account") await this.o.accounts.remove(name, { publicKey: e.id, generation: e.generation });
+      // The recorded account of a tenant created before inventories existed.
+      await this.o.accounts.remove(name);
+      atTenancyPoint("account-removed");
+      await this.inventory.drop(name, (e) => e.kind === "Account");
     }
   }
 

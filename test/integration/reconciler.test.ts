@@ -5,6 +5,7 @@ import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { TestRepo } from "../helpers/git-repo.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, lastSeq, snapshot, useNats, waitForSync } from "../helpers/nats.js";
+import { cli } from "../helpers/cli.js";
 
 describe("reconciler against a real nats-server and a real git repository", function () {
   this.timeout(30_000);
@@ -187,5 +188,15 @@ describe("reconciler against a real nats-server and a real git repository", func
     await waitForSync(nc, appliedAt(rev), 25_000);
     expect(r.isReady()).to.equal(true);
     expect((await snapshot(await bucket(nc, "integrations"))).has("acme.a")).to.equal(true);
+  });
+
+  it("reconcile --once while another reconciler holds the lease: VRS_LEASE_HELD, exit 2", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    await startReconciler();
+    await waitForSync(nc, appliedAt(repo.commit()));
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", fx.url, "--once", "--lease-ttl", "300ms");
+    expect(once.code, once.stderr).to.equal(2);
+    expect(once.stderr).to.match(/VRS_LEASE_HELD/);
+    expect(once.stderr).to.not.match(/internal error/);
   });
 });

@@ -1,11 +1,12 @@
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
-import { errorMessage } from "../../errors/errors.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
 import { casPut, isCasConflict, KvMirror } from "../../state/mirror.js";
 import type { ObservedBucket } from "../../state/observed.js";
 import type { StateBuckets } from "../../state/open.js";
 import { pool } from "../../util/pool.js";
+import { errorMessage, retryClassOf } from "../../errors/errors.js";
+import { decideRetry, RETRY } from "../../errors/retry.js";
 import { assignReplicas, type AppliedIntegration } from "./assign.js";
 import { PLACEMENT_FORMAT, type PlacementSummary } from "../../contract/status.js";
 import {
@@ -63,6 +64,9 @@ export class AssignmentController {
   private membership = "";
   private pending: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Failed runs in a row: the retry delay grows with them. */
+  private failures = 0;
   private ticker: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastSummary = "";
@@ -111,6 +115,7 @@ export class AssignmentController {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.workers.stop();
     this.assignments.stop();
     this.replicas.stop();
@@ -163,15 +168,32 @@ export class AssignmentController {
         this.pending = undefined;
         try {
           await this.run(trigger);
+          this.failures = 0;
+          if (this.retryTimer) clearTimeout(this.retryTimer);
+          this.retryTimer = undefined;
         } catch (e) {
-          this.log("placement-failed", { trigger, error: errorMessage(e) });
-          this.pending ??= "retry";
-          await new Promise((r) => setTimeout(r, 500));
+          this.scheduleRetry(trigger, e);
+          return;
         }
       }
     };
     this.running = run().finally(() => (this.running = undefined));
     await this.running;
+  }
+
+  /** After a failed run: again after a delay that grows with each failure in a row (a new trigger runs at once). */
+  private scheduleRetry(trigger: string, e: unknown): void {
+    this.failures++;
+    const decision = decideRetry({
+      retry: retryClassOf(e),
+      attempt: this.failures,
+      policy: RETRY.placement,
+      random: Math.random(),
+    });
+    const retryInMs = decision.action === "retry" ? decision.delayMs : undefined;
+    this.log("placement-failed", { trigger, error: errorMessage(e), retryInMs });
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = retryInMs === undefined ? undefined : setTimeout(() => this.schedule("retry"), retryInMs);
   }
 
   private async run(trigger: string): Promise<void> {

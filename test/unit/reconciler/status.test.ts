@@ -51,6 +51,25 @@ describe("sync status after a run", () => {
     expect(cond(c, "Stalled")).to.include({ status: "False" });
   });
 
+  it("stalls a failed run whose error needs a human (retry class stall); other classes keep reconciling", () => {
+    const a = nextStatus(undefined, facts({}), at("2026-01-01T00:00:01Z")).status;
+    const stalled = nextStatus(
+      a,
+      facts({ outcome: "Failed", message: "nats-server is not installed", retry: "stall" }),
+      at("2026-01-01T00:00:02Z"),
+    ).status;
+    expect(cond(stalled, "Ready")).to.include({ status: "False", reason: "ApplyFailed" });
+    expect(cond(stalled, "Stalled")).to.include({ status: "True", reason: "ApplyFailed" });
+    expect(cond(stalled, "Reconciling")).to.deep.include({ status: "False", message: "" });
+    for (const retry of ["transient", "wait"] as const) {
+      const s = nextStatus(a, facts({ outcome: "Failed", message: "m", retry }), at("2026-01-01T00:00:02Z")).status;
+      expect(cond(s, "Stalled"), retry).to.include({ status: "False" });
+      expect(cond(s, "Reconciling"), retry).to.deep.include({ status: "True", message: "will retry" });
+    }
+    const conflict = nextStatus(a, facts({ outcome: "Conflict", retry: "wait" })).status;
+    expect(cond(conflict, "Reconciling")).to.include({ status: "True", reason: "Conflict" });
+  });
+
   it("counts drift corrections only for drift-triggered runs, caps errors at 100", () => {
     const a = nextStatus(
       undefined,

@@ -1,0 +1,274 @@
+import type { RetryClass } from "../errors/codes.js";
+import { errorMessage, retryClassOf } from "../errors/errors.js";
+import type { Finding } from "../errors/finding.js";
+import { git } from "../git/exec.js";
+import { readRevision, resolveCommit } from "../git/revision.js";
+import type { RefSource } from "../git/watch.js";
+import { loadDesired, parseIntoCache, type ManifestFile, type ParseCache } from "../manifests/load.js";
+import type { Resource } from "../model/resources.js";
+import type { ObservedBucket } from "../state/observed.js";
+import type { StateBuckets } from "../state/open.js";
+import { applyWrites } from "./apply.js";
+import { planWrites, type Write } from "./live-plan.js";
+import type { ReconcilerMetrics } from "./metrics.js";
+import type { Outcome, RunRecord, SyncStatus, Trigger } from "./status.js";
+import type { TenantRuntime } from "./tenant-runtime.js";
+
+/** Commit trailer that permits one revision to delete more tenants than the guard allows. */
+export const ALLOW_PRUNE_TRAILER = /^vrsky-allow-prune:\s*(true|yes)\s*$/im;
+/** Plans against the observed state at most this often in one run when keys keep changing under it. */
+const MAX_ATTEMPTS = 5;
+
+export type Counts = RunRecord["counts"];
+
+/** What every step of a run returns; the runner merges the results in order. */
+export interface StepResult {
+  /** The run's outcome as this step decides it (a later step may decide again). */
+  outcome?: Outcome;
+  message?: string;
+  /** Added to the run's counts. */
+  counts?: Partial<Counts>;
+  /** Validation findings of the revision. */
+  findings?: Finding[];
+  notReady?: SyncStatus["notReady"];
+  /** What failed the run: its retry class decides whether and when the run is retried. */
+  error?: unknown;
+  /** Skip the remaining steps. */
+  stop?: boolean;
+  /** Go back to this step (a compare-and-set conflict re-plans against the caught-up observed state). */
+  again?: StepName;
+}
+
+/** What a run has learned so far, filled in by the steps in order. */
+export interface RunContext {
+  readonly trigger: Trigger;
+  revision: string;
+  files?: ManifestFile[];
+  desired?: Resource[];
+  writes?: Write[];
+  /** 1 for the first plan; one more each time the run plans again. */
+  attempt: number;
+  /** The outcome so far, as the runner merged it. */
+  outcome?: Outcome;
+}
+
+/** What the steps use of the reconciler. */
+export interface RunDeps {
+  source: RefSource;
+  holder: string;
+  allowPrune: boolean;
+  maxDeleteShare: number;
+  state: StateBuckets;
+  observed: { tenants: ObservedBucket; integrations: ObservedBucket };
+  cache: ParseCache;
+  runtime: TenantRuntime;
+  metrics: ReconcilerMetrics;
+  /** Checked before each write phase and each write: a deposed leader stops writing. */
+  isLeader: () => boolean;
+  lastAppliedRevision: () => string | undefined;
+  /** The desired state being applied: the reference for drift. */
+  setTarget: (resources: Resource[]) => void;
+}
+
+export type StepName = "load" | "validate" | "plan" | "guard" | "apply" | "tenancy";
+
+export interface Step {
+  name: StepName;
+  run(ctx: RunContext, d: RunDeps): Promise<StepResult>;
+}
+
+/** What the runner collected: the run's outcome, the facts for its status, and the retry class of a failure. */
+export interface RunSummary {
+  outcome: Outcome;
+  message: string;
+  counts: Counts;
+  findings: Finding[];
+  notReady: SyncStatus["notReady"];
+  /** Set for Failed (the error's class) and Conflict (`wait`). */
+  retry?: RetryClass;
+}
+
+/** Runs the steps in order and stops at the first that says so; a step that throws fails the run. Never throws. */
+export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDeps): Promise<RunSummary> {
+  const sum: RunSummary = {
+    outcome: "Failed",
+    message: "",
+    counts: { create: 0, update: 0, delete: 0, unchanged: 0, conflicts: 0, failed: 0 },
+    findings: [],
+    notReady: [],
+  };
+  let error: unknown;
+  for (let i = 0; i < steps.length; i++) {
+    let r: StepResult;
+    try {
+      r = await steps[i]!.run(ctx, d);
+    } catch (e) {
+      r = { outcome: "Failed", message: errorMessage(e), error: e, stop: true };
+    }
+    if (r.outcome !== undefined) {
+      sum.outcome = ctx.outcome = r.outcome;
+      sum.message = r.message ?? "";
+    }
+    for (const [k, n] of Object.entries(r.counts ?? {}) as Array<[keyof Counts, number]>) sum.counts[k] += n;
+    if (r.findings) sum.findings.push(...r.findings);
+    if (r.notReady) sum.notReady.push(...r.notReady);
+    if (r.error !== undefined) error = r.error;
+    if (r.stop) break;
+    if (r.again) {
+      i = steps.findIndex((s) => s.name === r.again) - 1;
+      ctx.attempt++;
+    }
+  }
+  if (sum.outcome === "Applied" && sum.message === "") {
+    const c = sum.counts;
+    sum.message = `applied ${c.create} create(s), ${c.update} update(s), ${c.delete} delete(s)`;
+  }
+  if (sum.outcome === "Failed") sum.retry = retryClassOf(error);
+  else if (sum.outcome === "Conflict") sum.retry = "wait";
+  return sum;
+}
+
+const load: Step = {
+  name: "load",
+  async run(ctx, d) {
+    ctx.revision = await resolveCommit(d.source.repo, d.source.ref);
+    ctx.files = await readRevision(d.source.repo, ctx.revision, { cache: d.cache });
+    // Parsing new blobs yields now and then: a cold 10,000-file revision would otherwise block the lease renewal.
+    await parseIntoCache(ctx.files, d.cache);
+    return {};
+  },
+};
+
+const validate: Step = {
+  name: "validate",
+  async run(ctx, d) {
+    const desired = loadDesired(ctx.files!, { cache: d.cache });
+    if (desired.findings.length > 0) {
+      const keeps = d.lastAppliedRevision()?.slice(0, 12) ?? "no revision";
+      return {
+        outcome: "Invalid",
+        findings: desired.findings,
+        message: `revision ${ctx.revision.slice(0, 12)} has ${desired.findings.length} validation error(s); nothing applied, ${keeps} keeps running`,
+        stop: true,
+      };
+    }
+    ctx.desired = desired.resources;
+    d.setTarget(desired.resources);
+    return {};
+  },
+};
+
+const plan: Step = {
+  name: "plan",
+  async run(ctx, d) {
+    const observed = { tenants: d.observed.tenants.entries, integrations: d.observed.integrations.entries };
+    const { writes, unchanged } = planWrites(ctx.desired!, observed);
+    ctx.writes = writes;
+    // `unchanged` counts what matched before the run; a plan made again after a conflict does not count it twice.
+    const counts = ctx.attempt === 1 ? { unchanged } : {};
+    if (writes.length > 0) return { counts };
+    if (ctx.attempt === 1) return { counts, outcome: "NoChange", message: "live state matches the revision" };
+    return { counts, outcome: "Applied" };
+  },
+};
+
+const guardDeletions: Step = {
+  name: "guard",
+  async run(ctx, d) {
+    const deletes = ctx.writes!.filter((w) => w.action === "delete" && w.bucket === "tenants").length;
+    if (deletes === 0 || d.allowPrune) return {};
+    const live = d.observed.tenants.entries.size;
+    const share = d.maxDeleteShare;
+    const allowed = Math.max(1, Math.floor(live * share));
+    if (deletes <= allowed) return {};
+    const body = await git(d.source.repo, ["log", "-1", "--format=%B", ctx.revision]);
+    if (ALLOW_PRUNE_TRAILER.test(body.stdout.toString("utf8"))) return {};
+    return {
+      outcome: "DeletionGuard",
+      message: `revision ${ctx.revision.slice(0, 12)} deletes ${deletes} of ${live} tenants; the guard allows ${allowed} (share ${share}). Nothing applied. To proceed, add the trailer 'Vrsky-Allow-Prune: true' to the commit message or run with --allow-prune.`,
+      stop: true,
+    };
+  },
+};
+
+const applyRecords: Step = {
+  name: "apply",
+  async run(ctx, d) {
+    if (ctx.writes!.length === 0) return {};
+    const result = await applyWrites(ctx.writes!, {
+      kvs: d.state,
+      revision: ctx.revision,
+      holder: d.holder,
+      stillLeader: d.isLeader,
+    });
+    const counts: Partial<Counts> = { create: 0, update: 0, delete: 0 };
+    for (const w of result.applied) counts[w.action]!++;
+    if (ctx.trigger === "drift") d.metrics.driftCorrections.inc(result.applied.length);
+    // Wait until the watches have delivered our own writes, so that a later plan starts from them.
+    await (result.applied.some((w) => w.action === "delete")
+      ? catchUpToStream(d)
+      : Promise.all([
+          d.observed.tenants.caughtUp(result.lastSeq.tenants),
+          d.observed.integrations.caughtUp(result.lastSeq.integrations),
+        ]));
+    if (result.lostLeadership) {
+      const message = "lost the leader lease during apply; the new leader finishes the run";
+      return { counts, outcome: "LostLeadership", message, stop: true };
+    }
+    if (result.failed.length > 0) {
+      return {
+        counts: { ...counts, failed: result.failed.length },
+        outcome: "Failed",
+        message: `${result.failed.length} write(s) failed: ${result.failed[0]!.error}`,
+        notReady: result.failed.slice(0, 100).map((f) => ({
+          kind: f.write.bucket,
+          key: f.write.key,
+          reason: "WriteFailed",
+          message: f.error,
+        })),
+        error: result.failed[0]!.cause,
+        stop: true,
+      };
+    }
+    if (result.conflicts.length > 0) {
+      counts.conflicts = result.conflicts.length;
+      if (ctx.attempt >= MAX_ATTEMPTS) {
+        const message = `${result.conflicts.length} key(s) kept changing under the reconciler`;
+        return { counts, outcome: "Conflict", message, stop: true };
+      }
+      await catchUpToStream(d);
+      return { counts, again: "plan" };
+    }
+    return { counts, outcome: "Applied" };
+  },
+};
+
+const tenancy: Step = {
+  name: "tenancy",
+  async run(ctx, d) {
+    if ((ctx.outcome !== "Applied" && ctx.outcome !== "NoChange") || !d.isLeader()) return {};
+    const force = ctx.trigger === "resync" || ctx.trigger === "startup" || ctx.trigger === "drift";
+    try {
+      await d.runtime.sync(ctx.desired!, ctx.revision, force);
+    } catch (e) {
+      return {
+        outcome: "Failed",
+        message: `tenant accounts, instances or discovery: ${errorMessage(e)}`,
+        error: e,
+        stop: true,
+      };
+    }
+    return {};
+  },
+};
+
+function catchUpToStream(d: RunDeps): Promise<unknown> {
+  return Promise.all([d.observed.tenants.caughtUpToStream(), d.observed.integrations.caughtUpToStream()]);
+}
+
+/**
+ * A run, in order: read the head commit, validate it, plan against the observed KV, guard deletions, apply the
+ * KV records (compare-and-set; a conflict plans again), then tenancy (accounts, instances, discovery). The
+ * status is written from the collected results after the last step that ran.
+ */
+export const RUN_STEPS: readonly Step[] = [load, validate, plan, guardDeletions, applyRecords, tenancy];
