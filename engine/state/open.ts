@@ -2,6 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKET_REGISTRY, type BucketId } from "../contract/buckets.js";
+import { errorMessage, isVrskyError, VrskyError } from "../errors/errors.js";
 
 export type StateBuckets = { [B in BucketId]: KV };
 
@@ -16,10 +17,18 @@ export async function openBucket(nc: NatsConnection, id: BucketId, o: BucketOpti
   return await new Kvm(nc).create(name, { history, description, replicas: o.replicas ?? 1 });
 }
 
-/** Opens the platform buckets, creating them on first start. */
+/**
+ * Opens the platform buckets, creating them on first start. A server that does not answer (no JetStream, a cut
+ * connection, a timeout) is VRS_NATS_UNAVAILABLE: a condition of the environment, never an internal error.
+ */
 export async function openState(nc: NatsConnection, o: BucketOptions = {}): Promise<StateBuckets> {
-  await jetstreamManager(nc); // fails early with a clear error when JetStream is not enabled
-  const ids = Object.keys(BUCKET_REGISTRY) as BucketId[];
-  const opened = await Promise.all(ids.map(async (id) => [id, await openBucket(nc, id, o)] as const));
-  return Object.fromEntries(opened) as StateBuckets;
+  try {
+    await jetstreamManager(nc); // fails early when JetStream is not enabled
+    const ids = Object.keys(BUCKET_REGISTRY) as BucketId[];
+    const opened = await Promise.all(ids.map(async (id) => [id, await openBucket(nc, id, o)] as const));
+    return Object.fromEntries(opened) as StateBuckets;
+  } catch (e) {
+    if (isVrskyError(e)) throw e;
+    throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot open the platform state: ${errorMessage(e)}`, { cause: e });
+  }
 }
