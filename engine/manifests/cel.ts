@@ -1,4 +1,5 @@
 import { Environment } from "@marcbachmann/cel-js";
+import { errorMessage } from "../errors/errors.js";
 
 /**
  * CEL over a message: `body` (any JSON), `headers` (string map), `attributes` (metadata such as id, subject,
@@ -34,7 +35,7 @@ export function checkCel(expression: string): CelCheck {
 }
 
 function celMessage(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
+  const text = errorMessage(e);
   return text.split("\n")[0]!.trim();
 }
 

@@ -3,6 +3,7 @@ import { celEnvironment } from "../manifests/cel.js";
 import { formatPath, type PathSegment } from "../manifests/json-path.js";
 import { CompileError, MessageFailure } from "./failure.js";
 import type { JsonValue, Message } from "./message.js";
+import { errorMessage } from "../errors/errors.js";
 
 /**
  * CEL at run time: expressions are parsed and type-checked once (per revision), then evaluated per message
@@ -164,6 +165,6 @@ export function describe(v: unknown): string {
 
 function summary(e: unknown): string {
   if (e && typeof e === "object" && "summary" in e && typeof e.summary === "string") return e.summary;
-  const text = e instanceof Error ? e.message : String(e);
+  const text = errorMessage(e);
   return text.split("\n")[0]!.trim();
 }

@@ -1,4 +1,5 @@
 import { isJsonContentType, type JsonValue, type Message } from "./message.js";
+import { errorMessage } from "../errors/errors.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -17,7 +18,7 @@ export function decodeBody(bytes: Uint8Array, contentType: string): DecodedBody 
   try {
     return { ok: true, body: JSON.parse(text) as JsonValue };
   } catch (e) {
-    return { ok: false, message: `the body is not valid JSON: ${e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, message: `the body is not valid JSON: ${errorMessage(e)}` };
   }
 }
 

@@ -21,6 +21,7 @@ import type { TenantResource } from "../model/resources.js";
 import type { KvMirror } from "../state/mirror.js";
 import type { ObservedBucket } from "../state/observed.js";
 import type { AssignmentRecord, WorkerRecord } from "../contract/workers.js";
+import { errorMessage } from "../errors/errors.js";
 
 export interface WorkerCredsIssuerOptions {
   nc: NatsConnection;
@@ -51,7 +52,7 @@ export class WorkerCredsIssuer {
         try {
           reply = await this.answer(m.json<WorkerCredsRequest>());
         } catch (e) {
-          reply = { ok: false, error: `bad request: ${e instanceof Error ? e.message : String(e)}`, retryable: false };
+          reply = { ok: false, error: `bad request: ${errorMessage(e)}`, retryable: false };
         }
         m.respond(JSON.stringify(reply));
       }

@@ -11,16 +11,11 @@ import type { ReplicaContext, ReplicaRunner } from "../../engine/worker/runner.j
 import { Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { appliedAt, bucket, lastSeq, TestNats, waitForSync } from "../helpers/nats.js";
+import { until } from "../helpers/until.js";
 
-async function until<T>(what: string, check: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** `until` with the description first, as this file reads best; 10 s by default. */
+const waitFor = <T>(what: string, check: () => T | undefined | false, ms = 10_000): Promise<T> =>
+  until(check, ms, what);
 
 type RunEvent =
   | { kind: "start"; key: string; ctx: ReplicaContext; claim: ReplicaRecord | undefined }
@@ -135,7 +130,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
       log: (event, f) => void events.push({ event, ...f }),
     });
     await worker.start();
-    await until("3 replicas running", () => ["acme.a.0", "acme.b.0", "acme.c.0"].every(running));
+    await waitFor("3 replicas running", () => ["acme.a.0", "acme.b.0", "acme.c.0"].every(running));
   });
   after(async () => {
     await worker?.close();
@@ -166,11 +161,13 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     const record = await applied("a");
     expect(record.hash).to.not.equal(oldHash);
 
-    await until("acme.a.0 draining", () => recording.trace("acme.a.0", from).includes(`drain:${oldHash.slice(7, 19)}`));
-    await until("the claim reads draining", () => claims().get("acme.a.0")?.value.state === "draining");
+    await waitFor("acme.a.0 draining", () =>
+      recording.trace("acme.a.0", from).includes(`drain:${oldHash.slice(7, 19)}`),
+    );
+    await waitFor("the claim reads draining", () => claims().get("acme.a.0")?.value.state === "draining");
     expect(recording.starts("acme.a.0"), "no new start while the old run drains").to.have.length(1);
     recording.releaseDrains();
-    await until(
+    await waitFor(
       "acme.a.0 running the new spec",
       () => running("acme.a.0") && recording.starts("acme.a.0").length === 2,
     );
@@ -228,7 +225,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     recording.contexts.get("acme.b.0")!.reportFailure(new VrskyError("VRS_WORKER_TENANT_UNREACHABLE", "b lost it"));
     recording.contexts.get("acme.c.0")!.reportFailure(new VrskyError("VRS_SCHEMA_INVALID", "c cannot run this"));
 
-    await until("both claims failed", () =>
+    await waitFor("both claims failed", () =>
       ["acme.b.0", "acme.c.0"].every((k) => claims().get(k)?.value.state === "failed"),
     );
     expect(claims().get("acme.b.0")?.value).to.include({ worker: "w1", epoch: epochB, reason: "b lost it" });
@@ -241,7 +238,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     ]);
 
     // The transient one comes back after its backoff (1 s less up to 20% jitter) at the same epoch...
-    await until("acme.b.0 running again", () => running("acme.b.0") && recording.starts("acme.b.0").length === 2);
+    await waitFor("acme.b.0 running again", () => running("acme.b.0") && recording.starts("acme.b.0").length === 2);
     expect(recording.starts("acme.b.0")[1]).to.include({ epoch: epochB });
     // ...while the stalled one, failed at the same moment with the same backoff ahead of it, has not been tried.
     expect(recording.starts("acme.c.0")).to.have.length(1);
@@ -251,7 +248,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
       { "integrations/acme/c.yaml": integrationYaml("acme", "c").replace("subject: out.c", "subject: out.c-v2") },
       "c: fixed",
     );
-    await until(
+    await waitFor(
       "acme.c.0 running the new spec",
       () => running("acme.c.0") && recording.starts("acme.c.0").length === 2,
     );

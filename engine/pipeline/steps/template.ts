@@ -2,6 +2,7 @@ import { MessageFailure } from "../failure.js";
 import { isJsonContentType, withBody, type JsonValue } from "../message.js";
 import { compileTemplate } from "../template.js";
 import type { StepCompiler } from "./step.js";
+import { errorMessage } from "../../errors/errors.js";
 
 /**
  * `template`: the rendered text becomes the body, with the step's content type. A JSON content type promises
@@ -20,7 +21,7 @@ export const compileTemplateStep: StepCompiler = (config) => {
     } catch (e) {
       throw new MessageFailure(
         "VRS_MSG_NOT_JSON",
-        `config.template: the rendered text is not JSON, as ${contentType} requires: ${e instanceof Error ? e.message : String(e)}`,
+        `config.template: the rendered text is not JSON, as ${contentType} requires: ${errorMessage(e)}`,
       );
     }
     return withBody(message, body, contentType);
