@@ -12,6 +12,8 @@
  *   A worker starts a replica only after taking this claim with compare-and-set, and only from a released claim
  *   of a lower epoch: so one replica never runs on two workers.
  */
+import type { IntegrationResource } from "../model/resources.js";
+import { contentHash } from "../plan/canonical.js";
 export const WORKER_FORMAT = "vrsky.io/worker/v1";
 export const ASSIGNMENT_FORMAT = "vrsky.io/assignment/v1";
 export const REPLICA_FORMAT = "vrsky.io/replica/v1";
@@ -72,4 +74,21 @@ export interface ReplicaRecord {
   reason?: string;
   /** When the replica entered `state`. */
   since: string;
+}
+
+const runHashes = new WeakMap<IntegrationResource, string>();
+
+/**
+ * `specHash` of an assignment: what a replica runs, the integration without `spec.replicas`, so that scaling
+ * rewrites and restarts nothing for the replicas that stay, while any other change restarts them with the new
+ * spec. Remembered per resource object (a watched record is decoded once).
+ */
+export function runSpecHash(resource: IntegrationResource): string {
+  let hash = runHashes.get(resource);
+  if (hash === undefined) {
+    const { replicas: _replicas, ...spec } = resource.spec;
+    hash = contentHash({ ...resource, spec });
+    runHashes.set(resource, hash);
+  }
+  return hash;
 }

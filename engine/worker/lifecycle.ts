@@ -11,7 +11,7 @@
  *     `starting`, then `running`, each a compare-and-set on our last write), so no other worker can take the
  *     replica meanwhile; the old run has stopped before the new one starts.
  */
-import type { AssignmentRecord } from "../contract/workers.js";
+import { runSpecHash, type AssignmentRecord } from "../contract/workers.js";
 import type { StateRecord } from "../contract/state.js";
 import { errorMessage, isVrskyError, retryClassOf } from "../errors/errors.js";
 import { decideRetry, RETRY } from "../errors/retry.js";
@@ -265,12 +265,14 @@ export class ReplicaLifecycle {
   private appliedSpec(key: string, a: AssignmentRecord): AppliedSpec | undefined {
     const r = this.o.integrations.get(`${a.tenant}.${a.integration}`)?.value;
     // An assignment without a spec hash (from a leader that did not write one) runs whatever is applied.
-    if (r?.resource && (a.specHash === undefined || r.hash === a.specHash)) {
+    const resource = r?.resource as IntegrationResource | undefined;
+    const mirrored = resource ? runSpecHash(resource) : undefined;
+    if (resource && (a.specHash === undefined || mirrored === a.specHash)) {
       this.waitingForSpec.delete(key);
-      return { resource: r.resource as IntegrationResource, specHash: r.hash, revision: r.revision };
+      return { resource, specHash: mirrored!, revision: r!.revision };
     }
     if (!this.waitingForSpec.has(key))
-      this.log("replica-waiting-for-spec", { key, epoch: a.epoch, specHash: a.specHash, mirrored: r?.hash });
+      this.log("replica-waiting-for-spec", { key, epoch: a.epoch, specHash: a.specHash, mirrored });
     this.waitingForSpec.add(key);
     return undefined;
   }

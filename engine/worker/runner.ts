@@ -36,7 +36,7 @@ export interface ReplicaContext {
   worker: string;
   /** The integration as applied (its record in `vrsky-integrations`): validated, defaults filled in. */
   resource: IntegrationResource;
-  /** `hash` of that record: `sha256:` of the canonical JSON of `resource`. */
+  /** What the replica runs: `runSpecHash(resource)`, the content hash of `resource` without `spec.replicas`. */
   specHash: string;
   /** The git commit `resource` was applied from. */
   revision: string;

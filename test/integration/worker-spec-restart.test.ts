@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StateRecord } from "../../engine/contract/state.js";
-import type { ReplicaRecord } from "../../engine/contract/workers.js";
+import { runSpecHash, type ReplicaRecord } from "../../engine/contract/workers.js";
 import { VrskyError } from "../../engine/errors/errors.js";
 import { LocalRefSource } from "../../engine/git/watch.js";
 import type { IntegrationResource } from "../../engine/model/resources.js";
@@ -97,6 +97,8 @@ describe("worker: a spec change restarts the replica in place; runner failures a
   };
   const applied = async (name: string): Promise<StateRecord> =>
     (await (await bucket(nc, "integrations")).get(`acme.${name}`))!.json<StateRecord>();
+  /** The hash a replica runs by: the integration without `spec.replicas`. */
+  const runHash = (r: StateRecord) => runSpecHash(r.resource as IntegrationResource);
 
   before(async () => {
     await nats.start();
@@ -142,9 +144,9 @@ describe("worker: a spec change restarts the replica in place; runner failures a
   it("starts each replica with the integration as applied: resource, hash and revision", async () => {
     const record = await applied("a");
     const [ctx] = recording.starts("acme.a.0");
-    expect(ctx).to.include({ specHash: record.hash, revision: record.revision, epoch: 1, worker: "w1" });
+    expect(ctx).to.include({ specHash: runHash(record), revision: record.revision, epoch: 1, worker: "w1" });
     expect(ctx!.resource).to.deep.equal(record.resource);
-    expect(assignments().get("acme.a.0")?.value).to.include({ specHash: record.hash, revision: record.revision });
+    expect(assignments().get("acme.a.0")?.value).to.include({ specHash: runHash(record), revision: record.revision });
   });
 
   it("a committed spec change drains the replica, then starts it on the same worker with the new spec, same claim and epoch", async () => {
@@ -159,7 +161,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     );
     await waitForSync(nc, appliedAt(rev));
     const record = await applied("a");
-    expect(record.hash).to.not.equal(oldHash);
+    expect(runHash(record)).to.not.equal(oldHash);
 
     await waitFor("acme.a.0 draining", () =>
       recording.trace("acme.a.0", from).includes(`drain:${oldHash.slice(7, 19)}`),
@@ -177,7 +179,7 @@ describe("worker: a spec change restarts the replica in place; runner failures a
       `drain:${oldH}`,
       `drained:${oldH}`,
       `stop:${oldH}`,
-      `start:${record.hash.slice(7, 19)}`,
+      `start:${runHash(record).slice(7, 19)}`,
     ]);
     const drain = recording.events.slice(from).find((e) => e.kind === "drain")!;
     expect(drain).to.include({ deadlineMs: DRAIN_TIMEOUT_MS });
@@ -188,14 +190,14 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     expect(restart.kind === "start" && restart.claim).to.include({ ...mine, state: "starting" });
     expect(claims().get("acme.a.0")?.value).to.include({ ...mine, state: "running" });
     const ctx = recording.starts("acme.a.0")[1]!;
-    expect(ctx).to.include({ specHash: record.hash, revision: rev, worker: "w1", epoch: before.epoch });
+    expect(ctx).to.include({ specHash: runHash(record), revision: rev, worker: "w1", epoch: before.epoch });
     expect((ctx.resource as IntegrationResource).spec.sinks[0]!.config).to.include({ subject: "out.a-v2" });
 
     // The leader rewrote the assignment in place: same worker and epoch, the new hash and revision.
     expect(assignments().get("acme.a.0")?.value).to.include({
       worker: "w1",
       epoch: before.epoch,
-      specHash: record.hash,
+      specHash: runHash(record),
       revision: rev,
     });
     // Every write of it the leader's watch saw: ours, at the same epoch, never released.
@@ -217,6 +219,25 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     await reconciler.controller.idle();
     expect(await lastSeq(assignmentsBucket)).to.equal(seq);
     expect(recording.events.slice(from)).to.deep.equal([]);
+  });
+
+  it("scaling an integration starts the new replica and restarts none of those that stay", async () => {
+    const from = recording.events.length;
+    const before = assignments().get("acme.c.0")!.value;
+    const rev = commit(
+      { "integrations/acme/c.yaml": integrationYaml("acme", "c", "  replicas: 2\n") },
+      "c: 2 replicas",
+    );
+    await waitForSync(nc, appliedAt(rev));
+    await waitFor("acme.c.1 running", () => running("acme.c.1"));
+    await reconciler.controller.idle();
+    expect(assignments().get("acme.c.0")!.value, "the replica that stays keeps its record").to.include({
+      worker: before.worker,
+      epoch: before.epoch,
+      specHash: before.specHash,
+    });
+    expect(recording.trace("acme.c.0", from), "and is not restarted").to.deep.equal([]);
+    expect(recording.trace("acme.c.1", from)).to.deep.equal([`start:${before.specHash!.slice(7, 19)}`]);
   });
 
   it("a failure after the start fails the claim with its reason: transient is retried, stall waits for a new spec", async () => {

@@ -16,15 +16,15 @@ import {
 import { integrationKey, replicaKey } from "../../contract/keys.js";
 import {
   ASSIGNMENT_FORMAT,
+  runSpecHash,
   type AssignmentRecord,
   type ReplicaRecord,
   type WorkerRecord,
 } from "../../contract/workers.js";
 
-/** An integration as applied: its record's resource, hash and revision (StateRecord in engine/contract/state.ts). */
+/** An integration as applied: its record's resource and revision (StateRecord in engine/contract/state.ts). */
 export interface AppliedIntegration {
   resource: IntegrationResource;
-  hash: string;
   revision: string;
 }
 
@@ -56,11 +56,11 @@ export function pinLabelsOf(t: TenantResource | undefined): Record<string, strin
 export function assignReplicas(input: AssignInput): AssignOutput {
   const integrations: PlacementIntegration[] = [];
   const names = new Map<string, { tenant: string; integration: string; specHash: string; revision: string }>();
-  for (const { resource: r, hash, revision } of input.integrations) {
+  for (const { resource: r, revision } of input.integrations) {
     const tenant = input.tenants.get(r.metadata.tenant);
     if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
     const key = integrationKey(r.metadata.tenant, r.metadata.name);
-    names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name, specHash: hash, revision });
+    names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name, specHash: runSpecHash(r), revision });
     integrations.push({
       key,
       tenant: r.metadata.tenant,

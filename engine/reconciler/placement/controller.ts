@@ -205,11 +205,7 @@ export class AssignmentController {
     const integrations: AppliedIntegration[] = [];
     for (const { record } of this.o.integrations.entries.values()) {
       if (record.resource)
-        integrations.push({
-          resource: record.resource as IntegrationResource,
-          hash: record.hash,
-          revision: record.revision,
-        });
+        integrations.push({ resource: record.resource as IntegrationResource, revision: record.revision });
     }
     const assignments = new Map<string, AssignmentRecord>();
     for (const [k, e] of this.assignments.entries) assignments.set(k, e.value);
