@@ -125,8 +125,11 @@ describe("secrets: age files committed in the repository (secrets/<tenant>/<name
 
   it("tenant A cannot resolve B's secret; path tricks are refused before git is asked", async () => {
     await sealAcme();
+    repo.link("secrets/initech", "acme");
     const p = await GitSecretProvider.open(repo.dir, repo.commit("seal"), keys);
     expect(await asyncCodeOf(p.resolve("globex", "db"))).to.equal("VRS_SECRET_MISSING");
+    // a committed link to another tenant's folder is not followed
+    expect(await asyncCodeOf(p.resolve("initech", "db"))).to.equal("VRS_SECRET_MISSING");
     for (const [tenant, name] of [
       ["globex", "../acme/db"],
       ["globex/../acme", "db"],
