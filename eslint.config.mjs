@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
 const PURE = ["contract", "model", "manifests", "plan", "scheduler", "errors", "connectors", "pipeline"];
 /** Folders of the effectful shell, by what may not be imported from where. */
 const PLANES = ["reconciler", "worker", "views", "cli"];
-const SHELL = ["state", "nats", "git", "accounts", "provision", "discovery", "telemetry", "util", ...PLANES];
+const SHELL = ["state", "nats", "git", "accounts", "provision", "discovery", "telemetry", "secrets", "util", ...PLANES];
 
 const IO_MODULES = [
   "node:fs",
@@ -71,7 +71,7 @@ export default tseslint.config(
   ...PURE.map((f) =>
     layer(f, { notFolders: SHELL, io: true, message: "the pure core imports nothing from the shell or the planes" }),
   ),
-  ...["state", "nats", "git", "accounts", "provision", "discovery", "telemetry", "util"].map((f) =>
+  ...["state", "nats", "git", "accounts", "provision", "discovery", "telemetry", "secrets", "util"].map((f) =>
     layer(f, { notFolders: PLANES, message: "shared shell code imports no plane (reconciler, worker, views, cli)" }),
   ),
   layer("reconciler", {

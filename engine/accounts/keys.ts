@@ -9,6 +9,7 @@
  *   nats-server.conf                                    operator-mode fragment to include in the server config
  *   keys.json                                           public keys only (format, created)
  *   resolver/                                           the server's full resolver store (default location)
+ *   secrets.agekey                                      age identity (secret) that decrypts secrets/ in the repository
  *
  * Tenant account keys are not stored: each is derived, `HKDF-SHA256(ikm = master, salt = empty,
  * info = "vrsky/tenant-account/<tenant>/<generation>", 32 bytes)` used as the Ed25519 seed of an account nkey,
@@ -35,6 +36,7 @@ import { join, resolve } from "node:path";
 import { inspect } from "node:util";
 import { fmtCreds } from "@nats-io/jwt";
 import { errorMessage, VrskyError } from "../errors/errors.js";
+import { newAgeKey, SECRETS_KEY_FILE } from "../secrets/age-key.js";
 import { FastKeyPair } from "./fast-keys.js";
 import { decodeJwt, signJwt } from "./jwt.js";
 
@@ -51,6 +53,7 @@ export const KEY_FILES = {
   serverConfig: "nats-server.conf",
   manifest: "keys.json",
   resolverDir: "resolver",
+  secretsIdentity: SECRETS_KEY_FILE,
 } as const;
 
 const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -260,6 +263,7 @@ function writeKeyDir(dir: string, written: string[], opts: { operatorName?: stri
   write(KEY_FILES.sysCreds, serviceUserCreds("vrsky-sys", sys));
   write(KEY_FILES.platformCreds, serviceUserCreds("vrsky-platform", platform));
   write(KEY_FILES.serverConfig, serverConfig(keys));
+  write(KEY_FILES.secretsIdentity, newAgeKey().fileText);
   write(
     KEY_FILES.manifest,
     JSON.stringify(

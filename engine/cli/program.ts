@@ -13,6 +13,7 @@ import { registerInit } from "./commands/init.js";
 import { registerCreds } from "./commands/creds.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerTest } from "./commands/test.js";
+import { registerSecret } from "./commands/secret.js";
 import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -37,6 +38,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerInit(program, ctx);
   registerCreds(program, ctx);
   registerWorker(program, ctx);
+  registerSecret(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

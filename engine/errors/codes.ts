@@ -269,6 +269,27 @@ export const CODES = {
     "stop the other reconciler, or run without --once to stand by until the lease is free",
     "wait",
   ),
+  // secrets
+  VRS_SECRET_MISSING: c(
+    "secret does not exist",
+    "seal it with vrsky secret seal and commit it (or add the file to the secrets folder); check the secretRef's spelling",
+    "wait",
+  ),
+  VRS_SECRET_OUTSIDE: c(
+    "secret path leaves the tenant's secrets folder",
+    "replace the link with the file itself: each tenant's secrets live in its own folder",
+    "stall",
+  ),
+  VRS_SECRET_UNREADABLE: c(
+    "secret cannot be read or decrypted",
+    "seal the secret again for this installation's recipient (vrsky secret seal --keys DIR) and commit it",
+    "stall",
+  ),
+  VRS_SECRET_KEY_MISSING: c(
+    "key folder has no secrets identity",
+    "create it with vrsky secret keygen --keys DIR, then seal the secrets again for its recipient",
+    "stall",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

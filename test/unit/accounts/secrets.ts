@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEY_FILES } from "../../../engine/accounts/keys.js";
 
-/** Every secret string of a key directory: seeds, the master secret, and the user seeds inside creds. */
+/** Every secret string of a key directory: seeds, the master secret, the user seeds inside creds, the age identity. */
 export function secretsOf(dir: string): string[] {
   const out: string[] = [];
   for (const f of [
@@ -14,6 +14,9 @@ export function secretsOf(dir: string): string[] {
     out.push(readFileSync(join(dir, f), "utf8").trim());
   }
   for (const f of [KEY_FILES.sysCreds, KEY_FILES.platformCreds]) out.push(seedIn(readFileSync(join(dir, f), "utf8"))!);
+  const age = /AGE-SECRET-KEY-1[0-9A-Z]+/.exec(readFileSync(join(dir, KEY_FILES.secretsIdentity), "utf8"))?.[0];
+  if (!age) throw new Error(`no age identity in ${KEY_FILES.secretsIdentity}`);
+  out.push(age);
   return out;
 }
 
