@@ -75,7 +75,13 @@ export class LocalNatsServer {
         cause: e,
       });
     }
-    const child = spawn(bin, ["-c", conf, "-l", join(dir, "nats-server.log")], { stdio: ["ignore", "ignore", "pipe"] });
+    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and a server that died with
+    // its parent's SIGINT would leave the worker's drain and the reconciler's last writes with no server. The
+    // process that started it stops it, after them (stop()).
+    const child = spawn(bin, ["-c", conf, "-l", join(dir, "nats-server.log")], {
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: true,
+    });
     this.child = child;
     this.stopping = false;
     child.once("exit", (code) => {

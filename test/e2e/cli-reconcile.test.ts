@@ -83,15 +83,28 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
 
   it("up starts its own nats-server, reconciles, and stops everything on Ctrl-C", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     repo.commit();
     const data = scratch("vrsky-up-");
-    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data]);
+    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data], { ownGroup: true });
     const run = await up.waitForLog((e) => e.event === "run", 20_000);
     expect(run.outcome).to.equal("Applied");
+    await up.waitForLog((e) => e.event === "replica-running", 20_000);
     expect(up.stdout).to.match(/VRSky is running\./);
     const url = /NATS +(nats:\/\/[0-9.:]+)/.exec(up.stdout)![1]!;
     expect(url).to.not.equal(fx.url);
-    expect(await up.kill("SIGINT")).to.equal(0);
+    // Ctrl-C reaches the whole process group: the nats-server it started must outlive the worker's drain.
+    expect(await up.interrupt()).to.equal(0);
+    const events = up.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => (JSON.parse(l) as { event: string }).event);
+    expect(events, "the worker drained and deregistered while NATS was still there").to.include.members([
+      "drained",
+      "deregistered",
+    ]);
+    expect(events).to.not.include.members(["fenced"]);
+    expect(events).to.not.include.members(["deregister-failed"]);
     expect(existsSync(join(data, "nats", "jetstream"))).to.equal(true);
     const after = await cli("status", "--nats", url);
     expect(after.code, "the local server is gone").to.equal(2);

@@ -9,9 +9,11 @@ export class VrskyProcess {
   stdout = "";
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[]) {
+  /** `ownGroup`: start it as a terminal would, as the leader of its own process group (see `interrupt`). */
+  constructor(args: string[], o: { ownGroup?: boolean } = {}) {
     this.child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      detached: o.ownGroup ?? false,
     });
     this.child.stdout!.on("data", (b: Buffer) => (this.stdout += b.toString("utf8")));
     this.child.stderr!.on("data", (b: Buffer) => (this.stderr += b.toString("utf8")));
@@ -54,6 +56,12 @@ export class VrskyProcess {
       buf = buf.slice(0, 0);
       this.child.stderr!.on("data", onData);
     });
+  }
+
+  /** Ctrl-C in a terminal: SIGINT to the whole process group (needs `ownGroup`), children included. */
+  async interrupt(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid!, "SIGINT");
+    return this.exited;
   }
 
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
