@@ -1,3 +1,4 @@
+import { postgresConnectionProperties } from "../postgres-connection.js";
 import { common } from "../sdk.js";
 
 /** The JSON Schema of the `config` of a `postgres` sink. */
@@ -6,11 +7,7 @@ export const postgresSinkSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    host: { type: "string", minLength: 1, maxLength: 253, description: "Host name or address." },
-    port: { type: "integer", minimum: 1, maximum: 65535, default: 5432 },
-    database: { type: "string", minLength: 1, maxLength: 63 },
-    user: { type: "string", minLength: 1, maxLength: 63 },
-    secretRef: { ...common.secretRef, description: "Secret holding the password." },
+    ...postgresConnectionProperties,
     table: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$" },
     mode: { enum: ["insert", "upsert"], default: "insert" },
     key: {

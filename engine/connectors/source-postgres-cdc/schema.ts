@@ -1,4 +1,4 @@
-import { common } from "../sdk.js";
+import { postgresConnectionProperties } from "../postgres-connection.js";
 
 /** The JSON Schema of the `config` of a `postgres-cdc` source. */
 export const postgresCdcSourceSchema = {
@@ -6,11 +6,7 @@ export const postgresCdcSourceSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    host: { type: "string", minLength: 1, maxLength: 253, description: "Host name or address." },
-    port: { type: "integer", minimum: 1, maximum: 65535, default: 5432 },
-    database: { type: "string", minLength: 1, maxLength: 63 },
-    user: { type: "string", minLength: 1, maxLength: 63 },
-    secretRef: { ...common.secretRef, description: "Secret holding the password." },
+    ...postgresConnectionProperties,
     slot: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$", description: "Logical replication slot name." },
     publication: {
       type: "string",
