@@ -10,6 +10,9 @@ import { BUCKET_REGISTRY, type BucketId } from "../../engine/contract/buckets.js
 import { STATUS_KEYS } from "../../engine/contract/keys.js";
 import type { StateRecord } from "../../engine/contract/state.js";
 import { openBucket } from "../../engine/state/open.js";
+import { LocalRefSource } from "../../engine/git/watch.js";
+import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
+import { Reconciler, type ReconcilerOptions } from "../../engine/reconciler/reconciler.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
 import { TestRepo } from "./git-repo.js";
 import { OperatorHarness } from "./operator.js";
@@ -208,6 +211,28 @@ export class NatsFixture {
    */
   defer(fn: () => unknown): void {
     (this.inTest ? this.testCleanups : this.fileCleanups).push(fn);
+  }
+
+  /**
+   * An in-process reconciler (not started) following the fixture's repository on `main`, on a connection of its
+   * own, with a 2 s lease; stopped after the test (or the file, when made in `before`). `accounts: true` gives it
+   * tenant accounts through the operator-mode resolver. Other options as given.
+   */
+  async reconciler(o: Partial<Omit<ReconcilerOptions, "accounts">> & { accounts?: boolean } = {}): Promise<Reconciler> {
+    const { accounts, ...rest } = o;
+    const r = new Reconciler({
+      nc: await this.connect(),
+      source: new LocalRefSource(this.repo.dir, "main"),
+      branch: "main",
+      id: "test",
+      leaseTtlMs: 2_000,
+      ...(accounts
+        ? { accounts: (b) => new NatsAccountOps(this.keys, this.resolver, b.accounts, [this.url], b.revocations) }
+        : {}),
+      ...rest,
+    });
+    this.defer(() => r.stop());
+    return r;
   }
 
   async setUp(): Promise<void> {

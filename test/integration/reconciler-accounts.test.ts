@@ -3,8 +3,6 @@ import { Kvm } from "@nats-io/kv";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { decodeJwt } from "../../engine/accounts/jwt.js";
 import { userCreds } from "../../engine/accounts/claims.js";
-import { LocalRefSource } from "../../engine/git/watch.js";
-import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { BUCKETS } from "../../engine/contract/buckets.js";
 import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
@@ -25,19 +23,8 @@ describe("reconciler in operator mode: tenant accounts follow the manifests", fu
   beforeEach(async () => {
     nc = fx.nc;
     repo = fx.repo;
-    reconcilerFor = async (id) =>
-      new Reconciler({
-        nc: await fx.connect(),
-        source: new LocalRefSource(repo.dir, "main"),
-        branch: "main",
-        id,
-        leaseTtlMs: 2_000,
-        resyncMs: 3_600_000,
-        sharedServers: [fx.url],
-        accounts: (b) => new NatsAccountOps(fx.keys, fx.resolver, b.accounts, [fx.url], b.revocations),
-      });
+    reconcilerFor = (id) => fx.reconciler({ id, resyncMs: 3_600_000, sharedServers: [fx.url], accounts: true });
     reconciler = await reconcilerFor("op");
-    fx.defer(() => reconciler.stop());
   });
 
   const entry = async (t: string) => {

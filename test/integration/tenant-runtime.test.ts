@@ -4,9 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { LocalRefSource } from "../../engine/git/watch.js";
 import { LocalProcessProvisioner } from "../../engine/provision/local.js";
-import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { TestRepo } from "../helpers/git-repo.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
@@ -56,16 +54,7 @@ describe("tenant instances and discovery entries follow the manifests", function
     tenantYaml(name, "  tier: dedicated\n  instances: { min: 1, max: 3, integrationsPerInstance: 2 }\n");
 
   async function start(): Promise<void> {
-    const reconciler = new Reconciler({
-      nc: await fx.connect(),
-      source: new LocalRefSource(repo.dir, "main"),
-      branch: "main",
-      id: "rt",
-      leaseTtlMs: 2_000,
-      sharedServers: [fx.url],
-      provisioner,
-    });
-    fx.defer(() => reconciler.stop());
+    const reconciler = await fx.reconciler({ id: "rt", sharedServers: [fx.url], provisioner });
     await reconciler.start();
   }
 

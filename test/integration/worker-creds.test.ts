@@ -1,9 +1,6 @@
 import { expect } from "chai";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
-import { LocalRefSource } from "../../engine/git/watch.js";
-import { NatsAccountOps } from "../../engine/reconciler/account-ops.js";
-import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { requestWorkerJwt } from "../../engine/worker/creds-client.js";
 import type { ReplicaInfo } from "../../engine/worker/runner.js";
 import { Worker } from "../../engine/worker/worker.js";
@@ -34,18 +31,13 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
       .write("tenants/beta.yaml", tenantYaml("beta"))
       .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"))
       .write("integrations/beta/billing.yaml", integrationYaml("beta", "billing"));
-    const reconciler = new Reconciler({
-      nc: await fx.connect(),
-      source: new LocalRefSource(repo.dir, "main"),
-      branch: "main",
+    const reconciler = await fx.reconciler({
       id: "rec",
-      leaseTtlMs: 2_000,
       resyncMs: 3_600_000,
       sharedServers: [fx.url],
-      accounts: (b) => new NatsAccountOps(fx.keys, fx.resolver, b.accounts, [fx.url], b.revocations),
+      accounts: true,
       workerCreds: { keys: fx.keys, ttlMs: 3_000 },
     });
-    fx.defer(() => reconciler.stop());
     const rev = repo.commit();
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));

@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import { connect } from "@nats-io/transport-node";
-import { LocalRefSource } from "../../engine/git/watch.js";
 import { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
@@ -22,17 +21,12 @@ describe("a worker that fenced itself and recovers gives back the claims of repl
     const repo = fx.repo.write("tenants/acme.yaml", tenantYaml("acme"));
     for (let i = 0; i < 6; i++) repo.write(`integrations/acme/i${i}.yaml`, integrationYaml("acme", `i${i}`));
     const rev = repo.commit();
-    reconciler = new Reconciler({
-      nc: await fx.connect(),
-      source: new LocalRefSource(repo.dir, "main"),
-      branch: "main",
+    reconciler = await fx.reconciler({
       id: "rec",
-      leaseTtlMs: 2_000,
       resyncMs: 3_600_000,
       sharedServers: [fx.url],
       log: (event, f) => void log.push(JSON.stringify({ event, ...f })),
     });
-    fx.defer(() => reconciler.stop());
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
   });
