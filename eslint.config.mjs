@@ -5,8 +5,20 @@ import tseslint from "typescript-eslint";
 /** The pure core: data, rules and decisions. No I/O, no NATS, no process, no plane. */
 const PURE = ["contract", "model", "manifests", "plan", "scheduler", "errors", "connectors", "pipeline"];
 /** Folders of the effectful shell, by what may not be imported from where. */
-const PLANES = ["reconciler", "worker", "views", "cli"];
-const SHELL = ["state", "nats", "git", "accounts", "provision", "discovery", "telemetry", "secrets", "util", ...PLANES];
+const PLANES = ["reconciler", "worker", "gateway", "views", "cli"];
+const SHARED = [
+  "state",
+  "nats",
+  "git",
+  "accounts",
+  "provision",
+  "discovery",
+  "telemetry",
+  "secrets",
+  "dataplane",
+  "util",
+];
+const SHELL = [...SHARED, ...PLANES];
 
 const IO_MODULES = [
   "node:fs",
@@ -71,19 +83,26 @@ export default tseslint.config(
   ...PURE.map((f) =>
     layer(f, { notFolders: SHELL, io: true, message: "the pure core imports nothing from the shell or the planes" }),
   ),
-  ...["state", "nats", "git", "accounts", "provision", "discovery", "telemetry", "secrets", "util"].map((f) =>
-    layer(f, { notFolders: PLANES, message: "shared shell code imports no plane (reconciler, worker, views, cli)" }),
+  ...SHARED.map((f) =>
+    layer(f, {
+      notFolders: PLANES,
+      message: "shared shell code imports no plane (reconciler, worker, gateway, views, cli)",
+    }),
   ),
   layer("reconciler", {
-    notFolders: ["worker", "views", "cli"],
-    message: "the control plane never imports the worker plane, the views or the CLI",
+    notFolders: ["worker", "gateway", "views", "cli"],
+    message: "the control plane never imports the worker plane, the gateway, the views or the CLI",
   }),
   layer("worker", {
-    notFolders: ["reconciler", "views", "cli"],
-    message: "the worker plane never imports the control plane, the views or the CLI",
+    notFolders: ["reconciler", "gateway", "views", "cli"],
+    message: "the worker plane never imports the control plane, the gateway, the views or the CLI",
+  }),
+  layer("gateway", {
+    notFolders: ["reconciler", "worker", "views", "cli"],
+    message: "the gateway imports no other plane: it shares only the contract and the shell",
   }),
   layer("views", {
-    notFolders: ["reconciler", "worker", "cli"],
+    notFolders: ["reconciler", "worker", "gateway", "cli"],
     message: "the read model reads the contract through state access; it imports no plane",
   }),
 );

@@ -4,6 +4,7 @@
  * it, held in step by test/unit/contract/state-doc.test.ts. All buckets live in the platform account.
  */
 import { ACCOUNT_FORMAT } from "./accounts.js";
+import { FLOW_FORMAT, INTEGRATION_STATUS_FORMAT } from "./dataplane.js";
 import { DISCOVERY_FORMAT } from "./discovery.js";
 import { INVENTORY_FORMAT } from "./inventory.js";
 import { KEY_FORMATS, type KeyFormat } from "./keys.js";
@@ -179,6 +180,32 @@ export const BUCKET_REGISTRY = {
         record: INVENTORY_FORMAT,
         writer: "leading reconciler (an entry before its resource is created, removed after it is gone)",
         readers: "leading reconciler",
+      },
+    ],
+  },
+  integrationStatus: {
+    name: "vrsky-integration-status",
+    history: 1,
+    description: "VRSky integration conditions: its streams and secrets, as the reconciler last found them",
+    keys: [
+      {
+        key: KEY_FORMATS.integration,
+        record: INTEGRATION_STATUS_FORMAT,
+        writer: "leading reconciler (streams step)",
+        readers: "`vrsky status`, the gateway (routes of ready integrations), dashboards",
+      },
+    ],
+  },
+  flow: {
+    name: "vrsky-flow",
+    history: 1,
+    description: "VRSky message counters of each running replica, written every few seconds (never per message)",
+    keys: [
+      {
+        key: KEY_FORMATS.replica,
+        record: FLOW_FORMAT,
+        writer: "the worker running the replica",
+        readers: "`vrsky status --resources`, dashboards",
       },
     ],
   },

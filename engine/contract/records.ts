@@ -4,6 +4,7 @@
  * make the compiler hold RECORD_FIELDS in step with the record interfaces.
  */
 import { ACCOUNT_FORMAT, type AccountRecord } from "./accounts.js";
+import { FLOW_FORMAT, INTEGRATION_STATUS_FORMAT, type FlowRecord, type IntegrationStatusRecord } from "./dataplane.js";
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "./discovery.js";
 import { INVENTORY_FORMAT, type InventoryRecord } from "./inventory.js";
 import { LEASE_FORMAT, type LeaseRecord } from "./lease.js";
@@ -32,6 +33,8 @@ interface Records {
   [ASSIGNMENT_FORMAT]: AssignmentRecord;
   [REPLICA_FORMAT]: ReplicaRecord;
   [INVENTORY_FORMAT]: InventoryRecord;
+  [INTEGRATION_STATUS_FORMAT]: IntegrationStatusRecord;
+  [FLOW_FORMAT]: FlowRecord;
 }
 
 export type RecordFormat = keyof Records;
@@ -154,6 +157,28 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     format: "required",
     tenant: "required",
     entries: "required",
+    updatedAt: "required",
+  },
+  [INTEGRATION_STATUS_FORMAT]: {
+    format: "required",
+    tenant: "required",
+    integration: "required",
+    revision: "required",
+    conditions: "required",
+    updatedAt: "required",
+  },
+  [FLOW_FORMAT]: {
+    format: "required",
+    tenant: "required",
+    integration: "required",
+    replica: "required",
+    worker: "required",
+    revision: "required",
+    counters: "required",
+    inFlight: "required",
+    deadLetterDepth: "required",
+    pending: "required",
+    startedAt: "required",
     updatedAt: "required",
   },
 };

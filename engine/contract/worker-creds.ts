@@ -1,5 +1,4 @@
 /** The worker-credentials request (subject CREDS_SUBJECT): a worker asks a reconciler for a user in a tenant's account. */
-import { subjectPrefixOf } from "./subjects.js";
 
 export interface WorkerCredsRequest {
   worker: string;
@@ -12,11 +11,11 @@ export type WorkerCredsReply =
   | { ok: true; jwt: string; accountPublicKey: string; expiresAt: string }
   | { ok: false; error: string; retryable: boolean };
 
-/** What a tenant's worker user may do: its own subjects, JetStream's API, and replies. */
-export function workerPermissions(tenant: string): { allowPub: string[]; allowSub: string[] } {
-  const prefix = subjectPrefixOf(tenant);
-  return {
-    allowPub: [`${prefix}.>`, "$JS.API.>", "$JS.ACK.>", "_INBOX.>"],
-    allowSub: [`${prefix}.>`, "_INBOX.>"],
-  };
+/**
+ * What a tenant's worker user may do: everything inside the tenant's account (never `$SYS`). The account is the
+ * isolation boundary; inside it the worker reads the sources' subjects, writes the sinks' subjects, and uses the
+ * JetStream, KV and object store APIs of the integrations' streams, whose subjects the tenant's manifests choose.
+ */
+export function workerPermissions(_tenant: string): { allowPub: string[]; allowSub: string[] } {
+  return { allowPub: [">"], allowSub: [">"] };
 }

@@ -227,6 +227,47 @@ export const CODES = {
     "step type is not available yet",
     "this version has no runtime for the step type; remove the step, or expect every message that reaches it in the dead letters",
   ),
+  // sinks and the data plane: a `transient` failure is retried with the integration's backoff, a `stall` goes to the
+  // dead letters at once
+  VRS_SINK_UNAVAILABLE: c(
+    "sink could not be reached or answered with a server error",
+    "the message is retried with backoff and dead-lettered after spec.retry.maxAttempts; check the receiver",
+    "transient",
+  ),
+  VRS_SINK_TIMEOUT: c(
+    "sink did not answer in time",
+    "the message is retried with backoff; raise the sink's timeout or check the receiver",
+    "transient",
+  ),
+  VRS_SINK_REJECTED: c(
+    "sink rejected the message",
+    "the receiver answered with a client error (4xx other than 408 and 429): fix the message or the sink's config, then replay the dead letter",
+  ),
+  VRS_SINK_ADDRESS_BLOCKED: c(
+    "sink address is not allowed",
+    "link-local, loopback, private-metadata and unspecified addresses are refused; an operator can allow them with --allow-private-sinks",
+  ),
+  VRS_SINK_SECRET_INVALID: c(
+    "sink secret cannot be used",
+    "the secret must be a header value (Authorization) or an http(s) URL without credentials; reseal it with vrsky secret seal",
+  ),
+  VRS_PAYLOAD_MISSING: c(
+    "large message body is gone from the object store",
+    "the body expired or was removed; ask the sender to send the message again",
+  ),
+  VRS_STREAM_LIMITS: c(
+    "integration streams do not fit the tenant's JetStream limits",
+    "raise spec.limits.jetstream of the tenant, or remove integrations; each integration needs 4 streams (ingest, dead letters, traces, large payloads)",
+    "wait",
+  ),
+  VRS_DEAD_LETTER_NOT_FOUND: c(
+    "no such dead letter",
+    "list the dead letters with vrsky dlq list --tenant T --integration I and use an id from it",
+  ),
+  VRS_TRACE_NOT_FOUND: c(
+    "no trace of the message",
+    "check the message id and the integration; traces are kept for 24 hours (use --since to search further back)",
+  ),
   // fixture tests
   VRS_FIXTURE_MISPLACED: c(
     "fixture file is in the wrong place",
