@@ -75,6 +75,11 @@ export const MAX_IN_FLIGHT_PER_REPLICA = 256;
 export const HEADERS = {
   /** The message id: JetStream's de-duplication id, and the idempotency key of every sink. */
   id: "Nats-Msg-Id",
+  /**
+   * The message id when it differs from `Nats-Msg-Id`: a replay from the dead letters is stored under a new
+   * de-duplication id (`<id>~replay-<dead-letter seq>`) but keeps its message id, so sinks see the same key.
+   */
+  messageId: "Vrsky-Message-Id",
   contentType: "Content-Type",
   /** JSON: the message's attributes without `id` (source, receivedAt, path, method, subject, tick, ...). */
   attributes: "Vrsky-Attributes",

@@ -48,7 +48,7 @@ export function ingestHeaders(e: IngestEnvelope, payloadRef?: string): MsgHdrs {
 
 /** A message read from the ingest stream (or a dead letter). Throws when the headers are not ours. */
 export function readIngest(h: MsgHdrs | undefined, data: Uint8Array): StoredMessage {
-  const id = h?.get(HEADERS.id) ?? "";
+  const id = h?.get(HEADERS.messageId) || h?.get(HEADERS.id) || "";
   if (!h || id === "") throw new Error(`the message has no ${HEADERS.id} header: not written by VRSky`);
   const attributes = parseObject(h.get(HEADERS.attributes), HEADERS.attributes) as Record<string, JsonValue>;
   const headers = parseObject(h.get(HEADERS.headers), HEADERS.headers) as Record<string, string>;
