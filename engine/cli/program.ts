@@ -12,6 +12,7 @@ import { registerValidate } from "./commands/validate.js";
 import { registerInit } from "./commands/init.js";
 import { registerCreds } from "./commands/creds.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerGateway } from "./commands/gateway.js";
 import { registerTest } from "./commands/test.js";
 import { registerSecret } from "./commands/secret.js";
 import type { CliContext } from "./context.js";
@@ -38,6 +39,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerInit(program, ctx);
   registerCreds(program, ctx);
   registerWorker(program, ctx);
+  registerGateway(program, ctx);
   registerSecret(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });

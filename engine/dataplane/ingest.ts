@@ -109,7 +109,9 @@ export function classifyIngestError(err: unknown): IngestError {
     return new IngestError("failed", text);
   }
   if (err instanceof VrskyError) return new IngestError("unavailable", text);
-  if (/timeout|timed out|no responders|closed|disconnect|connection|503/i.test(text))
+  // A publish nothing answers (no stream on the subject, or no JetStream yet) is "no responders", which the
+  // client reports as JetStreamNotEnabled ("jetstream is not enabled").
+  if (/timeout|timed out|no responders|not enabled|closed|disconnect|connection|503/i.test(text))
     return new IngestError("unavailable", text);
   return new IngestError("failed", text);
 }

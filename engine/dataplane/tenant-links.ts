@@ -21,9 +21,9 @@ export interface TenantLinksOptions {
   keys?: VrskyKeys;
   /** User name in the tenant's account (`vrsky-gateway`). */
   name: string;
-  /** Subjects the user may publish and subscribe to in the tenant's account (default: all). */
-  allowPub?: string[];
-  allowSub?: string[];
+  /** Subjects the user may publish and subscribe to in the tenant's account (default: all); a function: per tenant. */
+  allowPub?: string[] | ((tenant: string) => string[]);
+  allowSub?: string[] | ((tenant: string) => string[]);
   /** Lifetime of a user (default 1 h); renewed at half of it. */
   ttlSeconds?: number;
   /** How long `get` waits for a discovery entry that does not exist yet (default 0). */
@@ -85,11 +85,13 @@ export class TenantLinks {
         const keys = this.o.keys;
         if (!keys || !connector.entry?.accountPublicKey) return {};
         const generation = await this.generation(tenant);
+        const allow = (a: TenantLinksOptions["allowPub"]) => (typeof a === "function" ? a(tenant) : a);
+        const [allowPub, allowSub] = [allow(this.o.allowPub), allow(this.o.allowSub)];
         const user = userCreds(keys, tenant, generation, {
           name: this.o.name,
           ttlSeconds: ttl,
-          ...(this.o.allowPub ? { allowPub: this.o.allowPub } : {}),
-          ...(this.o.allowSub ? { allowSub: this.o.allowSub } : {}),
+          ...(allowPub ? { allowPub } : {}),
+          ...(allowSub ? { allowSub } : {}),
         });
         return { authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)) };
       },

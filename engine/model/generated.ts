@@ -51,6 +51,10 @@ export interface HttpSourceConfig {
      */
     secretRef: string;
   };
+  /**
+   * Request header whose value becomes the message id, so that a retried delivery is stored once (checked before Idempotency-Key and X-GitHub-Delivery).
+   */
+  deliveryIdHeader?: string;
   responseStatus?: number;
 }
 /**

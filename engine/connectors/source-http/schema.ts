@@ -32,6 +32,13 @@ export const httpSourceSchema = {
         secretRef: common.secretRef,
       },
     },
+    deliveryIdHeader: {
+      type: "string",
+      pattern: "^[A-Za-z0-9-]+$",
+      maxLength: 128,
+      description:
+        "Request header whose value becomes the message id, so that a retried delivery is stored once (checked before Idempotency-Key and X-GitHub-Delivery).",
+    },
     responseStatus: { type: "integer", minimum: 200, maximum: 299, default: 202 },
   },
   required: ["path"],
