@@ -14,6 +14,8 @@ import { registerCreds } from "./commands/creds.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerTest } from "./commands/test.js";
 import { registerSecret } from "./commands/secret.js";
+import { registerDlq } from "./commands/dlq.js";
+import { registerTrace } from "./commands/trace.js";
 import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -39,6 +41,8 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerCreds(program, ctx);
   registerWorker(program, ctx);
   registerSecret(program, ctx);
+  registerDlq(program, ctx);
+  registerTrace(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }
