@@ -1,7 +1,15 @@
 import { CODES } from "../errors/codes.js";
 import type { Finding } from "../errors/finding.js";
 
-export type Stream = NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
+export type Stream =
+  NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; writeBytes?: (b: Uint8Array) => boolean };
+
+/** Bytes as they are (a message body into a file); a stream that takes only text gets them as UTF-8 text. */
+export function writeBytes(stream: Stream, bytes: Uint8Array): void {
+  if ("writeBytes" in stream && typeof stream.writeBytes === "function") stream.writeBytes(bytes);
+  else if ("fd" in stream) (stream as NodeJS.WriteStream).write(bytes);
+  else stream.write(Buffer.from(bytes).toString("utf8"));
+}
 
 /** Colour only on a terminal, and never when NO_COLOR is set. */
 export function useColor(stream: Stream): boolean {
@@ -22,22 +30,32 @@ export function renderFindings(findings: Finding[], color: boolean): string {
   return lines.length ? lines.join("\n") + "\n" : "";
 }
 
-/** Progress on a terminal's stderr; silent when stderr is not a TTY (CI logs, pipes). */
+/**
+ * Progress on a terminal's stderr; silent when stderr is not a TTY (CI logs, pipes). With `afterMs`, nothing shows
+ * until the work has taken that long (a quick command never flickers).
+ */
 export class Progress {
   private readonly on: boolean;
   private last = 0;
-  constructor(private readonly stream: Stream = process.stderr) {
+  private shown = false;
+  private readonly start = Date.now();
+  constructor(
+    private readonly stream: Stream = process.stderr,
+    private readonly afterMs = 0,
+  ) {
     this.on = Boolean(stream.isTTY);
   }
   step(text: string): void {
     if (!this.on) return;
     const now = Date.now();
-    if (now - this.last < 80) return;
+    if (now - this.last < 80 || now - this.start < this.afterMs) return;
     this.last = now;
+    this.shown = true;
     this.stream.write(`\r\u001b[2K${text}`);
   }
   done(): void {
-    if (this.on) this.stream.write("\r\u001b[2K");
+    if (this.on && (this.shown || this.afterMs === 0)) this.stream.write("\r\u001b[2K");
+    this.shown = false;
   }
 }
 

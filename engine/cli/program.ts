@@ -15,6 +15,8 @@ import { registerWorker } from "./commands/worker.js";
 import { registerGateway } from "./commands/gateway.js";
 import { registerTest } from "./commands/test.js";
 import { registerSecret } from "./commands/secret.js";
+import { registerDlq } from "./commands/dlq.js";
+import { registerTrace } from "./commands/trace.js";
 import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -41,6 +43,8 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerWorker(program, ctx);
   registerGateway(program, ctx);
   registerSecret(program, ctx);
+  registerDlq(program, ctx);
+  registerTrace(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

@@ -26,6 +26,12 @@ export class StdStream {
     if (this.closed || this.failure) return true;
     return this.stream.write(text);
   }
+
+  /** Bytes as they are (a message body). */
+  writeBytes(bytes: Uint8Array): boolean {
+    if (this.closed || this.failure) return true;
+    return this.stream.write(bytes);
+  }
 }
 
 /**

@@ -268,6 +268,11 @@ export const CODES = {
     "no trace of the message",
     "check the message id and the integration; traces are kept for 24 hours (use --since to search further back)",
   ),
+  VRS_INTEGRATION_NOT_FOUND: c(
+    "integration has no data-plane streams",
+    "check --tenant and --integration (vrsky status --resources lists them) and, in operator mode, pass --keys DIR to reach the tenant's account; the reconciler creates the streams when it applies the integration",
+    "wait",
+  ),
   // fixture tests
   VRS_FIXTURE_MISPLACED: c(
     "fixture file is in the wrong place",

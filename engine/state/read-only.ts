@@ -20,13 +20,22 @@ export interface ReadOnlyBucket {
 
 export type BucketName = keyof typeof BUCKETS;
 
-/** Every platform bucket (docs/state.md), readable only. */
-export type StateReader = { readonly [K in BucketName]: ReadOnlyBucket };
+/**
+ * Buckets a fleet older than the data plane does not have (the reconciler and the workers create them when they
+ * start): a reader shows nothing for them instead of failing.
+ */
+export const OPTIONAL_BUCKETS = ["integrationStatus", "flow"] as const satisfies readonly BucketName[];
+type OptionalBucket = (typeof OPTIONAL_BUCKETS)[number];
+
+/** Every platform bucket (docs/state.md), readable only; an optional bucket that does not exist is null. */
+export type StateReader = { readonly [K in Exclude<BucketName, OptionalBucket>]: ReadOnlyBucket } & {
+  readonly [K in OptionalBucket]: ReadOnlyBucket | null;
+};
 
 /**
  * Opens every platform bucket for reading. Fails with VRS_STATE_NOT_FOUND when a bucket does not exist (no
  * reconciler or worker ever ran against this server and account), and VRS_NATS_UNAVAILABLE when JetStream does not
- * answer.
+ * answer. A missing optional bucket (OPTIONAL_BUCKETS) is null, not an error.
  */
 export async function openStateReader(nc: NatsConnection): Promise<StateReader> {
   const kvm = new Kvm(nc);
@@ -44,15 +53,20 @@ export async function openStateReader(nc: NatsConnection): Promise<StateReader> 
       }
     }),
   );
-  const missing = opened.filter(([, b]) => b === undefined).map(([name]) => BUCKETS[name]);
-  if (missing.length === names.length)
+  const absent = opened.filter(([, b]) => b === undefined).map(([name]) => name);
+  const missing = absent.filter((n) => !isOptional(n)).map((name) => BUCKETS[name]);
+  if (absent.length === names.length)
     throw new VrskyError("VRS_STATE_NOT_FOUND", "no VRSky state on this NATS server: no platform bucket exists");
   if (missing.length > 0)
     throw new VrskyError(
       "VRS_STATE_NOT_FOUND",
       `the VRSky state on this NATS server is incomplete: no bucket ${missing.join(", ")}`,
     );
-  return Object.freeze(Object.fromEntries(opened)) as StateReader;
+  return Object.freeze(Object.fromEntries(opened.map(([name, b]) => [name, b ?? null]))) as StateReader;
+}
+
+function isOptional(name: BucketName): name is OptionalBucket {
+  return (OPTIONAL_BUCKETS as readonly BucketName[]).includes(name);
 }
 
 function readOnly(name: string, kv: KV): ReadOnlyBucket {

@@ -8,6 +8,7 @@ import type { AsRead } from "../contract/records.js";
 import type { StateRecord } from "../contract/state.js";
 import type { PlacementSummary, SyncStatus } from "../contract/status.js";
 import type { StateReader } from "../state/read-only.js";
+import { buildDataPlane, type DataPlaneViews, type FlowView, type IntegrationConditionsView } from "./data-plane.js";
 import { readStatusSnapshot, type StatusSnapshot } from "./snapshot.js";
 import { buildWorkers, type AssignmentView, type KeyedRecord, type WorkerView } from "./workers.js";
 
@@ -18,6 +19,13 @@ export interface ResourceView {
   lastAppliedRevision: string;
   hash: string;
   conditions: Array<{ type: string; status: string; reason: string }>;
+  /**
+   * Integrations only: the reconciler's conditions of its data plane (`vrsky-integration-status`), null when none
+   * were written (or the bucket does not exist).
+   */
+  dataPlane?: IntegrationConditionsView | null;
+  /** Integrations only: its counters over its replicas (`vrsky-flow`), null when no replica reported. */
+  flow?: FlowView | null;
 }
 
 export interface StatusView {
@@ -54,7 +62,7 @@ export function buildStatus(s: StatusSnapshot): StatusModel {
     sync: s.sync,
     leader: s.leader,
     counts: { tenants: s.tenants.length, integrations: s.integrations.length },
-    resources: resourcesOf(s),
+    resources: resourcesOf(s, buildDataPlane(s.integrationStatus, s.flow)),
     workers,
     assignments,
     placement: s.placement,
@@ -68,7 +76,7 @@ export function isReady(view: StatusView): boolean {
 }
 
 /** Every resource in KV is Ready at its applied revision unless the sync status lists it as not ready. */
-function resourcesOf(s: StatusSnapshot): ResourceView[] {
+function resourcesOf(s: StatusSnapshot, dp: DataPlaneViews): ResourceView[] {
   const notReady = new Map((s.sync?.notReady ?? []).map((n) => [`${n.kind}/${n.key}`, n]));
   const out: ResourceView[] = [];
   for (const [kind, records, bucket] of [
@@ -86,6 +94,9 @@ function resourcesOf(s: StatusSnapshot): ResourceView[] {
         conditions: bad
           ? [{ type: "Ready", status: "False", reason: bad.reason }]
           : [{ type: "Ready", status: "True", reason: "Applied" }],
+        ...(kind === "Integration"
+          ? { dataPlane: dp.conditions.get(key) ?? null, flow: dp.flow.get(key) ?? null }
+          : {}),
       });
     }
   }

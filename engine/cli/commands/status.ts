@@ -5,6 +5,7 @@ import { openStateReader } from "../../state/read-only.js";
 import { isReady, readStatus, type StatusModel } from "../../views/status.js";
 import { formatOption, type CliContext } from "../context.js";
 import { paint, useColor } from "../output.js";
+import { renderDataPlane } from "./status-data-plane.js";
 import { renderWorkers } from "./status-workers.js";
 
 export function registerStatus(program: Command, ctx: CliContext): void {
@@ -14,7 +15,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .requiredOption("--nats <url>", "NATS server URL(s)")
     .option("--creds <file>", "NATS credentials file of the platform account")
     .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
-    .option("--resources", "list every resource with its applied revision", false)
+    .option(
+      "--resources",
+      "list every resource with its applied revision; for integrations, their data-plane conditions and message counters",
+      false,
+    )
     .option("--assignments", "list every integration replica: its worker, fencing epoch, state and reason", false)
     .addOption(formatOption(["text", "json"]))
     .addHelpText("after", "\nExit codes: 0 Ready, 1 not Ready (or never reconciled), 2 usage or environment error.")
@@ -78,6 +83,7 @@ function renderStatus(model: StatusModel, withResources: boolean, withAssignment
       lines.push(
         `  ${x.kind.padEnd(11)} ${x.key.padEnd(40)} ${x.conditions[0]!.status === "True" ? "Ready" : "NotReady"}${x.suspended ? " (suspended)" : ""}  ${x.lastAppliedRevision.slice(0, 12)}`,
       );
+      lines.push(...renderDataPlane(x, color));
     }
   }
   lines.push(...renderWorkers(model, withAssignments, color));

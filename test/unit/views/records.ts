@@ -119,5 +119,7 @@ export function emptySnapshot(): StatusSnapshot {
     workers: [],
     assignments: [],
     replicas: [],
+    integrationStatus: [],
+    flow: [],
   };
 }
