@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { escapeControl } from "../util/escape.js";
+import { printable } from "../util/printable.js";
 
 export interface DemoReceiver {
   /** `http://127.0.0.1:<port>` */
@@ -32,8 +32,8 @@ export async function startDemoReceiver(listen: string, print: (line: string) =>
       const body = Buffer.concat(chunks).toString("utf8").slice(0, EXCERPT);
       const key = req.headers["idempotency-key"];
       print(
-        `stand-in receiver: ${req.method} ${escapeControl(req.url ?? "/")}` +
-          `${key ? ` (Idempotency-Key ${escapeControl(String(key))})` : ""}: ${escapeControl(body)}${size > EXCERPT ? "…" : ""}`,
+        `stand-in receiver: ${req.method} ${printable(req.url ?? "/")}` +
+          `${key ? ` (Idempotency-Key ${printable(String(key))})` : ""}: ${printable(body)}${size > EXCERPT ? "…" : ""}`,
       );
       res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
     });
