@@ -104,6 +104,7 @@ export class IntegrationStreams {
   /** Status records in KV by key, and the inputs each was made from. */
   private readonly written = new Map<string, { record: IntegrationStatusRecord; inputs: string }>();
   private loaded = false;
+  private readonly derived = new WeakMap<IntegrationResource, { plan: string; secrets: string[] }>();
 
   constructor(private readonly o: IntegrationStreamsOptions) {
     this.status = o.state.integrationStatus;
@@ -164,16 +165,21 @@ export class IntegrationStreams {
     const tenant = r.metadata.tenant;
     const name = r.metadata.name;
     const generation = tenants.get(tenant)?.spec?.accountKeyGeneration ?? 0;
-    const secrets = secretNamesOf(r);
+    // An unchanged file parses to the same object (the parse cache): its plan is not worked out again each run.
+    let derived = this.derived.get(r);
+    if (!derived) {
+      derived = { plan: canonicalJson(planIntegrationStreams(r)), secrets: secretNamesOf(r) };
+      this.derived.set(r, derived);
+    }
     return {
       key: integrationKey(tenant, name),
       tenant,
       name,
       resource: r,
       revision,
-      streamsSig: `${generation}:${canonicalJson(planIntegrationStreams(r))}`,
-      secrets,
-      secretsSig: `${revision}:${secrets.join(",")}`,
+      streamsSig: `${generation}:${derived.plan}`,
+      secrets: derived.secrets,
+      secretsSig: `${revision}:${derived.secrets.join(",")}`,
     };
   }
 

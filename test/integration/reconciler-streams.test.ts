@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { IntegrationCondition, IntegrationStatusRecord } from "../../engine/contract/dataplane.js";
+import type { Instance, Provisioner } from "../../engine/provision/provisioner.js";
 import { CRASH_ENV } from "../../engine/reconciler/crash-points.js";
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { secretSource } from "../../engine/secrets/sources.js";
@@ -12,6 +13,7 @@ import { cli } from "../helpers/cli.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
 import { VrskyProcess } from "../helpers/process.js";
+import { until } from "../helpers/until.js";
 
 /** The data-plane streams of integrations in an account (other streams, such as KV buckets, left out). */
 async function dataPlane(nc: NatsConnection): Promise<string[]> {
@@ -30,6 +32,34 @@ function hookYaml(tenant: string, name: string, secret: string): string {
     `  source:\n    type: http\n    config:\n      path: /${name}\n` +
     `  sinks:\n    - name: hook\n      type: http\n      config:\n        secretRef: ${secret}\n`
   );
+}
+
+/** Instances that report "starting" for the first `starting` calls of scale, then "ready" at `url`. */
+class SlowProvisioner implements Provisioner {
+  readonly kind = "local";
+  calls = 0;
+  constructor(
+    private readonly url: string,
+    private starting: number,
+  ) {}
+  async scale(t: { tenant: string }, count: number): Promise<Instance[]> {
+    this.calls++;
+    const state = this.starting-- > 0 ? "starting" : "ready";
+    return Array.from({ length: count }, (_, index) => ({
+      id: `${t.tenant}-${index}`,
+      tenant: t.tenant,
+      index,
+      url: this.url,
+      state,
+      startedAt: new Date().toISOString(),
+    }));
+  }
+  instances(): Instance[] {
+    return [];
+  }
+  async remove(): Promise<void> {}
+  onLost(): void {}
+  async close(): Promise<void> {}
 }
 
 const condition = (r: IntegrationStatusRecord | undefined, type: IntegrationCondition["type"]) => {
@@ -176,6 +206,39 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     await waitForSync(fx.nc, appliedAt(repo.commit("room for small")));
     expect(condition(await status("small.tiny"), "Ready")).to.deep.equal({ status: "True", reason: "Ready" });
     expect(await dataPlane(await fx.operator.connectTenant("small"))).to.deep.equal(objectsOf("small_tiny"));
+  });
+
+  it("retries a tenant whose instances are starting until they are ready, without failing a run", async () => {
+    const repo = fx.repo;
+    repo
+      .write("tenants/dedi.yaml", tenantYaml("dedi", "  tier: dedicated\n"))
+      .write("integrations/dedi/far.yaml", integrationYaml("dedi", "far"));
+    // The dedicated instance is the test's server (it serves every account): ready after two runs.
+    const provisioner = new SlowProvisioner(fx.url, 2);
+    const runs: string[] = [];
+    const r = await fx.reconciler({
+      resyncMs: 3_600_000,
+      sharedServers: [fx.url],
+      accounts: true,
+      provisioner,
+      log: (e, f = {}) => void (e === "run" && runs.push(`${String(f.trigger)} ${String(f.outcome)}`)),
+    });
+    repo.commit();
+    await r.start();
+    const ready = await until(
+      async () => {
+        const st = await status("dedi.far");
+        return condition(st, "Ready")?.status === "True" && st;
+      },
+      20_000,
+      () => `dedi.far Ready; runs: ${runs.join(", ")}`,
+      100,
+    );
+    expect(condition(ready, "StreamsReady")).to.deep.equal({ status: "True", reason: "Created" });
+    expect(runs[0], "the first run applied; the tenant was not ready").to.equal("startup Applied");
+    expect(runs.slice(1).every((x) => x === "retry NoChange")).to.equal(true, runs.join(", "));
+    expect(provisioner.calls).to.equal(3);
+    expect(await dataPlane(await fx.operator.connectTenant("dedi"))).to.deep.equal(objectsOf("dedi_far"));
   });
 
   it("reports a missing secret by name, and resolves it once the secret is there", async () => {
