@@ -2,8 +2,8 @@ import { loadDesired, ParseCache, type DesiredState } from "../manifests/load.js
 import type { InputLimits } from "../manifests/limits.js";
 import { checkFixtures, type CheckedFixtures } from "../pipeline/fixtures/check.js";
 import { isFixturePath } from "../pipeline/fixtures/paths.js";
-import { readRevision, resolveCommit } from "./revision.js";
-import { readWorktree } from "./worktree.js";
+import { readRevision, resolveCommit, sealedSecretsAt } from "./revision.js";
+import { readWorktree, sealedSecretsInWorktree } from "./worktree.js";
 
 export interface LoadedRevision {
   ref: string;
@@ -12,7 +12,10 @@ export interface LoadedRevision {
   state: DesiredState;
 }
 
-/** Validates and loads the desired state committed at a ref. */
+/**
+ * Validates and loads the desired state committed at a ref. When the commit has a `secrets/` folder, every
+ * `secretRef` must be sealed in it (VRS_SECRET_MISSING otherwise).
+ */
 export async function loadCommitted(
   repo: string,
   ref: string,
@@ -20,14 +23,18 @@ export async function loadCommitted(
 ): Promise<LoadedRevision> {
   const revision = await resolveCommit(repo, ref);
   const cache = options.cache ?? new ParseCache();
-  const files = await readRevision(repo, revision, { cache, limits: options.limits });
-  return { ref, revision, state: loadDesired(files, { cache, limits: options.limits }) };
+  const [files, sealedSecrets] = await Promise.all([
+    readRevision(repo, revision, { cache, limits: options.limits }),
+    sealedSecretsAt(repo, revision),
+  ]);
+  return { ref, revision, state: loadDesired(files, { cache, limits: options.limits, sealedSecrets }) };
 }
 
 /** Validates the working tree as it is on disk (uncommitted edits included): for editors, never for applying. */
 export async function loadWorktree(root: string, options: { limits?: InputLimits } = {}): Promise<LoadedRevision> {
   const files = await readWorktree(root, options);
-  return { ref: "worktree", revision: "worktree", state: loadDesired(files, options) };
+  const sealedSecrets = await sealedSecretsInWorktree(root);
+  return { ref: "worktree", revision: "worktree", state: loadDesired(files, { ...options, sealedSecrets }) };
 }
 
 /**

@@ -58,6 +58,17 @@ export async function readRevision(
   return files;
 }
 
+/**
+ * The regular files committed under `secrets/` at a commit (the sealed secrets of the git provider), or undefined
+ * when the commit has no `secrets/` folder. A link or a submodule there is not a sealed secret (the provider
+ * refuses links), so it is left out.
+ */
+export async function sealedSecretsAt(repo: string, commit: string): Promise<Set<string> | undefined> {
+  const entries = await listTree(repo, commit, ["secrets"]);
+  if (entries.length === 0) return undefined;
+  return new Set(entries.filter((e) => e.type === "blob" && e.mode !== "120000").map((e) => e.path));
+}
+
 function regular(e: TreeEntry, limits: InputLimits): ManifestFile {
   if (e.size > limits.maxFileBytes) {
     return {

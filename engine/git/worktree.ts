@@ -91,3 +91,29 @@ export async function readWorktree(
   }
   return files;
 }
+
+/**
+ * The regular files under `secrets/` in a working tree (for `vrsky validate --worktree`), or undefined when it has
+ * no `secrets/` folder. Links are left out, as in a commit (sealedSecretsAt).
+ */
+export async function sealedSecretsInWorktree(root: string): Promise<Set<string> | undefined> {
+  const top = await lstat(join(root, "secrets")).catch(() => undefined);
+  if (!top?.isDirectory()) return undefined;
+  const out = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of await readdir(join(root, dir))) {
+      const rel = `${dir}/${name}`;
+      const st = await lstat(join(root, rel));
+      if (st.isDirectory()) await walk(rel);
+      else if (st.isFile()) out.add(rel);
+    }
+  };
+  try {
+    await walk("secrets");
+  } catch (e) {
+    throw new VrskyError("VRS_WORKTREE_INVALID", `cannot read the working tree ${root}: ${errorMessage(e)}`, {
+      cause: e,
+    });
+  }
+  return out;
+}

@@ -3,6 +3,7 @@ import { compareFindings, type FileFinding, type Finding } from "../errors/findi
 import { resourceKey, type Resource, type TenantResource } from "../model/resources.js";
 import { DEFAULT_LIMITS, type InputLimits } from "./limits.js";
 import { parseFile, type ParsedDocument, type ParsedFile } from "./parse-file.js";
+import { checkSealedSecrets } from "./secret-refs.js";
 
 /** A candidate manifest file of a revision: its bytes, or the reason it could not be read. */
 export interface ManifestFile {
@@ -79,8 +80,17 @@ export interface LoadOptions {
   connectors?: ConnectorRegistry;
 }
 
+export interface DesiredOptions extends LoadOptions {
+  cache?: ParseCache;
+  /**
+   * The regular files under `secrets/` at the revision, when it has that folder: every `secretRef` must then be
+   * sealed there (`secrets/<tenant>/<name>.age`, VRS_SECRET_MISSING otherwise). Undefined: no such folder, no check.
+   */
+  sealedSecrets?: ReadonlySet<string>;
+}
+
 /** Builds the desired state of a revision from its manifest files. Pure: no I/O. */
-export function loadDesired(files: ManifestFile[], options: LoadOptions & { cache?: ParseCache } = {}): DesiredState {
+export function loadDesired(files: ManifestFile[], options: DesiredOptions = {}): DesiredState {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const findings: Finding[] = [];
   if (files.length > limits.maxFiles) {
@@ -114,6 +124,12 @@ export function loadDesired(files: ManifestFile[], options: LoadOptions & { cach
     }
   }
   findings.push(...checkReferences(docs));
+  if (options.sealedSecrets) {
+    const refs = docs
+      .filter((d) => d.doc.resource?.kind === "Integration" && d.doc.secretRefs.length > 0)
+      .map((d) => ({ file: d.file, tenant: d.doc.tenant!, refs: d.doc.secretRefs }));
+    findings.push(...checkSealedSecrets(refs, options.sealedSecrets));
+  }
   // A name defined twice is a finding; the desired state keeps the first definition only.
   const byKey = new Map<string, Resource>();
   for (const d of docs) {

@@ -6,6 +6,7 @@ import { formatPath, type PathSegment } from "./json-path.js";
 import type { InputLimits } from "./limits.js";
 import { API_VERSION, KINDS, loadSchemas, type Kind } from "./schema.js";
 import { checkSemantics } from "./semantics.js";
+import { secretRefsOf, type LocatedSecretRef } from "./secret-refs.js";
 import { readSource, type SourceDocument } from "./yaml-source.js";
 
 type Position = { line: number; column: number };
@@ -31,6 +32,8 @@ export interface ParsedDocument {
   resource?: Resource;
   /** Of a valid document only. */
   unique: UniqueValue[];
+  /** Every `secretRef` of a valid integration, located (for the sealed-secrets check). */
+  secretRefs: LocatedSecretRef[];
   findings: FileFinding[];
   at: {
     document: Position;
@@ -83,6 +86,7 @@ function parseDocument(doc: SourceDocument, registry: ConnectorRegistry): Parsed
     name: typeof meta.name === "string" ? meta.name : undefined,
     tenant: typeof meta.tenant === "string" ? meta.tenant : undefined,
     unique: [],
+    secretRefs: [],
     findings: [],
     at,
   };
@@ -135,7 +139,14 @@ function parseDocument(doc: SourceDocument, registry: ConnectorRegistry): Parsed
   out.findings.push(...loadSchemas(registry).validate(kind, doc), ...checkSemantics(kind, doc, registry));
   if (out.findings.length > 0) return out;
   out.resource = v as unknown as Resource;
-  if (out.resource.kind === "Integration") out.unique = uniqueValues(out.resource, doc, registry);
+  if (out.resource.kind === "Integration") {
+    out.unique = uniqueValues(out.resource, doc, registry);
+    out.secretRefs = secretRefsOf(out.resource).map((u) => ({
+      name: u.name,
+      path: formatPath(u.path),
+      ...doc.locate(u.path),
+    }));
+  }
   return out;
 }
 

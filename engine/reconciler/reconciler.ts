@@ -21,6 +21,8 @@ import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { nextStatus, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
 import { RUN_STEPS, runSteps, type RunDeps, type RunSummary } from "./run-steps.js";
+import { IntegrationStreams } from "./integration-streams.js";
+import type { SecretSource } from "../secrets/sources.js";
 
 export { ALLOW_PRUNE_TRAILER } from "./run-steps.js";
 
@@ -45,6 +47,12 @@ export interface ReconcilerOptions {
   accounts?: (buckets: StateBuckets) => AccountOps;
   /** Issue workers' per-tenant users (operator mode): the operator keys and the users' lifetime. */
   workerCreds?: { keys: VrskyKeys; ttlMs: number };
+  /** Operator keys: the streams step reaches tenants' accounts with them; without, shared tenants' are in `nc`'s. */
+  keys?: VrskyKeys;
+  /** Where integrations' `secretRef`s resolve (SecretsResolved); without it secrets are not checked. */
+  secrets?: SecretSource;
+  /** Create and delete integrations' streams (the streams step); default true. */
+  streams?: boolean;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -73,6 +81,8 @@ export class Reconciler {
   private target: Map<string, string> | undefined;
   private status: SyncStatus | undefined;
   private lastRunFailed = false;
+  /** Successful runs in a row that left work for later (backs their retries off). */
+  private laterRuns = 0;
   /** Revision of the last run that reached a verdict (applied, unchanged or invalid). */
   private settledRevision: string | undefined;
   private leading = false;
@@ -150,7 +160,10 @@ export class Reconciler {
         provisioner: this.o.provisioner,
         accounts: this.o.accounts?.(this.state),
       }),
+      streams:
+        this.o.streams === false ? undefined : new IntegrationStreams({ ...this.o, state: this.state, log: this.log }),
       metrics: this.metrics,
+      log: this.log,
       isLeader: () => this.lease.isLeader(),
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
       setTarget: (resources) => (this.target = targetIndex(resources)),
@@ -216,6 +229,7 @@ export class Reconciler {
         await this.lease.release();
       }
     } finally {
+      await this.deps.streams?.close();
       this.observed.tenants.stop();
       this.observed.integrations.stop();
     }
@@ -247,6 +261,7 @@ export class Reconciler {
     await this.controller?.idle();
     this.controller?.stop();
     await this.lease?.release();
+    await this.deps?.streams?.close();
     this.observed?.tenants.stop();
     this.observed?.integrations.stop();
   }
@@ -276,18 +291,20 @@ export class Reconciler {
           this.pendingSince ??= Date.now();
           break;
         }
-        if (result.retry) this.scheduleRetry(result.retry);
+        const settled = run.outcome === "Applied" || run.outcome === "NoChange";
+        this.laterRuns = settled && result.retry ? this.laterRuns + 1 : 0;
+        if (result.retry) this.scheduleRetry(result.retry, settled ? this.laterRuns : this.metrics.consecutiveFailures);
       }
     } finally {
       this.running = undefined;
     }
   }
 
-  /** After a failed run: the error's retry class decides (a `stall` waits for a human: a new commit, a resync). */
-  private scheduleRetry(retry: RetryClass): void {
+  /** After a failed run, or one that left work for later: the class decides (a `stall` waits for a human). */
+  private scheduleRetry(retry: RetryClass, attempt: number): void {
     const decision = decideRetry({
       retry,
-      attempt: this.metrics.consecutiveFailures,
+      attempt,
       policy: RETRY.reconcile,
       random: Math.random(),
     });

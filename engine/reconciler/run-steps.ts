@@ -2,7 +2,7 @@ import type { RetryClass } from "../errors/codes.js";
 import { errorMessage, retryClassOf } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
 import { git } from "../git/exec.js";
-import { readRevision, resolveCommit } from "../git/revision.js";
+import { readRevision, resolveCommit, sealedSecretsAt } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
 import { loadDesired, parseIntoCache, type ManifestFile, type ParseCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
@@ -12,6 +12,7 @@ import { applyWrites } from "./apply.js";
 import { planWrites, type Write } from "./live-plan.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import type { Outcome, RunRecord, SyncStatus, Trigger } from "./status.js";
+import type { IntegrationStreams } from "./integration-streams.js";
 import type { TenantRuntime } from "./tenant-runtime.js";
 
 /** Commit trailer that permits one revision to delete more tenants than the guard allows. */
@@ -37,6 +38,8 @@ export interface StepResult {
   stop?: boolean;
   /** Go back to this step (a compare-and-set conflict re-plans against the caught-up observed state). */
   again?: StepName;
+  /** The run succeeded but left work that a later run may finish by itself (a tenant not reachable yet). */
+  retryLater?: RetryClass;
 }
 
 /** What a run has learned so far, filled in by the steps in order. */
@@ -44,6 +47,8 @@ export interface RunContext {
   readonly trigger: Trigger;
   revision: string;
   files?: ManifestFile[];
+  /** The regular files under `secrets/` at the revision; undefined when it has no such folder. */
+  sealedSecrets?: Set<string>;
   desired?: Resource[];
   writes?: Write[];
   /** 1 for the first plan; one more each time the run plans again. */
@@ -62,15 +67,18 @@ export interface RunDeps {
   observed: { tenants: ObservedBucket; integrations: ObservedBucket };
   cache: ParseCache;
   runtime: TenantRuntime;
+  /** Integrations' streams and conditions; absent when the reconciler leaves the data plane alone. */
+  streams?: IntegrationStreams;
   metrics: ReconcilerMetrics;
   /** Checked before each write phase and each write: a deposed leader stops writing. */
   isLeader: () => boolean;
   lastAppliedRevision: () => string | undefined;
   /** The desired state being applied: the reference for drift. */
   setTarget: (resources: Resource[]) => void;
+  log: (event: string, fields?: Record<string, unknown>) => void;
 }
 
-export type StepName = "load" | "validate" | "plan" | "guard" | "apply" | "tenancy";
+export type StepName = "load" | "validate" | "plan" | "guard" | "apply" | "tenancy" | "streams";
 
 export interface Step {
   name: StepName;
@@ -84,7 +92,7 @@ export interface RunSummary {
   counts: Counts;
   findings: Finding[];
   notReady: SyncStatus["notReady"];
-  /** Set for Failed (the error's class) and Conflict (`wait`). */
+  /** Set for Failed (the error's class) and Conflict (`wait`), and for a run that left work for later. */
   retry?: RetryClass;
 }
 
@@ -98,6 +106,7 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
     notReady: [],
   };
   let error: unknown;
+  let later: RetryClass | undefined;
   for (let i = 0; i < steps.length; i++) {
     let r: StepResult;
     try {
@@ -113,6 +122,7 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
     if (r.findings) sum.findings.push(...r.findings);
     if (r.notReady) sum.notReady.push(...r.notReady);
     if (r.error !== undefined) error = r.error;
+    if (r.retryLater) later = r.retryLater;
     if (r.stop) break;
     if (r.again) {
       i = steps.findIndex((s) => s.name === r.again) - 1;
@@ -125,6 +135,7 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
   }
   if (sum.outcome === "Failed") sum.retry = retryClassOf(error);
   else if (sum.outcome === "Conflict") sum.retry = "wait";
+  else if (later && (sum.outcome === "Applied" || sum.outcome === "NoChange")) sum.retry = later;
   return sum;
 }
 
@@ -132,7 +143,10 @@ const load: Step = {
   name: "load",
   async run(ctx, d) {
     ctx.revision = await resolveCommit(d.source.repo, d.source.ref);
-    ctx.files = await readRevision(d.source.repo, ctx.revision, { cache: d.cache });
+    [ctx.files, ctx.sealedSecrets] = await Promise.all([
+      readRevision(d.source.repo, ctx.revision, { cache: d.cache }),
+      sealedSecretsAt(d.source.repo, ctx.revision),
+    ]);
     // Parsing new blobs yields now and then: a cold 10,000-file revision would otherwise block the lease renewal.
     await parseIntoCache(ctx.files, d.cache);
     return {};
@@ -142,7 +156,7 @@ const load: Step = {
 const validate: Step = {
   name: "validate",
   async run(ctx, d) {
-    const desired = loadDesired(ctx.files!, { cache: d.cache });
+    const desired = loadDesired(ctx.files!, { cache: d.cache, sealedSecrets: ctx.sealedSecrets });
     if (desired.findings.length > 0) {
       const keeps = d.lastAppliedRevision()?.slice(0, 12) ?? "no revision";
       return {
@@ -262,13 +276,38 @@ const tenancy: Step = {
   },
 };
 
+/** Integrations' streams in their tenants' accounts and their conditions (integration-streams.ts). */
+const streams: Step = {
+  name: "streams",
+  async run(ctx, d) {
+    if ((ctx.outcome !== "Applied" && ctx.outcome !== "NoChange") || !d.isLeader() || !d.streams) return {};
+    const force = ctx.trigger === "resync" || ctx.trigger === "startup" || ctx.trigger === "drift";
+    const records = d.observed.integrations.entries;
+    try {
+      const r = await d.streams.sync(
+        ctx.desired!,
+        (key) => records.get(key)?.record.revision || undefined,
+        ctx.revision,
+        force,
+        d.isLeader,
+      );
+      return r.retry ? { retryLater: "transient" } : {};
+    } catch (e) {
+      // The platform's own buckets failed (the status records): the records are applied, the conditions wait.
+      d.log("streams-failed", { error: errorMessage(e) });
+      return { retryLater: "transient" };
+    }
+  },
+};
+
 function catchUpToStream(d: RunDeps): Promise<unknown> {
   return Promise.all([d.observed.tenants.caughtUpToStream(), d.observed.integrations.caughtUpToStream()]);
 }
 
 /**
  * A run, in order: read the head commit, validate it, plan against the observed KV, guard deletions, apply the
- * KV records (compare-and-set; a conflict plans again), then tenancy (accounts, instances, discovery). The
- * status is written from the collected results after the last step that ran.
+ * KV records (compare-and-set; a conflict plans again), then tenancy (accounts, instances, discovery), then the
+ * integrations' streams and conditions. The status is written from the collected results after the last step
+ * that ran.
  */
-export const RUN_STEPS: readonly Step[] = [load, validate, plan, guardDeletions, applyRecords, tenancy];
+export const RUN_STEPS: readonly Step[] = [load, validate, plan, guardDeletions, applyRecords, tenancy, streams];

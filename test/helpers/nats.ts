@@ -216,7 +216,8 @@ export class NatsFixture {
   /**
    * An in-process reconciler (not started) following the fixture's repository on `main`, on a connection of its
    * own, with a 2 s lease; stopped after the test (or the file, when made in `before`). `accounts: true` gives it
-   * tenant accounts through the operator-mode resolver. Other options as given.
+   * tenant accounts through the operator-mode resolver, and the keys to reach them (the streams step). Other
+   * options as given.
    */
   async reconciler(o: Partial<Omit<ReconcilerOptions, "accounts">> & { accounts?: boolean } = {}): Promise<Reconciler> {
     const { accounts, ...rest } = o;
@@ -227,7 +228,10 @@ export class NatsFixture {
       id: "test",
       leaseTtlMs: 2_000,
       ...(accounts
-        ? { accounts: (b) => new NatsAccountOps(this.keys, this.resolver, b.accounts, [this.url], b.revocations) }
+        ? {
+            accounts: (b) => new NatsAccountOps(this.keys, this.resolver, b.accounts, [this.url], b.revocations),
+            keys: this.keys,
+          }
         : {}),
       ...rest,
     });

@@ -13,6 +13,7 @@ import { connectNats } from "../../nats/connect.js";
 import { parseDuration } from "../../manifests/durations.js";
 import { serveProbes, type ProbeTarget } from "../../telemetry/probes.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
+import { secretSource } from "../../secrets/sources.js";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
@@ -38,6 +39,10 @@ export interface ReconcileFlags {
   namespace: string;
   keys?: string;
   workerCredsTtl: string;
+  /** `<dir>/<tenant>/<name>` secret files (checked before the repository's sealed secrets). */
+  secretsDir?: string;
+  /** False with --no-streams: leave integrations' streams alone. Default true. */
+  streams?: boolean;
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
@@ -74,6 +79,11 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       "15m",
     )
     .option("--namespace <ns>", "Kubernetes namespace for tenant instances (--provisioner kubernetes)", "vrsky")
+    .option(
+      "--secrets-dir <dir>",
+      "secrets as files <dir>/<tenant>/<name>, to check integrations' secretRefs (with --keys, the repository's sealed secrets too)",
+    )
+    .option("--no-streams", "do not create or delete integrations' streams (a control plane without a data plane)")
     .addHelpText(
       "after",
       "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error.",
@@ -128,6 +138,15 @@ export async function runReconcile(
   }
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
+  const secrets =
+    flags.secretsDir || flags.keys
+      ? secretSource({
+          secretsDir: flags.secretsDir ? resolve(flags.secretsDir) : undefined,
+          repo: source.repo,
+          keysDir: flags.keys ? resolve(flags.keys) : undefined,
+        })
+      : undefined;
   const nc = await connectNats({
     url: flags.nats,
     creds: flags.creds ?? keys?.files.platformCreds,
@@ -160,6 +179,9 @@ export async function runReconcile(
     sharedServers,
     provisioner,
     workerCreds: keys ? { keys, ttlMs: workerCredsTtlMs } : undefined,
+    keys,
+    secrets,
+    streams: flags.streams ?? true,
     accounts:
       keys && resolver
         ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations)

@@ -77,6 +77,24 @@ describe("a run's steps: ordered, one result shape, merged by the runner", () =>
     expect(s.outcome).to.equal("Applied");
   });
 
+  it("a step may leave work for later: an applied run then carries a retry, a failed one its error's", async () => {
+    const later = await runSteps(
+      [step("apply", () => ({ outcome: "Applied" })), step("streams", () => ({ retryLater: "transient" }))],
+      context(),
+      deps,
+    );
+    expect(later).to.include({ outcome: "Applied", retry: "transient" });
+    const failed = await runSteps(
+      [
+        step("streams", () => ({ retryLater: "transient" })),
+        step("apply", () => ({ outcome: "Failed", error: new VrskyError("VRS_SECRET_OUTSIDE", "x"), stop: true })),
+      ],
+      context(),
+      deps,
+    );
+    expect(failed).to.include({ outcome: "Failed", retry: "stall" });
+  });
+
   it("fails the run on a thrown error, with the error's retry class; a Conflict waits", async () => {
     const thrown = await runSteps(
       [

@@ -1,0 +1,380 @@
+/**
+ * The streams step of a run, after tenancy: each tenant's account holds exactly the data-plane objects of its
+ * desired integrations (engine/dataplane/streams.ts; suspended integrations keep theirs), and each desired
+ * integration has its conditions in `vrsky-integration-status` (integration-conditions.ts), written only when
+ * they change. Level-triggered and crash-safe: a normal run touches only integrations whose stream configuration,
+ * secrets or tenant changed, and removes those that are gone; a forced run (startup, resync, drift) ensures every
+ * integration again, rechecks every secret and deletes leftovers found in the accounts, so a run cut short between
+ * deleting a record and its streams is finished by the next one. Nothing of a tenant fails the run: a tenant that
+ * cannot be reached or whose limits are too small is a condition, and `retry` asks for a later run when waiting
+ * may help.
+ */
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { tenantLimits } from "../accounts/claims.js";
+import type { VrskyKeys } from "../accounts/keys.js";
+import type { IntegrationStatusRecord } from "../contract/dataplane.js";
+import { integrationKey } from "../contract/keys.js";
+import {
+  deleteIntegrationStreams,
+  ensureIntegrationStreams,
+  integrationsWithStreams,
+  planIntegrationStreams,
+  sourceStreamOf,
+} from "../dataplane/streams.js";
+import { errorMessage, isVrskyError } from "../errors/errors.js";
+import { secretNamesOf } from "../manifests/secret-refs.js";
+import type { IntegrationResource, Resource, TenantResource } from "../model/resources.js";
+import { canonicalJson } from "../plan/canonical.js";
+import type { SecretSource } from "../secrets/sources.js";
+import { readSnapshot } from "../state/mirror.js";
+import { pool } from "../util/pool.js";
+import {
+  integrationStatus,
+  limitsContext,
+  sameStatus,
+  secretsCondition,
+  STREAMS_CREATED,
+  streamsFailure,
+  type ConditionState,
+  type SecretsFound,
+} from "./integration-conditions.js";
+import { dataPlaneIn, dropConsumer, TenantReach } from "./tenant-reach.js";
+
+export interface IntegrationStreamsOptions {
+  /** The platform connection: the status bucket, and the shared account's streams when there are no keys. */
+  nc: NatsConnection;
+  state: { integrationStatus: KV; discovery: KV; tenants: KV };
+  /** The operator keys: tenants' accounts are reached as user `vrsky-reconciler`. Without them, shared tenants' streams are in the platform connection's account. */
+  keys?: VrskyKeys;
+  /** Where `secretRef`s resolve; without it SecretsResolved is Unknown (NotChecked). */
+  secrets?: SecretSource;
+  /** Tenants handled at once (default 8); a tenant's own integrations go one after another, in name order. */
+  concurrency?: number;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface StreamsRun {
+  /** Integrations whose objects were created or checked, and deleted, in this run. */
+  ensured: number;
+  deleted: number;
+  /** Desired integrations that are not Ready. */
+  notReady: number;
+  /** Something is left that a later run may finish without a change (a tenant or NATS was not reachable). */
+  retry: boolean;
+}
+
+interface Wanted {
+  key: string;
+  tenant: string;
+  name: string;
+  resource: IntegrationResource;
+  /** The revision the integration's record was applied from. */
+  revision: string;
+  /** What its objects depend on: the stream plan and the tenant's account generation. */
+  streamsSig: string;
+  secrets: string[];
+  secretsSig: string;
+}
+
+/** An integration that may have objects: its tenant, name, and the source's own stream its consumer is on. */
+interface Known {
+  tenant: string;
+  name: string;
+  sourceStream?: string;
+}
+
+interface RunState {
+  force: boolean;
+  tenants: Map<string, TenantResource>;
+  wanted: Map<string, Wanted[]>;
+  gone: Map<string, Known[]>;
+  result: StreamsRun;
+  isLeader: () => boolean;
+}
+
+export class IntegrationStreams {
+  private readonly reach: TenantReach;
+  private readonly status: KV;
+  /** Streams signature by key of the integrations whose objects match it. */
+  private readonly ensured = new Map<string, string>();
+  private readonly streams = new Map<string, ConditionState>();
+  private readonly secretChecks = new Map<string, { sig: string; state: ConditionState }>();
+  private readonly known = new Map<string, Known>();
+  /** Status records in KV by key, and the inputs each was made from. */
+  private readonly written = new Map<string, { record: IntegrationStatusRecord; inputs: string }>();
+  private loaded = false;
+  private readonly derived = new WeakMap<IntegrationResource, { plan: string; secrets: string[] }>();
+
+  constructor(private readonly o: IntegrationStreamsOptions) {
+    this.status = o.state.integrationStatus;
+    this.reach = new TenantReach({
+      nc: o.nc,
+      discovery: o.state.discovery,
+      tenants: o.state.tenants,
+      keys: o.keys,
+      log: o.log,
+    });
+  }
+
+  /**
+   * One pass. `revisionOf` gives an integration record's applied revision (the run's `revision` for one not
+   * observed yet). Never throws for a tenant's or an integration's sake.
+   */
+  async sync(
+    desired: readonly Resource[],
+    revisionOf: (key: string) => string | undefined,
+    revision: string,
+    force: boolean,
+    isLeader: () => boolean,
+  ): Promise<StreamsRun> {
+    const result: StreamsRun = { ensured: 0, deleted: 0, notReady: 0, retry: false };
+    if (force || !this.loaded) await this.loadStatus(force);
+    const tenants = new Map<string, TenantResource>();
+    const wanted = new Map<string, Wanted[]>();
+    for (const r of desired) {
+      if (r.kind === "Tenant") tenants.set(r.metadata.name, r);
+      else {
+        const w = this.want(r, revisionOf(integrationKey(r.metadata.tenant, r.metadata.name)) ?? revision, tenants);
+        const list = wanted.get(w.tenant) ?? [];
+        list.push(w);
+        wanted.set(w.tenant, list);
+      }
+    }
+    const desiredKeys = new Set([...wanted.values()].flat().map((w) => w.key));
+    const gone = new Map<string, Known[]>();
+    for (const [key, k] of this.known) {
+      if (desiredKeys.has(key)) continue;
+      gone.set(k.tenant, [...(gone.get(k.tenant) ?? []), k]);
+    }
+    const run: RunState = { force, tenants, wanted, gone, result, isLeader };
+    if (force && !this.o.keys) await this.sharedLeftovers(desiredKeys, result);
+    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(force ? tenants.keys() : [])]);
+    await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
+    for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
+    await this.writeStatus(run);
+    if (result.ensured + result.deleted > 0 || result.notReady > 0) this.o.log("streams", { ...result, force });
+    return result;
+  }
+
+  close(): Promise<void> {
+    return this.reach.close();
+  }
+
+  private want(r: IntegrationResource, revision: string, tenants: Map<string, TenantResource>): Wanted {
+    const tenant = r.metadata.tenant;
+    const name = r.metadata.name;
+    const generation = tenants.get(tenant)?.spec?.accountKeyGeneration ?? 0;
+    // An unchanged file parses to the same object (the parse cache): its plan is not worked out again each run.
+    let derived = this.derived.get(r);
+    if (!derived) {
+      derived = { plan: canonicalJson(planIntegrationStreams(r)), secrets: secretNamesOf(r) };
+      this.derived.set(r, derived);
+    }
+    return {
+      key: integrationKey(tenant, name),
+      tenant,
+      name,
+      resource: r,
+      revision,
+      streamsSig: `${generation}:${derived.plan}`,
+      secrets: derived.secrets,
+      secretsSig: `${revision}:${derived.secrets.join(",")}`,
+    };
+  }
+
+  /** One tenant: its secrets, its connection, deletions of what is gone, ensures of what changed, leftovers. */
+  private async syncTenant(t: string, run: RunState): Promise<void> {
+    if (!run.isLeader()) return;
+    const list = (run.wanted.get(t) ?? []).sort((a, b) => (a.name < b.name ? -1 : 1));
+    await Promise.all(list.map((w) => this.checkSecrets(w, run.force)));
+    const work = list.filter((w) => run.force || this.ensured.get(w.key) !== w.streamsSig);
+    const gone = run.gone.get(t) ?? [];
+    const tenant = run.tenants.get(t);
+    if (!tenant) {
+      // A removed tenant: with keys its account went with its JetStream data (tenancy); without, its streams are
+      // in the shared account (or went with its instances).
+      await this.deleteGone(this.o.keys ? undefined : this.o.nc, t, gone, run.result);
+      return;
+    }
+    // Leftovers live in the tenant's own account with keys, or on its own instances: looked for where the tenant
+    // has integrations or had some (a status record, this process's memory); the shared account is listed once.
+    const scan =
+      run.force &&
+      (list.length > 0 || gone.length > 0) &&
+      (this.o.keys !== undefined || (tenant.spec?.tier ?? "shared") === "dedicated");
+    if (work.length === 0 && gone.length === 0 && !scan) return;
+    const reach = await this.reach.connect(t);
+    if ("failure" in reach) {
+      for (const w of work) this.streams.set(w.key, reach.failure.state);
+      if (reach.failure.retry && (work.length > 0 || gone.length > 0)) run.result.retry = true;
+      return;
+    }
+    const nc = reach.nc;
+    await this.deleteGone(nc, t, gone, run.result);
+    const limits = limitsContext(this.o.keys ? tenantLimits(tenant) : undefined, list.length);
+    for (const w of work) {
+      if (!run.isLeader()) return;
+      const own = sourceStreamOf(w.resource)?.stream;
+      const before = this.known.get(w.key);
+      this.known.set(w.key, { tenant: t, name: w.name, ...(own ? { sourceStream: own } : {}) });
+      try {
+        if (before?.sourceStream && before.sourceStream !== own) await dropConsumer(nc, before.sourceStream, t, w.name);
+        await ensureIntegrationStreams(nc, w.resource);
+        this.ensured.set(w.key, w.streamsSig);
+        this.streams.set(w.key, STREAMS_CREATED);
+        run.result.ensured++;
+      } catch (e) {
+        this.ensured.delete(w.key);
+        const f = streamsFailure(e, limits, own);
+        this.streams.set(w.key, f.state);
+        if (f.retry) run.result.retry = true;
+      }
+    }
+    if (scan) await this.tenantLeftovers(nc, t, new Set(list.map((w) => w.name)), run.result);
+  }
+
+  /** Deletes the objects of integrations that are gone (with `nc`; undefined: nothing left to delete), then their status. */
+  private async deleteGone(nc: NatsConnection | undefined, t: string, gone: Known[], result: StreamsRun) {
+    for (const g of gone) {
+      const key = integrationKey(t, g.name);
+      try {
+        if (nc) await deleteIntegrationStreams(nc, t, g.name, g.sourceStream);
+        await this.forget(key);
+        result.deleted++;
+      } catch (e) {
+        this.o.log("streams-delete-failed", { key, error: errorMessage(e) });
+        result.retry = true;
+      }
+    }
+  }
+
+  private async forget(key: string): Promise<void> {
+    this.known.delete(key);
+    this.ensured.delete(key);
+    this.streams.delete(key);
+    this.secretChecks.delete(key);
+    if (this.written.has(key)) {
+      await this.status.delete(key);
+      this.written.delete(key);
+    }
+  }
+
+  /** Integrations of the tenant with objects in its account that are not desired (a forced run). */
+  private async tenantLeftovers(nc: NatsConnection, t: string, names: Set<string>, result: StreamsRun) {
+    let found: string[];
+    try {
+      found = await integrationsWithStreams(nc, t);
+    } catch (e) {
+      this.o.log("streams-scan-failed", { tenant: t, error: errorMessage(e) });
+      return;
+    }
+    const left = found
+      .filter((n) => !names.has(n))
+      .map((name) => this.known.get(integrationKey(t, name)) ?? { tenant: t, name });
+    await this.deleteGone(nc, t, left, result);
+  }
+
+  /** Without keys, every shared tenant's objects are in the platform account: one listing finds the leftovers. */
+  private async sharedLeftovers(desired: Set<string>, result: StreamsRun): Promise<void> {
+    let found: Map<string, Known>;
+    try {
+      found = await dataPlaneIn(this.o.nc);
+    } catch (e) {
+      this.o.log("streams-scan-failed", { tenant: "*", error: errorMessage(e) });
+      result.retry = true;
+      return;
+    }
+    // Known ones that are gone are the tenants' own business (syncTenant); these are the ones nothing else knows.
+    const left = [...found].filter(([key]) => !desired.has(key) && !this.known.has(key));
+    await pool(left, 8, ([, k]) => this.deleteGone(this.o.nc, k.tenant, [k], result));
+  }
+
+  /** SecretsResolved of one integration, when its secrets or revision changed (every one on a forced run). */
+  private async checkSecrets(w: Wanted, force: boolean): Promise<void> {
+    const before = this.secretChecks.get(w.key);
+    if (!force && before?.sig === w.secretsSig) return;
+    let found: SecretsFound | "no-source" = "no-source";
+    const secrets = this.o.secrets;
+    if (secrets && w.secrets.length > 0) {
+      const f: SecretsFound = { missing: [], unreadable: [] };
+      for (const name of w.secrets) {
+        try {
+          // Resolved to prove it can be used (decrypts), then dropped: the value goes nowhere.
+          await secrets.resolve(w.tenant, name, w.revision);
+        } catch (e) {
+          if (isVrskyError(e) && e.code === "VRS_SECRET_MISSING") f.missing.push(name);
+          else if (isVrskyError(e) && e.code.startsWith("VRS_SECRET_")) f.unreadable.push({ name, message: e.message });
+          else f.failed = `secret '${name}': ${errorMessage(e)}`;
+        }
+      }
+      found = f;
+    }
+    this.secretChecks.set(w.key, { sig: w.secretsSig, state: secretsCondition(w.tenant, w.secrets, found) });
+  }
+
+  /** Writes the status of every desired integration whose conditions or revision changed. */
+  private async writeStatus(run: RunState): Promise<void> {
+    const now = new Date().toISOString();
+    const puts: Array<{ key: string; record: IntegrationStatusRecord; inputs: string }> = [];
+    for (const w of [...run.wanted.values()].flat()) {
+      const streams = this.streams.get(w.key) ?? { status: "Unknown", reason: "Pending", message: "" };
+      const secrets = this.secretChecks.get(w.key)?.state ?? { status: "Unknown", reason: "Pending", message: "" };
+      if (streams.status !== "True" || secrets.status === "False") run.result.notReady++;
+      const inputs = [
+        w.revision,
+        streams.status,
+        streams.reason,
+        streams.message,
+        secrets.status,
+        secrets.reason,
+        secrets.message,
+      ].join("\n");
+      const prev = this.written.get(w.key);
+      if (prev?.inputs === inputs) continue;
+      const record = integrationStatus(
+        prev?.record,
+        { tenant: w.tenant, integration: w.name, revision: w.revision, streams, secrets },
+        now,
+      );
+      if (sameStatus(prev?.record, record)) {
+        this.written.set(w.key, { record: prev!.record, inputs });
+        continue;
+      }
+      puts.push({ key: w.key, record, inputs });
+    }
+    if (!run.isLeader()) return;
+    await pool(puts, 64, async (p) => {
+      try {
+        await this.status.put(p.key, JSON.stringify(p.record));
+        this.written.set(p.key, { record: p.record, inputs: p.inputs });
+      } catch (e) {
+        this.o.log("integration-status-write-failed", { key: p.key, error: errorMessage(e) });
+        run.result.retry = true;
+      }
+    });
+  }
+
+  /**
+   * Reads the status records in KV (a forced run, or the first): what is written is not written again, and an
+   * integration with a record may have objects, so it is removed with them when it is not desired.
+   */
+  private async loadStatus(force: boolean): Promise<void> {
+    this.written.clear();
+    if (force) {
+      this.ensured.clear();
+      this.secretChecks.clear();
+    }
+    await readSnapshot(this.status, (e) => {
+      if (e.operation !== "PUT") return;
+      try {
+        const record = e.json<IntegrationStatusRecord>();
+        this.written.set(e.key, { record, inputs: "" });
+        if (!this.known.has(e.key)) this.known.set(e.key, { tenant: record.tenant, name: record.integration });
+      } catch {
+        // Not a record of ours: left alone, rewritten if the integration is desired.
+      }
+    });
+    this.loaded = true;
+  }
+}
