@@ -90,18 +90,28 @@ describe("flow runner: start, backpressure, drain, stop and a new tenant connect
 
   it("runs a source that takes input on the worker, writing the ingest stream on the tenant connection", async () => {
     let stopped = 0;
+    let moved = 0;
     const ticker: SourceFactory = async (_config, env) => {
       const w = env.ingest();
       await w!.write(envelope(`tick-${env.replica}`, { tick: 1 }));
-      return { stop: async () => void stopped++ };
+      const off = env.onConnection!(() => void moved++);
+      return {
+        stop: async () => {
+          off();
+          stopped++;
+        },
+      };
     };
     const r = await flow.integration("ticks", { source: { type: "timer", config: { interval: "1s" } } });
     const sinks = new TestSinks();
     const run = await flow.run(r, sinks.options({ sources: { timer: ticker } }));
     await sinks.until(() => sinks.calls.length === 1);
     expect(sinks.ids("out.ticks")).to.deep.equal(["tick-0"]);
+    await flow.publishEntry([fx.url.replace("nats://", "")]);
+    await until(() => moved === 1, 5_000, "the source told of the new connection");
     await run.stop();
     expect(stopped).to.equal(1);
+    await flow.publishEntry([fx.url]);
   });
 
   it(`holds at most ${MAX_IN_FLIGHT_PER_REPLICA} messages in flight with a blocked sink, then delivers every one once`, async () => {

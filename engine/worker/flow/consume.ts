@@ -11,11 +11,34 @@
  * back at once. A message handed back has its signal aborted first, so that its sinks give up and its progress is
  * recorded; one whose handler does not come back in time is nak'ed regardless.
  */
-import { jetstream, jetstreamManager, JetStreamApiError, type Consumer, type JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  type Consumer,
+  type ConsumerMessages,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
-import type { InFlight, Link } from "./deliver.js";
 import { Payloads } from "./payloads.js";
+import type { TraceLink } from "./traces.js";
+
+/** The tenant connection a message came on, with what the runtime uses on it. */
+export interface Link extends TraceLink {
+  nc: NatsConnection;
+  payloads: Payloads;
+}
+
+/** A message held unacknowledged by the replica. */
+export interface InFlight {
+  readonly msg: JsMsg;
+  readonly link: Link;
+  /** Aborted when the run stops or a drain runs out of time: sinks give up, the message is handed back. */
+  readonly abort: AbortController;
+  /** Acked, nak'ed or dead-lettered: nothing more is done with it. */
+  settled: boolean;
+}
 
 /** How long a handler may take to hand its message back after its signal was aborted. */
 const HANDBACK_GRACE_MS = 300;
@@ -63,7 +86,7 @@ export async function checkConsumer(nc: NatsConnection, stream: string, consumer
 export class ConsumerLoop {
   private link: Link | undefined;
   private consumer: { link: Link; c: Consumer } | undefined;
-  private iter: { stop(): void } | undefined;
+  private iter: ConsumerMessages | undefined;
   private readonly inFlight = new Set<InFlight>();
   private readonly handlers = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
@@ -89,7 +112,7 @@ export class ConsumerLoop {
   attach(nc: NatsConnection): void {
     if (this.link?.nc === nc) return;
     this.link = makeLink(nc, this.o.objectStore);
-    this.iter?.stop();
+    if (this.iter) void endPull(this.iter, 1_000);
     this.poke();
   }
 
@@ -104,7 +127,10 @@ export class ConsumerLoop {
     await this.halt(Math.min(1_000, deadlineMs / 4));
     const handBackAt = until - Math.min(1_000, deadlineMs / 4);
     await withDeadline(this.settled(), Math.max(0, handBackAt - Date.now()));
-    await this.handBackAll(Math.max(0, Math.min(HANDBACK_GRACE_MS, until - Date.now())));
+    await this.handBackAll(
+      Math.max(0, Math.min(HANDBACK_GRACE_MS, until - Date.now())),
+      Math.max(50, Math.min(500, until - Date.now())),
+    );
   }
 
   /** Stops pulling and hands every message back; quick. */
@@ -114,7 +140,7 @@ export class ConsumerLoop {
   }
 
   /**
-   * Stops pulling: ends the pull request, then makes the server forget it before any message is handed back.
+   * Stops pulling: ends the pull (see endPull), then makes the server forget it before any message is handed back.
    * nats-server 2.9 keeps a pull request whose subscriber went away until it expires, and a redelivered (nak'ed)
    * message sent to it is lost until its ack wait, while the server sends another message a second time instead.
    * A consumer-info request drops such requests; a new pull request (the next holder's) does too.
@@ -122,8 +148,8 @@ export class ConsumerLoop {
   private halt(ms: number): Promise<void> {
     return (this.halting ??= (async () => {
       this.pulling = false;
-      this.iter?.stop();
       this.poke();
+      if (this.iter) await endPull(this.iter, ms);
       await withDeadline(this.loop, ms);
       const link = this.link;
       if (link) {
@@ -137,7 +163,7 @@ export class ConsumerLoop {
     })());
   }
 
-  private async handBackAll(graceMs: number): Promise<void> {
+  private async handBackAll(graceMs: number, flushMs = 500): Promise<void> {
     for (const f of this.inFlight) f.abort.abort();
     await withDeadline(this.settled(), graceMs);
     const links = new Set<Link>(this.link ? [this.link] : []);
@@ -148,7 +174,7 @@ export class ConsumerLoop {
       quietly(() => f.msg.nak());
     }
     // The naks leave before the connection may close (the session is released after a stop).
-    await withDeadline(Promise.all([...links].map((l) => l.nc.flush())), 500);
+    await withDeadline(Promise.all([...links].map((l) => l.nc.flush())), flushMs);
   }
 
   private settled(): Promise<void> {
@@ -185,11 +211,18 @@ export class ConsumerLoop {
       try {
         const c = await this.consumerOn(link);
         if (!this.pulling || this.link !== link) continue;
+        const began = Date.now();
+        let taken = 0;
         const iter = await c.fetch({ max_messages: free, expires: this.o.expiresMs ?? 30_000 });
         this.iter = iter;
-        if (!this.pulling || this.link !== link) iter.stop();
-        for await (const m of iter) this.take(m, link);
+        if (!this.pulling || this.link !== link) void endPull(iter, 1_000);
+        for await (const m of iter) {
+          taken++;
+          this.take(m, link);
+        }
         failures = 0;
+        // A pull that ended at once with nothing (a status the client ends on quietly): no hot loop.
+        if (taken === 0 && Date.now() - began < 500 && this.pulling && this.link === link) await this.pause(1_000);
       } catch (e) {
         if (!this.pulling) break;
         failures++;
@@ -243,6 +276,17 @@ export class ConsumerLoop {
       });
     this.handlers.add(h);
   }
+}
+
+/**
+ * Ends a pull without losing a message on the way: the subscription is drained first (the server stops sending to
+ * it, and what it had sent arrives and is yielded: the loop holds or hands it back), then the iterator stops. A
+ * plain stop unsubscribes at once, and a message already on the wire would wait for its ack wait.
+ */
+async function endPull(iter: ConsumerMessages, ms: number): Promise<void> {
+  const sub = (iter as unknown as { sub?: Subscription }).sub;
+  if (sub && !sub.isClosed()) await withDeadline(sub.drain(), ms);
+  iter.stop();
 }
 
 /** An ack or nak on a connection that has closed meanwhile (the message is redelivered after its ack wait). */

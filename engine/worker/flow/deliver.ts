@@ -14,8 +14,6 @@
  * Whoever settles a message first wins (`InFlight.settled`): the consumer loop may hand a message back while its
  * sinks still run, and the late outcome is then dropped.
  */
-import type { JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import type { FailedAt, IntegrationStreams, TraceEvent, TraceRecord } from "../../contract/dataplane.js";
 import { readIngest, type StoredMessage } from "../../dataplane/wire.js";
 import { CODES } from "../../errors/codes.js";
@@ -25,27 +23,11 @@ import { decodeBody } from "../../pipeline/codec.js";
 import type { Message } from "../../pipeline/message.js";
 import type { Output, Processor, SinkRef, StepRef } from "../../pipeline/processor.js";
 import { deadLetterContext, publishDeadLetter, type Failure } from "./dead-letters.js";
+import type { InFlight } from "./consume.js";
 import type { FlowStats } from "./flow-stats.js";
-import type { Payloads } from "./payloads.js";
 import { storedFromSourceStream, storedHeaders } from "./source-stream.js";
-import type { TraceLink, Traces } from "./traces.js";
+import type { Traces } from "./traces.js";
 import type { SinkOutcome, SinkRuntime } from "./types.js";
-
-/** The tenant connection a message came on, with what the runtime uses on it. */
-export interface Link extends TraceLink {
-  nc: NatsConnection;
-  payloads: Payloads;
-}
-
-/** A message held unacknowledged by the replica. */
-export interface InFlight {
-  readonly msg: JsMsg;
-  readonly link: Link;
-  /** Aborted when the run stops or a drain runs out of time: sinks give up, the message is handed back. */
-  readonly abort: AbortController;
-  /** Acked, nak'ed or dead-lettered: nothing more is done with it. */
-  settled: boolean;
-}
 
 export interface DeliveryDeps {
   tenant: string;

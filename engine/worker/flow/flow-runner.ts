@@ -250,6 +250,11 @@ async function startSource(
       return writer.w;
     },
     reportFailure: (e) => ctx.reportFailure(e),
+    onConnection: (listener) => {
+      const l = () => listener();
+      ctx.session.on("connected", l);
+      return () => void ctx.session.off("connected", l);
+    },
   };
   return await factory((r.spec.source.config ?? {}) as unknown as Record<string, unknown>, senv);
 }

@@ -70,6 +70,11 @@ export interface SourceEnv extends FlowEnv {
   ingest(): IngestWriter | undefined;
   /** A failure after the start: the replica is restarted by the worker. */
   reportFailure(error: unknown): void;
+  /**
+   * Calls `listener` after `connection()` changed (a new connection, or none); returns the unsubscribe. Optional:
+   * a source that needs to follow the connection also checks it now and then (sources/nats.ts).
+   */
+  onConnection?(listener: () => void): () => void;
 }
 
 export type SourceFactory = (config: Record<string, unknown>, env: SourceEnv) => Promise<SourceRuntime>;
