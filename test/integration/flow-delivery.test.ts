@@ -348,6 +348,86 @@ describe("flow runner: delivery, retries, dead letters, traces and counters", fu
     expect(await ingestCount("large")).to.equal(0);
   });
 
+  it("dead-letters a message a step fails on, naming the step; with dead letters disabled drops it, counted", async () => {
+    const steps = [{ name: "big", type: "filter", config: { when: "body.total > 10" } }];
+    const r = await flow.integration("stepfail", { steps });
+    const sinks = new TestSinks();
+    await flow.run(r, sinks.options());
+    await flow.writer(r).write(envelope("no-total", { other: 1 }));
+    const s = integrationStreams(TENANT, "stepfail");
+    const [dl] = await until(
+      async () => {
+        const m = await streamMessages(fx.nc, s.deadLetter);
+        return m.length > 0 && m;
+      },
+      10_000,
+      "a dead letter",
+    );
+    const ctx = JSON.parse(dl!.header.get(HEADERS.deadLetter)) as DeadLetterContext;
+    expect(ctx).to.deep.include({
+      at: { role: "step", index: 0, name: "big", type: "filter" },
+      code: "VRS_MSG_FIELD_MISSING",
+      errorClass: "permanent",
+      attempts: 1,
+      failedSinks: [],
+    });
+    expect(sinks.calls).to.have.length(0);
+
+    const off = await flow.integration("nodlq", { steps, deadLetter: { enabled: false } });
+    await flow.run(off, sinks.options({ flowIntervalMs: 200 }));
+    await flow.writer(off).write(envelope("no-total", { other: 1 }));
+    const f = await until(
+      async () => {
+        const x = await flowRecord("nodlq");
+        return x && x.counters.dead === 1 && x;
+      },
+      5_000,
+      "counted dead",
+    );
+    expect(f.deadLetterDepth).to.equal(0);
+    expect(await ingestCount("nodlq")).to.equal(0);
+    expect(await streamMessages(fx.nc, integrationStreams(TENANT, "nodlq").deadLetter)).to.deep.equal([]);
+  });
+
+  it("a message waiting for its retry holds nothing up: the others are delivered meanwhile", async () => {
+    const r = await flow.integration("independent", {
+      retry: { maxAttempts: 3, initialBackoff: "3s", maxBackoff: "3s", multiplier: 1 },
+    });
+    const sinks = new TestSinks().on("out.independent", (d) =>
+      d.message.id === "stuck" ? { ok: false, code: "VRS_SINK_TIMEOUT", error: "no answer in 10s" } : { ok: true },
+    );
+    await flow.run(r, sinks.options({ random: () => 0 }));
+    const w = flow.writer(r);
+    await w.write(envelope("stuck", {}));
+    await sinks.until(() => sinks.calls.length === 1);
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) await w.write(envelope(`free-${i}`, { i }));
+    await sinks.until(() => sinks.ids("out.independent").filter((id) => id.startsWith("free-")).length === 20);
+    expect(performance.now() - t0, "delivered while the stuck one waits for its 3 s backoff").to.be.below(2_500);
+    expect(sinks.ids("out.independent").filter((id) => id === "stuck")).to.have.length(1);
+  });
+
+  it("batches completions: many messages, few trace writes, every completion in them", async () => {
+    const r = await flow.integration("batched");
+    const sinks = new TestSinks();
+    await flow.run(r, sinks.options());
+    const w = flow.writer(r);
+    const n = 600;
+    await Promise.all(Array.from({ length: n }, (_, i) => w.write(envelope(`t-${i}`, { i }))));
+    await sinks.until(() => sinks.calls.length === n, 15_000);
+    const all = await until(
+      async () => {
+        const b = await batches("batched");
+        return b.flatMap((x) => x.completions).length === n && b;
+      },
+      5_000,
+      "every completion written",
+    );
+    expect(all.length, "batches of up to 500 completions").to.be.within(2, 20);
+    for (const b of all) expect(b.completions.length).to.be.within(1, 500);
+    expect(new Set(all.flatMap((b) => b.completions.map((c) => c.messageId))).size).to.equal(n);
+  });
+
   it("dead-letters a body that cannot be decoded, without calling a sink", async () => {
     const r = await flow.integration("garbled");
     const sinks = new TestSinks();

@@ -214,6 +214,29 @@ describe("flow runner: start, backpressure, drain, stop and a new tenant connect
     expect(await ingestCount("stop-now")).to.equal(0);
   });
 
+  it("reports a failure when its consumer goes away while it runs", async () => {
+    const r = await flow.integration("vanishing");
+    const log: string[] = [];
+    const t0 = Date.now();
+    // A pull request waiting when the consumer is deleted may hear nothing of it (nats-server 2.9): the run finds
+    // out when the request expires. Short requests keep the test short.
+    const options = new TestSinks().options({
+      pullExpiresMs: 2_000,
+      log: (e, f) => void log.push(`${Date.now() - t0} ${e} ${JSON.stringify(f)}`),
+    });
+    const run = await flow.run(r, options);
+    const s = integrationStreams(TENANT, "vanishing");
+    const jsm = await jetstreamManager(fx.nc);
+    await until(async () => (await jsm.consumers.info(s.ingest, s.consumer)).num_waiting > 0, 5_000, "a pull waiting");
+    await jsm.consumers.delete(s.ingest, s.consumer);
+    const err = await until(
+      () => run.failures[0],
+      40_000,
+      () => `a failure reported; log:\n${log.join("\n")}`,
+    );
+    expect(isVrskyError(err) && err.code, String(err)).to.equal("VRS_STREAMS_NOT_READY");
+  });
+
   it("moves to a new tenant connection when the session gets one, and keeps consuming on it", async () => {
     const r = await flow.integration("moving");
     const sinks = new TestSinks();

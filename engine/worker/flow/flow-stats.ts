@@ -1,8 +1,9 @@
 /**
  * The counters of a running replica and their record in the platform bucket `vrsky-flow` (FlowRecord at
  * `<tenant>.<integration>.<replica>`): counted in memory per message, written every few seconds and once at the
- * stop, never per message. A tick whose record would say the same as the last write skips the write (an idle
- * replica writes once every REWRITE_MS), so that thousands of idle replicas cost the bucket little.
+ * stop, never per message. A tick whose record would say the same as the last write skips the write, and an idle
+ * replica (nothing held, no message since the last tick) skips the probe of its consumer and dead letters: it
+ * probes and writes once every REWRITE_MS, so that thousands of idle replicas cost the servers little.
  */
 import type { KV } from "@nats-io/kv";
 import { FLOW_FORMAT, type FlowCounters, type FlowRecord } from "../../contract/dataplane.js";
@@ -37,6 +38,8 @@ export class FlowStats {
   private lastWriteAt = 0;
   private writing: Promise<void> = Promise.resolve();
   private failing = false;
+  private lastActivity = "";
+  private lastProbeAt = 0;
 
   constructor(private readonly o: FlowStatsOptions) {}
 
@@ -84,7 +87,12 @@ export class FlowStats {
     const kv = this.o.kv;
     if (!kv) return;
     try {
-      if (probe) {
+      const activity = JSON.stringify(this.counters);
+      const idle = this.o.inFlight() === 0 && activity === this.lastActivity;
+      // An idle replica probes (two API requests) only as often as it rewrites an unchanged record.
+      if (probe && (force || !idle || Date.now() - this.lastProbeAt >= REWRITE_MS)) {
+        this.lastActivity = activity;
+        this.lastProbeAt = Date.now();
         const seen = await this.o.probe();
         if (seen.pending !== undefined) this.pending = seen.pending;
         if (seen.deadLetterDepth !== undefined) this.deadLetterDepth = seen.deadLetterDepth;
