@@ -251,6 +251,19 @@ export const CODES = {
     "sink secret cannot be used",
     "the secret must be a header value (Authorization) or an http(s) URL without credentials; reseal it with vrsky secret seal",
   ),
+  VRS_SINK_NOT_AVAILABLE: c(
+    "sink type is not available yet",
+    "this version has no runtime for the sink type; every message routed to it goes to the dead letters: replay them after an upgrade",
+  ),
+  VRS_MSG_BODY_INVALID: c(
+    "message body cannot be read",
+    "the body is not valid UTF-8, or not valid JSON under a JSON content type, or not a message VRSky stored: fix the sender or its Content-Type",
+  ),
+  VRS_STREAMS_NOT_READY: c(
+    "integration's streams or consumer do not exist yet",
+    "the reconciler creates them with the integration; the worker retries: check the StreamsReady condition in vrsky status",
+    "wait",
+  ),
   VRS_PAYLOAD_MISSING: c(
     "large message body is gone from the object store",
     "the body expired or was removed; ask the sender to send the message again",

@@ -1,6 +1,6 @@
 /**
- * The runner seam: how the worker runs one replica of an integration. Presence (below) is what "running" means
- * until the pipeline runtime plugs in here.
+ * The runner seam: how the worker runs one replica of an integration. The worker's runner is the flow runner
+ * (flow/flow-runner.ts: the data plane), which answers presence (below) too.
  *
  * The worker calls a runner only while it holds the replica's claim (docs/state.md, "Hand-over protocol"), and
  * ends every run before the claim can change hands. What a runner must do:
@@ -22,6 +22,7 @@
  *   (`retryClassOf`, engine/errors): `transient` with backoff, `wait` after a fixed delay, `stall` not until the
  *   replica's spec or assignment changes. Reports from a run that has already ended are ignored.
  */
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { replicaInfoSubject, subjectPrefixOf } from "../contract/subjects.js";
 import { VrskyError } from "../errors/errors.js";
@@ -44,6 +45,8 @@ export interface ReplicaContext {
   session: TenantSession;
   /** A failure after the start: the worker stops the run, marks the claim failed and retries by the error's class. */
   reportFailure(error: unknown): void;
+  /** The platform bucket `vrsky-flow`, where a run writes its counters (the worker sets it; absent: none written). */
+  flow?: KV;
 }
 
 export interface RunningReplica {

@@ -8,7 +8,8 @@ import { series } from "../telemetry/prometheus-text.js";
 import { Claims } from "./claims.js";
 import { ReplicaLifecycle } from "./lifecycle.js";
 import { Membership } from "./membership.js";
-import { presenceRunner, type ReplicaRunner } from "./runner.js";
+import { createFlowRunner, type FlowRunnerOptions } from "./flow/flow-runner.js";
+import type { ReplicaRunner } from "./runner.js";
 import { TenantSessions } from "./tenant-sessions.js";
 
 export { preciseNow } from "./replica-run.js";
@@ -24,7 +25,10 @@ export interface WorkerOptions {
   expiryMs?: number;
   /** Stop every replica when no heartbeat was acknowledged for this long; must leave time to stop before expiry. */
   fenceAfterMs?: number;
+  /** How replicas run (default: the flow runner with `flow`). */
   runner?: ReplicaRunner;
+  /** Options of the flow runner (secrets, private sinks, traces, connector runtimes) when `runner` is not given. */
+  flow?: FlowRunnerOptions;
   /** A replica that has not started within this time is failed (and retried later). */
   startTimeoutMs?: number;
   /** How long a replica may drain before it is handed over or restarted with a new spec; `drain()`'s default. */
@@ -79,8 +83,8 @@ export class Worker {
         `heartbeat ${this.heartbeatMs} ms, fence ${this.fenceAfterMs} ms and expiry ${this.expiryMs} ms must satisfy heartbeat < fence < expiry`,
       );
     }
-    this.runner = o.runner ?? presenceRunner;
     this.log = o.log ?? (() => undefined);
+    this.runner = o.runner ?? createFlowRunner({ log: this.log, ...o.flow });
   }
 
   /** The session of the current registration (new after an eviction). */
@@ -107,7 +111,8 @@ export class Worker {
       assignments: this.assignments,
       integrations: this.integrations,
       sessions: this.sessions,
-      runner: this.runner,
+      // Every run writes its counters to `vrsky-flow`.
+      runner: (ctx) => this.runner({ ...ctx, flow: kv.flow }),
       startTimeoutMs: this.o.startTimeoutMs ?? 20_000,
       drainGraceMs: () => this.drainGraceMs(),
       fenced: () => this.membership.isFenced(),

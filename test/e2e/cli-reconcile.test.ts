@@ -163,6 +163,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
       [["worker", ...n, "--creds", aFile], "VRS_CREDS_INVALID"],
       [["worker", ...n, "--keys", aFile], "VRS_KEYS_MISSING"],
       [["worker", ...n, "--id", "w-listen", "--listen", "127.0.0.1:99999"], "VRS_LISTEN_FAILED"],
+      [["worker", ...n, "--repo", repo.dir], "VRS_USAGE"],
     ];
     for (const [args, code] of cases) expectCodedFailure(await cli(...args), code, args.join(" "));
     // The real program, as a user runs it: the same one line, no stack trace.

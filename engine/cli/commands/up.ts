@@ -9,6 +9,7 @@ import type { CliContext } from "../context.js";
 import { runReconcile } from "./reconcile.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../../nats/connect.js";
+import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
 import { jsonLog } from "../output.js";
@@ -88,7 +89,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 if (capacity > 0) {
                   const creds = keysDir ? loadKeys(keysDir).files.platformCreds : undefined;
                   workerNc = await connectNats({ url: url!, creds, name: "vrsky-worker-local" });
-                  worker = new Worker({ nc: workerNc, id: "local", capacity, log: jsonLog(ctx) });
+                  // Local: sinks may reach receivers on this machine; secrets are the repository's sealed ones.
+                  const flow = { secrets: secretSource({ repo, keysDir }), allowPrivateNetworks: true };
+                  worker = new Worker({ nc: workerNc, id: "local", capacity, log: jsonLog(ctx), flow });
                   await worker.start();
                 }
                 const s = r.lastStatus();

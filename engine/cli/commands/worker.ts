@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
+import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
@@ -22,6 +24,10 @@ export interface WorkerFlags {
   expiry: string;
   drainTimeout: string;
   listen?: string;
+  secretsDir?: string;
+  repo?: string;
+  allowPrivateSinks?: boolean;
+  traces?: boolean;
 }
 
 export function registerWorker(program: Command, ctx: CliContext): void {
@@ -44,6 +50,13 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "30s",
     )
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9465)")
+    .option("--secrets-dir <dir>", "secrets of the sinks as files <dir>/<tenant>/<name> (a mounted Kubernetes Secret)")
+    .option(
+      "--repo <dir>",
+      "a clone of the configuration repository: sinks' secrets sealed in it (secrets/<tenant>/<name>.age), decrypted with --keys",
+    )
+    .option("--allow-private-sinks", "let HTTP sinks reach loopback, link-local and private addresses")
+    .option("--no-traces", "write no message completions to the trace streams (retry records are still written)")
     .addHelpText(
       "after",
       "\nOn SIGTERM or Ctrl-C the worker drains: the leader moves its replicas to other workers, each is stopped and released\n" +
@@ -87,10 +100,21 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       `--id '${id}' must be letters, digits, '-' and '_' (a KV key), at most 128 characters`,
     );
   }
+  if (flags.repo !== undefined && flags.keys === undefined) {
+    throw new VrskyError(
+      "VRS_USAGE",
+      "--repo needs --keys: the key folder's secrets.agekey decrypts the sealed secrets",
+    );
+  }
+  const secrets = secretSource({
+    secretsDir: flags.secretsDir,
+    ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
+  });
   const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
   const log = jsonLog(ctx);
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
-  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, drainTimeoutMs: drainMs, log });
+  const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
+  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, drainTimeoutMs: drainMs, log, flow });
   // Before registering: a bad --listen address must not leave a registration behind.
   const probes = flags.listen
     ? await listenFlag(worker, flags.listen).catch(async (e: unknown) => {

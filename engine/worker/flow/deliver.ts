@@ -1,0 +1,395 @@
+/**
+ * One message through a replica, at least once: read it as stored (a large body from the object store), run the
+ * steps (the compiled processor), send each output to the sinks that selected it (sinks in parallel, one sink's
+ * outputs in order), then settle it with the stream:
+ *
+ * - every selected sink succeeded, or the steps filtered it: ack (a large body's object is removed then);
+ * - a sink failed transiently (its code's class is `transient`): a retry record listing the sinks that succeeded
+ *   (`<output index>:<sink name>`) is written to the trace stream, then the message is nak'ed with the backoff
+ *   delay of `spec.retry` (delayed redelivery, never a sleep); a redelivery reads that record and skips them;
+ * - anything else, or the retries ran out: dead letter, then ack;
+ * - the run is stopping (the signal is aborted): the progress is recorded and the message nak'ed for the next
+ *   holder at once.
+ *
+ * Whoever settles a message first wins (`InFlight.settled`): the consumer loop may hand a message back while its
+ * sinks still run, and the late outcome is then dropped.
+ */
+import type { FailedAt, IntegrationStreams, TraceEvent, TraceRecord } from "../../contract/dataplane.js";
+import { readIngest, type StoredMessage } from "../../dataplane/wire.js";
+import { CODES } from "../../errors/codes.js";
+import { errorMessage, isVrskyError } from "../../errors/errors.js";
+import { decideRetry, type RetryPolicy } from "../../errors/retry.js";
+import { decodeBody } from "../../pipeline/codec.js";
+import type { Message } from "../../pipeline/message.js";
+import type { Output, Processor, SinkRef, StepRef } from "../../pipeline/processor.js";
+import { deadLetterContext, publishDeadLetter, type Failure } from "./dead-letters.js";
+import type { InFlight } from "./consume.js";
+import type { FlowStats } from "./flow-stats.js";
+import { storedFromSourceStream, storedHeaders } from "./source-stream.js";
+import type { Traces } from "./traces.js";
+import type { SinkOutcome, SinkRuntime } from "./types.js";
+
+export interface DeliveryDeps {
+  tenant: string;
+  integration: string;
+  revision: string;
+  streams: IntegrationStreams;
+  processor: Processor;
+  /** Sink runtimes by sink name; a sink without one dead-letters what is routed to it. */
+  sinks: ReadonlyMap<string, SinkRuntime>;
+  sourceType: string;
+  /** A `nats` source's own stream, when the replica consumes it instead of the ingest stream. */
+  sourceStream?: string;
+  policy: RetryPolicy;
+  deadLetters: boolean;
+  traces: Traces;
+  stats: FlowStats;
+  random: () => number;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Where a message that could not be read failed: before the first step. */
+const readFailure = (type: string, name: string): FailedAt => ({ role: "step", index: -1, name, type });
+
+interface Item {
+  key: string;
+  message: Message;
+}
+
+interface SinkPlan {
+  ref: SinkRef;
+  items: Item[];
+}
+
+/** Takes `f` through the pipeline and settles it. Never throws for a message's own failures. */
+export async function deliver(d: DeliveryDeps, f: InFlight): Promise<void> {
+  await new Delivery(d, f).run();
+}
+
+class Delivery {
+  private readonly attempt: number;
+  private readonly seq: number;
+  private readonly startedAt = new Date().toISOString();
+  private stored: StoredMessage | undefined;
+  private prev: TraceRecord | undefined;
+  /** Keys delivered, earlier attempts included. */
+  private readonly done = new Set<string>();
+  /** Events of this attempt (appended to the previous record's). */
+  private readonly events: TraceEvent[] = [];
+
+  constructor(
+    private readonly d: DeliveryDeps,
+    private readonly f: InFlight,
+  ) {
+    this.attempt = f.msg.info.deliveryCount;
+    this.seq = f.msg.seq;
+  }
+
+  async run(): Promise<void> {
+    const { d, f } = this;
+    if (this.attempt === 1) d.stats.counters.received++;
+    try {
+      this.stored = d.sourceStream
+        ? storedFromSourceStream(f.msg, d.sourceStream)
+        : readIngest(f.msg.headers, f.msg.data);
+    } catch (e) {
+      return this.dead(
+        { at: readFailure(d.sourceType, "read"), code: "VRS_MSG_BODY_INVALID", error: errorMessage(e) },
+        [],
+        [],
+      );
+    }
+    if (this.attempt > 1) await this.readProgress();
+    this.events.push({ kind: "processing", at: this.startedAt, attempt: this.attempt });
+    let bytes = this.stored.body;
+    if (this.stored.payloadRef) {
+      try {
+        bytes = await f.link.payloads.read(this.stored.payloadRef);
+      } catch (e) {
+        const failure: Failure = {
+          at: readFailure(d.sourceType, "payload"),
+          code: isVrskyError(e) ? e.code : "VRS_SINK_UNAVAILABLE",
+          error: errorMessage(e),
+        };
+        return CODES[failure.code].retry === "transient" ? this.retry([failure]) : this.dead(failure, [], []);
+      }
+    }
+    const body = decodeBody(bytes, this.stored.contentType);
+    if (!body.ok) {
+      const at = readFailure(d.sourceType, "decode");
+      return this.dead({ at, code: "VRS_MSG_BODY_INVALID", error: body.message }, [], []);
+    }
+    const { id, contentType, headers, attributes } = this.stored;
+    const result = d.processor.process({ id, body: body.body, contentType, headers, attributes });
+    if (result.outcome === "filtered") return this.filtered(result.filtered[0]?.step);
+    if (result.outcome === "dead") {
+      const at = refAt(result.at);
+      return this.dead({ at, code: result.code, error: result.message }, [], []);
+    }
+    return this.send(result.outputs);
+  }
+
+  /** The sinks earlier attempts delivered to, from the message's last record. */
+  private async readProgress(): Promise<void> {
+    try {
+      this.prev = await this.d.traces.lastRecord(this.f.link, this.seq);
+      for (const k of this.prev?.deliveredSinks ?? []) this.done.add(k);
+    } catch (e) {
+      this.d.log("flow-progress-unreadable", { seq: this.seq, error: errorMessage(e) });
+    }
+  }
+
+  private async send(outputs: readonly Output[]): Promise<void> {
+    const { d, f } = this;
+    const plans = this.plan(outputs);
+    const failures: Array<Failure & { sink: string }> = [];
+    const deliveredNow = new Map<string, { at: string; status?: number }>();
+    let doomed = false;
+    await Promise.all(
+      plans.map(async (p) => {
+        const runtime = d.sinks.get(p.ref.name);
+        for (const item of p.items) {
+          if (doomed || f.abort.signal.aborted || f.settled) return;
+          const out = await sendOne(runtime, p.ref, item, f.abort.signal);
+          if (out.ok) {
+            this.done.add(item.key);
+            deliveredNow.set(p.ref.name, { at: new Date().toISOString(), status: out.status });
+            continue;
+          }
+          const at: FailedAt = { role: "sink", index: p.ref.index, name: p.ref.name, type: p.ref.type };
+          failures.push({
+            sink: p.ref.name,
+            at,
+            code: out.code,
+            error: out.error,
+            ...(out.status !== undefined ? { httpStatus: out.status } : {}),
+            ...(out.retryAfterMs !== undefined ? { retryAfterMs: out.retryAfterMs } : {}),
+          });
+          if (CODES[out.code].retry !== "transient") doomed = true;
+          return;
+        }
+      }),
+    );
+    for (const [sink, x] of deliveredNow) {
+      this.events.push({ kind: "delivered", at: x.at, where: sink, attempt: this.attempt, httpStatus: x.status });
+    }
+    const all = plans.flatMap((p) => p.items.map((i) => i.key));
+    const complete = all.every((k) => this.done.has(k));
+    if (complete && failures.length === 0) return this.delivered();
+    const permanent = failures.find((x) => CODES[x.code].retry !== "transient");
+    if (permanent) return this.dead(permanent, ...this.sinkSplit(plans));
+    if (f.abort.signal.aborted || failures.length === 0) return this.handBack(deliveredNow.size > 0);
+    return this.retry(failures, plans);
+  }
+
+  /** Per sink: the outputs it selected that it has not delivered yet (all, or the replay's sinks only). */
+  private plan(outputs: readonly Output[]): SinkPlan[] {
+    const replay = this.stored!.replaySinks ? new Set(this.stored!.replaySinks) : undefined;
+    const bySink = new Map<string, SinkPlan>();
+    outputs.forEach((o, i) => {
+      for (const ref of o.sinks) {
+        if (replay && !replay.has(ref.name)) continue;
+        const key = `${i}:${ref.name}`;
+        if (this.done.has(key)) continue;
+        let p = bySink.get(ref.name);
+        if (!p) bySink.set(ref.name, (p = { ref, items: [] }));
+        p.items.push({ key, message: o.message });
+      }
+    });
+    return [...bySink.values()];
+  }
+
+  /** Sink names that delivered all their outputs, and those that did not. */
+  private sinkSplit(plans: SinkPlan[]): [string[], string[]] {
+    const ok: string[] = [];
+    const failed: string[] = [];
+    for (const p of plans) (p.items.every((i) => this.done.has(i.key)) ? ok : failed).push(p.ref.name);
+    for (const k of this.done) {
+      const name = k.slice(k.indexOf(":") + 1);
+      if (!ok.includes(name) && !failed.includes(name)) ok.push(name);
+    }
+    return [ok.sort(), failed.sort()];
+  }
+
+  private async delivered(): Promise<void> {
+    const { d } = this;
+    if (!(await this.ack(true))) return;
+    d.stats.counters.delivered++;
+    const earlier = (this.prev?.events ?? []).filter((e) => e.kind === "delivered");
+    this.complete("delivered", [...earlier, ...this.events.filter((e) => e.kind === "delivered")]);
+  }
+
+  private async filtered(step: StepRef | undefined): Promise<void> {
+    if (!(await this.ack(true))) return;
+    this.d.stats.counters.filtered++;
+    const where = step ? (step.name ?? String(step.index)) : undefined;
+    this.complete("filtered", [{ kind: "filtered", at: new Date().toISOString(), ...(where ? { where } : {}) }]);
+  }
+
+  /** Transient failures: the backoff of `spec.retry`, or the dead letters when the attempts are used up. */
+  private async retry(failures: Array<Failure & { sink?: string }>, plans: SinkPlan[] = []): Promise<void> {
+    const { d, f } = this;
+    const retryAfter = failures.map((x) => x.retryAfterMs ?? 0).reduce((a, b) => Math.max(a, b), 0);
+    const decision = decideRetry({
+      retry: "transient",
+      attempt: this.attempt,
+      policy: d.policy,
+      random: d.random(),
+      ...(retryAfter > 0 ? { retryAfterMs: retryAfter } : {}),
+    });
+    const last = failures[failures.length - 1]!;
+    if (decision.action === "stop") return this.dead(last, ...this.sinkSplit(plans));
+    const retryAt = new Date(Date.now() + decision.delayMs).toISOString();
+    for (const x of failures) {
+      this.events.push({
+        kind: "retrying",
+        at: new Date().toISOString(),
+        where: x.sink ?? x.at.name,
+        attempt: this.attempt,
+        error: x.error,
+        code: x.code,
+        ...(x.httpStatus !== undefined ? { httpStatus: x.httpStatus } : {}),
+        retryAt,
+      });
+    }
+    if (f.settled) return;
+    await this.writeRecord();
+    if (!this.settle()) return;
+    f.msg.nak(decision.delayMs);
+    d.stats.counters.retried++;
+  }
+
+  /** The run is stopping: record what was delivered this attempt, then give the message back at once. */
+  private async handBack(progressed: boolean): Promise<void> {
+    if (this.f.settled) return;
+    if (progressed) await this.writeRecord();
+    if (this.settle()) this.f.msg.nak();
+  }
+
+  private async dead(failure: Failure, delivered: string[], failed: string[]): Promise<void> {
+    const { d, f } = this;
+    if (f.settled) return;
+    const now = new Date().toISOString();
+    this.events.push({
+      kind: "dead",
+      at: now,
+      where: failure.at.name ?? `${failure.at.role} ${failure.at.index}`,
+      attempt: this.attempt,
+      error: failure.error,
+      code: failure.code,
+      ...(failure.httpStatus !== undefined ? { httpStatus: failure.httpStatus } : {}),
+    });
+    if (d.deadLetters) {
+      const context = deadLetterContext({
+        tenant: d.tenant,
+        integration: d.integration,
+        revision: d.revision,
+        messageId: this.stored?.id ?? f.msg.headers?.get("Nats-Msg-Id") ?? `${f.msg.seq}`,
+        ingestSeq: this.seq,
+        failure,
+        attempts: this.attempt,
+        firstAttemptAt: this.firstAttemptAt(),
+        lastAttemptAt: this.startedAt,
+        deliveredSinks: delivered,
+        failedSinks: failed,
+      });
+      const original = d.sourceStream && this.stored ? storedHeaders(this.stored) : f.msg.headers;
+      try {
+        await publishDeadLetter(f.link.js, d.streams, f.msg.data, original, context);
+      } catch (e) {
+        // Not stored as a dead letter: keep the message, try again later.
+        d.log("flow-dead-letter-failed", { seq: this.seq, error: errorMessage(e) });
+        if (this.settle()) f.msg.nak(d.policy.initialMs);
+        return;
+      }
+    }
+    if (d.traces.enabled) await this.writeRecord();
+    if (!(await this.ack(!d.deadLetters))) return;
+    d.stats.counters.dead++;
+    this.complete("dead", [this.events[this.events.length - 1]!]);
+  }
+
+  /** Writes the message's record (progress and events so far); a failure is logged (a redelivery may repeat sinks). */
+  private async writeRecord(): Promise<void> {
+    try {
+      await this.d.traces.record(this.f.link, {
+        messageId: this.stored?.id ?? String(this.seq),
+        ingestSeq: this.seq,
+        receivedAt: this.stored?.attributes.receivedAt ?? this.startedAt,
+        attempts: this.attempt,
+        deliveredSinks: [...this.done].sort(),
+        events: [...(this.prev?.events ?? this.receivedEvent()), ...this.events],
+      });
+    } catch (e) {
+      this.d.log("flow-trace-record-failed", { seq: this.seq, error: errorMessage(e) });
+    }
+  }
+
+  private receivedEvent(): TraceEvent[] {
+    const at = this.stored?.attributes.receivedAt;
+    return at ? [{ kind: "received", at }] : [];
+  }
+
+  private firstAttemptAt(): string {
+    return this.prev?.events.find((e) => e.kind === "processing")?.at ?? this.startedAt;
+  }
+
+  private complete(outcome: "delivered" | "filtered" | "dead", events: TraceEvent[]): void {
+    this.d.traces.complete({
+      messageId: this.stored?.id ?? String(this.seq),
+      ingestSeq: this.seq,
+      receivedAt: this.stored?.attributes.receivedAt ?? this.startedAt,
+      outcome,
+      events,
+    });
+  }
+
+  /** Marks the message settled; false when someone else settled it first. */
+  private settle(): boolean {
+    if (this.f.settled) return false;
+    this.f.settled = true;
+    return true;
+  }
+
+  /**
+   * Acknowledges. With `removeBody`, a large body's object is removed once the server confirmed the ack (so that
+   * a lost ack, which redelivers the message, still finds its body).
+   */
+  private async ack(removeBody: boolean): Promise<boolean> {
+    if (!this.settle()) return false;
+    const ref = removeBody ? this.stored?.payloadRef : undefined;
+    if (!ref) {
+      this.f.msg.ack();
+      return true;
+    }
+    try {
+      await this.f.msg.ackAck();
+      await this.f.link.payloads.remove(ref);
+    } catch (e) {
+      this.d.log("flow-payload-not-removed", { seq: this.seq, error: errorMessage(e) });
+    }
+    return true;
+  }
+}
+
+async function sendOne(
+  runtime: SinkRuntime | undefined,
+  ref: SinkRef,
+  item: Item,
+  signal: AbortSignal,
+): Promise<SinkOutcome> {
+  if (!runtime) {
+    return { ok: false, code: "VRS_SINK_NOT_AVAILABLE", error: `this worker has no runtime for ${ref.type} sinks` };
+  }
+  try {
+    return await runtime.send({ message: item.message, idempotencyKey: item.message.id, signal });
+  } catch (e) {
+    return { ok: false, code: "VRS_SINK_UNAVAILABLE", error: errorMessage(e) };
+  }
+}
+
+function refAt(ref: StepRef | SinkRef): FailedAt {
+  return ref.name === undefined
+    ? { role: ref.role, index: ref.index, type: ref.type }
+    : { role: ref.role, index: ref.index, name: ref.name, type: ref.type };
+}
