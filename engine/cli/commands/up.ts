@@ -13,6 +13,11 @@ import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
 import { jsonLog } from "../output.js";
+import { startGateway, type Gateway } from "../../gateway/gateway.js";
+import { loadCommitted } from "../../git/load-revision.js";
+import { isIntegration } from "../../model/resources.js";
+import { startDemoReceiver, type DemoReceiver } from "../demo-receiver.js";
+import { ensureDemoSecrets, type DemoSecret } from "../demo-secrets.js";
 
 export function registerUp(program: Command, ctx: CliContext): void {
   program
@@ -26,6 +31,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option("--data <dir>", "where the local nats-server keeps its data", ".vrsky")
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics here", "127.0.0.1:0")
     .option("--worker-capacity <n>", "capacity of the worker run in this process (0: run no worker)", "50")
+    .option("--gateway-listen <addr>", "serve the webhook gateway here (`off`: no gateway)", "127.0.0.1:8080")
+    .option("--receiver-listen <addr>", "serve the stand-in receiver of the examples here (`off`: none)", "127.0.0.1:0")
+    .option("--secrets-dir <dir>", "secrets as files <dir>/<tenant>/<name> (default <data>/secrets, with demo values)")
     .action(
       async (o: {
         repo: string;
@@ -34,6 +42,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
         data: string;
         listen: string;
         workerCapacity: string;
+        gatewayListen: string;
+        receiverListen: string;
+        secretsDir?: string;
       }) => {
         const capacity = Number(o.workerCapacity);
         if (!/^\d+$/.test(o.workerCapacity) || capacity > 100_000) {
@@ -64,7 +75,23 @@ export function registerUp(program: Command, ctx: CliContext): void {
           server = await startOperatorServer(loadKeys(keysDir), { dir });
           url = server.url;
         }
+        let gateway: Gateway | undefined;
+        let gatewayNc: NatsConnection | undefined;
+        let receiver: DemoReceiver | undefined;
+        const secretsDir = resolve(o.secretsDir ?? join(o.data, "secrets"));
+        const secrets = secretSource({ secretsDir, repo, ...(keysDir ? { keysDir } : {}) });
         try {
+          let demo: DemoSecret[] = [];
+          if (o.receiverListen !== "off") {
+            receiver = await startDemoReceiver(o.receiverListen, (line) => ctx.stdout.write(`${line}\n`));
+            if (!o.secretsDir) {
+              const head = await loadCommitted(repo, branch);
+              demo = await ensureDemoSecrets(secretsDir, head.state.resources.filter(isIntegration), receiver.url, {
+                source: secrets,
+                revision: head.revision,
+              });
+            }
+          }
           ctx.exitCode = await runReconcile(
             {
               repo,
@@ -82,6 +109,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
               namespace: "vrsky",
               keys: keysDir,
               workerCredsTtl: "15m",
+              secretsDir,
             },
             ctx,
             {
@@ -89,10 +117,27 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 if (capacity > 0) {
                   const creds = keysDir ? loadKeys(keysDir).files.platformCreds : undefined;
                   workerNc = await connectNats({ url: url!, creds, name: "vrsky-worker-local" });
-                  // Local: sinks may reach receivers on this machine; secrets are the repository's sealed ones.
-                  const flow = { secrets: secretSource({ repo, keysDir }), allowPrivateNetworks: true };
-                  worker = new Worker({ nc: workerNc, id: "local", capacity, log: jsonLog(ctx), flow });
+                  worker = new Worker({
+                    nc: workerNc,
+                    id: "local",
+                    capacity,
+                    log: jsonLog(ctx),
+                    // Local: the examples' sinks call the stand-in receiver on loopback.
+                    flow: { secrets, allowPrivateNetworks: true },
+                  });
                   await worker.start();
+                }
+                if (o.gatewayListen !== "off") {
+                  const creds = keysDir ? loadKeys(keysDir).files.platformCreds : undefined;
+                  gatewayNc = await connectNats({ url: url!, creds, name: "vrsky-gateway-local" });
+                  gateway = await startGateway({
+                    nc: gatewayNc,
+                    ...(keysDir ? { keys: loadKeys(keysDir) } : {}),
+                    listen: o.gatewayListen,
+                    secrets,
+                    log: jsonLog(ctx),
+                  });
+                  await gateway.ready;
                 }
                 const s = r.lastStatus();
                 ctx.stdout.write(
@@ -108,6 +153,14 @@ export function registerUp(program: Command, ctx: CliContext): void {
                         ]
                       : []),
                     `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,
+                    `  webhooks    ${gateway ? `${gateway.url}/t/<tenant><path> (e.g. ${gateway.url}/t/acme/orders)` : "no gateway (--gateway-listen off)"}`,
+                    ...(receiver
+                      ? [`  receiver    ${receiver.url} (stand-in for the examples' outside services)`]
+                      : []),
+                    ...demo.map(
+                      (d) =>
+                        `  secret      ${d.tenant}/${d.name}: ${d.kind === "signing" ? "webhook signing secret" : "points at the stand-in receiver"} in ${d.file}`,
+                    ),
                     `  worker      ${worker ? `local (capacity ${capacity}, in this process; more: npx vrsky worker --nats ${url}${keysDir ? ` --keys ${keysDir}` : ""} --id w2)` : "none (--worker-capacity 0)"}`,
                     "  stop        Ctrl-C",
                     "",
@@ -115,11 +168,15 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 );
               },
               beforeStop: async () => {
+                await gateway?.close();
                 await worker?.drain(5_000);
               },
             },
           );
         } finally {
+          await gateway?.close();
+          await gatewayNc?.drain().catch(() => gatewayNc?.close());
+          await receiver?.close();
           await worker?.close();
           await workerNc?.drain().catch(() => workerNc?.close());
           await server?.stop();
