@@ -255,7 +255,7 @@ export const CODES = {
     "sink type is not available yet",
     "this version has no runtime for the sink type; every message routed to it goes to the dead letters: replay them after an upgrade",
   ),
-  VRS_MSG_BODY_INVALID: c(
+  VRS_PAYLOAD_INVALID: c(
     "message body cannot be read",
     "the body is not valid UTF-8, or not valid JSON under a JSON content type, or not a message VRSky stored: fix the sender or its Content-Type",
   ),

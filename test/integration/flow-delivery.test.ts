@@ -445,7 +445,7 @@ describe("flow runner: delivery, retries, dead letters, traces and counters", fu
       "a dead letter",
     );
     const ctx = JSON.parse(dl!.header.get(HEADERS.deadLetter)) as DeadLetterContext;
-    expect(ctx).to.deep.include({ code: "VRS_MSG_BODY_INVALID", errorClass: "permanent", attempts: 1 });
+    expect(ctx).to.deep.include({ code: "VRS_PAYLOAD_INVALID", errorClass: "permanent", attempts: 1 });
     expect(ctx.at).to.include({ role: "step", index: -1 });
     expect(sinks.calls).to.have.length(0);
   });

@@ -94,7 +94,7 @@ class Delivery {
         : readIngest(f.msg.headers, f.msg.data);
     } catch (e) {
       return this.dead(
-        { at: readFailure(d.sourceType, "read"), code: "VRS_MSG_BODY_INVALID", error: errorMessage(e) },
+        { at: readFailure(d.sourceType, "read"), code: "VRS_PAYLOAD_INVALID", error: errorMessage(e) },
         [],
         [],
       );
@@ -117,7 +117,7 @@ class Delivery {
     const body = decodeBody(bytes, this.stored.contentType);
     if (!body.ok) {
       const at = readFailure(d.sourceType, "decode");
-      return this.dead({ at, code: "VRS_MSG_BODY_INVALID", error: body.message }, [], []);
+      return this.dead({ at, code: "VRS_PAYLOAD_INVALID", error: body.message }, [], []);
     }
     const { id, contentType, headers, attributes } = this.stored;
     const result = d.processor.process({ id, body: body.body, contentType, headers, attributes });
