@@ -74,6 +74,8 @@ export class TenantSession extends EventEmitter {
     private readonly o: TenantSessionsOptions,
   ) {
     super();
+    // Every replica of the tenant on this worker listens for `connected`: hundreds is normal, not a leak.
+    this.setMaxListeners(0);
     this.connector = new TenantConnector({
       discovery: o.discovery,
       tenant,

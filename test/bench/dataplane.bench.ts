@@ -1,0 +1,235 @@
+/**
+ * `npm run bench:dataplane`: the data plane's figures, each against a floor measured in the same run on the same
+ * nats-server (started here on a free port, temporary store, no accounts):
+ *
+ *   1. NATS → map → NATS throughput: a `nats` source on a stream holding N preloaded messages, a map step, a
+ *      JetStream `nats` sink; one replica. Floor: the raw consume → publish (ack awaited) → ack loop with the same
+ *      messages in flight (dataplane-floors.ts). Goal ≥ 70% of the floor.
+ *   2. Webhook → map → HTTP sink end to end (gateway → ingest stream → replica → undici POST to a receiver): the
+ *      delivered rate at saturation (--concurrency requests in flight for --seconds), and p50/p99 from send to
+ *      receipt at 1,000 req/s offered. Floor: fastify → publish → consumer → undici POST. Goals ≥ 70%, p99 ≤ 10 ms.
+ *   3. Memory: RSS of a worker-like process (dataplane-idle.ts) with --idle idle replicas (goal ≤ 200 MB), its CPU
+ *      while idle, and the RSS added per busy replica.
+ *   4. Trace cost: figure 1 with and without message traces (goal ≤ 10% apart).
+ * (5, loss after kill -9 under load, is measured by test/e2e: see docs/benchmarks.md.)
+ *
+ * Output: a table on stdout (--json: every figure as JSON); progress on stderr.
+ * Options: --messages N (20000), --reps N (3), --seconds N (5), --concurrency N (64), --idle N (1000), --json,
+ * --only 1,2,3,4.
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import { TestNats } from "../helpers/nats.js";
+import { intOption } from "./args.js";
+import { DataPlane } from "./dataplane-env.js";
+import { natsLoop, preload, webhookFloor } from "./dataplane-floors.js";
+import { latencies, offer, orderBody, pct, Receiver, saturate } from "./dataplane-load.js";
+import { benchHarness } from "./harness.js";
+import { machine } from "./machine.js";
+
+const argv = process.argv.slice(2);
+const OPT = {
+  messages: intOption(argv, "messages", 20_000),
+  reps: intOption(argv, "reps", 3),
+  seconds: intOption(argv, "seconds", 5),
+  concurrency: intOption(argv, "concurrency", 64),
+  idle: intOption(argv, "idle", 1000),
+  json: argv.includes("--json"),
+  only: (() => {
+    const i = argv.indexOf("--only");
+    return new Set((i >= 0 ? argv[i + 1]! : "1,2,3,4").split(","));
+  })(),
+};
+const h = benchHarness("dataplane");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+const BODY = new TextEncoder().encode(orderBody(1));
+const MAP = {
+  name: "shape",
+  type: "map",
+  config: { fields: { id: "body.order.id", total: "body.order.total", text: '"New order " + string(body.order.id)' } },
+};
+
+/** Figure 1 (and 4): N preloaded messages through nats source → map → JetStream sink; messages per second. */
+async function natsToNats(dp: DataPlane, nc: NatsConnection, run: number, traces: boolean): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const name = `n2n-${run}`;
+  const [inStream, outStream] = [`n2n_in_${run}`, `n2n_out_${run}`];
+  await jsm.streams.add({ name: inStream, subjects: [`n2n.in.${run}`] });
+  await jsm.streams.add({ name: outStream, subjects: [`n2n.out.${run}`] });
+  const r = await dp.integration(name, {
+    replicas: 1,
+    source: { type: "nats", config: { subject: `n2n.in.${run}`, stream: inStream } },
+    steps: [MAP],
+    sinks: [{ name: "out", type: "nats", config: { subject: `n2n.out.${run}`, jetstream: true } }],
+  });
+  await preload(nc, `n2n.in.${run}`, OPT.messages, BODY);
+  const t0 = performance.now();
+  const replica = await dp.run(r, { traces });
+  for (;;) {
+    const info = await jsm.streams.info(outStream);
+    if (info.state.messages >= OPT.messages) break;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  const rate = OPT.messages / ((performance.now() - t0) / 1000);
+  await replica.stop();
+  await jsm.streams.delete(inStream);
+  await jsm.streams.delete(outStream);
+  return rate;
+}
+
+async function figure1and4(dp: DataPlane, nc: NatsConnection) {
+  const floor: number[] = [];
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let rep = 0; rep < OPT.reps; rep++) {
+    h.progress(`figure 1/4, rep ${rep + 1}/${OPT.reps}: floor, traces on, traces off (${OPT.messages} messages each)`);
+    floor.push(await natsLoop(nc, OPT.messages, BODY));
+    on.push(await natsToNats(dp, nc, rep * 2, true));
+    off.push(await natsToNats(dp, nc, rep * 2 + 1, false));
+  }
+  const f = median(floor);
+  const t = median(on);
+  const n = median(off);
+  return {
+    floorPerSec: round(f),
+    vrskyPerSec: round(t),
+    ratio: round(t / f, 2),
+    tracesOffPerSec: round(n),
+    traceCost: round(1 - t / n, 3),
+    samples: {
+      floor: floor.map((x) => round(x)),
+      tracesOn: on.map((x) => round(x)),
+      tracesOff: off.map((x) => round(x)),
+    },
+  };
+}
+
+/** Delivered per second at saturation, and latency at 1,000 req/s, through `url` to `rx`. */
+async function webhookFigures(url: string, rx: Receiver, prefix: string) {
+  rx.reset();
+  const t0 = performance.now();
+  const s = await saturate(url, { concurrency: OPT.concurrency, seconds: OPT.seconds, prefix: `${prefix}-s` });
+  await rx.until(s.sent.size, 120_000);
+  const delivered = s.sent.size / ((performance.now() - t0) / 1000);
+  rx.reset();
+  const o = await offer(url, { rate: 1000, seconds: OPT.seconds, prefix: `${prefix}-o` });
+  await rx.until(o.sent.size, 60_000);
+  const l = latencies(o.sent, rx);
+  return {
+    deliveredPerSec: round(delivered),
+    acceptedPerSec: round(s.acceptedPerSec),
+    errors: s.errors + o.errors,
+    p50: round(pct(l, 0.5), 2),
+    p99: round(pct(l, 0.99), 2),
+  };
+}
+
+async function figure2(dp: DataPlane, nc: NatsConnection) {
+  const rx = new Receiver();
+  await rx.start();
+  h.cleanups.push(() => rx.stop());
+  const r = await dp.integration("hook", {
+    replicas: 1,
+    source: {
+      type: "http",
+      config: { path: "/orders", methods: ["POST"], maxBodyBytes: 1048576, responseStatus: 202 },
+    },
+    steps: [MAP],
+    sinks: [
+      { name: "out", type: "http", config: { url: rx.url, timeout: "10s", method: "POST", successStatus: [200] } },
+    ],
+  });
+  const gateway = await dp.gateway();
+  h.cleanups.push(() => gateway.close());
+  await gateway.ready;
+  const replica = await dp.run(r, { allowPrivateNetworks: true });
+  const floors = [];
+  const vrsky = [];
+  for (let rep = 0; rep < OPT.reps; rep++) {
+    h.progress(`figure 2, rep ${rep + 1}/${OPT.reps}: floor`);
+    const floor = await webhookFloor(nc, rx.url);
+    floors.push(await webhookFigures(floor.url, rx, `f${rep}`));
+    await floor.stop();
+    h.progress(`figure 2, rep ${rep + 1}/${OPT.reps}: gateway → replica → HTTP sink`);
+    vrsky.push(await webhookFigures(`${gateway.url}/t/bench/orders`, rx, `v${rep}`));
+  }
+  await replica.stop();
+  const pick = (xs: Array<Record<string, number>>, k: string) => median(xs.map((x) => x[k]!));
+  return {
+    floor: { deliveredPerSec: pick(floors, "deliveredPerSec"), p50: pick(floors, "p50"), p99: pick(floors, "p99") },
+    vrsky: { deliveredPerSec: pick(vrsky, "deliveredPerSec"), p50: pick(vrsky, "p50"), p99: pick(vrsky, "p99") },
+    ratio: round(pick(vrsky, "deliveredPerSec") / pick(floors, "deliveredPerSec"), 2),
+    errors: [...floors, ...vrsky].reduce((a, x) => a + x.errors, 0),
+    samples: { floor: floors, vrsky },
+  };
+}
+
+/** Figure 3: a child process runs the replicas; it reports its RSS and CPU. */
+function figure3(url: string): Promise<Record<string, number>> {
+  h.progress(`figure 3: ${OPT.idle} idle replicas in a child process`);
+  const child = fork(fileURLToPath(new URL("./dataplane-idle.js", import.meta.url)), [url, String(OPT.idle)], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    execArgv: ["--expose-gc"],
+  });
+  h.cleanups.push(() => void child.kill("SIGKILL"));
+  return new Promise((resolve, reject) => {
+    child.on("message", (m) => resolve(m as Record<string, number>));
+    child.on("exit", (code) => reject(new Error(`the idle-replica process exited with ${code}`)));
+  });
+}
+
+async function main() {
+  const m = machine({ natsServer: true });
+  const nats = await new TestNats().start();
+  h.cleanups.push(() => nats.cleanup());
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  h.cleanups.push(() => nc.close());
+  const dp = await new DataPlane(nc, nats.url).start();
+  h.cleanups.push(() => dp.close());
+  const out: Record<string, unknown> = { machine: m, options: { ...OPT, only: [...OPT.only] } };
+  if (OPT.only.has("1") || OPT.only.has("4")) out.natsToNats = await figure1and4(dp, nc);
+  if (OPT.only.has("2")) out.webhook = await figure2(dp, nc);
+  if (OPT.only.has("3")) out.memory = await figure3(nats.url);
+  out.loadEnd = round((await import("node:os")).loadavg()[0]!, 2);
+  await h.cleanup();
+  if (OPT.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  else process.stdout.write(render(out));
+}
+
+function render(o: Record<string, unknown>): string {
+  const lines = [`machine: ${JSON.stringify(o.machine)}`, ""];
+  const n = o.natsToNats as Awaited<ReturnType<typeof figure1and4>> | undefined;
+  if (n) {
+    lines.push(
+      `1. NATS → map → NATS: ${n.vrskyPerSec} msg/s vs floor ${n.floorPerSec} msg/s = ${Math.round(n.ratio * 100)}% (goal ≥ 70%)`,
+      `4. traces: on ${n.vrskyPerSec} msg/s, off ${n.tracesOffPerSec} msg/s: cost ${round(n.traceCost * 100, 1)}% (goal ≤ 10%)`,
+    );
+  }
+  const w = o.webhook as Awaited<ReturnType<typeof figure2>> | undefined;
+  if (w) {
+    lines.push(
+      `2. webhook → map → HTTP: ${w.vrsky.deliveredPerSec} delivered/s vs floor ${w.floor.deliveredPerSec} = ${Math.round(w.ratio * 100)}% (goal ≥ 70%)`,
+      `   at 1,000 req/s: p50 ${w.vrsky.p50} ms, p99 ${w.vrsky.p99} ms (floor p50 ${w.floor.p50}, p99 ${w.floor.p99}; goal p99 ≤ 10 ms); errors ${w.errors}`,
+    );
+  }
+  const mem = o.memory as Record<string, number> | undefined;
+  if (mem) {
+    lines.push(
+      `3. memory: ${mem.replicas} idle replicas: RSS ${mem.rssIdleMB} MB (baseline ${mem.rssBaseMB} MB; goal ≤ 200 MB), ` +
+        `${mem.perIdleKB} KB per idle replica; CPU while idle ${mem.idleCpuPct}% of a core; ` +
+        `per busy replica +${mem.perBusyKB} KB (${mem.busy} busy)`,
+    );
+  }
+  lines.push(`load average at the end: ${String(o.loadEnd)}`, "");
+  return lines.join("\n");
+}
+
+main().catch(async (e) => {
+  process.stderr.write(`dataplane bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  await h.cleanup();
+  process.exit(2);
+});
