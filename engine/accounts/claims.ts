@@ -36,7 +36,7 @@ export const TENANT_LIMIT_DEFAULTS: TenantAccountLimits = {
   payloadBytes: 1_048_576,
   memoryBytes: 67_108_864,
   storageBytes: 1_073_741_824,
-  streams: 50,
+  streams: 200,
   consumers: 500,
 };
 

@@ -72,7 +72,8 @@ describe("gateway: webhooks into the ingest streams of tenant accounts", functio
       .write("integrations/small/in.yaml", webhookYaml("small", "in", { path: "/in" }))
       .write("integrations/tiny/in.yaml", webhookYaml("tiny", "in", { path: "/in" }));
     const rev = fx.repo.commit("tenants and webhooks");
-    const r = await fx.reconciler({ resyncMs: 3_600_000, sharedServers: [fx.url], accounts: true });
+    // The test makes the streams itself (ensureStreams), to see the gateway before and after they exist.
+    const r = await fx.reconciler({ resyncMs: 3_600_000, sharedServers: [fx.url], accounts: true, streams: false });
     await r.start();
     await waitForSync(fx.nc, appliedAt(rev));
     for (const rec of (await snapshot(await bucket(fx.nc, "integrations"))).values())

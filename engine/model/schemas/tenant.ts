@@ -58,7 +58,7 @@ export const tenantSchema = {
               properties: {
                 memoryBytes: { ...defs.size, default: 67108864 },
                 storageBytes: { ...defs.size, default: 1073741824 },
-                streams: { ...defs.limit, default: 50 },
+                streams: { ...defs.limit, default: 200 },
                 consumers: { ...defs.limit, default: 500 },
               },
             },

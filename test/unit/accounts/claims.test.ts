@@ -71,7 +71,7 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
       payloadBytes: 1048576,
       memoryBytes: 67108864,
       storageBytes: 1073741824,
-      streams: 50,
+      streams: 200,
       consumers: 500,
     });
     const c = decode<Account>(
