@@ -1,6 +1,8 @@
 /**
  * The sink and source runtimes a replica can run, by connector type. A type missing here has no runtime in this
- * version (its integrations cannot start). HTTP sources need none: the gateway persists their messages.
+ * version: a source without one takes no input on the worker (HTTP sources need none: the gateway persists their
+ * messages; a `file` or `postgres-cdc` source waits for its release), and what is routed to a sink without one is
+ * dead-lettered with VRS_SINK_NOT_AVAILABLE.
  */
 import { httpSink } from "./sinks/http.js";
 import { natsSink } from "./sinks/nats.js";

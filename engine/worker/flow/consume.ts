@@ -204,7 +204,10 @@ export class ConsumerLoop {
     while (this.pulling) {
       const free = this.o.maxInFlight - this.inFlight.size;
       const link = this.link;
-      if (free <= 0 || !link) {
+      // Pull in batches: with messages in flight, wait until a quarter of the slots are free (a pull per freed
+      // slot would cost a pull request, and a subscription, per message at saturation).
+      const batch = this.inFlight.size === 0 ? 1 : Math.max(1, Math.ceil(this.o.maxInFlight / 4));
+      if (free < batch || !link) {
         await this.pause(60_000);
         continue;
       }
