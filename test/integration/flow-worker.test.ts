@@ -25,7 +25,8 @@ describe("worker: the flow runner is what runs a replica", function () {
     fx.repo.write("tenants/acme.yaml", tenantYaml("acme"));
     fx.repo.write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
     rev = fx.repo.commit("orders");
-    reconciler = await fx.reconciler({ id: "rec", resyncMs: 3_600_000, sharedServers: [fx.url] });
+    // The test makes the streams by hand (what the reconciler's streams step does), after the worker waited for them.
+    reconciler = await fx.reconciler({ id: "rec", resyncMs: 3_600_000, sharedServers: [fx.url], streams: false });
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
     const nc = await fx.connect();
