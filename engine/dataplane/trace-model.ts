@@ -128,6 +128,9 @@ export function assembleTrace(tenant: string, integration: string, f: TraceFindi
     if (r.receivedAt && !r.events.some((e) => e.kind === "received"))
       r.events.push({ kind: "received", at: r.receivedAt });
     r.events = dedupe(r.events).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : ORDER[a.kind] - ORDER[b.kind]));
+    // A record is written on failed attempts only: a completion's later attempt (delivered on the 3rd) counts too.
+    for (const e of r.events)
+      if (typeof e.attempt === "number" && e.attempt > (r.attempts ?? 0)) r.attempts = e.attempt;
   }
   const list = [...runs.values()].sort(
     (a, b) => (a.ingestSeq ?? Number.MAX_SAFE_INTEGER) - (b.ingestSeq ?? Number.MAX_SAFE_INTEGER),

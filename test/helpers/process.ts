@@ -9,8 +9,11 @@ export class VrskyProcess {
   stdout = "";
   readonly exited: Promise<number | null>;
 
-  /** `ownGroup`: start it as a terminal would, as the leader of its own process group (see `interrupt`). */
-  constructor(args: string[], o: { ownGroup?: boolean } = {}) {
+  /**
+   * `ownGroup`: start it as a terminal would, as the leader of its own process group (see `interrupt`). `keep`: not
+   * killed by `killAll` after each test, for a process that serves a whole test file (the file kills it itself).
+   */
+  constructor(args: string[], o: { ownGroup?: boolean; keep?: boolean } = {}) {
     this.child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       detached: o.ownGroup ?? false,
@@ -18,8 +21,10 @@ export class VrskyProcess {
     this.child.stdout!.on("data", (b: Buffer) => (this.stdout += b.toString("utf8")));
     this.child.stderr!.on("data", (b: Buffer) => (this.stderr += b.toString("utf8")));
     this.exited = new Promise((r) => this.child.once("exit", (code) => r(code)));
-    live.add(this);
-    void this.exited.then(() => live.delete(this));
+    if (!o.keep) {
+      live.add(this);
+      void this.exited.then(() => live.delete(this));
+    }
   }
 
   /** Resolves when a JSON log line on stderr satisfies `pred` (the reconciler logs one JSON object per line). */

@@ -136,8 +136,9 @@ export class WorkerLife {
     readonly life: number,
     readonly proxy: TcpProxy | undefined,
     args: string[],
+    o: { keep?: boolean } = {},
   ) {
-    this.proc = new VrskyProcess(args);
+    this.proc = new VrskyProcess(args, o);
     this.exited = this.proc.exited.then((code) => {
       this.exitAt = preciseNow();
       this.exitCode = code;

@@ -91,7 +91,7 @@ describe("vrsky trace: what happened to one message, from the trace, dead-letter
     expect(r.stdout).to.equal(
       [
         `message order-7 of ${T}/${name}: delivered`,
-        `run 1: ingest seq 42, delivered, revision ${REVISION.slice(0, 12)}, worker worker-a, 1 attempt`,
+        `run 1: ingest seq 42, delivered, revision ${REVISION.slice(0, 12)}, worker worker-a, 2 attempts`,
         "  2026-01-02T10:00:00.000Z  received",
         "  2026-01-02T10:00:00.010Z  processing",
         "  2026-01-02T10:00:00.020Z  delivered   archive",
@@ -111,7 +111,7 @@ describe("vrsky trace: what happened to one message, from the trace, dead-letter
       receivedAt: "2026-01-02T10:00:00.000Z",
       revision: REVISION,
       worker: "worker-a",
-      attempts: 1,
+      attempts: 2,
       deadLetter: null,
     });
     expect(j.runs[0].events.map((e: { kind: string }) => e.kind)).to.deep.equal([
@@ -146,7 +146,8 @@ describe("vrsky trace: what happened to one message, from the trace, dead-letter
     expect(dead.code, dead.stderr).to.equal(0);
     const d = JSON.parse(dead.stdout);
     expect(d.runs).to.have.length(1);
-    expect(d.runs[0]).to.deep.include({ ingestSeq: first, state: "dead", attempts: 2 });
+    // Two failed attempts in the record, the third in the dead letter.
+    expect(d.runs[0]).to.deep.include({ ingestSeq: first, state: "dead", attempts: 3 });
     expect(d.runs[0].deadLetter).to.deep.include({ seq: dl, code: "VRS_SINK_TIMEOUT", httpStatus: 400 });
     expect(d.runs[0].events.at(-1)).to.deep.include({ kind: "dead", at: "2026-01-02T10:00:04.200Z", where: "slack" });
     await writeTraceBatch(nc, s, [
@@ -183,7 +184,7 @@ describe("vrsky trace: what happened to one message, from the trace, dead-letter
     expect(r.stdout).to.equal(
       [
         `message say "hi" \u00e9\u2603 of ${T}/${name}: pending (2 runs)`,
-        `run 1: ingest seq ${first}, dead, revision ${REVISION.slice(0, 12)}, worker worker-a, 2 attempts`,
+        `run 1: ingest seq ${first}, dead, revision ${REVISION.slice(0, 12)}, worker worker-a, 3 attempts`,
         "  2026-01-02T10:00:00.000Z  received",
         "  2026-01-02T10:00:00.100Z  retrying    slack  attempt 1  VRS_SINK_TIMEOUT",
         "  2026-01-02T10:00:01.100Z  retrying    slack  attempt 2  VRS_SINK_TIMEOUT",

@@ -83,6 +83,42 @@ describe("dataplane: a message's trace assembled into runs", () => {
     expect(t.runs[1]).to.deep.include({ storedAs: "m-1~replay-1", receivedAt: "2026-01-02T11:00:00.000Z" });
   });
 
+  it("a message delivered after retries counts the attempt that delivered it, not only the failed ones", () => {
+    const record: TraceRecord = {
+      format: "vrsky.io/trace/v1",
+      messageId: "m-1",
+      ingestSeq: 5,
+      receivedAt: "2026-01-02T10:00:00.000Z",
+      revision: "r1",
+      worker: "w1",
+      attempts: 2,
+      deliveredSinks: [],
+      events: [
+        { kind: "retrying", at: "2026-01-02T10:00:00.100Z", where: "slack", attempt: 1 },
+        { kind: "retrying", at: "2026-01-02T10:00:00.400Z", where: "slack", attempt: 2 },
+      ],
+    };
+    const t = assembleTrace(
+      "acme",
+      "orders",
+      findings({
+        records: new Map([[5, record]]),
+        completions: [
+          {
+            messageId: "m-1",
+            ingestSeq: 5,
+            receivedAt: "2026-01-02T10:00:00.000Z",
+            outcome: "delivered",
+            events: [{ kind: "delivered", at: "2026-01-02T10:00:01.000Z", where: "slack", attempt: 3 }],
+            worker: "w1",
+            revision: "r1",
+          },
+        ],
+      }),
+    );
+    expect(t.runs.map((r) => [r.ingestSeq, r.state, r.attempts])).to.deep.equal([[5, "delivered", 3]]);
+  });
+
   it("a record whose last event is a retry, still in the ingest stream: retrying; nothing found: no run", () => {
     const record = {
       format: "vrsky.io/trace/v1",
