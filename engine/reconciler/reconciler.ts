@@ -85,6 +85,8 @@ export class Reconciler {
   private laterRuns = 0;
   /** Revision of the last run that reached a verdict (applied, unchanged or invalid). */
   private settledRevision: string | undefined;
+  /** The highest trigger other than a commit merged into the pending one (see `trigger`). */
+  private pendingOther: Trigger | undefined;
   private leading = false;
   private connected = true;
   private readonly log: NonNullable<ReconcilerOptions["log"]>;
@@ -268,6 +270,10 @@ export class Reconciler {
 
   trigger(t: Trigger): void {
     if (this.stopped) return;
+    // A drift, retry or resync merged into a pending commit trigger still needs its run: the commit's no-op
+    // shortcut (its revision is settled already) must not swallow it.
+    if (t !== "commit" && (this.pendingOther === undefined || PRIORITY[t] > PRIORITY[this.pendingOther]))
+      this.pendingOther = t;
     if (this.pending === undefined || PRIORITY[t] > PRIORITY[this.pending]) this.pending = t;
     this.pendingSince ??= Date.now();
     if (this.isLeader() && !this.running) this.running = this.drain();
@@ -278,9 +284,11 @@ export class Reconciler {
       while (this.pending !== undefined && !this.stopped && this.isLeader()) {
         const t = this.pending;
         const since = this.pendingSince!;
+        const other = this.pendingOther;
         this.pending = undefined;
         this.pendingSince = undefined;
-        const result = await this.run(t);
+        this.pendingOther = undefined;
+        const result = await this.run(t, other);
         if (result === undefined) continue;
         const { run } = result;
         if (t === "commit" && (run.outcome === "Applied" || run.outcome === "NoChange")) {
@@ -288,6 +296,7 @@ export class Reconciler {
         }
         if (run.outcome === "LostLeadership") {
           this.pending ??= "retry";
+          this.pendingOther ??= "retry";
           this.pendingSince ??= Date.now();
           break;
         }
@@ -343,12 +352,16 @@ export class Reconciler {
   }
 
   /** One level-triggered run: the steps of RUN_STEPS, then the status. Never throws. */
-  private async run(trigger: Trigger): Promise<{ run: RunRecord; retry?: RetryClass } | undefined> {
+  private async run(trigger: Trigger, other?: Trigger): Promise<{ run: RunRecord; retry?: RetryClass } | undefined> {
     const started = Date.now();
     if (trigger === "commit" && this.settledRevision !== undefined) {
-      // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op.
+      // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op, unless
+      // another trigger (a drift) was merged into it: then that one runs.
       const head = await resolveCommit(this.o.source.repo, this.o.source.ref).catch(() => undefined);
-      if (head === this.settledRevision) return undefined;
+      if (head === this.settledRevision) {
+        if (other === undefined) return undefined;
+        trigger = other;
+      }
     }
     const ctx = { trigger, revision: "", attempt: 1 };
     const summary = await runSteps(RUN_STEPS, ctx, this.deps);

@@ -1,3 +1,4 @@
+import type { SyncStatus } from "../../engine/reconciler/status.js";
 import { expect } from "chai";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { LocalRefSource } from "../../engine/git/watch.js";
@@ -123,6 +124,24 @@ describe("reconciler against a real nats-server and a real git repository", func
     await kv.put("acme.zombie", "not json");
     s = await waitForSync(nc, (x) => x.driftCorrections === 3);
     expect((await snapshot(kv)).has("acme.zombie")).to.equal(false);
+  });
+
+  it("runs for a drift (or any other trigger) merged into a pending commit of a settled revision", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    const r = await startReconciler({ resyncMs: 3_600_000 });
+    const rev = repo.commit();
+    const settled = await waitForSync(nc, appliedAt(rev));
+    // A run in progress (resync), a commit trigger for the revision already settled, and a drift while both wait:
+    // the pending trigger is the commit (higher priority), which alone would be a no-op. The drift swallowed this
+    // way was a flaky "puts back values changed outside git" (the watch's drift arrived during a commit re-check).
+    r.trigger("resync");
+    r.trigger("commit");
+    r.trigger("drift");
+    // Without the fix the resync run is the last one (the commit is skipped as a no-op); with it, the drift runs
+    // after the resync run.
+    const after = (x: SyncStatus) => Date.parse(x.lastRun.startedAt) > Date.parse(settled.lastRun.finishedAt);
+    const s = await waitForSync(nc, (x) => after(x) && x.lastRun.trigger === "drift", 5_000);
+    expect(s.lastRun.outcome).to.equal("NoChange");
   });
 
   it("reflects suspend in state and keeps the suspended resource", async () => {
