@@ -14,6 +14,7 @@ import {
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { errorMessage, VrskyError } from "../errors/errors.js";
+import { idleWatchdog } from "../util/idle-watchdog.js";
 
 /** A stored message as both ways of reading give it. */
 export interface RawMessage {
@@ -73,20 +74,12 @@ export async function* scanStream(nc: NatsConnection, stream: string, o: ScanOpt
   }
   const iter = await consumer.consume({ max_messages: 256 });
   const idleMs = o.idleTimeoutMs ?? 15_000;
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      iter.stop();
-    }, idleMs);
-  };
+  const watchdog = idleWatchdog(idleMs, () => iter.stop());
   let read = 0;
   try {
-    arm();
+    watchdog.arm();
     for await (const m of iter) {
-      arm();
+      watchdog.arm();
       if (m.seq > until) break;
       read++;
       if (o.progress && read % 200 === 0) o.progress(read, total);
@@ -94,11 +87,11 @@ export async function* scanStream(nc: NatsConnection, stream: string, o: ScanOpt
       if (m.seq >= until || m.info.pending === 0 || read >= total) break;
     }
   } finally {
-    clearTimeout(timer);
+    watchdog.clear();
     iter.stop();
     await consumer.delete().catch(() => undefined);
   }
-  if (timedOut)
+  if (watchdog.fired)
     throw new VrskyError("VRS_NATS_UNAVAILABLE", `reading stream ${stream} stalled: no message for ${idleMs} ms`);
 }
 

@@ -9,6 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS } from "../contract/buckets.js";
 import { VrskyError } from "../errors/errors.js";
 import { snapshotEnd } from "./mirror.js";
+import { idleWatchdog } from "../util/idle-watchdog.js";
 
 /** One platform bucket, readable only. */
 export interface ReadOnlyBucket {
@@ -106,22 +107,14 @@ export async function readRecords<T>(
     throw unavailable(`cannot watch bucket ${bucket.name}`, e);
   }
   const out: Array<{ key: string; value: T }> = [];
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      iter.stop();
-    }, idleTimeoutMs);
-  };
+  const watchdog = idleWatchdog(idleTimeoutMs, () => iter.stop());
   try {
     // The watch is created before the end is read: a value written in between still arrives, with delta 0.
     const until = await snapshotEnd(bucket);
     if (until === 0) return out;
-    arm();
+    watchdog.arm();
     for await (const e of iter) {
-      arm();
+      watchdog.arm();
       if (e.operation === "PUT") {
         const value = jsonObject<T>(() => e.json<T>());
         if (value !== null) out.push({ key: e.key, value });
@@ -129,10 +122,10 @@ export async function readRecords<T>(
       if (e.delta === 0 || e.revision >= until) break;
     }
   } finally {
-    clearTimeout(timer);
+    watchdog.clear();
     iter.stop();
   }
-  if (timedOut) throw unavailable(`reading bucket ${bucket.name} timed out (no entry for ${idleTimeoutMs} ms)`);
+  if (watchdog.fired) throw unavailable(`reading bucket ${bucket.name} timed out (no entry for ${idleTimeoutMs} ms)`);
   return out;
 }
 
