@@ -22,11 +22,12 @@ import {
   planIntegrationStreams,
   sourceStreamOf,
 } from "../dataplane/streams.js";
-import { errorMessage, isVrskyError } from "../errors/errors.js";
+import { errorMessage } from "../errors/errors.js";
 import { secretNamesOf } from "../manifests/secret-refs.js";
 import type { IntegrationResource, Resource, TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
 import type { SecretSource } from "../secrets/sources.js";
+import { SecretChecks } from "./secret-checks.js";
 import { readSnapshot } from "../state/mirror.js";
 import { pool } from "../util/pool.js";
 import {
@@ -104,10 +105,12 @@ export class IntegrationStreams {
   /** Status records in KV by key, and the inputs each was made from. */
   private readonly written = new Map<string, { record: IntegrationStatusRecord; inputs: string }>();
   private loaded = false;
+  private readonly secretLookups: SecretChecks | undefined;
   private readonly derived = new WeakMap<IntegrationResource, { plan: string; secrets: string[] }>();
 
   constructor(private readonly o: IntegrationStreamsOptions) {
     this.status = o.state.integrationStatus;
+    this.secretLookups = o.secrets ? new SecretChecks(o.secrets) : undefined;
     this.reach = new TenantReach({
       nc: o.nc,
       discovery: o.state.discovery,
@@ -148,6 +151,7 @@ export class IntegrationStreams {
       gone.set(k.tenant, [...(gone.get(k.tenant) ?? []), k]);
     }
     const run: RunState = { force, tenants, wanted, gone, result, isLeader };
+    this.secretLookups?.beginRun();
     if (force && !this.o.keys) await this.sharedLeftovers(desiredKeys, result);
     const visit = new Set([...wanted.keys(), ...gone.keys(), ...(force ? tenants.keys() : [])]);
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
@@ -294,22 +298,10 @@ export class IntegrationStreams {
   private async checkSecrets(w: Wanted, force: boolean): Promise<void> {
     const before = this.secretChecks.get(w.key);
     if (!force && before?.sig === w.secretsSig) return;
-    let found: SecretsFound | "no-source" = "no-source";
-    const secrets = this.o.secrets;
-    if (secrets && w.secrets.length > 0) {
-      const f: SecretsFound = { missing: [], unreadable: [] };
-      for (const name of w.secrets) {
-        try {
-          // Resolved to prove it can be used (decrypts), then dropped: the value goes nowhere.
-          await secrets.resolve(w.tenant, name, w.revision);
-        } catch (e) {
-          if (isVrskyError(e) && e.code === "VRS_SECRET_MISSING") f.missing.push(name);
-          else if (isVrskyError(e) && e.code.startsWith("VRS_SECRET_")) f.unreadable.push({ name, message: e.message });
-          else f.failed = `secret '${name}': ${errorMessage(e)}`;
-        }
-      }
-      found = f;
-    }
+    const found: SecretsFound | "no-source" =
+      this.secretLookups && w.secrets.length > 0
+        ? await this.secretLookups.check(w.tenant, w.secrets, w.revision)
+        : "no-source";
     this.secretChecks.set(w.key, { sig: w.secretsSig, state: secretsCondition(w.tenant, w.secrets, found) });
   }
 

@@ -20,6 +20,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { setMaxListeners } from "node:events";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
 import { Payloads } from "./payloads.js";
 import type { TraceLink } from "./traces.js";
@@ -34,8 +35,12 @@ export interface Link extends TraceLink {
 export interface InFlight {
   readonly msg: JsMsg;
   readonly link: Link;
-  /** Aborted when the run stops or a drain runs out of time: sinks give up, the message is handed back. */
-  readonly abort: AbortController;
+  /**
+   * Aborted when the run stops or a drain runs out of time: sinks give up, the message is handed back. One signal
+   * for all the messages of the loop (they are only ever handed back together; a signal per message cost 7% of a
+   * busy replica's CPU).
+   */
+  readonly signal: AbortSignal;
   /** Acked, nak'ed or dead-lettered: nothing more is done with it. */
   settled: boolean;
 }
@@ -95,6 +100,10 @@ export class ConsumerLoop {
   private halting: Promise<void> | undefined;
   /** Messages that arrived after the loop stopped pulling: handed back once the pull request is forgotten. */
   private readonly late: JsMsg[] = [];
+  /** Aborted when the messages held are handed back (every in-flight HTTP request listens: no listener limit). */
+  private readonly abort = unlimited(new AbortController());
+  /** Messages taken in this turn of the event loop, handled together at its end (see `take`). */
+  private starting: InFlight[] = [];
 
   constructor(private readonly o: ConsumeOptions) {}
 
@@ -164,7 +173,7 @@ export class ConsumerLoop {
   }
 
   private async handBackAll(graceMs: number, flushMs = 500): Promise<void> {
-    for (const f of this.inFlight) f.abort.abort();
+    this.abort.abort();
     await withDeadline(this.settled(), graceMs);
     const links = new Set<Link>(this.link ? [this.link] : []);
     for (const f of this.inFlight) {
@@ -177,8 +186,10 @@ export class ConsumerLoop {
     await withDeadline(Promise.all([...links].map((l) => l.nc.flush())), flushMs);
   }
 
-  private settled(): Promise<void> {
-    return Promise.all([...this.handlers]).then(() => undefined);
+  /** Resolves when every message taken so far has been handled (those waiting for their turn included). */
+  private async settled(): Promise<void> {
+    if (this.starting.length > 0) await new Promise<void>((r) => setImmediate(r));
+    await Promise.all([...this.handlers]);
   }
 
   private poke(): void {
@@ -255,21 +266,40 @@ export class ConsumerLoop {
     return c;
   }
 
-  /** A message from the pull: held and handled, or handed back at once when the loop stopped pulling. */
+  /**
+   * A message from the pull: held, and handled at the end of this turn of the event loop together with the others
+   * the same read brought (their sink publishes then leave in one socket write instead of one each); handed back
+   * at once when the loop stopped pulling.
+   */
   private take(m: JsMsg, link: Link): void {
     if (!this.pulling) {
       this.late.push(m);
       return;
     }
-    const f: InFlight = { msg: m, link, abort: new AbortController(), settled: false };
+    const f: InFlight = { msg: m, link, signal: this.abort.signal, settled: false };
     this.inFlight.add(f);
+    if (this.starting.push(f) === 1) setImmediate(() => this.startTaken());
+  }
+
+  private startTaken(): void {
+    const taken = this.starting;
+    this.starting = [];
+    for (const f of taken) {
+      // Handed back (nak'ed) before its turn came: nothing more to do.
+      if (f.settled) this.inFlight.delete(f);
+      else this.handlers.add(this.handleOne(f));
+    }
+    this.poke();
+  }
+
+  private handleOne(f: InFlight): Promise<void> {
     const h: Promise<void> = this.o
       .handle(f)
       .catch((e: unknown) => {
-        this.o.log("flow-message-failed", { seq: m.seq, error: errorMessage(e) });
+        this.o.log("flow-message-failed", { seq: f.msg.seq, error: errorMessage(e) });
         if (!f.settled) {
           f.settled = true;
-          quietly(() => m.nak(1_000));
+          quietly(() => f.msg.nak(1_000));
         }
       })
       .finally(() => {
@@ -277,7 +307,7 @@ export class ConsumerLoop {
         this.handlers.delete(h);
         this.poke();
       });
-    this.handlers.add(h);
+    return h;
   }
 }
 
@@ -290,6 +320,11 @@ async function endPull(iter: ConsumerMessages, ms: number): Promise<void> {
   const sub = (iter as unknown as { sub?: Subscription }).sub;
   if (sub && !sub.isClosed()) await withDeadline(sub.drain(), ms);
   iter.stop();
+}
+
+function unlimited(c: AbortController): AbortController {
+  setMaxListeners(0, c.signal);
+  return c;
 }
 
 /** An ack or nak on a connection that has closed meanwhile (the message is redelivered after its ack wait). */

@@ -149,8 +149,8 @@ class Delivery {
       plans.map(async (p) => {
         const runtime = d.sinks.get(p.ref.name);
         for (const item of p.items) {
-          if (doomed || f.abort.signal.aborted || f.settled) return;
-          const out = await sendOne(runtime, p.ref, item, f.abort.signal);
+          if (doomed || f.signal.aborted || f.settled) return;
+          const out = await sendOne(runtime, p.ref, item, f.signal);
           if (out.ok) {
             this.done.add(item.key);
             deliveredNow.set(p.ref.name, { at: new Date().toISOString(), status: out.status });
@@ -178,7 +178,7 @@ class Delivery {
     if (complete && failures.length === 0) return this.delivered();
     const permanent = failures.find((x) => CODES[x.code].retry !== "transient");
     if (permanent) return this.dead(permanent, ...this.sinkSplit(plans));
-    if (f.abort.signal.aborted || failures.length === 0) return this.handBack(deliveredNow.size > 0);
+    if (f.signal.aborted || failures.length === 0) return this.handBack(deliveredNow.size > 0);
     return this.retry(failures, plans);
   }
 
