@@ -3,6 +3,7 @@
  * else. A body above the large-payload threshold goes to the integration's object store first and travels as a
  * reference. The message id is JetStream's de-duplication id, so a retried delivery is stored once.
  */
+import { endOfTurn } from "../util/end-of-turn.js";
 import { jetstream, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -73,6 +74,8 @@ export class IngestWriter {
         await store.putBlob({ name: ref }, e.body);
       }
       const payload = ref === undefined ? e.body : new Uint8Array(0);
+      // Published at the end of the turn with the other messages that arrived in it: one socket write for them all.
+      await endOfTurn();
       const ack = await this.js.publish(this.streams.ingestSubject, payload, {
         msgID: e.id,
         headers: ingestHeaders(e, ref),

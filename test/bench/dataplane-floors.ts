@@ -4,7 +4,8 @@
  *
  * - natsLoop: JetStream consume (durable pull consumer) → JetStream publish, ack awaited → ack, with as many
  *   messages in flight as a VRSky replica allows.
- * - webhookFloor: fastify receive → JetStream publish, ack awaited → 202; a consumer → undici POST → ack.
+ * - webhook floor: fastify receive → JetStream publish, ack awaited → 202 (webhookFloorIngest); a consumer → undici
+ *   POST → ack (webhookFloorDeliver): each half in its own process, like the gateway and the worker.
  */
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -87,16 +88,18 @@ export async function preload(nc: NatsConnection, subject: string, count: number
   }
 }
 
-/** Floor 2: a minimal webhook pipeline. POST `url` → stream → consumer → POST `target`. */
-export async function webhookFloor(
-  nc: NatsConnection,
-  target: string,
-): Promise<{ url: string; stop(): Promise<void> }> {
+/** Floor 2's stream and consumer (made before its two halves start, deleted after). */
+export async function webhookFloorStream(nc: NatsConnection): Promise<{ remove(): Promise<void> }> {
   const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
   await jsm.streams.delete("floor_hook").catch(() => undefined);
   await jsm.streams.add({ name: "floor_hook", subjects: ["floor.hook"] });
   await jsm.consumers.add("floor_hook", { durable_name: "floor", ack_policy: AckPolicy.Explicit });
+  return { remove: async () => void (await jsm.streams.delete("floor_hook").catch(() => undefined)) };
+}
+
+/** Floor 2, the receiving half (a gateway's hops): POST `<url>` → JetStream publish, ack awaited → 202. */
+export async function webhookFloorIngest(nc: NatsConnection): Promise<{ url: string; stop(): Promise<void> }> {
+  const js = jetstream(nc);
   const app = Fastify({ logger: false });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
@@ -106,6 +109,11 @@ export async function webhookFloor(
     reply.code(202).send({ id: key });
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  return { url: `${address}/hook`, stop: () => app.close() };
+}
+
+/** Floor 2, the delivering half (a worker's hops): consume → undici POST `target` → ack. */
+export function webhookFloorDeliver(nc: NatsConnection, target: string): { stop(): Promise<void> } {
   const t = new URL(target);
   const pool = new Pool(t.origin, { connections: 64 });
   const loop = consumeBounded(nc, "floor_hook", "floor", MAX_IN_FLIGHT_PER_REPLICA, async (m) => {
@@ -119,12 +127,9 @@ export async function webhookFloor(
     m.ack();
   });
   return {
-    url: `${address}/hook`,
     stop: async () => {
-      await app.close();
       await loop.stop();
       await pool.close();
-      await jsm.streams.delete("floor_hook").catch(() => undefined);
     },
   };
 }

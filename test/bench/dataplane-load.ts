@@ -80,6 +80,8 @@ export interface Sent {
   errors: number;
   /** Accepted requests per second over the sending window. */
   acceptedPerSec: number;
+  /** Send → answer (ms) of each accepted request, sorted (the open-loop sender only). */
+  answeredMs?: number[];
 }
 
 /** A webhook request body: a small order like the bundled example's. */
@@ -131,6 +133,7 @@ export async function offer(
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: 128, pipelining: 1 });
   const sent = new Map<string, number>();
+  const answeredMs: number[] = [];
   let errors = 0;
   const total = Math.round(o.rate * o.seconds);
   const began = performance.now();
@@ -156,8 +159,10 @@ export async function offer(
           })
           .then(async (r) => {
             await r.body.dump();
-            if (r.statusCode >= 200 && r.statusCode < 300) sent.set(key, t);
-            else errors++;
+            if (r.statusCode >= 200 && r.statusCode < 300) {
+              sent.set(key, t);
+              answeredMs.push(performance.now() - t);
+            } else errors++;
           }),
       );
     }
@@ -165,7 +170,7 @@ export async function offer(
   await Promise.all(pending);
   const window = (performance.now() - began) / 1000;
   await pool.close();
-  return { sent, errors, acceptedPerSec: sent.size / window };
+  return { sent, errors, acceptedPerSec: sent.size / window, answeredMs: answeredMs.sort((a, b) => a - b) };
 }
 
 /** End-to-end latencies (ms) of the messages both sent and received. */

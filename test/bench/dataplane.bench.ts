@@ -7,7 +7,9 @@
  *      messages in flight (dataplane-floors.ts). Goal ≥ 70% of the floor.
  *   2. Webhook → map → HTTP sink end to end (gateway → ingest stream → replica → undici POST to a receiver): the
  *      delivered rate at saturation (--concurrency requests in flight for --seconds), and p50/p99 from send to
- *      receipt at 1,000 req/s offered. Floor: fastify → publish → consumer → undici POST. Goals ≥ 70%, p99 ≤ 10 ms.
+ *      receipt at 1,000 req/s offered (and 300: the latency a less loaded machine sees). Floor: fastify → publish → consumer → undici POST. Goals ≥ 70%, p99 ≤ 10 ms.
+ *      The gateway, the worker and the floor's two halves each run in a process of their own (dataplane-hops.ts),
+ *      as deployed; the load and the receiver run here.
  *   3. Memory: RSS of a worker-like process (dataplane-idle.ts) with --idle idle replicas (goal ≤ 200 MB), its CPU
  *      while idle, and the RSS added per busy replica.
  *   4. Trace cost: figure 1 with and without message traces (goal ≤ 10% apart).
@@ -15,7 +17,7 @@
  *
  * Output: a table on stdout (--json: every figure as JSON); progress on stderr.
  * Options: --messages N (20000), --reps N (3), --seconds N (5), --concurrency N (64), --idle N (1000), --json,
- * --only 1,2,3,4.
+ * --only 1,2,3,4, --rates R,... (figure 2's offered rates, 1000,300).
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -25,7 +27,7 @@ import { performance } from "node:perf_hooks";
 import { TestNats } from "../helpers/nats.js";
 import { intOption } from "./args.js";
 import { DataPlane } from "./dataplane-env.js";
-import { natsLoop, preload, webhookFloor } from "./dataplane-floors.js";
+import { natsLoop, preload, webhookFloorStream } from "./dataplane-floors.js";
 import { latencies, offer, orderBody, pct, Receiver, saturate } from "./dataplane-load.js";
 import { benchHarness } from "./harness.js";
 import { machine } from "./machine.js";
@@ -37,6 +39,10 @@ const OPT = {
   seconds: intOption(argv, "seconds", 5),
   concurrency: intOption(argv, "concurrency", 64),
   idle: intOption(argv, "idle", 1000),
+  rates: (() => {
+    const i = argv.indexOf("--rates");
+    return (i >= 0 ? argv[i + 1]! : "1000,300").split(",").map(Number);
+  })(),
   json: argv.includes("--json"),
   only: (() => {
     const i = argv.indexOf("--only");
@@ -108,27 +114,58 @@ async function figure1and4(dp: DataPlane, nc: NatsConnection) {
   };
 }
 
-/** Delivered per second at saturation, and latency at 1,000 req/s, through `url` to `rx`. */
+/** Delivered per second at saturation, and latencies at each offered rate (--rates), through `url` to `rx`. */
 async function webhookFigures(url: string, rx: Receiver, prefix: string) {
   rx.reset();
   const t0 = performance.now();
   const s = await saturate(url, { concurrency: OPT.concurrency, seconds: OPT.seconds, prefix: `${prefix}-s` });
   await rx.until(s.sent.size, 120_000);
   const delivered = s.sent.size / ((performance.now() - t0) / 1000);
-  rx.reset();
-  const o = await offer(url, { rate: 1000, seconds: OPT.seconds, prefix: `${prefix}-o` });
-  await rx.until(o.sent.size, 60_000);
-  const l = latencies(o.sent, rx);
-  return {
-    deliveredPerSec: round(delivered),
-    acceptedPerSec: round(s.acceptedPerSec),
-    errors: s.errors + o.errors,
-    p50: round(pct(l, 0.5), 2),
-    p99: round(pct(l, 0.99), 2),
-  };
+  let errors = s.errors;
+  const at: Record<string, Latency> = {};
+  for (const rate of OPT.rates) {
+    rx.reset();
+    const o = await offer(url, { rate, seconds: OPT.seconds, prefix: `${prefix}-o${rate}` });
+    await rx.until(o.sent.size, 60_000);
+    errors += o.errors;
+    const l = latencies(o.sent, rx);
+    at[rate] = {
+      p50: round(pct(l, 0.5), 2),
+      p99: round(pct(l, 0.99), 2),
+      answerP50: round(pct(o.answeredMs ?? [], 0.5), 2),
+      answerP99: round(pct(o.answeredMs ?? [], 0.99), 2),
+    };
+  }
+  return { deliveredPerSec: round(delivered), acceptedPerSec: round(s.acceptedPerSec), errors, at };
 }
 
-async function figure2(dp: DataPlane, nc: NatsConnection) {
+/** Send → receipt, and send → the gateway's answer, in ms. */
+interface Latency {
+  p50: number;
+  p99: number;
+  answerP50: number;
+  answerP99: number;
+}
+
+/** A part of figure 2 in its own process (dataplane-hops.ts); resolves with its URL once it serves. */
+function hops(natsUrl: string, role: string, arg = ""): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = fork(fileURLToPath(new URL("./dataplane-hops.js", import.meta.url)), [natsUrl, role, arg], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+    child.kill("SIGKILL");
+  };
+  h.cleanups.push(stop);
+  return new Promise((resolve, reject) => {
+    child.once("message", (m) => resolve({ url: (m as { url?: string }).url ?? "", stop }));
+    child.once("exit", (code) => reject(new Error(`${role} exited with ${code} before it was ready`)));
+  });
+}
+
+async function figure2(dp: DataPlane, nc: NatsConnection, natsUrl: string) {
   const rx = new Receiver();
   await rx.start();
   h.cleanups.push(() => rx.stop());
@@ -143,26 +180,39 @@ async function figure2(dp: DataPlane, nc: NatsConnection) {
       { name: "out", type: "http", config: { url: rx.url, timeout: "10s", method: "POST", successStatus: [200] } },
     ],
   });
-  const gateway = await dp.gateway();
-  h.cleanups.push(() => gateway.close());
-  await gateway.ready;
-  const replica = await dp.run(r, { allowPrivateNetworks: true });
+  // Each side in its own process, as deployed: the gateway and the worker; the floor's two halves likewise.
+  const gateway = await hops(natsUrl, "vrsky-gateway");
+  const worker = await hops(natsUrl, "vrsky-worker", JSON.stringify(r));
+  const floorStream = await webhookFloorStream(nc);
+  const floorIngest = await hops(natsUrl, "floor-ingest");
+  const floorDeliver = await hops(natsUrl, "floor-deliver", rx.url);
   const floors = [];
   const vrsky = [];
   for (let rep = 0; rep < OPT.reps; rep++) {
     h.progress(`figure 2, rep ${rep + 1}/${OPT.reps}: floor`);
-    const floor = await webhookFloor(nc, rx.url);
-    floors.push(await webhookFigures(floor.url, rx, `f${rep}`));
-    await floor.stop();
+    floors.push(await webhookFigures(floorIngest.url, rx, `f${rep}`));
     h.progress(`figure 2, rep ${rep + 1}/${OPT.reps}: gateway → replica → HTTP sink`);
     vrsky.push(await webhookFigures(`${gateway.url}/t/bench/orders`, rx, `v${rep}`));
   }
-  await replica.stop();
-  const pick = (xs: Array<Record<string, number>>, k: string) => median(xs.map((x) => x[k]!));
+  await Promise.all([gateway.stop(), worker.stop(), floorIngest.stop(), floorDeliver.stop()]);
+  await floorStream.remove();
+  type Sample = Awaited<ReturnType<typeof webhookFigures>>;
+  const summary = (xs: Sample[]) => ({
+    deliveredPerSec: median(xs.map((x) => x.deliveredPerSec)),
+    at: Object.fromEntries(
+      OPT.rates.map((rate) => {
+        const ls = xs.map((x) => x.at[rate]!);
+        const m = (k: keyof Latency) => median(ls.map((l) => l[k]));
+        return [rate, { p50: m("p50"), p99: m("p99"), answerP50: m("answerP50"), answerP99: m("answerP99") }];
+      }),
+    ) as Record<string, Latency>,
+  });
+  const floor = summary(floors);
+  const ours = summary(vrsky);
   return {
-    floor: { deliveredPerSec: pick(floors, "deliveredPerSec"), p50: pick(floors, "p50"), p99: pick(floors, "p99") },
-    vrsky: { deliveredPerSec: pick(vrsky, "deliveredPerSec"), p50: pick(vrsky, "p50"), p99: pick(vrsky, "p99") },
-    ratio: round(pick(vrsky, "deliveredPerSec") / pick(floors, "deliveredPerSec"), 2),
+    floor,
+    vrsky: ours,
+    ratio: round(ours.deliveredPerSec / floor.deliveredPerSec, 2),
     errors: [...floors, ...vrsky].reduce((a, x) => a + x.errors, 0),
     samples: { floor: floors, vrsky },
   };
@@ -192,7 +242,7 @@ async function main() {
   h.cleanups.push(() => dp.close());
   const out: Record<string, unknown> = { machine: m, options: { ...OPT, only: [...OPT.only] } };
   if (OPT.only.has("1") || OPT.only.has("4")) out.natsToNats = await figure1and4(dp, nc);
-  if (OPT.only.has("2")) out.webhook = await figure2(dp, nc);
+  if (OPT.only.has("2")) out.webhook = await figure2(dp, nc, nats.url);
   if (OPT.only.has("3")) out.memory = await figure3(nats.url);
   out.loadEnd = round((await import("node:os")).loadavg()[0]!, 2);
   await h.cleanup();
@@ -213,7 +263,15 @@ function render(o: Record<string, unknown>): string {
   if (w) {
     lines.push(
       `2. webhook → map → HTTP: ${w.vrsky.deliveredPerSec} delivered/s vs floor ${w.floor.deliveredPerSec} = ${Math.round(w.ratio * 100)}% (goal ≥ 70%)`,
-      `   at 1,000 req/s: p50 ${w.vrsky.p50} ms, p99 ${w.vrsky.p99} ms (floor p50 ${w.floor.p50}, p99 ${w.floor.p99}; goal p99 ≤ 10 ms); errors ${w.errors}`,
+      ...OPT.rates.map((rate) => {
+        const [v, f] = [w.vrsky.at[rate]!, w.floor.at[rate]!];
+        return (
+          `   at ${rate} req/s: p50 ${v.p50} ms, p99 ${v.p99} ms (floor p50 ${f.p50}, p99 ${f.p99}` +
+          `${rate === 1000 ? "; goal p99 ≤ 10 ms" : ""}); answered p50 ${v.answerP50} / p99 ${v.answerP99} ms ` +
+          `(floor ${f.answerP50} / ${f.answerP99})`
+        );
+      }),
+      `   errors ${w.errors}`,
     );
   }
   const mem = o.memory as Record<string, number> | undefined;

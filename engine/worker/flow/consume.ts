@@ -22,6 +22,7 @@ import {
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { setMaxListeners } from "node:events";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
+import { endOfTurn } from "../../util/end-of-turn.js";
 import { Payloads } from "./payloads.js";
 import type { TraceLink } from "./traces.js";
 
@@ -190,6 +191,8 @@ export class ConsumerLoop {
   private async settled(): Promise<void> {
     if (this.starting.length > 0) await new Promise<void>((r) => setImmediate(r));
     await Promise.all([...this.handlers]);
+    // Their acks are put off to the end of the turn: in the connection's buffer before anyone flushes it.
+    await endOfTurn();
   }
 
   private poke(): void {

@@ -20,6 +20,7 @@ import { CODES } from "../../errors/codes.js";
 import { errorMessage, isVrskyError } from "../../errors/errors.js";
 import { decideRetry, type RetryPolicy } from "../../errors/retry.js";
 import { decodeBody } from "../../pipeline/codec.js";
+import { atEndOfTurn } from "../../util/end-of-turn.js";
 import type { Message } from "../../pipeline/message.js";
 import type { Output, Processor, SinkRef, StepRef } from "../../pipeline/processor.js";
 import { deadLetterContext, publishDeadLetter, type Failure } from "./dead-letters.js";
@@ -359,7 +360,10 @@ class Delivery {
     if (!this.settle()) return false;
     const ref = removeBody ? this.stored?.payloadRef : undefined;
     if (!ref) {
-      this.f.msg.ack();
+      // With the acks of the other messages settled in this turn: one socket write for them all. An ack lost with
+      // its connection meanwhile redelivers the message (at least once).
+      const m = this.f.msg;
+      atEndOfTurn(() => m.ack());
       return true;
     }
     try {
