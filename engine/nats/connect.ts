@@ -54,3 +54,21 @@ export function readCreds(path: string): Uint8Array {
   }
   return bytes;
 }
+
+/**
+ * Drains the connection (its subscriptions and pending publishes), but closes it when that takes longer than
+ * `timeoutMs`: with NATS away a drain waits for the server for ever, and a process that stops must not.
+ */
+export async function closeNats(nc: NatsConnection, timeoutMs = 2_000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    nc.drain().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (!drained && !nc.isClosed()) await nc.close().catch(() => undefined);
+}

@@ -3,14 +3,15 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { VrskyError } from "../../errors/errors.js";
-import { connectNats } from "../../nats/connect.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { waitForSignal } from "../signals.js";
+import { watchSignals } from "../signals.js";
+import { parseListen } from "../../util/listen-address.js";
 import { durationFlag, listenFlag } from "./reconcile.js";
 
 export interface WorkerFlags {
@@ -49,7 +50,10 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "on SIGTERM, how long to wait for replicas to be handed over; also how long a replica may drain before a hand-over or a restart with a new spec",
       "30s",
     )
-    .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9465)")
+    .option(
+      "--listen <addr>",
+      "serve /healthz, /readyz and /metrics on host:port, [ipv6]:port, :port (every interface) or port (loopback)",
+    )
     .option("--secrets-dir <dir>", "secrets of the sinks as files <dir>/<tenant>/<name> (a mounted Kubernetes Secret)")
     .option(
       "--repo <dir>",
@@ -106,18 +110,54 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       "--repo needs --keys: the key folder's secrets.agekey decrypts the sealed secrets",
     );
   }
+  const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
   const secrets = secretSource({
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
   const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
   const log = jsonLog(ctx);
+  // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
+  const signals = watchSignals();
+  try {
+    return await runChecked(
+      flags,
+      ctx,
+      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, log, signals },
+      onReady,
+    );
+  } finally {
+    signals.stop();
+  }
+}
+
+interface CheckedWorker {
+  id: string;
+  capacity: number;
+  labels: Record<string, string>;
+  heartbeatMs: number;
+  expiryMs: number;
+  drainMs: number;
+  listen: ReturnType<typeof parseListen> | undefined;
+  secrets: ReturnType<typeof secretSource>;
+  creds: string | undefined;
+  log: ReturnType<typeof jsonLog>;
+  signals: ReturnType<typeof watchSignals>;
+}
+
+async function runChecked(
+  flags: WorkerFlags,
+  ctx: CliContext,
+  c: CheckedWorker,
+  onReady?: (w: Worker) => void,
+): Promise<number> {
+  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
   const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, drainTimeoutMs: drainMs, log, flow });
-  // Before registering: a bad --listen address must not leave a registration behind.
-  const probes = flags.listen
-    ? await listenFlag(worker, flags.listen).catch(async (e: unknown) => {
+  // Before registering: an address in use must not leave a registration behind.
+  const probes = listen
+    ? await listenFlag(worker, listen).catch(async (e: unknown) => {
         await nc.close();
         throw e;
       })
@@ -129,15 +169,19 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
         if (s.type === "disconnect" || s.type === "reconnect") log(`nats-${s.type}`, {});
       }
     })();
+    if (signals.received) {
+      log("stopping", { signal: signals.received });
+      return 0; // stopped before it registered: nothing to hand over
+    }
     await worker.start();
     onReady?.(worker);
-    const signal = await waitForSignal();
+    const signal = await signals.signal;
     log("stopping", { signal });
     await worker.drain();
     return 0;
   } finally {
     probes?.server.close();
     await worker.close();
-    await nc.drain().catch(() => nc.close());
+    await closeNats(nc);
   }
 }
