@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { parseSize } from "../../manifests/durations.js";
@@ -62,10 +63,11 @@ export async function runGateway(
   if (flags.repo && !flags.keys)
     throw new VrskyError("VRS_USAGE", "--repo needs --keys: sealed secrets are opened with the key folder's identity");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
   const log = jsonLog(ctx);
   const nc = await connectNats({
     url: flags.nats,
-    creds: flags.creds ?? keys?.files.platformCreds,
+    creds,
     name: "vrsky-gateway",
     jetstream: true,
   });

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { git } from "../../git/exec.js";
 import { ResolverClient } from "../../accounts/resolver.js";
 import { NatsAccountOps } from "../../reconciler/account-ops.js";
@@ -138,6 +139,7 @@ export async function runReconcile(
   }
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
   const secrets =
     flags.secretsDir || flags.keys
@@ -149,7 +151,7 @@ export async function runReconcile(
       : undefined;
   const nc = await connectNats({
     url: flags.nats,
-    creds: flags.creds ?? keys?.files.platformCreds,
+    creds,
     name: `vrsky-reconciler-${id}`,
     jetstream: true,
   });

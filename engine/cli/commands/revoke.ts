@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { isPublicKey } from "../../accounts/fast-keys.js";
 import { isTenantName, loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
 import { revocationKey } from "../../contract/keys.js";
@@ -25,9 +26,10 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
         if (!isPublicKey(o.user, "user"))
           throw new VrskyError(
             "VRS_USAGE",
-            `--user must be a user public key (56 characters starting with U), not '${o.user}'`,
+            // Never echo the value: it may be a seed pasted by mistake.
+            `--user must be a user public key (56 characters starting with U, as vrsky creds printed it); the value given is not one${/^S/.test(o.user) ? " (it looks like a secret seed: never pass seeds on a command line; issue new creds and revoke the old user)" : ""}`,
           );
-        const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
+        const creds = platformCredsFile(o.creds, o.keys ? loadKeys(o.keys) : undefined);
         const nc = await connectNats({ url: o.nats, creds, name: "vrsky-revoke", jetstream: true });
         try {
           const record: RevocationRecord = {

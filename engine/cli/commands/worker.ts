@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
@@ -110,7 +111,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
-  const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
+  const creds = platformCredsFile(flags.creds, flags.keys ? loadKeys(flags.keys) : undefined);
   const log = jsonLog(ctx);
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
