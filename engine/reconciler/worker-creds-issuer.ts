@@ -14,6 +14,7 @@ import { parseReplicaKey, revocationKey } from "../contract/keys.js";
 import { CREDS_QUEUE, CREDS_SUBJECT } from "../contract/subjects.js";
 import { workerPermissions, type WorkerCredsReply, type WorkerCredsRequest } from "../contract/worker-creds.js";
 import { userJwt } from "../accounts/claims.js";
+import { assertPlatformConnection } from "../accounts/connection-account.js";
 import { isPublicKey } from "../accounts/fast-keys.js";
 import { tenantGeneration } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
@@ -44,7 +45,13 @@ export class WorkerCredsIssuer {
 
   constructor(private readonly o: WorkerCredsIssuerOptions) {}
 
-  start(): void {
+  /**
+   * Serves requests once the server confirms that this connection is in the platform account: in any other account
+   * (a tenant's creds given by mistake) requests would come from that account's users, who must never get a user
+   * of another tenant. Throws VRS_CREDS_NOT_PLATFORM then.
+   */
+  async start(): Promise<void> {
+    await assertPlatformConnection(this.o.nc, this.o.keys, "the worker credentials issuer");
     this.sub = this.o.nc.subscribe(CREDS_SUBJECT, { queue: CREDS_QUEUE });
     void (async () => {
       for await (const m of this.sub!) {

@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { parseSize } from "../../manifests/durations.js";
@@ -68,6 +69,7 @@ export async function runGateway(
     throw new VrskyError("VRS_USAGE", "--repo needs --keys: sealed secrets are opened with the key folder's identity");
   const listen = parseListen(flags.listen, "--listen");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
   const log = jsonLog(ctx);
   // Before any I/O: a signal from now on stops the gateway gracefully, even one that arrives while it connects.
   const signals = watchSignals();
@@ -93,7 +95,7 @@ async function serve(
   const { listen, keys, drainTimeoutMs, maxBody, log, signals } = c;
   const nc = await connectNats({
     url: flags.nats,
-    creds: flags.creds ?? keys?.files.platformCreds,
+    creds,
     name: "vrsky-gateway",
     jetstream: true,
   });

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { git } from "../../git/exec.js";
 import { resolveCommit } from "../../git/revision.js";
 import { ResolverClient } from "../../accounts/resolver.js";
@@ -197,6 +198,7 @@ async function reconcileWith(
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
   const secrets =
     flags.secretsDir || flags.keys
@@ -208,7 +210,7 @@ async function reconcileWith(
       : undefined;
   const nc = await connectNats({
     url: flags.nats,
-    creds: flags.creds ?? keys?.files.platformCreds,
+    creds,
     name: `vrsky-reconciler-${id}`,
     jetstream: true,
   });

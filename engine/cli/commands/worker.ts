@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
@@ -115,7 +116,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
-  const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
+  const creds = platformCredsFile(flags.creds, flags.keys ? loadKeys(flags.keys) : undefined);
   const log = jsonLog(ctx);
   // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
   const signals = watchSignals();
