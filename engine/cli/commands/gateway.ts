@@ -74,7 +74,7 @@ export async function runGateway(
   // Before any I/O: a signal from now on stops the gateway gracefully, even one that arrives while it connects.
   const signals = watchSignals();
   try {
-    return await serve(flags, { listen, keys, drainTimeoutMs, maxBody, log, signals }, onReady);
+    return await serve(flags, { listen, keys, creds, drainTimeoutMs, maxBody, log, signals }, onReady);
   } finally {
     signals.stop();
   }
@@ -85,6 +85,7 @@ async function serve(
   c: {
     listen: ReturnType<typeof parseListen>;
     keys: ReturnType<typeof loadKeys> | undefined;
+    creds: string | undefined;
     drainTimeoutMs: number;
     maxBody: number;
     log: ReturnType<typeof jsonLog>;
@@ -92,7 +93,7 @@ async function serve(
   },
   onReady?: (g: Gateway) => void,
 ): Promise<number> {
-  const { listen, keys, drainTimeoutMs, maxBody, log, signals } = c;
+  const { listen, keys, creds, drainTimeoutMs, maxBody, log, signals } = c;
   const nc = await connectNats({
     url: flags.nats,
     creds,
