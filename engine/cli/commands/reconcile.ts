@@ -147,6 +147,8 @@ export async function runReconcile(
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
+  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
   const source: RefSource = flags.remote
     ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, fetchIntervalMs)
     : new LocalRefSource(resolve(flags.repo), flags.branch);
@@ -174,6 +176,8 @@ export async function runReconcile(
       share,
       listen,
       signals,
+      keys,
+      creds,
     });
   } finally {
     signals?.stop();
@@ -188,17 +192,17 @@ interface Checked {
   share: number;
   listen: ListenAddress | undefined;
   signals: ReturnType<typeof watchSignals> | undefined;
+  keys: ReturnType<typeof loadKeys> | undefined;
+  creds: string | undefined;
 }
 
 async function reconcileWith(
   flags: ReconcileFlags,
   ctx: CliContext,
   hooks: ReconcileHooks,
-  { source, resyncMs, leaseTtlMs, workerCredsTtlMs, share, listen, signals }: Checked,
+  { source, resyncMs, leaseTtlMs, workerCredsTtlMs, share, listen, signals, keys, creds }: Checked,
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
-  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
-  const creds = platformCredsFile(flags.creds, keys);
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
   const secrets =
     flags.secretsDir || flags.keys
