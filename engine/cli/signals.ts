@@ -17,7 +17,9 @@ export function captureSignalsEarly(): void {
   early = e;
   const handler = (sig: NodeJS.Signals) => {
     if (e.deliver) e.deliver(sig);
-    else e.pending ??= sig;
+    else if (e.pending)
+      process.exit(sig === "SIGINT" ? 130 : 143); // a second one before the command watched
+    else e.pending = sig;
   };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);

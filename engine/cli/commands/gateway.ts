@@ -9,8 +9,8 @@ import { parseSize } from "../../manifests/durations.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { watchSignals } from "../signals.js";
-import { parseListen } from "../../util/listen-address.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
+import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag } from "./reconcile.js";
 
 export interface GatewayFlags {
@@ -83,13 +83,13 @@ export async function runGateway(
 async function serve(
   flags: GatewayFlags,
   c: {
-    listen: ReturnType<typeof parseListen>;
+    listen: ListenAddress;
     keys: ReturnType<typeof loadKeys> | undefined;
     creds: string | undefined;
     drainTimeoutMs: number;
     maxBody: number;
     log: ReturnType<typeof jsonLog>;
-    signals: ReturnType<typeof watchSignals>;
+    signals: SignalWatch;
   },
   onReady?: (g: Gateway) => void,
 ): Promise<number> {

@@ -20,7 +20,7 @@ import { secretSource } from "../../secrets/sources.js";
 import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { watchSignals } from "../signals.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
 
 export interface ReconcileFlags {
   repo: string;
@@ -191,7 +191,7 @@ interface Checked {
   workerCredsTtlMs: number;
   share: number;
   listen: ListenAddress | undefined;
-  signals: ReturnType<typeof watchSignals> | undefined;
+  signals: SignalWatch | undefined;
   keys: ReturnType<typeof loadKeys> | undefined;
   creds: string | undefined;
 }

@@ -11,8 +11,8 @@ import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { watchSignals } from "../signals.js";
-import { parseListen } from "../../util/listen-address.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
+import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag, listenFlag } from "./reconcile.js";
 
 export interface WorkerFlags {
@@ -139,11 +139,11 @@ interface CheckedWorker {
   heartbeatMs: number;
   expiryMs: number;
   drainMs: number;
-  listen: ReturnType<typeof parseListen> | undefined;
+  listen: ListenAddress | undefined;
   secrets: ReturnType<typeof secretSource>;
   creds: string | undefined;
   log: ReturnType<typeof jsonLog>;
-  signals: ReturnType<typeof watchSignals>;
+  signals: SignalWatch;
 }
 
 async function runChecked(
