@@ -4,6 +4,7 @@ import { jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { FastKeyPair } from "../accounts/fast-keys.js";
 import { TenantConnector } from "../discovery/connector.js";
 import { errorMessage } from "../errors/errors.js";
+import type { WorkerIdentity } from "../accounts/worker-identity.js";
 import { requestWorkerJwt } from "./creds-client.js";
 
 export interface TenantSessionsOptions {
@@ -12,6 +13,8 @@ export interface TenantSessionsOptions {
   discovery: KV;
   worker: string;
   session: () => string;
+  /** The worker's own platform user: signs credentials requests (operator mode). */
+  identity?: WorkerIdentity;
   /** Renew a user when this share of its lifetime has passed. */
   refreshAt?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
@@ -116,12 +119,16 @@ export class TenantSession extends EventEmitter {
     this.user ??= FastKeyPair.create("user");
     const issuedAt = Date.now();
     const ask = () =>
-      requestWorkerJwt(this.o.nc, {
-        worker: this.o.worker,
-        session: this.o.session(),
-        tenant: this.tenant,
-        userPublicKey: this.user!.getPublicKey(),
-      });
+      requestWorkerJwt(
+        this.o.nc,
+        {
+          worker: this.o.worker,
+          session: this.o.session(),
+          tenant: this.tenant,
+          userPublicKey: this.user!.getPublicKey(),
+        },
+        this.o.identity,
+      );
     let got: Awaited<ReturnType<typeof requestWorkerJwt>>;
     try {
       got = await ask();
