@@ -107,8 +107,10 @@ export class Worker {
       worker: this.id,
       session: () => this.session,
       identity: this.o.identity,
+      revocations: kv.revocations,
       log: this.log,
     });
+    await this.sessions.watchRevocations();
     this.lifecycle = new ReplicaLifecycle({
       worker: this.id,
       claims: this.claims,

@@ -142,4 +142,50 @@ describe("worker identity: credentials are issued only over the platform account
       "VRS_USAGE",
     );
   });
+
+  it("a worker whose tenant user is revoked gets a new user at once, not at its next renewal", async () => {
+    fx.repo
+      .write("tenants/acme.yaml", tenantYaml("acme"))
+      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
+    const r = await fx.reconciler({
+      id: "op",
+      sharedServers: [fx.url],
+      accounts: true,
+      resyncMs: 3_600_000,
+      // Renewal would come at 2/3 of 10 minutes: far beyond this test.
+      workerCreds: { keys: fx.keys, ttlMs: 600_000 },
+    });
+    await r.start();
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit()));
+    const events: Array<{ event: string } & Record<string, unknown>> = [];
+    const worker = new Worker({
+      nc: await fx.connect(),
+      id: "w1",
+      identity: workerUser(fx.keys, "w1").identity,
+      capacity: 5,
+      heartbeatMs: 200,
+      expiryMs: 1_500,
+      log: (event, fields) => void events.push({ event, ...fields }),
+    });
+    fx.defer(() => worker.close());
+    await worker.start();
+    await until(() => worker.replicas().some((x) => x.state === "running"), 10_000, "w1 runs acme's replica");
+    const users = () => events.filter((e) => e.event === "tenant-creds" && e.tenant === "acme").map((e) => e.user);
+    const first = String(users()[0]);
+    const revoked = await cli("revoke", "--tenant", "acme", "--user", first, "--nats", fx.url, "--keys", fx.keys.dir);
+    expect(revoked.code, revoked.stderr).to.equal(0);
+    await until(() => users().length >= 2, 5_000, "a new user for acme right after the revocation");
+    expect(users()[1]).to.not.equal(first);
+    // The replica answers again, on a connection as the new user.
+    const acme = await fx.operator.connectTenant("acme", 0, { name: "probe", ttlSeconds: 600 });
+    await until(
+      async () =>
+        await acme.request("vrsky.acme._replica.orders.0", "", { timeout: 1_000 }).then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+      "the replica answers after the revocation",
+    );
+  });
 });
