@@ -10,7 +10,7 @@ import { BUCKETS } from "../../contract/buckets.js";
 import type { AccountRecord } from "../../contract/accounts.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { connectNats } from "../../nats/connect.js";
-import { userCreds } from "../../accounts/claims.js";
+import { MAX_USER_TTL_SECONDS, userCreds } from "../../accounts/claims.js";
 import { formatDuration, parseDuration } from "../../manifests/durations.js";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
@@ -61,6 +61,8 @@ export function registerCreds(program: Command, ctx: CliContext): void {
       const ttlMs = parseDuration(ttl);
       if (ttlMs === undefined || ttlMs < 1000)
         throw new VrskyError("VRS_USAGE", `--ttl '${ttl}' is not a duration of at least 1s (e.g. 15m, 1h)`);
+      if (o.tenant !== undefined && ttlMs > MAX_USER_TTL_SECONDS * 1000)
+        throw new VrskyError("VRS_USAGE", `--ttl '${ttl}' is longer than tenant credentials may live (30d)`);
       const keys = loadKeys(o.keys);
       const ttlSeconds = Math.ceil(ttlMs / 1000);
       const where = o.out ? ` written to ${resolve(o.out)}` : "";

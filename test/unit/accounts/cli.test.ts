@@ -106,6 +106,7 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
         "VRS_WRITE_FAILED",
       ],
       [["--tenant", "acme", "--keys", dir], "VRS_USAGE"],
+      [["--tenant", "acme", "--keys", dir, "--force", "--ttl", "31d"], "VRS_USAGE"],
       [["--tenant", "acme", "--worker", "w1", "--keys", dir], "VRS_USAGE"],
       [["--worker", "w.1", "--keys", dir], "VRS_USAGE"],
     ];
