@@ -178,8 +178,8 @@ export const CODES = {
     "stall",
   ),
   VRS_CREDS_TTL_INVALID: c(
-    "credential lifetime is not positive",
-    "give credentials a lifetime of at least 1s",
+    "credential lifetime out of range",
+    "give tenant credentials a lifetime from 1s to 30d",
     "stall",
   ),
   VRS_ACCOUNT_PROTECTED: c(

@@ -16,6 +16,7 @@ import { workerPermissions, type WorkerCredsReply, type WorkerCredsRequest } fro
 import { userJwt } from "../accounts/claims.js";
 import { assertPlatformConnection } from "../accounts/connection-account.js";
 import { isPublicKey } from "../accounts/fast-keys.js";
+import { workerIdentityRefusal } from "../accounts/worker-identity.js";
 import { tenantGeneration } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import type { TenantResource } from "../model/resources.js";
@@ -73,6 +74,12 @@ export class WorkerCredsIssuer {
   private async answer(req: WorkerCredsRequest): Promise<WorkerCredsReply> {
     if (typeof req?.worker !== "string" || typeof req.tenant !== "string" || typeof req.userPublicKey !== "string") {
       return { ok: false, error: "request needs worker, session, tenant and userPublicKey", retryable: false };
+    }
+    // Only the worker's own platform user may ask in its name (not the reconciler's, the gateway's or another worker's).
+    const notThem = workerIdentityRefusal(req, this.o.keys);
+    if (notThem) {
+      this.o.log?.("worker-creds-refused", { worker: req.worker, tenant: req.tenant, reason: notThem });
+      return { ok: false, error: notThem, retryable: false };
     }
     if (!isPublicKey(req.userPublicKey, "user"))
       return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };

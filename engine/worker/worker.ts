@@ -10,6 +10,7 @@ import { ReplicaLifecycle } from "./lifecycle.js";
 import { Membership } from "./membership.js";
 import { createFlowRunner, type FlowRunnerOptions } from "./flow/flow-runner.js";
 import type { ReplicaRunner } from "./runner.js";
+import type { WorkerIdentity } from "../accounts/worker-identity.js";
 import { TenantSessions } from "./tenant-sessions.js";
 
 export { preciseNow } from "./replica-run.js";
@@ -42,6 +43,8 @@ export interface WorkerOptions {
   drainTimeoutMs?: number;
   bucketReplicas?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** The worker's own platform user (operator mode): the credentials issuer serves this worker only with it. */
+  identity?: WorkerIdentity;
 }
 
 /**
@@ -116,8 +119,11 @@ export class Worker {
       discovery: kv.discovery,
       worker: this.id,
       session: () => this.session,
+      identity: this.o.identity,
+      revocations: kv.revocations,
       log: this.log,
     });
+    await this.sessions.watchRevocations();
     this.lifecycle = new ReplicaLifecycle({
       worker: this.id,
       claims: this.claims,

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
+import { MAX_USER_TTL_SECONDS } from "../../accounts/claims.js";
 import { git } from "../../git/exec.js";
 import { resolveCommit } from "../../git/revision.js";
 import { ResolverClient } from "../../accounts/resolver.js";
@@ -141,8 +142,8 @@ export async function runReconcile(
   const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl, MIN_LEASE_TTL);
   const fetchIntervalMs = durationFlag("--fetch-interval", flags.fetchInterval);
   const workerCredsTtlMs = durationFlag("--worker-creds-ttl", flags.workerCredsTtl ?? "15m");
-  if (workerCredsTtlMs < 3_000)
-    throw new VrskyError("VRS_USAGE", `--worker-creds-ttl must be at least 3s, not '${flags.workerCredsTtl}'`);
+  if (workerCredsTtlMs < 3_000 || workerCredsTtlMs > MAX_USER_TTL_SECONDS * 1000)
+    throw new VrskyError("VRS_USAGE", `--worker-creds-ttl must be from 3s to 30d, not '${flags.workerCredsTtl}'`);
   const share = Number(flags.maxDeleteShare);
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);

@@ -2,6 +2,7 @@ import { resolve, join } from "node:path";
 import type { Command } from "commander";
 import { git } from "../../git/exec.js";
 import { existsSync } from "node:fs";
+import { workerUser } from "../../accounts/worker-identity.js";
 import { initKeys, KEY_FILES, loadKeys } from "../../accounts/keys.js";
 import { startOperatorServer } from "../../accounts/local.js";
 import { LocalNatsServer } from "../../nats/local-server.js";
@@ -126,6 +127,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                   worker = new Worker({
                     nc: workerNc,
                     id: "local",
+                    ...(keysDir ? { identity: workerUser(loadKeys(keysDir), "local").identity } : {}),
                     capacity,
                     log: jsonLog(ctx),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
@@ -156,7 +158,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     `  status      npx vrsky status --nats ${url}${keysDir ? ` --keys ${keysDir}` : ""}`,
                     ...(keysDir
                       ? [
-                          `  keys        ${keysDir} (operator mode; \`npx vrsky creds --keys ${keysDir} --tenant <name>\` for a tenant user)`,
+                          `  keys        ${keysDir} (operator mode; \`npx vrsky creds --keys ${keysDir} --nats ${url} --tenant <name>\` for a tenant user)`,
                         ]
                       : []),
                     `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
+import { identityInCreds, workerUser } from "../../accounts/worker-identity.js";
 import { VrskyError } from "../../errors/errors.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
@@ -39,8 +40,14 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "Run a worker: register with the platform, run the integration replicas assigned to it, hand them over on shutdown",
     )
     .requiredOption("--nats <url>", "NATS server URL(s) of the platform, comma-separated")
-    .option("--creds <file>", "NATS credentials file of the platform account")
-    .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
+    .option(
+      "--creds <file>",
+      "NATS credentials of the platform account: the worker's own, from vrsky creds --worker ID (operator mode)",
+    )
+    .option(
+      "--keys <dir>",
+      "key directory from vrsky init (uses its platform.creds; the worker makes its own identity)",
+    )
     .option("--id <id>", "worker id, unique among workers (default: host name and pid)")
     .option("--capacity <n>", "most replicas this worker runs at once", "10")
     .option("--labels <k=v,...>", "labels for placement (dedicated tenants may be pinned to them)", "")
@@ -90,9 +97,19 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       `--expiry (${flags.expiry}) must be at least 4 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`,
     );
   }
+  // A worker's own creds (vrsky creds --worker ID) name its id; with the keys, the worker makes its identity itself.
+  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
+  const own = flags.creds !== undefined ? identityInCreds(flags.creds) : undefined;
+  if (own && flags.id !== undefined && flags.id !== own.worker)
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--id '${flags.id}' differs from worker ${own.worker}, whose identity --creds ${flags.creds} holds: leave --id out or issue creds for it`,
+    );
   // The default id must itself be a valid id: host names may hold dots.
   const id =
     flags.id ??
+    own?.worker ??
     `${
       hostname()
         .replace(/[^a-z0-9_-]+/gi, "-")
@@ -116,7 +133,6 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
-  const creds = platformCredsFile(flags.creds, flags.keys ? loadKeys(flags.keys) : undefined);
   const log = jsonLog(ctx);
   // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
   const signals = watchSignals();
@@ -124,7 +140,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     return await runChecked(
       flags,
       ctx,
-      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, log, signals },
+      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, keys, own, log, signals },
       onReady,
     );
   } finally {
@@ -142,6 +158,8 @@ interface CheckedWorker {
   listen: ListenAddress | undefined;
   secrets: ReturnType<typeof secretSource>;
   creds: string | undefined;
+  keys: ReturnType<typeof loadKeys> | undefined;
+  own: ReturnType<typeof identityInCreds> | undefined;
   log: ReturnType<typeof jsonLog>;
   signals: SignalWatch;
 }
@@ -152,10 +170,22 @@ async function runChecked(
   c: CheckedWorker,
   onReady?: (w: Worker) => void,
 ): Promise<number> {
-  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, log, signals } = c;
+  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, keys, own, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
-  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, drainTimeoutMs: drainMs, log, flow });
+  const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
+  const worker = new Worker({
+    nc,
+    id,
+    capacity,
+    labels,
+    heartbeatMs,
+    expiryMs,
+    drainTimeoutMs: drainMs,
+    log,
+    flow,
+    ...(identity ? { identity } : {}),
+  });
   // Before registering: an address in use must not leave a registration behind.
   const probes = listen
     ? await listenFlag(worker, listen).catch(async (e: unknown) => {
