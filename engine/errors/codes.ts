@@ -131,6 +131,11 @@ export const CODES = {
     "restore the key directory from its backup; its files must come from one vrsky init",
     "stall",
   ),
+  VRS_KEYS_TRACKED: c(
+    "key directory is tracked by git",
+    "its secrets are (or will be) in git history: untrack it (git rm -r --cached <dir>), commit, and create new keys with vrsky init if it was ever pushed",
+    "stall",
+  ),
   VRS_ACCOUNT_PUSH_FAILED: c(
     "account JWT not accepted by the NATS resolver",
     "check that the server runs in operator mode with a full resolver and trusts this operator (nats-server.conf from vrsky init)",
