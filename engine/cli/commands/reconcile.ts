@@ -30,6 +30,8 @@ export interface ReconcileFlags {
   resync: string;
   leaseTtl: string;
   maxDeleteShare: string;
+  /** Default "0.5". */
+  maxDeleteIntegrationShare?: string;
   allowPrune: boolean;
   id?: string;
   listen?: string;
@@ -60,7 +62,16 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--resync <duration>", "period of the full resync", "60s")
     .option("--lease-ttl <duration>", "leader lease duration; a standby takes over after it expires", "5s")
     .option("--max-delete-share <fraction>", "largest share of tenants one run may delete", "0.5")
-    .option("--allow-prune", "allow this process to exceed --max-delete-share", false)
+    .option(
+      "--max-delete-integration-share <fraction>",
+      "largest share of integrations one run may delete from tenants that stay",
+      "0.5",
+    )
+    .option(
+      "--allow-prune",
+      "allow this process to exceed --max-delete-share and --max-delete-integration-share",
+      false,
+    )
     .option("--id <id>", "reconciler id (default: host name and pid)")
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9464)")
     .option("--state-dir <dir>", "local folder for the remote mirror and local tenant instances", ".vrsky")
@@ -130,6 +141,12 @@ export async function runReconcile(
   const share = Number(flags.maxDeleteShare);
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
+  const integrationShare = Number(flags.maxDeleteIntegrationShare ?? "0.5");
+  if (!(integrationShare >= 0 && integrationShare <= 1))
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--max-delete-integration-share must be between 0 and 1, not '${flags.maxDeleteIntegrationShare}'`,
+    );
   const source: RefSource = flags.remote
     ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, fetchIntervalMs)
     : new LocalRefSource(resolve(flags.repo), flags.branch);
@@ -175,6 +192,7 @@ export async function runReconcile(
     resyncMs,
     leaseTtlMs,
     maxDeleteShare: share,
+    maxDeleteIntegrationShare: integrationShare,
     allowPrune: flags.allowPrune,
     sharedServers,
     provisioner,
