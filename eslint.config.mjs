@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 /** The pure core: data, rules and decisions. No I/O, no NATS, no process, no plane. */
-const PURE = ["contract", "model", "manifests", "plan", "scheduler", "errors", "connectors", "pipeline"];
+const PURE = ["contract", "model", "manifests", "plan", "scheduler", "errors", "connectors", "pipeline", "text"];
 /** Folders of the effectful shell, by what may not be imported from where. */
 const PLANES = ["reconciler", "worker", "gateway", "views", "cli"];
 const SHARED = [

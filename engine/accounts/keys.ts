@@ -55,6 +55,8 @@ export const KEY_FILES = {
   manifest: "keys.json",
   resolverDir: "resolver",
   secretsIdentity: SECRETS_KEY_FILE,
+  /** `*`: git ignores the whole folder, so `git add -A` in a repository that holds it never commits a key. */
+  gitignore: ".gitignore",
 } as const;
 
 const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -253,6 +255,7 @@ function writeKeyDir(dir: string, written: string[], opts: { operatorName?: stri
     chmodSync(join(dir, name), 0o600);
     written.push(name);
   };
+  write(KEY_FILES.gitignore, "*\n");
   write(KEY_FILES.operatorSeed, Buffer.concat([operator.getSeed(), Buffer.from("\n")]));
   write(KEY_FILES.systemAccountSeed, Buffer.concat([sys.getSeed(), Buffer.from("\n")]));
   write(KEY_FILES.platformAccountSeed, Buffer.concat([platform.getSeed(), Buffer.from("\n")]));

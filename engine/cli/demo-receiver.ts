@@ -7,7 +7,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { bindHost, httpUrl, listenFailure, type ListenAddress } from "../util/listen-address.js";
-import { printable } from "../util/printable.js";
+import { printable } from "../text/printable.js";
 
 export interface DemoReceiver {
   /** `http://127.0.0.1:<port>` */

@@ -1,5 +1,6 @@
 import { CODES } from "../errors/codes.js";
 import type { Finding } from "../errors/finding.js";
+import { printable } from "../text/printable.js";
 
 export type Stream =
   NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean; writeBytes?: (b: Uint8Array) => boolean };
@@ -20,11 +21,15 @@ export function paint(on: boolean, code: number, s: string): string {
   return on ? `\u001b[${code}m${s}\u001b[0m` : s;
 }
 
-/** `file:line:column  CODE  message` and, indented, what to do. */
+/**
+ * `file:line:column  CODE  message` and, indented, what to do. File names and messages come from a commit (or from
+ * KV): their control characters are escaped.
+ */
 export function renderFindings(findings: Finding[], color: boolean): string {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${paint(color, 1, `${f.file}:${f.line}:${f.column}`)}  ${paint(color, 31, f.code)}  ${f.message}`);
+    const at = `${printable(f.file)}:${f.line}:${f.column}`;
+    lines.push(`${paint(color, 1, at)}  ${paint(color, 31, printable(f.code))}  ${printable(f.message)}`);
     lines.push(`    ${paint(color, 2, `fix: ${CODES[f.code].hint}`)}`);
   }
   return lines.length ? lines.join("\n") + "\n" : "";

@@ -31,7 +31,15 @@ export const CODES = {
   ),
   VRS_FILE_UNSUPPORTED_TYPE: c(
     "entry is not a regular file",
-    "submodules and special files are not manifests; remove it",
+    "special files (and links to folders) are not manifests; remove it",
+  ),
+  VRS_FILE_SUBMODULE: c(
+    "git submodule in a manifest folder",
+    "commit the manifests themselves instead of a submodule in tenants/ or integrations/",
+  ),
+  VRS_FILE_SYMLINK_UNSUPPORTED: c(
+    "symbolic link in a manifest folder that is not a manifest file",
+    "replace a linked folder with its files; a link may only stand for one .yaml/.yml manifest file",
   ),
   VRS_FILE_MISPLACED: c(
     "file is in the wrong place",
@@ -129,6 +137,11 @@ export const CODES = {
   VRS_KEYS_INVALID: c(
     "key directory is damaged",
     "restore the key directory from its backup; its files must come from one vrsky init",
+    "stall",
+  ),
+  VRS_KEYS_TRACKED: c(
+    "key directory is tracked by git",
+    "its secrets are (or will be) in git history: untrack it (git rm -r --cached <dir>), commit, and create new keys with vrsky init if it was ever pushed",
     "stall",
   ),
   VRS_ACCOUNT_PUSH_FAILED: c(

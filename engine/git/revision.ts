@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { VrskyError } from "../errors/errors.js";
-import { isManifestPath, type ManifestFile, type ParseCache } from "../manifests/load.js";
+import { isManifestPath, mayHideManifests, strayEntry, type ManifestFile, type ParseCache } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 import { git, gitOk } from "./exec.js";
 
@@ -38,9 +38,15 @@ export async function readRevision(
   const files: ManifestFile[] = [];
   const links: Array<{ file: ManifestFile; entry: TreeEntry }> = [];
   for (const e of entries) {
-    if (!select(e.path)) continue;
+    if (!select(e.path)) {
+      // A submodule or a link standing for a folder would hide (or swap in) manifests unseen: a finding, once (in
+      // the manifests' load, not again in the fixtures').
+      const special = e.type === "commit" ? "submodule" : e.mode === "120000" ? "link" : undefined;
+      if (!options.select && special && mayHideManifests(e.path)) files.push(strayEntry(e.path, special));
+      continue;
+    }
     if (e.type === "commit") {
-      files.push({ path: e.path, problem: problem("VRS_FILE_UNSUPPORTED_TYPE", "a submodule is not a manifest") });
+      files.push(strayEntry(e.path, "submodule"));
     } else if (e.mode === "120000") {
       const file: ManifestFile = { path: e.path };
       links.push({ file, entry: e });

@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import { lstat, readdir, readFile, realpath } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { errorMessage, VrskyError } from "../errors/errors.js";
-import { isManifestPath, type ManifestFile } from "../manifests/load.js";
+import { isManifestPath, mayHideManifests, strayEntry, type ManifestFile } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 
 /** The manifest files (or the files `select` picks) of a working tree, for editors (`vrsky validate --worktree`). Never used to apply. */
@@ -38,10 +39,17 @@ export async function readWorktree(
       const abs = join(root, rel);
       const st = await lstat(abs);
       if (st.isDirectory()) {
-        if (!name.startsWith(".")) await walk(rel);
+        if (name.startsWith(".")) continue;
+        // A submodule's work tree: its files are not part of the commit, so they are not read here either.
+        if (existsSync(join(abs, ".git"))) {
+          if (!options.select) files.push(strayEntry(rel, "submodule"));
+        } else await walk(rel);
         continue;
       }
-      if (!select(rel)) continue;
+      if (!select(rel)) {
+        if (!options.select && st.isSymbolicLink() && mayHideManifests(rel)) files.push(strayEntry(rel, "link"));
+        continue;
+      }
       const at = { line: 1, column: 1, path: "" } as const;
       let target = abs;
       if (st.isSymbolicLink()) {
@@ -81,8 +89,13 @@ export async function readWorktree(
     }
   };
   try {
-    await walk("tenants");
-    await walk("integrations");
+    for (const top of ["tenants", "integrations"]) {
+      const st = await lstat(join(root, top)).catch(() => undefined);
+      if (st?.isSymbolicLink() && !options.select) files.push(strayEntry(top, "link"));
+      else if (existsSync(join(root, top, ".git"))) {
+        if (!options.select) files.push(strayEntry(top, "submodule"));
+      } else await walk(top);
+    }
   } catch (e) {
     // A file that vanished or may not be read while we walk: the tree cannot be validated as it is.
     throw new VrskyError("VRS_WORKTREE_INVALID", `cannot read the working tree ${root}: ${errorMessage(e)}`, {

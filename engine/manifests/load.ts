@@ -45,6 +45,40 @@ export function isManifestPath(path: string): boolean {
 }
 
 /**
+ * Whether a submodule or a link at `path` (one that is not a manifest file) could hide manifests or swap some in
+ * unseen: anywhere under tenants/ or integrations/ except hidden entries and fixture tests (loaded on their own).
+ */
+export function mayHideManifests(path: string): boolean {
+  return /^(tenants|integrations)(?:\/(?:[^/.][^/]*\/)*[^/.][^/]*)?$/.test(path) && !FIXTURE.test(path);
+}
+
+/**
+ * A submodule, or a link that is not a manifest file (one standing for a folder), in a manifest folder: a finding
+ * that names its path. Git never lists a submodule's files, and a linked folder is not followed, so the manifests
+ * behind either would silently be missing from the revision (and their live resources deleted).
+ */
+export function strayEntry(path: string, kind: "submodule" | "link"): ManifestFile {
+  const at = { line: 1, column: 1, path: "" } as const;
+  return kind === "submodule"
+    ? {
+        path,
+        problem: {
+          ...at,
+          code: "VRS_FILE_SUBMODULE",
+          message: `'${path}' is a git submodule; manifests in it are not read`,
+        },
+      }
+    : {
+        path,
+        problem: {
+          ...at,
+          code: "VRS_FILE_SYMLINK_UNSUPPORTED",
+          message: `'${path}' is a symbolic link that is not a manifest file; manifests behind it are not read`,
+        },
+      };
+}
+
+/**
  * Parses the files the cache does not hold yet, giving the event loop a turn every `sliceMs`; `loadDesired`
  * then takes every parse from the cache, with the same result. For long-running callers: a cold revision
  * of 10,000 files parses for seconds, long enough to miss lease renewals and probes if done in one go.

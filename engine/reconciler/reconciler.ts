@@ -36,7 +36,9 @@ export interface ReconcilerOptions {
   leaseTtlMs?: number;
   /** Largest share of live tenants one run may delete without permission. */
   maxDeleteShare?: number;
-  /** Permission to exceed maxDeleteShare (the `--allow-prune` flag). */
+  /** Largest share of live integrations of tenants that stay one run may delete without permission (default 0.5). */
+  maxDeleteIntegrationShare?: number;
+  /** Permission to exceed maxDeleteShare and maxDeleteIntegrationShare (the `--allow-prune` flag). */
   allowPrune?: boolean;
   bucketReplicas?: number;
   /** Client URLs of the shared data plane, published in shared tenants' discovery entries. */
@@ -152,6 +154,7 @@ export class Reconciler {
       holder: this.o.id,
       allowPrune: this.o.allowPrune ?? false,
       maxDeleteShare: this.o.maxDeleteShare ?? 0.5,
+      maxDeleteIntegrationShare: this.o.maxDeleteIntegrationShare ?? 0.5,
       state: this.state,
       observed: this.observed,
       cache: this.cache,

@@ -9,6 +9,7 @@ import type { Resource } from "../model/resources.js";
 import type { ObservedBucket } from "../state/observed.js";
 import type { StateBuckets } from "../state/open.js";
 import { applyWrites } from "./apply.js";
+import { deletionGuardMessage, overDeletionLimits } from "./deletion-guard.js";
 import { planWrites, type Write } from "./live-plan.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import type { Outcome, RunRecord, SyncStatus, Trigger } from "./status.js";
@@ -63,6 +64,8 @@ export interface RunDeps {
   holder: string;
   allowPrune: boolean;
   maxDeleteShare: number;
+  /** Largest share of live integrations (of tenants that stay) one run may delete without permission. */
+  maxDeleteIntegrationShare: number;
   state: StateBuckets;
   observed: { tenants: ObservedBucket; integrations: ObservedBucket };
   cache: ParseCache;
@@ -189,19 +192,14 @@ const plan: Step = {
 const guardDeletions: Step = {
   name: "guard",
   async run(ctx, d) {
-    const deletes = ctx.writes!.filter((w) => w.action === "delete" && w.bucket === "tenants").length;
-    if (deletes === 0 || d.allowPrune) return {};
-    const live = d.observed.tenants.entries.size;
-    const share = d.maxDeleteShare;
-    const allowed = Math.max(1, Math.floor(live * share));
-    if (deletes <= allowed) return {};
+    if (d.allowPrune) return {};
+    const live = { tenants: d.observed.tenants.entries.size, integrations: d.observed.integrations.entries.size };
+    const limits = { tenants: d.maxDeleteShare, integrations: d.maxDeleteIntegrationShare };
+    const over = overDeletionLimits(ctx.writes!, live, limits);
+    if (over.length === 0) return {};
     const body = await git(d.source.repo, ["log", "-1", "--format=%B", ctx.revision]);
     if (ALLOW_PRUNE_TRAILER.test(body.stdout.toString("utf8"))) return {};
-    return {
-      outcome: "DeletionGuard",
-      message: `revision ${ctx.revision.slice(0, 12)} deletes ${deletes} of ${live} tenants; the guard allows ${allowed} (share ${share}). Nothing applied. To proceed, add the trailer 'Vrsky-Allow-Prune: true' to the commit message or run with --allow-prune.`,
-      stop: true,
-    };
+    return { outcome: "DeletionGuard", message: deletionGuardMessage(ctx.revision, over), stop: true };
   },
 };
 

@@ -13,7 +13,7 @@
 import { isIP, isIPv4, isIPv6, type AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { errorMessage, VrskyError } from "../errors/errors.js";
-import { printable } from "./printable.js";
+import { printable } from "../text/printable.js";
 
 export interface ListenAddress {
   /** As given. */

@@ -6,7 +6,7 @@
 import { HEADERS } from "../../contract/dataplane.js";
 import type { DeadLetter } from "../../dataplane/dead-letters.js";
 import type { ReplayResult } from "../../dataplane/dead-letter-replay.js";
-import { printable, printableBlock, utf8Text } from "../../util/printable.js";
+import { printable, printableBlock, utf8Text } from "../../text/printable.js";
 
 /** One dead letter in `dlq list --format json`. */
 export interface DeadLetterSummary {

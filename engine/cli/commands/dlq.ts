@@ -7,7 +7,7 @@ import { Option, type Command } from "commander";
 import { decodeDeadLetter, DeadLetters, type DeadLetter } from "../../dataplane/dead-letters.js";
 import { Replayer, type ReplayResult } from "../../dataplane/dead-letter-replay.js";
 import { VrskyError } from "../../errors/errors.js";
-import { printable, printableBlock, utf8Text } from "../../util/printable.js";
+import { printable, printableBlock, utf8Text } from "../../text/printable.js";
 import { confirm } from "../confirm.js";
 import { formatOption, type CliContext } from "../context.js";
 import { checkNames, parseLimit, parseSince } from "../dataplane-options.js";

@@ -49,7 +49,8 @@ function initText(r: InitResult): string {
     "  Add it to the server's configuration (its JetStream settings stay as they are), then start the server.",
     `  The engine connects with --creds ${r.platformCreds}; account pushes use ${r.sysCreds}.`,
     "",
-    "Keep this directory secret and backed up; never commit it. Losing it means re-creating every tenant account.",
+    "Keep this directory secret and backed up; never commit it (its .gitignore keeps `git add` away from it).",
+    "Losing it means re-creating every tenant account.",
     "",
   ].join("\n");
 }

@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { loadCommitted } from "../../git/load-revision.js";
 import { ParseCache } from "../../manifests/load.js";
 import { buildPlan } from "../../plan/diff.js";
-import { renderPlanMarkdown } from "../../plan/render-markdown.js";
+import { renderInvalidHeadMarkdown, renderPlanMarkdown } from "../../plan/render-markdown.js";
 import { renderPlanText } from "../../plan/render-text.js";
+import { printable } from "../../text/printable.js";
 import { Progress, renderFindings, useColor } from "../output.js";
 import { formatOption, repoOption, type CliContext } from "../context.js";
 
@@ -35,9 +36,13 @@ export function registerPlan(program: Command, ctx: CliContext): void {
               2,
             ) + "\n",
           );
+        } else if (opts.format === "markdown") {
+          ctx.stdout.write(renderInvalidHeadMarkdown(head, head.state.findings));
         } else {
           ctx.stdout.write(renderFindings(head.state.findings, useColor(ctx.stdout)));
-          ctx.stdout.write(`\nThe head revision ${head.ref} (${head.revision.slice(0, 12)}) is invalid: no plan.\n`);
+          ctx.stdout.write(
+            `\nThe head revision ${printable(head.ref)} (${head.revision.slice(0, 12)}) is invalid: no plan.\n`,
+          );
         }
         return;
       }
@@ -48,7 +53,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       // would not have applied that base at all.
       if (base.state.findings.length > 0) {
         ctx.stderr.write(
-          `warning: the base revision ${base.ref} (${base.revision.slice(0, 12)}) has ${base.state.findings.length} validation error(s); the plan compares against its valid resources only\n`,
+          `warning: the base revision ${printable(base.ref)} (${base.revision.slice(0, 12)}) has ${base.state.findings.length} validation error(s); the plan compares against its valid resources only\n`,
         );
       }
       const plan = buildPlan(

@@ -34,6 +34,8 @@ export interface ReconcileFlags {
   resync: string;
   leaseTtl: string;
   maxDeleteShare: string;
+  /** Default "0.5". */
+  maxDeleteIntegrationShare?: string;
   allowPrune: boolean;
   id?: string;
   listen?: string;
@@ -64,7 +66,16 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--resync <duration>", "period of the full resync (at least 1s)", "60s")
     .option("--lease-ttl <duration>", "leader lease duration, at least 1s; a standby takes over after it expires", "5s")
     .option("--max-delete-share <fraction>", "largest share of tenants one run may delete", "0.5")
-    .option("--allow-prune", "allow this process to exceed --max-delete-share", false)
+    .option(
+      "--max-delete-integration-share <fraction>",
+      "largest share of integrations one run may delete from tenants that stay",
+      "0.5",
+    )
+    .option(
+      "--allow-prune",
+      "allow this process to exceed --max-delete-share and --max-delete-integration-share",
+      false,
+    )
     .option("--id <id>", "reconciler id (default: host name and pid)")
     .option(
       "--listen <addr>",
@@ -150,6 +161,12 @@ export async function runReconcile(
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
+  const integrationShare = Number(flags.maxDeleteIntegrationShare ?? "0.5");
+  if (!(integrationShare >= 0 && integrationShare <= 1))
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--max-delete-integration-share must be between 0 and 1, not '${flags.maxDeleteIntegrationShare}'`,
+    );
   const source: RefSource = flags.remote
     ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, fetchIntervalMs)
     : new LocalRefSource(resolve(flags.repo), flags.branch);
@@ -175,6 +192,7 @@ export async function runReconcile(
       leaseTtlMs,
       workerCredsTtlMs,
       share,
+      integrationShare,
       listen,
       signals,
       keys,
@@ -191,6 +209,7 @@ interface Checked {
   leaseTtlMs: number;
   workerCredsTtlMs: number;
   share: number;
+  integrationShare: number;
   listen: ListenAddress | undefined;
   signals: SignalWatch | undefined;
   keys: ReturnType<typeof loadKeys> | undefined;
@@ -201,7 +220,7 @@ async function reconcileWith(
   flags: ReconcileFlags,
   ctx: CliContext,
   hooks: ReconcileHooks,
-  { source, resyncMs, leaseTtlMs, workerCredsTtlMs, share, listen, signals, keys, creds }: Checked,
+  { source, resyncMs, leaseTtlMs, workerCredsTtlMs, share, integrationShare, listen, signals, keys, creds }: Checked,
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
@@ -241,6 +260,7 @@ async function reconcileWith(
     resyncMs,
     leaseTtlMs,
     maxDeleteShare: share,
+    maxDeleteIntegrationShare: integrationShare,
     allowPrune: flags.allowPrune,
     sharedServers,
     provisioner,

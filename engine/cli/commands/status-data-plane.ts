@@ -3,7 +3,7 @@
  * conditions of its streams and secrets, and its message counters over its replicas. Rendered from the model.
  */
 import type { ResourceView } from "../../views/status.js";
-import { printable } from "../../util/printable.js";
+import { printable } from "../../text/printable.js";
 import { paint } from "../output.js";
 
 /** Lines under one resource; none for a tenant, or for an integration with neither conditions nor counters. */

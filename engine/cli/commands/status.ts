@@ -3,6 +3,7 @@ import { connectNats } from "../../nats/connect.js";
 import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { openStateReader } from "../../state/read-only.js";
+import { printableDeep } from "../../text/printable.js";
 import { isReady, readStatus, type StatusModel } from "../../views/status.js";
 import { formatOption, type CliContext } from "../context.js";
 import { paint, useColor } from "../output.js";
@@ -47,7 +48,12 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     );
 }
 
-function renderStatus(model: StatusModel, withResources: boolean, withAssignments: boolean, color: boolean): string {
+/**
+ * The status in text. Every string of the model came from KV (names, reasons, messages, file names of a commit):
+ * the text is rendered from a copy with their control characters escaped, so no record can drive the terminal.
+ */
+function renderStatus(read: StatusModel, withResources: boolean, withAssignments: boolean, color: boolean): string {
+  const model = printableDeep(read);
   const v = model.view;
   if (!v.sync) {
     const none = "No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n";

@@ -8,7 +8,7 @@ import type { TraceEvent } from "../../contract/dataplane.js";
 import { assembleTrace, type MessageTrace, type TraceRun } from "../../dataplane/trace-model.js";
 import { findTrace } from "../../dataplane/traces.js";
 import { VrskyError } from "../../errors/errors.js";
-import { printable } from "../../util/printable.js";
+import { printable } from "../../text/printable.js";
 import { formatOption, type CliContext } from "../context.js";
 import { checkNames, parseSince } from "../dataplane-options.js";
 import { paint, Progress, useColor } from "../output.js";

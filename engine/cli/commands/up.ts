@@ -1,6 +1,7 @@
 import { resolve, join } from "node:path";
 import type { Command } from "commander";
 import { git } from "../../git/exec.js";
+import { ensureIgnoredFolder, refuseTrackedKeys } from "../../git/ignored-folder.js";
 import { existsSync } from "node:fs";
 import { workerUser } from "../../accounts/worker-identity.js";
 import { initKeys, KEY_FILES, loadKeys } from "../../accounts/keys.js";
@@ -64,6 +65,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
         if ((await git(repo, ["rev-parse", "--git-dir"])).code !== 0)
           throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository`);
         const branch = o.branch ?? (await checkedOutBranch(repo));
+        // The data folder holds the operator keys and secrets: a repository that holds it must never commit it.
+        if (!o.nats) await refuseTrackedKeys(resolve(o.data, "keys"));
+        ensureIgnoredFolder(o.data);
         let server: LocalNatsServer | undefined;
         let url = o.nats;
         let keysDir: string | undefined;
@@ -74,7 +78,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
           keysDir = resolve(o.data, "keys");
           if (!existsSync(join(keysDir, KEY_FILES.operatorSeed))) {
             initKeys(keysDir);
-            ctx.stderr.write(`created operator keys in ${keysDir} (mode 0600; keep them out of git)\n`);
+            ctx.stderr.write(
+              `created operator keys in ${keysDir} (mode 0600; ignored by git through ${join(keysDir, ".gitignore")})\n`,
+            );
           }
           LocalNatsServer.binary();
           const dir = resolve(o.data, "nats");

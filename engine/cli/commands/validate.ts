@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { compareFindings } from "../../errors/finding.js";
 import { loadCommitted, loadFixtures, loadWorktree, type LoadedRevision } from "../../git/load-revision.js";
 import { isFixturePath } from "../../pipeline/fixtures/paths.js";
+import { printable } from "../../text/printable.js";
 import { Progress, renderFindings, useColor, paint } from "../output.js";
 import { repoOption, formatOption, type CliContext } from "../context.js";
 
@@ -45,7 +46,7 @@ export function validationJson(l: LoadedRevision) {
 
 function validationText(l: LoadedRevision, color: boolean): string {
   const j = validationJson(l);
-  const at = l.revision === "worktree" ? "the working tree" : `${l.ref} (${l.revision.slice(0, 12)})`;
+  const at = l.revision === "worktree" ? "the working tree" : `${printable(l.ref)} (${l.revision.slice(0, 12)})`;
   if (j.valid) {
     return `${paint(color, 32, "✓")} ${j.files} manifest file${j.files === 1 ? "" : "s"} valid at ${at}: ${plural(j.resources.tenants, "tenant")}, ${plural(j.resources.integrations, "integration")}.\n`;
   }

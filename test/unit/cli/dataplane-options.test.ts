@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { checkNames, parseLimit, parseSince } from "../../../engine/cli/dataplane-options.js";
 import { isVrskyError } from "../../../engine/errors/errors.js";
-import { printable, printableBlock, utf8Text } from "../../../engine/util/printable.js";
+import { printable, printableBlock, utf8Text } from "../../../engine/text/printable.js";
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

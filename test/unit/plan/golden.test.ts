@@ -48,6 +48,7 @@ describe(`plan renderers against golden files${UPDATE ? " (UPDATE_GOLDEN=1: rewr
     expect(cases()).to.include.members([
       "creates-only",
       "empty",
+      "hostile-values",
       "long-values",
       "mixed-across-tenants",
       "suspend-resume",

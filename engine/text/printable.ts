@@ -35,3 +35,18 @@ export function utf8Text(bytes: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * A copy of a value read from outside (a KV record, a model built from one) with every string in it, object keys
+ * included, passed through `printable`: a text renderer can then print any field of it as it is.
+ */
+export function printableDeep<T>(value: T): T {
+  if (typeof value === "string") return printable(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => printableDeep(v)) as T;
+  if (value instanceof Map)
+    return new Map([...value].map(([k, v]: [unknown, unknown]) => [printableDeep(k), printableDeep(v)])) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [printable(k), printableDeep(v)])) as T;
+  }
+  return value;
+}
