@@ -10,9 +10,8 @@ import { tenantLimits } from "../accounts/claims.js";
 import type { AccountOps, AccountRef } from "./tenant-runtime.js";
 import { VrskyError } from "../errors/errors.js";
 import { ACCOUNT_FORMAT, type AccountRecord } from "../contract/accounts.js";
-import type { AsRead } from "../contract/records.js";
-import type { RevocationRecord } from "../contract/revocations.js";
-import { readSnapshot } from "../state/mirror.js";
+import { decodeAccount, decodeRevocation } from "../contract/record-checks.js";
+import { logRejections, readDecoded } from "../state/mirror.js";
 
 /**
  * Tenant accounts in operator mode: pushes account JWTs to every server's resolver, re-pushes on a limits
@@ -31,6 +30,8 @@ export class NatsAccountOps implements AccountOps {
     private readonly sharedServers: string[],
     /** Revoked users (`vrsky revoke`); each tenant's JWT carries its revocations. */
     private readonly revocationsKv?: KV,
+    /** Where values that are not records of the contract are reported (`bad-record`). */
+    private readonly log?: (event: string, fields?: Record<string, unknown>) => void,
   ) {
     // Learn the cluster size now (it takes a silence window), not in the middle of the first run.
     void resolver.servers().catch(() => undefined);
@@ -152,20 +153,21 @@ export class NatsAccountOps implements AccountOps {
   private async revocations(): Promise<Map<string, Record<string, number>>> {
     const out = new Map<string, Record<string, number>>();
     if (!this.revocationsKv) return out;
-    await readSnapshot(this.revocationsKv, (e) => {
-      if (e.operation !== "PUT") return;
-      const r = e.json<AsRead<RevocationRecord>>();
-      out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
-    });
+    // A bad revocation is reported and ignored: `vrsky revoke` wrote it, and only it can say what it meant.
+    await readDecoded(
+      this.revocationsKv,
+      decodeRevocation,
+      (_key, r) => out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt }),
+      logRejections(this.log),
+    );
     return out;
   }
 
   private async load(force: boolean): Promise<void> {
     if (this.loaded && !force) return;
     const next = new Map<string, AccountRecord>();
-    await readSnapshot(this.kv, (e) => {
-      if (e.operation === "PUT") next.set(e.key, e.json<AccountRecord>());
-    });
+    // A bad record is reported and read as none: the tenant's account is pushed again and its record rewritten.
+    await readDecoded(this.kv, decodeAccount, (key, r) => next.set(key, r), logRejections(this.log));
     this.records = next;
     this.loaded = true;
   }

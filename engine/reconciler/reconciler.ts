@@ -9,6 +9,8 @@ import { ParseCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
 import { STATUS_KEYS } from "../contract/keys.js";
 import { bucketOf, keyOf } from "../contract/state.js";
+import { decodeSyncStatus } from "../contract/record-checks.js";
+import { logRejections } from "../state/mirror.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
 import { LeaderLease } from "./lease.js";
@@ -44,7 +46,7 @@ export interface ReconcilerOptions {
   /** Starts dedicated tenants' NATS instances; without it, dedicated tenants get no instances. */
   provisioner?: Provisioner;
   /** Tenant NATS accounts (operator mode), built on the platform buckets; without it, no accounts are managed. */
-  accounts?: (buckets: StateBuckets) => AccountOps;
+  accounts?: (buckets: StateBuckets, log: NonNullable<ReconcilerOptions["log"]>) => AccountOps;
   /** Issue workers' per-tenant users (operator mode): the operator keys and the users' lifetime. */
   workerCreds?: { keys: VrskyKeys; ttlMs: number };
   /** Operator keys: the streams step reaches tenants' accounts with them; without, shared tenants' are in `nc`'s. */
@@ -139,14 +141,13 @@ export class Reconciler {
     loadSchemas();
     this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     this.observed = {
-      tenants: new ObservedBucket(this.state.tenants),
-      integrations: new ObservedBucket(this.state.integrations),
+      tenants: new ObservedBucket(this.state.tenants, logRejections(this.log)),
+      integrations: new ObservedBucket(this.state.integrations, logRejections(this.log)),
     };
     await Promise.all([this.observed.tenants.start(), this.observed.integrations.start()]);
     await Promise.all([this.observed.tenants.ready, this.observed.integrations.ready]);
-    const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
-    if (previous?.operation === "PUT") this.status = previous.json<SyncStatus>();
-    this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs });
+    this.status = await this.previousStatus();
+    this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs, log: this.log });
     this.deps = {
       source: this.o.source,
       holder: this.o.id,
@@ -160,7 +161,8 @@ export class Reconciler {
         inventory: this.state.inventory,
         sharedServers: this.o.sharedServers ?? [],
         provisioner: this.o.provisioner,
-        accounts: this.o.accounts?.(this.state),
+        accounts: this.o.accounts?.(this.state, this.log),
+        log: this.log,
       }),
       streams:
         this.o.streams === false ? undefined : new IntegrationStreams({ ...this.o, state: this.state, log: this.log }),
@@ -183,6 +185,19 @@ export class Reconciler {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
       this.trigger("drift");
     });
+  }
+
+  /**
+   * The sync status a previous leader left, whose counts this one carries on. A value that is not a sync status is
+   * reported and left for this reconciler's first run to overwrite.
+   */
+  private async previousStatus(): Promise<SyncStatus | undefined> {
+    const e = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
+    if (e?.operation !== "PUT") return undefined;
+    const d = decodeSyncStatus(e.value);
+    if (d.ok) return d.value;
+    logRejections(this.log)({ bucket: e.bucket, key: e.key, reason: d.reason });
+    return undefined;
   }
 
   /** A user revoked with `vrsky revoke` is shut out by the next push of the tenant's account: run at once. */
