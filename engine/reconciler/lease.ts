@@ -55,7 +55,7 @@ export class LeaderLease {
     const started = this.now();
     try {
       const current = await this.kv.get(this.key);
-      const record = this.honoured(current, started);
+      const { record, epoch } = this.honoured(current, started);
       const mine = record?.holder === this.holder;
       if (record && !mine && started < record.expiresAt + this.graceMs) {
         this.validUntil = 0;
@@ -64,7 +64,7 @@ export class LeaderLease {
       const next: LeaseRecord = {
         format: LEASE_FORMAT,
         holder: this.holder,
-        epoch: mine ? record!.epoch : (record?.epoch ?? 0) + 1,
+        epoch: mine ? epoch : epoch + 1,
         renewedAt: started,
         expiresAt: started + this.ttlMs,
       };
@@ -95,23 +95,24 @@ export class LeaderLease {
 
   /** The lease in KV, if it is one a reconciler holds (an expired one included). */
   async current(): Promise<LeaseRecord | undefined> {
-    return this.honoured(await this.kv.get(this.key), this.now());
+    return this.honoured(await this.kv.get(this.key), this.now()).record;
   }
 
   /**
-   * The lease at `e` as this reconciler honours it; undefined for none, and for a value that is not a lease or that
+   * The lease at `e` as this reconciler honours it: none for no value, and for a value that is not a lease or that
    * no reconciler could have written (reported once per value). A lease written by a reconciler from before records
-   * carried a format has none: it is honoured all the same.
+   * carried a format has none: it is honoured all the same. `epoch` is the last one recorded (0 when unknown), so
+   * that the fencing epoch keeps rising over a bad lease too.
    */
-  private honoured(e: KvEntry | null, now: number): LeaseRecord | undefined {
-    if (!e || e.operation !== "PUT") return undefined;
+  private honoured(e: KvEntry | null, now: number): { record?: LeaseRecord; epoch: number } {
+    if (!e || e.operation !== "PUT") return { epoch: 0 };
     const d = decodeLease(e.value);
     const why = d.ok ? implausibleLease(d.value, now, this.graceMs) : d.reason;
-    if (why === undefined) return d.ok ? d.value : undefined;
+    if (why === undefined && d.ok) return { record: d.value, epoch: d.value.epoch };
     if (this.reported !== e.revision) {
       this.reported = e.revision;
       this.log?.("bad-record", { bucket: e.bucket, key: e.key, reason: `${why}; treated as expired` });
     }
-    return undefined;
+    return { epoch: d.ok ? d.value.epoch : 0 };
   }
 }
