@@ -25,6 +25,7 @@ import { DISCOVERY_FORMAT, type DiscoveryEntry } from "./discovery.js";
 import { INVENTORY_FORMAT, type InventoryRecord } from "./inventory.js";
 import { integrationKey, replicaKey, revocationKey } from "./keys.js";
 import { LEASE_FORMAT, type LeaseRecord } from "./lease.js";
+import { MODE_FORMAT, type ModeRecord } from "./mode.js";
 import type { RecordFormat } from "./records.js";
 import { REVOCATION_FORMAT, type RevocationRecord } from "./revocations.js";
 import { STATE_FORMAT, keyOf, type StateRecord } from "./state.js";
@@ -113,6 +114,11 @@ const CHECKS: { readonly [F in RecordFormat]: FormatChecks<F> } = {
     fields: { holder: str, epoch: count, renewedAt: num, expiresAt: num },
     also: (v) => ((v.expiresAt as number) < (v.renewedAt as number) ? "expires before it was renewed" : undefined),
     formatOptional: true,
+  },
+  [MODE_FORMAT]: {
+    fields: { mode: oneOf("operator", "plain"), operatorPublicKey: str, setBy: str, setAt: str },
+    also: (v) =>
+      v.mode === "operator" && v.operatorPublicKey === undefined ? `field "operatorPublicKey" is missing` : undefined,
   },
   [DISCOVERY_FORMAT]: {
     fields: {
@@ -238,6 +244,7 @@ export const decodeSyncStatus: RecordDecoder<SyncStatus> = decoder(STATUS_FORMAT
 export const decodePlacement: RecordDecoder<PlacementSummary> = decoder(PLACEMENT_FORMAT);
 /** A lease without a format (written by an older reconciler) is read as v1: it is honoured. */
 export const decodeLease: RecordDecoder<LeaseRecord> = decoder(LEASE_FORMAT);
+export const decodeMode: RecordDecoder<ModeRecord> = decoder(MODE_FORMAT);
 export const decodeDiscovery: RecordDecoder<DiscoveryEntry> = decoder(DISCOVERY_FORMAT);
 export const decodeAccount: RecordDecoder<AccountRecord> = decoder(ACCOUNT_FORMAT);
 /** A revocation without a format (written by an older `vrsky revoke`) is read as v1. */

@@ -13,6 +13,7 @@ import { decodeSyncStatus } from "../contract/record-checks.js";
 import { logRejections } from "../state/mirror.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
+import { FleetMode } from "./fleet-mode.js";
 import { LeaderLease } from "./lease.js";
 import { fingerprint } from "./live-plan.js";
 import { placementSeries, ReconcilerMetrics } from "./metrics.js";
@@ -97,6 +98,10 @@ export class Reconciler {
   /** Workers and assignments: every reconciler watches, the leader places and expires. */
   controller!: AssignmentController;
   private issuer: WorkerCredsIssuer | undefined;
+  /** The fleet's mode (operator keys or none): a reconciler of another mode never leads. */
+  private mode!: FleetMode;
+  /** Why the fleet's mode keeps this reconciler from leading; undefined when it may lead. */
+  private modeRefusal: string | undefined;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log ?? (() => undefined);
@@ -148,6 +153,14 @@ export class Reconciler {
     await Promise.all([this.observed.tenants.ready, this.observed.integrations.ready]);
     this.status = await this.previousStatus();
     this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs, log: this.log });
+    const keys = this.o.accounts ? (this.o.keys ?? this.o.workerCreds?.keys) : undefined;
+    this.mode = new FleetMode({
+      locks: this.state.locks,
+      accounts: this.state.accounts,
+      want: { mode: this.o.accounts ? "operator" : "plain", operatorPublicKey: keys?.operator.getPublicKey() },
+      holder: this.o.id,
+      log: this.log,
+    });
     this.deps = {
       source: this.o.source,
       holder: this.o.id,
@@ -224,6 +237,8 @@ export class Reconciler {
   async runOnce(): Promise<RunRecord> {
     await this.open();
     try {
+      const refused = await this.mode.refusal();
+      if (refused) throw new VrskyError("VRS_MODE_MISMATCH", `not leading: ${refused}`);
       const deadline = Date.now() + this.lease.ttlMs * 3;
       while (!(await this.lease.tick())) {
         if (Date.now() > deadline) {
@@ -234,6 +249,14 @@ export class Reconciler {
           );
         }
         await new Promise((r) => setTimeout(r, 200));
+      }
+      const claimed = await this.mode.claim().catch(async (e: unknown) => {
+        await this.lease.release();
+        throw e;
+      });
+      if (claimed) {
+        await this.lease.release();
+        throw new VrskyError("VRS_MODE_MISMATCH", `not leading: ${claimed}`);
       }
       // Renewed on start()'s schedule: a run longer than the lease (a cold, large revision) must keep it.
       let renewing: Promise<unknown> = Promise.resolve();
@@ -259,7 +282,12 @@ export class Reconciler {
   /** Ready when NATS is connected, the observed state is loaded, and the last run did not fail. */
   isReady(): boolean {
     return (
-      this.connected && !this.o.nc.isClosed() && !this.lastRunFailed && this.observed !== undefined && !this.stopped
+      this.connected &&
+      !this.o.nc.isClosed() &&
+      !this.lastRunFailed &&
+      this.observed !== undefined &&
+      !this.stopped &&
+      this.modeRefusal === undefined
     );
   }
 
@@ -343,7 +371,10 @@ export class Reconciler {
 
   private async leaseTick(): Promise<void> {
     const was = this.leading;
-    this.leading = await this.lease.tick();
+    this.leading = (await this.modeAllows(false)) && (await this.lease.tick());
+    // A new leader claims the fleet's mode before its first run (another may have written it meanwhile).
+    if (this.leading && !was && !(await this.modeAllows(true))) this.leading = false;
+    if (!this.leading && this.lease.isLeader()) await this.lease.release();
     this.metrics.leader.set(this.leading ? 1 : 0);
     if (this.leading && !was) {
       this.log("leader", { id: this.o.id, epoch: this.lease.epoch });
@@ -355,6 +386,19 @@ export class Reconciler {
       // Work left over from a run cut short by a late renewal (LostLeadership): resume it.
       this.trigger(this.pending);
     }
+  }
+
+  /** Whether the fleet's mode lets this reconciler lead (`claim`: as the new leader, writing it if absent). */
+  private async modeAllows(claim: boolean): Promise<boolean> {
+    let why: string | undefined;
+    try {
+      why = claim ? await this.mode.claim() : await this.mode.refusal();
+    } catch {
+      return false; // NATS away: not leading this tick; the check runs again at the next
+    }
+    if (why !== undefined && why !== this.modeRefusal) this.log("mode-refused", { reason: why });
+    this.modeRefusal = why;
+    return why === undefined;
   }
 
   private onObserved(bucket: "tenants" | "integrations", key: string, entry: ObservedEntry | undefined): void {
