@@ -9,6 +9,7 @@ import { DISCOVERY_FORMAT } from "./discovery.js";
 import { INVENTORY_FORMAT } from "./inventory.js";
 import { KEY_FORMATS, type KeyFormat } from "./keys.js";
 import { LEASE_FORMAT } from "./lease.js";
+import { MODE_FORMAT } from "./mode.js";
 import type { RecordFormat } from "./records.js";
 import { REVOCATION_FORMAT } from "./revocations.js";
 import { STATE_FORMAT } from "./state.js";
@@ -81,13 +82,19 @@ export const BUCKET_REGISTRY = {
   locks: {
     name: "vrsky-locks",
     history: 1,
-    description: "VRSky leader lease",
+    description: "VRSky leader lease and fleet mode",
     keys: [
       {
         key: KEY_FORMATS.lease,
         record: LEASE_FORMAT,
         writer: "every reconciler (compare-and-set)",
         readers: "every reconciler, `vrsky status`",
+      },
+      {
+        key: KEY_FORMATS.mode,
+        record: MODE_FORMAT,
+        writer: "the first reconciler to lead (compare-and-set, once)",
+        readers: "every reconciler (before it leads)",
       },
     ],
   },

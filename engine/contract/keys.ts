@@ -9,6 +9,7 @@ export const KEY_FORMATS = {
   worker: "<worker id>",
   revocation: "<tenant>.<user public key>",
   lease: "leader",
+  mode: "mode",
   sync: "sync",
   placement: "placement",
 } as const;
@@ -17,6 +18,9 @@ export type KeyFormat = (typeof KEY_FORMATS)[keyof typeof KEY_FORMATS];
 
 /** The one key of `vrsky-locks`: the leader lease. */
 export const LEASE_KEY = KEY_FORMATS.lease;
+
+/** The fleet's mode in `vrsky-locks` (engine/contract/mode.ts). */
+export const MODE_KEY = KEY_FORMATS.mode;
 
 /** The keys of `vrsky-status`. */
 export const STATUS_KEYS = {

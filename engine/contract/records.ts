@@ -8,6 +8,7 @@ import { FLOW_FORMAT, INTEGRATION_STATUS_FORMAT, type FlowRecord, type Integrati
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "./discovery.js";
 import { INVENTORY_FORMAT, type InventoryRecord } from "./inventory.js";
 import { LEASE_FORMAT, type LeaseRecord } from "./lease.js";
+import { MODE_FORMAT, type ModeRecord } from "./mode.js";
 import { REVOCATION_FORMAT, type RevocationRecord } from "./revocations.js";
 import { STATE_FORMAT, type StateRecord } from "./state.js";
 import { PLACEMENT_FORMAT, STATUS_FORMAT, type PlacementSummary, type SyncStatus } from "./status.js";
@@ -26,6 +27,7 @@ interface Records {
   [STATUS_FORMAT]: SyncStatus;
   [PLACEMENT_FORMAT]: PlacementSummary;
   [LEASE_FORMAT]: LeaseRecord;
+  [MODE_FORMAT]: ModeRecord;
   [DISCOVERY_FORMAT]: DiscoveryEntry;
   [ACCOUNT_FORMAT]: AccountRecord;
   [REVOCATION_FORMAT]: RevocationRecord;
@@ -88,6 +90,13 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     epoch: "required",
     renewedAt: "required",
     expiresAt: "required",
+  },
+  [MODE_FORMAT]: {
+    format: "required",
+    mode: "required",
+    operatorPublicKey: "optional",
+    setBy: "required",
+    setAt: "required",
   },
   [DISCOVERY_FORMAT]: {
     format: "required",

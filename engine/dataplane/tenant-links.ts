@@ -4,12 +4,12 @@
  * short-lived user of its own account, signed here and renewed before it expires. Without keys (a fleet without
  * operator mode) tenants are reached without credentials, in the one account they share.
  */
+import { decodeState } from "../contract/record-checks.js";
 import type { KV } from "@nats-io/kv";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { tenantGeneration, userCreds } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { TenantConnector } from "../discovery/connector.js";
-import type { StateRecord } from "../contract/state.js";
 import { errorMessage } from "../errors/errors.js";
 import type { TenantResource } from "../model/resources.js";
 
@@ -112,7 +112,8 @@ export class TenantLinks {
   private async generation(tenant: string): Promise<number> {
     const e = await this.o.tenants.get(tenant);
     if (!e || e.operation !== "PUT") return 0;
-    return tenantGeneration(e.json<StateRecord>().resource as TenantResource);
+    const d = decodeState(e.value, e.key);
+    return d.ok ? tenantGeneration(d.value.resource as TenantResource) : 0;
   }
 
   /** Closes the tenant's connection (a deleted tenant). */

@@ -3,6 +3,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { DiscoveryEntry } from "../contract/discovery.js";
+import { decodeDiscovery } from "../contract/record-checks.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 
 export interface TenantConnectorOptions {
@@ -96,7 +97,21 @@ export class TenantConnector extends EventEmitter {
       this.emit("gone");
       return;
     }
-    const entry = e.json<DiscoveryEntry>();
+    const decoded = decodeDiscovery(e.value, e.key);
+    if (!decoded.ok) {
+      // Not an entry (the reconciler rewrites it): no server to trust until it does.
+      this.entry = undefined;
+      await this.swap(undefined);
+      this.emit(
+        "unavailable",
+        new VrskyError(
+          "VRS_TENANT_UNAVAILABLE",
+          `tenant ${this.o.tenant} has no usable discovery entry (${e.bucket} key ${e.key}: ${decoded.reason})`,
+        ),
+      );
+      return;
+    }
+    const entry = decoded.value;
     this.entry = entry;
     const servers = [...entry.servers].sort().join(",");
     if (servers === this.servers && this.nc && !this.nc.isClosed()) return;

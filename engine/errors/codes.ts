@@ -346,6 +346,10 @@ export const CODES = {
     "stop the other reconciler, or run without --once to stand by until the lease is free",
     "wait",
   ),
+  VRS_MODE_MISMATCH: c(
+    "the reconciler's mode differs from the fleet's",
+    "run every reconciler of a fleet with the same --keys directory, or every one without --keys (docs/state.md, fleet mode)",
+  ),
   // secrets
   VRS_SECRET_MISSING: c(
     "secret does not exist",

@@ -11,7 +11,8 @@ import type { KV } from "@nats-io/kv";
 import { tenantGeneration, tenantLimits } from "../accounts/claims.js";
 import type { StateRecord } from "../contract/state.js";
 import type { TenantResource } from "../model/resources.js";
-import { KvMirror, type MirrorEntry } from "../state/mirror.js";
+import { decodeState } from "../contract/record-checks.js";
+import { KvMirror, logRejections, type MirrorEntry } from "../state/mirror.js";
 import { routeOf, type HttpRoute } from "./route.js";
 
 export type Log = (event: string, fields?: Record<string, unknown>) => void;
@@ -36,8 +37,8 @@ export class RouteTable {
   private loaded = false;
 
   constructor(private readonly o: RouteTableOptions) {
-    this.tenants = new KvMirror<StateRecord>(o.tenants);
-    this.integrations = new KvMirror<StateRecord>(o.integrations);
+    this.tenants = new KvMirror(o.tenants, decodeState, logRejections(o.log));
+    this.integrations = new KvMirror(o.integrations, decodeState, logRejections(o.log));
     this.tenants.onChange((key, entry, previous) => this.onTenant(key, entry, previous));
     this.integrations.onChange((key, entry) => this.onIntegration(key, entry));
   }

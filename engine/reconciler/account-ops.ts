@@ -10,9 +10,8 @@ import { MAX_USER_TTL_SECONDS, tenantLimits } from "../accounts/claims.js";
 import type { AccountOps, AccountRef } from "./tenant-runtime.js";
 import { VrskyError } from "../errors/errors.js";
 import { ACCOUNT_FORMAT, type AccountRecord } from "../contract/accounts.js";
-import type { AsRead } from "../contract/records.js";
-import type { RevocationRecord } from "../contract/revocations.js";
-import { readSnapshot } from "../state/mirror.js";
+import { decodeAccount, decodeRevocation } from "../contract/record-checks.js";
+import { logRejections, readDecoded } from "../state/mirror.js";
 
 /**
  * Tenant accounts in operator mode: pushes account JWTs to every server's resolver, re-pushes on a limits
@@ -31,6 +30,8 @@ export class NatsAccountOps implements AccountOps {
     private readonly sharedServers: string[],
     /** Revoked users (`vrsky revoke`); each tenant's JWT carries its revocations. */
     private readonly revocationsKv?: KV,
+    /** Where values that are not records of the contract are reported (`bad-record`). */
+    private readonly log?: (event: string, fields?: Record<string, unknown>) => void,
   ) {
     // Learn the cluster size now (it takes a silence window), not in the middle of the first run.
     void resolver.servers().catch(() => undefined);
@@ -159,12 +160,16 @@ export class NatsAccountOps implements AccountOps {
     const kv = this.revocationsKv;
     const horizon = Math.floor(Date.now() / 1000) - MAX_USER_TTL_SECONDS;
     const stale: Array<{ key: string; revision: number }> = [];
-    await readSnapshot(kv, (e) => {
-      if (e.operation !== "PUT") return;
-      const r = e.json<AsRead<RevocationRecord>>();
-      if (r.revokedAt < horizon) return void stale.push({ key: e.key, revision: e.revision });
-      out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
-    });
+    // A bad revocation is reported and ignored: `vrsky revoke` wrote it, and only it can say what it meant.
+    await readDecoded(
+      kv,
+      decodeRevocation,
+      (key, r, revision) => {
+        if (r.revokedAt < horizon) return void stale.push({ key, revision });
+        out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
+      },
+      logRejections(this.log),
+    );
     // A failed delete is retried by the next sync (the record stays left out meanwhile).
     await Promise.all(stale.map((s) => kv.delete(s.key, { previousSeq: s.revision }).catch(() => undefined)));
     return out;
@@ -173,9 +178,8 @@ export class NatsAccountOps implements AccountOps {
   private async load(force: boolean): Promise<void> {
     if (this.loaded && !force) return;
     const next = new Map<string, AccountRecord>();
-    await readSnapshot(this.kv, (e) => {
-      if (e.operation === "PUT") next.set(e.key, e.json<AccountRecord>());
-    });
+    // A bad record is reported and read as none: the tenant's account is pushed again and its record rewritten.
+    await readDecoded(this.kv, decodeAccount, (key, r) => next.set(key, r), logRejections(this.log));
     this.records = next;
     this.loaded = true;
   }

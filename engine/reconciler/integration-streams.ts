@@ -9,6 +9,7 @@
  * cannot be reached or whose limits are too small is a condition, and `retry` asks for a later run when waiting
  * may help.
  */
+import { decodeIntegrationStatus } from "../contract/record-checks.js";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { tenantLimits } from "../accounts/claims.js";
@@ -359,13 +360,15 @@ export class IntegrationStreams {
     }
     await readSnapshot(this.status, (e) => {
       if (e.operation !== "PUT") return;
-      try {
-        const record = e.json<IntegrationStatusRecord>();
-        this.written.set(e.key, { record, inputs: "" });
-        if (!this.known.has(e.key)) this.known.set(e.key, { tenant: record.tenant, name: record.integration });
-      } catch {
-        // Not a record of ours: left alone, rewritten if the integration is desired.
+      const d = decodeIntegrationStatus(e.value, e.key);
+      if (!d.ok) {
+        // Not a record of ours: reported, and rewritten if the integration is desired.
+        this.o.log("bad-record", { bucket: e.bucket, key: e.key, reason: d.reason });
+        return;
       }
+      const record = d.value;
+      this.written.set(e.key, { record, inputs: "" });
+      if (!this.known.has(e.key)) this.known.set(e.key, { tenant: record.tenant, name: record.integration });
     });
     this.loaded = true;
   }

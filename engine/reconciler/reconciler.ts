@@ -9,8 +9,11 @@ import { ParseCache } from "../manifests/load.js";
 import type { Resource } from "../model/resources.js";
 import { STATUS_KEYS } from "../contract/keys.js";
 import { bucketOf, keyOf } from "../contract/state.js";
+import { decodeSyncStatus } from "../contract/record-checks.js";
+import { logRejections } from "../state/mirror.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
+import { FleetMode } from "./fleet-mode.js";
 import { LeaderLease } from "./lease.js";
 import { fingerprint } from "./live-plan.js";
 import { placementSeries, ReconcilerMetrics } from "./metrics.js";
@@ -46,7 +49,7 @@ export interface ReconcilerOptions {
   /** Starts dedicated tenants' NATS instances; without it, dedicated tenants get no instances. */
   provisioner?: Provisioner;
   /** Tenant NATS accounts (operator mode), built on the platform buckets; without it, no accounts are managed. */
-  accounts?: (buckets: StateBuckets) => AccountOps;
+  accounts?: (buckets: StateBuckets, log: NonNullable<ReconcilerOptions["log"]>) => AccountOps;
   /** Issue workers' per-tenant users (operator mode): the operator keys and the users' lifetime. */
   workerCreds?: { keys: VrskyKeys; ttlMs: number };
   /** Operator keys: the streams step reaches tenants' accounts with them; without, shared tenants' are in `nc`'s. */
@@ -97,6 +100,10 @@ export class Reconciler {
   /** Workers and assignments: every reconciler watches, the leader places and expires. */
   controller!: AssignmentController;
   private issuer: WorkerCredsIssuer | undefined;
+  /** The fleet's mode (operator keys or none): a reconciler of another mode never leads. */
+  private mode!: FleetMode;
+  /** Why the fleet's mode keeps this reconciler from leading; undefined when it may lead. */
+  private modeRefusal: string | undefined;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log ?? (() => undefined);
@@ -141,14 +148,21 @@ export class Reconciler {
     loadSchemas();
     this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     this.observed = {
-      tenants: new ObservedBucket(this.state.tenants),
-      integrations: new ObservedBucket(this.state.integrations),
+      tenants: new ObservedBucket(this.state.tenants, logRejections(this.log)),
+      integrations: new ObservedBucket(this.state.integrations, logRejections(this.log)),
     };
     await Promise.all([this.observed.tenants.start(), this.observed.integrations.start()]);
     await Promise.all([this.observed.tenants.ready, this.observed.integrations.ready]);
-    const previous = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
-    if (previous?.operation === "PUT") this.status = previous.json<SyncStatus>();
-    this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs });
+    this.status = await this.previousStatus();
+    this.lease = new LeaderLease(this.state.locks, this.o.id, { ttlMs: this.o.leaseTtlMs, log: this.log });
+    const keys = this.o.accounts ? (this.o.keys ?? this.o.workerCreds?.keys) : undefined;
+    this.mode = new FleetMode({
+      locks: this.state.locks,
+      accounts: this.state.accounts,
+      want: { mode: this.o.accounts ? "operator" : "plain", operatorPublicKey: keys?.operator.getPublicKey() },
+      holder: this.o.id,
+      log: this.log,
+    });
     this.deps = {
       source: this.o.source,
       holder: this.o.id,
@@ -163,7 +177,8 @@ export class Reconciler {
         inventory: this.state.inventory,
         sharedServers: this.o.sharedServers ?? [],
         provisioner: this.o.provisioner,
-        accounts: this.o.accounts?.(this.state),
+        accounts: this.o.accounts?.(this.state, this.log),
+        log: this.log,
       }),
       streams:
         this.o.streams === false ? undefined : new IntegrationStreams({ ...this.o, state: this.state, log: this.log }),
@@ -186,6 +201,19 @@ export class Reconciler {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
       this.trigger("drift");
     });
+  }
+
+  /**
+   * The sync status a previous leader left, whose counts this one carries on. A value that is not a sync status is
+   * reported and left for this reconciler's first run to overwrite.
+   */
+  private async previousStatus(): Promise<SyncStatus | undefined> {
+    const e = await this.state.status.get(STATUS_KEYS.sync).catch(() => null);
+    if (e?.operation !== "PUT") return undefined;
+    const d = decodeSyncStatus(e.value);
+    if (d.ok) return d.value;
+    logRejections(this.log)({ bucket: e.bucket, key: e.key, reason: d.reason });
+    return undefined;
   }
 
   /** A user revoked with `vrsky revoke` is shut out by the next push of the tenant's account: run at once. */
@@ -212,6 +240,8 @@ export class Reconciler {
   async runOnce(): Promise<RunRecord> {
     await this.open();
     try {
+      const refused = await this.mode.refusal();
+      if (refused) throw new VrskyError("VRS_MODE_MISMATCH", `not leading: ${refused}`);
       const deadline = Date.now() + this.lease.ttlMs * 3;
       while (!(await this.lease.tick())) {
         if (Date.now() > deadline) {
@@ -222,6 +252,14 @@ export class Reconciler {
           );
         }
         await new Promise((r) => setTimeout(r, 200));
+      }
+      const claimed = await this.mode.claim().catch(async (e: unknown) => {
+        await this.lease.release();
+        throw e;
+      });
+      if (claimed) {
+        await this.lease.release();
+        throw new VrskyError("VRS_MODE_MISMATCH", `not leading: ${claimed}`);
       }
       // Renewed on start()'s schedule: a run longer than the lease (a cold, large revision) must keep it.
       let renewing: Promise<unknown> = Promise.resolve();
@@ -247,7 +285,12 @@ export class Reconciler {
   /** Ready when NATS is connected, the observed state is loaded, and the last run did not fail. */
   isReady(): boolean {
     return (
-      this.connected && !this.o.nc.isClosed() && !this.lastRunFailed && this.observed !== undefined && !this.stopped
+      this.connected &&
+      !this.o.nc.isClosed() &&
+      !this.lastRunFailed &&
+      this.observed !== undefined &&
+      !this.stopped &&
+      this.modeRefusal === undefined
     );
   }
 
@@ -331,7 +374,10 @@ export class Reconciler {
 
   private async leaseTick(): Promise<void> {
     const was = this.leading;
-    this.leading = await this.lease.tick();
+    this.leading = (await this.modeAllows(false)) && (await this.lease.tick());
+    // A new leader claims the fleet's mode before its first run (another may have written it meanwhile).
+    if (this.leading && !was && !(await this.modeAllows(true))) this.leading = false;
+    if (!this.leading && this.lease.isLeader()) await this.lease.release();
     this.metrics.leader.set(this.leading ? 1 : 0);
     if (this.leading && !was) {
       this.log("leader", { id: this.o.id, epoch: this.lease.epoch });
@@ -343,6 +389,19 @@ export class Reconciler {
       // Work left over from a run cut short by a late renewal (LostLeadership): resume it.
       this.trigger(this.pending);
     }
+  }
+
+  /** Whether the fleet's mode lets this reconciler lead (`claim`: as the new leader, writing it if absent). */
+  private async modeAllows(claim: boolean): Promise<boolean> {
+    let why: string | undefined;
+    try {
+      why = claim ? await this.mode.claim() : await this.mode.refusal();
+    } catch {
+      return false; // NATS away: not leading this tick; the check runs again at the next
+    }
+    if (why !== undefined && why !== this.modeRefusal) this.log("mode-refused", { reason: why });
+    this.modeRefusal = why;
+    return why === undefined;
   }
 
   private onObserved(bucket: "tenants" | "integrations", key: string, entry: ObservedEntry | undefined): void {

@@ -1,5 +1,6 @@
 import type { KV } from "@nats-io/kv";
 import { INVENTORY_FORMAT, sortEntries, type InventoryEntry, type InventoryRecord } from "../contract/inventory.js";
+import { decodeInventory } from "../contract/record-checks.js";
 import { readSnapshot } from "../state/mirror.js";
 
 /**
@@ -11,7 +12,10 @@ export class TenantInventory {
   private readonly records = new Map<string, { entries: InventoryEntry[]; json: string }>();
   private loaded = false;
 
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly log?: (event: string, fields?: Record<string, unknown>) => void,
+  ) {}
 
   /** Reads the records in KV once (again when `force`: a resync sees hand edits). */
   async load(force: boolean): Promise<void> {
@@ -19,8 +23,12 @@ export class TenantInventory {
     this.records.clear();
     await readSnapshot(this.kv, (e) => {
       if (e.operation !== "PUT") return;
-      const entries = sortEntries(e.json<InventoryRecord>().entries ?? []);
-      this.records.set(e.key, { entries, json: JSON.stringify(entries) });
+      const d = decodeInventory(e.value, e.key);
+      if (!d.ok) this.log?.("bad-record", { bucket: e.bucket, key: e.key, reason: d.reason });
+      // A bad record names nothing the run can trust: the tenant is known, with no entries, so the record is
+      // rewritten with what a desired tenant has (every run adds its entries), or deleted for another.
+      const entries = d.ok ? sortEntries(d.value.entries) : [];
+      this.records.set(e.key, { entries, json: d.ok ? JSON.stringify(entries) : "" });
     });
     this.loaded = true;
   }

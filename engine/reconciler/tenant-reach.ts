@@ -3,6 +3,7 @@
  * through TenantLinks and the tenant's discovery entry), the platform connection's account for a shared tenant
  * without keys, a dedicated tenant's own instances; or why it cannot (an entry with no server: TenantUnavailable).
  */
+import { decodeDiscovery } from "../contract/record-checks.js";
 import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -43,7 +44,10 @@ export class TenantReach {
     let entry: DiscoveryEntry | undefined;
     try {
       const e = await this.o.discovery.get(t);
-      entry = e?.operation === "PUT" ? e.json<DiscoveryEntry>() : undefined;
+      const d = e?.operation === "PUT" ? decodeDiscovery(e.value, e.key) : undefined;
+      if (d && !d.ok)
+        return unavailable(`tenant ${t}'s discovery entry is not valid (${d.reason}); the next run rewrites it`, true);
+      entry = d?.value;
     } catch (e) {
       return { failure: tenantFailure(e) };
     }

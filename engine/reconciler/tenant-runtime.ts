@@ -2,6 +2,7 @@ import type { KV } from "@nats-io/kv";
 import type { Resource, TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
 import { DISCOVERY_FORMAT, serversOf, type DiscoveryEntry } from "../contract/discovery.js";
+import { decodeDiscovery } from "../contract/record-checks.js";
 import { subjectPrefixOf } from "../contract/subjects.js";
 import { entryKey, type InventoryEntry } from "../contract/inventory.js";
 import { tenantGeneration } from "../accounts/claims.js";
@@ -39,6 +40,8 @@ export interface TenantRuntimeOptions {
   sharedServers: string[];
   provisioner?: Provisioner;
   accounts?: AccountOps;
+  /** Where values that are not records of the contract are reported (`bad-record`). */
+  log?: (event: string, fields?: Record<string, unknown>) => void;
 }
 
 /** A desired tenant and what it should have. */
@@ -62,7 +65,7 @@ export class TenantRuntime {
   private readonly inventory: TenantInventory;
 
   constructor(private readonly o: TenantRuntimeOptions) {
-    this.inventory = new TenantInventory(o.inventory);
+    this.inventory = new TenantInventory(o.inventory, o.log);
   }
 
   /** `force` (resync, startup) re-reads the entries from KV, so hand edits are put back, and re-pushes accounts. */
@@ -194,7 +197,15 @@ export class TenantRuntime {
     if (this.loaded) return;
     await readSnapshot(this.o.discovery, (e) => {
       if (e.operation !== "PUT") return;
-      const { updatedAt: _u, revision: _r, ...rest } = e.json<DiscoveryEntry>();
+      const d = decodeDiscovery(e.value, e.key);
+      if (!d.ok) {
+        // Not an entry: reported, and known as written (as nothing any tenant wants), so that it is rewritten for a
+        // desired tenant and deleted otherwise.
+        this.o.log?.("bad-record", { bucket: e.bucket, key: e.key, reason: d.reason });
+        this.written.set(e.key, "");
+        return;
+      }
+      const { updatedAt: _u, revision: _r, ...rest } = d.value;
       this.written.set(e.key, canonicalJson(rest));
     });
     this.loaded = true;

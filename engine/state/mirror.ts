@@ -1,6 +1,8 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
+import type { Decoded, RecordRejection } from "../contract/decode.js";
+import type { RecordDecoder } from "../contract/record-checks.js";
 
 export interface MirrorEntry<T> {
   value: T;
@@ -12,6 +14,14 @@ export interface MirrorEntry<T> {
 
 export type WatchListener<E> = (key: string, entry: E | undefined, previous: E | undefined) => void;
 
+/** Where a reader reports a value it refused (a log line, a condition): bucket, key and why. */
+export type RejectionListener = (r: RecordRejection) => void;
+
+/** Reports refused values as `bad-record` log lines (bucket, key, reason; never the value). */
+export function logRejections(log?: (event: string, fields?: Record<string, unknown>) => void): RejectionListener {
+  return (r) => log?.("bad-record", { bucket: r.bucket, key: r.key, reason: r.reason });
+}
+
 /**
  * A bucket kept current in memory by one long-lived watch (never re-listed): the entries as `decode` makes them,
  * the tombstones, and the last revision seen. `start` resolves once the initial snapshot has arrived.
@@ -20,16 +30,24 @@ export abstract class WatchedBucket<E> {
   readonly entries = new Map<string, E>();
   /** Revision of the last delete per key: the compare-and-set token to create it again. */
   readonly tombstones = new Map<string, number>();
+  /**
+   * Keys whose value is not a record of the bucket's contract, with why: they read as deleted (their revision is in
+   * `tombstones`, so the owner rewrites them with compare-and-set), and each is reported once per bad value.
+   */
+  readonly rejected = new Map<string, string>();
   lastSeq = 0;
   private iter: QueuedIterator<KvWatchEntry> | undefined;
   private readonly listeners = new Set<WatchListener<E>>();
   private resolveReady!: () => void;
   readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
-  constructor(readonly kv: KV) {}
+  constructor(
+    readonly kv: KV,
+    private readonly onReject: RejectionListener = () => undefined,
+  ) {}
 
-  /** The in-memory entry of a PUT; undefined to treat the value as deleted. */
-  protected abstract decode(e: KvWatchEntry): E | undefined;
+  /** The in-memory entry of a PUT, or why the value is not one (it is then treated as deleted, and reported). */
+  protected abstract decode(e: KvWatchEntry): Decoded<E>;
 
   onChange(l: WatchListener<E>): () => void {
     this.listeners.add(l);
@@ -72,7 +90,10 @@ export abstract class WatchedBucket<E> {
     if (e.revision <= this.lastSeq) return;
     this.lastSeq = e.revision;
     const previous = this.entries.get(e.key);
-    const entry = e.operation === "PUT" ? this.decode(e) : undefined;
+    this.rejected.delete(e.key);
+    const decoded = e.operation === "PUT" ? this.decode(e) : undefined;
+    const entry = decoded?.ok ? decoded.value : undefined;
+    if (decoded && !decoded.ok) this.report(e, decoded.reason);
     if (entry !== undefined) {
       this.entries.set(e.key, entry);
       this.tombstones.delete(e.key);
@@ -83,22 +104,49 @@ export abstract class WatchedBucket<E> {
     for (const l of this.listeners) l(e.key, entry, previous);
   }
 
+  /** Records and reports a value that is not a record of the contract. */
+  protected report(e: KvWatchEntry, reason: string): void {
+    this.rejected.set(e.key, reason);
+    this.onReject({ bucket: e.bucket, key: e.key, reason });
+  }
+
   stop(): void {
     this.iter?.stop();
   }
 }
 
-/** A bucket of JSON records (`value`, with its revision and write time). A value that is not JSON is treated as deleted. */
+/**
+ * A bucket of records (`value`, with its revision and write time), each decoded against its contract
+ * (engine/contract/record-checks.ts). A value that is not a record is treated as deleted and reported.
+ */
 export class KvMirror<T> extends WatchedBucket<MirrorEntry<T>> {
-  protected decode(e: KvWatchEntry): MirrorEntry<T> | undefined {
-    let value: T | undefined;
-    try {
-      value = e.json<T>();
-    } catch {
-      return undefined;
-    }
-    return value === undefined || value === null ? undefined : { value, rev: e.revision, created: e.created.getTime() };
+  constructor(
+    kv: KV,
+    private readonly decodeValue: RecordDecoder<T>,
+    onReject?: RejectionListener,
+  ) {
+    super(kv, onReject);
   }
+
+  protected decode(e: KvWatchEntry): Decoded<MirrorEntry<T>> {
+    const d = this.decodeValue(e.value, e.key);
+    return d.ok ? { ok: true, value: { value: d.value, rev: e.revision, created: e.created.getTime() } } : d;
+  }
+}
+
+/** Reads a bucket's current state once, each PUT decoded (deletes skipped); a refused value goes to `onReject`. */
+export async function readDecoded<T>(
+  kv: KV,
+  decode: RecordDecoder<T>,
+  onRecord: (key: string, value: T, revision: number) => void,
+  onReject: RejectionListener = () => undefined,
+): Promise<void> {
+  await readSnapshot(kv, (e) => {
+    if (e.operation !== "PUT") return;
+    const d = decode(e.value, e.key);
+    if (d.ok) onRecord(e.key, d.value, e.revision);
+    else onReject({ bucket: e.bucket, key: e.key, reason: d.reason });
+  });
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { KvWatchEntry } from "@nats-io/kv";
 import { canonicalJson } from "../plan/canonical.js";
+import type { Decoded } from "../contract/decode.js";
+import { decodeState } from "../contract/record-checks.js";
 import { STATE_FORMAT, type StateRecord } from "../contract/state.js";
 import { WatchedBucket } from "./mirror.js";
 
@@ -13,22 +15,24 @@ export interface ObservedEntry {
 
 /** The observed state of one bucket of desired-state records (tenants or integrations), kept current by its watch. */
 export class ObservedBucket extends WatchedBucket<ObservedEntry> {
-  protected decode(e: KvWatchEntry): ObservedEntry {
-    let record: StateRecord;
-    try {
-      record = e.json<StateRecord>();
-    } catch {
-      // A value that is not ours (drift by hand): treat it as a foreign record the next run overwrites.
-      record = {
-        format: STATE_FORMAT,
-        kind: "Tenant",
-        revision: "",
-        hash: "",
-        resource: null as never,
-        appliedAt: "",
-        appliedBy: "",
-      };
+  protected decode(e: KvWatchEntry): Decoded<ObservedEntry> {
+    const d = decodeState(e.value, e.key);
+    if (!d.ok) {
+      // Not a record of ours (drift by hand, a broken writer): reported, and kept as a foreign record that the next
+      // run overwrites (a desired key) or deletes (any other), with compare-and-set on its revision.
+      this.report(e, d.reason);
+      return { ok: true, value: { record: FOREIGN, seq: e.revision, canonical: "" } };
     }
-    return { record, seq: e.revision, canonical: record.resource ? canonicalJson(record.resource) : "" };
+    return { ok: true, value: { record: d.value, seq: e.revision, canonical: canonicalJson(d.value.resource) } };
   }
 }
+
+const FOREIGN: StateRecord = Object.freeze({
+  format: STATE_FORMAT,
+  kind: "Tenant",
+  revision: "",
+  hash: "",
+  resource: null as never,
+  appliedAt: "",
+  appliedBy: "",
+});

@@ -7,6 +7,8 @@ import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS } from "../contract/buckets.js";
+import type { RecordRejection } from "../contract/decode.js";
+import type { RecordDecoder } from "../contract/record-checks.js";
 import { VrskyError } from "../errors/errors.js";
 import { snapshotEnd } from "./mirror.js";
 import { idleWatchdog } from "../util/idle-watchdog.js";
@@ -79,8 +81,16 @@ function readOnly(name: string, kv: KV): ReadOnlyBucket {
   });
 }
 
-/** The JSON object at `key`; null when the key is absent, deleted, or holds something that is not a JSON object. */
-export async function readRecord<T>(bucket: ReadOnlyBucket, key: string): Promise<T | null> {
+/**
+ * The record at `key`, decoded against its contract; null when the key is absent or deleted, and when it holds
+ * something that is not a record (then added to `rejected`, for the reader to show).
+ */
+export async function readRecord<T>(
+  bucket: ReadOnlyBucket,
+  key: string,
+  decode: RecordDecoder<T>,
+  rejected: RecordRejection[],
+): Promise<T | null> {
   let entry: Awaited<ReturnType<KV["get"]>>;
   try {
     entry = await bucket.get(key);
@@ -88,16 +98,21 @@ export async function readRecord<T>(bucket: ReadOnlyBucket, key: string): Promis
     throw unavailable(`cannot read ${bucket.name} key ${key}`, e);
   }
   if (entry?.operation !== "PUT") return null;
-  return jsonObject<T>(() => entry.json<T>());
+  const d = decode(entry.value, key);
+  if (d.ok) return d.value;
+  rejected.push({ bucket: bucket.name, key, reason: d.reason });
+  return null;
 }
 
 /**
- * Every live key of a bucket with its JSON object, read with one watch that stops at the end of the snapshot (no
- * key listing). Values that are not JSON objects are skipped (not ours). Fails when no entry arrives for
- * `idleTimeoutMs`.
+ * Every live key of a bucket with its record, read with one watch that stops at the end of the snapshot (no key
+ * listing). Values that are not records of the contract are left out and added to `rejected`. Fails when no entry
+ * arrives for `idleTimeoutMs`.
  */
 export async function readRecords<T>(
   bucket: ReadOnlyBucket,
+  decode: RecordDecoder<T>,
+  rejected: RecordRejection[],
   idleTimeoutMs = 10_000,
 ): Promise<Array<{ key: string; value: T }>> {
   let iter: Awaited<ReturnType<KV["watch"]>>;
@@ -116,8 +131,9 @@ export async function readRecords<T>(
     for await (const e of iter) {
       watchdog.arm();
       if (e.operation === "PUT") {
-        const value = jsonObject<T>(() => e.json<T>());
-        if (value !== null) out.push({ key: e.key, value });
+        const d = decode(e.value, e.key);
+        if (d.ok) out.push({ key: e.key, value: d.value });
+        else rejected.push({ bucket: bucket.name, key: e.key, reason: d.reason });
       }
       if (e.delta === 0 || e.revision >= until) break;
     }
@@ -127,15 +143,6 @@ export async function readRecords<T>(
   }
   if (watchdog.fired) throw unavailable(`reading bucket ${bucket.name} timed out (no entry for ${idleTimeoutMs} ms)`);
   return out;
-}
-
-function jsonObject<T>(decode: () => T): T | null {
-  try {
-    const value = decode();
-    return value !== null && typeof value === "object" ? value : null;
-  } catch {
-    return null; // not JSON: not one of ours
-  }
 }
 
 function isStreamNotFound(e: unknown): boolean {

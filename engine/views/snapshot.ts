@@ -1,7 +1,20 @@
 /** Reading: one snapshot of the records the status views show, through read-only state access. */
 import type { FlowRecord, IntegrationStatusRecord } from "../contract/dataplane.js";
+import type { RecordRejection } from "../contract/decode.js";
 import type { AsRead } from "../contract/records.js";
-import type { LeaseRecord } from "../contract/lease.js";
+import {
+  decodeAssignment,
+  decodeFlow,
+  decodeIntegrationStatus,
+  decodeLease,
+  decodePlacement,
+  decodeReplica,
+  decodeState,
+  decodeSyncStatus,
+  decodeWorker,
+  type RecordDecoder,
+} from "../contract/record-checks.js";
+import { implausibleLease, type LeaseRecord } from "../contract/lease.js";
 import { LEASE_KEY, STATUS_KEYS } from "../contract/keys.js";
 import type { StateRecord } from "../contract/state.js";
 import type { PlacementSummary, SyncStatus } from "../contract/status.js";
@@ -26,25 +39,55 @@ export interface StatusSnapshot {
   integrationStatus: Array<KeyedRecord<IntegrationStatusRecord>>;
   /** `vrsky-flow`: empty when the bucket does not exist. */
   flow: Array<KeyedRecord<FlowRecord>>;
+  /** Values that are not records of their bucket's contract, by bucket and key: left out of the rest. */
+  invalid: RecordRejection[];
 }
+
+/** Clock skew between the reader and the reconcilers tolerated before a lease renewed "in the future" is bogus. */
+const LEASE_SKEW_MS = 1_000;
 
 export async function readStatusSnapshot(state: StateReader): Promise<StatusSnapshot> {
+  const invalid: RecordRejection[] = [];
   const [sync, leader, placement, tenants, integrations, workers, assignments, replicas, integrationStatus, flow] =
     await Promise.all([
-      readRecord<SyncStatus>(state.status, STATUS_KEYS.sync),
-      readRecord<AsRead<LeaseRecord>>(state.locks, LEASE_KEY),
-      readRecord<PlacementSummary>(state.status, STATUS_KEYS.placement),
-      readRecords<StateRecord>(state.tenants),
-      readRecords<StateRecord>(state.integrations),
-      readRecords<WorkerRecord>(state.workers),
-      readRecords<AssignmentRecord>(state.assignments),
-      readRecords<ReplicaRecord>(state.replicas),
-      optional<IntegrationStatusRecord>(state.integrationStatus),
-      optional<FlowRecord>(state.flow),
+      readRecord(state.status, STATUS_KEYS.sync, decodeSyncStatus, invalid),
+      readRecord(state.locks, LEASE_KEY, decodeLease, invalid),
+      readRecord(state.status, STATUS_KEYS.placement, decodePlacement, invalid),
+      readRecords(state.tenants, decodeState, invalid),
+      readRecords(state.integrations, decodeState, invalid),
+      readRecords(state.workers, decodeWorker, invalid),
+      readRecords(state.assignments, decodeAssignment, invalid),
+      readRecords(state.replicas, decodeReplica, invalid),
+      optional(state.integrationStatus, decodeIntegrationStatus, invalid),
+      optional(state.flow, decodeFlow, invalid),
     ]);
-  return { sync, leader, placement, tenants, integrations, workers, assignments, replicas, integrationStatus, flow };
+  // A lease no reconciler could have written is treated as expired by every reconciler: shown as such.
+  const bogus = leader ? implausibleLease(leader, Date.now(), LEASE_SKEW_MS) : undefined;
+  if (bogus) invalid.push({ bucket: state.locks.name, key: LEASE_KEY, reason: `${bogus}; treated as expired` });
+  invalid.sort((x, y) => compare(x.bucket, y.bucket) || compare(x.key, y.key));
+  return {
+    sync,
+    leader: bogus ? null : leader,
+    placement,
+    tenants,
+    integrations,
+    workers,
+    assignments,
+    replicas,
+    integrationStatus,
+    flow,
+    invalid,
+  };
 }
 
-function optional<T>(bucket: ReadOnlyBucket | null): Promise<Array<KeyedRecord<T>>> {
-  return bucket ? readRecords<T>(bucket) : Promise.resolve([]);
+function optional<T>(
+  bucket: ReadOnlyBucket | null,
+  decode: RecordDecoder<T>,
+  invalid: RecordRejection[],
+): Promise<Array<KeyedRecord<T>>> {
+  return bucket ? readRecords(bucket, decode, invalid) : Promise.resolve([]);
+}
+
+function compare(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
 }

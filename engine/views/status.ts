@@ -3,6 +3,7 @@
  * `StatusView` is the versioned JSON form (`formatVersion: 1`, docs/cli.md documents it); every reader (the CLI's
  * text and JSON, the status API) renders it and never reads the buckets for itself.
  */
+import type { RecordRejection } from "../contract/decode.js";
 import type { LeaseRecord } from "../contract/lease.js";
 import type { AsRead } from "../contract/records.js";
 import type { StateRecord } from "../contract/state.js";
@@ -42,6 +43,11 @@ export interface StatusView {
   assignments: AssignmentView[];
   /** The leader's placement summary (`vrsky-status` key `placement`), or null before a leader wrote one. */
   placement: PlacementSummary | null;
+  /**
+   * Values that are not records of their bucket's contract (`bucket`, `key`, `reason`; never the value), by bucket
+   * and key. They are left out of everything above; a reconciler reports them too, and rewrites those it owns.
+   */
+  invalidRecords: RecordRejection[];
 }
 
 /** The view, and what a text reader needs besides it: each worker's heartbeat expiry (to flag a stale heartbeat). */
@@ -66,6 +72,7 @@ export function buildStatus(s: StatusSnapshot): StatusModel {
     workers,
     assignments,
     placement: s.placement,
+    invalidRecords: s.invalid,
   };
   return { view, heartbeatExpiryMs };
 }

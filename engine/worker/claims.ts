@@ -14,7 +14,8 @@
 import type { KV } from "@nats-io/kv";
 import { REPLICA_FORMAT, type AssignmentRecord, type ReplicaRecord, type ReplicaState } from "../contract/workers.js";
 import { errorMessage } from "../errors/errors.js";
-import { casDelete, casPut, isCasConflict, KvMirror, type MirrorEntry } from "../state/mirror.js";
+import { decodeReplica } from "../contract/record-checks.js";
+import { casDelete, casPut, isCasConflict, KvMirror, logRejections, type MirrorEntry } from "../state/mirror.js";
 
 export type HeldState = Exclude<ReplicaState, "released">;
 
@@ -36,7 +37,7 @@ export class Claims {
   private sweeping = false;
 
   constructor(private readonly o: ClaimsOptions) {
-    this.mirror = new KvMirror(o.replicas);
+    this.mirror = new KvMirror(o.replicas, decodeReplica, logRejections(o.log));
   }
 
   get(key: string): MirrorEntry<ReplicaRecord> | undefined {

@@ -11,6 +11,7 @@
  *   - A heartbeat that fails its compare-and-set, with the record gone or under another session, means the
  *     leader did expire it (or someone deleted the record): it fences, gives back its claims, registers anew.
  */
+import { decodeWorker } from "../contract/record-checks.js";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
@@ -133,7 +134,10 @@ export class Membership {
         if (!cur || cur.operation !== "PUT") {
           this.recordRev = await this.o.workers.create(this.o.id, JSON.stringify(this.record(now)));
         } else {
-          const prev = cur.json<WorkerRecord>();
+          const decoded = decodeWorker(cur.value, cur.key);
+          // A value that is not a registration holds no live worker: reported, and taken over at once.
+          if (!decoded.ok) this.o.log("bad-record", { bucket: cur.bucket, key: cur.key, reason: decoded.reason });
+          const prev = decoded.ok ? decoded.value : { session: "", expiryMs: -1 };
           if (watched?.rev !== cur.revision) {
             if (!watched)
               this.o.log("waiting-for-previous-registration", {
@@ -181,7 +185,8 @@ export class Membership {
         if (!isCasConflict(e)) return; // NATS away or slow: checkFence stops the replicas in time
         // Our last write may have landed after its timeout: then the record is still ours, one revision on.
         const cur = await this.o.workers.get(this.o.id).catch(() => undefined);
-        if (cur?.operation === "PUT" && cur.json<WorkerRecord>().session === this.session) {
+        const mine = cur?.operation === "PUT" ? decodeWorker(cur.value, cur.key) : undefined;
+        if (cur && mine?.ok && mine.value.session === this.session) {
           this.recordRev = cur.revision;
           return;
         }

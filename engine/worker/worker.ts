@@ -2,7 +2,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { StateRecord } from "../contract/state.js";
 import type { AssignmentRecord } from "../contract/workers.js";
 import { VrskyError } from "../errors/errors.js";
-import { KvMirror } from "../state/mirror.js";
+import { decodeAssignment, decodeState } from "../contract/record-checks.js";
+import { KvMirror, logRejections } from "../state/mirror.js";
 import { openState } from "../state/open.js";
 import { series } from "../telemetry/prometheus-text.js";
 import { Claims } from "./claims.js";
@@ -105,8 +106,8 @@ export class Worker {
   async start(): Promise<void> {
     const kv = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
-    this.assignments = new KvMirror(kv.assignments);
-    this.integrations = new KvMirror(kv.integrations);
+    this.assignments = new KvMirror(kv.assignments, decodeAssignment, logRejections(this.log));
+    this.integrations = new KvMirror(kv.integrations, decodeState, logRejections(this.log));
     this.claims = new Claims({
       replicas: kv.replicas,
       worker: this.id,

@@ -4,6 +4,7 @@
  * a condition is checked when an entry arrives.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeAssignment, decodeReplica, decodeWorker } from "../../engine/contract/record-checks.js";
 import { KvMirror, type MirrorEntry } from "../../engine/state/mirror.js";
 import { openState } from "../../engine/state/open.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../engine/contract/workers.js";
@@ -29,9 +30,9 @@ export class ClusterView {
 
   async start(nc: NatsConnection): Promise<this> {
     const s = await openState(nc);
-    this.workers = new KvMirror(s.workers);
-    this.assignments = new KvMirror(s.assignments);
-    this.replicas = new KvMirror(s.replicas);
+    this.workers = new KvMirror(s.workers, decodeWorker);
+    this.assignments = new KvMirror(s.assignments, decodeAssignment);
+    this.replicas = new KvMirror(s.replicas, decodeReplica);
     for (const [bucket, m] of [
       ["workers", this.workers],
       ["assignments", this.assignments],

@@ -229,7 +229,8 @@ export class NatsFixture {
       leaseTtlMs: 2_000,
       ...(accounts
         ? {
-            accounts: (b) => new NatsAccountOps(this.keys, this.resolver, b.accounts, [this.url], b.revocations),
+            accounts: (b, log) =>
+              new NatsAccountOps(this.keys, this.resolver, b.accounts, [this.url], b.revocations, log),
             keys: this.keys,
           }
         : {}),

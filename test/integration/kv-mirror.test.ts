@@ -27,7 +27,7 @@ describe("KvMirror: the first snapshot ends even while keys are being rewritten"
     try {
       const rkv = await new Kvm(reader).open("mirror-test");
       for (let round = 0; round < 20; round++) {
-        const m = new KvMirror<number>(rkv);
+        const m = new KvMirror(rkv, (raw) => ({ ok: true as const, value: raw }));
         let timer: NodeJS.Timeout | undefined;
         const started = await Promise.race([
           m.start().then(() => "ready"),

@@ -63,4 +63,48 @@ describe("leader lease records (vrsky.io/lease/v1)", function () {
     expect(await lease.tick()).to.equal(true);
     expect((await locks.get(LEASE_KEY))!.json<LeaseRecord>()).to.include({ format: LEASE_FORMAT, epoch: 3 });
   });
+
+  it("takes over at once a value that is not a lease, and reports it once with its bucket and key", async () => {
+    for (const garbage of ["not json{", "[]", JSON.stringify({ holder: "x", epoch: "one" }), ""]) {
+      await resetBuckets(nc);
+      locks = await bucket(nc, "locks");
+      await locks.put(LEASE_KEY, garbage);
+      const logged: Array<Record<string, unknown>> = [];
+      const lease = new LeaderLease(locks, "r1", { ttlMs: 5_000, now: () => T0, log: (_e, f) => logged.push(f!) });
+      expect(await lease.current(), `current() of ${JSON.stringify(garbage)}`).to.equal(undefined);
+      expect(await lease.tick(), `tick() over ${JSON.stringify(garbage)}`).to.equal(true);
+      expect((await locks.get(LEASE_KEY))!.json<LeaseRecord>()).to.include({ holder: "r1", format: LEASE_FORMAT });
+      expect(logged.map((f) => [f.bucket, f.key])).to.deep.equal([["vrsky-locks", "leader"]]);
+    }
+  });
+
+  it("treats as expired a lease that lasts longer than the longest lease, or that was renewed in the future", async () => {
+    for (const [renewedAt, expiresAt] of [
+      [T0, T0 + 365 * 24 * 3600_000], // a year ahead
+      [T0 + 3600_000, T0 + 3600_000 + 5_000], // an hour in the future, with a plausible ttl
+    ] as Array<[number, number]>) {
+      await locks.put(
+        LEASE_KEY,
+        JSON.stringify({ format: LEASE_FORMAT, holder: "ghost", epoch: 9, renewedAt, expiresAt }),
+      );
+      const logged: string[] = [];
+      const lease = new LeaderLease(locks, "r1", {
+        ttlMs: 5_000,
+        now: () => T0,
+        log: (_e, f) => logged.push(String(f!.reason)),
+      });
+      expect(
+        await lease.tick(),
+        `over a lease renewed at +${renewedAt - T0} ms, expiring at +${expiresAt - T0} ms`,
+      ).to.equal(true);
+      expect(logged[0]).to.match(/treated as expired$/);
+      await lease.release();
+    }
+    // A plausible lease of another holder is still honoured.
+    await locks.put(
+      LEASE_KEY,
+      JSON.stringify({ format: LEASE_FORMAT, holder: "other", epoch: 9, renewedAt: T0, expiresAt: T0 + 600_000 }),
+    );
+    expect(await new LeaderLease(locks, "r1", { ttlMs: 5_000, now: () => T0 }).tick()).to.equal(false);
+  });
 });

@@ -42,13 +42,15 @@ function sync(): SyncStatus {
   } as SyncStatus;
 }
 
-function state(kind: "Tenant" | "Integration"): StateRecord {
+/** A state record of `acme` (a tenant) or of one of its integrations (`name`). */
+function state(kind: "Tenant" | "Integration", name = "acme"): StateRecord {
+  const metadata = kind === "Tenant" ? { name } : { name, tenant: "acme" };
   return {
     format: STATE_FORMAT,
     kind,
     revision: REVISION,
     hash: "sha256:x",
-    resource: { kind, spec: {} } as unknown as StateRecord["resource"],
+    resource: { kind, metadata, spec: {} } as unknown as StateRecord["resource"],
     appliedAt: T0,
     appliedBy: "rec-1",
   };
@@ -65,8 +67,8 @@ describe("vrsky status --resources: each integration's data-plane conditions and
     kv = await openState(fx.nc);
     await put("status", STATUS_KEYS.sync, sync());
     await put("tenants", "acme", state("Tenant"));
-    await put("integrations", integrationKey("acme", "orders"), state("Integration"));
-    await put("integrations", integrationKey("acme", "pings"), state("Integration"));
+    await put("integrations", integrationKey("acme", "orders"), state("Integration", "orders"));
+    await put("integrations", integrationKey("acme", "pings"), state("Integration", "pings"));
   });
 
   /** acme/orders: secrets missing (Degraded), two replicas reporting; acme/pings: nothing written yet. */
@@ -109,7 +111,7 @@ describe("vrsky status --resources: each integration's data-plane conditions and
         updatedAt: "2026-01-02T10:00:04.000Z",
       }),
     );
-    // Not ours: skipped.
+    // Not ours: left out of the counters (and listed under the bad records).
     await kv.flow.put(replicaKey("acme", "orders", 2), "not json");
   }
 

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { MAX_LEASE_TTL_MS } from "../../contract/lease.js";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
@@ -151,6 +152,11 @@ export async function runReconcile(
   // Every flag is checked before any I/O: a usage error must not leave a connection or process behind.
   const resyncMs = durationFlag("--resync", flags.resync, MIN_RESYNC);
   const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl, MIN_LEASE_TTL);
+  if (leaseTtlMs > MAX_LEASE_TTL_MS)
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--lease-ttl must be at most 10m (the longest lease other reconcilers honour), not '${flags.leaseTtl}'`,
+    );
   const fetchIntervalMs = durationFlag("--fetch-interval", flags.fetchInterval);
   const workerCredsTtlMs = durationFlag("--worker-creds-ttl", flags.workerCredsTtl ?? "15m");
   if (workerCredsTtlMs < 3_000 || workerCredsTtlMs > MAX_USER_TTL_SECONDS * 1000)
@@ -270,7 +276,7 @@ async function reconcileWith(
     streams: flags.streams ?? true,
     accounts:
       keys && resolver
-        ? (b) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations)
+        ? (b, l) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations, l)
         : undefined,
     log,
   });

@@ -58,8 +58,8 @@ function renderStatus(read: StatusModel, withResources: boolean, withAssignments
   if (!v.sync) {
     const none = "No reconcile has run against this NATS yet. Start one with: vrsky reconcile --repo DIR --nats URL\n";
     // Workers may register before the first reconcile: show them, but keep the plain message when there is nothing.
-    if (v.workers.length === 0 && v.assignments.length === 0) return none;
-    return none + renderWorkers(model, withAssignments, color).join("\n") + "\n";
+    if (v.workers.length === 0 && v.assignments.length === 0 && v.invalidRecords.length === 0) return none;
+    return none + [...renderWorkers(model, withAssignments, color), ...renderInvalid(model, color)].join("\n") + "\n";
   }
   const s = v.sync;
   const lines: string[] = [];
@@ -94,5 +94,14 @@ function renderStatus(read: StatusModel, withResources: boolean, withAssignments
     }
   }
   lines.push(...renderWorkers(model, withAssignments, color));
+  lines.push(...renderInvalid(model, color));
   return lines.join("\n") + "\n";
+}
+
+/** Values that are not records of their contract: where they are and why (never the value). */
+function renderInvalid(model: StatusModel, color: boolean): string[] {
+  const bad = model.view.invalidRecords;
+  if (bad.length === 0) return [];
+  const head = paint(color, 33, `bad records: ${bad.length} value(s) are not records of their bucket, left out above`);
+  return [head, ...bad.map((r) => `  ${r.bucket} key ${r.key}: ${r.reason}`)];
 }

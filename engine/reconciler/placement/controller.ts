@@ -1,7 +1,8 @@
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
-import { casPut, isCasConflict, KvMirror } from "../../state/mirror.js";
+import { decodeAssignment, decodeReplica, decodeWorker } from "../../contract/record-checks.js";
+import { casPut, isCasConflict, KvMirror, logRejections } from "../../state/mirror.js";
 import type { ObservedBucket } from "../../state/observed.js";
 import type { StateBuckets } from "../../state/open.js";
 import { pool } from "../../util/pool.js";
@@ -80,9 +81,10 @@ export class AssignmentController {
   lastUnplaced = 0;
 
   constructor(private readonly o: AssignmentControllerOptions) {
-    this.workers = new KvMirror(o.state.workers);
-    this.assignments = new KvMirror(o.state.assignments);
-    this.replicas = new KvMirror(o.state.replicas);
+    const reject = logRejections(o.log);
+    this.workers = new KvMirror(o.state.workers, decodeWorker, reject);
+    this.assignments = new KvMirror(o.state.assignments, decodeAssignment, reject);
+    this.replicas = new KvMirror(o.state.replicas, decodeReplica, reject);
     this.now = o.now ?? (() => performance.now());
     this.log = o.log ?? (() => undefined);
   }

@@ -121,5 +121,6 @@ export function emptySnapshot(): StatusSnapshot {
     replicas: [],
     integrationStatus: [],
     flow: [],
+    invalid: [],
   };
 }

@@ -18,6 +18,7 @@ describe("views: the status model from a snapshot of records", () => {
       workers: [],
       assignments: [],
       placement: null,
+      invalidRecords: [],
     });
     expect(Object.keys(view)).to.deep.equal([
       "formatVersion",
@@ -28,6 +29,7 @@ describe("views: the status model from a snapshot of records", () => {
       "workers",
       "assignments",
       "placement",
+      "invalidRecords",
     ]);
   });
 
