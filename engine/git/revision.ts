@@ -14,6 +14,11 @@ interface TreeEntry {
 
 /** The commit id a ref names; operational error when the repository or the ref does not exist. */
 export async function resolveCommit(repo: string, ref: string): Promise<string> {
+  // One git process when the ref exists (every run of the reconciler); the checks below explain a failure.
+  if (!ref.startsWith("-")) {
+    const fast = await git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`]);
+    if (fast.code === 0) return fast.stdout.toString("utf8").trim();
+  }
   const check = await git(repo, ["rev-parse", "--git-dir"]);
   if (check.code !== 0) throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository`);
   if (ref.startsWith("-")) throw new VrskyError("VRS_GIT_BAD_REF", `'${ref}' is not a revision`);
@@ -29,7 +34,13 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
 export async function readRevision(
   repo: string,
   commit: string,
-  options: { limits?: InputLimits; cache?: ParseCache; select?: (path: string) => boolean } = {},
+  options: {
+    limits?: InputLimits;
+    cache?: ParseCache;
+    select?: (path: string) => boolean;
+    /** Filled in: how many of the selected files are symbolic links (their targets may change elsewhere). */
+    stats?: { links: number };
+  } = {},
 ): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const select = options.select ?? isManifestPath;
@@ -49,6 +60,7 @@ export async function readRevision(
       files.push(regular(e, limits));
     }
   }
+  if (options.stats) options.stats.links = links.length;
   if (files.length > limits.maxFiles) return files;
   if (links.length > 0) await resolveLinks(repo, commit, links, byPath, limits);
   const wanted = new Set<string>();
