@@ -7,6 +7,8 @@ import { diffTrees, isAncestor, readBlobsWithin, type TreeChange } from "./tree-
 /** One revision as `RevisionReader.read` gives it. */
 export interface RevisionRead {
   commit: string;
+  /** The commit `changed` is counted from (the previous read); undefined for a full read. */
+  base?: string;
   /** The manifest files, in git's order, parsed into the cache (their bytes are not kept). */
   files: ManifestFile[];
   /** The regular files under `secrets/`; undefined when the revision has no such folder. */
@@ -54,7 +56,7 @@ export class RevisionReader {
   async read(commit: string, o: { full?: boolean } = {}): Promise<RevisionRead> {
     const last = this.last;
     if (!o.full && last?.commit === commit) {
-      return { commit, files: last.files, sealedSecrets: last.sealed, changed: new Map(), mode: "same" };
+      return { commit, base: commit, files: last.files, sealedSecrets: last.sealed, changed: new Map(), mode: "same" };
     }
     const fullEvery = this.options.fullEvery ?? 100;
     if (!o.full && last && last.links === 0 && this.sinceFull < fullEvery) {
@@ -136,7 +138,7 @@ export class RevisionReader {
     // After every new holder is counted: a blob that moved to another path stays in the cache.
     for (const oid of replaced) this.release(oid);
     this.last = { commit, files, sealed, links: 0 };
-    return { commit, files, sealedSecrets: sealed, changed, mode: "incremental" };
+    return { commit, base: last.commit, files, sealedSecrets: sealed, changed, mode: "incremental" };
   }
 
   private fileOf(c: TreeChange, blob: { size: number; bytes?: Buffer } | undefined): ManifestFile {

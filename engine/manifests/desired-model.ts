@@ -72,14 +72,28 @@ export class DesiredModel {
     if (!o.changed || !this.built || this.tooMany || files.length > limits.maxFiles) {
       return { state: this.build(files, o.sealedSecrets) };
     }
+    try {
+      return this.apply(files, o.changed, o.sealedSecrets);
+    } catch (e) {
+      // Half applied: the next update builds anew.
+      this.built = false;
+      throw e;
+    }
+  }
+
+  private apply(
+    files: readonly ManifestFile[],
+    changes: ReadonlyMap<string, ManifestFile | undefined>,
+    sealed: ReadonlySet<string> | undefined,
+  ): DesiredUpdate {
     const affected = new Set<string>();
-    for (const [path, f] of o.changed) {
+    for (const [path, f] of changes) {
       const old = this.entries.get(path);
       if (old) this.drop(old, affected);
-      if (f) this.add(this.entry(f, o.sealedSecrets), affected, true);
+      if (f) this.add(this.entry(f, sealed), affected, true);
     }
-    if (o.sealedSecrets !== this.sealed) {
-      this.sealed = o.sealedSecrets;
+    if (sealed !== this.sealed) {
+      this.sealed = sealed;
       for (const e of this.withRefs) this.checkSecrets(e, this.sealed);
     }
     const changed = new Map<string, ResourceChange>();
