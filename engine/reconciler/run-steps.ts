@@ -289,7 +289,7 @@ const tenancy: Step = {
     if ((ctx.outcome !== "Applied" && ctx.outcome !== "NoChange") || !d.isLeader()) return {};
     const force = ctx.trigger === "resync" || ctx.trigger === "startup" || ctx.trigger === "drift";
     try {
-      await d.runtime.sync(ctx.desired!, ctx.revision, force);
+      await d.runtime.sync(ctx.desired!, ctx.revision, force, ctx.changed && touchedTenants(ctx.changed));
     } catch (e) {
       return {
         outcome: "Failed",
@@ -346,6 +346,16 @@ function planChanged(
   }
   const { writes } = planWrites(desired, live);
   return { writes, unchanged: total - writes.filter((w) => w.action !== "delete").length };
+}
+
+/** The tenants whose record or integrations changed. */
+function touchedTenants(changed: Map<string, ResourceChange>): Set<string> {
+  const out = new Set<string>();
+  for (const c of changed.values()) {
+    const r = (c.after ?? c.before)!;
+    out.add(r.kind === "Tenant" ? r.metadata.name : r.metadata.tenant);
+  }
+  return out;
 }
 
 function catchUpToStream(d: RunDeps): Promise<unknown> {

@@ -52,6 +52,12 @@ describe("reconciler: a commit reads and plans only what it changed", function (
     for (const [k, v] of want) expect(JSON.parse(have.get(k)!), `${what}: ${k}`).to.deep.equal(JSON.parse(v));
   }
 
+  const discoveryKeys = async () => {
+    const keys: string[] = [];
+    for await (const k of await (await bucket(nc, "discovery")).keys()) keys.push(k);
+    return keys.sort();
+  };
+
   const lastRunOf = (rev: string) => runs.filter((r) => String(rev).startsWith(String(r.revision))).at(-1)!;
 
   it("KV equals a full load after add, modify, delete, rename, tenant delete, invalid then fixed, and a force push", async () => {
@@ -85,6 +91,8 @@ describe("reconciler: a commit reads and plans only what it changed", function (
     expect(renamed.lastRun.outcome).to.equal("NoChange");
     repo.remove("tenants/globex.yaml").remove("integrations/globex/c.yml");
     await step("tenant delete", changed, { delete: 2 });
+    // The tenancy step of a commit looks at the tenants it touched: the deleted one leaves discovery.
+    expect(await discoveryKeys()).to.deep.equal(["acme"]);
     repo.write("integrations/acme/a.yaml", "kind: [unclosed\n");
     const bad = repo.commit("invalid");
     await waitForSync(nc, (x: SyncStatus) => x.observedRevision === bad && x.lastRun.outcome === "Invalid");
@@ -98,6 +106,7 @@ describe("reconciler: a commit reads and plans only what it changed", function (
     await step("force push to a commit that does not descend", { read: "full", plan: "full" });
     repo.write("integrations/initech/x.yaml", integrationYaml("initech", "x"));
     await step("after the force push", changed, { create: 1 });
+    expect(await discoveryKeys()).to.deep.equal(["acme", "globex", "initech"]);
   });
 
   it("a hand edit made while a commit waits is put back, and a resync reads and plans everything", async () => {
