@@ -14,8 +14,9 @@ export interface RevisionRead {
   /** The regular files under `secrets/`; undefined when the revision has no such folder. */
   sealedSecrets?: Set<string>;
   /**
-   * The manifest paths that changed since the previous read, with their new file (undefined: removed). Undefined
-   * for a full read.
+   * The manifest paths that changed since the previous read, with their new file (undefined: removed): from the
+   * tree diff, or for a full read by comparing the two lists. Undefined on the first read and every `fullEvery`th,
+   * when everything is to be checked anew.
    */
   changed?: Map<string, ManifestFile | undefined>;
   /** How it was read: every file listed (`full`), the tree diff from the previous read, or the same commit. */
@@ -24,7 +25,7 @@ export interface RevisionRead {
 
 export interface RevisionReaderOptions {
   limits?: InputLimits;
-  /** A full read at least once in this many reads (default 100). */
+  /** A full read, with no delta (everything checked anew), at least once in this many reads (default 100). */
   fullEvery?: number;
   /** A diff naming more files than this is read in full (default 2,000). */
   maxChanges?: number;
@@ -59,14 +60,22 @@ export class RevisionReader {
       return { commit, base: commit, files: last.files, sealedSecrets: last.sealed, changed: new Map(), mode: "same" };
     }
     const fullEvery = this.options.fullEvery ?? 100;
-    if (!o.full && last && last.links === 0 && this.sinceFull < fullEvery) {
+    const rebuild = !last || this.sinceFull >= fullEvery;
+    if (!o.full && !rebuild && last.links === 0) {
       const r = await this.readChanges(last, commit);
       if (r) {
         this.sinceFull++;
         return r;
       }
     }
-    return this.readFull(commit);
+    const r = await this.readFull(commit);
+    if (rebuild) this.sinceFull = 0;
+    else {
+      this.sinceFull++;
+      r.base = last!.commit;
+      r.changed = compareLists(last!.files, r.files);
+    }
+    return r;
   }
 
   /** Forgets the previous revision: the next read is a full one. */
@@ -89,7 +98,6 @@ export class RevisionReader {
     }
     this.cache.retain(new Set(this.holders.keys()));
     this.last = { commit, files, sealed, links: stats.links };
-    this.sinceFull = 0;
     return { commit, files, sealedSecrets: sealed, mode: "full" };
   }
 
@@ -166,6 +174,27 @@ export class RevisionReader {
       this.cache.delete(oid);
     }
   }
+}
+
+/** The paths whose file differs between two lists in git's order (a merge walk). */
+function compareLists(
+  before: readonly ManifestFile[],
+  after: readonly ManifestFile[],
+): Map<string, ManifestFile | undefined> {
+  const changed = new Map<string, ManifestFile | undefined>();
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const a = before[i];
+    const b = after[j];
+    const order = !a ? 1 : !b ? -1 : comparePaths(a.path, b.path);
+    if (order < 0) changed.set(a!.path, undefined);
+    else if (order > 0) changed.set(b!.path, b);
+    else if (a!.oid !== b!.oid || JSON.stringify(a!.problem) !== JSON.stringify(b!.problem)) changed.set(b!.path, b);
+    if (order <= 0) i++;
+    if (order >= 0) j++;
+  }
+  return changed;
 }
 
 function lowerBound(files: readonly ManifestFile[], path: string): number {

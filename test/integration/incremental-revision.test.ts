@@ -126,12 +126,15 @@ describe("incremental reading of commits (tree diff) gives what a full load give
     for (let i = 0; i < 5; i++) {
       repo.write(`integrations/acme/i${i}.yaml`, integrationYaml("acme", `i${i}`));
       const { read } = await f.follow(repo.commit(`c${i}`));
-      modes.push(read.mode);
+      modes.push(read.changed ? read.mode : "rebuild");
     }
-    expect(modes).to.deep.equal(["full", "incremental", "incremental", "full", "incremental"]);
+    expect(modes).to.deep.equal(["rebuild", "incremental", "incremental", "rebuild", "incremental"]);
     const again = await f.follow(repo.git("rev-parse", "HEAD"));
     expect(again.read.mode).to.equal("same");
     expect(again.changed).to.deep.equal([]);
-    expect((await f.reader.read(repo.git("rev-parse", "HEAD"), { full: true })).mode).to.equal("full");
+    // A full read on request (a resync) lists the whole tree and says what differs from the last read: nothing.
+    const full = await f.reader.read(repo.git("rev-parse", "HEAD"), { full: true });
+    expect(full.mode).to.equal("full");
+    expect(full.changed).to.deep.equal(new Map());
   });
 });
