@@ -53,8 +53,11 @@ export class RevisionReader {
     private readonly options: RevisionReaderOptions = {},
   ) {}
 
-  /** The revision at `commit`; `full` lists the whole tree whatever came before. */
-  async read(commit: string, o: { full?: boolean } = {}): Promise<RevisionRead> {
+  /**
+   * The revision at `commit`; `full` lists the whole tree whatever came before. `parents`: the commit's parents
+   * when known (a commit on top of the last one read needs no ancestry check).
+   */
+  async read(commit: string, o: { full?: boolean; parents?: readonly string[] } = {}): Promise<RevisionRead> {
     const last = this.last;
     if (!o.full && last?.commit === commit) {
       return { commit, base: commit, files: last.files, sealedSecrets: last.sealed, changed: new Map(), mode: "same" };
@@ -62,7 +65,7 @@ export class RevisionReader {
     const fullEvery = this.options.fullEvery ?? 100;
     const rebuild = !last || this.sinceFull >= fullEvery;
     if (!o.full && !rebuild && last.links === 0) {
-      const r = await this.readChanges(last, commit);
+      const r = await this.readChanges(last, commit, o.parents?.includes(last.commit) ?? false);
       if (r) {
         this.sinceFull++;
         return r;
@@ -105,11 +108,12 @@ export class RevisionReader {
   private async readChanges(
     last: NonNullable<RevisionReader["last"]>,
     commit: string,
+    child: boolean,
   ): Promise<RevisionRead | undefined> {
     const limits = this.options.limits ?? DEFAULT_LIMITS;
     const [diff, descends] = await Promise.all([
       diffTrees(this.repo, last.commit, commit),
-      isAncestor(this.repo, last.commit, commit),
+      child || isAncestor(this.repo, last.commit, commit),
     ]);
     if (!descends || diff.length > (this.options.maxChanges ?? 2_000)) return undefined;
     if (diff.some((c) => WATCHED.test(c.path) && (SPECIAL.has(c.mode) || SPECIAL.has(c.oldMode)))) return undefined;

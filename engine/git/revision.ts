@@ -28,6 +28,22 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
 }
 
 /**
+ * The commit a ref names and its parents, in one git process when the ref exists (a reader that read a parent
+ * last needs no ancestry check); errors as resolveCommit.
+ */
+export async function resolveHead(repo: string, ref: string): Promise<{ commit: string; parents: string[] }> {
+  if (!ref.startsWith("-")) {
+    const r = await git(repo, ["rev-parse", `${ref}^{commit}`, `${ref}^@`]);
+    const lines = r.stdout
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => /^[0-9a-f]{40,64}$/.test(l));
+    if (r.code === 0 && lines.length > 0) return { commit: lines[0]!, parents: lines.slice(1) };
+  }
+  return { commit: await resolveCommit(repo, ref), parents: [] };
+}
+
+/**
  * The manifest files of a commit (or the files `select` picks, such as fixture tests), read from git objects
  * (never the work tree). Blobs already in the cache are not read again; oversized blobs are not read at all.
  */

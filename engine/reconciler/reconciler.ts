@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import type { RetryClass } from "../errors/codes.js";
-import { resolveCommit } from "../git/revision.js";
+import { resolveHead } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
 import { loadSchemas } from "../manifests/schema.js";
 import { ParseCache } from "../manifests/load.js";
@@ -371,12 +371,12 @@ export class Reconciler {
   /** One level-triggered run: the steps of RUN_STEPS, then the status. Never throws. */
   private async run(trigger: Trigger, other?: Trigger): Promise<{ run: RunRecord; retry?: RetryClass } | undefined> {
     const started = Date.now();
-    let head: string | undefined;
+    let head: { commit: string; parents: string[] } | undefined;
     if (trigger === "commit" && this.settledRevision !== undefined) {
       // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op, unless
       // another trigger (a drift) was merged into it: then that one runs.
-      head = await resolveCommit(this.o.source.repo, this.o.source.ref).catch(() => undefined);
-      if (head === this.settledRevision) {
+      head = await resolveHead(this.o.source.repo, this.o.source.ref).catch(() => undefined);
+      if (head?.commit === this.settledRevision) {
         if (other === undefined) return undefined;
         trigger = other;
       }

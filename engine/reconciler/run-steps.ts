@@ -2,7 +2,7 @@ import type { RetryClass } from "../errors/codes.js";
 import { errorMessage, retryClassOf } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
 import { git } from "../git/exec.js";
-import { resolveCommit } from "../git/revision.js";
+import { resolveHead } from "../git/revision.js";
 import type { RevisionRead, RevisionReader } from "../git/revision-reader.js";
 import type { RefSource } from "../git/watch.js";
 import type { DesiredModel, ResourceChange } from "../manifests/desired-model.js";
@@ -49,8 +49,8 @@ export interface RunContext {
   readonly trigger: Trigger;
   /** A lower trigger merged into this one (a drift seen while a commit waited): it needs a full plan. */
   readonly merged?: Trigger;
-  /** The head commit, when the reconciler resolved it already (a commit trigger's settled check). */
-  readonly head?: string;
+  /** The head commit and its parents, when the reconciler resolved them already (a commit's settled check). */
+  readonly head?: { commit: string; parents: string[] };
   revision: string;
   read?: RevisionRead;
   desired?: Resource[];
@@ -156,11 +156,13 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
 const load: Step = {
   name: "load",
   async run(ctx, d) {
-    ctx.revision = ctx.head ?? (await resolveCommit(d.source.repo, d.source.ref));
+    const head = ctx.head ?? (await resolveHead(d.source.repo, d.source.ref));
+    ctx.revision = head.commit;
     // Only what changed since the last read is read (git's tree diff); a startup and the periodic resync read
     // every file, as does a force push. Parsing new blobs yields now and then (a cold 10,000-file revision would
     // otherwise block the lease renewal).
-    ctx.read = await d.reader.read(ctx.revision, { full: ctx.trigger === "startup" || ctx.trigger === "resync" });
+    const full = ctx.trigger === "startup" || ctx.trigger === "resync";
+    ctx.read = await d.reader.read(ctx.revision, { full, parents: head.parents });
     return {};
   },
 };
