@@ -14,6 +14,11 @@ interface TreeEntry {
 
 /** The commit id a ref names; operational error when the repository or the ref does not exist. */
 export async function resolveCommit(repo: string, ref: string): Promise<string> {
+  // One git process when the ref exists (every run of the reconciler); the checks below explain a failure.
+  if (!ref.startsWith("-")) {
+    const fast = await git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`]);
+    if (fast.code === 0) return fast.stdout.toString("utf8").trim();
+  }
   const check = await git(repo, ["rev-parse", "--git-dir"]);
   if (check.code !== 0) throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository`);
   if (ref.startsWith("-")) throw new VrskyError("VRS_GIT_BAD_REF", `'${ref}' is not a revision`);
@@ -23,13 +28,35 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
 }
 
 /**
+ * The commit a ref names and its parents, in one git process when the ref exists (a reader that read a parent
+ * last needs no ancestry check); errors as resolveCommit.
+ */
+export async function resolveHead(repo: string, ref: string): Promise<{ commit: string; parents: string[] }> {
+  if (!ref.startsWith("-")) {
+    const r = await git(repo, ["rev-parse", `${ref}^{commit}`, `${ref}^@`]);
+    const lines = r.stdout
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => /^[0-9a-f]{40,64}$/.test(l));
+    if (r.code === 0 && lines.length > 0) return { commit: lines[0]!, parents: lines.slice(1) };
+  }
+  return { commit: await resolveCommit(repo, ref), parents: [] };
+}
+
+/**
  * The manifest files of a commit (or the files `select` picks, such as fixture tests), read from git objects
  * (never the work tree). Blobs already in the cache are not read again; oversized blobs are not read at all.
  */
 export async function readRevision(
   repo: string,
   commit: string,
-  options: { limits?: InputLimits; cache?: ParseCache; select?: (path: string) => boolean } = {},
+  options: {
+    limits?: InputLimits;
+    cache?: ParseCache;
+    select?: (path: string) => boolean;
+    /** Filled in: how many of the selected files are symbolic links (their targets may change elsewhere). */
+    stats?: { links: number };
+  } = {},
 ): Promise<ManifestFile[]> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const select = options.select ?? isManifestPath;
@@ -55,6 +82,7 @@ export async function readRevision(
       files.push(regular(e, limits));
     }
   }
+  if (options.stats) options.stats.links = links.length;
   if (files.length > limits.maxFiles) return files;
   if (links.length > 0) await resolveLinks(repo, commit, links, byPath, limits);
   const wanted = new Set<string>();

@@ -2,10 +2,12 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import type { RetryClass } from "../errors/codes.js";
-import { resolveCommit } from "../git/revision.js";
+import { resolveHead } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
 import { loadSchemas } from "../manifests/schema.js";
 import { ParseCache } from "../manifests/load.js";
+import { DesiredModel, type ResourceChange } from "../manifests/desired-model.js";
+import { RevisionReader } from "../git/revision-reader.js";
 import type { Resource } from "../model/resources.js";
 import { STATUS_KEYS } from "../contract/keys.js";
 import { bucketOf, keyOf } from "../contract/state.js";
@@ -23,7 +25,7 @@ import { AssignmentController } from "./placement/controller.js";
 import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { nextStatus, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
-import { RUN_STEPS, runSteps, type RunDeps, type RunSummary } from "./run-steps.js";
+import { RUN_STEPS, runSteps, type RunContext, type RunDeps, type RunSummary } from "./run-steps.js";
 import { IntegrationStreams } from "./integration-streams.js";
 import type { SecretSource } from "../secrets/sources.js";
 
@@ -171,7 +173,9 @@ export class Reconciler {
       maxDeleteIntegrationShare: this.o.maxDeleteIntegrationShare ?? 0.5,
       state: this.state,
       observed: this.observed,
-      cache: this.cache,
+      reader: new RevisionReader(this.o.source.repo, this.cache),
+      model: new DesiredModel({ cache: this.cache }),
+      progress: {},
       runtime: new TenantRuntime({
         discovery: this.state.discovery,
         inventory: this.state.inventory,
@@ -186,7 +190,7 @@ export class Reconciler {
       log: this.log,
       isLeader: () => this.lease.isLeader(),
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
-      setTarget: (resources) => (this.target = targetIndex(resources)),
+      setTarget: (resources, changed) => this.setTarget(resources, changed),
     };
     this.controller = new AssignmentController({
       state: this.state,
@@ -404,6 +408,19 @@ export class Reconciler {
     return why === undefined;
   }
 
+  private setTarget(resources: Resource[], changed?: Map<string, ResourceChange>): void {
+    if (!changed || !this.target) {
+      this.target = targetIndex(resources);
+      return;
+    }
+    for (const c of changed.values()) {
+      const r = (c.after ?? c.before)!;
+      const key = `${bucketOf(r.kind)}/${keyOf(r)}`;
+      if (c.after) this.target.set(key, fingerprint(c.after).canonical);
+      else this.target.delete(key);
+    }
+  }
+
   private onObserved(bucket: "tenants" | "integrations", key: string, entry: ObservedEntry | undefined): void {
     if (!this.target || !this.isLeader()) return;
     const want = this.target.get(`${bucket}/${key}`);
@@ -416,22 +433,31 @@ export class Reconciler {
   /** One level-triggered run: the steps of RUN_STEPS, then the status. Never throws. */
   private async run(trigger: Trigger, other?: Trigger): Promise<{ run: RunRecord; retry?: RetryClass } | undefined> {
     const started = Date.now();
+    let head: { commit: string; parents: string[] } | undefined;
     if (trigger === "commit" && this.settledRevision !== undefined) {
       // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op, unless
       // another trigger (a drift) was merged into it: then that one runs.
-      const head = await resolveCommit(this.o.source.repo, this.o.source.ref).catch(() => undefined);
-      if (head === this.settledRevision) {
+      head = await resolveHead(this.o.source.repo, this.o.source.ref).catch(() => undefined);
+      if (head?.commit === this.settledRevision) {
         if (other === undefined) return undefined;
         trigger = other;
       }
     }
-    const ctx = { trigger, revision: "", attempt: 1 };
+    const ctx: RunContext = { trigger, merged: other, head, revision: "", attempt: 1 };
     const summary = await runSteps(RUN_STEPS, ctx, this.deps);
-    return { run: await this.finish(trigger, ctx.revision, started, summary), retry: summary.retry };
+    // How the revision was read (full, incremental, same) and planned (every key, or the changed ones).
+    const how = { read: ctx.read?.mode, plan: ctx.changed ? "changed" : "full" };
+    return { run: await this.finish(trigger, ctx.revision, started, summary, how), retry: summary.retry };
   }
 
   /** Records the run: metrics, log, and the status in KV (while leader). */
-  private async finish(trigger: Trigger, revision: string, started: number, s: RunSummary): Promise<RunRecord> {
+  private async finish(
+    trigger: Trigger,
+    revision: string,
+    started: number,
+    s: RunSummary,
+    how: Record<string, string | undefined>,
+  ): Promise<RunRecord> {
     const { outcome, message, counts } = s;
     const { run, status } = nextStatus(this.status, {
       reconciler: this.o.id,
@@ -451,6 +477,9 @@ export class Reconciler {
       outcome === "Applied" || outcome === "NoChange" || outcome === "Invalid" || outcome === "DeletionGuard"
         ? revision
         : undefined;
+    // Only a run that converged lets the next commit plan only what it changed.
+    if (this.deps)
+      this.deps.progress.converged = outcome === "Applied" || outcome === "NoChange" ? revision : undefined;
     this.metrics.recordRun(run);
     this.status = status;
     this.log("run", {
@@ -460,6 +489,7 @@ export class Reconciler {
       durationMs: run.durationMs,
       ...counts,
       message,
+      ...how,
     });
     if (this.lease.isLeader()) {
       try {

@@ -2,15 +2,17 @@ import type { RetryClass } from "../errors/codes.js";
 import { errorMessage, retryClassOf } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
 import { git } from "../git/exec.js";
-import { readRevision, resolveCommit, sealedSecretsAt } from "../git/revision.js";
+import { resolveHead } from "../git/revision.js";
+import type { RevisionRead, RevisionReader } from "../git/revision-reader.js";
 import type { RefSource } from "../git/watch.js";
-import { loadDesired, parseIntoCache, type ManifestFile, type ParseCache } from "../manifests/load.js";
+import type { DesiredModel, ResourceChange } from "../manifests/desired-model.js";
 import type { Resource } from "../model/resources.js";
+import { bucketOf, keyOf } from "../contract/state.js";
 import type { ObservedBucket } from "../state/observed.js";
 import type { StateBuckets } from "../state/open.js";
 import { applyWrites } from "./apply.js";
 import { deletionGuardMessage, overDeletionLimits } from "./deletion-guard.js";
-import { planWrites, type Write } from "./live-plan.js";
+import { planWrites, type Observed, type Write } from "./live-plan.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import type { Outcome, RunRecord, SyncStatus, Trigger } from "./status.js";
 import type { IntegrationStreams } from "./integration-streams.js";
@@ -46,11 +48,18 @@ export interface StepResult {
 /** What a run has learned so far, filled in by the steps in order. */
 export interface RunContext {
   readonly trigger: Trigger;
+  /** A lower trigger merged into this one (a drift seen while a commit waited): it needs a full plan. */
+  readonly merged?: Trigger;
+  /** The head commit and its parents, when the reconciler resolved them already (a commit's settled check). */
+  readonly head?: { commit: string; parents: string[] };
   revision: string;
-  files?: ManifestFile[];
-  /** The regular files under `secrets/` at the revision; undefined when it has no such folder. */
-  sealedSecrets?: Set<string>;
+  read?: RevisionRead;
   desired?: Resource[];
+  /**
+   * The resources changed since the last converged run, when this run may plan only them: a commit, nothing else
+   * merged in, the last run converged, and the revision read as a change to that one.
+   */
+  changed?: Map<string, ResourceChange>;
   writes?: Write[];
   /** 1 for the first plan; one more each time the run plans again. */
   attempt: number;
@@ -68,7 +77,12 @@ export interface RunDeps {
   maxDeleteIntegrationShare: number;
   state: StateBuckets;
   observed: { tenants: ObservedBucket; integrations: ObservedBucket };
-  cache: ParseCache;
+  /** Reads each revision as a change to the one before (git tree diff); pruning the parse cache as it goes. */
+  reader: RevisionReader;
+  /** The desired state of the revision read last, updated file by file. */
+  model: DesiredModel;
+  /** Which revision the model, the drift target and KV (the last converged run) hold. */
+  progress: { model?: string; target?: string; converged?: string };
   runtime: TenantRuntime;
   /** Integrations' streams and conditions; absent when the reconciler leaves the data plane alone. */
   streams?: IntegrationStreams;
@@ -76,8 +90,8 @@ export interface RunDeps {
   /** Checked before each write phase and each write: a deposed leader stops writing. */
   isLeader: () => boolean;
   lastAppliedRevision: () => string | undefined;
-  /** The desired state being applied: the reference for drift. */
-  setTarget: (resources: Resource[]) => void;
+  /** The desired state being applied: the reference for drift (only `changed` updated, when given). */
+  setTarget: (resources: Resource[], changed?: Map<string, ResourceChange>) => void;
   log: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -145,13 +159,13 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
 const load: Step = {
   name: "load",
   async run(ctx, d) {
-    ctx.revision = await resolveCommit(d.source.repo, d.source.ref);
-    [ctx.files, ctx.sealedSecrets] = await Promise.all([
-      readRevision(d.source.repo, ctx.revision, { cache: d.cache }),
-      sealedSecretsAt(d.source.repo, ctx.revision),
-    ]);
-    // Parsing new blobs yields now and then: a cold 10,000-file revision would otherwise block the lease renewal.
-    await parseIntoCache(ctx.files, d.cache);
+    const head = ctx.head ?? (await resolveHead(d.source.repo, d.source.ref));
+    ctx.revision = head.commit;
+    // Only what changed since the last read is read (git's tree diff); a startup and the periodic resync read
+    // every file, as does a force push. Parsing new blobs yields now and then (a cold 10,000-file revision would
+    // otherwise block the lease renewal).
+    const full = ctx.trigger === "startup" || ctx.trigger === "resync";
+    ctx.read = await d.reader.read(ctx.revision, { full, parents: head.parents });
     return {};
   },
 };
@@ -159,7 +173,15 @@ const load: Step = {
 const validate: Step = {
   name: "validate",
   async run(ctx, d) {
-    const desired = loadDesired(ctx.files!, { cache: d.cache, sealedSecrets: ctx.sealedSecrets });
+    const read = ctx.read!;
+    const previous = d.progress.model;
+    const update = d.model.update(read.files, {
+      changed: read.base !== undefined && read.base === previous ? read.changed : undefined,
+      sealedSecrets: read.sealedSecrets,
+    });
+    d.progress.model = ctx.revision;
+    const desired = update.state;
+    const changed = update.changed;
     if (desired.findings.length > 0) {
       const keeps = d.lastAppliedRevision()?.slice(0, 12) ?? "no revision";
       return {
@@ -170,7 +192,10 @@ const validate: Step = {
       };
     }
     ctx.desired = desired.resources;
-    d.setTarget(desired.resources);
+    d.setTarget(desired.resources, changed && d.progress.target === previous ? changed : undefined);
+    d.progress.target = ctx.revision;
+    const alone = ctx.trigger === "commit" && ctx.merged === undefined;
+    if (changed && alone && previous !== undefined && d.progress.converged === previous) ctx.changed = changed;
     return {};
   },
 };
@@ -179,7 +204,10 @@ const plan: Step = {
   name: "plan",
   async run(ctx, d) {
     const observed = { tenants: d.observed.tenants.entries, integrations: d.observed.integrations.entries };
-    const { writes, unchanged } = planWrites(ctx.desired!, observed);
+    const { writes, unchanged } =
+      ctx.changed && ctx.attempt === 1
+        ? planChanged(ctx.desired!.length, ctx.changed, observed)
+        : planWrites(ctx.desired!, observed);
     ctx.writes = writes;
     // `unchanged` counts what matched before the run; a plan made again after a conflict does not count it twice.
     const counts = ctx.attempt === 1 ? { unchanged } : {};
@@ -261,7 +289,7 @@ const tenancy: Step = {
     if ((ctx.outcome !== "Applied" && ctx.outcome !== "NoChange") || !d.isLeader()) return {};
     const force = ctx.trigger === "resync" || ctx.trigger === "startup" || ctx.trigger === "drift";
     try {
-      await d.runtime.sync(ctx.desired!, ctx.revision, force);
+      await d.runtime.sync(ctx.desired!, ctx.revision, force, ctx.changed && touchedTenants(ctx.changed));
     } catch (e) {
       return {
         outcome: "Failed",
@@ -297,6 +325,38 @@ const streams: Step = {
     }
   },
 };
+
+/**
+ * The writes for the changed resources only, when KV held the previous revision's state (the last run converged
+ * and any drift since runs a full plan of its own): the same writes a full plan would make.
+ */
+function planChanged(
+  total: number,
+  changed: Map<string, ResourceChange>,
+  observed: Observed,
+): { writes: Write[]; unchanged: number } {
+  const desired: Resource[] = [];
+  const live: Observed = { tenants: new Map(), integrations: new Map() };
+  for (const c of changed.values()) {
+    const r = (c.after ?? c.before)!;
+    const bucket = bucketOf(r.kind);
+    const entry = observed[bucket].get(keyOf(r));
+    if (entry) live[bucket].set(keyOf(r), entry);
+    if (c.after) desired.push(c.after);
+  }
+  const { writes } = planWrites(desired, live);
+  return { writes, unchanged: total - writes.filter((w) => w.action !== "delete").length };
+}
+
+/** The tenants whose record or integrations changed. */
+function touchedTenants(changed: Map<string, ResourceChange>): Set<string> {
+  const out = new Set<string>();
+  for (const c of changed.values()) {
+    const r = (c.after ?? c.before)!;
+    out.add(r.kind === "Tenant" ? r.metadata.name : r.metadata.tenant);
+  }
+  return out;
+}
 
 function catchUpToStream(d: RunDeps): Promise<unknown> {
   return Promise.all([d.observed.tenants.caughtUpToStream(), d.observed.integrations.caughtUpToStream()]);

@@ -68,14 +68,18 @@ export class TenantRuntime {
     this.inventory = new TenantInventory(o.inventory, o.log);
   }
 
-  /** `force` (resync, startup) re-reads the entries from KV, so hand edits are put back, and re-pushes accounts. */
-  async sync(desired: Resource[], revision: string, force: boolean): Promise<void> {
+  /**
+   * `force` (resync, startup) re-reads the entries from KV, so hand edits are put back, and re-pushes accounts.
+   * `only`: the tenants a commit touched (their record, or their integrations); the others are as the last sync
+   * left them, and are not looked at.
+   */
+  async sync(desired: Resource[], revision: string, force: boolean, only?: ReadonlySet<string>): Promise<void> {
     if (force) {
       this.loaded = false;
       this.written.clear();
     }
     await Promise.all([this.load(), this.inventory.load(force)]);
-    const plans = this.plan(desired);
+    const plans = this.plan(desired, only);
     await Promise.all(plans.map((p) => this.inventory.add(p.name, p.wanted)));
     atTenancyPoint("inventory-written");
     await this.o.accounts?.sync(
@@ -98,15 +102,19 @@ export class TenantRuntime {
     await Promise.all(puts);
     await Promise.all(plans.map((p) => this.settle(p)));
     const wanted = new Set(plans.map((p) => p.name));
-    const removed = new Set([...this.inventory.tenants(), ...this.written.keys()]);
+    const removed = only
+      ? [...only].filter((n) => this.written.has(n) || this.inventory.entries(n).length > 0)
+      : new Set([...this.inventory.tenants(), ...this.written.keys()]);
     for (const name of removed) if (!wanted.has(name)) await this.remove(name);
   }
 
-  private plan(desired: Resource[]): TenantPlan[] {
+  private plan(desired: Resource[], only: ReadonlySet<string> | undefined): TenantPlan[] {
     const perTenant = new Map<string, number>();
     for (const r of desired)
       if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
-    const tenants = desired.filter((r): r is TenantResource => r.kind === "Tenant");
+    const tenants = desired.filter(
+      (r): r is TenantResource => r.kind === "Tenant" && (!only || only.has(r.metadata.name)),
+    );
     return tenants.map((t) => {
       const name = t.metadata.name;
       const spec = t.spec ?? {};

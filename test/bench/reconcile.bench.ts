@@ -566,7 +566,7 @@ async function main(): Promise<void> {
         unit: "ms",
         floor: median(floor),
         floorWhat: "git + KV put→watch",
-        goal: 250,
+        goal: 30,
       },
       {
         id: "2c",
