@@ -131,6 +131,7 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     heartbeatAt: "required",
     host: "required",
     pid: "required",
+    assignments: "optional",
   },
   [ASSIGNMENT_FORMAT]: {
     format: "required",
@@ -141,6 +142,7 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     epoch: "required",
     specHash: "optional",
     revision: "optional",
+    claimRevision: "optional",
     reason: "optional",
     updatedAt: "required",
   },

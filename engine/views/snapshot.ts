@@ -6,6 +6,7 @@ import { LEASE_KEY, STATUS_KEYS } from "../contract/keys.js";
 import type { StateRecord } from "../contract/state.js";
 import type { PlacementSummary, SyncStatus } from "../contract/status.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../contract/workers.js";
+import { byReplica } from "../state/assignments.js";
 import { readRecord, readRecords, type ReadOnlyBucket, type StateReader } from "../state/read-only.js";
 import type { KeyedRecord } from "./workers.js";
 
@@ -42,7 +43,19 @@ export async function readStatusSnapshot(state: StateReader): Promise<StatusSnap
       optional<IntegrationStatusRecord>(state.integrationStatus),
       optional<FlowRecord>(state.flow),
     ]);
-  return { sync, leader, placement, tenants, integrations, workers, assignments, replicas, integrationStatus, flow };
+  return {
+    sync,
+    leader,
+    placement,
+    tenants,
+    integrations,
+    workers,
+    // By replica key, whichever worker's key (or layout) each record is stored under.
+    assignments: byReplica(assignments),
+    replicas,
+    integrationStatus,
+    flow,
+  };
 }
 
 function optional<T>(bucket: ReadOnlyBucket | null): Promise<Array<KeyedRecord<T>>> {

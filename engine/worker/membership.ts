@@ -113,6 +113,7 @@ export class Membership {
       heartbeatAt: new Date(now).toISOString(),
       host: hostname(),
       pid: process.pid,
+      assignments: "by-worker",
     };
   }
 

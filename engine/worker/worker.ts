@@ -1,7 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StateRecord } from "../contract/state.js";
-import type { AssignmentRecord } from "../contract/workers.js";
+import { workerAssignmentsFilter } from "../contract/keys.js";
 import { VrskyError } from "../errors/errors.js";
+import { AssignmentIndex } from "../state/assignments.js";
 import { KvMirror } from "../state/mirror.js";
 import { openState } from "../state/open.js";
 import { series } from "../telemetry/prometheus-text.js";
@@ -57,7 +58,7 @@ export class Worker {
   private membership!: Membership;
   private lifecycle!: ReplicaLifecycle;
   private claims!: Claims;
-  private assignments!: KvMirror<AssignmentRecord>;
+  private assignments!: AssignmentIndex;
   private integrations!: KvMirror<StateRecord>;
   private sessions!: TenantSessions;
   private readonly runner: ReplicaRunner;
@@ -95,7 +96,8 @@ export class Worker {
   async start(): Promise<void> {
     const kv = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
-    this.assignments = new KvMirror(kv.assignments);
+    // Only this worker's own assignments: another worker's hand-over costs this one nothing.
+    this.assignments = new AssignmentIndex(kv.assignments, workerAssignmentsFilter(this.id));
     this.integrations = new KvMirror(kv.integrations);
     this.claims = new Claims({ replicas: kv.replicas, worker: this.id, session: () => this.session, log: this.log });
     this.sessions = new TenantSessions({
@@ -140,7 +142,7 @@ export class Worker {
         await this.claims.releaseAll(`released by ${this.id} after eviction`);
       },
     });
-    await Promise.all([this.assignments.start(), this.claims.mirror.start(), this.integrations.start()]);
+    await Promise.all([this.assignments.start(), this.claims.start(), this.integrations.start()]);
     await this.membership.start();
     this.sweeper = setInterval(() => void this.releaseStrayClaims(), Math.max(1_000, 5 * this.heartbeatMs));
     this.lifecycle.watch();
@@ -224,7 +226,6 @@ export class Worker {
     await this.lifecycle?.close();
     await this.sessions?.closeAll();
     this.assignments?.stop();
-    this.claims?.mirror.stop();
     this.integrations?.stop();
   }
 
@@ -237,6 +238,7 @@ export class Worker {
 
   private async releaseStrayClaims(): Promise<void> {
     if (this.stopped || this.membership.isFenced()) return;
+    this.lifecycle.kickWaiting();
     await this.claims.releaseStray(this.assignments, (key) => this.lifecycle.busy(key), this.leaving);
   }
 }
