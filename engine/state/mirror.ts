@@ -21,6 +21,8 @@ export abstract class WatchedBucket<E> {
   /** Revision of the last delete per key: the compare-and-set token to create it again. */
   readonly tombstones = new Map<string, number>();
   lastSeq = 0;
+  /** Entries the watch delivered (its initial snapshot included): what keeping this mirror costs. */
+  received = 0;
   private iter: QueuedIterator<KvWatchEntry> | undefined;
   private readonly listeners = new Set<WatchListener<E>>();
   private resolveReady!: () => void;
@@ -91,6 +93,7 @@ export abstract class WatchedBucket<E> {
   }
 
   private apply(e: KvWatchEntry): void {
+    this.received++;
     if (e.revision <= this.lastSeq) return;
     this.lastSeq = e.revision;
     const previous = this.entries.get(e.key);

@@ -162,6 +162,11 @@ export class Worker {
     return this.membership?.isFenced() ?? false;
   }
 
+  /** Entries each of this worker's watches has delivered since it started (the cost of other workers' moves). */
+  watchEntries(): { assignments: number; integrations: number } {
+    return { assignments: this.assignments?.mirror.received ?? 0, integrations: this.integrations?.received ?? 0 };
+  }
+
   /** Tenants this worker holds a connection (and a user) for. */
   tenants(): string[] {
     return this.sessions?.tenants() ?? [];
