@@ -263,7 +263,8 @@ export class ReplicaLifecycle {
   }
 
   private whyNotWanted(a: AssignmentRecord | undefined): string {
-    if (a === undefined) return "not assigned here (moved or deleted)";
+    // A worker sees only its own assignments: where a replica went is the leader's to say (`vrsky status`).
+    if (a === undefined) return "no longer assigned here (moved to another worker, or no longer wanted)";
     if (this.o.leaving()) return "worker leaving";
     return a.worker === null ? `unplaced: ${a.reason ?? "no worker"}` : `moved to ${a.worker} at epoch ${a.epoch}`;
   }
