@@ -156,10 +156,22 @@ export const BUCKET_REGISTRY = {
     description: "VRSky assignments: which worker runs each replica, with its fencing epoch",
     keys: [
       {
-        key: KEY_FORMATS.replica,
+        key: KEY_FORMATS.assignment,
         record: ASSIGNMENT_FORMAT,
         writer: "leading reconciler",
-        readers: "workers, every reconciler (watches it), `vrsky status`",
+        readers: "the worker named (watches only its own keys), every reconciler (watches it), `vrsky status`",
+      },
+      {
+        key: KEY_FORMATS.unplaced,
+        record: ASSIGNMENT_FORMAT,
+        writer: "leading reconciler",
+        readers: "every reconciler (watches it), `vrsky status`",
+      },
+      {
+        key: KEY_FORMATS.replica,
+        record: ASSIGNMENT_FORMAT,
+        writer: "leading reconciler, for workers of earlier versions only",
+        readers: "workers of earlier versions, every reconciler (watches it), `vrsky status`",
       },
     ],
   },
@@ -172,7 +184,7 @@ export const BUCKET_REGISTRY = {
         key: KEY_FORMATS.replica,
         record: REPLICA_FORMAT,
         writer: "the worker holding the claim; the leading reconciler releases claims of dead workers",
-        readers: "workers, every reconciler (watches it), `vrsky status`",
+        readers: "workers (the claims they take or hold; no watch), every reconciler (watches it), `vrsky status`",
       },
     ],
   },

@@ -6,6 +6,8 @@ export const KEY_FORMATS = {
   tenant: "<tenant>",
   integration: "<tenant>.<integration>",
   replica: "<tenant>.<integration>.<replica>",
+  assignment: "assign.<worker id>.<tenant>.<integration>.<replica>",
+  unplaced: "unplaced.<tenant>.<integration>.<replica>",
   worker: "<worker id>",
   revocation: "<tenant>.<user public key>",
   lease: "leader",
@@ -46,6 +48,48 @@ export function replicaKey(tenant: string, integration: string, replica: number)
 export function parseReplicaKey(key: string): { tenant: string; integration: string; replica: number } | undefined {
   const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.(\d+)$/.exec(key);
   return m ? { tenant: m[1]!, integration: m[2]!, replica: Number(m[3]) } : undefined;
+}
+
+/**
+ * Key of a replica's record in `vrsky-assignments`: under the worker it is assigned to, so that a worker watches
+ * only its own (`workerAssignmentsFilter`); `unplaced.…` when it has no worker. A move is a put under the new
+ * worker and a delete under the old one; the claim in `vrsky-replicas` stays at the replica's key.
+ */
+export function assignmentKey(worker: string | null, tenant: string, integration: string, replica: number): string {
+  const rk = replicaKey(tenant, integration, replica);
+  return worker === null ? `unplaced.${rk}` : `assign.${worker}.${rk}`;
+}
+
+/** The one watch filter of a worker's assignments (exactly five tokens: no other key can match). */
+export function workerAssignmentsFilter(worker: string): string {
+  return `assign.${worker}.*.*.*`;
+}
+
+export interface ParsedAssignmentKey {
+  tenant: string;
+  integration: string;
+  replica: number;
+  /** The replica's key (`replicaKey`): its claim's key in `vrsky-replicas`. */
+  replicaKey: string;
+  /** The worker the key is under; null under `unplaced.`; undefined for a key of the layout before (`<tenant>.<integration>.<replica>`). */
+  worker: string | null | undefined;
+}
+
+/** Parses both layouts of `vrsky-assignments` keys; undefined for anything else. */
+export function parseAssignmentKey(key: string): ParsedAssignmentKey | undefined {
+  const parts = key.split(".");
+  let worker: string | null | undefined;
+  let rest: string;
+  if (parts.length === 5 && parts[0] === "assign" && isWorkerId(parts[1]!)) {
+    worker = parts[1]!;
+    rest = parts.slice(2).join(".");
+  } else if (parts.length === 4 && parts[0] === "unplaced") {
+    worker = null;
+    rest = parts.slice(1).join(".");
+  } else if (parts.length === 3) rest = key;
+  else return undefined;
+  const r = parseReplicaKey(rest);
+  return r ? { ...r, replicaKey: rest, worker } : undefined;
 }
 
 /** A worker id is its key in `vrsky-workers`: letters, digits, `-` and `_`, at most 128 characters. */

@@ -23,7 +23,7 @@ import {
 } from "./decode.js";
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "./discovery.js";
 import { INVENTORY_FORMAT, type InventoryRecord } from "./inventory.js";
-import { integrationKey, replicaKey, revocationKey } from "./keys.js";
+import { integrationKey, parseAssignmentKey, replicaKey, revocationKey } from "./keys.js";
 import { LEASE_FORMAT, type LeaseRecord } from "./lease.js";
 import { MODE_FORMAT, type ModeRecord } from "./mode.js";
 import type { RecordFormat } from "./records.js";
@@ -164,6 +164,7 @@ const CHECKS: { readonly [F in RecordFormat]: FormatChecks<F> } = {
       heartbeatAt: str,
       host: str,
       pid: num,
+      assignments: oneOf("by-worker"),
     },
     also: keyIs((v) => v.id as string),
   },
@@ -178,8 +179,18 @@ const CHECKS: { readonly [F in RecordFormat]: FormatChecks<F> } = {
       revision: str,
       reason: str,
       updatedAt: str,
+      claimRevision: count,
     },
-    also: keyIs((v) => replicaKey(v.tenant as string, v.integration as string, v.replica as number)),
+    // Stored under its worker (`assign.<worker>.…`, `unplaced.…`) or, before, under the replica key alone.
+    also: (v, key) => {
+      if (key === undefined) return undefined;
+      const p = parseAssignmentKey(key);
+      const same =
+        p !== undefined &&
+        p.replicaKey === replicaKey(v.tenant as string, v.integration as string, v.replica as number) &&
+        (p.worker === undefined || p.worker === v.worker);
+      return same ? undefined : "does not match its key";
+    },
   },
   [REPLICA_FORMAT]: {
     fields: {

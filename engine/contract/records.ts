@@ -140,6 +140,7 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     heartbeatAt: "required",
     host: "required",
     pid: "required",
+    assignments: "optional",
   },
   [ASSIGNMENT_FORMAT]: {
     format: "required",
@@ -150,6 +151,7 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     epoch: "required",
     specHash: "optional",
     revision: "optional",
+    claimRevision: "optional",
     reason: "optional",
     updatedAt: "required",
   },

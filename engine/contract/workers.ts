@@ -5,9 +5,12 @@
  * - `vrsky-workers`, key `<worker id>`: a worker's registration, renewed by its heartbeat. Written by the worker
  *   (compare-and-set on its own last revision); deleted by the worker when it deregisters, or by the leader when
  *   the heartbeat expired.
- * - `vrsky-assignments`, key `<tenant>.<integration>.<replica>`: where the leader wants a replica to run, with its
- *   fencing epoch; `worker: null` with a reason when it cannot be placed. Written by the leader only.
- * - `vrsky-replicas`, same key: the replica's claim and run state. Written by the worker that holds it; set to
+ * - `vrsky-assignments`, key `assign.<worker>.<tenant>.<integration>.<replica>` (`unplaced.<tenant>.…` when it
+ *   cannot be placed; keys.ts): where the leader wants a replica to run, with its fencing epoch; `worker: null`
+ *   with a reason when it cannot be placed. Written by the leader only. A worker watches only the keys under its
+ *   own id. Workers of the layout before (no `assignments` in their record) get theirs at
+ *   `<tenant>.<integration>.<replica>`.
+ * - `vrsky-replicas`, key `<tenant>.<integration>.<replica>`: the replica's claim and run state. Written by the worker that holds it; set to
  *   `released` by that worker after it stopped, or by the leader on behalf of a worker whose heartbeat expired.
  *   A worker starts a replica only after taking this claim with compare-and-set, and only from a released claim
  *   of a lower epoch: so one replica never runs on two workers.
@@ -37,6 +40,11 @@ export interface WorkerRecord {
   heartbeatAt: string;
   host: string;
   pid: number;
+  /**
+   * `by-worker`: reads its assignments at `assign.<id>.…` only. Absent in records of workers before that layout:
+   * the leader writes theirs at `<tenant>.<integration>.<replica>`, where they look for them.
+   */
+  assignments?: "by-worker";
 }
 
 export interface AssignmentRecord {
@@ -56,6 +64,13 @@ export interface AssignmentRecord {
   specHash?: string;
   /** `revision` of that record: the git commit the spec was applied from. */
   revision?: string;
+  /**
+   * Revision of the replica's claim in `vrsky-replicas` when the leader wrote this record, if the claim was free
+   * for `worker` then (released, or none: 0): the worker takes it with compare-and-set at this revision without
+   * reading it first. Absent while another worker held it: the leader rewrites the record with it once that
+   * worker released the claim, which is how the new worker learns that it may start (it does not watch claims).
+   */
+  claimRevision?: number;
   /** Why the replica is not placed ("no live worker", "no worker with matching labels (…)", "no capacity: …"). */
   reason?: string;
   updatedAt: string;

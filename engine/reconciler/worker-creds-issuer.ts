@@ -20,9 +20,10 @@ import { workerIdentityRefusal } from "../accounts/worker-identity.js";
 import { tenantGeneration } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import type { TenantResource } from "../model/resources.js";
+import type { AssignmentIndex } from "../state/assignments.js";
 import type { KvMirror } from "../state/mirror.js";
 import type { ObservedBucket } from "../state/observed.js";
-import type { AssignmentRecord, WorkerRecord } from "../contract/workers.js";
+import type { WorkerRecord } from "../contract/workers.js";
 import { errorMessage } from "../errors/errors.js";
 
 export interface WorkerCredsIssuerOptions {
@@ -30,7 +31,8 @@ export interface WorkerCredsIssuerOptions {
   keys: VrskyKeys;
   tenants: ObservedBucket;
   workers: KvMirror<WorkerRecord>;
-  assignments: KvMirror<AssignmentRecord>;
+  /** Every assignment, by replica key. */
+  assignments: Pick<AssignmentIndex, "entries">;
   /** Revoked users (`vrsky revoke`): a revoked worker user is not renewed. */
   revocations?: KV;
   /** Lifetime of an issued user. */

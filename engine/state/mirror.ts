@@ -36,14 +36,18 @@ export abstract class WatchedBucket<E> {
    */
   readonly rejected = new Map<string, string>();
   lastSeq = 0;
+  /** Entries the watch delivered (its initial snapshot included): what keeping this mirror costs. */
+  received = 0;
   private iter: QueuedIterator<KvWatchEntry> | undefined;
   private readonly listeners = new Set<WatchListener<E>>();
   private resolveReady!: () => void;
   readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
+  /** `filter`: the keys to watch (one NATS subject filter, e.g. `assign.w1.*.*.*`); all by default. */
   constructor(
     readonly kv: KV,
     private readonly onReject: RejectionListener = () => undefined,
+    readonly filter = ">",
   ) {}
 
   /** The in-memory entry of a PUT, or why the value is not one (it is then treated as deleted, and reported). */
@@ -55,6 +59,7 @@ export abstract class WatchedBucket<E> {
   }
 
   async start(): Promise<void> {
+    if (this.filter !== ">") return this.startFiltered();
     const until = await snapshotEnd(this.kv);
     this.iter = await this.kv.watch({ key: ">" });
     if (until === 0) this.resolveReady();
@@ -62,6 +67,23 @@ export abstract class WatchedBucket<E> {
       for await (const e of this.iter!) {
         this.apply(e);
         if (e.delta === 0 || e.revision >= until) this.resolveReady();
+      }
+    })();
+    await this.ready;
+  }
+
+  /**
+   * A watch of some keys: the bucket's last sequence may belong to a key outside the filter, so the end of the
+   * snapshot is the client's own count (`isUpdate`: the entry at the count of pending messages the watch's
+   * consumer reported when created, or any entry when that count was 0).
+   */
+  private async startFiltered(): Promise<void> {
+    this.iter = await this.kv.watch({ key: this.filter });
+    if ((await snapshotCount(this.iter)) === 0) this.resolveReady();
+    void (async () => {
+      for await (const e of this.iter!) {
+        this.apply(e);
+        if (e.isUpdate) this.resolveReady();
       }
     })();
     await this.ready;
@@ -87,6 +109,7 @@ export abstract class WatchedBucket<E> {
   }
 
   private apply(e: KvWatchEntry): void {
+    this.received++;
     if (e.revision <= this.lastSeq) return;
     this.lastSeq = e.revision;
     const previous = this.entries.get(e.key);
@@ -124,8 +147,9 @@ export class KvMirror<T> extends WatchedBucket<MirrorEntry<T>> {
     kv: KV,
     private readonly decodeValue: RecordDecoder<T>,
     onReject?: RejectionListener,
+    filter?: string,
   ) {
-    super(kv, onReject);
+    super(kv, onReject, filter);
   }
 
   protected decode(e: KvWatchEntry): Decoded<MirrorEntry<T>> {
@@ -157,6 +181,13 @@ export async function readDecoded<T>(
 export async function snapshotEnd(kv: Pick<KV, "status">): Promise<number> {
   const st = await kv.status();
   return st.values === 0 ? 0 : lastSeqOf(st);
+}
+
+/** How many entries a watch's initial snapshot holds (the pending count of its consumer when created). */
+async function snapshotCount(iter: QueuedIterator<KvWatchEntry>): Promise<number> {
+  const consumer = (iter as unknown as { _data?: { info(cached: boolean): Promise<{ num_pending: number }> } })._data;
+  if (!consumer) throw new Error("@nats-io/kv: a watch without its consumer (watch internals changed)");
+  return (await consumer.info(true)).num_pending;
 }
 
 /** The sequence of the last message in the bucket's stream (deletes included). */

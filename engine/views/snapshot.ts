@@ -19,6 +19,7 @@ import { LEASE_KEY, STATUS_KEYS } from "../contract/keys.js";
 import type { StateRecord } from "../contract/state.js";
 import type { PlacementSummary, SyncStatus } from "../contract/status.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../contract/workers.js";
+import { byReplica } from "../state/assignments.js";
 import { readRecord, readRecords, type ReadOnlyBucket, type StateReader } from "../state/read-only.js";
 import type { KeyedRecord } from "./workers.js";
 
@@ -72,7 +73,8 @@ export async function readStatusSnapshot(state: StateReader): Promise<StatusSnap
     tenants,
     integrations,
     workers,
-    assignments,
+    // By replica key, whichever worker's key (or layout) each record is stored under.
+    assignments: byReplica(assignments),
     replicas,
     integrationStatus,
     flow,

@@ -17,6 +17,7 @@ import { errorMessage, isVrskyError, retryClassOf } from "../errors/errors.js";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import type { IntegrationResource } from "../model/resources.js";
 import type { KvMirror } from "../state/mirror.js";
+import type { AssignmentIndex } from "../state/assignments.js";
 import type { Claims, HeldState } from "./claims.js";
 import { preciseNow, ReplicaRuns, type AppliedSpec, type LocalReplica } from "./replica-run.js";
 import type { ReplicaRunner } from "./runner.js";
@@ -25,7 +26,8 @@ import type { TenantSessions } from "./tenant-sessions.js";
 export interface LifecycleOptions {
   worker: string;
   claims: Claims;
-  assignments: KvMirror<AssignmentRecord>;
+  /** This worker's own assignments (a watch of `assign.<worker>.…`), by replica key. */
+  assignments: AssignmentIndex;
   /** `vrsky-integrations`: the specs replicas are started with. */
   integrations: KvMirror<StateRecord>;
   sessions: TenantSessions;
@@ -79,7 +81,6 @@ export class ReplicaLifecycle {
   /** Steps replicas as their assignments, claims and specs change. */
   watch(): void {
     this.o.assignments.onChange((key) => this.kick(key));
-    this.o.claims.mirror.onChange((key) => this.kick(key));
     this.o.integrations.onChange((integrationKey) => {
       for (const key of this.waitingForSpec) if (key.startsWith(`${integrationKey}.`)) this.kick(key);
     });
@@ -122,6 +123,14 @@ export class ReplicaLifecycle {
   /** Waits for every step in progress. */
   async settle(): Promise<void> {
     while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  /**
+   * Steps the replicas waiting for another worker to give back the claim: the leader tells us by rewriting the
+   * assignment once it is released, and this (every few heartbeats) covers a release the leader did not see.
+   */
+  kickWaiting(): void {
+    for (const key of this.waitingForClaim) this.kick(key);
   }
 
   kickAll(): void {
@@ -178,10 +187,6 @@ export class ReplicaLifecycle {
     if (this.stopped) return;
     const a = this.o.assignments.get(key)?.value;
     const local = this.local.get(key);
-    if (local && this.o.claims.lost(key, local.claimRev)) {
-      await this.stop(local, "claim taken over", false);
-      return;
-    }
     const reported = this.reported.get(key);
     this.reported.delete(key);
     if (local?.state === "running" && reported !== undefined) {
@@ -191,6 +196,7 @@ export class ReplicaLifecycle {
     const wanted = a !== undefined && a.worker === this.o.worker && !this.o.fenced() && !this.o.leaving();
     if (!wanted) {
       this.waitingForSpec.delete(key);
+      this.waitingForClaim.delete(key);
       if (local) await this.stop(local, this.whyNotWanted(a), true);
       return;
     }
@@ -217,8 +223,13 @@ export class ReplicaLifecycle {
     }
     const spec = this.appliedSpec(key, a);
     if (!spec) return;
-    const holder = this.o.claims.holderAgainst(key, a.epoch);
-    if (holder) {
+    const took = await this.o.claims.take(key, a.epoch, local?.claimRev, a.claimRevision);
+    if (took === undefined) {
+      this.kick(key); // another write came first: read the claim again
+      return;
+    }
+    if ("holder" in took) {
+      const holder = took.holder;
       if (!this.waitingForClaim.has(key))
         this.log("replica-waiting", {
           key,
@@ -231,8 +242,7 @@ export class ReplicaLifecycle {
       return;
     }
     this.waitingForClaim.delete(key);
-    const rev = await this.o.claims.take(key, a.epoch, local?.claimRev);
-    if (rev === undefined) return; // the claims watch brings the change and kicks again
+    const rev = took.rev;
     const l: LocalReplica = local ?? {
       key,
       tenant: a.tenant,
@@ -253,7 +263,8 @@ export class ReplicaLifecycle {
   }
 
   private whyNotWanted(a: AssignmentRecord | undefined): string {
-    if (a === undefined) return "assignment deleted";
+    // A worker sees only its own assignments: where a replica went is the leader's to say (`vrsky status`).
+    if (a === undefined) return "no longer assigned here (moved to another worker, or no longer wanted)";
     if (this.o.leaving()) return "worker leaving";
     return a.worker === null ? `unplaced: ${a.reason ?? "no worker"}` : `moved to ${a.worker} at epoch ${a.epoch}`;
   }
@@ -397,9 +408,8 @@ export class ReplicaLifecycle {
     if (timer) clearTimeout(timer);
     this.retryTimers.delete(l.key);
     this.log("replica-stopped", { key: l.key, epoch: l.epoch, why, at });
-    if (!handOver || this.o.claims.lost(l.key, l.claimRev)) return;
-    const assigned = this.o.assignments.get(l.key) !== undefined;
-    await this.o.claims.release(l.key, l.epoch, l.claimRev, `released by ${this.o.worker}: ${why}`, assigned);
+    if (!handOver) return;
+    await this.o.claims.release(l.key, l.epoch, l.claimRev, `released by ${this.o.worker}: ${why}`);
   }
 
   /** Updates our claim with compare-and-set; false when it is no longer ours to write. */

@@ -115,6 +115,7 @@ export class Membership {
       heartbeatAt: new Date(now).toISOString(),
       host: hostname(),
       pid: process.pid,
+      assignments: "by-worker",
     };
   }
 

@@ -1,8 +1,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StateRecord } from "../contract/state.js";
-import type { AssignmentRecord } from "../contract/workers.js";
+import { workerAssignmentsFilter } from "../contract/keys.js";
 import { VrskyError } from "../errors/errors.js";
-import { decodeAssignment, decodeState } from "../contract/record-checks.js";
+import { decodeState } from "../contract/record-checks.js";
+import { AssignmentIndex } from "../state/assignments.js";
 import { KvMirror, logRejections } from "../state/mirror.js";
 import { openState } from "../state/open.js";
 import { series } from "../telemetry/prometheus-text.js";
@@ -68,7 +69,7 @@ export class Worker {
   private membership!: Membership;
   private lifecycle!: ReplicaLifecycle;
   private claims!: Claims;
-  private assignments!: KvMirror<AssignmentRecord>;
+  private assignments!: AssignmentIndex;
   private integrations!: KvMirror<StateRecord>;
   private sessions!: TenantSessions;
   private readonly runner: ReplicaRunner;
@@ -106,7 +107,8 @@ export class Worker {
   async start(): Promise<void> {
     const kv = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
-    this.assignments = new KvMirror(kv.assignments, decodeAssignment, logRejections(this.log));
+    // Only this worker's own assignments: another worker's hand-over costs this one nothing.
+    this.assignments = new AssignmentIndex(kv.assignments, workerAssignmentsFilter(this.id), logRejections(this.log));
     this.integrations = new KvMirror(kv.integrations, decodeState, logRejections(this.log));
     this.claims = new Claims({
       replicas: kv.replicas,
@@ -160,7 +162,7 @@ export class Worker {
         await this.claims.releaseAll(`released by ${this.id} after eviction`);
       },
     });
-    await Promise.all([this.assignments.start(), this.claims.mirror.start(), this.integrations.start()]);
+    await Promise.all([this.assignments.start(), this.claims.start(), this.integrations.start()]);
     await this.membership.start();
     this.sweeper = setInterval(() => void this.releaseStrayClaims(), Math.max(1_000, 5 * this.heartbeatMs));
     this.lifecycle.watch();
@@ -178,6 +180,11 @@ export class Worker {
 
   isFenced(): boolean {
     return this.membership?.isFenced() ?? false;
+  }
+
+  /** Entries each of this worker's watches has delivered since it started (the cost of other workers' moves). */
+  watchEntries(): { assignments: number; integrations: number } {
+    return { assignments: this.assignments?.mirror.received ?? 0, integrations: this.integrations?.received ?? 0 };
   }
 
   /** Tenants this worker holds a connection (and a user) for. */
@@ -244,7 +251,6 @@ export class Worker {
     await this.lifecycle?.close();
     await this.sessions?.closeAll();
     this.assignments?.stop();
-    this.claims?.mirror.stop();
     this.integrations?.stop();
   }
 
@@ -257,6 +263,7 @@ export class Worker {
 
   private async releaseStrayClaims(): Promise<void> {
     if (this.stopped || this.membership.isFenced()) return;
+    this.lifecycle.kickWaiting();
     await this.claims.releaseStray(this.assignments, (key) => this.lifecycle.busy(key), this.leaving);
   }
 }

@@ -4,10 +4,11 @@
  * a condition is checked when an entry arrives.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeAssignment, decodeReplica, decodeWorker } from "../../engine/contract/record-checks.js";
+import { decodeReplica, decodeWorker } from "../../engine/contract/record-checks.js";
+import { AssignmentIndex } from "../../engine/state/assignments.js";
 import { KvMirror, type MirrorEntry } from "../../engine/state/mirror.js";
 import { openState } from "../../engine/state/open.js";
-import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../engine/contract/workers.js";
+import type { ReplicaRecord, WorkerRecord } from "../../engine/contract/workers.js";
 import { preciseNow } from "../../engine/worker/worker.js";
 
 export type Bucket = "workers" | "assignments" | "replicas";
@@ -22,7 +23,8 @@ interface Waiter {
 
 export class ClusterView {
   workers!: KvMirror<WorkerRecord>;
-  assignments!: KvMirror<AssignmentRecord>;
+  /** By replica key, whichever worker's key a record is stored under (a move: a put, then a delete that changes nothing here). */
+  assignments!: AssignmentIndex;
   replicas!: KvMirror<ReplicaRecord>;
   private waiters = new Set<Waiter>();
   /** Optional recorder of every change (the hand-over timeline of one trial). */
@@ -31,14 +33,16 @@ export class ClusterView {
   async start(nc: NatsConnection): Promise<this> {
     const s = await openState(nc);
     this.workers = new KvMirror(s.workers, decodeWorker);
-    this.assignments = new KvMirror(s.assignments, decodeAssignment);
+    this.assignments = new AssignmentIndex(s.assignments);
     this.replicas = new KvMirror(s.replicas, decodeReplica);
     for (const [bucket, m] of [
       ["workers", this.workers],
       ["assignments", this.assignments],
       ["replicas", this.replicas],
     ] as const) {
-      (m as KvMirror<unknown>).onChange((key, entry) => this.changed({ bucket, key, entry, at: preciseNow() }));
+      (m as Pick<KvMirror<unknown>, "onChange">).onChange((key, entry) =>
+        this.changed({ bucket, key, entry, at: preciseNow() }),
+      );
     }
     await Promise.all([this.workers.start(), this.assignments.start(), this.replicas.start()]);
     return this;

@@ -354,8 +354,10 @@ interface Trial {
   perKey: Array<{ notice: number; acquire: number; runner: number; runningWrite: number }>;
   /** In-process survivors: tenant connections opened by the survivors for the victim's replicas. */
   newSessions: number;
-  /** Writes to vrsky-assignments and vrsky-replicas from the kill until the leader was idle again (each is delivered to every worker and the leader). */
+  /** Changes of vrsky-assignments (by replica) and vrsky-replicas from the kill until the leader was idle again, as the bench saw them. */
   writes: { assignments: number; replicas: number };
+  /** In-process survivors: entries their assignments watches delivered from the kill until the leader was idle (their own keys only). */
+  survivorWatchEntries: number;
   /** CPU used from t1 to t2, ms: this process, the nats-server (10 ms ticks), survivor processes (10 ms ticks). */
   cpu: Cpu;
   assignmentsChanged: number;
@@ -399,7 +401,14 @@ async function runSetting(s: Setting): Promise<SettingResult> {
   // cd1d1d4 a KvMirror started while its bucket was being written could wait for ever for its snapshot (defect 1
   // in docs/benchmarks.md, "Workers: death to reassignment").
   const ev = new Events();
-  const survivors: Array<{ id: string; stop: () => Promise<unknown>; tenants?: () => number; pid?: number }> = [];
+  const survivors: Array<{
+    id: string;
+    stop: () => Promise<unknown>;
+    tenants?: () => number;
+    /** In-process survivors: entries their assignments watches have delivered. */
+    watched?: () => number;
+    pid?: number;
+  }> = [];
   push(async () => {
     await Promise.all(survivors.map((w) => w.stop()));
   });
@@ -435,7 +444,12 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       await w.start();
       // Read-only, for the breakdown: how many tenant connections the worker holds.
       const sessions = (w as unknown as { sessions: { tenants(): string[] } }).sessions;
-      survivors.push({ id, stop: () => w.close(), tenants: () => sessions.tenants().length });
+      survivors.push({
+        id,
+        stop: () => w.close(),
+        tenants: () => sessions.tenants().length,
+        watched: () => w.watchEntries().assignments,
+      });
     }
   }
   progress(
@@ -555,6 +569,7 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     const expiredSeen = () => ev.expired.slice(expiredBefore).some((e) => e.worker === VICTIM);
 
     const sessionsBefore = survivors.reduce((n, w) => n + (w.tenants?.() ?? 0), 0);
+    const watchedBefore = survivors.reduce((n, w) => n + (w.watched?.() ?? 0), 0);
     const profiler = OPT.profile ? new InProcessProfiler() : undefined;
     let profiling: Promise<void> | undefined;
     ev.onExpired = profiler ? () => void (profiling ??= profiler.start()) : undefined;
@@ -630,6 +645,7 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       });
     }
     const newSessions = survivors.reduce((n, w) => n + (w.tenants?.() ?? 0), 0) - sessionsBefore;
+    const survivorWatchEntries = survivors.reduce((n, w) => n + (w.watched?.() ?? 0), 0) - watchedBefore;
     const expiryRun = ev.placements.slice(placementsBefore).find((p) => p.expired.includes(VICTIM));
 
     // Moves: only the victim's replicas, each once; nothing else rewritten.
@@ -673,6 +689,7 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       leaderMoves: r.controller.counters.moves - movesBefore,
       perKey,
       newSessions,
+      survivorWatchEntries,
       writes: {
         assignments: timeline.filter((c) => c.bucket === "assignments").length,
         replicas: timeline.filter((c) => c.bucket === "replicas").length,
@@ -862,8 +879,8 @@ function report(m: Machine, results: SettingResult[]): string {
     );
     const w = t[0]!.writes;
     out.push(
-      `writes per death: ${w.assignments} to vrsky-assignments and ${w.replicas} to vrsky-replicas (trial 1); each is delivered to and decoded by the leader and all ${OPT.workers - 1} survivors (every worker mirrors both buckets whole): ` +
-        `${((w.assignments + w.replicas) * OPT.workers).toLocaleString("en-US")} deliveries, plus the bench's own watch\n`,
+      `changes per death: ${w.assignments} assignments (each a put under the new worker's key and a delete under the victim's) and ${w.replicas} claims (trial 1); ` +
+        `the leader watches both buckets whole, a survivor only its own assignments and no claims: the survivors' watches delivered ${t.map((x) => x.survivorWatchEntries).join(", ")} entries per trial\n`,
     );
     const keys = t.flatMap((x) => x.perKey);
     if (keys.length > 0) {

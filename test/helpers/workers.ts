@@ -9,6 +9,7 @@ import type { QueuedIterator } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../engine/contract/workers.js";
 import { replicaInfoSubject, subjectPrefixOf } from "../../engine/contract/subjects.js";
+import { parseAssignmentKey } from "../../engine/contract/keys.js";
 import { bucket } from "./nats.js";
 import { VrskyProcess } from "./process.js";
 import { TcpProxy } from "./tcp-proxy.js";
@@ -35,14 +36,18 @@ export function seededRandom(seed: number): () => number {
 
 export type LogEvent = Record<string, unknown> & { event: string; time: string };
 
-/** A bucket kept current by one watch (independent of the engine's own mirror). */
+/**
+ * A bucket kept current by one watch (independent of the engine's own mirror). `keyOf` maps a stored key to the
+ * key the view uses (the assignments' replica key, whichever worker's key a record is stored under): a put wins,
+ * a delete removes the entry only if it came from that stored key. Keys it maps to undefined are left out.
+ */
 export class KvView<T> {
-  readonly entries = new Map<string, { value: T; rev: number }>();
+  readonly entries = new Map<string, { value: T; rev: number; key: string }>();
   /** Every change after the initial snapshot, in order. */
   readonly changes: Array<{ key: string; prev: T | undefined; next: T | undefined; at: number }> = [];
   private iter: QueuedIterator<KvWatchEntry> | undefined;
 
-  static async open<T>(kv: KV): Promise<KvView<T>> {
+  static async open<T>(kv: KV, keyOf: (key: string) => string | undefined = (k) => k): Promise<KvView<T>> {
     const v = new KvView<T>();
     v.iter = await kv.watch({ key: ">" });
     let ready!: () => void;
@@ -52,11 +57,13 @@ export class KvView<T> {
     if (!initial) ready();
     void (async () => {
       for await (const e of v.iter!) {
-        const prev = v.entries.get(e.key)?.value;
+        const key = keyOf(e.key);
+        const had = key === undefined ? undefined : v.entries.get(key);
         const next = e.operation === "PUT" ? e.json<T>() : undefined;
-        if (next !== undefined) v.entries.set(e.key, { value: next, rev: e.revision });
-        else v.entries.delete(e.key);
-        if (!initial) v.changes.push({ key: e.key, prev, next, at: preciseNow() });
+        const changed = key !== undefined && (next !== undefined || had?.key === e.key);
+        if (changed && next !== undefined) v.entries.set(key, { value: next, rev: e.revision, key: e.key });
+        else if (changed) v.entries.delete(key);
+        if (changed && !initial) v.changes.push({ key, prev: had?.value, next, at: preciseNow() });
         if (initial && (e.delta === 0 || e.revision >= until)) {
           initial = false;
           ready();
@@ -86,7 +93,8 @@ export class FleetState {
 
   static async open(nc: NatsConnection): Promise<FleetState> {
     const [w, a, r] = await Promise.all([bucket(nc, "workers"), bucket(nc, "assignments"), bucket(nc, "replicas")]);
-    return new FleetState(await KvView.open(w), await KvView.open(a), await KvView.open(r));
+    const byReplica = (key: string) => parseAssignmentKey(key)?.replicaKey;
+    return new FleetState(await KvView.open(w), await KvView.open(a, byReplica), await KvView.open(r));
   }
 
   stop(): void {

@@ -40,6 +40,9 @@ export interface AssignInput {
 }
 
 export interface AssignOutput {
+  /** Every replica's record, by replica key. */
+  wanted: Map<string, AssignmentRecord>;
+  /** The records that changed, by replica key. */
   puts: Array<{ key: string; record: AssignmentRecord }>;
   deletes: string[];
   placement: PlacementResult;
@@ -130,5 +133,5 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   }
   const deletes = [...input.assignments.keys()].filter((k) => !wanted.has(k)).sort();
   puts.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { puts, deletes, placement };
+  return { wanted, puts, deletes, placement };
 }

@@ -1,7 +1,8 @@
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
-import { decodeAssignment, decodeReplica, decodeWorker } from "../../contract/record-checks.js";
+import { decodeReplica, decodeWorker } from "../../contract/record-checks.js";
+import { AssignmentIndex } from "../../state/assignments.js";
 import { casPut, isCasConflict, KvMirror, logRejections } from "../../state/mirror.js";
 import type { ObservedBucket } from "../../state/observed.js";
 import type { StateBuckets } from "../../state/open.js";
@@ -9,13 +10,9 @@ import { pool } from "../../util/pool.js";
 import { errorMessage, retryClassOf } from "../../errors/errors.js";
 import { decideRetry, RETRY } from "../../errors/retry.js";
 import { assignReplicas, type AppliedIntegration } from "./assign.js";
-import { PLACEMENT_FORMAT, type PlacementSummary } from "../../contract/status.js";
-import {
-  REPLICA_FORMAT,
-  type AssignmentRecord,
-  type ReplicaRecord,
-  type WorkerRecord,
-} from "../../contract/workers.js";
+import { claimRevisionFor, isByWorkerKey, layoutWrites } from "./layout.js";
+import { placementSummary, releaseClaim } from "./release.js";
+import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../contract/workers.js";
 
 export interface AssignmentControllerOptions {
   state: StateBuckets;
@@ -55,12 +52,16 @@ export interface PlacementRun {
  */
 export class AssignmentController {
   readonly workers: KvMirror<WorkerRecord>;
-  readonly assignments: KvMirror<AssignmentRecord>;
+  /** Every assignment, by replica key (stored under the worker it names: layout.ts). */
+  readonly assignments: AssignmentIndex;
   readonly replicas: KvMirror<ReplicaRecord>;
   /** Local time at which a heartbeat of each worker was last seen. */
   private readonly seen = new Map<string, number>();
   private readonly orphanSince = new Map<string, number>();
-  /** JSON of the assignment records we wrote last: their watch events are not drift. */
+  /** Replica keys whose assignee may be waiting for a claim that is free now (`wake`). */
+  private readonly toWake = new Set<string>();
+  private wakeQueued = false;
+  /** JSON of the assignment records we wrote last, by stored key: their watch events are not drift. */
   private readonly written = new Map<string, string>();
   private membership = "";
   private pending: string | undefined;
@@ -83,7 +84,7 @@ export class AssignmentController {
   constructor(private readonly o: AssignmentControllerOptions) {
     const reject = logRejections(o.log);
     this.workers = new KvMirror(o.state.workers, decodeWorker, reject);
-    this.assignments = new KvMirror(o.state.assignments, decodeAssignment, reject);
+    this.assignments = new AssignmentIndex(o.state.assignments, undefined, reject);
     this.replicas = new KvMirror(o.state.replicas, decodeReplica, reject);
     this.now = o.now ?? (() => performance.now());
     this.log = o.log ?? (() => undefined);
@@ -107,8 +108,17 @@ export class AssignmentController {
     });
     this.o.tenants.onChange(() => this.schedule("desired"));
     this.o.integrations.onChange(() => this.schedule("desired"));
-    this.assignments.onChange((key, e) => {
+    this.assignments.mirror.onChange((key, e) => {
       if ((e ? JSON.stringify(e.value) : undefined) !== this.written.get(key)) this.schedule("drift");
+    });
+    // A worker does not watch claims: when the claim its assignment waits for is given back, tell it (`wake`).
+    this.replicas.onChange((key, e, previous) => {
+      if (e?.value.worker != null) return;
+      const assignee = this.assignments.get(key)?.value.worker;
+      if (assignee != null && previous?.value.worker !== assignee) this.wake(key);
+    });
+    this.assignments.onChange((key, e) => {
+      if (e && e.value.worker !== null && e.value.claimRevision === undefined) this.wake(key);
     });
     this.ticker = setInterval(() => this.tick(), 200);
   }
@@ -223,11 +233,21 @@ export class AssignmentController {
       now: new Date().toISOString(),
     });
 
+    const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));
+    const writes = layoutWrites({
+      wanted: out.wanted,
+      changed: new Set(out.puts.map((p) => p.key)),
+      stored: this.assignments.stored,
+      invalid: this.assignments.invalid,
+      byWorker: (id) => byWorker.has(id),
+      claimRevision: (rk, a) => claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk)),
+    });
+
     let conflicts = 0;
     let lastSeq = 0;
     const write = async (key: string, record: AssignmentRecord | undefined): Promise<void> => {
       if (!this.o.isLeader()) return;
-      const rev = this.assignments.get(key)?.rev ?? this.assignments.tombstones.get(key);
+      const rev = this.assignments.mirror.get(key)?.rev ?? this.assignments.mirror.tombstones.get(key);
       try {
         if (record) {
           this.written.set(key, JSON.stringify(record));
@@ -242,10 +262,10 @@ export class AssignmentController {
         conflicts++;
       }
     };
-    await pool(out.puts, 256, (p) => write(p.key, p.record));
-    await pool(out.deletes, 256, (k) => write(k, undefined));
-    if (out.deletes.length > 0) await this.assignments.caughtUpToStream();
-    else if (lastSeq > 0) await this.assignments.caughtUp(lastSeq);
+    await pool(writes.puts, 256, (p) => write(p.key, p.record));
+    await pool(writes.deletes, 256, (k) => write(k, undefined));
+    if (writes.deletes.length > 0) await this.assignments.mirror.caughtUpToStream();
+    else if (lastSeq > 0) await this.assignments.mirror.caughtUp(lastSeq);
     if (conflicts > 0) this.pending ??= "conflict";
 
     this.counters.runs++;
@@ -254,8 +274,8 @@ export class AssignmentController {
     await this.writeSummary(live, out.placement);
     const record: PlacementRun = {
       trigger,
-      puts: out.puts.length,
-      deletes: out.deletes.length,
+      puts: writes.puts.length,
+      deletes: writes.deletes.length,
       moves: out.placement.moves,
       unplaced: out.placement.unplaced.length,
       conflicts,
@@ -286,35 +306,42 @@ export class AssignmentController {
     return expired;
   }
 
+  /** Rewrites the assignment of a replica whose claim is free now with the claim's revision (its worker takes it). */
+  private wake(key: string): void {
+    if (this.stopped || !this.o.isLeader()) return;
+    this.toWake.add(key);
+    if (this.wakeQueued) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      const keys = [...this.toWake];
+      this.toWake.clear();
+      void pool(keys, 64, async (rk) => {
+        const a = this.assignments.get(rk);
+        if (!a || !isByWorkerKey(a.key) || !this.o.isLeader()) return;
+        const rev = claimRevisionFor(a.value, this.replicas.get(rk), this.replicas.tombstones.get(rk));
+        if (rev === undefined || rev === a.value.claimRevision) return;
+        const record: AssignmentRecord = { ...a.value, claimRevision: rev };
+        this.written.set(a.key, JSON.stringify(record));
+        await casPut(this.o.state.assignments, a.key, record, a.rev).catch((e: unknown) => {
+          if (!isCasConflict(e)) this.log("assignment-wake-failed", { key: a.key, error: errorMessage(e) });
+        });
+      });
+    });
+  }
+
   private async releaseClaimsOf(worker: string, reason: string): Promise<void> {
     const mine = [...this.replicas.entries].filter(([, c]) => c.value.worker === worker);
     await pool(mine, 256, async ([key, c]) => {
       await this.release(key, c.value, c.rev, reason);
     });
+    // The placement that follows names the released claims' revisions in the new assignments (claimRevision):
+    // their workers take them without reading them first.
+    if (mine.length > 0) await this.replicas.caughtUpToStream();
   }
 
-  private async release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
-    if (!this.assignments.entries.has(key)) {
-      // Nothing will run it again: remove the claim rather than keep a released record forever.
-      await this.o.state.replicas.delete(key, { previousSeq: rev }).catch((e: unknown) => {
-        if (!isCasConflict(e)) throw e;
-      });
-      return;
-    }
-    const released: ReplicaRecord = {
-      format: REPLICA_FORMAT,
-      worker: null,
-      session: null,
-      epoch: claim.epoch,
-      state: "released",
-      reason,
-      since: new Date().toISOString(),
-    };
-    try {
-      await casPut(this.o.state.replicas, key, released, rev);
-    } catch (e) {
-      if (!isCasConflict(e)) throw e; // changed meanwhile: its holder is alive and wrote it
-    }
+  private release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
+    return releaseClaim(this.o.state.replicas, this.assignments.entries.has(key), key, claim, rev, reason);
   }
 
   /** A claim whose holder has no registration (a leader that stopped between expiring a worker and releasing its claims). */
@@ -346,27 +373,7 @@ export class AssignmentController {
     live: WorkerRecord[],
     placement: ReturnType<typeof assignReplicas>["placement"],
   ): Promise<void> {
-    const assigned = new Map<string, number>();
-    for (const a of placement.assignments) assigned.set(a.worker, (assigned.get(a.worker) ?? 0) + 1);
-    const body: Omit<PlacementSummary, "updatedAt"> = {
-      format: PLACEMENT_FORMAT,
-      leader: this.o.id,
-      workers: live
-        .map((w) => ({
-          id: w.id,
-          state: w.state,
-          capacity: w.capacity,
-          assigned: assigned.get(w.id) ?? 0,
-          labels: w.labels,
-        }))
-        .sort((a, b) => (a.id < b.id ? -1 : 1)),
-      replicas: {
-        wanted: placement.assignments.length + placement.unplaced.length,
-        assigned: placement.assignments.length,
-        unplaced: placement.unplaced.length,
-      },
-      unplaced: placement.unplaced.slice(0, 100).map((u) => ({ key: `${u.key}.${u.replica}`, reason: u.reason })),
-    };
+    const body = placementSummary(this.o.id, live, placement);
     const canonical = canonicalJson(body);
     if (canonical === this.lastSummary || !this.o.isLeader()) return;
     await this.o.state.status.put(

@@ -1,15 +1,18 @@
 import { expect } from "chai";
 import { BUCKET_REGISTRY, BUCKETS } from "../../../engine/contract/buckets.js";
 import {
+  assignmentKey,
   integrationKey,
   isWorkerId,
   KEY_FORMATS,
   LEASE_KEY,
+  parseAssignmentKey,
   parseReplicaKey,
   replicaKey,
   revocationKey,
   STATUS_KEYS,
   tenantKey,
+  workerAssignmentsFilter,
 } from "../../../engine/contract/keys.js";
 import { RECORD_FORMATS } from "../../../engine/contract/records.js";
 
@@ -36,6 +39,19 @@ describe("key formats (engine/contract/keys.ts)", () => {
     expect(parseReplicaKey("acme.orders-in.2")).to.deep.equal({ tenant: "acme", integration: "orders-in", replica: 2 });
     expect(parseReplicaKey("acme.orders")).to.equal(undefined);
     expect(parseReplicaKey("acme.orders.x")).to.equal(undefined);
+  });
+
+  it("stores an assignment under its worker (unplaced without one) and parses both layouts", () => {
+    expect(assignmentKey("w1", "acme", "orders", 2)).to.equal("assign.w1.acme.orders.2");
+    expect(assignmentKey(null, "acme", "orders", 2)).to.equal("unplaced.acme.orders.2");
+    const rk = { tenant: "acme", integration: "orders", replica: 2, replicaKey: "acme.orders.2" };
+    expect(parseAssignmentKey("assign.w1.acme.orders.2")).to.deep.equal({ ...rk, worker: "w1" });
+    expect(parseAssignmentKey("unplaced.acme.orders.2")).to.deep.equal({ ...rk, worker: null });
+    expect(parseAssignmentKey("acme.orders.2")).to.deep.equal({ ...rk, worker: undefined });
+    expect(parseAssignmentKey("assign.w1.acme.orders")).to.equal(undefined);
+    expect(parseAssignmentKey("assign.w1.acme.orders.2.3")).to.equal(undefined);
+    // A worker's filter has exactly five tokens: no key of the layout before, whatever its tenant, matches it.
+    expect(workerAssignmentsFilter("w1")).to.equal("assign.w1.*.*.*");
   });
 
   it("takes worker ids that are valid keys, at most 128 characters", () => {

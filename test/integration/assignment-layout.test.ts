@@ -1,0 +1,127 @@
+import { expect } from "chai";
+import { connect } from "@nats-io/transport-node";
+import { ASSIGNMENT_FORMAT, WORKER_FORMAT, type AssignmentRecord } from "../../engine/contract/workers.js";
+import type { Reconciler } from "../../engine/reconciler/reconciler.js";
+import type { ReplicaRunner } from "../../engine/worker/runner.js";
+import { Worker } from "../../engine/worker/worker.js";
+import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
+import { until } from "../helpers/until.js";
+
+/** A runner that runs nothing: this test is about where records are and who reads them. */
+const idle: ReplicaRunner = async () => ({ drain: async () => undefined, stop: async () => undefined });
+
+describe("assignments stored under their worker: a worker reads only its own", function () {
+  this.timeout(60_000);
+  const fx = useNats({ repo: "test" });
+  let reconciler: Reconciler;
+
+  const start = async (files: Record<string, string>) => {
+    const repo = fx.repo;
+    for (const [path, text] of Object.entries(files)) repo.write(path, text);
+    const rev = repo.commit();
+    reconciler = await fx.reconciler({ id: "rec", resyncMs: 3_600_000, sharedServers: [fx.url] });
+    await reconciler.start();
+    await waitForSync(fx.nc, appliedAt(rev));
+  };
+  const worker = async (id: string, capacity: number) => {
+    const nc = await connect({ servers: fx.url });
+    fx.defer(() => nc.close());
+    const w = new Worker({ nc, id, capacity, heartbeatMs: 250, expiryMs: 5_000, runner: idle });
+    fx.defer(() => w.close());
+    await w.start();
+    return w;
+  };
+  const running = (w: Worker) => w.replicas().filter((r) => r.state === "running").length;
+  const claims = () => reconciler.controller.replicas.entries;
+
+  it("99 replicas handed over between two other workers: the third worker's watches receive no entry", async () => {
+    await start({
+      "tenants/acme.yaml": tenantYaml("acme"),
+      "integrations/acme/many.yaml": integrationYaml("acme", "many", "  replicas: 99\n"),
+      "integrations/acme/one.yaml": integrationYaml("acme", "one"),
+    });
+    // c (room for 1) and a (room for 99) fill up exactly; b joins empty. a then drains: its 99 replicas can only
+    // go to b, each handed over (a releases the claim after its stop, the leader wakes b), and c is uninvolved.
+    const c = await worker("c", 1);
+    const a = await worker("a", 99);
+    await until(() => running(a) + running(c) === 100, 20_000, "100 replicas running on a and c");
+    const b = await worker("b", 99);
+    const before = c.watchEntries();
+    await a.drain(20_000);
+    await until(() => running(b) === 99, 20_000, "99 replicas running on b");
+    await until(
+      () => [...claims().values()].filter((e) => e.value.worker === "b" && e.value.state === "running").length === 99,
+      10_000,
+      "b's 99 claims running",
+    );
+    await reconciler.controller.idle();
+    const after = c.watchEntries();
+    expect(after.assignments - before.assignments, "entries c's assignments watch received").to.equal(0);
+    expect(after.integrations - before.integrations, "entries c's integrations watch received").to.equal(0);
+    expect(running(c)).to.equal(1);
+    // b read its own: 99 records of its own, and at most one rewrite each that tells it a claim is free.
+    expect(b.watchEntries().assignments).to.be.within(99, 2 * 99);
+  });
+
+  it("migrates records of the layout before to their worker's key, and leaves them where a worker of an earlier version reads them", async () => {
+    // A fleet with integrations applied, and assignments as a leader of the layout before writes them (at epoch
+    // 3): for w1, a worker of this version, and old1, a worker of an earlier version (no `assignments` in its record).
+    await start({
+      "tenants/acme.yaml": tenantYaml("acme"),
+      "integrations/acme/i0.yaml": integrationYaml("acme", "i0"),
+      "integrations/acme/i1.yaml": integrationYaml("acme", "i1"),
+    });
+    await reconciler.stop();
+    const assignments = await bucket(fx.nc, "assignments");
+    await assignments.purge("unplaced.acme.i0.0");
+    await assignments.purge("unplaced.acme.i1.0");
+    const now = new Date().toISOString();
+    const legacy = (integration: string, worker: string): AssignmentRecord => ({
+      format: ASSIGNMENT_FORMAT,
+      tenant: "acme",
+      integration,
+      replica: 0,
+      worker,
+      epoch: 3,
+      updatedAt: now,
+    });
+    await assignments.put("acme.i0.0", JSON.stringify(legacy("i0", "w1")));
+    await assignments.put("acme.i1.0", JSON.stringify(legacy("i1", "old1")));
+    const workers = await bucket(fx.nc, "workers");
+    await workers.put(
+      "old1",
+      JSON.stringify({
+        format: WORKER_FORMAT,
+        id: "old1",
+        session: "0123456789abcdef",
+        capacity: 10,
+        labels: {},
+        state: "active",
+        heartbeatMs: 1_000,
+        expiryMs: 60_000,
+        running: 0,
+        startedAt: now,
+        heartbeatAt: now,
+        host: "old",
+        pid: 1,
+      }),
+    );
+    const w1 = await worker("w1", 10);
+    expect(w1.replicas(), "w1 reads nothing of the layout before").to.deep.equal([]);
+    // A leader of this version rewrites w1's record under w1's key, at its epoch, and leaves old1's where it is.
+    reconciler = await fx.reconciler({ id: "rec2", resyncMs: 3_600_000, sharedServers: [fx.url] });
+    await reconciler.start();
+    await until(() => running(w1) === 1, 10_000, "acme.i0.0 running on w1");
+    const keys = async () => {
+      const out: string[] = [];
+      for await (const k of await assignments.keys()) out.push(k);
+      return out.sort();
+    };
+    await until(async () => (await keys()).join() === "acme.i1.0,assign.w1.acme.i0.0", 10_000, "keys migrated");
+    expect(w1.replicas()).to.deep.equal([{ key: "acme.i0.0", epoch: 3, state: "running" }]);
+    expect((await assignments.get("assign.w1.acme.i0.0"))?.json<AssignmentRecord>().epoch).to.equal(3);
+    expect((await assignments.get("acme.i1.0"))?.json<AssignmentRecord>()).to.include({ worker: "old1", epoch: 3 });
+    await workers.delete("old1");
+  });
+});
