@@ -65,7 +65,8 @@ export class RevisionReader {
     const fullEvery = this.options.fullEvery ?? 100;
     const rebuild = !last || this.sinceFull >= fullEvery;
     if (!o.full && !rebuild && last.links === 0) {
-      const r = await this.readChanges(last, commit, o.parents?.includes(last.commit) ?? false);
+      // The last commit read may be gone (a force push, then gc): the full read below does not need it.
+      const r = await this.readChanges(last, commit, o.parents?.includes(last.commit) ?? false).catch(() => undefined);
       if (r) {
         this.sinceFull++;
         return r;

@@ -6,18 +6,16 @@ import { resolveHead } from "../git/revision.js";
 import type { RefSource } from "../git/watch.js";
 import { loadSchemas } from "../manifests/schema.js";
 import { ParseCache } from "../manifests/load.js";
-import { DesiredModel, type ResourceChange } from "../manifests/desired-model.js";
+import { DesiredModel } from "../manifests/desired-model.js";
+import { DriftTarget } from "./drift-target.js";
 import { RevisionReader } from "../git/revision-reader.js";
-import type { Resource } from "../model/resources.js";
 import { STATUS_KEYS } from "../contract/keys.js";
-import { bucketOf, keyOf } from "../contract/state.js";
 import { decodeSyncStatus } from "../contract/record-checks.js";
 import { logRejections } from "../state/mirror.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
 import { FleetMode } from "./fleet-mode.js";
 import { LeaderLease } from "./lease.js";
-import { fingerprint } from "./live-plan.js";
 import { placementSeries, ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
@@ -84,8 +82,8 @@ export class Reconciler {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly stopWatches: Array<() => void> = [];
   private stopped = false;
-  /** canonical JSON by `bucket/key` of the state being applied or last applied: the reference for drift. */
-  private target: Map<string, string> | undefined;
+  /** The state being applied or last applied: the reference for drift. */
+  private readonly target = new DriftTarget();
   private status: SyncStatus | undefined;
   private lastRunFailed = false;
   /** Successful runs in a row that left work for later (backs their retries off). */
@@ -190,7 +188,7 @@ export class Reconciler {
       log: this.log,
       isLeader: () => this.lease.isLeader(),
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
-      setTarget: (resources, changed) => this.setTarget(resources, changed),
+      setTarget: (resources, changed) => this.target.set(resources, changed),
     };
     this.controller = new AssignmentController({
       state: this.state,
@@ -408,24 +406,8 @@ export class Reconciler {
     return why === undefined;
   }
 
-  private setTarget(resources: Resource[], changed?: Map<string, ResourceChange>): void {
-    if (!changed || !this.target) {
-      this.target = targetIndex(resources);
-      return;
-    }
-    for (const c of changed.values()) {
-      const r = (c.after ?? c.before)!;
-      const key = `${bucketOf(r.kind)}/${keyOf(r)}`;
-      if (c.after) this.target.set(key, fingerprint(c.after).canonical);
-      else this.target.delete(key);
-    }
-  }
-
   private onObserved(bucket: "tenants" | "integrations", key: string, entry: ObservedEntry | undefined): void {
-    if (!this.target || !this.isLeader()) return;
-    const want = this.target.get(`${bucket}/${key}`);
-    const have = entry?.canonical;
-    if (want === have || (want === undefined && entry === undefined)) return;
+    if (!this.isLeader() || !this.target.differs(bucket, key, entry)) return;
     this.log("drift", { bucket, key });
     this.trigger("drift");
   }
@@ -500,8 +482,4 @@ export class Reconciler {
     }
     return run;
   }
-}
-
-function targetIndex(resources: Resource[]): Map<string, string> {
-  return new Map(resources.map((r) => [`${bucketOf(r.kind)}/${keyOf(r)}`, fingerprint(r).canonical]));
 }

@@ -118,6 +118,23 @@ describe("incremental reading of commits (tree diff) gives what a full load give
     await step("incremental again", "incremental");
   });
 
+  it("reads in full when the last commit read is gone from the repository (force push, then gc)", async () => {
+    repo = new TestRepo();
+    repo.write("tenants/acme.yaml", tenantYaml("acme"));
+    const f = new Follower(repo.dir);
+    await f.follow(repo.commit("base"));
+    repo.write("tenants/gone.yaml", tenantYaml("gone"));
+    await f.follow(repo.commit("soon gone"));
+    repo.git("reset", "-q", "--hard", "HEAD~1");
+    repo.git("reflog", "expire", "--expire=now", "--all");
+    repo.git("gc", "-q", "--prune=now");
+    repo.write("tenants/initech.yaml", tenantYaml("initech"));
+    const commit = repo.commit("after gc");
+    const { read } = await f.follow(commit);
+    expect(read.mode).to.equal("full");
+    expect(f.state).to.deep.equal((await loadCommitted(repo.dir, commit)).state);
+  });
+
   it("reads in full every Nth read, and a read of the same commit changes nothing", async () => {
     repo = new TestRepo();
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
