@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { git } from "../../git/exec.js";
+import { refuseTrackedKeys } from "../../git/ignored-folder.js";
 import { ResolverClient } from "../../accounts/resolver.js";
 import { NatsAccountOps } from "../../reconciler/account-ops.js";
 import { KubernetesProvisioner } from "../../provision/kubernetes.js";
@@ -154,6 +155,7 @@ export async function runReconcile(
     throw new VrskyError("VRS_GIT_NOT_A_REPO", `${resolve(flags.repo)} is not a git repository`);
   }
   const id = flags.id ?? `${hostname()}-${process.pid}`;
+  if (flags.keys) await refuseTrackedKeys(flags.keys);
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
   const secrets =
