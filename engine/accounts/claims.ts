@@ -140,6 +140,12 @@ export interface UserCreds {
   readonly expiresAt: string;
 }
 
+/**
+ * The longest lifetime of a tenant user. A revocation older than this can no longer match a live JWT (every JWT
+ * of the user issued before it has expired), so the reconciler prunes it.
+ */
+export const MAX_USER_TTL_SECONDS = 30 * 24 * 3600;
+
 /** Never allowed to tenant users, whatever the allow lists say. */
 export const USER_DENY = ["$SYS.>"];
 
@@ -175,8 +181,11 @@ export function userJwt(
   o: UserCredsOptions,
 ): UserJwt {
   const ttl = o.ttlSeconds ?? 3600;
-  if (!Number.isFinite(ttl) || ttl <= 0)
-    throw new VrskyError("VRS_CREDS_TTL_INVALID", `credential lifetime must be positive, not ${ttl} s`);
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_USER_TTL_SECONDS)
+    throw new VrskyError(
+      "VRS_CREDS_TTL_INVALID",
+      `credential lifetime must be from 1 s to ${MAX_USER_TTL_SECONDS} s (30d), not ${ttl} s`,
+    );
   if (!isPublicKey(userPublicKey, "user"))
     throw new VrskyError("VRS_PUBLIC_KEY_INVALID", `${userPublicKey} is not a user public key`);
   const account = tenantAccountKey(keys, tenant, generation);

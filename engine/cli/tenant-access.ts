@@ -7,6 +7,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { loadKeys } from "../accounts/keys.js";
+import { platformCredsFile } from "../accounts/platform-user.js";
 import { BUCKETS } from "../contract/buckets.js";
 import { TenantLinks } from "../dataplane/tenant-links.js";
 import { errorMessage, isVrskyError, VrskyError } from "../errors/errors.js";
@@ -29,7 +30,7 @@ export interface TenantAccess {
 
 export async function openTenantAccess(o: TenantAccessOptions): Promise<TenantAccess> {
   const keys = o.keys ? loadKeys(o.keys) : undefined;
-  const creds = o.creds ?? keys?.files.platformCreds;
+  const creds = platformCredsFile(o.creds, keys);
   const platform = await connectNats({ url: o.nats, creds, name: o.name, jetstream: true });
   if (!keys) return { nc: platform, close: () => platform.close() };
   try {

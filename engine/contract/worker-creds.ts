@@ -5,6 +5,10 @@ export interface WorkerCredsRequest {
   session: string;
   tenant: string;
   userPublicKey: string;
+  /** The JWT of the worker's own platform user (tagged `vrsky-worker:<worker>`); see accounts/worker-identity.ts. */
+  identity?: string;
+  /** base64url Ed25519 signature by that user's key over the request's fields (`signedText`). */
+  sig?: string;
 }
 
 export type WorkerCredsReply =

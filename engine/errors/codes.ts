@@ -170,6 +170,11 @@ export const CODES = {
     "pass --creds with a creds file from vrsky init or vrsky creds that this user may read",
     "stall",
   ),
+  VRS_CREDS_NOT_PLATFORM: c(
+    "credentials are not a user of the platform account",
+    "pass --creds with the platform.creds of the --keys folder (or a worker's creds from vrsky creds --worker), or leave --creds out",
+    "stall",
+  ),
   VRS_LISTEN_FAILED: c(
     "cannot serve on the address",
     "pass --listen with a free host:port such as 127.0.0.1:9464 (port 0 picks a free one)",
@@ -186,8 +191,8 @@ export const CODES = {
     "stall",
   ),
   VRS_CREDS_TTL_INVALID: c(
-    "credential lifetime is not positive",
-    "give credentials a lifetime of at least 1s",
+    "credential lifetime out of range",
+    "give tenant credentials a lifetime from 1s to 30d",
     "stall",
   ),
   VRS_ACCOUNT_PROTECTED: c(

@@ -5,7 +5,7 @@ export class VrskyError extends Error {
   readonly code: Code;
   readonly retry: RetryClass;
   constructor(code: Code, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(redactSeeds(message), options);
     this.name = "VrskyError";
     this.code = code;
     this.retry = CODES[code].retry;
@@ -14,6 +14,14 @@ export class VrskyError extends Error {
   explain(): string {
     return `${this.message} (${this.code}): ${CODES[this.code].hint}`;
   }
+}
+
+/** An nkey seed (S + role + base32) or a creds file's seed block: secrets no message may carry. */
+const SEED = /\bS[OACUNXP][A-Z2-7]{56}\b/g;
+
+/** The text with every nkey seed in it replaced: a safety net under "never echo a secret" for all messages. */
+export function redactSeeds(text: string): string {
+  return text.replace(SEED, "[seed redacted]");
 }
 
 export function isVrskyError(e: unknown): e is VrskyError {

@@ -6,7 +6,7 @@ import { purgeTenantJetStream, type ResolverClient } from "../accounts/resolver.
 import type { TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
 import { INSTANCE_DIR } from "../provision/provisioner.js";
-import { tenantLimits } from "../accounts/claims.js";
+import { MAX_USER_TTL_SECONDS, tenantLimits } from "../accounts/claims.js";
 import type { AccountOps, AccountRef } from "./tenant-runtime.js";
 import { VrskyError } from "../errors/errors.js";
 import { ACCOUNT_FORMAT, type AccountRecord } from "../contract/accounts.js";
@@ -148,15 +148,25 @@ export class NatsAccountOps implements AccountOps {
     await this.resolver.delete([account.publicKey]);
   }
 
-  /** Revocations by tenant: user public key → revoked-at (unix seconds). */
+  /**
+   * Revocations by tenant: user public key → revoked-at (unix seconds). One older than the longest lifetime of a
+   * tenant user matches no live JWT any more: it is deleted (compare-and-set, so a newer revocation of the same
+   * user stays) and left out of the accounts.
+   */
   private async revocations(): Promise<Map<string, Record<string, number>>> {
     const out = new Map<string, Record<string, number>>();
     if (!this.revocationsKv) return out;
-    await readSnapshot(this.revocationsKv, (e) => {
+    const kv = this.revocationsKv;
+    const horizon = Math.floor(Date.now() / 1000) - MAX_USER_TTL_SECONDS;
+    const stale: Array<{ key: string; revision: number }> = [];
+    await readSnapshot(kv, (e) => {
       if (e.operation !== "PUT") return;
       const r = e.json<AsRead<RevocationRecord>>();
+      if (r.revokedAt < horizon) return void stale.push({ key: e.key, revision: e.revision });
       out.set(r.tenant, { ...(out.get(r.tenant) ?? {}), [r.userPublicKey]: r.revokedAt });
     });
+    // A failed delete is retried by the next sync (the record stays left out meanwhile).
+    await Promise.all(stale.map((s) => kv.delete(s.key, { previousSeq: s.revision }).catch(() => undefined)));
     return out;
   }
 

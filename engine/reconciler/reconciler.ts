@@ -119,7 +119,7 @@ export class Reconciler {
         ttlMs: this.o.workerCreds.ttlMs,
         log: this.log,
       });
-      this.issuer.start();
+      await this.issuer.start();
     }
     void this.trackConnection();
     if (this.o.accounts) void this.watchRevocations();

@@ -14,7 +14,9 @@ import { parseReplicaKey, revocationKey } from "../contract/keys.js";
 import { CREDS_QUEUE, CREDS_SUBJECT } from "../contract/subjects.js";
 import { workerPermissions, type WorkerCredsReply, type WorkerCredsRequest } from "../contract/worker-creds.js";
 import { userJwt } from "../accounts/claims.js";
+import { assertPlatformConnection } from "../accounts/connection-account.js";
 import { isPublicKey } from "../accounts/fast-keys.js";
+import { workerIdentityRefusal } from "../accounts/worker-identity.js";
 import { tenantGeneration } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import type { TenantResource } from "../model/resources.js";
@@ -44,7 +46,13 @@ export class WorkerCredsIssuer {
 
   constructor(private readonly o: WorkerCredsIssuerOptions) {}
 
-  start(): void {
+  /**
+   * Serves requests once the server confirms that this connection is in the platform account: in any other account
+   * (a tenant's creds given by mistake) requests would come from that account's users, who must never get a user
+   * of another tenant. Throws VRS_CREDS_NOT_PLATFORM then.
+   */
+  async start(): Promise<void> {
+    await assertPlatformConnection(this.o.nc, this.o.keys, "the worker credentials issuer");
     this.sub = this.o.nc.subscribe(CREDS_SUBJECT, { queue: CREDS_QUEUE });
     void (async () => {
       for await (const m of this.sub!) {
@@ -66,6 +74,12 @@ export class WorkerCredsIssuer {
   private async answer(req: WorkerCredsRequest): Promise<WorkerCredsReply> {
     if (typeof req?.worker !== "string" || typeof req.tenant !== "string" || typeof req.userPublicKey !== "string") {
       return { ok: false, error: "request needs worker, session, tenant and userPublicKey", retryable: false };
+    }
+    // Only the worker's own platform user may ask in its name (not the reconciler's, the gateway's or another worker's).
+    const notThem = workerIdentityRefusal(req, this.o.keys);
+    if (notThem) {
+      this.o.log?.("worker-creds-refused", { worker: req.worker, tenant: req.tenant, reason: notThem });
+      return { ok: false, error: notThem, retryable: false };
     }
     if (!isPublicKey(req.userPublicKey, "user"))
       return { ok: false, error: `${req.userPublicKey} is not a user public key`, retryable: false };

@@ -4,6 +4,7 @@ import { jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { FastKeyPair } from "../accounts/fast-keys.js";
 import { TenantConnector } from "../discovery/connector.js";
 import { errorMessage } from "../errors/errors.js";
+import type { WorkerIdentity } from "../accounts/worker-identity.js";
 import { requestWorkerJwt } from "./creds-client.js";
 
 export interface TenantSessionsOptions {
@@ -12,6 +13,10 @@ export interface TenantSessionsOptions {
   discovery: KV;
   worker: string;
   session: () => string;
+  /** The worker's own platform user: signs credentials requests (operator mode). */
+  identity?: WorkerIdentity;
+  /** Revoked users (`vrsky revoke`): a session whose user is revoked renews at once, with a new key. */
+  revocations?: KV;
   /** Renew a user when this share of its lifetime has passed. */
   refreshAt?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
@@ -25,8 +30,28 @@ export interface TenantSessionsOptions {
  */
 export class TenantSessions {
   private readonly sessions = new Map<string, Promise<TenantSession>>();
+  private stopWatch: (() => void) | undefined;
 
   constructor(private readonly o: TenantSessionsOptions) {}
+
+  /**
+   * Follows `vrsky-revocations`: when the user of one of this worker's sessions is revoked, the leader's push of
+   * the account cuts its connection, so the session gets a new user (a new key) at once instead of staying cut
+   * off until its next renewal.
+   */
+  async watchRevocations(): Promise<void> {
+    if (!this.o.revocations || this.stopWatch) return;
+    const iter = await this.o.revocations.watch({ key: ">", include: "updates" });
+    this.stopWatch = () => iter.stop();
+    void (async () => {
+      for await (const e of iter) {
+        if (e.operation !== "PUT") continue;
+        const dot = e.key.indexOf(".");
+        const session = this.sessions.get(e.key.slice(0, dot));
+        if (dot > 0 && session) void session.then((s) => s.revoked(e.key.slice(dot + 1))).catch(() => undefined);
+      }
+    })();
+  }
 
   async acquire(tenant: string): Promise<TenantSession> {
     let p = this.sessions.get(tenant);
@@ -53,6 +78,8 @@ export class TenantSessions {
   }
 
   async closeAll(): Promise<void> {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
     const all = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(all.map((p) => p.then((s) => s.close()).catch(() => undefined)));
@@ -116,12 +143,16 @@ export class TenantSession extends EventEmitter {
     this.user ??= FastKeyPair.create("user");
     const issuedAt = Date.now();
     const ask = () =>
-      requestWorkerJwt(this.o.nc, {
-        worker: this.o.worker,
-        session: this.o.session(),
-        tenant: this.tenant,
-        userPublicKey: this.user!.getPublicKey(),
-      });
+      requestWorkerJwt(
+        this.o.nc,
+        {
+          worker: this.o.worker,
+          session: this.o.session(),
+          tenant: this.tenant,
+          userPublicKey: this.user!.getPublicKey(),
+        },
+        this.o.identity,
+      );
     let got: Awaited<ReturnType<typeof requestWorkerJwt>>;
     try {
       got = await ask();
@@ -139,6 +170,13 @@ export class TenantSession extends EventEmitter {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = setTimeout(() => void this.refresh(), Math.floor(lifetime * (this.o.refreshAt ?? 2 / 3)));
     this.o.log?.("tenant-creds", { tenant: this.tenant, user: this.user.getPublicKey(), expiresAt: got.expiresAt });
+  }
+
+  /** `vrsky revoke` of `userPublicKey`: if it is this session's user, renew now (the issuer gives a new key's user). */
+  revoked(userPublicKey: string): void {
+    if (this.closed || this.user?.getPublicKey() !== userPublicKey) return;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    void this.refresh();
   }
 
   /** Renews the user and moves to a new connection that presents it; retried every second until it works. */

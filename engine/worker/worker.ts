@@ -10,9 +10,17 @@ import { ReplicaLifecycle } from "./lifecycle.js";
 import { Membership } from "./membership.js";
 import { createFlowRunner, type FlowRunnerOptions } from "./flow/flow-runner.js";
 import type { ReplicaRunner } from "./runner.js";
+import type { WorkerIdentity } from "../accounts/worker-identity.js";
 import { TenantSessions } from "./tenant-sessions.js";
 
 export { preciseNow } from "./replica-run.js";
+
+/**
+ * How long each write of a drain (a claim's `draining` and its release, the deregistration) waits for NATS. Cut
+ * off from NATS, the drain then ends in a few seconds (the replicas stop at the fence, which writes nothing); the
+ * leader expires the registration and releases the claims the writes could not.
+ */
+export const DRAIN_WRITE_TIMEOUT_MS = 2_000;
 
 export interface WorkerOptions {
   /** Connection to the platform account. */
@@ -35,6 +43,8 @@ export interface WorkerOptions {
   drainTimeoutMs?: number;
   bucketReplicas?: number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** The worker's own platform user (operator mode): the credentials issuer serves this worker only with it. */
+  identity?: WorkerIdentity;
 }
 
 /**
@@ -97,14 +107,23 @@ export class Worker {
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
     this.assignments = new KvMirror(kv.assignments);
     this.integrations = new KvMirror(kv.integrations);
-    this.claims = new Claims({ replicas: kv.replicas, worker: this.id, session: () => this.session, log: this.log });
+    this.claims = new Claims({
+      replicas: kv.replicas,
+      worker: this.id,
+      session: () => this.session,
+      log: this.log,
+      writeTimeoutMs: () => (this.drainDeadline !== undefined ? DRAIN_WRITE_TIMEOUT_MS : undefined),
+    });
     this.sessions = new TenantSessions({
       nc: this.o.nc,
       discovery: kv.discovery,
       worker: this.id,
       session: () => this.session,
+      identity: this.o.identity,
+      revocations: kv.revocations,
       log: this.log,
     });
+    await this.sessions.watchRevocations();
     this.lifecycle = new ReplicaLifecycle({
       worker: this.id,
       claims: this.claims,
@@ -210,7 +229,7 @@ export class Worker {
     this.leaving = true;
     this.lifecycle.kickAll();
     await this.lifecycle.settle();
-    await this.membership.deregister();
+    await this.membership.deregister(DRAIN_WRITE_TIMEOUT_MS);
     this.log("drained", { worker: this.id, handedOver: left === 0, stoppedAtTimeout: left });
     await this.close();
   }

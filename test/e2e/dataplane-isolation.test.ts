@@ -77,7 +77,7 @@ describe("data plane end to end: tenant isolation (processes, operator mode)", f
     expect(stored.status, stored.text).to.equal(202);
     // a's user, as an operator issues it.
     const creds = join(dir, "a.creds");
-    const issued = await runVrsky(["creds", "--tenant", "a", "--keys", fx.keys.dir, "--out", creds]);
+    const issued = await runVrsky(["creds", "--tenant", "a", "--keys", fx.keys.dir, "--nats", fx.url, "--out", creds]);
     expect(issued.code, issued.stderr).to.equal(0);
     a = await connect({ servers: fx.url, authenticator: credsAuthenticator(readFileSync(creds)), reconnect: false });
     b = await fx.operator.connectTenant("b");

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { FastKeyPair } from "../../engine/accounts/fast-keys.js";
+import { workerUser } from "../../engine/accounts/worker-identity.js";
 import { requestWorkerJwt } from "../../engine/worker/creds-client.js";
 import type { ReplicaInfo } from "../../engine/worker/runner.js";
 import { Worker } from "../../engine/worker/worker.js";
@@ -44,6 +45,7 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
     worker = new Worker({
       nc: await fx.connect(),
       id: "w1",
+      identity: workerUser(fx.keys, "w1").identity,
       capacity: 10,
       heartbeatMs: 200,
       expiryMs: 1_500,
@@ -92,7 +94,7 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
     const key = FastKeyPair.create("user").getPublicKey();
     const err = async (req: Parameters<typeof requestWorkerJwt>[1]) => {
       try {
-        await requestWorkerJwt(nc, req);
+        await requestWorkerJwt(nc, req, workerUser(fx.keys, req.worker).identity);
         return "issued";
       } catch (e) {
         return e instanceof Error ? e.message : String(e);
@@ -131,12 +133,11 @@ describe("worker credentials in operator mode: a user per tenant, renewed, dropp
     expect(await ask(acme, "vrsky.acme._replica.orders.0")).to.match(/503|no responders/i);
     // With no assignment of acme, the worker would now be refused a user for it.
     const key = FastKeyPair.create("user").getPublicKey();
-    const refused = await requestWorkerJwt(fx.nc, {
-      worker: "w1",
-      session: worker.session,
-      tenant: "acme",
-      userPublicKey: key,
-    }).then(
+    const refused = await requestWorkerJwt(
+      fx.nc,
+      { worker: "w1", session: worker.session, tenant: "acme", userPublicKey: key },
+      workerUser(fx.keys, "w1").identity,
+    ).then(
       () => "issued",
       (e: Error) => e.message,
     );

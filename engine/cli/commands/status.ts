@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { connectNats } from "../../nats/connect.js";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
 import { openStateReader } from "../../state/read-only.js";
 import { printableDeep } from "../../text/printable.js";
 import { isReady, readStatus, type StatusModel } from "../../views/status.js";
@@ -33,7 +34,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         assignments: boolean;
         format: "text" | "json";
       }) => {
-        const creds = o.creds ?? (o.keys ? loadKeys(o.keys).files.platformCreds : undefined);
+        const creds = platformCredsFile(o.creds, o.keys ? loadKeys(o.keys) : undefined);
         const nc = await connectNats({ url: o.nats, creds, name: "vrsky-status" });
         try {
           const model = await readStatus(await openStateReader(nc));

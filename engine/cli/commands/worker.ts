@@ -2,15 +2,18 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
+import { platformCredsFile } from "../../accounts/platform-user.js";
+import { identityInCreds, workerUser } from "../../accounts/worker-identity.js";
 import { VrskyError } from "../../errors/errors.js";
-import { connectNats } from "../../nats/connect.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { waitForSignal } from "../signals.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
+import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag, listenFlag } from "./reconcile.js";
 
 export interface WorkerFlags {
@@ -37,8 +40,14 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "Run a worker: register with the platform, run the integration replicas assigned to it, hand them over on shutdown",
     )
     .requiredOption("--nats <url>", "NATS server URL(s) of the platform, comma-separated")
-    .option("--creds <file>", "NATS credentials file of the platform account")
-    .option("--keys <dir>", "key directory from vrsky init (uses its platform.creds)")
+    .option(
+      "--creds <file>",
+      "NATS credentials of the platform account: the worker's own, from vrsky creds --worker ID (operator mode)",
+    )
+    .option(
+      "--keys <dir>",
+      "key directory from vrsky init (uses its platform.creds; the worker makes its own identity)",
+    )
     .option("--id <id>", "worker id, unique among workers (default: host name and pid)")
     .option("--capacity <n>", "most replicas this worker runs at once", "10")
     .option("--labels <k=v,...>", "labels for placement (dedicated tenants may be pinned to them)", "")
@@ -49,7 +58,10 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "on SIGTERM, how long to wait for replicas to be handed over; also how long a replica may drain before a hand-over or a restart with a new spec",
       "30s",
     )
-    .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9465)")
+    .option(
+      "--listen <addr>",
+      "serve /healthz, /readyz and /metrics on host:port, [ipv6]:port, :port (every interface) or port (loopback)",
+    )
     .option("--secrets-dir <dir>", "secrets of the sinks as files <dir>/<tenant>/<name> (a mounted Kubernetes Secret)")
     .option(
       "--repo <dir>",
@@ -85,9 +97,19 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       `--expiry (${flags.expiry}) must be at least 4 heartbeats (--heartbeat ${flags.heartbeat}), and the heartbeat at least 50ms`,
     );
   }
+  // A worker's own creds (vrsky creds --worker ID) name its id; with the keys, the worker makes its identity itself.
+  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
+  const own = flags.creds !== undefined ? identityInCreds(flags.creds) : undefined;
+  if (own && flags.id !== undefined && flags.id !== own.worker)
+    throw new VrskyError(
+      "VRS_USAGE",
+      `--id '${flags.id}' differs from worker ${own.worker}, whose identity --creds ${flags.creds} holds: leave --id out or issue creds for it`,
+    );
   // The default id must itself be a valid id: host names may hold dots.
   const id =
     flags.id ??
+    own?.worker ??
     `${
       hostname()
         .replace(/[^a-z0-9_-]+/gi, "-")
@@ -106,18 +128,67 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       "--repo needs --keys: the key folder's secrets.agekey decrypts the sealed secrets",
     );
   }
+  const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
   const secrets = secretSource({
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
-  const creds = flags.creds ?? (flags.keys ? loadKeys(flags.keys).files.platformCreds : undefined);
   const log = jsonLog(ctx);
+  // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
+  const signals = watchSignals();
+  try {
+    return await runChecked(
+      flags,
+      ctx,
+      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, keys, own, log, signals },
+      onReady,
+    );
+  } finally {
+    signals.stop();
+  }
+}
+
+interface CheckedWorker {
+  id: string;
+  capacity: number;
+  labels: Record<string, string>;
+  heartbeatMs: number;
+  expiryMs: number;
+  drainMs: number;
+  listen: ListenAddress | undefined;
+  secrets: ReturnType<typeof secretSource>;
+  creds: string | undefined;
+  keys: ReturnType<typeof loadKeys> | undefined;
+  own: ReturnType<typeof identityInCreds> | undefined;
+  log: ReturnType<typeof jsonLog>;
+  signals: SignalWatch;
+}
+
+async function runChecked(
+  flags: WorkerFlags,
+  ctx: CliContext,
+  c: CheckedWorker,
+  onReady?: (w: Worker) => void,
+): Promise<number> {
+  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, keys, own, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
-  const worker = new Worker({ nc, id, capacity, labels, heartbeatMs, expiryMs, drainTimeoutMs: drainMs, log, flow });
-  // Before registering: a bad --listen address must not leave a registration behind.
-  const probes = flags.listen
-    ? await listenFlag(worker, flags.listen).catch(async (e: unknown) => {
+  const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
+  const worker = new Worker({
+    nc,
+    id,
+    capacity,
+    labels,
+    heartbeatMs,
+    expiryMs,
+    drainTimeoutMs: drainMs,
+    log,
+    flow,
+    ...(identity ? { identity } : {}),
+  });
+  // Before registering: an address in use must not leave a registration behind.
+  const probes = listen
+    ? await listenFlag(worker, listen).catch(async (e: unknown) => {
         await nc.close();
         throw e;
       })
@@ -129,15 +200,19 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
         if (s.type === "disconnect" || s.type === "reconnect") log(`nats-${s.type}`, {});
       }
     })();
+    if (signals.received) {
+      log("stopping", { signal: signals.received });
+      return 0; // stopped before it registered: nothing to hand over
+    }
     await worker.start();
     onReady?.(worker);
-    const signal = await waitForSignal();
+    const signal = await signals.signal;
     log("stopping", { signal });
     await worker.drain();
     return 0;
   } finally {
     probes?.server.close();
     await worker.close();
-    await nc.drain().catch(() => nc.close());
+    await closeNats(nc);
   }
 }

@@ -134,6 +134,10 @@ describe("accounts: claims (tenant account JWTs, user creds, delete requests)", 
     expect(q.uc.exp! - q.uc.iat).to.equal(60);
     expect((q.uc.nats as Partial<User>).pub).to.deep.equal({ allow: ["orders.>"], deny: ["$SYS.>"] });
     expect(codeOf(() => userCreds(keys, "acme", 0, { name: "w", ttlSeconds: 0 }))).to.equal("VRS_CREDS_TTL_INVALID");
+    // Longer than revocations are kept: a pruned revocation could match it again.
+    expect(codeOf(() => userCreds(keys, "acme", 0, { name: "w", ttlSeconds: 31 * 24 * 3600 }))).to.equal(
+      "VRS_CREDS_TTL_INVALID",
+    );
     expect(codeOf(() => userCreds(keys, "Acme", 0, { name: "w" }))).to.equal("VRS_NAME_INVALID");
     expect(codeOf(() => userCreds(keys, "acme", -1, { name: "w" }))).to.equal("VRS_KEY_GENERATION_INVALID");
     expect(codeOf(() => userJwt(keys, "acme", 0, keys.operator.getPublicKey(), { name: "w" }))).to.equal(

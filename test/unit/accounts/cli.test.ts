@@ -54,7 +54,20 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
     await cli("init", "--keys", dir);
     const out = join(base, "acme.creds");
     writeFileSync(out, "old", { mode: 0o644 });
-    const r = await cli("creds", "--tenant", "acme", "--keys", dir, "--generation", "2", "--ttl", "15m", "--out", out);
+    const r = await cli(
+      "creds",
+      "--tenant",
+      "acme",
+      "--keys",
+      dir,
+      "--force",
+      "--generation",
+      "2",
+      "--ttl",
+      "15m",
+      "--out",
+      out,
+    );
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal("");
     expect(statSync(out).mode & 0o777).to.equal(0o600);
@@ -70,7 +83,7 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
   it("creds prints to stdout when there is no --out (1 h by default)", async () => {
     const dir = join(base, "keys");
     await cli("init", "--keys", dir);
-    const r = await cli("creds", "--tenant", "globex", "--keys", dir);
+    const r = await cli("creds", "--tenant", "globex", "--keys", dir, "--force");
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain("-----BEGIN NATS USER JWT-----");
     const p = await parseCreds(new TextEncoder().encode(r.stdout));
@@ -88,11 +101,19 @@ describe("accounts: CLI `vrsky init` and `vrsky creds`", () => {
       [["--tenant", "acme", "--keys", dir, "--ttl", "0s"], "VRS_USAGE"],
       [["--tenant", "acme", "--keys", dir, "--generation", "-1"], "VRS_USAGE"],
       [["--tenant", "Not_A_Name", "--keys", dir], "VRS_USAGE"],
-      [["--tenant", "acme", "--keys", dir, "--out", join(base, "missing-dir", "x.creds")], "VRS_WRITE_FAILED"],
+      [
+        ["--tenant", "acme", "--keys", dir, "--force", "--out", join(base, "missing-dir", "x.creds")],
+        "VRS_WRITE_FAILED",
+      ],
+      [["--tenant", "acme", "--keys", dir], "VRS_USAGE"],
+      [["--tenant", "acme", "--keys", dir, "--force", "--ttl", "31d"], "VRS_USAGE"],
+      [["--tenant", "acme", "--worker", "w1", "--keys", dir], "VRS_USAGE"],
+      [["--worker", "w.1", "--keys", dir], "VRS_USAGE"],
     ];
     for (const [args, code] of cases) expectCodedFailure(await cli("creds", ...args), code, args.join(" "));
     const missing = await cli("creds", "--keys", dir);
     expect(missing.code).to.equal(2);
-    expect(missing.stderr).to.match(/required option '--tenant <name>'/);
+    expectCodedFailure(missing, "VRS_USAGE");
+    expect(missing.stderr).to.contain("give one of --tenant");
   });
 });
