@@ -49,6 +49,16 @@ describe("the key and data folders stay out of git", function () {
     expect(unignored()).to.equal("");
   });
 
+  it("reconcile --keys refuses a key folder git tracks, before connecting anywhere", async () => {
+    const keys = join(repo.dir, "ops", "keys");
+    expect((await cli("init", "--keys", keys)).code).to.equal(0);
+    repo.git("add", "-f", "ops/keys/platform.creds");
+    repo.commit("oops");
+    const r = await cli("reconcile", "--repo", repo.dir, "--nats", "nats://127.0.0.1:1", "--keys", keys, "--once");
+    expectCodedFailure(r, "VRS_KEYS_TRACKED");
+    expect(r.stderr).to.include("ops/keys/platform.creds");
+  });
+
   it("up refuses to start when a file of its key folder is tracked by git, and changes nothing", async () => {
     repo.write(".vrsky/keys/operator.nk", "SOxxx\n").commit("oops: keys committed");
     const before = unignored();

@@ -6,6 +6,7 @@ import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { MAX_USER_TTL_SECONDS } from "../../accounts/claims.js";
 import { git } from "../../git/exec.js";
+import { refuseTrackedKeys } from "../../git/ignored-folder.js";
 import { resolveCommit } from "../../git/revision.js";
 import { ResolverClient } from "../../accounts/resolver.js";
 import { NatsAccountOps } from "../../reconciler/account-ops.js";
@@ -179,6 +180,7 @@ export async function runReconcile(
   if (!flags.remote && (await git(resolve(flags.repo), ["rev-parse", "--git-dir"])).code !== 0) {
     throw new VrskyError("VRS_GIT_NOT_A_REPO", `${resolve(flags.repo)} is not a git repository`);
   }
+  if (flags.keys) await refuseTrackedKeys(flags.keys);
   // One run of a branch that is not there can only fail: say so before connecting (a long-running reconciler waits).
   if (
     flags.once &&

@@ -52,7 +52,12 @@ export function registerStatus(program: Command, ctx: CliContext): void {
  * The status in text. Every string of the model came from KV (names, reasons, messages, file names of a commit):
  * the text is rendered from a copy with their control characters escaped, so no record can drive the terminal.
  */
-function renderStatus(read: StatusModel, withResources: boolean, withAssignments: boolean, color: boolean): string {
+export function renderStatus(
+  read: StatusModel,
+  withResources: boolean,
+  withAssignments: boolean,
+  color: boolean,
+): string {
   const model = printableDeep(read);
   const v = model.view;
   if (!v.sync) {
