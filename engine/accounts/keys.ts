@@ -36,6 +36,7 @@ import { join, resolve } from "node:path";
 import { inspect } from "node:util";
 import { fmtCreds } from "@nats-io/jwt";
 import { errorMessage, VrskyError } from "../errors/errors.js";
+import { makeDirectory } from "../util/make-dir.js";
 import { newAgeKey, SECRETS_KEY_FILE } from "../secrets/age-key.js";
 import { FastKeyPair } from "./fast-keys.js";
 import { decodeJwt, signJwt } from "./jwt.js";
@@ -201,7 +202,7 @@ export function initKeys(dirIn: string, opts: { operatorName?: string } = {}): I
   }
   const written: string[] = [];
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir, 0o700);
     chmodSync(dir, 0o700);
     return writeKeyDir(dir, written, opts);
   } catch (e) {

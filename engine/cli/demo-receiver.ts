@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { bindHost, httpUrl, listenFailure, type ListenAddress } from "../util/listen-address.js";
 import { printable } from "../util/printable.js";
 
 export interface DemoReceiver {
@@ -18,7 +19,7 @@ export interface DemoReceiver {
 
 const EXCERPT = 300;
 
-export async function startDemoReceiver(listen: string, print: (line: string) => void): Promise<DemoReceiver> {
+export async function startDemoReceiver(listen: ListenAddress, print: (line: string) => void): Promise<DemoReceiver> {
   let count = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -38,14 +39,17 @@ export async function startDemoReceiver(listen: string, print: (line: string) =>
       res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
     });
   });
-  const [host, port] = splitListen(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const a = server.address() as AddressInfo;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(listen.port, bindHost(listen), () => resolve());
+    });
+  } catch (e) {
+    server.close();
+    throw listenFailure("--receiver-listen", listen, e);
+  }
   return {
-    url: `http://${a.address}:${a.port}`,
+    url: httpUrl(server.address() as AddressInfo),
     count: () => count,
     close: () =>
       new Promise<void>((r) => {
@@ -53,9 +57,4 @@ export async function startDemoReceiver(listen: string, print: (line: string) =>
         server.close(() => r());
       }),
   };
-}
-
-function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  return [listen.slice(0, i) || "127.0.0.1", Number(listen.slice(i + 1))];
 }

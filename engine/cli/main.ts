@@ -1,7 +1,17 @@
 #!/usr/bin/env node
 import { VrskyError } from "../errors/errors.js";
-import { runCli } from "./program.js";
+import { captureSignalsEarly } from "./signals.js";
 import { exitCodeAfterWrites, StdStream } from "./std-streams.js";
+
+const argv = process.argv.slice(2);
+// First, before the rest of the CLI loads: a command that stops gracefully gets a signal that arrives meanwhile.
+if (stopsGracefully(argv)) captureSignalsEarly();
+
+/**
+ * Once the command has returned, the process exits within this time even when a socket or timer is left behind
+ * (a NATS client whose connect timed out keeps its socket open for ever): a command always ends with its code.
+ */
+const EXIT_GRACE_MS = 500;
 
 const stdout = new StdStream(process.stdout);
 const stderr = new StdStream(process.stderr);
@@ -15,12 +25,19 @@ process.once("exit", (code) => {
   process.exitCode = exitCodeAfterWrites(code, [stdout, stderr]);
 });
 
-runCli(process.argv.slice(2), { stdout, stderr }).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    stderr.write(`vrsky: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 70;
-  },
-);
+const { runCli } = await import("./program.js");
+try {
+  process.exitCode = await runCli(argv, { stdout, stderr });
+} catch (e) {
+  stderr.write(`vrsky: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 70;
+}
+setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+
+/** `worker`, `gateway`, `up` and `reconcile` without --once run until a signal stops them. */
+function stopsGracefully(args: string[]): boolean {
+  const [command] = args;
+  if (args.some((a) => a === "--help" || a === "-h")) return false;
+  if (command === "reconcile") return !args.includes("--once");
+  return command === "worker" || command === "gateway" || command === "up";
+}

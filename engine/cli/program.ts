@@ -53,8 +53,9 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
     return ctx.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version")
-        return EXIT.ok;
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
+      // `vrsky help` exits 0; help shown instead of a missing command (`vrsky`, `vrsky dlq`) is a usage error.
+      if (e.code === "commander.help") return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
     if (isVrskyError(e)) {

@@ -10,7 +10,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { BUCKETS } from "../contract/buckets.js";
 import { TenantLinks } from "../dataplane/tenant-links.js";
-import { errorMessage, VrskyError } from "../errors/errors.js";
+import { errorMessage } from "../errors/errors.js";
+import { bindHost, httpUrl, listenFailure, parseListen, type ListenAddress } from "../util/listen-address.js";
 import { secretSource, type SecretSource, type SecretSourceOptions } from "../secrets/sources.js";
 import { GatewayMetrics } from "./metrics.js";
 import { RouteTable, type Log } from "./routes.js";
@@ -23,8 +24,10 @@ export interface GatewayOptions {
   nc: NatsConnection;
   /** Operator keys (`vrsky init`): tenants are reached as user `vrsky-gateway` of their accounts. Without: no credentials. */
   keys?: VrskyKeys;
-  /** `host:port` to serve on (port 0: a free one). */
-  listen: string;
+  /** Where to serve (engine/util/listen-address.ts; port 0: a free one). */
+  listen: string | ListenAddress;
+  /** The flag the address came from, for errors (default `--listen`). */
+  listenFlag?: string;
   /** Where signature secrets come from: a SecretSource, or the options of one (`--secrets-dir`, `--repo` with keys). */
   secrets: SecretSource | SecretSourceOptions;
   /** The largest body any route accepts, whatever its `maxBodyBytes` (default 64 MiB). */
@@ -54,7 +57,8 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log: Log = o.log ?? (() => undefined);
-  const [host, port] = splitAddr(o.listen);
+  const flag = o.listenFlag ?? "--listen";
+  const listen = typeof o.listen === "string" ? parseListen(o.listen, flag) : o.listen;
   const kvm = new Kvm(o.nc);
   const [integrations, tenants, discovery] = await Promise.all([
     kvm.open(BUCKETS.integrations),
@@ -98,15 +102,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     log,
   });
   try {
-    await app.listen({ host, port });
+    await app.listen({ host: bindHost(listen), port: listen.port });
   } catch (e) {
     await app.close().catch(() => undefined);
-    throw new VrskyError("VRS_LISTEN_FAILED", `cannot serve webhooks on ${o.listen}: ${errorMessage(e)}`, {
-      cause: e,
-    });
+    throw listenFailure(flag, listen, e);
   }
-  const a = app.server.address() as AddressInfo;
-  const url = `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
+  const url = httpUrl(app.server.address() as AddressInfo);
   log("listening", { url });
 
   const ready = loadRoutes({ integrations, tenants, links, writers, log, stopped: () => closing }).then((t) => {
@@ -166,13 +167,4 @@ async function loadRoutes(d: LoadDeps): Promise<RouteTable | undefined> {
     }
   }
   return undefined;
-}
-
-function splitAddr(addr: string): [string, number] {
-  const i = addr.lastIndexOf(":");
-  const host = i < 0 ? "127.0.0.1" : addr.slice(0, i).replace(/^\[(.*)\]$/, "$1") || "127.0.0.1";
-  const port = Number(i < 0 ? addr : addr.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new VrskyError("VRS_LISTEN_FAILED", `'${addr}' is not a host:port address`);
-  return [host, port];
 }

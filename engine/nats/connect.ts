@@ -29,6 +29,7 @@ export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
   } catch (e) {
     throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot connect to ${o.url}: ${errorMessage(e)}`, { cause: e });
   }
+  trackConnection(nc);
   if (o.jetstream) {
     try {
       await jetstreamManager(nc);
@@ -53,4 +54,39 @@ export function readCreds(path: string): Uint8Array {
     throw new VrskyError("VRS_CREDS_INVALID", `${path} is not a NATS creds file (a user JWT and an nkey seed)`);
   }
   return bytes;
+}
+
+/** Connections of connectNats that are disconnected now (they reconnect for ever). */
+const disconnected = new WeakSet<NatsConnection>();
+
+function trackConnection(nc: NatsConnection): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") disconnected.add(nc);
+      else if (s.type === "reconnect") disconnected.delete(nc);
+    }
+  })().catch(() => undefined);
+}
+
+/**
+ * Drains the connection (its subscriptions and pending publishes), but closes it at once while it is disconnected,
+ * and when the drain takes longer than `timeoutMs`: with NATS away a drain waits for the server for ever, and a
+ * process that stops must not.
+ */
+export async function closeNats(nc: NatsConnection, timeoutMs = 1_000): Promise<void> {
+  if (nc.isClosed()) return;
+  if (disconnected.has(nc)) {
+    await nc.close().catch(() => undefined);
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    nc.drain().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (!drained && !nc.isClosed()) await nc.close().catch(() => undefined);
 }

@@ -132,9 +132,34 @@ export async function readSnapshot(kv: KV, onEntry: (e: KvWatchEntry) => void): 
 }
 
 /** Puts `value` at `key` only if the key is still at `rev` (0 or undefined: only if it does not exist). Returns the new revision. */
-export async function casPut(kv: KV, key: string, value: unknown, rev: number | undefined): Promise<number> {
+export async function casPut(
+  kv: KV,
+  key: string,
+  value: unknown,
+  rev: number | undefined,
+  timeoutMs?: number,
+): Promise<number> {
   const payload = JSON.stringify(value);
-  return rev ? kv.update(key, payload, rev) : kv.create(key, payload);
+  return rev ? kv.update(key, payload, rev, timeoutMs) : kv.create(key, payload);
+}
+
+/**
+ * Deletes `key` when its last revision is `rev` (compare-and-set); with `timeoutMs`, stops waiting for the
+ * acknowledgement after that long and rejects with `timeout` (the KV client ignores a delete's own timeout option).
+ */
+export async function casDelete(kv: KV, key: string, rev: number, timeoutMs?: number): Promise<void> {
+  const del = kv.delete(key, { previousSeq: rev });
+  if (timeoutMs === undefined) return del;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      del,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    del.catch(() => undefined); // lost after the timeout: nobody waits for it any more
+  }
 }
 
 /** True for the error NATS returns when a compare-and-set lost (the key changed since `rev`). */

@@ -1,14 +1,21 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { bindHost, httpUrl, listenFailure, type ListenAddress } from "../util/listen-address.js";
 /** What the probe server asks of the process it serves (a reconciler or a worker). */
 export interface ProbeTarget {
   isReady(): boolean;
   metrics: { render(): string };
 }
 
-/** /healthz (process alive), /readyz (the target says it is ready) and /metrics (Prometheus text). */
-export async function serveProbes(r: ProbeTarget, addr: string): Promise<{ server: Server; url: string }> {
-  const [host, port] = splitAddr(addr);
+/**
+ * /healthz (process alive), /readyz (the target says it is ready) and /metrics (Prometheus text), on `addr`
+ * (engine/util/listen-address.ts). A bind failure is VRS_LISTEN_FAILED naming `flag`.
+ */
+export async function serveProbes(
+  r: ProbeTarget,
+  addr: ListenAddress,
+  flag = "--listen",
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     if (req.method !== "GET") {
       res.writeHead(405, { allow: "GET" }).end();
@@ -23,15 +30,14 @@ export async function serveProbes(r: ProbeTarget, addr: string): Promise<{ serve
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const a = server.address() as AddressInfo;
-  return { server, url: `http://${a.address}:${a.port}` };
-}
-
-function splitAddr(addr: string): [string, number] {
-  const i = addr.lastIndexOf(":");
-  return i < 0 ? ["127.0.0.1", Number(addr)] : [addr.slice(0, i) || "127.0.0.1", Number(addr.slice(i + 1))];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(addr.port, bindHost(addr), () => resolve());
+    });
+  } catch (e) {
+    server.close();
+    throw listenFailure(flag, addr, e);
+  }
+  return { server, url: httpUrl(server.address() as AddressInfo) };
 }

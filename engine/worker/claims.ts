@@ -14,7 +14,7 @@
 import type { KV } from "@nats-io/kv";
 import { REPLICA_FORMAT, type AssignmentRecord, type ReplicaRecord, type ReplicaState } from "../contract/workers.js";
 import { errorMessage } from "../errors/errors.js";
-import { casPut, isCasConflict, KvMirror, type MirrorEntry } from "../state/mirror.js";
+import { casDelete, casPut, isCasConflict, KvMirror, type MirrorEntry } from "../state/mirror.js";
 
 export type HeldState = Exclude<ReplicaState, "released">;
 
@@ -24,6 +24,11 @@ export interface ClaimsOptions {
   worker: string;
   session: () => string;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /**
+   * How long a write of a claim may wait for its acknowledgement; undefined: the JetStream default (5 s). Short while
+   * the worker drains: cut off from NATS, each write of the drain would otherwise hold its end back for the default.
+   */
+  writeTimeoutMs?: () => number | undefined;
 }
 
 export class Claims {
@@ -69,7 +74,7 @@ export class Claims {
     reason?: string,
   ): Promise<number | undefined> {
     try {
-      return await casPut(this.o.replicas, key, this.held(epoch, state, reason), ownRev);
+      return await casPut(this.o.replicas, key, this.held(epoch, state, reason), ownRev, this.o.writeTimeoutMs?.());
     } catch (e) {
       if (!isCasConflict(e)) this.o.log("claim-write-failed", { key, error: errorMessage(e) });
       return undefined;
@@ -91,8 +96,9 @@ export class Claims {
    */
   async release(key: string, epoch: number, ownRev: number, reason: string, assigned: boolean): Promise<boolean> {
     try {
-      if (assigned) await casPut(this.o.replicas, key, released(epoch, reason), ownRev);
-      else await this.o.replicas.delete(key, { previousSeq: ownRev });
+      const timeout = this.o.writeTimeoutMs?.();
+      if (assigned) await casPut(this.o.replicas, key, released(epoch, reason), ownRev, timeout);
+      else await casDelete(this.o.replicas, key, ownRev, timeout);
       return true;
     } catch (e) {
       if (!isCasConflict(e)) this.o.log("release-failed", { key, error: errorMessage(e) });

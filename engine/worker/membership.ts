@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
 import { WORKER_FORMAT, type WorkerRecord } from "../contract/workers.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
-import { isCasConflict } from "../state/mirror.js";
+import { casDelete, isCasConflict } from "../state/mirror.js";
 
 export interface MembershipOptions {
   workers: KV;
@@ -87,11 +87,12 @@ export class Membership {
     await this.beat();
   }
 
-  async deregister(): Promise<void> {
+  /** Deletes the registration; gives up after `timeoutMs` (NATS away: the leader expires it instead). */
+  async deregister(timeoutMs?: number): Promise<void> {
     this.deregistering = true;
     await this.beating;
     try {
-      await this.o.workers.delete(this.o.id, { previousSeq: this.recordRev });
+      await casDelete(this.o.workers, this.o.id, this.recordRev, timeoutMs);
       this.o.log("deregistered", { worker: this.o.id });
     } catch (e) {
       this.o.log("deregister-failed", { worker: this.o.id, error: errorMessage(e) });

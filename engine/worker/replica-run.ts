@@ -130,11 +130,19 @@ export class ReplicaRuns {
     if (l.run === run) l.run = undefined;
   }
 
-  /** Stops the run without waiting and lets go of the session (a fence: nothing may keep running). */
+  /**
+   * Stops the run without waiting and lets go of the session (a fence: nothing may keep running). The session goes
+   * only after the stop handed its messages back: closed first, the connection would drop the naks, and every
+   * message the run held would wait out its ack wait (~30 s) before another replica could take it.
+   */
   stopNow(l: LocalReplica): void {
     l.runGen++;
-    void l.run?.stop().catch(() => undefined);
-    void this.dropSession(l);
+    const run = l.run;
+    const release = this.detachSession(l);
+    void (async () => {
+      await run?.stop().catch(() => undefined);
+      await release();
+    })();
   }
 
   async dropSession(l: LocalReplica): Promise<void> {

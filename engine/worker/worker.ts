@@ -15,6 +15,13 @@ import { TenantSessions } from "./tenant-sessions.js";
 
 export { preciseNow } from "./replica-run.js";
 
+/**
+ * How long each write of a drain (a claim's `draining` and its release, the deregistration) waits for NATS. Cut
+ * off from NATS, the drain then ends in a few seconds (the replicas stop at the fence, which writes nothing); the
+ * leader expires the registration and releases the claims the writes could not.
+ */
+export const DRAIN_WRITE_TIMEOUT_MS = 2_000;
+
 export interface WorkerOptions {
   /** Connection to the platform account. */
   nc: NatsConnection;
@@ -100,7 +107,13 @@ export class Worker {
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
     this.assignments = new KvMirror(kv.assignments);
     this.integrations = new KvMirror(kv.integrations);
-    this.claims = new Claims({ replicas: kv.replicas, worker: this.id, session: () => this.session, log: this.log });
+    this.claims = new Claims({
+      replicas: kv.replicas,
+      worker: this.id,
+      session: () => this.session,
+      log: this.log,
+      writeTimeoutMs: () => (this.drainDeadline !== undefined ? DRAIN_WRITE_TIMEOUT_MS : undefined),
+    });
     this.sessions = new TenantSessions({
       nc: this.o.nc,
       discovery: kv.discovery,
@@ -216,7 +229,7 @@ export class Worker {
     this.leaving = true;
     this.lifecycle.kickAll();
     await this.lifecycle.settle();
-    await this.membership.deregister();
+    await this.membership.deregister(DRAIN_WRITE_TIMEOUT_MS);
     this.log("drained", { worker: this.id, handedOver: left === 0, stoppedAtTimeout: left });
     await this.close();
   }

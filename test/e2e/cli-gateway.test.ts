@@ -36,7 +36,7 @@ describe("vrsky gateway (the command)", function () {
     expect(repo.stderr).to.match(/--repo needs --keys/);
     const listen = await cli("gateway", "--nats", fx.url, "--keys", fx.keys.dir, "--listen", "127.0.0.1:99999");
     expect(listen.code).to.equal(2);
-    expect(listen.stderr).to.match(/VRS_LISTEN_FAILED/);
+    expect(listen.stderr).to.match(/--listen '127\.0\.0\.1:99999' is not a listen address.*\(VRS_USAGE\)/);
     expect(bad.stderr + repo.stderr + listen.stderr).to.not.match(/\n\s+at /);
   });
 

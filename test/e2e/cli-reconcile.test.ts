@@ -141,7 +141,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
       [["reconcile", "--repo", repo.dir, "--nats", down, "--once"], "VRS_NATS_UNAVAILABLE"],
       [["reconcile", "--repo", repo.dir, ...n, "--keys", missing], "VRS_KEYS_MISSING"],
       [["reconcile", "--repo", repo.dir, ...n, "--creds", missing], "VRS_CREDS_INVALID"],
-      [["reconcile", "--repo", repo.dir, ...n, "--listen", "127.0.0.1:99999"], "VRS_LISTEN_FAILED"],
+      [["reconcile", "--repo", repo.dir, ...n, "--listen", "127.0.0.1:99999"], "VRS_USAGE"],
       [["status", "--nats", down], "VRS_NATS_UNAVAILABLE"],
       [["revoke", "--tenant", "Acme", "--user", user, ...n], "VRS_USAGE"],
       [["revoke", "--tenant", "acme", "--user", "Unope", ...n], "VRS_USAGE"],
@@ -162,7 +162,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
       [["worker", "--nats", down], "VRS_NATS_UNAVAILABLE"],
       [["worker", ...n, "--creds", aFile], "VRS_CREDS_INVALID"],
       [["worker", ...n, "--keys", aFile], "VRS_KEYS_MISSING"],
-      [["worker", ...n, "--id", "w-listen", "--listen", "127.0.0.1:99999"], "VRS_LISTEN_FAILED"],
+      [["worker", ...n, "--id", "w-listen", "--listen", "127.0.0.1:99999"], "VRS_USAGE"],
       [["worker", ...n, "--repo", repo.dir], "VRS_USAGE"],
     ];
     for (const [args, code] of cases) expectCodedFailure(await cli(...args), code, args.join(" "));

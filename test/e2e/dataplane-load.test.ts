@@ -20,6 +20,11 @@ import { until } from "../helpers/until.js";
 const T = "acme";
 /** Steady load: webhooks started per second. */
 const RATE = 150;
+/**
+ * Workers of this file: the heartbeat and expiry of a loaded 2-core machine. With the e2e default (250 ms, 1.5 s) a
+ * worker starved of CPU for a second under this load fences itself, and its replicas restart over and over.
+ */
+const WORKER = { keep: false, heartbeat: "500ms", expiry: "5s" } as const;
 
 describe("data plane end to end under load: kill -9, hand-over, hot reload, suspend (processes, operator mode)", function () {
   this.timeout(120_000);
@@ -63,7 +68,7 @@ describe("data plane end to end under load: kill -9, hand-over, hot reload, susp
 
   /** Starts workers for this test only and waits until they are registered (so that placement sees them all). */
   async function workers(...ids: string[]): Promise<void> {
-    for (const id of ids) dp.startWorker(id, { keep: false });
+    for (const id of ids) dp.startWorker(id, WORKER);
     await until(
       () => ids.every((id) => dp.state!.workers.get(id)?.state === "active"),
       30_000,
@@ -155,7 +160,7 @@ describe("data plane end to end under load: kill -9, hand-over, hot reload, susp
     const name = "handover";
     await only(name, webhookFlow(name));
     const url = await routed(name);
-    const h1 = dp.startWorker("h1", { keep: false });
+    const h1 = dp.startWorker("h1", WORKER);
     const keys = [`${T}.${name}.0`, `${T}.${name}.1`];
     expect([...(await dp.running(keys)).values()]).to.deep.equal(["h1", "h1"]);
 
@@ -168,7 +173,7 @@ describe("data plane end to end under load: kill -9, hand-over, hot reload, susp
       "400 delivered before the second worker",
     );
     const startedAt = performance.now();
-    dp.startWorker("h2", { keep: false });
+    dp.startWorker("h2", WORKER);
     await until(
       () => keys.some((k) => dp.state!.assignments.get(k)?.worker === "h2"),
       30_000,

@@ -213,7 +213,7 @@ describe("reconciler against a real nats-server and a real git repository", func
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     await startReconciler();
     await waitForSync(nc, appliedAt(repo.commit()));
-    const once = await cli("reconcile", "--repo", repo.dir, "--nats", fx.url, "--once", "--lease-ttl", "300ms");
+    const once = await cli("reconcile", "--repo", repo.dir, "--nats", fx.url, "--once", "--lease-ttl", "1s");
     expect(once.code, once.stderr).to.equal(2);
     expect(once.stderr).to.match(/VRS_LEASE_HELD/);
     expect(once.stderr).to.not.match(/internal error/);

@@ -6,10 +6,11 @@ import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { parseSize } from "../../manifests/durations.js";
-import { connectNats } from "../../nats/connect.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { waitForSignal } from "../signals.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
+import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag } from "./reconcile.js";
 
 export interface GatewayFlags {
@@ -32,7 +33,11 @@ export function registerGateway(program: Command, ctx: CliContext): void {
     .requiredOption("--nats <url>", "NATS server URL(s) of the platform, comma-separated")
     .option("--creds <file>", "NATS credentials file of the platform account (default with --keys: its platform.creds)")
     .option("--keys <dir>", "operator keys from `vrsky init`: reach tenants as user vrsky-gateway of their accounts")
-    .option("--listen <addr>", "address to serve webhooks, /healthz, /readyz and /metrics on", "127.0.0.1:8080")
+    .option(
+      "--listen <addr>",
+      "serve webhooks, /healthz, /readyz and /metrics on host:port, [ipv6]:port, :port (every interface) or port (loopback)",
+      "127.0.0.1:8080",
+    )
     .option(
       "--secrets-dir <dir>",
       "signature secrets as files <dir>/<tenant>/<name> (e.g. a mounted Kubernetes Secret)",
@@ -62,9 +67,33 @@ export async function runGateway(
   const drainTimeoutMs = durationFlag("--drain-timeout", flags.drainTimeout);
   if (flags.repo && !flags.keys)
     throw new VrskyError("VRS_USAGE", "--repo needs --keys: sealed secrets are opened with the key folder's identity");
+  const listen = parseListen(flags.listen, "--listen");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
   const log = jsonLog(ctx);
+  // Before any I/O: a signal from now on stops the gateway gracefully, even one that arrives while it connects.
+  const signals = watchSignals();
+  try {
+    return await serve(flags, { listen, keys, creds, drainTimeoutMs, maxBody, log, signals }, onReady);
+  } finally {
+    signals.stop();
+  }
+}
+
+async function serve(
+  flags: GatewayFlags,
+  c: {
+    listen: ListenAddress;
+    keys: ReturnType<typeof loadKeys> | undefined;
+    creds: string | undefined;
+    drainTimeoutMs: number;
+    maxBody: number;
+    log: ReturnType<typeof jsonLog>;
+    signals: SignalWatch;
+  },
+  onReady?: (g: Gateway) => void,
+): Promise<number> {
+  const { listen, keys, creds, drainTimeoutMs, maxBody, log, signals } = c;
   const nc = await connectNats({
     url: flags.nats,
     creds,
@@ -76,7 +105,7 @@ export async function runGateway(
     gateway = await startGateway({
       nc,
       ...(keys ? { keys } : {}),
-      listen: flags.listen,
+      listen,
       secrets: {
         ...(flags.secretsDir ? { secretsDir: resolve(flags.secretsDir) } : {}),
         ...(flags.repo ? { repo: resolve(flags.repo), keysDir: keys!.dir } : {}),
@@ -90,13 +119,13 @@ export async function runGateway(
       log("ready", { url: g.url });
       onReady?.(g);
     });
-    const signal = await waitForSignal();
+    const signal = await signals.signal;
     log("stopping", { signal });
     await gateway.close();
     log("stopped", {});
     return 0;
   } finally {
     await gateway?.close();
-    await nc.drain().catch(() => nc.close());
+    await closeNats(nc);
   }
 }

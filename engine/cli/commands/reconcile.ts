@@ -5,21 +5,23 @@ import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { MAX_USER_TTL_SECONDS } from "../../accounts/claims.js";
 import { git } from "../../git/exec.js";
+import { resolveCommit } from "../../git/revision.js";
 import { ResolverClient } from "../../accounts/resolver.js";
 import { NatsAccountOps } from "../../reconciler/account-ops.js";
 import { KubernetesProvisioner } from "../../provision/kubernetes.js";
 import { LocalProcessProvisioner } from "../../provision/local.js";
 import type { Provisioner } from "../../provision/provisioner.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
-import { connectNats } from "../../nats/connect.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
 import { parseDuration } from "../../manifests/durations.js";
 import { serveProbes, type ProbeTarget } from "../../telemetry/probes.js";
+import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
 import { secretSource } from "../../secrets/sources.js";
-import { errorMessage, VrskyError } from "../../errors/errors.js";
+import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { waitForSignal } from "../signals.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
 
 export interface ReconcileFlags {
   repo: string;
@@ -59,12 +61,15 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--creds <file>", "NATS credentials file of the platform account (default with --keys: its platform.creds)")
     .option("--keys <dir>", "operator keys from `vrsky init`: manage tenant NATS accounts (operator mode)")
     .option("--once", "run one reconcile and exit (exit 1 if it did not apply)", false)
-    .option("--resync <duration>", "period of the full resync", "60s")
-    .option("--lease-ttl <duration>", "leader lease duration; a standby takes over after it expires", "5s")
+    .option("--resync <duration>", "period of the full resync (at least 1s)", "60s")
+    .option("--lease-ttl <duration>", "leader lease duration, at least 1s; a standby takes over after it expires", "5s")
     .option("--max-delete-share <fraction>", "largest share of tenants one run may delete", "0.5")
     .option("--allow-prune", "allow this process to exceed --max-delete-share", false)
     .option("--id <id>", "reconciler id (default: host name and pid)")
-    .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9464)")
+    .option(
+      "--listen <addr>",
+      "serve /healthz, /readyz and /metrics on host:port, [ipv6]:port, :port (every interface) or port (loopback)",
+    )
     .option("--state-dir <dir>", "local folder for the remote mirror and local tenant instances", ".vrsky")
     .option(
       "--data-plane <urls>",
@@ -88,26 +93,36 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option("--no-streams", "do not create or delete integrations' streams (a control plane without a data plane)")
     .addHelpText(
       "after",
-      "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error.",
+      "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error\n" +
+        "(with --once: another reconciler leads, or the branch does not exist).",
     )
     .action(async (flags: ReconcileFlags) => {
       ctx.exitCode = await runReconcile(flags, ctx);
     });
 }
 
-export function durationFlag(name: string, value: string): number {
+/** A duration flag in ms; VRS_USAGE when it is not a duration or is below `minMs` (then named as `min`). */
+export function durationFlag(name: string, value: string, min?: { ms: number; text: string }): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new VrskyError("VRS_USAGE", `${name} '${value}' is not a duration (e.g. 500ms, 30s, 5m)`);
+  if (min && ms < min.ms) throw new VrskyError("VRS_USAGE", `${name} must be at least ${min.text}, not '${value}'`);
   return ms;
 }
 
-/** Serves /healthz, /readyz and /metrics on the --listen address; VRS_LISTEN_FAILED when it cannot. */
-export async function listenFlag(target: ProbeTarget, addr: string): Promise<Awaited<ReturnType<typeof serveProbes>>> {
-  try {
-    return await serveProbes(target, addr);
-  } catch (e) {
-    throw new VrskyError("VRS_LISTEN_FAILED", `cannot serve --listen ${addr}: ${errorMessage(e)}`, { cause: e });
-  }
+/**
+ * The least --lease-ttl: the leader renews every third of it and stops leading a grace (a fifth) before it ends, so
+ * a shorter lease is lost to one slow KV write or GC pause and leadership flaps.
+ */
+export const MIN_LEASE_TTL = { ms: 1_000, text: "1s" };
+/** The least --resync: a full resync re-reads the whole live state; more often than every second is a busy loop. */
+export const MIN_RESYNC = { ms: 1_000, text: "1s" };
+
+/** Serves /healthz, /readyz and /metrics on the --listen address (checked with the flags); VRS_LISTEN_FAILED when it cannot. */
+export async function listenFlag(
+  target: ProbeTarget,
+  addr: ListenAddress,
+): Promise<Awaited<ReturnType<typeof serveProbes>>> {
+  return serveProbes(target, addr, "--listen");
 }
 
 export interface ReconcileHooks {
@@ -123,8 +138,8 @@ export async function runReconcile(
   hooks: ReconcileHooks = {},
 ): Promise<number> {
   // Every flag is checked before any I/O: a usage error must not leave a connection or process behind.
-  const resyncMs = durationFlag("--resync", flags.resync);
-  const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl);
+  const resyncMs = durationFlag("--resync", flags.resync, MIN_RESYNC);
+  const leaseTtlMs = durationFlag("--lease-ttl", flags.leaseTtl, MIN_LEASE_TTL);
   const fetchIntervalMs = durationFlag("--fetch-interval", flags.fetchInterval);
   const workerCredsTtlMs = durationFlag("--worker-creds-ttl", flags.workerCredsTtl ?? "15m");
   if (workerCredsTtlMs < 3_000 || workerCredsTtlMs > MAX_USER_TTL_SECONDS * 1000)
@@ -132,15 +147,63 @@ export async function runReconcile(
   const share = Number(flags.maxDeleteShare);
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
+  const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
+  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
+  const creds = platformCredsFile(flags.creds, keys);
   const source: RefSource = flags.remote
     ? new RemoteRefSource(flags.remote, resolve(flags.stateDir, "mirror.git"), flags.branch, fetchIntervalMs)
     : new LocalRefSource(resolve(flags.repo), flags.branch);
   if (!flags.remote && (await git(resolve(flags.repo), ["rev-parse", "--git-dir"])).code !== 0) {
     throw new VrskyError("VRS_GIT_NOT_A_REPO", `${resolve(flags.repo)} is not a git repository`);
   }
+  // One run of a branch that is not there can only fail: say so before connecting (a long-running reconciler waits).
+  if (
+    flags.once &&
+    !flags.remote &&
+    (await resolveCommit(resolve(flags.repo), source.ref).catch(() => undefined)) === undefined
+  )
+    throw new VrskyError(
+      "VRS_GIT_BAD_REF",
+      `branch '${flags.branch}' does not exist in ${resolve(flags.repo)}: check --branch`,
+    );
+  // Before any I/O: a signal from now on stops the reconciler gracefully, even one that arrives while it connects.
+  const signals = flags.once ? undefined : watchSignals();
+  try {
+    return await reconcileWith(flags, ctx, hooks, {
+      source,
+      resyncMs,
+      leaseTtlMs,
+      workerCredsTtlMs,
+      share,
+      listen,
+      signals,
+      keys,
+      creds,
+    });
+  } finally {
+    signals?.stop();
+  }
+}
+
+interface Checked {
+  source: RefSource;
+  resyncMs: number;
+  leaseTtlMs: number;
+  workerCredsTtlMs: number;
+  share: number;
+  listen: ListenAddress | undefined;
+  signals: SignalWatch | undefined;
+  keys: ReturnType<typeof loadKeys> | undefined;
+  creds: string | undefined;
+}
+
+async function reconcileWith(
+  flags: ReconcileFlags,
+  ctx: CliContext,
+  hooks: ReconcileHooks,
+  { source, resyncMs, leaseTtlMs, workerCredsTtlMs, share, listen, signals, keys, creds }: Checked,
+): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
-  const keys = flags.keys ? loadKeys(flags.keys) : undefined;
-  const creds = platformCredsFile(flags.creds, keys);
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
   const secrets =
     flags.secretsDir || flags.keys
@@ -195,6 +258,9 @@ export async function runReconcile(
   try {
     if (flags.once) {
       const run = await reconciler.runOnce();
+      // No revision: the branch could not be read (a remote without it, a repository gone): not a finding.
+      if (run.outcome === "Failed" && run.revision === "")
+        throw new VrskyError("VRS_GIT_BAD_REF", `cannot read branch '${flags.branch}': ${run.message}`);
       ctx.stdout.write(
         `${run.outcome}: ${run.message} (revision ${run.revision.slice(0, 12)}, ${run.durationMs} ms)\n`,
       );
@@ -205,12 +271,16 @@ export async function runReconcile(
         if (s.type === "disconnect" || s.type === "reconnect") log(`nats-${s.type}`, {});
       }
     })();
-    // Before starting: a bad --listen address must not leave a running reconciler behind.
-    probes = flags.listen ? await listenFlag(reconciler, flags.listen) : undefined;
+    // Before starting: an address in use must not leave a running reconciler behind.
+    probes = listen ? await listenFlag(reconciler, listen) : undefined;
     if (probes) log("listening", { url: probes.url });
+    if (signals?.received) {
+      log("stopping", { signal: signals.received });
+      return 0; // stopped before it started: nothing to give up
+    }
     await reconciler.start();
     await hooks.onReady?.(reconciler);
-    const signal = await waitForSignal();
+    const signal = await signals!.signal;
     log("stopping", { signal });
     await hooks.beforeStop?.();
     await reconciler.stop();
@@ -219,7 +289,7 @@ export async function runReconcile(
     probes?.server.close();
     await provisioner?.close();
     await resolver?.close().catch(() => undefined);
-    await nc.drain().catch(() => nc.close());
+    await closeNats(nc);
   }
 }
 

@@ -9,7 +9,7 @@ import { LocalNatsServer } from "../../nats/local-server.js";
 import type { CliContext } from "../context.js";
 import { runReconcile } from "./reconcile.js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connectNats } from "../../nats/connect.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
@@ -18,6 +18,7 @@ import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { loadCommitted } from "../../git/load-revision.js";
 import { isIntegration } from "../../model/resources.js";
 import { startDemoReceiver, type DemoReceiver } from "../demo-receiver.js";
+import { parseListen } from "../../util/listen-address.js";
 import { ensureDemoSecrets, type DemoSecret } from "../demo-secrets.js";
 
 export function registerUp(program: Command, ctx: CliContext): void {
@@ -54,6 +55,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
             `--worker-capacity must be a whole number from 0 to 100000, not '${o.workerCapacity}'`,
           );
         }
+        // Every address with the other flags, before any I/O (`off`: that server does not run).
+        parseListen(o.listen, "--listen");
+        const gatewayListen = o.gatewayListen === "off" ? undefined : parseListen(o.gatewayListen, "--gateway-listen");
+        const receiverListen =
+          o.receiverListen === "off" ? undefined : parseListen(o.receiverListen, "--receiver-listen");
         const repo = resolve(o.repo);
         if ((await git(repo, ["rev-parse", "--git-dir"])).code !== 0)
           throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository`);
@@ -83,8 +89,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
         const secrets = secretSource({ secretsDir, repo, ...(keysDir ? { keysDir } : {}) });
         try {
           let demo: DemoSecret[] = [];
-          if (o.receiverListen !== "off") {
-            receiver = await startDemoReceiver(o.receiverListen, (line) => ctx.stdout.write(`${line}\n`));
+          if (receiverListen) {
+            receiver = await startDemoReceiver(receiverListen, (line) => ctx.stdout.write(`${line}\n`));
             if (!o.secretsDir) {
               const head = await loadCommitted(repo, branch);
               demo = await ensureDemoSecrets(secretsDir, head.state.resources.filter(isIntegration), receiver.url, {
@@ -129,13 +135,14 @@ export function registerUp(program: Command, ctx: CliContext): void {
                   });
                   await worker.start();
                 }
-                if (o.gatewayListen !== "off") {
+                if (gatewayListen) {
                   const creds = keysDir ? loadKeys(keysDir).files.platformCreds : undefined;
                   gatewayNc = await connectNats({ url: url!, creds, name: "vrsky-gateway-local" });
                   gateway = await startGateway({
                     nc: gatewayNc,
                     ...(keysDir ? { keys: loadKeys(keysDir) } : {}),
-                    listen: o.gatewayListen,
+                    listen: gatewayListen,
+                    listenFlag: "--gateway-listen",
                     secrets,
                     log: jsonLog(ctx),
                   });
@@ -177,10 +184,10 @@ export function registerUp(program: Command, ctx: CliContext): void {
           );
         } finally {
           await gateway?.close();
-          await gatewayNc?.drain().catch(() => gatewayNc?.close());
+          if (gatewayNc) await closeNats(gatewayNc);
           await receiver?.close();
           await worker?.close();
-          await workerNc?.drain().catch(() => workerNc?.close());
+          if (workerNc) await closeNats(workerNc);
           await server?.stop();
         }
       },

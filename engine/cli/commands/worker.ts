@@ -3,16 +3,17 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
-import { identityInCreds, workerUser } from "../../accounts/worker-identity.js";
+import { identityInCreds, workerUser, type WorkerIdentity } from "../../accounts/worker-identity.js";
 import { VrskyError } from "../../errors/errors.js";
-import { connectNats } from "../../nats/connect.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
-import { waitForSignal } from "../signals.js";
+import { watchSignals, type SignalWatch } from "../signals.js";
+import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag, listenFlag } from "./reconcile.js";
 
 export interface WorkerFlags {
@@ -57,7 +58,10 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "on SIGTERM, how long to wait for replicas to be handed over; also how long a replica may drain before a hand-over or a restart with a new spec",
       "30s",
     )
-    .option("--listen <addr>", "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9465)")
+    .option(
+      "--listen <addr>",
+      "serve /healthz, /readyz and /metrics on host:port, [ipv6]:port, :port (every interface) or port (loopback)",
+    )
     .option("--secrets-dir <dir>", "secrets of the sinks as files <dir>/<tenant>/<name> (a mounted Kubernetes Secret)")
     .option(
       "--repo <dir>",
@@ -124,14 +128,52 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
       "--repo needs --keys: the key folder's secrets.agekey decrypts the sealed secrets",
     );
   }
+  const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
   const secrets = secretSource({
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
   const log = jsonLog(ctx);
+  const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
+  // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
+  const signals = watchSignals();
+  try {
+    return await runChecked(
+      flags,
+      ctx,
+      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals },
+      onReady,
+    );
+  } finally {
+    signals.stop();
+  }
+}
+
+interface CheckedWorker {
+  id: string;
+  capacity: number;
+  labels: Record<string, string>;
+  heartbeatMs: number;
+  expiryMs: number;
+  drainMs: number;
+  listen: ListenAddress | undefined;
+  secrets: ReturnType<typeof secretSource>;
+  creds: string | undefined;
+  /** The worker's own platform user (operator mode), signing its credentials requests. */
+  identity: WorkerIdentity | undefined;
+  log: ReturnType<typeof jsonLog>;
+  signals: SignalWatch;
+}
+
+async function runChecked(
+  flags: WorkerFlags,
+  ctx: CliContext,
+  c: CheckedWorker,
+  onReady?: (w: Worker) => void,
+): Promise<number> {
+  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
-  const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
   const worker = new Worker({
     nc,
     id,
@@ -144,9 +186,9 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     flow,
     ...(identity ? { identity } : {}),
   });
-  // Before registering: a bad --listen address must not leave a registration behind.
-  const probes = flags.listen
-    ? await listenFlag(worker, flags.listen).catch(async (e: unknown) => {
+  // Before registering: an address in use must not leave a registration behind.
+  const probes = listen
+    ? await listenFlag(worker, listen).catch(async (e: unknown) => {
         await nc.close();
         throw e;
       })
@@ -158,15 +200,19 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
         if (s.type === "disconnect" || s.type === "reconnect") log(`nats-${s.type}`, {});
       }
     })();
+    if (signals.received) {
+      log("stopping", { signal: signals.received });
+      return 0; // stopped before it registered: nothing to hand over
+    }
     await worker.start();
     onReady?.(worker);
-    const signal = await waitForSignal();
+    const signal = await signals.signal;
     log("stopping", { signal });
     await worker.drain();
     return 0;
   } finally {
     probes?.server.close();
     await worker.close();
-    await nc.drain().catch(() => nc.close());
+    await closeNats(nc);
   }
 }

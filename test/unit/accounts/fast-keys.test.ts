@@ -84,33 +84,53 @@ describe("accounts: FastKeyPair (node:crypto Ed25519 behind the nkeys KeyPair in
     expect(aj2.sub).to.equal(acct.getPublicKey());
   });
 
-  it("signs 1,000 account JWTs well under a second (@nats-io/jwt encoder and our deterministic one)", async () => {
+  // Speed is compared with the reference nkeys key pair in the same run (a ratio holds on a loaded machine; a
+  // wall-clock bound does not). The figures themselves are in bench:accounts.
+  it("signs account JWTs several times faster than the reference nkeys key pair (@nats-io/jwt and signJwt)", async () => {
+    const n = 200;
+    const time = async (signer: Parameters<typeof encodeAccount>[3]) => {
+      const accounts = Array.from({ length: n }, () => FastKeyPair.create("account"));
+      const t0 = performance.now();
+      const jwts = await Promise.all(
+        accounts.map((a, i) => encodeAccount(`t-${i}`, a, { limits: { conn: 10 } }, signer)),
+      );
+      return { ms: performance.now() - t0, jwts };
+    };
     const op = FastKeyPair.create("operator");
-    const accounts = Array.from({ length: 1000 }, () => FastKeyPair.create("account"));
-    let t0 = performance.now();
-    const viaLib = await Promise.all(
-      accounts.map((a, i) => encodeAccount(`t-${i}`, a, { limits: { conn: 10 } }, { signer: op })),
-    );
-    const libMs = performance.now() - t0;
-    t0 = performance.now();
+    // The reference signs in pure JavaScript (tens to hundreds of ms each): a few suffice for its cost per JWT.
+    const refN = 5;
+    const t00 = performance.now();
+    for (let i = 0; i < refN; i++)
+      await encodeAccount(
+        `r-${i}`,
+        FastKeyPair.create("account"),
+        { limits: { conn: 10 } },
+        { signer: createOperator() },
+      );
+    const slow = { ms: ((performance.now() - t00) / refN) * n };
+    const viaLib = await time({ signer: op });
+    const accounts = Array.from({ length: n }, () => FastKeyPair.create("account"));
+    const t0 = performance.now();
     const viaOurs = accounts.map((a, i) =>
       signJwt("account", { name: `t-${i}`, sub: a.getPublicKey(), nats: { limits: { conn: 10 } } }, op),
     );
     const oursMs = performance.now() - t0;
     console.log(
-      `      1,000 account JWTs: @nats-io/jwt + FastKeyPair ${libMs.toFixed(0)} ms, signJwt ${oursMs.toFixed(0)} ms`,
+      `      ${n} account JWTs: reference nkeys ~${slow.ms.toFixed(0)} ms (from ${refN}), @nats-io/jwt + FastKeyPair ` +
+        `${viaLib.ms.toFixed(0)} ms, signJwt ${oursMs.toFixed(0)} ms`,
     );
-    expect(libMs).to.be.below(1000);
-    expect(oursMs).to.be.below(1000);
+    expect(viaLib.ms * 4, "FastKeyPair at least 4× faster").to.be.below(slow.ms);
+    expect(oursMs * 4, "signJwt at least 4× faster").to.be.below(slow.ms);
     // spot checks with the slow reference verifier
-    for (const j of [viaLib[0]!, viaLib[999]!, viaOurs[0]!, viaOurs[999]!])
+    for (const j of [viaLib.jwts[0]!, viaLib.jwts[n - 1]!, viaOurs[0]!, viaOurs[n - 1]!])
       expect(decode(j).iss).to.equal(op.getPublicKey());
   });
 
-  it("creates 1,000 fresh key pairs quickly (user creds make one each)", () => {
+  it("creates 1,000 fresh key pairs without a pathological cost (user creds make one each)", () => {
     const t0 = performance.now();
     for (let i = 0; i < 1000; i++) FastKeyPair.create("user");
-    expect(performance.now() - t0).to.be.below(1000);
+    // ~0.1–0.5 ms each on a 2-core machine; the bound only catches a pathological regression on a loaded one.
+    expect(performance.now() - t0).to.be.below(5_000);
   });
 
   it("never shows the seed in JSON or inspect; a cleared pair can no longer sign", () => {
