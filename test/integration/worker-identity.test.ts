@@ -10,6 +10,7 @@ import { Worker } from "../../engine/worker/worker.js";
 import { cli } from "../helpers/cli.js";
 import { expectCodedFailure } from "../helpers/codes.js";
 import { appliedAt, waitForSync } from "../helpers/nats.js";
+import { VrskyProcess } from "../helpers/process.js";
 import { until } from "../helpers/until.js";
 import { tenantAccountJwt, tenantAccountPublicKey } from "../../engine/accounts/claims.js";
 import { connectionAccount } from "../../engine/accounts/connection-account.js";
@@ -187,5 +188,26 @@ describe("worker identity: credentials are issued only over the platform account
       5_000,
       "the replica answers after the revocation",
     );
+  });
+
+  it("vrsky worker --creds <its own creds> is that worker, and gets its tenants' users", async () => {
+    fx.repo
+      .write("tenants/acme.yaml", tenantYaml("acme"))
+      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
+    const r = await fx.reconciler({
+      id: "op",
+      sharedServers: [fx.url],
+      accounts: true,
+      resyncMs: 3_600_000,
+      workerCreds: { keys: fx.keys, ttlMs: 60_000 },
+    });
+    await r.start();
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit()));
+    const file = join(fx.operator.base, "w9.creds");
+    expect((await cli("creds", "--worker", "w9", "--keys", fx.keys.dir, "--out", file)).code).to.equal(0);
+    const p = new VrskyProcess(["worker", "--nats", fx.url, "--creds", file, "--heartbeat", "200ms", "--expiry", "1s"]);
+    const issued = await p.waitForLog((e) => e.event === "tenant-creds" && e.tenant === "acme");
+    expect(issued.user).to.match(/^U[A-Z2-7]{55}$/);
+    expect(r.controller.workers.get("w9")?.value, "registered under the id its creds name").to.be.an("object");
   });
 });

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
-import { identityInCreds, workerUser } from "../../accounts/worker-identity.js";
+import { identityInCreds, workerUser, type WorkerIdentity } from "../../accounts/worker-identity.js";
 import { VrskyError } from "../../errors/errors.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
@@ -134,13 +134,14 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
   const log = jsonLog(ctx);
+  const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
   // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
   const signals = watchSignals();
   try {
     return await runChecked(
       flags,
       ctx,
-      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, keys, own, log, signals },
+      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals },
       onReady,
     );
   } finally {
@@ -158,8 +159,8 @@ interface CheckedWorker {
   listen: ListenAddress | undefined;
   secrets: ReturnType<typeof secretSource>;
   creds: string | undefined;
-  keys: ReturnType<typeof loadKeys> | undefined;
-  own: ReturnType<typeof identityInCreds> | undefined;
+  /** The worker's own platform user (operator mode), signing its credentials requests. */
+  identity: WorkerIdentity | undefined;
   log: ReturnType<typeof jsonLog>;
   signals: SignalWatch;
 }
@@ -170,10 +171,9 @@ async function runChecked(
   c: CheckedWorker,
   onReady?: (w: Worker) => void,
 ): Promise<number> {
-  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, keys, own, log, signals } = c;
+  const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
-  const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
   const worker = new Worker({
     nc,
     id,
