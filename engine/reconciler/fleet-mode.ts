@@ -21,8 +21,26 @@ export interface FleetModeOptions {
  */
 export class FleetMode {
   private agreed = false;
+  /** Why the fleet's mode keeps this reconciler from leading, as last checked by `allows`; undefined: it may lead. */
+  refused: string | undefined;
 
   constructor(private readonly o: FleetModeOptions) {}
+
+  /**
+   * Whether this reconciler may lead (`claim`: as the new leader, writing the mode when there is none). A new
+   * refusal is logged once (`mode-refused`). NATS away: false until a later check gets through.
+   */
+  async allows(claim: boolean): Promise<boolean> {
+    let why: string | undefined;
+    try {
+      why = claim ? await this.claim() : await this.refusal();
+    } catch {
+      return false;
+    }
+    if (why !== undefined && why !== this.refused) this.o.log("mode-refused", { reason: why });
+    this.refused = why;
+    return why === undefined;
+  }
 
   /** Why this reconciler may not lead (one line), or undefined. Reads only. */
   async refusal(): Promise<string | undefined> {

@@ -102,8 +102,6 @@ export class Reconciler {
   private issuer: WorkerCredsIssuer | undefined;
   /** The fleet's mode (operator keys or none): a reconciler of another mode never leads. */
   private mode!: FleetMode;
-  /** Why the fleet's mode keeps this reconciler from leading; undefined when it may lead. */
-  private modeRefusal: string | undefined;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log ?? (() => undefined);
@@ -292,7 +290,7 @@ export class Reconciler {
       !this.lastRunFailed &&
       this.observed !== undefined &&
       !this.stopped &&
-      this.modeRefusal === undefined
+      this.mode?.refused === undefined
     );
   }
 
@@ -376,9 +374,9 @@ export class Reconciler {
 
   private async leaseTick(): Promise<void> {
     const was = this.leading;
-    this.leading = (await this.modeAllows(false)) && (await this.lease.tick());
+    this.leading = (await this.mode.allows(false)) && (await this.lease.tick());
     // A new leader claims the fleet's mode before its first run (another may have written it meanwhile).
-    if (this.leading && !was && !(await this.modeAllows(true))) this.leading = false;
+    if (this.leading && !was && !(await this.mode.allows(true))) this.leading = false;
     if (!this.leading && this.lease.isLeader()) await this.lease.release();
     this.metrics.leader.set(this.leading ? 1 : 0);
     if (this.leading && !was) {
@@ -391,19 +389,6 @@ export class Reconciler {
       // Work left over from a run cut short by a late renewal (LostLeadership): resume it.
       this.trigger(this.pending);
     }
-  }
-
-  /** Whether the fleet's mode lets this reconciler lead (`claim`: as the new leader, writing it if absent). */
-  private async modeAllows(claim: boolean): Promise<boolean> {
-    let why: string | undefined;
-    try {
-      why = claim ? await this.mode.claim() : await this.mode.refusal();
-    } catch {
-      return false; // NATS away: not leading this tick; the check runs again at the next
-    }
-    if (why !== undefined && why !== this.modeRefusal) this.log("mode-refused", { reason: why });
-    this.modeRefusal = why;
-    return why === undefined;
   }
 
   private onObserved(bucket: "tenants" | "integrations", key: string, entry: ObservedEntry | undefined): void {

@@ -91,4 +91,28 @@ describe("connecting to a tenant through discovery", function () {
     expect(String(error)).to.match(/no discovery entry/);
     await c.stop();
   });
+
+  it("rejects a value that is not an entry, naming bucket, key and reason, and follows a good one written over it", async () => {
+    const kv = await new Kvm(nc).create(BUCKETS.discovery);
+    const connectors: TenantConnector[] = [];
+    const start = (t: string) => {
+      const c = new TenantConnector({ discovery: kv, tenant: t, auth: () => ({}) });
+      connectors.push(c);
+      return c.start().then(
+        (nc) => nc,
+        (e: unknown) => String(e),
+      );
+    };
+    await kv.put("acme", "{ not json");
+    expect(await start("acme")).to.match(
+      /tenant acme has no usable discovery entry \(vrsky-discovery key acme: not JSON\)/,
+    );
+    // An entry of another tenant under acme's key is not acme's entry either.
+    await kv.put("acme", entry([servers[0]!.url]).replace('"tenant":"acme"', '"tenant":"globex"'));
+    expect(await start("acme")).to.include("does not match its key");
+    await kv.put("acme", entry([servers[0]!.url]));
+    const connected = await start("acme");
+    expect(connected).to.not.be.a("string");
+    for (const c of connectors) await c.stop();
+  });
 });
