@@ -61,6 +61,19 @@ async function until<T>(kv: StateBuckets[BucketId], key: string, decode: RecordD
   throw new Error(`timed out waiting for a good record at ${key}`);
 }
 
+/** Resolves once `key` holds no value (deleted or purged; a watch, no polling). */
+async function untilGone(kv: StateBuckets[BucketId], key: string): Promise<void> {
+  const iter = await kv.watch({ key });
+  const timer = setTimeout(() => iter.stop(), 20_000);
+  try {
+    for await (const e of iter) if (e.operation !== "PUT") return;
+  } finally {
+    clearTimeout(timer);
+    iter.stop();
+  }
+  throw new Error(`timed out waiting for ${key} to be deleted`);
+}
+
 describe("bad values in every platform bucket: reported, repaired or ignored, never a wedge or a crash", function () {
   this.timeout(90_000);
   const fx = useNats({ operator: true, repo: "test" });
@@ -147,8 +160,10 @@ describe("bad values in every platform bucket: reported, repaired or ignored, ne
     expect(await state.tenants.get("ghost").then((e) => e?.operation), "a bad key git does not have").to.not.equal(
       "PUT",
     );
-    const assignment = await until(state.assignments, "acme.orders.0", decodeAssignment, () => true);
+    // Stored under no worker (none is registered); the bad value at the key of the layout before is deleted.
+    const assignment = await until(state.assignments, "unplaced.acme.orders.0", decodeAssignment, () => true);
     expect(assignment.worker, "no worker: not placed, with a reason").to.equal(null);
+    await untilGone(state.assignments, "acme.orders.0");
     await until(state.integrationStatus, "acme.orders", decodeIntegrationStatus, () => true);
     expect(
       (await state.revocations.get(`acme.${USER}`))?.string(),

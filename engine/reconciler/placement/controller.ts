@@ -238,7 +238,9 @@ export class AssignmentController {
       wanted: out.wanted,
       changed: new Set(out.puts.map((p) => p.key)),
       stored: this.assignments.stored,
-      invalid: this.assignments.invalid,
+      // Keys holding no valid record of their replica, values that are not records at all included: the leader
+      // owns the bucket, and a bad value at a key of the layout before would otherwise stay for good.
+      invalid: [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()],
       byWorker: (id) => byWorker.has(id),
       claimRevision: (rk, a) => claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk)),
     });

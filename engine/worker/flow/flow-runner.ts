@@ -182,6 +182,9 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
         ctx.session.off("connected", onConnected);
+        // Presence first, at once: after a stop (a fence) another worker may start the replica, and two must never
+        // answer for it; the tenant connection stays open until the messages held are handed back.
+        await presence.stop();
         await withDeadline(source?.stop() ?? Promise.resolve(), 300);
         await loop.stop();
         await withDeadline(Promise.all([traces.close(), stats.stop()]), 700);
