@@ -26,6 +26,23 @@ describe("worker identity: credentials are issued only over the platform account
   this.timeout(60_000);
   const fx = useNats({ operator: true, repo: "test" });
 
+  /** Commits acme with one integration and starts a keyed reconciler issuing worker creds of `ttlMs`; returns it once applied. */
+  async function issuingReconciler(ttlMs: number) {
+    fx.repo
+      .write("tenants/acme.yaml", tenantYaml("acme"))
+      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
+    const r = await fx.reconciler({
+      id: "op",
+      sharedServers: [fx.url],
+      accounts: true,
+      resyncMs: 3_600_000,
+      workerCreds: { keys: fx.keys, ttlMs },
+    });
+    await r.start();
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit()));
+    return r;
+  }
+
   it("learns a connection's account from its server", async () => {
     expect(await connectionAccount(fx.nc, fx.keys)).to.equal(fx.keys.platformAccount.getPublicKey());
     await fx.resolver.push(tenantAccountJwt(fx.keys, tenant("acme")));
@@ -78,18 +95,7 @@ describe("worker identity: credentials are issued only over the platform account
   });
 
   it("grants tenant users to a worker only on requests signed by that worker's own platform user", async () => {
-    fx.repo
-      .write("tenants/acme.yaml", tenantYaml("acme"))
-      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
-    const r = await fx.reconciler({
-      id: "op",
-      sharedServers: [fx.url],
-      accounts: true,
-      resyncMs: 3_600_000,
-      workerCreds: { keys: fx.keys, ttlMs: 60_000 },
-    });
-    await r.start();
-    await waitForSync(fx.nc, appliedAt(fx.repo.commit()));
+    await issuingReconciler(60_000);
     // The worker's identity as an operator issues it, and the worker connected as that user.
     const file = join(fx.operator.base, "w1.creds");
     const issued = await cli("creds", "--worker", "w1", "--keys", fx.keys.dir, "--out", file);
@@ -145,19 +151,8 @@ describe("worker identity: credentials are issued only over the platform account
   });
 
   it("a worker whose tenant user is revoked gets a new user at once, not at its next renewal", async () => {
-    fx.repo
-      .write("tenants/acme.yaml", tenantYaml("acme"))
-      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
-    const r = await fx.reconciler({
-      id: "op",
-      sharedServers: [fx.url],
-      accounts: true,
-      resyncMs: 3_600_000,
-      // Renewal would come at 2/3 of 10 minutes: far beyond this test.
-      workerCreds: { keys: fx.keys, ttlMs: 600_000 },
-    });
-    await r.start();
-    await waitForSync(fx.nc, appliedAt(fx.repo.commit()));
+    // Renewal would come at 2/3 of 10 minutes: far beyond this test.
+    await issuingReconciler(600_000);
     const events: Array<{ event: string } & Record<string, unknown>> = [];
     const worker = new Worker({
       nc: await fx.connect(),
@@ -191,18 +186,7 @@ describe("worker identity: credentials are issued only over the platform account
   });
 
   it("vrsky worker --creds <its own creds> is that worker, and gets its tenants' users", async () => {
-    fx.repo
-      .write("tenants/acme.yaml", tenantYaml("acme"))
-      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"));
-    const r = await fx.reconciler({
-      id: "op",
-      sharedServers: [fx.url],
-      accounts: true,
-      resyncMs: 3_600_000,
-      workerCreds: { keys: fx.keys, ttlMs: 60_000 },
-    });
-    await r.start();
-    await waitForSync(fx.nc, appliedAt(fx.repo.commit()));
+    const r = await issuingReconciler(60_000);
     const file = join(fx.operator.base, "w9.creds");
     expect((await cli("creds", "--worker", "w9", "--keys", fx.keys.dir, "--out", file)).code).to.equal(0);
     const p = new VrskyProcess(["worker", "--nats", fx.url, "--creds", file, "--heartbeat", "200ms", "--expiry", "1s"]);
