@@ -50,6 +50,9 @@ import { ClusterView, type Change } from "./workers-view.js";
 import { packageRoot } from "../../engine/util/package-root.js";
 import { intOption } from "./args.js";
 
+/** The option of connectNats (`vrsky reconcile`, `vrsky worker`) that changes their cost: no stack trace per request. */
+const ENGINE_CONNECTION = { noAsyncTraces: true } as const;
+
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);
 const num = (name: string, dflt: number) => intOption(argv, name, dflt, 1);
@@ -433,7 +436,7 @@ async function runSetting(s: Setting): Promise<SettingResult> {
       await p.waitForLog((e) => e.event === "registered", 30_000);
     } else {
       const w = new Worker({
-        nc: await nats.connect(),
+        nc: await nats.connect(ENGINE_CONNECTION),
         id,
         capacity: CAPACITY,
         heartbeatMs: s.heartbeatMs,
@@ -467,7 +470,7 @@ async function runSetting(s: Setting): Promise<SettingResult> {
   // worker that recovers strands the claims of replicas moved meanwhile (defect 2 in the docs).
   const repo = new TestRepo("vrsky-bench-workers-");
   push(() => repo.cleanup());
-  const rnc = await nats.connect();
+  const rnc = await nats.connect(ENGINE_CONNECTION);
   const r = new Reconciler({
     nc: rnc,
     source: new LocalRefSource(repo.dir, "main"),

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KV } from "@nats-io/kv";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { VrskyKeys } from "../../engine/accounts/keys.js";
 import type { ResolverClient } from "../../engine/accounts/resolver.js";
 import { LocalNatsServer } from "../../engine/nats/local-server.js";
@@ -48,8 +48,9 @@ export class TestNats {
     this.server = await new LocalNatsServer({ dir: this.dir, port: this.server.port }).start();
   }
 
-  async connect(): Promise<NatsConnection> {
-    const nc = await connect({ servers: this.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  /** A connection closed by `cleanup`; `options` add to or override the defaults. */
+  async connect(options: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+    const nc = await connect({ servers: this.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...options });
     this.conns.push(nc);
     return nc;
   }

@@ -64,6 +64,63 @@ describe("assignments stored under their worker: a worker reads only its own", f
     expect(b.watchEntries().assignments).to.be.within(99, 2 * 99);
   });
 
+  it("a dead worker's claims go straight to their new worker (no release first); those left unplaced are released", async () => {
+    await start({ "tenants/acme.yaml": tenantYaml("acme") });
+    // a (room for 6) and b (room for 4) are both there when the replicas are first placed (no join moves later).
+    // When a dies, b can take no more than 4 of the 6 replicas: 2 stay unplaced.
+    const nc = await connect({ servers: fx.url });
+    fx.defer(() => nc.close());
+    const a = new Worker({ nc, id: "a", capacity: 6, heartbeatMs: 250, expiryMs: 1_500, runner: idle });
+    fx.defer(() => a.close());
+    await a.start();
+    const b = await worker("b", 4);
+    fx.repo.write("integrations/acme/many.yaml", integrationYaml("acme", "many", "  replicas: 6\n"));
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit("six replicas")));
+    const settled = () =>
+      [...claims()].filter(
+        ([k, c]) =>
+          c.value.state === "running" && c.value.worker === reconciler.controller.assignments.get(k)?.value.worker,
+      ).length === 6;
+    await until(settled, 20_000, "6 claims running where they are assigned");
+    await reconciler.controller.idle();
+    const onA = new Map([...claims()].filter(([, c]) => c.value.worker === "a").map(([k, c]) => [k, c.rev]));
+    const kv = await bucket(fx.nc, "replicas");
+    const writes: Array<{ key: string; rev: number; worker: string | null; state: string }> = [];
+    const watch = await kv.watch({ key: "acme.many.*", include: "updates" });
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== "PUT") continue;
+        const c = e.json<{ worker: string | null; state: string }>();
+        writes.push({ key: e.key, rev: e.revision, worker: c.worker, state: c.state });
+      }
+    })();
+    fx.defer(() => watch.stop());
+    await a.close(); // no drain: heartbeats stop, claims stay, the leader expires a after 1.5 s
+    await until(() => running(b) === 4, 20_000, "4 replicas running on b");
+    const unplaced = () =>
+      [...onA.keys()].filter((k) => reconciler.controller.assignments.get(k)?.value.worker === null);
+    await until(() => unplaced().length === 2, 20_000, "2 of a's replicas unplaced");
+    await until(
+      () => unplaced().every((k) => writes.some((w) => w.key === k && w.state === "released")),
+      20_000,
+      "the claims of a's unplaced replicas released",
+    );
+    const moved = [...onA.keys()].filter((k) => reconciler.controller.assignments.get(k)?.value.worker === "b");
+    expect(moved.length, "a's replicas moved to b").to.be.at.least(1);
+    for (const k of moved) {
+      // The new record named a's claim as a left it, and the next write of that claim is b's: nothing in between.
+      expect(reconciler.controller.assignments.get(k)?.value.claimRevision, `${k} claimRevision`).to.equal(onA.get(k));
+      const first = writes.find((w) => w.key === k);
+      expect(first, `first write of ${k} after a's death`).to.include({ worker: "b", state: "starting" });
+    }
+    for (const k of unplaced()) {
+      expect(
+        writes.filter((w) => w.key === k).map((w) => w.state),
+        `writes of ${k}`,
+      ).to.deep.equal(["released"]);
+    }
+  });
+
   it("migrates records of the layout before to their worker's key, and leaves them where a worker of an earlier version reads them", async () => {
     // A fleet with integrations applied, and assignments as a leader of the layout before writes them (at epoch
     // 3): for w1, a worker of this version, and old1, a worker of an earlier version (no `assignments` in its record).

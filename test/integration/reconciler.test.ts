@@ -139,7 +139,8 @@ describe("reconciler against a real nats-server and a real git repository", func
     r.trigger("drift");
     // Without the fix the resync run is the last one (the commit is skipped as a no-op); with it, the drift runs
     // after the resync run.
-    const after = (x: SyncStatus) => Date.parse(x.lastRun.startedAt) > Date.parse(settled.lastRun.finishedAt);
+    // By the run counter, not the clock: the next run can start in the millisecond the settled one finished.
+    const after = (x: SyncStatus) => x.runs > settled.runs;
     const s = await waitForSync(nc, (x) => after(x) && x.lastRun.trigger === "drift", 5_000);
     expect(s.lastRun.outcome).to.equal("NoChange");
   });

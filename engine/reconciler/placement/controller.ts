@@ -242,7 +242,8 @@ export class AssignmentController {
       // owns the bucket, and a bad value at a key of the layout before would otherwise stay for good.
       invalid: [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()],
       byWorker: (id) => byWorker.has(id),
-      claimRevision: (rk, a) => claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk)),
+      claimRevision: (rk, a) =>
+        claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk), new Set(expired)),
     });
 
     let conflicts = 0;
@@ -265,6 +266,10 @@ export class AssignmentController {
       }
     };
     await pool(writes.puts, 256, (p) => write(p.key, p.record));
+    // The expired workers' claims that no new record names are released now (those named are taken by their new
+    // worker directly: claimRevisionFor); after the new records, so that the hand-over does not wait for them.
+    const named = new Map<string, number | undefined>(writes.puts.map((p) => [p.replicaKey, p.record.claimRevision]));
+    for (const id of expired) await this.releaseClaimsOf(id, `worker ${id} expired`, named);
     await pool(writes.deletes, 256, (k) => write(k, undefined));
     if (writes.deletes.length > 0) await this.assignments.mirror.caughtUpToStream();
     else if (lastSeq > 0) await this.assignments.mirror.caughtUp(lastSeq);
@@ -288,7 +293,11 @@ export class AssignmentController {
     if (record.puts + record.deletes + expired.length > 0) this.log("placement", { ...record });
   }
 
-  /** Deletes the record of each worker whose heartbeat expired (unless one lands first), then releases its claims. */
+  /**
+   * Deletes the record of each worker whose heartbeat expired (unless one lands first). Its claims are taken over by
+   * the new assignments of the same run, or released after them (`run`); a leader that stops in between leaves
+   * them to the orphan sweep.
+   */
   private async expireWorkers(now: number): Promise<string[]> {
     const expired: string[] = [];
     for (const [id, e] of [...this.workers.entries]) {
@@ -303,7 +312,6 @@ export class AssignmentController {
       expired.push(id);
       this.counters.expirations++;
       this.log("worker-expired", { worker: id, lastHeartbeatMsAgo: age, expiryMs: e.value.expiryMs });
-      await this.releaseClaimsOf(id, `worker ${id} expired`);
     }
     return expired;
   }
@@ -332,14 +340,16 @@ export class AssignmentController {
     });
   }
 
-  private async releaseClaimsOf(worker: string, reason: string): Promise<void> {
-    const mine = [...this.replicas.entries].filter(([, c]) => c.value.worker === worker);
+  /** Releases the worker's claims, but those a record just written names at their revision (`named`). */
+  private async releaseClaimsOf(
+    worker: string,
+    reason: string,
+    named: ReadonlyMap<string, number | undefined>,
+  ): Promise<void> {
+    const mine = [...this.replicas.entries].filter(([key, c]) => c.value.worker === worker && named.get(key) !== c.rev);
     await pool(mine, 256, async ([key, c]) => {
       await this.release(key, c.value, c.rev, reason);
     });
-    // The placement that follows names the released claims' revisions in the new assignments (claimRevision):
-    // their workers take them without reading them first.
-    if (mine.length > 0) await this.replicas.caughtUpToStream();
   }
 
   private release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {

@@ -54,17 +54,25 @@ export function layoutWrites(input: LayoutInput): LayoutWrites {
 
 /**
  * The claim revision a record written now names: the claim's, when it is free for the record's worker (none: its
- * delete's revision or 0; `released` at an epoch no higher). Undefined when unplaced, or when a worker holds it
- * (the worker named keeps its own revision; another one must release it first).
+ * delete's revision or 0; `released`, or held by a worker the leader has just expired, at an epoch no higher).
+ * Undefined when unplaced, or when a live worker holds it (the worker named keeps its own revision; another one
+ * must release it first).
+ *
+ * A dead worker's claim is named as it stands, not released first: the new worker's compare-and-set on that
+ * revision is the same fence a release would give (a write by the holder since then makes it fail, and the new
+ * worker waits), and the hand-over does not wait for a round of releases.
  */
 export function claimRevisionFor(
   a: AssignmentRecord,
   claim: { value: ReplicaRecord; rev: number } | undefined,
   tombstone: number | undefined,
+  expired: ReadonlySet<string> = new Set(),
 ): number | undefined {
   if (a.worker === null) return undefined;
   if (!claim) return tombstone ?? 0;
-  return claim.value.worker === null && claim.value.epoch <= a.epoch ? claim.rev : undefined;
+  const holder = claim.value.worker;
+  const free = holder === null || (holder !== a.worker && expired.has(holder));
+  return free && claim.value.epoch <= a.epoch ? claim.rev : undefined;
 }
 
 /** True for a key of the layout by worker (or `unplaced.`): workers that read it only see these. */
