@@ -310,6 +310,7 @@ export class Reconciler {
     this.controller?.stop();
     await this.lease?.release();
     await this.deps?.streams?.close();
+    this.deps?.reader.close();
     this.observed?.tenants.stop();
     this.observed?.integrations.stop();
   }
@@ -404,7 +405,7 @@ export class Reconciler {
     if (trigger === "commit" && this.settledRevision !== undefined) {
       // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op, unless
       // another trigger (a drift) was merged into it: then that one runs.
-      head = await resolveHead(this.o.source.repo, this.o.source.ref).catch(() => undefined);
+      head = await resolveHead(this.o.source.repo, this.o.source.ref, this.deps.reader.objects).catch(() => undefined);
       if (head?.commit === this.settledRevision) {
         if (other === undefined) return undefined;
         trigger = other;

@@ -159,7 +159,7 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
 const load: Step = {
   name: "load",
   async run(ctx, d) {
-    const head = ctx.head ?? (await resolveHead(d.source.repo, d.source.ref));
+    const head = ctx.head ?? (await resolveHead(d.source.repo, d.source.ref, d.reader.objects));
     ctx.revision = head.commit;
     // Only what changed since the last read is read (git's tree diff); a startup and the periodic resync read
     // every file, as does a force push. Parsing new blobs yields now and then (a cold 10,000-file revision would
