@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import type { RetryClass } from "../errors/codes.js";
@@ -23,7 +24,8 @@ import { AssignmentController } from "./placement/controller.js";
 import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { nextStatus, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
-import { RUN_STEPS, runSteps, type RunContext, type RunDeps, type RunSummary } from "./run-steps.js";
+import { RUN_STEPS, type RunContext, type RunDeps, type RunSummary } from "./run-steps.js";
+import { runTraced } from "./run-trace.js";
 import { IntegrationStreams } from "./integration-streams.js";
 import type { SecretSource } from "../secrets/sources.js";
 
@@ -59,6 +61,8 @@ export interface ReconcilerOptions {
   /** Create and delete integrations' streams (the streams step); default true. */
   streams?: boolean;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Spans of runs and their steps (engine/telemetry/tracing.ts); none: no spans. */
+  tracer?: Tracer;
 }
 
 const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, revocation: 3, drift: 3, commit: 4 };
@@ -187,6 +191,7 @@ export class Reconciler {
       isLeader: () => this.lease.isLeader(),
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
       setTarget: (resources, changed) => this.target.set(resources, changed),
+      tracer: this.o.tracer,
     };
     this.controller = new AssignmentController({
       state: this.state,
@@ -412,7 +417,7 @@ export class Reconciler {
       }
     }
     const ctx: RunContext = { trigger, merged: other, head, revision: "", attempt: 1 };
-    const summary = await runSteps(RUN_STEPS, ctx, this.deps);
+    const summary = await runTraced(RUN_STEPS, ctx, this.deps);
     // How the revision was read (full, incremental, same) and planned (every key, or the changed ones).
     const how = { read: ctx.read?.mode, plan: ctx.changed ? "changed" : "full" };
     return { run: await this.finish(trigger, ctx.revision, started, summary, how), retry: summary.retry };

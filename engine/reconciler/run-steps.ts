@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api";
 import type { RetryClass } from "../errors/codes.js";
 import { errorMessage, retryClassOf } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
@@ -93,6 +94,8 @@ export interface RunDeps {
   /** The desired state being applied: the reference for drift (only `changed` updated, when given). */
   setTarget: (resources: Resource[], changed?: Map<string, ResourceChange>) => void;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Spans of runs and steps (run-trace.ts); none: no-ops. */
+  tracer?: Tracer;
 }
 
 export type StepName = "load" | "validate" | "plan" | "guard" | "apply" | "tenancy" | "streams";

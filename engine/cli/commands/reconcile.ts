@@ -15,6 +15,8 @@ import { LocalProcessProvisioner } from "../../provision/local.js";
 import type { Provisioner } from "../../provision/provisioner.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
+import { startTracing } from "../../telemetry/tracing.js";
+import { packageVersion } from "../../util/package-root.js";
 import { parseDuration } from "../../manifests/durations.js";
 import { serveProbes, type ProbeTarget } from "../../telemetry/probes.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
@@ -260,6 +262,7 @@ async function reconcileWith(
       : flags.provisioner === "kubernetes"
         ? new KubernetesProvisioner({ namespace: flags.namespace })
         : undefined;
+  const tracing = startTracing({ service: "vrsky-reconciler", version: packageVersion() });
   const reconciler = new Reconciler({
     nc,
     source,
@@ -281,6 +284,7 @@ async function reconcileWith(
         ? (b, l) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations, l)
         : undefined,
     log,
+    tracer: tracing.tracer,
   });
   let probes: Awaited<ReturnType<typeof serveProbes>> | undefined;
   try {
@@ -318,6 +322,7 @@ async function reconcileWith(
     await provisioner?.close();
     await resolver?.close().catch(() => undefined);
     await closeNats(nc);
+    await tracing.shutdown();
   }
 }
 
