@@ -93,6 +93,12 @@ export const HEADERS = {
   replaySinks: "Vrsky-Replay-Sinks",
   /** On a dead letter: JSON DeadLetterContext. */
   deadLetter: "Vrsky-Dead-Letter",
+  /**
+   * W3C trace context of the span that stored the message (the gateway's request), when traces are exported: the
+   * worker's span of the message is its child, across processes. Kept on dead letters and their replays.
+   */
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 /** Where a message failed: a step or a sink of the integration. */

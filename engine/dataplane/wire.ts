@@ -17,6 +17,8 @@ export interface IngestEnvelope {
   /** Attributes other than `id` (source, receivedAt, and the source's own). */
   attributes: Omit<MessageAttributes, "id">;
   body: Uint8Array;
+  /** W3C trace context of the span that stores it (headers `traceparent`, `tracestate`). */
+  trace?: { traceparent: string; tracestate?: string };
 }
 
 /** A stored message as read back: `body` is empty and `payloadRef` set when the body is in the object store. */
@@ -32,6 +34,8 @@ export interface StoredMessage {
   size: number;
   /** Sinks a replay goes to (all when absent). */
   replaySinks?: string[];
+  /** W3C trace context it was stored with. */
+  trace?: { traceparent: string; tracestate?: string };
 }
 
 /** The NATS headers of a message in the ingest stream. `payloadRef`: the body is in the object store. */
@@ -43,6 +47,10 @@ export function ingestHeaders(e: IngestEnvelope, payloadRef?: string): MsgHdrs {
   if (Object.keys(e.headers).length > 0) h.set(HEADERS.headers, JSON.stringify(e.headers));
   h.set(HEADERS.size, String(e.body.length));
   if (payloadRef !== undefined) h.set(HEADERS.payloadRef, payloadRef);
+  if (e.trace) {
+    h.set(HEADERS.traceparent, e.trace.traceparent);
+    if (e.trace.tracestate) h.set(HEADERS.tracestate, e.trace.tracestate);
+  }
   return h;
 }
 
@@ -55,6 +63,8 @@ export function readIngest(h: MsgHdrs | undefined, data: Uint8Array): StoredMess
   const ref = h.get(HEADERS.payloadRef);
   const replay = h.get(HEADERS.replaySinks);
   const size = Number(h.get(HEADERS.size));
+  const traceparent = h.get(HEADERS.traceparent);
+  const tracestate = h.get(HEADERS.tracestate);
   return {
     id,
     contentType: h.get(HEADERS.contentType) || "application/octet-stream",
@@ -64,6 +74,7 @@ export function readIngest(h: MsgHdrs | undefined, data: Uint8Array): StoredMess
     ...(ref ? { payloadRef: ref } : {}),
     size: Number.isFinite(size) && size >= 0 ? size : data.length,
     ...(replay ? { replaySinks: replay.split(",").filter((s) => s !== "") } : {}),
+    ...(traceparent ? { trace: { traceparent, ...(tracestate ? { tracestate } : {}) } } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import { secretSource, type SecretSource, type SecretSourceOptions } from "../se
 import { GatewayMetrics } from "./metrics.js";
 import { RouteTable, type Log } from "./routes.js";
 import { buildServer } from "./server.js";
+import type { Tracer } from "@opentelemetry/api";
 import { SignatureVerifier } from "./signature.js";
 import { GATEWAY_USER, gatewayPermissions, Writers } from "./writers.js";
 
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   /** Lifetime of the tenant users (default 1 h; renewed at half of it). */
   userTtlSeconds?: number;
   log?: Log;
+  /** Spans of webhooks, whose context the stored messages carry (engine/telemetry/tracing.ts); none: no spans. */
+  tracer?: Tracer;
 }
 
 export interface Gateway {
@@ -100,6 +103,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     metrics,
     maxBodyBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,
+    tracer: o.tracer,
   });
   try {
     await app.listen({ host: bindHost(listen), port: listen.port });

@@ -8,6 +8,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { SpanKind, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { childSpan, endSpan, remoteParent, traceHeadersOf } from "../telemetry/tracing.js";
 import { errorMessage } from "../errors/errors.js";
 import { IngestError } from "../dataplane/ingest.js";
 import type { GatewayMetrics, RejectReason } from "./metrics.js";
@@ -42,7 +44,11 @@ export interface ServerDeps {
   /** The largest body any route may take, whatever its `maxBodyBytes` says. */
   maxBodyBytes: number;
   log: Log;
+  /** Spans of webhooks (engine/telemetry/tracing.ts); none: no spans. */
+  tracer?: Tracer;
 }
+
+const NOOP_TRACER = trace.getTracer("vrsky");
 
 /** The one answer to a request for a route that does not exist, whoever asks (identical bytes every time). */
 export const NOT_FOUND_BODY = '{"error":"not found"}';
@@ -145,6 +151,27 @@ export function buildServer(d: ServerDeps): FastifyInstance {
   app.all("/t/*", { onRequest }, async (req, reply) => {
     const ctx = contexts.get(req.raw);
     if (!ctx) return notFound(reply);
+    // A span per webhook (a child of the sender's `traceparent`, when it sends one); the stored message carries it.
+    const span = childSpan(
+      d.tracer ?? NOOP_TRACER,
+      "vrsky.gateway.webhook",
+      remoteParent({ traceparent: one(req.headers.traceparent), tracestate: one(req.headers.tracestate) }),
+      {
+        "vrsky.tenant": ctx.route.tenant,
+        "vrsky.integration": ctx.route.integration,
+        "http.request.method": req.method,
+      },
+      SpanKind.SERVER,
+    );
+    try {
+      return await webhook(ctx, req, reply, span);
+    } finally {
+      span.setAttribute("http.response.status_code", reply.statusCode);
+      endSpan(span, reply.statusCode >= 500 ? `answered ${reply.statusCode}` : undefined);
+    }
+  });
+
+  const webhook = async (ctx: Ctx, req: FastifyRequest, reply: FastifyReply, span: Span) => {
     const { route } = ctx;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
@@ -178,7 +205,9 @@ export function buildServer(d: ServerDeps): FastifyInstance {
         headers: storedHeaders(req.headers, route),
         attributes: { source: "http", receivedAt: ctx.receivedAt, path: route.path, method: req.method },
         body,
+        trace: traceHeadersOf(span),
       });
+      span.setAttributes({ "vrsky.message.id": id, "vrsky.duplicate": r.duplicate });
       if (r.duplicate) d.metrics.duplicates.inc();
       else {
         d.metrics.stored.inc();
@@ -204,8 +233,13 @@ export function buildServer(d: ServerDeps): FastifyInstance {
       }
       return reject(reply, 500, "failed", "the webhook could not be stored");
     }
-  });
+  };
   return app;
+}
+
+/** One value of a request header (the first, when it came more than once). */
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** The URL without its query string (which may hold a sender's token), for a log line. */

@@ -5,7 +5,21 @@
  * `none`); the exporter reads the rest of the standard variables itself (headers, timeout, protocol path). Without
  * them the tracer is OpenTelemetry's no-op one, which costs next to nothing.
  */
-import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanKind,
+  type Tracer,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -63,10 +77,45 @@ export function startTracing(o: TracingOptions): Tracing {
   };
 }
 
-/** A span under `parent` (a root span without one). */
-export function childSpan(tracer: Tracer, name: string, parent: Span | undefined, attributes?: Attributes): Span {
-  const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();
-  return tracer.startSpan(name, { attributes }, ctx);
+/** A span under `parent` (a span, or a context from `remoteParent`; a root span without one). */
+export function childSpan(
+  tracer: Tracer,
+  name: string,
+  parent: Span | Context | undefined,
+  attributes?: Attributes,
+  kind?: SpanKind,
+): Span {
+  const ctx = parent === undefined ? context.active() : isSpan(parent) ? trace.setSpan(ROOT_CONTEXT, parent) : parent;
+  return tracer.startSpan(name, { attributes, ...(kind !== undefined ? { kind } : {}) }, ctx);
+}
+
+function isSpan(x: Span | Context): x is Span {
+  return typeof (x as Span).spanContext === "function";
+}
+
+/** W3C trace context, as the `traceparent` and `tracestate` headers carry it (HTTP, NATS message headers). */
+export interface TraceHeaders {
+  traceparent: string;
+  tracestate?: string;
+}
+
+const W3C = new W3CTraceContextPropagator();
+
+/** The headers that make `span` the parent of spans in another process; undefined for a no-op span. */
+export function traceHeadersOf(span: Span): TraceHeaders | undefined {
+  if (!isSpanContextValid(span.spanContext())) return undefined;
+  const carrier: Record<string, string> = {};
+  W3C.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+  if (!carrier.traceparent) return undefined;
+  return { traceparent: carrier.traceparent, ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}) };
+}
+
+/** The context of a remote parent from its headers (the root context when they hold none, or a malformed one). */
+export function remoteParent(h: { traceparent?: string; tracestate?: string } | undefined): Context {
+  if (!h?.traceparent) return ROOT_CONTEXT;
+  const carrier: Record<string, string> = { traceparent: h.traceparent };
+  if (h.tracestate) carrier.tracestate = h.tracestate;
+  return W3C.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
 }
 
 /** Ends the span, as failed with the error's message when there is one. */

@@ -18,6 +18,9 @@ import { replicaInfoSubject, subjectPrefixOf } from "../../engine/contract/subje
 import { ingestHeaders } from "../../engine/dataplane/wire.js";
 import { envelope, failTimes, FlowFixture, streamMessages, TENANT, TestSinks } from "../helpers/flow.js";
 import { useNats } from "../helpers/nats.js";
+import { SpanStatusCode } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
+import { startTracing, traceHeadersOf } from "../../engine/telemetry/tracing.js";
 import { until } from "../helpers/until.js";
 
 describe("flow runner: delivery, retries, dead letters, traces and counters", function () {
@@ -82,6 +85,48 @@ describe("flow runner: delivery, retries, dead letters, traces and counters", fu
     expect(batch!.completions[0]).to.include({ messageId: "m-1", ingestSeq: 1, outcome: "delivered" });
     expect(batch!.completions[0]!.events.map((e) => [e.kind, e.where])).to.deep.equal([["delivered", "out"]]);
     expect(await records("plain", 1), "no per-message record on the success path").to.deep.equal([]);
+  });
+
+  it("traces each attempt: the message's span under the span that stored it, with its steps and each sink; a dead letter's fails", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({ service: "test-worker", exporter });
+    const r = await flow.integration("traced");
+    const sinks = new TestSinks().on("out.traced", (d) =>
+      d.message.id === "t-bad"
+        ? { ok: false, code: "VRS_SINK_REJECTED", error: "the receiver answered 422", status: 422 }
+        : { ok: true, status: 200 },
+    );
+    await flow.run(r, sinks.options({ tracer: tracing.tracer }));
+    const gateway = tracing.tracer.startSpan("gateway");
+    gateway.end();
+    await flow.writer(r).write({ ...envelope("t-ok", { n: 1 }), trace: traceHeadersOf(gateway) });
+    await flow.writer(r).write(envelope("t-bad", { n: 2 }));
+    const spanOf = (id: string) =>
+      exporter.getFinishedSpans().find((x) => x.name === "vrsky.message" && x.attributes["vrsky.message.id"] === id);
+    const ok = await until(() => spanOf("t-ok"), 10_000, "the span of t-ok");
+    const bad = await until(() => spanOf("t-bad"), 10_000, "the span of t-bad");
+    expect(ok.parentSpanContext?.spanId).to.equal(gateway.spanContext().spanId);
+    expect(ok.spanContext().traceId).to.equal(gateway.spanContext().traceId);
+    expect(ok.attributes).to.include({ "vrsky.outcome": "delivered", "vrsky.tenant": TENANT, "vrsky.attempt": 1 });
+    const under = (p: typeof ok) =>
+      exporter.getFinishedSpans().filter((x) => x.parentSpanContext?.spanId === p.spanContext().spanId);
+    expect(
+      under(ok)
+        .map((x) => x.name)
+        .sort(),
+    ).to.deep.equal(["vrsky.sink", "vrsky.steps"]);
+    expect(under(ok).find((x) => x.name === "vrsky.sink")!.attributes).to.include({
+      "vrsky.sink": "out",
+      "http.response.status_code": 200,
+    });
+    // Stored without a context (a source other than the gateway): a trace of its own.
+    expect(bad.parentSpanContext).to.equal(undefined);
+    expect(bad.attributes).to.include({ "vrsky.outcome": "dead" });
+    expect(bad.status.code).to.equal(SpanStatusCode.ERROR);
+    expect(bad.status.message).to.match(/^VRS_SINK_REJECTED/);
+    const sink = under(bad).find((x) => x.name === "vrsky.sink")!;
+    expect(sink.attributes).to.include({ "vrsky.code": "VRS_SINK_REJECTED", "http.response.status_code": 422 });
+    await tracing.shutdown();
   });
 
   it("retries a transient failure by delayed redelivery: exact attempts, the backoff, a retry record before each", async () => {

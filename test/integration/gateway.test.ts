@@ -10,6 +10,8 @@ import { integrationStreams } from "../../engine/contract/dataplane.js";
 import type { StateRecord } from "../../engine/contract/state.js";
 import { ensureIntegrationStreams } from "../../engine/dataplane/streams.js";
 import { startGateway, type Gateway } from "../../engine/gateway/gateway.js";
+import { startTracing, traceHeadersOf } from "../../engine/telemetry/tracing.js";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { NOT_FOUND_BODY } from "../../engine/gateway/server.js";
 import { GATEWAY_USER, gatewayPermissions } from "../../engine/gateway/writers.js";
 import type { IntegrationResource } from "../../engine/model/resources.js";
@@ -27,6 +29,8 @@ describe("gateway: webhooks into the ingest streams of tenant accounts", functio
   const fx = useNats({ operator: true, repo: "file", resetBuckets: false });
   const client = new WebhookClient();
   const logs: Array<Record<string, unknown>> = [];
+  const spans = new InMemorySpanExporter();
+  const tracing = startTracing({ service: "test-gateway", exporter: spans });
   let secretsDir: string;
   let gw: Gateway;
   const tenantNc = new Map<string, NatsConnection>();
@@ -84,6 +88,7 @@ describe("gateway: webhooks into the ingest streams of tenant accounts", functio
       listen: "127.0.0.1:0",
       secrets: { secretsDir },
       log: (event, fields) => void logs.push({ event, ...fields }),
+      tracer: tracing.tracer,
     });
     await gw.ready;
   });
@@ -125,6 +130,33 @@ describe("gateway: webhooks into the ingest streams of tenant accounts", functio
     });
     for (const gone of ["authorization", "cookie", "x-signature-256", "host", "connection", "content-length"])
       expect(m!.headers, gone).to.not.have.property(gone);
+  });
+
+  it("traces a webhook: a span under the sender's traceparent, whose context the stored message carries", async () => {
+    const sender = tracing.tracer.startSpan("sender");
+    const { traceparent } = traceHeadersOf(sender)!;
+    sender.end();
+    const s = integrationStreams("acme", "plain");
+    const before = await streamCount(await tenant("acme"), s.ingest);
+    const res = await client.send(url("/t/acme/plain"), {
+      headers: { "content-type": "text/plain", traceparent },
+      body: "traced",
+    });
+    expect(res.status).to.equal(200);
+    const stored = (await storedMessages(await tenant("acme"), s.ingest)).slice(before);
+    expect(stored).to.have.length(1);
+    const span = spans.getFinishedSpans().find((x) => x.attributes["vrsky.message.id"] === stored[0]!.id)!;
+    expect(span.name).to.equal("vrsky.gateway.webhook");
+    expect(span.parentSpanContext?.spanId).to.equal(sender.spanContext().spanId);
+    expect(span.spanContext().traceId).to.equal(sender.spanContext().traceId);
+    expect(span.attributes).to.include({
+      "vrsky.tenant": "acme",
+      "vrsky.integration": "plain",
+      "http.response.status_code": 200,
+      "vrsky.message.id": stored[0]!.id,
+    });
+    // The message's context names the gateway's span: the worker's span of the message is its child.
+    expect(stored[0]!.trace?.traceparent).to.equal(`00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`);
   });
 
   it("answers 401 with no detail to a missing or wrong signature, and stores nothing", async () => {

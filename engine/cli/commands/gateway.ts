@@ -7,6 +7,8 @@ import { VrskyError } from "../../errors/errors.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { parseSize } from "../../manifests/durations.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
+import { startTracing } from "../../telemetry/tracing.js";
+import { packageVersion } from "../../util/package-root.js";
 import type { CliContext } from "../context.js";
 import { jsonLog } from "../output.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
@@ -101,6 +103,7 @@ async function serve(
     jetstream: true,
   });
   let gateway: Gateway | undefined;
+  const tracing = startTracing({ service: "vrsky-gateway", version: packageVersion() });
   try {
     gateway = await startGateway({
       nc,
@@ -113,6 +116,7 @@ async function serve(
       maxBodyBytes: maxBody,
       drainTimeoutMs,
       log,
+      tracer: tracing.tracer,
     });
     const g = gateway;
     void g.ready.then(() => {
@@ -127,5 +131,6 @@ async function serve(
   } finally {
     await gateway?.close();
     await closeNats(nc);
+    await tracing.shutdown();
   }
 }

@@ -6,6 +6,8 @@ import { platformCredsFile } from "../../accounts/platform-user.js";
 import { identityInCreds, workerUser, type WorkerIdentity } from "../../accounts/worker-identity.js";
 import { VrskyError } from "../../errors/errors.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
+import { startTracing } from "../../telemetry/tracing.js";
+import { packageVersion } from "../../util/package-root.js";
 import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
@@ -173,7 +175,13 @@ async function runChecked(
 ): Promise<number> {
   const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
-  const flow = { secrets, allowPrivateNetworks: flags.allowPrivateSinks === true, traces: flags.traces !== false };
+  const tracing = startTracing({ service: "vrsky-worker", version: packageVersion() });
+  const flow = {
+    secrets,
+    allowPrivateNetworks: flags.allowPrivateSinks === true,
+    traces: flags.traces !== false,
+    tracer: tracing.tracer,
+  };
   const worker = new Worker({
     nc,
     id,
@@ -214,5 +222,6 @@ async function runChecked(
     probes?.server.close();
     await worker.close();
     await closeNats(nc);
+    await tracing.shutdown();
   }
 }

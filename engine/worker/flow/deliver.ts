@@ -14,7 +14,15 @@
  * Whoever settles a message first wins (`InFlight.settled`): the consumer loop may hand a message back while its
  * sinks still run, and the late outcome is then dropped.
  */
-import type { FailedAt, IntegrationStreams, TraceEvent, TraceRecord } from "../../contract/dataplane.js";
+import { INVALID_SPAN_CONTEXT, SpanKind, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+import {
+  HEADERS,
+  type FailedAt,
+  type IntegrationStreams,
+  type TraceEvent,
+  type TraceRecord,
+} from "../../contract/dataplane.js";
+import { childSpan, endSpan, remoteParent } from "../../telemetry/tracing.js";
 import { readIngest, type StoredMessage } from "../../dataplane/wire.js";
 import { CODES } from "../../errors/codes.js";
 import { errorMessage, isVrskyError } from "../../errors/errors.js";
@@ -47,6 +55,8 @@ export interface DeliveryDeps {
   stats: FlowStats;
   random: () => number;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Spans of messages, steps and sinks (engine/telemetry/tracing.ts); none: no spans. */
+  tracer?: Tracer;
 }
 
 /** Where a message that could not be read failed: before the first step. */
@@ -64,10 +74,42 @@ interface SinkPlan {
 
 /** Takes `f` through the pipeline and settles it. Never throws for a message's own failures. */
 export async function deliver(d: DeliveryDeps, f: InFlight): Promise<void> {
-  await new Delivery(d, f).run();
+  // A span per attempt (`vrsky.message`), a child of the span that stored the message (the gateway's request).
+  const span = d.tracer
+    ? childSpan(
+        d.tracer,
+        "vrsky.message",
+        remoteParent({
+          traceparent: f.msg.headers?.get(HEADERS.traceparent) || undefined,
+          tracestate: f.msg.headers?.get(HEADERS.tracestate) || undefined,
+        }),
+        {
+          "vrsky.tenant": d.tenant,
+          "vrsky.integration": d.integration,
+          "vrsky.attempt": f.msg.info.deliveryCount,
+          "vrsky.ingest.seq": f.msg.seq,
+        },
+        SpanKind.CONSUMER,
+      )
+    : NO_SPAN;
+  const delivery = new Delivery(d, f, span);
+  try {
+    await delivery.run();
+  } finally {
+    span.setAttribute("vrsky.outcome", delivery.outcome);
+    if (delivery.messageId) span.setAttribute("vrsky.message.id", delivery.messageId);
+    endSpan(span, delivery.outcome === "dead" ? delivery.failure : undefined);
+  }
 }
 
+/** What `deliver` does when no tracer is given: spans that record nothing, made once. */
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 class Delivery {
+  /** How the attempt ended (the span's `vrsky.outcome`). */
+  outcome: "delivered" | "filtered" | "retrying" | "handed-back" | "dead" | "superseded" = "superseded";
+  /** Why it went to the dead letters. */
+  failure: string | undefined;
   private readonly attempt: number;
   private readonly seq: number;
   private readonly startedAt = new Date().toISOString();
@@ -81,6 +123,7 @@ class Delivery {
   constructor(
     private readonly d: DeliveryDeps,
     private readonly f: InFlight,
+    private readonly span: Span,
   ) {
     this.attempt = f.msg.info.deliveryCount;
     this.seq = f.msg.seq;
@@ -121,13 +164,26 @@ class Delivery {
       return this.dead({ at, code: "VRS_PAYLOAD_INVALID", error: body.message }, [], []);
     }
     const { id, contentType, headers, attributes } = this.stored;
+    const steps = this.child("vrsky.steps");
     const result = d.processor.process({ id, body: body.body, contentType, headers, attributes });
+    steps.setAttribute("vrsky.steps.result", result.outcome);
+    if (result.outcome === "dead") steps.setAttribute("vrsky.code", result.code);
+    endSpan(steps, result.outcome === "dead" ? result.message : undefined);
     if (result.outcome === "filtered") return this.filtered(result.filtered[0]?.step);
     if (result.outcome === "dead") {
       const at = refAt(result.at);
       return this.dead({ at, code: result.code, error: result.message }, [], []);
     }
     return this.send(result.outputs);
+  }
+
+  /** A span under the message's (none recorded when the message's records nothing). */
+  private child(name: string, attributes?: Attributes): Span {
+    return this.span.isRecording() ? childSpan(this.d.tracer!, name, this.span, attributes) : NO_SPAN;
+  }
+
+  get messageId(): string | undefined {
+    return this.stored?.id;
   }
 
   /** The sinks earlier attempts delivered to, from the message's last record. */
@@ -151,7 +207,11 @@ class Delivery {
         const runtime = d.sinks.get(p.ref.name);
         for (const item of p.items) {
           if (doomed || f.signal.aborted || f.settled) return;
+          const sink = this.child("vrsky.sink", { "vrsky.sink": p.ref.name, "vrsky.sink.type": p.ref.type });
           const out = await sendOne(runtime, p.ref, item, f.signal);
+          if (out.status !== undefined) sink.setAttribute("http.response.status_code", out.status);
+          if (!out.ok) sink.setAttribute("vrsky.code", out.code);
+          endSpan(sink, out.ok ? undefined : out.error);
           if (out.ok) {
             this.done.add(item.key);
             deliveredNow.set(p.ref.name, { at: new Date().toISOString(), status: out.status });
@@ -215,6 +275,7 @@ class Delivery {
   private async delivered(): Promise<void> {
     const { d } = this;
     if (!(await this.ack(true))) return;
+    this.outcome = "delivered";
     d.stats.counters.delivered++;
     const earlier = (this.prev?.events ?? []).filter((e) => e.kind === "delivered");
     this.complete("delivered", [...earlier, ...this.events.filter((e) => e.kind === "delivered")]);
@@ -222,6 +283,7 @@ class Delivery {
 
   private async filtered(step: StepRef | undefined): Promise<void> {
     if (!(await this.ack(true))) return;
+    this.outcome = "filtered";
     this.d.stats.counters.filtered++;
     const where = step ? (step.name ?? String(step.index)) : undefined;
     this.complete("filtered", [{ kind: "filtered", at: new Date().toISOString(), ...(where ? { where } : {}) }]);
@@ -257,6 +319,7 @@ class Delivery {
     await this.writeRecord();
     if (!this.settle()) return;
     f.msg.nak(decision.delayMs);
+    this.outcome = "retrying";
     d.stats.counters.retried++;
   }
 
@@ -264,7 +327,9 @@ class Delivery {
   private async handBack(progressed: boolean): Promise<void> {
     if (this.f.settled) return;
     if (progressed) await this.writeRecord();
-    if (this.settle()) this.f.msg.nak();
+    if (!this.settle()) return;
+    this.f.msg.nak();
+    this.outcome = "handed-back";
   }
 
   private async dead(failure: Failure, delivered: string[], failed: string[]): Promise<void> {
@@ -301,11 +366,14 @@ class Delivery {
         // Not stored as a dead letter: keep the message, try again later.
         d.log("flow-dead-letter-failed", { seq: this.seq, error: errorMessage(e) });
         if (this.settle()) f.msg.nak(d.policy.initialMs);
+        this.outcome = "retrying";
         return;
       }
     }
     if (d.traces.enabled) await this.writeRecord();
     if (!(await this.ack(!d.deadLetters))) return;
+    this.outcome = "dead";
+    this.failure = `${failure.code}: ${failure.error}`;
     d.stats.counters.dead++;
     this.complete("dead", [this.events[this.events.length - 1]!]);
   }

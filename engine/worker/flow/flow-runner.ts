@@ -10,6 +10,7 @@
  * flight; a stop hands everything back at once; a new tenant connection moves the consumer onto it.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { MAX_IN_FLIGHT_PER_REPLICA } from "../../contract/dataplane.js";
 import { replicaKey } from "../../contract/keys.js";
 import { IngestWriter } from "../../dataplane/ingest.js";
@@ -48,6 +49,8 @@ export interface FlowRunnerOptions {
   /** Jitter source for retry delays (default Math.random). */
   random?: () => number;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Spans of messages, steps and sinks (engine/telemetry/tracing.ts); none: no spans. */
+  tracer?: Tracer;
 }
 
 /** The runner of the data plane, with its options (the worker's default runner). */
@@ -163,6 +166,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
       stats,
       random: o.random ?? Math.random,
       log,
+      ...(o.tracer ? { tracer: o.tracer } : {}),
     };
     loop.attach(nc);
     const started = own ? undefined : await startSource(r, o.sources ?? SOURCES, env, ctx, streams);
