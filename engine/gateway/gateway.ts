@@ -14,6 +14,7 @@ import { errorMessage } from "../errors/errors.js";
 import { bindHost, httpUrl, listenFailure, parseListen, type ListenAddress } from "../util/listen-address.js";
 import { secretSource, type SecretSource, type SecretSourceOptions } from "../secrets/sources.js";
 import { GatewayMetrics } from "./metrics.js";
+import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import { RouteTable, type Log } from "./routes.js";
 import { buildServer } from "./server.js";
 import { SignatureVerifier } from "./signature.js";
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   drainTimeoutMs?: number;
   /** Lifetime of the tenant users (default 1 h; renewed at half of it). */
   userTtlSeconds?: number;
+  /** The process's metrics, shared with the other components it runs; default: the gateway's own. */
+  telemetry?: Telemetry;
   log?: Log;
 }
 
@@ -81,7 +84,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let platformUp = true;
   let closing = false;
   const isReady = () => !closing && platformUp && table?.ready === true;
-  const metrics = new GatewayMetrics({ ready: isReady, routes: () => table?.size ?? 0 });
+  const telemetry = o.telemetry ?? createTelemetry({ version: "unknown", processMetrics: false });
+  const metrics = new GatewayMetrics(telemetry.meter, { ready: isReady, routes: () => table?.size ?? 0 });
 
   void (async () => {
     for await (const s of o.nc.status()) {
@@ -98,6 +102,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     writers,
     verifier: new SignatureVerifier(secrets),
     metrics,
+    scrape: () => telemetry.scrape(),
     maxBodyBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,
   });

@@ -5,6 +5,7 @@ import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
+import { processTelemetry } from "../telemetry.js";
 import { parseSize } from "../../manifests/durations.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import type { CliContext } from "../context.js";
@@ -101,9 +102,11 @@ async function serve(
     jetstream: true,
   });
   let gateway: Gateway | undefined;
+  const telemetry = processTelemetry();
   try {
     gateway = await startGateway({
       nc,
+      telemetry,
       ...(keys ? { keys } : {}),
       listen,
       secrets: {
@@ -127,5 +130,6 @@ async function serve(
   } finally {
     await gateway?.close();
     await closeNats(nc);
+    await telemetry.shutdown();
   }
 }

@@ -71,6 +71,7 @@ class Delivery {
   private readonly attempt: number;
   private readonly seq: number;
   private readonly startedAt = new Date().toISOString();
+  private readonly began = performance.now();
   private stored: StoredMessage | undefined;
   private prev: TraceRecord | undefined;
   /** Keys delivered, earlier attempts included. */
@@ -86,9 +87,14 @@ class Delivery {
     this.seq = f.msg.seq;
   }
 
+  /** Seconds since this attempt began (the processing latency of a message settled by it). */
+  private elapsed(): number {
+    return (performance.now() - this.began) / 1000;
+  }
+
   async run(): Promise<void> {
     const { d, f } = this;
-    if (this.attempt === 1) d.stats.counters.received++;
+    if (this.attempt === 1) d.stats.count("received");
     try {
       this.stored = d.sourceStream
         ? storedFromSourceStream(f.msg, d.sourceStream)
@@ -215,14 +221,14 @@ class Delivery {
   private async delivered(): Promise<void> {
     const { d } = this;
     if (!(await this.ack(true))) return;
-    d.stats.counters.delivered++;
+    d.stats.count("delivered", this.elapsed());
     const earlier = (this.prev?.events ?? []).filter((e) => e.kind === "delivered");
     this.complete("delivered", [...earlier, ...this.events.filter((e) => e.kind === "delivered")]);
   }
 
   private async filtered(step: StepRef | undefined): Promise<void> {
     if (!(await this.ack(true))) return;
-    this.d.stats.counters.filtered++;
+    this.d.stats.count("filtered", this.elapsed());
     const where = step ? (step.name ?? String(step.index)) : undefined;
     this.complete("filtered", [{ kind: "filtered", at: new Date().toISOString(), ...(where ? { where } : {}) }]);
   }
@@ -257,7 +263,7 @@ class Delivery {
     await this.writeRecord();
     if (!this.settle()) return;
     f.msg.nak(decision.delayMs);
-    d.stats.counters.retried++;
+    d.stats.count("retried");
   }
 
   /** The run is stopping: record what was delivered this attempt, then give the message back at once. */
@@ -306,7 +312,7 @@ class Delivery {
     }
     if (d.traces.enabled) await this.writeRecord();
     if (!(await this.ack(!d.deadLetters))) return;
-    d.stats.counters.dead++;
+    d.stats.count("dead", this.elapsed());
     this.complete("dead", [this.events[this.events.length - 1]!]);
   }
 
