@@ -1,11 +1,17 @@
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { GatewayMetrics } from "../../../engine/gateway/metrics.js";
 import { ReconcilerMetrics } from "../../../engine/reconciler/metrics.js";
 import type { RunRecord } from "../../../engine/reconciler/status.js";
 import { createTelemetry } from "../../../engine/telemetry/telemetry.js";
+import { packageRoot } from "../../../engine/util/package-root.js";
 import { FlowMetrics } from "../../../engine/worker/flow/flow-metrics.js";
 import { observeWorker } from "../../../engine/worker/metrics.js";
 import { expectPromtoolPasses, seriesValue } from "../../helpers/promtool.js";
+
+const run = (outcome: RunRecord["outcome"], trigger: RunRecord["trigger"]): RunRecord =>
+  ({ outcome, trigger, durationMs: 120, counts: { create: 1, update: 0, delete: 0 } }) as RunRecord;
 
 /** Every component's series on one Telemetry, as `vrsky up` has them, scraped as Prometheus would. */
 describe("telemetry: the series of every component through one MeterProvider", () => {
@@ -36,9 +42,6 @@ describe("telemetry: the series of every component through one MeterProvider", (
     });
     return { t, reconciler, gateway, flow, stopWorker };
   }
-
-  const run = (outcome: RunRecord["outcome"], trigger: RunRecord["trigger"]): RunRecord =>
-    ({ outcome, trigger, durationMs: 120, counts: { create: 1, update: 0, delete: 0 } }) as RunRecord;
 
   it("every labelled counter exists at zero before its first increment, and promtool accepts the scrape", async () => {
     const { t, flow } = everything();
@@ -115,5 +118,43 @@ describe("telemetry: the series of every component through one MeterProvider", (
     expect(seriesValue(text, 'vrsky_messages_total{tenant="acme",integration="orders",outcome="delivered"}')).to.equal(
       0,
     );
+  });
+});
+
+describe("telemetry: docs/operations.md lists every metric with its type", () => {
+  it("the Metrics tables and the series of every component name the same metrics and types", async () => {
+    const t = createTelemetry({ version: "1.2.3" });
+    const reconciler = new ReconcilerMetrics(t.meter);
+    reconciler.observe({
+      resources: () => ({ tenants: 0, integrations: 0, status: undefined }),
+      liveWorkers: () => 0,
+      assignedReplicas: () => 0,
+      lastUnplaced: () => 0,
+      placement: () => ({ moves: 0, expirations: 0, runs: 0 }),
+    });
+    const gateway = new GatewayMetrics(t.meter, { ready: () => true, routes: () => 0 });
+    const flow = new FlowMetrics(t.meter);
+    // A histogram is served from its first observation on.
+    reconciler.recordRun(run("Applied", "commit"));
+    reconciler.commitToConverged.observe(1);
+    gateway.answered(200, 0.01);
+    flow.started({ tenant: "acme", integration: "orders", depths: () => ({ deadLetters: 0, pending: 0 }) });
+    flow.count("acme", "orders", "delivered", 0.01);
+    observeWorker(t.meter, {
+      replicas: () => [],
+      capacity: 1,
+      isFenced: () => false,
+      fences: () => 0,
+      tenantSessions: () => 0,
+    });
+    const served = new Map(
+      [...(await t.scrape()).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const),
+    );
+    const doc = readFileSync(join(packageRoot(), "docs/operations.md"), "utf8");
+    const section = doc.slice(doc.indexOf("### Metrics"), doc.indexOf("## NATS outages"));
+    const documented = new Map(
+      [...section.matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => [m[1]!, m[2]!] as const),
+    );
+    expect([...documented].sort()).to.deep.equal([...served].sort());
   });
 });
