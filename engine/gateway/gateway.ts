@@ -135,6 +135,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         clearTimeout(cut);
         table?.stop(); // a table still loading is stopped by loadRoutes, which sees `closing`
         await links.close();
+        if (!o.telemetry) await telemetry.shutdown();
       }
     },
   };
