@@ -34,11 +34,15 @@ export class RecentHistogram {
 
 /** What the series of state read of the reconciler: its observed buckets, last status and assignment controller. */
 export interface ReconcilerGauges {
-  resources(): { tenants: number; integrations: number; status: SyncStatus | undefined };
-  liveWorkers(): number;
-  assignedReplicas(): number;
-  lastUnplaced(): number;
-  placement(): { moves: number; expirations: number; runs: number };
+  tenants: { entries: ReadonlyMap<string, unknown> };
+  integrations: { entries: ReadonlyMap<string, unknown> };
+  status(): SyncStatus | undefined;
+  placement: {
+    liveWorkers(): unknown[];
+    assignments: { entries: ReadonlyMap<string, { value: { worker: string | null } }> };
+    lastUnplaced: number;
+    counters: { moves: number; expirations: number; runs: number };
+  };
 }
 
 export class ReconcilerMetrics {
@@ -123,25 +127,27 @@ export class ReconcilerMetrics {
     });
     const all: Observable[] = [resources, workers, assigned, unplaced, moves, expirations, placements];
     const cb: BatchObservableCallback = (r) => {
-      const res = g.resources();
       const notReady = { tenants: 0, integrations: 0 };
-      for (const n of res.status?.notReady ?? [])
+      for (const n of g.status()?.notReady ?? [])
         if (n.kind === "tenants" || n.kind === "integrations") notReady[n.kind]++;
       for (const [kind, bucket] of [
         ["Tenant", "tenants"],
         ["Integration", "integrations"],
       ] as const) {
-        const bad = Math.min(notReady[bucket], res[bucket]);
-        r.observe(resources, res[bucket] - bad, { kind, ready: "true" });
+        const all = g[bucket].entries.size;
+        const bad = Math.min(notReady[bucket], all);
+        r.observe(resources, all - bad, { kind, ready: "true" });
         r.observe(resources, bad, { kind, ready: "false" });
       }
-      r.observe(workers, g.liveWorkers());
-      r.observe(assigned, g.assignedReplicas());
-      r.observe(unplaced, g.lastUnplaced());
-      const p = g.placement();
-      r.observe(moves, p.moves);
-      r.observe(expirations, p.expirations);
-      r.observe(placements, p.runs);
+      const p = g.placement;
+      let placed = 0;
+      for (const e of p.assignments.entries.values()) if (e.value.worker !== null) placed++;
+      r.observe(workers, p.liveWorkers().length);
+      r.observe(assigned, placed);
+      r.observe(unplaced, p.lastUnplaced);
+      r.observe(moves, p.counters.moves);
+      r.observe(expirations, p.counters.expirations);
+      r.observe(placements, p.counters.runs);
     };
     m.addBatchObservableCallback(cb, all);
     this.detach = () => m.removeBatchObservableCallback(cb, all);

@@ -201,21 +201,11 @@ export class Reconciler {
       id: this.o.id,
       log: this.log,
     });
-    const controller = this.controller;
     this.metrics.observe({
-      resources: () => ({
-        tenants: this.observed.tenants.entries.size,
-        integrations: this.observed.integrations.entries.size,
-        status: this.status,
-      }),
-      liveWorkers: () => controller.liveWorkers().length,
-      assignedReplicas: () => {
-        let n = 0;
-        for (const e of controller.assignments.entries.values()) if (e.value.worker !== null) n++;
-        return n;
-      },
-      lastUnplaced: () => controller.lastUnplaced,
-      placement: () => controller.counters,
+      tenants: this.observed.tenants,
+      integrations: this.observed.integrations,
+      status: () => this.status,
+      placement: this.controller,
     });
     this.o.provisioner?.onLost((i) => {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });

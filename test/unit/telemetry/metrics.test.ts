@@ -2,13 +2,36 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GatewayMetrics } from "../../../engine/gateway/metrics.js";
-import { ReconcilerMetrics } from "../../../engine/reconciler/metrics.js";
-import type { RunRecord } from "../../../engine/reconciler/status.js";
+import { ReconcilerMetrics, type ReconcilerGauges } from "../../../engine/reconciler/metrics.js";
+import type { RunRecord, SyncStatus } from "../../../engine/reconciler/status.js";
 import { createTelemetry } from "../../../engine/telemetry/telemetry.js";
 import { packageRoot } from "../../../engine/util/package-root.js";
 import { FlowMetrics } from "../../../engine/worker/flow/flow-metrics.js";
 import { observeWorker } from "../../../engine/worker/metrics.js";
 import { expectPromtoolPasses, seriesValue } from "../../helpers/promtool.js";
+
+/** The state the reconciler's gauges read: `n` keys per bucket, one live worker with one replica per integration. */
+function gauges(o: {
+  tenants: number;
+  integrations: number;
+  notReady: SyncStatus["notReady"];
+  placement: { moves: number; expirations: number; runs: number };
+}): ReconcilerGauges {
+  const keys = (n: number) => new Map(Array.from({ length: n }, (_, i) => [`k${i}`, {}]));
+  return {
+    tenants: { entries: keys(o.tenants) },
+    integrations: { entries: keys(o.integrations) },
+    status: () => ({ notReady: o.notReady }) as SyncStatus,
+    placement: {
+      liveWorkers: () => [{}],
+      assignments: {
+        entries: new Map(Array.from({ length: o.integrations }, (_, i) => [`a${i}`, { value: { worker: "w1" } }])),
+      },
+      lastUnplaced: 0,
+      counters: o.placement,
+    },
+  };
+}
 
 const run = (outcome: RunRecord["outcome"], trigger: RunRecord["trigger"]): RunRecord =>
   ({ outcome, trigger, durationMs: 120, counts: { create: 1, update: 0, delete: 0 } }) as RunRecord;
@@ -18,19 +41,14 @@ describe("telemetry: the series of every component through one MeterProvider", (
   function everything() {
     const t = createTelemetry({ version: "1.2.3" });
     const reconciler = new ReconcilerMetrics(t.meter);
-    reconciler.observe({
-      resources: () => ({
+    reconciler.observe(
+      gauges({
         tenants: 2,
         integrations: 3,
-        status: {
-          notReady: [{ kind: "integrations", key: "acme.a", reason: "StreamsNotReady", message: "" }],
-        } as never,
+        notReady: [{ kind: "integrations", key: "acme.a", reason: "StreamsNotReady", message: "" }],
+        placement: { moves: 2, expirations: 0, runs: 5 },
       }),
-      liveWorkers: () => 1,
-      assignedReplicas: () => 3,
-      lastUnplaced: () => 0,
-      placement: () => ({ moves: 2, expirations: 0, runs: 5 }),
-    });
+    );
     const gateway = new GatewayMetrics(t.meter, { ready: () => true, routes: () => 4 });
     const flow = new FlowMetrics(t.meter);
     const stopWorker = observeWorker(t.meter, {
@@ -66,6 +84,8 @@ describe("telemetry: the series of every component through one MeterProvider", (
     expect(seriesValue(text, 'vrsky_resources{kind="Integration",ready="false"}')).to.equal(1);
     expect(seriesValue(text, 'vrsky_resources{kind="Integration",ready="true"}')).to.equal(2);
     expect(seriesValue(text, "vrsky_placement_runs_total")).to.equal(5);
+    expect(seriesValue(text, "vrsky_assignments")).to.equal(3);
+    expect(seriesValue(text, "vrsky_workers_live")).to.equal(1);
     expect(text).to.match(/^vrsky_build_info\{version="1\.2\.3",node="[0-9.]+"\} 1$/m);
     expect(text).to.match(/^process_cpu_seconds_total [0-9.e-]+$/m);
     expect(text, "no OTel scope labels or target_info").to.not.match(/otel_scope|target_info/);
@@ -125,13 +145,9 @@ describe("telemetry: docs/operations.md lists every metric with its type", () =>
   it("the Metrics tables and the series of every component name the same metrics and types", async () => {
     const t = createTelemetry({ version: "1.2.3" });
     const reconciler = new ReconcilerMetrics(t.meter);
-    reconciler.observe({
-      resources: () => ({ tenants: 0, integrations: 0, status: undefined }),
-      liveWorkers: () => 0,
-      assignedReplicas: () => 0,
-      lastUnplaced: () => 0,
-      placement: () => ({ moves: 0, expirations: 0, runs: 0 }),
-    });
+    reconciler.observe(
+      gauges({ tenants: 0, integrations: 0, notReady: [], placement: { moves: 0, expirations: 0, runs: 0 } }),
+    );
     const gateway = new GatewayMetrics(t.meter, { ready: () => true, routes: () => 0 });
     const flow = new FlowMetrics(t.meter);
     // A histogram is served from its first observation on.
