@@ -85,6 +85,7 @@ export class ResolverClient {
         servers,
         name: "vrsky-resolver",
         authenticator: credsAuthenticator(sysCreds),
+        noAsyncTraces: true, // one request per account pushed: no stack trace built up front for each (connect.ts)
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
       });

@@ -1,7 +1,5 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { packageRoot } from "../util/package-root.js";
+import { packageVersion } from "../util/package-root.js";
 import { isVrskyError } from "../errors/errors.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerReconcile } from "./commands/reconcile.js";
@@ -27,7 +25,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   const ctx: CliContext = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, exitCode: 0 };
   const program = new Command("vrsky")
     .description("VRSky: a declarative GitOps integration engine on NATS")
-    .version((JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version)
+    .version(packageVersion())
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .exitOverride();

@@ -2,7 +2,9 @@ import { comparePaths } from "../manifests/desired-model.js";
 import { isManifestPath, parseIntoCache, type ManifestFile, type ParseCache } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 import { readRevision, sealedSecretsAt } from "./revision.js";
-import { diffTrees, isAncestor, readBlobsWithin, type TreeChange } from "./tree-diff.js";
+import { GitObjectReader, readBlobsVia } from "./object-reader.js";
+import { isAncestor, type TreeChange } from "./tree-diff.js";
+import { diffCommits } from "./tree-walk.js";
 
 /** One revision as `RevisionReader.read` gives it. */
 export interface RevisionRead {
@@ -46,12 +48,21 @@ export class RevisionReader {
   /** Paths of the last revision holding each blob (a blob leaves the cache with its last path). */
   private readonly holders = new Map<string, number>();
   private sinceFull = 0;
+  /** The repository's objects through one long-lived `git cat-file` (no git process per commit). */
+  readonly objects: GitObjectReader;
 
   constructor(
     readonly repo: string,
     private readonly cache: ParseCache,
     private readonly options: RevisionReaderOptions = {},
-  ) {}
+  ) {
+    this.objects = new GitObjectReader(repo);
+  }
+
+  /** Stops the reader's git process (it also stops by itself when idle). */
+  close(): void {
+    this.objects.close();
+  }
 
   /**
    * The revision at `commit`; `full` lists the whole tree whatever came before. `parents`: the commit's parents
@@ -112,11 +123,12 @@ export class RevisionReader {
     child: boolean,
   ): Promise<RevisionRead | undefined> {
     const limits = this.options.limits ?? DEFAULT_LIMITS;
+    const maxChanges = this.options.maxChanges ?? 2_000;
     const [diff, descends] = await Promise.all([
-      diffTrees(this.repo, last.commit, commit),
+      diffCommits(this.objects, last.commit, commit, maxChanges),
       child || isAncestor(this.repo, last.commit, commit),
     ]);
-    if (!descends || diff.length > (this.options.maxChanges ?? 2_000)) return undefined;
+    if (!descends || !diff) return undefined;
     if (diff.some((c) => WATCHED.test(c.path) && (SPECIAL.has(c.mode) || SPECIAL.has(c.oldMode)))) return undefined;
     const manifests = diff.filter((c) => isManifestPath(c.path));
     const added = manifests.filter((c) => c.status !== "D").length;
@@ -125,7 +137,7 @@ export class RevisionReader {
     const unread = [...new Set(manifests.filter((c) => c.status !== "D" && !this.cache.get(c.oid)).map((c) => c.oid))];
     const secretsChanged = diff.some((c) => c.path.startsWith("secrets/"));
     const [blobs, sealed] = await Promise.all([
-      readBlobsWithin(this.repo, unread, limits.maxFileBytes),
+      readBlobsVia(this.objects, unread, limits.maxFileBytes),
       secretsChanged ? sealedSecretsAt(this.repo, commit) : Promise.resolve(last.sealed),
     ]);
     const changed = new Map<string, ManifestFile | undefined>();

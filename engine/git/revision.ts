@@ -3,6 +3,7 @@ import { VrskyError } from "../errors/errors.js";
 import { isManifestPath, mayHideManifests, strayEntry, type ManifestFile, type ParseCache } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
 import { git, gitOk } from "./exec.js";
+import { parseCommit, type GitObjectReader } from "./object-reader.js";
 
 interface TreeEntry {
   mode: string;
@@ -31,7 +32,16 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
  * The commit a ref names and its parents, in one git process when the ref exists (a reader that read a parent
  * last needs no ancestry check); errors as resolveCommit.
  */
-export async function resolveHead(repo: string, ref: string): Promise<{ commit: string; parents: string[] }> {
+export async function resolveHead(
+  repo: string,
+  ref: string,
+  reader?: GitObjectReader,
+): Promise<{ commit: string; parents: string[] }> {
+  if (reader && !ref.startsWith("-")) {
+    // No git process at all: the reader's long-lived cat-file (a missing ref is explained by the path below).
+    const [c] = await reader.contents([`${ref}^{commit}`]).catch(() => [undefined]);
+    if (c?.bytes && c.type === "commit") return { commit: c.oid, parents: parseCommit(c.bytes).parents };
+  }
   if (!ref.startsWith("-")) {
     const r = await git(repo, ["rev-parse", `${ref}^{commit}`, `${ref}^@`]);
     const lines = r.stdout

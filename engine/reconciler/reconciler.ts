@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Meter } from "@opentelemetry/api";
+import type { Meter, Tracer } from "@opentelemetry/api";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import type { RetryClass } from "../errors/codes.js";
@@ -24,7 +24,8 @@ import { AssignmentController } from "./placement/controller.js";
 import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
 import type { VrskyKeys } from "../accounts/keys.js";
 import { nextStatus, type RunRecord, type SyncStatus, type Trigger } from "./status.js";
-import { RUN_STEPS, runSteps, type RunContext, type RunDeps, type RunSummary } from "./run-steps.js";
+import { RUN_STEPS, type RunContext, type RunDeps, type RunSummary } from "./run-steps.js";
+import { runTraced } from "./run-trace.js";
 import { IntegrationStreams } from "./integration-streams.js";
 import type { SecretSource } from "../secrets/sources.js";
 import { privateMeter } from "../telemetry/telemetry.js";
@@ -63,6 +64,8 @@ export interface ReconcilerOptions {
   /** Where the reconciler's series go (the process's Telemetry); default: a meter of its own that nobody reads. */
   meter?: Meter;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Spans of runs and their steps (engine/telemetry/tracing.ts); none: no spans. */
+  tracer?: Tracer;
 }
 
 const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, revocation: 3, drift: 3, commit: 4 };
@@ -192,6 +195,7 @@ export class Reconciler {
       isLeader: () => this.lease.isLeader(),
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
       setTarget: (resources, changed) => this.target.set(resources, changed),
+      tracer: this.o.tracer,
     };
     this.controller = new AssignmentController({
       state: this.state,
@@ -320,6 +324,7 @@ export class Reconciler {
     this.controller?.stop();
     await this.lease?.release();
     await this.deps?.streams?.close();
+    this.deps?.reader.close();
     this.observed?.tenants.stop();
     this.observed?.integrations.stop();
     this.metrics.setLeader(false);
@@ -416,14 +421,14 @@ export class Reconciler {
     if (trigger === "commit" && this.settledRevision !== undefined) {
       // Ref events repeat (re-checks, packed-refs, HEAD): a commit trigger for a settled revision is a no-op, unless
       // another trigger (a drift) was merged into it: then that one runs.
-      head = await resolveHead(this.o.source.repo, this.o.source.ref).catch(() => undefined);
+      head = await resolveHead(this.o.source.repo, this.o.source.ref, this.deps.reader.objects).catch(() => undefined);
       if (head?.commit === this.settledRevision) {
         if (other === undefined) return undefined;
         trigger = other;
       }
     }
     const ctx: RunContext = { trigger, merged: other, head, revision: "", attempt: 1 };
-    const summary = await runSteps(RUN_STEPS, ctx, this.deps);
+    const summary = await runTraced(RUN_STEPS, ctx, this.deps);
     // How the revision was read (full, incremental, same) and planned (every key, or the changed ones).
     const how = { read: ctx.read?.mode, plan: ctx.changed ? "changed" : "full" };
     return { run: await this.finish(trigger, ctx.revision, started, summary, how), retry: summary.retry };

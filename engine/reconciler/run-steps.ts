@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api";
 import type { RetryClass } from "../errors/codes.js";
 import { errorMessage, retryClassOf } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
@@ -93,6 +94,8 @@ export interface RunDeps {
   /** The desired state being applied: the reference for drift (only `changed` updated, when given). */
   setTarget: (resources: Resource[], changed?: Map<string, ResourceChange>) => void;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Spans of runs and steps (run-trace.ts); none: no-ops. */
+  tracer?: Tracer;
 }
 
 export type StepName = "load" | "validate" | "plan" | "guard" | "apply" | "tenancy" | "streams";
@@ -159,7 +162,7 @@ export async function runSteps(steps: readonly Step[], ctx: RunContext, d: RunDe
 const load: Step = {
   name: "load",
   async run(ctx, d) {
-    const head = ctx.head ?? (await resolveHead(d.source.repo, d.source.ref));
+    const head = ctx.head ?? (await resolveHead(d.source.repo, d.source.ref, d.reader.objects));
     ctx.revision = head.commit;
     // Only what changed since the last read is read (git's tree diff); a startup and the periodic resync read
     // every file, as does a force push. Parsing new blobs yields now and then (a cold 10,000-file revision would

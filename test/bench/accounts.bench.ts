@@ -27,7 +27,7 @@
  * --purejs N (3 pure-JS signing samples; 0 skips), --profile (CPU profile of the cold provisioning run,
  * in-process, summarised on stderr; slows that run), --keep (keep the temporary folders).
  */
-import { benchHarness } from "./harness.js";
+import { benchHarness, ENGINE_CONNECTION } from "./harness.js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -148,6 +148,7 @@ async function main(): Promise<number> {
       servers: server.url,
       authenticator: credsAuthenticator(new TextEncoder().encode(readFileSync(credsPath, "utf8"))),
       name,
+      ...ENGINE_CONNECTION,
     });
     conns.push(nc);
     return nc;

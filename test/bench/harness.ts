@@ -39,3 +39,10 @@ export function benchHarness(name: string): Harness {
   }
   return h;
 }
+
+/**
+ * The connection option of the engine's own connections (engine/nats/connect.ts `connectNats`) that changes their
+ * cost: no Error with a stack trace built for each request. Benchmarks connect with it, reconcilers, workers and
+ * floors alike, so that they measure what `vrsky reconcile` and `vrsky worker` pay.
+ */
+export const ENGINE_CONNECTION = { noAsyncTraces: true } as const;

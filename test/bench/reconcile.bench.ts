@@ -11,7 +11,7 @@
  * when every goal is met, 1 when one is missed, 2 when the benchmark itself failed.
  * Options: --json, --tenants N, --per-tenant N, --commits N, --big-commits N, --resyncs N.
  */
-import { benchHarness } from "./harness.js";
+import { benchHarness, ENGINE_CONNECTION } from "./harness.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -222,7 +222,7 @@ async function main(): Promise<void> {
   progress(`machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, nats-server ${m.natsServer}`);
   const nats = await new TestNats().start();
   cleanups.push(() => nats.cleanup());
-  const nc = await nats.connect();
+  const nc = await nats.connect(ENGINE_CONNECTION);
   const h: Harness = { nats, nc, state: await openState(nc) };
   progress(`nats-server on ${nats.url}, store ${nats.dir}`);
   const rows: Row[] = [];
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     const rev0 = repo.commit("initial");
     const status = await statusWatch(h.state.status);
     const hub = new LogHub();
-    const rnc = await nats.connect();
+    const rnc = await nats.connect(ENGINE_CONNECTION);
     const r = startReconciler(h, repo, hub, rnc);
     const stopR = async () => {
       await r.stop();
@@ -330,7 +330,7 @@ async function main(): Promise<void> {
   const status = await statusWatch(h.state.status);
   cleanups.push(() => status.stop());
   const hub = new LogHub();
-  const rnc = await nats.connect();
+  const rnc = await nats.connect(ENGINE_CONNECTION);
   const r = startReconciler(h, big, hub, rnc, false);
   const stopR = async () => {
     await r.stop();

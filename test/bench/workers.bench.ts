@@ -42,16 +42,13 @@ import { preciseNow, Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { TestNats } from "../helpers/nats.js";
 import { InProcessProfiler, renderProfile } from "./accounts-profile.js";
-import { benchHarness } from "./harness.js";
+import { benchHarness, ENGINE_CONNECTION } from "./harness.js";
 import { machine, type Machine } from "./machine.js";
 import { quantile, statusWatch } from "./reconcile-kv.js";
 import { snapshotCli } from "./validate-run.js";
 import { ClusterView, type Change } from "./workers-view.js";
 import { packageRoot } from "../../engine/util/package-root.js";
 import { intOption } from "./args.js";
-
-/** The option of connectNats (`vrsky reconcile`, `vrsky worker`) that changes their cost: no stack trace per request. */
-const ENGINE_CONNECTION = { noAsyncTraces: true } as const;
 
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);

@@ -15,9 +15,9 @@ function quote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function collect(cmd: string, args: string[], timeoutMs: number): Promise<ProcessResult> {
+function collect(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
@@ -34,9 +34,9 @@ function collect(cmd: string, args: string[], timeoutMs: number): Promise<Proces
   });
 }
 
-/** Runs the real `vrsky` CLI (the compiled main.js) as a user does, until it exits. */
-export function runVrsky(args: string[], timeoutMs = 20_000): Promise<ProcessResult> {
-  return collect(process.execPath, [MAIN, ...args], timeoutMs);
+/** Runs the real `vrsky` CLI (the compiled main.js) as a user does, until it exits; `env` replaces the environment. */
+export function runVrsky(args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
+  return collect(process.execPath, [MAIN, ...args], timeoutMs, env);
 }
 
 /**

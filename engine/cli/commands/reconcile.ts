@@ -15,6 +15,8 @@ import { LocalProcessProvisioner } from "../../provision/local.js";
 import type { Provisioner } from "../../provision/provisioner.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
+import { startTracing } from "../../telemetry/tracing.js";
+import { packageVersion } from "../../util/package-root.js";
 import { parseDuration } from "../../manifests/durations.js";
 import { serveProbes, type ProbeTarget } from "../../telemetry/probes.js";
 import type { Telemetry } from "../../telemetry/telemetry.js";
@@ -266,6 +268,7 @@ async function reconcileWith(
         ? new KubernetesProvisioner({ namespace: flags.namespace })
         : undefined;
   const telemetry = hooks.telemetry ?? processTelemetry();
+  const tracing = startTracing({ service: "vrsky-reconciler", version: packageVersion() });
   const reconciler = new Reconciler({
     nc,
     source,
@@ -288,6 +291,7 @@ async function reconcileWith(
         : undefined,
     meter: telemetry.meter,
     log,
+    tracer: tracing.tracer,
   });
   let probes: Awaited<ReturnType<typeof serveProbes>> | undefined;
   try {
@@ -325,6 +329,7 @@ async function reconcileWith(
     await provisioner?.close();
     await resolver?.close().catch(() => undefined);
     await closeNats(nc);
+    await tracing.shutdown();
     if (!hooks.telemetry) await telemetry.shutdown();
   }
 }

@@ -167,7 +167,8 @@ describe("telemetry: docs/operations.md lists every metric with its type", () =>
       [...(await t.scrape()).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const),
     );
     const doc = readFileSync(join(packageRoot(), "docs/operations.md"), "utf8");
-    const section = doc.slice(doc.indexOf("### Metrics"), doc.indexOf("## NATS outages"));
+    const from = doc.indexOf("### Metrics");
+    const section = doc.slice(from, doc.indexOf("\n## ", from));
     const documented = new Map(
       [...section.matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => [m[1]!, m[2]!] as const),
     );
