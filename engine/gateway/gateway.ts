@@ -14,6 +14,7 @@ import { errorMessage } from "../errors/errors.js";
 import { bindHost, httpUrl, listenFailure, parseListen, type ListenAddress } from "../util/listen-address.js";
 import { secretSource, type SecretSource, type SecretSourceOptions } from "../secrets/sources.js";
 import { GatewayMetrics } from "./metrics.js";
+import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import { RouteTable, type Log } from "./routes.js";
 import { buildServer } from "./server.js";
 import type { Tracer } from "@opentelemetry/api";
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   drainTimeoutMs?: number;
   /** Lifetime of the tenant users (default 1 h; renewed at half of it). */
   userTtlSeconds?: number;
+  /** The process's metrics, shared with the other components it runs; default: the gateway's own. */
+  telemetry?: Telemetry;
   log?: Log;
   /** Spans of webhooks, whose context the stored messages carry (engine/telemetry/tracing.ts); none: no spans. */
   tracer?: Tracer;
@@ -84,7 +87,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let platformUp = true;
   let closing = false;
   const isReady = () => !closing && platformUp && table?.ready === true;
-  const metrics = new GatewayMetrics({ ready: isReady, routes: () => table?.size ?? 0 });
+  const telemetry = o.telemetry ?? createTelemetry({ version: "unknown", processMetrics: false });
+  const metrics = new GatewayMetrics(telemetry.meter, { ready: isReady, routes: () => table?.size ?? 0 });
 
   void (async () => {
     for await (const s of o.nc.status()) {
@@ -101,6 +105,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     writers,
     verifier: new SignatureVerifier(secrets),
     metrics,
+    scrape: () => telemetry.scrape(),
     maxBodyBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,
     tracer: o.tracer,
@@ -134,6 +139,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         clearTimeout(cut);
         table?.stop(); // a table still loading is stopped by loadRoutes, which sees `closing`
         await links.close();
+        if (!o.telemetry) await telemetry.shutdown();
       }
     },
   };

@@ -13,6 +13,7 @@ import { childSpan, endSpan, remoteParent, traceHeadersOf } from "../telemetry/t
 import { errorMessage } from "../errors/errors.js";
 import { IngestError } from "../dataplane/ingest.js";
 import type { GatewayMetrics, RejectReason } from "./metrics.js";
+import { METRICS_CONTENT_TYPE } from "../telemetry/telemetry.js";
 import {
   BodyAborted,
   BodyTooLarge,
@@ -41,6 +42,8 @@ export interface ServerDeps {
   writers: Writers;
   verifier: SignatureVerifier;
   metrics: GatewayMetrics;
+  /** Every series of the process (the gateway's and any other component's sharing its Telemetry), for /metrics. */
+  scrape: () => Promise<string>;
   /** The largest body any route may take, whatever its `maxBodyBytes` says. */
   maxBodyBytes: number;
   log: Log;
@@ -120,12 +123,12 @@ export function buildServer(d: ServerDeps): FastifyInstance {
       .type("text/plain")
       .send(ready ? "ready\n" : "not ready\n");
   });
-  app.get("/metrics", (_req, reply) => reply.type("text/plain; version=0.0.4").send(d.metrics.render()));
+  app.get("/metrics", async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await d.scrape()));
 
   /** Every check that needs no body; a rejection answers before the body is read. */
   const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
-    d.metrics.inFlight++;
-    reply.raw.once("close", () => d.metrics.inFlight--);
+    d.metrics.handling(1);
+    reply.raw.once("close", () => d.metrics.handling(-1));
     const table = d.routes();
     if (!table) {
       reply.header("retry-after", "1");
@@ -208,11 +211,11 @@ export function buildServer(d: ServerDeps): FastifyInstance {
         trace: traceHeadersOf(span),
       });
       span.setAttributes({ "vrsky.message.id": id, "vrsky.duplicate": r.duplicate });
-      if (r.duplicate) d.metrics.duplicates.inc();
+      if (r.duplicate) d.metrics.duplicates.add(1);
       else {
-        d.metrics.stored.inc();
-        d.metrics.bytes.inc(body.length);
-        if (large) d.metrics.largeBodies.inc();
+        d.metrics.stored.add(1);
+        d.metrics.bytes.add(body.length);
+        if (large) d.metrics.largeBodies.add(1);
       }
       return answer(reply, route.responseStatus, JSON.stringify({ id, duplicate: r.duplicate }));
     } catch (e) {

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Tracer } from "@opentelemetry/api";
+import type { Meter, Tracer } from "@opentelemetry/api";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import type { RetryClass } from "../errors/codes.js";
@@ -17,7 +17,7 @@ import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { openState, type StateBuckets } from "../state/open.js";
 import { FleetMode } from "./fleet-mode.js";
 import { LeaderLease } from "./lease.js";
-import { placementSeries, ReconcilerMetrics } from "./metrics.js";
+import { ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { AssignmentController } from "./placement/controller.js";
@@ -28,6 +28,7 @@ import { RUN_STEPS, type RunContext, type RunDeps, type RunSummary } from "./run
 import { runTraced } from "./run-trace.js";
 import { IntegrationStreams } from "./integration-streams.js";
 import type { SecretSource } from "../secrets/sources.js";
+import { privateMeter } from "../telemetry/telemetry.js";
 
 export { ALLOW_PRUNE_TRAILER } from "./run-steps.js";
 
@@ -60,6 +61,8 @@ export interface ReconcilerOptions {
   secrets?: SecretSource;
   /** Create and delete integrations' streams (the streams step); default true. */
   streams?: boolean;
+  /** Where the reconciler's series go (the process's Telemetry); default: a meter of its own that nobody reads. */
+  meter?: Meter;
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** Spans of runs and their steps (engine/telemetry/tracing.ts); none: no spans. */
   tracer?: Tracer;
@@ -74,7 +77,7 @@ const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, rev
  * holder runs. A failed run is retried as its error's retry class says.
  */
 export class Reconciler {
-  readonly metrics = new ReconcilerMetrics();
+  readonly metrics: ReconcilerMetrics;
   private state!: StateBuckets;
   private observed!: { tenants: ObservedBucket; integrations: ObservedBucket };
   private lease!: LeaderLease;
@@ -109,6 +112,7 @@ export class Reconciler {
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log ?? (() => undefined);
+    this.metrics = new ReconcilerMetrics(o.meter ?? privateMeter());
   }
 
   async start(): Promise<void> {
@@ -201,7 +205,12 @@ export class Reconciler {
       id: this.o.id,
       log: this.log,
     });
-    this.metrics.extra.push(placementSeries(this.controller));
+    this.metrics.observe({
+      tenants: this.observed.tenants,
+      integrations: this.observed.integrations,
+      status: () => this.status,
+      placement: this.controller,
+    });
     this.o.provisioner?.onLost((i) => {
       this.log("instance-lost", { id: i.id, tenant: i.tenant });
       this.trigger("drift");
@@ -318,6 +327,8 @@ export class Reconciler {
     this.deps?.reader.close();
     this.observed?.tenants.stop();
     this.observed?.integrations.stop();
+    this.metrics.setLeader(false);
+    this.metrics.close();
   }
 
   trigger(t: Trigger): void {
@@ -384,7 +395,7 @@ export class Reconciler {
     // A new leader claims the fleet's mode before its first run (another may have written it meanwhile).
     if (this.leading && !was && !(await this.mode.allows(true))) this.leading = false;
     if (!this.leading && this.lease.isLeader()) await this.lease.release();
-    this.metrics.leader.set(this.leading ? 1 : 0);
+    this.metrics.setLeader(this.leading);
     if (this.leading && !was) {
       this.log("leader", { id: this.o.id, epoch: this.lease.epoch });
       this.trigger("startup");

@@ -246,7 +246,7 @@ const applyRecords: Step = {
     });
     const counts: Partial<Counts> = { create: 0, update: 0, delete: 0 };
     for (const w of result.applied) counts[w.action]!++;
-    if (ctx.trigger === "drift") d.metrics.driftCorrections.inc(result.applied.length);
+    if (ctx.trigger === "drift") d.metrics.driftCorrections.add(result.applied.length);
     // Wait until the watches have delivered our own writes, so that a later plan starts from them.
     await (result.applied.some((w) => w.action === "delete")
       ? catchUpToStream(d)

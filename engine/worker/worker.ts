@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Meter } from "@opentelemetry/api";
 import type { StateRecord } from "../contract/state.js";
 import { workerAssignmentsFilter } from "../contract/keys.js";
 import { VrskyError } from "../errors/errors.js";
@@ -6,7 +7,9 @@ import { decodeState } from "../contract/record-checks.js";
 import { AssignmentIndex } from "../state/assignments.js";
 import { KvMirror, logRejections } from "../state/mirror.js";
 import { openState } from "../state/open.js";
-import { series } from "../telemetry/prometheus-text.js";
+import { privateMeter } from "../telemetry/telemetry.js";
+import { observeWorker } from "./metrics.js";
+import { FlowMetrics } from "./flow/flow-metrics.js";
 import { Claims } from "./claims.js";
 import { ReplicaLifecycle } from "./lifecycle.js";
 import { Membership } from "./membership.js";
@@ -47,6 +50,8 @@ export interface WorkerOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** The worker's own platform user (operator mode): the credentials issuer serves this worker only with it. */
   identity?: WorkerIdentity;
+  /** Where the worker's series go (the process's Telemetry); default: a meter of its own that nobody reads. */
+  meter?: Meter;
 }
 
 /**
@@ -78,6 +83,8 @@ export class Worker {
   private leaving = false;
   /** While draining: when the drain gives up handing over (Date.now ms). */
   private drainDeadline: number | undefined;
+  /** Stops the worker's series reading it. */
+  private readonly unobserve: () => void;
   private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -96,7 +103,15 @@ export class Worker {
       );
     }
     this.log = o.log ?? (() => undefined);
-    this.runner = o.runner ?? createFlowRunner({ log: this.log, ...o.flow });
+    const meter = o.meter ?? privateMeter();
+    this.runner = o.runner ?? createFlowRunner({ log: this.log, metrics: new FlowMetrics(meter), ...o.flow });
+    this.unobserve = observeWorker(meter, {
+      replicas: () => this.replicas(),
+      capacity: this.capacity,
+      isFenced: () => this.isFenced(),
+      fences: () => this.membership?.fenceGen ?? 0,
+      tenantSessions: () => this.tenants().length,
+    });
   }
 
   /** The session of the current registration (new after an eviction). */
@@ -192,37 +207,6 @@ export class Worker {
     return this.sessions?.tenants() ?? [];
   }
 
-  readonly metrics = {
-    render: (): string => {
-      const by = { starting: 0, running: 0, draining: 0, failed: 0 };
-      for (const r of this.replicas()) by[r.state]++;
-      return [
-        ...Object.entries(by).map(([st, n]) =>
-          series("gauge", `vrsky_worker_replicas_${st}`, `Replicas in state ${st} on this worker`, n),
-        ),
-        series("gauge", "vrsky_worker_capacity", "Most replicas this worker runs at once", this.capacity),
-        series(
-          "gauge",
-          "vrsky_worker_fenced",
-          "1 while the worker has stopped its replicas for lack of acknowledged heartbeats",
-          this.isFenced() ? 1 : 0,
-        ),
-        series(
-          "counter",
-          "vrsky_worker_fences_total",
-          "Times the worker fenced itself or was evicted",
-          this.membership?.fenceGen ?? 0,
-        ),
-        series(
-          "gauge",
-          "vrsky_worker_tenant_sessions",
-          "Tenants the worker holds a connection and a user for",
-          this.tenants().length,
-        ),
-      ].join("");
-    },
-  };
-
   /**
    * Graceful stop: marks the registration draining (the leader moves every replica away and gives none), waits
    * until each replica has been handed over or `timeoutMs` passed, stops what is left, and deregisters.
@@ -252,6 +236,7 @@ export class Worker {
     await this.sessions?.closeAll();
     this.assignments?.stop();
     this.integrations?.stop();
+    this.unobserve();
   }
 
   /** How long a replica may drain now: the drain timeout, what is left of the worker's own drain, 0 once leaving. */

@@ -9,6 +9,7 @@ import { runVrsky, type ProcessResult } from "../helpers/cli-run.js";
 import { expectCodedFailure } from "../helpers/codes.js";
 import { tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
+import { expectPromtoolPasses } from "../helpers/promtool.js";
 import { VrskyProcess } from "../helpers/process.js";
 
 /**
@@ -127,6 +128,12 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
     const listening = await all.waitForLog((e) => e.event === "listening", 30_000);
     expect(listening.url).to.equal(ipv6 ? `http://[::]:${port}` : `http://0.0.0.0:${port}`);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status, "IPv4").to.equal(200);
+    // The worker's /metrics: its series (zero-valued failure states included) and the process's, as promtool wants.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).to.match(/^vrsky_worker_replicas\{state="failed"\} 0$/m);
+    expect(metrics).to.match(/^vrsky_worker_capacity \d+$/m);
+    expect(metrics).to.match(/^vrsky_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
+    await expectPromtoolPasses(metrics);
     if (ipv6) {
       expect((await fetch(`http://[::1]:${port}/healthz`)).status, "IPv6").to.equal(200);
       const v6 = new VrskyProcess(["worker", "--nats", fx.url, "--id", "w-v6", "--listen", "[::1]:0"]);

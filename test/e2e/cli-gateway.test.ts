@@ -7,6 +7,7 @@ import { cli } from "../helpers/cli.js";
 import { storedMessages, WebhookClient, webhookYaml } from "../helpers/gateway.js";
 import { tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, snapshot, useNats, waitForSync } from "../helpers/nats.js";
+import { expectPromtoolPasses } from "../helpers/promtool.js";
 import { VrskyProcess } from "../helpers/process.js";
 import { until } from "../helpers/until.js";
 
@@ -67,6 +68,8 @@ describe("vrsky gateway (the command)", function () {
       10_000,
       "the slow request to be in flight",
     );
+    // The gateway process's /metrics, a request in flight included, is what promtool accepts.
+    await expectPromtoolPasses((await c.send(`${url}/metrics`, { method: "GET" })).text);
     await c.close();
     gw.child.kill("SIGTERM");
     await gw.waitForLog((e) => e.event === "stopping");

@@ -12,6 +12,8 @@ import { TestRepo } from "../helpers/git-repo.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { bucket, snapshot, useNats, waitForSync } from "../helpers/nats.js";
 import { VrskyProcess } from "../helpers/process.js";
+import { expectPromtoolPasses } from "../helpers/promtool.js";
+import { until } from "../helpers/until.js";
 
 describe("vrsky reconcile, status and up as a user runs them", function () {
   this.timeout(60_000);
@@ -90,7 +92,15 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     const run = await up.waitForLog((e) => e.event === "run", 20_000);
     expect(run.outcome).to.equal("Applied");
     await up.waitForLog((e) => e.event === "replica-running", 20_000);
-    expect(up.stdout).to.match(/VRSky is running\./);
+    await until(() => /VRSky is running\./.test(up.stdout), 20_000, "the summary (the gateway is ready)");
+    // --listen (127.0.0.1:0 by default; it listens first) serves every in-process component's series.
+    const probes = String((await up.waitForLog((e) => e.event === "listening")).url);
+    const metrics = await (await fetch(`${probes}/metrics`)).text();
+    expect(metrics).to.match(/^vrsky_reconciler_leader 1$/m);
+    expect(metrics).to.match(/^vrsky_worker_replicas\{state="running"\} 1$/m);
+    expect(metrics).to.match(/^vrsky_gateway_ready 1$/m);
+    expect(metrics).to.match(/^vrsky_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
+    await expectPromtoolPasses(metrics);
     const url = /NATS +(nats:\/\/[0-9.:]+)/.exec(up.stdout)![1]!;
     expect(url).to.not.equal(fx.url);
     // Ctrl-C reaches the whole process group: the nats-server it started must outlive the worker's drain.

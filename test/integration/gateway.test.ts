@@ -19,6 +19,7 @@ import { storedMessages, streamCount, WebhookClient, webhookYaml } from "../help
 import { tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, snapshot, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
+import { expectPromtoolPasses } from "../helpers/promtool.js";
 
 const SECRET = "shop-signing-secret-value";
 const sign = (body: string | Buffer, secret = SECRET) =>
@@ -403,7 +404,9 @@ describe("gateway: webhooks into the ingest streams of tenant accounts", functio
     expect(m).to.match(/vrsky_gateway_rejected_total\{reason="signature"\} 4/);
     expect(m).to.match(/vrsky_gateway_routes 7/);
     expect(m).to.match(/vrsky_gateway_ready 1/);
+    expect(m, "a reason never seen is there at zero").to.match(/^vrsky_gateway_rejected_total\{reason="failed"\} 0$/m);
     expect(m).to.not.match(/acme|beta/);
+    await expectPromtoolPasses(m);
   });
 });
 

@@ -5,6 +5,7 @@ import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { VrskyError } from "../../errors/errors.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
+import { processTelemetry } from "../telemetry.js";
 import { parseSize } from "../../manifests/durations.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { startTracing } from "../../telemetry/tracing.js";
@@ -104,9 +105,11 @@ async function serve(
   });
   let gateway: Gateway | undefined;
   const tracing = startTracing({ service: "vrsky-gateway", version: packageVersion() });
+  const telemetry = processTelemetry();
   try {
     gateway = await startGateway({
       nc,
+      telemetry,
       ...(keys ? { keys } : {}),
       listen,
       secrets: {
@@ -132,5 +135,6 @@ async function serve(
     await gateway?.close();
     await closeNats(nc);
     await tracing.shutdown();
+    await telemetry.shutdown();
   }
 }

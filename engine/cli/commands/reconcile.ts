@@ -19,6 +19,8 @@ import { startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
 import { parseDuration } from "../../manifests/durations.js";
 import { serveProbes, type ProbeTarget } from "../../telemetry/probes.js";
+import type { Telemetry } from "../../telemetry/telemetry.js";
+import { processTelemetry } from "../telemetry.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
 import { secretSource } from "../../secrets/sources.js";
@@ -135,9 +137,10 @@ export const MIN_RESYNC = { ms: 1_000, text: "1s" };
 /** Serves /healthz, /readyz and /metrics on the --listen address (checked with the flags); VRS_LISTEN_FAILED when it cannot. */
 export async function listenFlag(
   target: ProbeTarget,
+  telemetry: Telemetry,
   addr: ListenAddress,
 ): Promise<Awaited<ReturnType<typeof serveProbes>>> {
-  return serveProbes(target, addr, "--listen");
+  return serveProbes(target, telemetry, addr, "--listen");
 }
 
 export interface ReconcileHooks {
@@ -145,6 +148,8 @@ export interface ReconcileHooks {
   onReady?: (r: Reconciler) => void | Promise<void>;
   /** Called on SIGINT/SIGTERM before the reconciler stops (e.g. to drain an in-process worker while a leader still runs). */
   beforeStop?: () => Promise<void>;
+  /** The process's metrics, shared with the caller's own components (`vrsky up`); default: the reconciler's own. */
+  telemetry?: Telemetry;
 }
 
 export async function runReconcile(
@@ -262,6 +267,7 @@ async function reconcileWith(
       : flags.provisioner === "kubernetes"
         ? new KubernetesProvisioner({ namespace: flags.namespace })
         : undefined;
+  const telemetry = hooks.telemetry ?? processTelemetry();
   const tracing = startTracing({ service: "vrsky-reconciler", version: packageVersion() });
   const reconciler = new Reconciler({
     nc,
@@ -283,6 +289,7 @@ async function reconcileWith(
       keys && resolver
         ? (b, l) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations, l)
         : undefined,
+    meter: telemetry.meter,
     log,
     tracer: tracing.tracer,
   });
@@ -304,7 +311,7 @@ async function reconcileWith(
       }
     })();
     // Before starting: an address in use must not leave a running reconciler behind.
-    probes = listen ? await listenFlag(reconciler, listen) : undefined;
+    probes = listen ? await listenFlag(reconciler, telemetry, listen) : undefined;
     if (probes) log("listening", { url: probes.url });
     if (signals?.received) {
       log("stopping", { signal: signals.received });
@@ -323,6 +330,7 @@ async function reconcileWith(
     await resolver?.close().catch(() => undefined);
     await closeNats(nc);
     await tracing.shutdown();
+    if (!hooks.telemetry) await telemetry.shutdown();
   }
 }
 

@@ -15,6 +15,7 @@ import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
 import { jsonLog } from "../output.js";
+import { processTelemetry } from "../telemetry.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { loadCommitted } from "../../git/load-revision.js";
 import { isIntegration } from "../../model/resources.js";
@@ -93,6 +94,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
         let receiver: DemoReceiver | undefined;
         const secretsDir = resolve(o.secretsDir ?? join(o.data, "secrets"));
         const secrets = secretSource({ secretsDir, repo, ...(keysDir ? { keysDir } : {}) });
+        // One set of series for the process: --listen's /metrics shows the reconciler's, the worker's and the gateway's.
+        const telemetry = processTelemetry();
         try {
           let demo: DemoSecret[] = [];
           if (receiverListen) {
@@ -135,6 +138,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     id: "local",
                     ...(keysDir ? { identity: workerUser(loadKeys(keysDir), "local").identity } : {}),
                     capacity,
+                    meter: telemetry.meter,
                     log: jsonLog(ctx),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
                     flow: { secrets, allowPrivateNetworks: true },
@@ -150,6 +154,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     listen: gatewayListen,
                     listenFlag: "--gateway-listen",
                     secrets,
+                    telemetry,
                     log: jsonLog(ctx),
                   });
                   await gateway.ready;
@@ -186,6 +191,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 await gateway?.close();
                 await worker?.drain(5_000);
               },
+              telemetry,
             },
           );
         } finally {
@@ -195,6 +201,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
           await worker?.close();
           if (workerNc) await closeNats(workerNc);
           await server?.stop();
+          await telemetry.shutdown();
         }
       },
     );

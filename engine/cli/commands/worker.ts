@@ -17,6 +17,7 @@ import { jsonLog } from "../output.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag, listenFlag } from "./reconcile.js";
+import { processTelemetry } from "../telemetry.js";
 
 export interface WorkerFlags {
   nats: string;
@@ -175,6 +176,7 @@ async function runChecked(
 ): Promise<number> {
   const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
+  const telemetry = processTelemetry();
   const tracing = startTracing({ service: "vrsky-worker", version: packageVersion() });
   const flow = {
     secrets,
@@ -193,10 +195,11 @@ async function runChecked(
     log,
     flow,
     ...(identity ? { identity } : {}),
+    meter: telemetry.meter,
   });
   // Before registering: an address in use must not leave a registration behind.
   const probes = listen
-    ? await listenFlag(worker, listen).catch(async (e: unknown) => {
+    ? await listenFlag(worker, telemetry, listen).catch(async (e: unknown) => {
         await nc.close();
         throw e;
       })
@@ -223,5 +226,6 @@ async function runChecked(
     await worker.close();
     await closeNats(nc);
     await tracing.shutdown();
+    await telemetry.shutdown();
   }
 }

@@ -113,6 +113,7 @@ class Delivery {
   private readonly attempt: number;
   private readonly seq: number;
   private readonly startedAt = new Date().toISOString();
+  private readonly began = performance.now();
   private stored: StoredMessage | undefined;
   private prev: TraceRecord | undefined;
   /** Keys delivered, earlier attempts included. */
@@ -129,9 +130,14 @@ class Delivery {
     this.seq = f.msg.seq;
   }
 
+  /** Seconds since this attempt began (the processing latency of a message settled by it). */
+  private elapsed(): number {
+    return (performance.now() - this.began) / 1000;
+  }
+
   async run(): Promise<void> {
     const { d, f } = this;
-    if (this.attempt === 1) d.stats.counters.received++;
+    if (this.attempt === 1) d.stats.count("received");
     try {
       this.stored = d.sourceStream
         ? storedFromSourceStream(f.msg, d.sourceStream)
@@ -276,7 +282,7 @@ class Delivery {
     const { d } = this;
     if (!(await this.ack(true))) return;
     this.outcome = "delivered";
-    d.stats.counters.delivered++;
+    d.stats.count("delivered", this.elapsed());
     const earlier = (this.prev?.events ?? []).filter((e) => e.kind === "delivered");
     this.complete("delivered", [...earlier, ...this.events.filter((e) => e.kind === "delivered")]);
   }
@@ -284,7 +290,7 @@ class Delivery {
   private async filtered(step: StepRef | undefined): Promise<void> {
     if (!(await this.ack(true))) return;
     this.outcome = "filtered";
-    this.d.stats.counters.filtered++;
+    this.d.stats.count("filtered", this.elapsed());
     const where = step ? (step.name ?? String(step.index)) : undefined;
     this.complete("filtered", [{ kind: "filtered", at: new Date().toISOString(), ...(where ? { where } : {}) }]);
   }
@@ -320,7 +326,7 @@ class Delivery {
     if (!this.settle()) return;
     f.msg.nak(decision.delayMs);
     this.outcome = "retrying";
-    d.stats.counters.retried++;
+    d.stats.count("retried");
   }
 
   /** The run is stopping: record what was delivered this attempt, then give the message back at once. */
@@ -374,7 +380,7 @@ class Delivery {
     if (!(await this.ack(!d.deadLetters))) return;
     this.outcome = "dead";
     this.failure = `${failure.code}: ${failure.error}`;
-    d.stats.counters.dead++;
+    d.stats.count("dead", this.elapsed());
     this.complete("dead", [this.events[this.events.length - 1]!]);
   }
 

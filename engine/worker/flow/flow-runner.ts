@@ -26,6 +26,7 @@ import { SINKS, SOURCES } from "./connectors.js";
 import { checkConsumer, ConsumerLoop, withDeadline } from "./consume.js";
 import { deliver, type DeliveryDeps } from "./deliver.js";
 import { FlowStats } from "./flow-stats.js";
+import type { FlowMetrics } from "./flow-metrics.js";
 import { Traces } from "./traces.js";
 import type { FlowEnv, SinkFactory, SinkRuntime, SourceEnv, SourceFactory, SourceRuntime } from "./types.js";
 
@@ -48,6 +49,8 @@ export interface FlowRunnerOptions {
   pullExpiresMs?: number;
   /** Jitter source for retry delays (default Math.random). */
   random?: () => number;
+  /** The worker's data-plane series (default: none kept). */
+  metrics?: FlowMetrics;
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** Spans of messages, steps and sinks (engine/telemetry/tracing.ts); none: no spans. */
   tracer?: Tracer;
@@ -149,6 +152,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
           deadLetterDepth: dl.status === "fulfilled" ? dl.value.state.messages : undefined,
         };
       },
+      ...(o.metrics ? { metrics: o.metrics } : {}),
       log,
     });
     const deps: DeliveryDeps = {
@@ -179,6 +183,11 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
     ctx.session.on("connected", onConnected);
     loop.start();
     stats.start();
+    const unobserve = o.metrics?.started({
+      tenant: ctx.tenant,
+      integration: ctx.integration,
+      depths: () => stats.depths(),
+    });
     log("flow-started", { revision: ctx.revision, consumer: streams.consumer, stream: plan.consumerStream });
 
     let stopping: Promise<void> | undefined;
@@ -192,6 +201,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
         await withDeadline(source?.stop() ?? Promise.resolve(), 300);
         await loop.stop();
         await withDeadline(Promise.all([traces.close(), stats.stop()]), 700);
+        unobserve?.();
         await cleanUp(300);
         log("flow-stopped", { counters: stats.counters });
       })());

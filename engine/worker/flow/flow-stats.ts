@@ -9,6 +9,7 @@ import type { KV } from "@nats-io/kv";
 import { FLOW_FORMAT, type FlowCounters, type FlowRecord } from "../../contract/dataplane.js";
 import { replicaKey } from "../../contract/keys.js";
 import { errorMessage } from "../../errors/errors.js";
+import type { FlowMetrics } from "./flow-metrics.js";
 
 /** An unchanged record is still written this often (its `updatedAt` says the replica is alive). */
 const REWRITE_MS = 30_000;
@@ -26,6 +27,8 @@ export interface FlowStatsOptions {
   /** Messages waiting in the consumer, and in the dead-letter stream; undefined: keep what was last seen. */
   probe: () => Promise<{ pending?: number; deadLetterDepth?: number }>;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** The worker's data-plane series, counted along with the record's counters. */
+  metrics?: FlowMetrics;
 }
 
 export class FlowStats {
@@ -42,6 +45,17 @@ export class FlowStats {
   private lastProbeAt = 0;
 
   constructor(private readonly o: FlowStatsOptions) {}
+
+  /** Counts a message: received, retried, or settled (`seconds`: how long its last attempt took). */
+  count(kind: keyof FlowCounters, seconds?: number): void {
+    this.counters[kind]++;
+    this.o.metrics?.count(this.o.tenant, this.o.integration, kind, seconds);
+  }
+
+  /** Messages in the dead-letter stream and waiting in the consumer, as last probed. */
+  depths(): { deadLetters: number; pending: number } {
+    return { deadLetters: this.deadLetterDepth, pending: this.pending };
+  }
 
   get key(): string {
     return replicaKey(this.o.tenant, this.o.integration, this.o.replica);

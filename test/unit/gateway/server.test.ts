@@ -10,6 +10,7 @@ import { buildServer, NOT_FOUND_BODY } from "../../../engine/gateway/server.js";
 import { SignatureVerifier } from "../../../engine/gateway/signature.js";
 import type { Writers } from "../../../engine/gateway/writers.js";
 import type { SecretSource } from "../../../engine/secrets/sources.js";
+import { createTelemetry } from "../../../engine/telemetry/telemetry.js";
 
 /** The HTTP answers of the gateway's server with the NATS side replaced by a writer that does what a test says. */
 describe("gateway: HTTP answers (server without NATS)", () => {
@@ -30,6 +31,7 @@ describe("gateway: HTTP answers (server without NATS)", () => {
   let loaded: boolean;
   let logs: Array<Record<string, unknown>>;
   let app: FastifyInstance;
+  let telemetry: ReturnType<typeof createTelemetry>;
   const secrets: SecretSource = {
     configured: false,
     resolve: () => Promise.reject(new Error("none")),
@@ -37,6 +39,7 @@ describe("gateway: HTTP answers (server without NATS)", () => {
   };
 
   beforeEach(async () => {
+    telemetry = createTelemetry({ version: "test", processMetrics: false });
     written = [];
     ready = true;
     loaded = true;
@@ -59,7 +62,8 @@ describe("gateway: HTTP answers (server without NATS)", () => {
       closing: () => false,
       writers: { get: () => Promise.resolve(writer) } as unknown as Writers,
       verifier: new SignatureVerifier(secrets),
-      metrics: new GatewayMetrics({ ready: () => ready, routes: () => 1 }),
+      metrics: new GatewayMetrics(telemetry.meter, { ready: () => ready, routes: () => 1 }),
+      scrape: () => telemetry.scrape(),
       maxBodyBytes: 64 * 1024 * 1024,
       log: (event, fields) => void logs.push({ event, ...fields }),
     });
