@@ -16,6 +16,8 @@ import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
 import { jsonLog } from "../output.js";
 import { processTelemetry } from "../telemetry.js";
+import { startTracing } from "../../telemetry/tracing.js";
+import { packageVersion } from "../../util/package-root.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { loadCommitted } from "../../git/load-revision.js";
 import { isIntegration } from "../../model/resources.js";
@@ -96,6 +98,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
         const secrets = secretSource({ secretsDir, repo, ...(keysDir ? { keysDir } : {}) });
         // One set of series for the process: --listen's /metrics shows the reconciler's, the worker's and the gateway's.
         const telemetry = processTelemetry();
+        // The in-process worker's and gateway's spans (the reconciler's are its own: runReconcile).
+        const tracing = startTracing({ service: "vrsky-up", version: packageVersion() });
         try {
           let demo: DemoSecret[] = [];
           if (receiverListen) {
@@ -141,7 +145,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     meter: telemetry.meter,
                     log: jsonLog(ctx),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
-                    flow: { secrets, allowPrivateNetworks: true },
+                    flow: { secrets, allowPrivateNetworks: true, tracer: tracing.tracer },
                   });
                   await worker.start();
                 }
@@ -156,6 +160,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     secrets,
                     telemetry,
                     log: jsonLog(ctx),
+                    tracer: tracing.tracer,
                   });
                   await gateway.ready;
                 }
@@ -202,6 +207,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
           if (workerNc) await closeNats(workerNc);
           await server?.stop();
           await telemetry.shutdown();
+          await tracing.shutdown();
         }
       },
     );
