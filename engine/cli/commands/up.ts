@@ -14,7 +14,7 @@ import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
-import { jsonLog } from "../output.js";
+import { eventLog, logSettings } from "../log/event-log.js";
 import { processTelemetry } from "../telemetry.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { loadCommitted } from "../../git/load-revision.js";
@@ -59,6 +59,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         }
         // Every address with the other flags, before any I/O (`off`: that server does not run).
         parseListen(o.listen, "--listen");
+        const logs = logSettings(process.env, ctx.stderr);
         const gatewayListen = o.gatewayListen === "off" ? undefined : parseListen(o.gatewayListen, "--gateway-listen");
         const receiverListen =
           o.receiverListen === "off" ? undefined : parseListen(o.receiverListen, "--receiver-listen");
@@ -79,13 +80,13 @@ export function registerUp(program: Command, ctx: CliContext): void {
           keysDir = resolve(o.data, "keys");
           if (!existsSync(join(keysDir, KEY_FILES.operatorSeed))) {
             initKeys(keysDir);
-            ctx.stderr.write(
+            ctx.stdout.write(
               `created operator keys in ${keysDir} (mode 0600; ignored by git through ${join(keysDir, ".gitignore")})\n`,
             );
           }
           LocalNatsServer.binary();
           const dir = resolve(o.data, "nats");
-          ctx.stderr.write(`starting nats-server (operator mode, JetStream, data in ${dir})…\n`);
+          ctx.stdout.write(`starting nats-server (operator mode, JetStream, data in ${dir})…\n`);
           server = await startOperatorServer(loadKeys(keysDir), { dir });
           url = server.url;
         }
@@ -139,7 +140,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     ...(keysDir ? { identity: workerUser(loadKeys(keysDir), "local").identity } : {}),
                     capacity,
                     meter: telemetry.meter,
-                    log: jsonLog(ctx),
+                    log: eventLog(ctx.stderr, "worker", logs),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
                     flow: { secrets, allowPrivateNetworks: true },
                   });
@@ -155,7 +156,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     listenFlag: "--gateway-listen",
                     secrets,
                     telemetry,
-                    log: jsonLog(ctx),
+                    log: eventLog(ctx.stderr, "gateway", logs),
                   });
                   await gateway.ready;
                 }
