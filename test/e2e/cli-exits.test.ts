@@ -197,6 +197,27 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
     expect(r.stderr).to.contain("another reconciler (leader) holds the leader lease");
   });
 
+  it("a bad LOG_LEVEL or LOG_FORMAT stops every logging command before it connects: exit 2, the variable named", async () => {
+    repo().write("tenants/acme.yaml", tenantYaml("acme")).commit();
+    const silent = await silentServer();
+    const n = ["--nats", silent.url];
+    const commands = [
+      ["worker", ...n],
+      ["gateway", ...n],
+      ["reconcile", "--repo", repo().dir, ...n],
+      ["up", "--repo", repo().dir, ...n],
+    ];
+    const runs = await Promise.all(commands.map((c) => runVrsky(c, 30_000, { LOG_LEVEL: "verbose" })));
+    runs.forEach((r, i) => {
+      expectCodedFailure(r, "VRS_USAGE", commands[i]!.join(" "));
+      expect(r.stderr).to.contain("LOG_LEVEL must be one of trace, debug, info, warn, error, not 'verbose'");
+    });
+    const format = await runVrsky(["worker", ...n], 30_000, { LOG_FORMAT: "xml" });
+    expectCodedFailure(format, "VRS_USAGE");
+    expect(format.stderr).to.contain("LOG_FORMAT must be json or pretty");
+    expect(silent.sockets.size, "nothing connected").to.equal(0);
+  });
+
   // Regression: Node's recursive mkdir loops for ever at full CPU when the parent refuses new entries (ENOENT).
   it("init --keys in a folder that cannot hold one (/proc) exits 2 at once", async function () {
     const r = await runVrsky(["init", "--keys", "/proc/vrsky-keys"], 30_000);
