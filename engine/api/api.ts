@@ -1,0 +1,84 @@
+/**
+ * The read-only status API (`vrsky api`): the HTTP server over the shared read model, the change feed that keeps
+ * it current, and their lifecycle. The NATS connection is the caller's; `close` stops everything else.
+ */
+import type { AddressInfo } from "node:net";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { httpUrl, listenFailure, bindHost, type ListenAddress } from "../util/listen-address.js";
+import { KeyRing } from "./auth.js";
+import { ChangeFeed } from "./events.js";
+import { ApiMetrics } from "./metrics.js";
+import { buildApiServer } from "./server.js";
+import { ApiState, type Log } from "./state.js";
+
+export interface ApiOptions {
+  nc: NatsConnection;
+  listen: ListenAddress;
+  adminKey: string;
+  /** Requests per key (per address without a key) in each window. */
+  rateLimit: { max: number; timeWindowMs: number };
+  version: string;
+  log: Log;
+  /** Changes are gathered this long into one event (default 250 ms). */
+  debounceMs?: number;
+  /** A model is served at most this old without a change seen (default 2 s). */
+  maxAgeMs?: number;
+  keepAliveMs?: number;
+}
+
+export interface Api {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(o: ApiOptions): Promise<Api> {
+  const state = new ApiState(o.nc, { maxAgeMs: o.maxAgeMs ?? 2_000, retryMs: 1_000, log: o.log });
+  const feed = new ChangeFeed({ debounceMs: o.debounceMs ?? 250, onWrite: () => state.invalidate(), log: o.log });
+  let natsUp = true;
+  void (async () => {
+    for await (const s of o.nc.status()) {
+      if (s.type === "disconnect") natsUp = false;
+      else if (s.type === "reconnect") natsUp = true;
+      if (s.type === "disconnect" || s.type === "reconnect") o.log(`nats-${s.type}`, {});
+    }
+  })().catch(() => undefined);
+  state.start();
+  void state.open.then((reader) =>
+    feed.start(reader).catch((e: unknown) => o.log("watch-failed", { error: String(e) })),
+  );
+  const app = await buildApiServer({
+    state,
+    keys: new KeyRing(o.adminKey),
+    feed,
+    metrics: new ApiMetrics(),
+    ready: async () => {
+      if (o.nc.isClosed() || !natsUp) return false;
+      return state.get().then(
+        () => true,
+        () => false,
+      );
+    },
+    rateLimit: o.rateLimit,
+    keepAliveMs: o.keepAliveMs ?? 15_000,
+    version: o.version,
+    log: o.log,
+  });
+  const stop = () => {
+    feed.stop();
+    state.stop();
+  };
+  try {
+    await app.listen({ port: o.listen.port, host: bindHost(o.listen) });
+  } catch (e) {
+    stop();
+    await app.close();
+    throw listenFailure("--listen", o.listen, e);
+  }
+  return {
+    url: httpUrl(app.server.address() as AddressInfo),
+    close: async () => {
+      stop();
+      await app.close();
+    },
+  };
+}

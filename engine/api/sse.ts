@@ -1,0 +1,64 @@
+/**
+ * `GET /api/v1/events`: a server-sent event stream of changes. Each event (`event: change`) names what changed
+ * since the last one — `{"changes":[{"kind":"integration","key":"acme.orders","tenant":"acme"}]}` — and never a
+ * value: a client reads the resource again. A tenant key gets the changes of its own tenant and of the sync state.
+ * Comment lines keep an idle stream open through proxies; streams end when the server closes.
+ */
+import type { ServerResponse } from "node:http";
+import type { FastifyInstance } from "fastify";
+import { visibleChanges, type ChangeFeed } from "./events.js";
+import type { ApiMetrics } from "./metrics.js";
+import { errorResponses } from "./schemas.js";
+
+export function openEventStreams(
+  app: FastifyInstance,
+  d: { feed: Pick<ChangeFeed, "subscribe">; metrics: ApiMetrics; keepAliveMs: number },
+): void {
+  const open = new Set<ServerResponse>();
+  app.addHook("preClose", async () => {
+    for (const res of open) res.end();
+  });
+
+  app.get(
+    "/api/v1/events",
+    {
+      schema: {
+        summary: "A server-sent event stream of changes (text/event-stream)",
+        tags: ["status"],
+        produces: ["text/event-stream"],
+        response: {
+          200: { description: '`event: change` with `data: {"changes":[{kind,key,tenant}]}`', type: "string" },
+          ...errorResponses,
+        },
+      },
+    },
+    (req, reply) => {
+      const principal = req.principal!;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      });
+      res.write("retry: 2000\n: connected\n\n");
+      open.add(res);
+      d.metrics.streamOpened();
+      let id = 0;
+      const unsubscribe = d.feed.subscribe((batch) => {
+        const changes = visibleChanges(batch, principal);
+        if (changes.length === 0) return;
+        res.write(`id: ${++id}\nevent: change\ndata: ${JSON.stringify({ changes })}\n\n`);
+        d.metrics.eventSent();
+      });
+      const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), d.keepAliveMs);
+      res.once("close", () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        open.delete(res);
+        d.metrics.streamClosed();
+      });
+    },
+  );
+}
