@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { expect } from "chai";
+import type { Change } from "../../engine/api/events.js";
 
 export interface Recorded {
   method: string;
@@ -37,7 +38,7 @@ export class ApiClient {
   }
 
   /** GET a JSON resource that must answer 200. */
-  async json<T = any>(path: string, key: string): Promise<T> {
+  async json<T>(path: string, key: string): Promise<T> {
     const r = await this.get(path, key);
     expect(r.status, `${path}: ${r.body}`).to.equal(200);
     return JSON.parse(r.body) as T;
@@ -45,8 +46,22 @@ export class ApiClient {
 }
 
 /** A server-sent event stream: events as they arrive, awaited by predicate. */
+/** The data of one `change` event. */
+export interface ChangeBatch {
+  changes: Change[];
+}
+
+/** The parts of an OpenAPI document the checks read. */
+export interface OpenApiDoc {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<string, { responses?: Record<string, { content?: Record<string, { schema?: object }> }> }>
+  >;
+}
+
 export class EventStream {
-  readonly events: Array<{ id?: string; event?: string; data: any }> = [];
+  readonly events: Array<{ id?: string; event?: string; data: ChangeBatch }> = [];
   private readonly controller = new AbortController();
   private waiters: Array<() => void> = [];
   status = 0;
@@ -83,14 +98,14 @@ export class EventStream {
           const [field, value] = [line.slice(0, at), line.slice(at + 1).trimStart()];
           if (field === "id" || field === "event" || field === "data") e[field] = value;
         }
-        if (e.data !== undefined) this.events.push({ ...e, data: JSON.parse(e.data) });
+        if (e.data !== undefined) this.events.push({ ...e, data: JSON.parse(e.data) as ChangeBatch });
       }
       for (const w of this.waiters.splice(0)) w();
     }
   }
 
   /** The first event (seen or to come) that satisfies `pred`. */
-  async waitFor(pred: (data: any) => boolean, timeoutMs = 10_000): Promise<any> {
+  async waitFor(pred: (data: ChangeBatch) => boolean, timeoutMs = 10_000): Promise<ChangeBatch> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = this.events.find((e) => pred(e.data));
@@ -115,9 +130,9 @@ export class EventStream {
  * document; returns how many were checked. Responses of routes the document does not list (405 to another
  * method, 404 of an unknown path) are skipped.
  */
-export function checkAgainstOpenApi(doc: any, responses: readonly Recorded[]): number {
+export function checkAgainstOpenApi(doc: OpenApiDoc, responses: readonly Recorded[]): number {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  const routes = Object.entries(doc.paths as Record<string, any>).map(([template, item]) => ({
+  const routes = Object.entries(doc.paths).map(([template, item]) => ({
     re: new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`),
     item,
   }));
@@ -128,10 +143,10 @@ export function checkAgainstOpenApi(doc: any, responses: readonly Recorded[]): n
     if (!op) continue;
     const content = op.responses?.[String(r.status)]?.content;
     expect(content, `${r.method} ${r.path} answered ${r.status}, which the document does not list`).to.exist;
-    const schema = content["application/json"]?.schema;
+    const schema = content!["application/json"]?.schema;
     if (!schema) continue;
     const validate = ajv.compile(schema);
-    const ok = validate(JSON.parse(r.body));
+    const ok = validate(JSON.parse(r.body) as unknown);
     expect(
       ok,
       `${r.method} ${r.path} ${r.status}: ${ajv.errorsText(validate.errors)}\n${r.body.slice(0, 500)}`,

@@ -4,8 +4,18 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { startApi, type Api, type ApiOptions } from "../../engine/api/api.js";
 import { openState } from "../../engine/state/open.js";
+import type { Page } from "../../engine/api/pagination.js";
+import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
 import { parseListen } from "../../engine/util/listen-address.js";
-import { ApiClient, checkAgainstOpenApi, checkNoSecrets, EventStream, sha256Hex } from "../helpers/api.js";
+import {
+  ApiClient,
+  checkAgainstOpenApi,
+  type ChangeBatch,
+  type OpenApiDoc,
+  checkNoSecrets,
+  EventStream,
+  sha256Hex,
+} from "../helpers/api.js";
 import { cli } from "../helpers/cli.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, TestNats, useNats, waitForSync } from "../helpers/nats.js";
@@ -70,12 +80,12 @@ describe("vrsky api: change events, rate limits, the command", function () {
         .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders", "  replicas: 2\n"))
         .write("integrations/beta/feed.yaml", integrationYaml("beta", "feed", "  replicas: 2\n"));
       const next = fx.repo.commit("two replicas each");
-      const has = (kind: string, key: string) => (d: any) =>
-        d.changes.some((c: any) => c.kind === kind && c.key === key);
+      const has = (kind: string, key: string) => (d: ChangeBatch) =>
+        d.changes.some((c) => c.kind === kind && c.key === key);
       await admin.waitFor(has("integration", "beta.feed"));
       await admin.waitFor(has("integration", "acme.orders"));
       const seen = await acme.waitFor(has("integration", "acme.orders"));
-      expect(seen.changes.find((c: any) => c.key === "acme.orders")).to.deep.equal({
+      expect(seen.changes.find((c) => c.key === "acme.orders")).to.deep.equal({
         kind: "integration",
         key: "acme.orders",
         tenant: "acme",
@@ -83,17 +93,17 @@ describe("vrsky api: change events, rate limits, the command", function () {
       await acme.waitFor(has("sync", "sync"));
       await waitForSync(fx.nc, appliedAt(next));
       // The admin's stream carried the sync change of the same run: the tenant's stream got its batches too.
-      await admin.waitFor((d) => d.changes.some((c: any) => c.kind === "sync"));
-      const foreign = acme.events.flatMap((e) => e.data.changes).filter((c: any) => c.tenant !== "acme");
+      await admin.waitFor((d) => d.changes.some((c) => c.kind === "sync"));
+      const foreign = acme.events.flatMap((e) => e.data.changes).filter((c) => c.tenant !== "acme");
       expect(
-        foreign.every((c: any) => c.kind === "sync" && c.tenant === null),
+        foreign.every((c) => c.kind === "sync" && c.tenant === null),
         JSON.stringify(foreign),
       ).to.equal(true);
       expect(acme.raw).to.not.include("beta");
       // After the event, the resource reads as changed.
       const orders = await until(
         async () => {
-          const o = await http.json("/api/v1/tenants/acme/integrations/orders", ACME);
+          const o = await http.json<IntegrationItem>("/api/v1/tenants/acme/integrations/orders", ACME);
           return o.lastAppliedRevision === next && o;
         },
         10_000,
@@ -133,7 +143,7 @@ describe("vrsky api: change events, rate limits, the command", function () {
       expect(r.headers.get("retry-after")).to.equal("5");
       await openState(nc);
       await until(async () => (await http.get("/readyz")).status === 200, 10_000, "ready once the buckets exist");
-      expect(await http.json("/api/v1/tenants", ADMIN)).to.deep.equal({ items: [], next: null });
+      expect(await http.json<Page<TenantItem>>("/api/v1/tenants", ADMIN)).to.deep.equal({ items: [], next: null });
     } finally {
       await empty.cleanup();
     }
@@ -141,7 +151,7 @@ describe("vrsky api: change events, rate limits, the command", function () {
 
   it("the OpenAPI document describes every response of this file; none holds a secret", async () => {
     const all = clients.flatMap((c) => c.responses);
-    const doc = await clients[0]!.json("/openapi.json", ADMIN);
+    const doc = await clients[0]!.json<OpenApiDoc>("/openapi.json", ADMIN);
     expect(checkAgainstOpenApi(doc, all)).to.be.greaterThan(10);
     checkNoSecrets(all, [ADMIN, ACME, BETA, sha256Hex(ACME), sha256Hex(BETA)]);
   });
@@ -178,7 +188,7 @@ describe("vrsky api: change events, rate limits, the command", function () {
       const p = new VrskyProcess(["api", "--nats", fx.url, "--admin-key-file", keyFile, "--listen", "127.0.0.1:0"]);
       const ready = await p.waitForLog((e) => e.event === "ready");
       const http = new ApiClient(String(ready.url));
-      expect((await http.json("/api/v1/sync", ADMIN)).sync.lastAppliedRevision).to.be.a("string");
+      expect((await http.json<SyncBody>("/api/v1/sync", ADMIN)).sync!.lastAppliedRevision).to.be.a("string");
       expect((await http.get("/api/v1/sync", ACME)).status).to.equal(200);
       expect(await p.kill("SIGTERM")).to.equal(0);
       expect(p.stderr).to.include('"event":"stopped"');

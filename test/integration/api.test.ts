@@ -2,8 +2,11 @@ import { expect } from "chai";
 import { startApi, type Api } from "../../engine/api/api.js";
 import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
 import { openState } from "../../engine/state/open.js";
+import type { Page } from "../../engine/api/pagination.js";
+import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
+import type { AssignmentView, WorkerView } from "../../engine/views/workers.js";
 import { parseListen } from "../../engine/util/listen-address.js";
-import { ApiClient, checkAgainstOpenApi, checkNoSecrets, sha256Hex } from "../helpers/api.js";
+import { ApiClient, checkAgainstOpenApi, type OpenApiDoc, checkNoSecrets, sha256Hex } from "../helpers/api.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
@@ -72,7 +75,10 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     await until(
       async () => {
         const r = await http.get("/api/v1/assignments", ADMIN);
-        return r.status === 200 && JSON.parse(r.body).items.filter((a: any) => a.worker === "w1").length === 4;
+        return (
+          r.status === 200 &&
+          (JSON.parse(r.body) as Page<AssignmentView>).items.filter((a) => a.worker === "w1").length === 4
+        );
       },
       15_000,
       "4 replicas assigned to w1",
@@ -80,28 +86,30 @@ describe("vrsky api: the read-only status API over a reconciled state", function
   });
 
   it("GET /api/v1/sync: revisions, conditions and the last run", async () => {
-    const s = await http.json("/api/v1/sync", ADMIN);
+    const s = await http.json<SyncBody>("/api/v1/sync", ADMIN);
     expect(s.ready).to.equal(true);
     expect(s.sync).to.include({ branch: "main", observedRevision: rev, lastAppliedRevision: rev });
-    expect(s.sync.conditions.map((c: any) => c.type)).to.have.members(["Ready", "Reconciling", "Stalled"]);
-    expect(s.sync.lastRun).to.include({ revision: rev, errorCount: 0 });
+    expect(s.sync!.conditions.map((c) => c.type)).to.have.members(["Ready", "Reconciling", "Stalled"]);
+    expect(s.sync!.lastRun).to.include({ revision: rev, errorCount: 0 });
     expect(s.counts).to.deep.equal({ tenants: 2, integrations: 3 });
-    const mine = await http.json("/api/v1/sync", ACME);
+    const mine = await http.json<SyncBody>("/api/v1/sync", ACME);
     expect(mine.counts, "a tenant key counts its own").to.deep.equal({ tenants: 1, integrations: 2 });
   });
 
   it("GET /api/v1/tenants and /tenants/{tenant}: the admin sees all, a tenant key its own", async () => {
-    const all = await http.json("/api/v1/tenants", ADMIN);
-    expect(all.items.map((t: any) => [t.name, t.integrations])).to.deep.equal([
+    const all = await http.json<Page<TenantItem>>("/api/v1/tenants", ADMIN);
+    expect(all.items.map((t) => [t.name, t.integrations])).to.deep.equal([
       ["acme", 2],
       ["beta", 1],
     ]);
     expect(all.next).to.equal(null);
     expect(all.items[0]).to.include({ suspended: false, lastAppliedRevision: rev });
-    expect(all.items[0].conditions).to.deep.equal([{ type: "Ready", status: "True", reason: "Applied" }]);
-    expect((await http.json("/api/v1/tenants", ACME)).items.map((t: any) => t.name)).to.deep.equal(["acme"]);
-    expect((await http.json("/api/v1/tenants/beta", ADMIN)).name).to.equal("beta");
-    expect((await http.json("/api/v1/tenants/acme", ACME)).name).to.equal("acme");
+    expect(all.items[0]!.conditions).to.deep.equal([{ type: "Ready", status: "True", reason: "Applied" }]);
+    expect((await http.json<Page<TenantItem>>("/api/v1/tenants", ACME)).items.map((t) => t.name)).to.deep.equal([
+      "acme",
+    ]);
+    expect((await http.json<TenantItem>("/api/v1/tenants/beta", ADMIN)).name).to.equal("beta");
+    expect((await http.json<TenantItem>("/api/v1/tenants/acme", ACME)).name).to.equal("acme");
   });
 
   it("another tenant's resource is 404 with exactly the body and headers of a missing one", async () => {
@@ -123,20 +131,20 @@ describe("vrsky api: the read-only status API over a reconciled state", function
   });
 
   it("GET /api/v1/integrations (?tenant=) and one integration: conditions, replicas and their workers", async () => {
-    const all = await http.json("/api/v1/integrations", ADMIN);
-    expect(all.items.map((i: any) => i.key)).to.deep.equal(["acme.orders", "acme.pings", "beta.feed"]);
-    expect((await http.json("/api/v1/integrations?tenant=beta", ADMIN)).items.map((i: any) => i.key)).to.deep.equal([
-      "beta.feed",
-    ]);
-    const acme = await http.json("/api/v1/integrations", ACME);
-    expect(acme.items.map((i: any) => i.key)).to.deep.equal(["acme.orders", "acme.pings"]);
-    const foreign = await http.json("/api/v1/integrations?tenant=beta", ACME);
-    const none = await http.json("/api/v1/integrations?tenant=nope", ACME);
+    const all = await http.json<Page<IntegrationItem>>("/api/v1/integrations", ADMIN);
+    expect(all.items.map((i) => i.key)).to.deep.equal(["acme.orders", "acme.pings", "beta.feed"]);
+    expect(
+      (await http.json<Page<IntegrationItem>>("/api/v1/integrations?tenant=beta", ADMIN)).items.map((i) => i.key),
+    ).to.deep.equal(["beta.feed"]);
+    const acme = await http.json<Page<IntegrationItem>>("/api/v1/integrations", ACME);
+    expect(acme.items.map((i) => i.key)).to.deep.equal(["acme.orders", "acme.pings"]);
+    const foreign = await http.json<Page<IntegrationItem>>("/api/v1/integrations?tenant=beta", ACME);
+    const none = await http.json<Page<IntegrationItem>>("/api/v1/integrations?tenant=nope", ACME);
     expect(foreign).to.deep.equal(none).and.deep.equal({ items: [], next: null });
 
-    const orders = await http.json("/api/v1/tenants/acme/integrations/orders", ACME);
+    const orders = await http.json<IntegrationItem>("/api/v1/tenants/acme/integrations/orders", ACME);
     expect(orders).to.include({ tenant: "acme", name: "orders", key: "acme.orders", lastAppliedRevision: rev });
-    expect(orders.replicas.map((r: any) => [r.replica, r.worker, r.state])).to.deep.equal([
+    expect(orders.replicas.map((r) => [r.replica, r.worker, r.state])).to.deep.equal([
       [0, "w1", "pending"],
       [1, "w1", "pending"],
     ]);
@@ -145,17 +153,20 @@ describe("vrsky api: the read-only status API over a reconciled state", function
   });
 
   it("lists paginate in a stable order by key: ?limit= and the next cursor, 400 for a bad one", async () => {
-    const first = await http.json("/api/v1/integrations?limit=2", ADMIN);
-    expect(first.items.map((i: any) => i.key)).to.deep.equal(["acme.orders", "acme.pings"]);
+    const first = await http.json<Page<IntegrationItem>>("/api/v1/integrations?limit=2", ADMIN);
+    expect(first.items.map((i) => i.key)).to.deep.equal(["acme.orders", "acme.pings"]);
     expect(first.next).to.be.a("string");
-    const second = await http.json(`/api/v1/integrations?limit=2&cursor=${first.next}`, ADMIN);
-    expect(second.items.map((i: any) => i.key)).to.deep.equal(["beta.feed"]);
+    const second = await http.json<Page<IntegrationItem>>(`/api/v1/integrations?limit=2&cursor=${first.next}`, ADMIN);
+    expect(second.items.map((i) => i.key)).to.deep.equal(["beta.feed"]);
     expect(second.next).to.equal(null);
     const replicas: string[] = [];
     let next: string | null = null;
     do {
-      const p: any = await http.json(`/api/v1/assignments?limit=1${next ? `&cursor=${next}` : ""}`, ADMIN);
-      replicas.push(...p.items.map((a: any) => a.key));
+      const p: Page<AssignmentView> = await http.json<Page<AssignmentView>>(
+        `/api/v1/assignments?limit=1${next ? `&cursor=${next}` : ""}`,
+        ADMIN,
+      );
+      replicas.push(...p.items.map((a) => a.key));
       next = p.next;
     } while (next);
     expect(replicas).to.deep.equal(["acme.orders.0", "acme.orders.1", "acme.pings.0", "beta.feed.0"]);
@@ -167,14 +178,14 @@ describe("vrsky api: the read-only status API over a reconciled state", function
   });
 
   it("GET /api/v1/workers: the admin key only (no session); /assignments: a tenant key sees its own", async () => {
-    const w = await http.json("/api/v1/workers", ADMIN);
+    const w = await http.json<Page<WorkerView>>("/api/v1/workers", ADMIN);
     expect(w.items).to.have.length(1);
     expect(w.items[0]).to.include({ id: "w1", state: "active", capacity: 10, assigned: 4 });
     expect(w.items[0]).to.not.have.property("session");
     const denied = await http.get("/api/v1/workers", ACME);
     expect(denied.status).to.equal(403);
-    const mine = await http.json("/api/v1/assignments", BETA);
-    expect(mine.items.map((a: any) => a.key)).to.deep.equal(["beta.feed.0"]);
+    const mine = await http.json<Page<AssignmentView>>("/api/v1/assignments", BETA);
+    expect(mine.items.map((a) => a.key)).to.deep.equal(["beta.feed.0"]);
     expect(mine.items[0]).to.include({ tenant: "beta", integration: "feed", worker: "w1", state: "pending" });
   });
 
@@ -221,24 +232,24 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     await waitForSync(fx.nc, (s) => s.observedRevision === bad);
     const s = await until(
       async () => {
-        const body = await http.json("/api/v1/sync", ADMIN);
-        return body.sync.observedRevision === bad && body;
+        const body = await http.json<SyncBody>("/api/v1/sync", ADMIN);
+        return body.sync!.observedRevision === bad && body;
       },
       10_000,
       "the API shows the invalid commit",
     );
     expect(s.ready).to.equal(false);
-    expect(s.sync.lastAppliedRevision).to.equal(rev);
-    const files = s.sync.lastRun.errors.map((e: any) => e.file);
+    expect(s.sync!.lastAppliedRevision).to.equal(rev);
+    const files = s.sync!.lastRun.errors.map((e) => e.file);
     expect(files).to.include.members(["integrations/acme/pings.yaml", "integrations/beta/feed.yaml"]);
-    for (const e of s.sync.lastRun.errors) {
+    for (const e of s.sync!.lastRun.errors) {
       expect(e.line).to.be.a("number").greaterThan(0);
       expect(e.code).to.match(/^VRS_/);
     }
-    const acme = await http.json("/api/v1/sync", ACME);
-    expect(acme.sync.lastRun.errors.map((e: any) => e.file)).to.deep.equal(["integrations/acme/pings.yaml"]);
-    expect(acme.sync.lastRun.message).to.equal("");
-    expect(acme.sync.conditions.every((c: any) => c.message === "")).to.equal(true);
+    const acme = await http.json<SyncBody>("/api/v1/sync", ACME);
+    expect(acme.sync!.lastRun.errors.map((e) => e.file)).to.deep.equal(["integrations/acme/pings.yaml"]);
+    expect(acme.sync!.lastRun.message).to.equal("");
+    expect(acme.sync!.conditions.every((c) => c.message === "")).to.equal(true);
     fx.repo
       .write("integrations/beta/feed.yaml", integrationYaml("beta", "feed"))
       .write("integrations/acme/pings.yaml", integrationYaml("acme", "pings"));
@@ -247,7 +258,7 @@ describe("vrsky api: the read-only status API over a reconciled state", function
   });
 
   it("the OpenAPI document describes every response of this file (validated with ajv)", async () => {
-    const doc = await http.json("/openapi.json", ADMIN);
+    const doc = await http.json<OpenApiDoc>("/openapi.json", ADMIN);
     expect(doc.openapi).to.equal("3.1.0");
     expect(Object.keys(doc.paths)).to.include.members([
       "/api/v1/sync",
