@@ -21,8 +21,6 @@ export interface ApiOptions {
   log: Log;
   /** Changes are gathered this long into one event (default 250 ms). */
   debounceMs?: number;
-  /** A model is served at most this old without a change seen (default 2 s). */
-  maxAgeMs?: number;
   keepAliveMs?: number;
 }
 
@@ -32,8 +30,8 @@ export interface Api {
 }
 
 export async function startApi(o: ApiOptions): Promise<Api> {
-  const state = new ApiState(o.nc, { maxAgeMs: o.maxAgeMs ?? 2_000, retryMs: 1_000, log: o.log });
-  const feed = new ChangeFeed({ debounceMs: o.debounceMs ?? 250, onWrite: () => state.invalidate(), log: o.log });
+  const feed = new ChangeFeed(o.debounceMs ?? 250);
+  const state = new ApiState(o.nc, { retryMs: 1_000, onWrite: (bucket, key) => feed.seen(bucket, key), log: o.log });
   let natsUp = true;
   void (async () => {
     for await (const s of o.nc.status()) {
@@ -42,22 +40,13 @@ export async function startApi(o: ApiOptions): Promise<Api> {
       if (s.type === "disconnect" || s.type === "reconnect") o.log(`nats-${s.type}`, {});
     }
   })().catch(() => undefined);
-  state.start();
-  void state.open.then((reader) =>
-    feed.start(reader).catch((e: unknown) => o.log("watch-failed", { error: String(e) })),
-  );
+  await state.start();
   const app = await buildApiServer({
     state,
     keys: new KeyRing(o.adminKey),
     feed,
     metrics: new ApiMetrics(),
-    ready: async () => {
-      if (o.nc.isClosed() || !natsUp) return false;
-      return state.get().then(
-        () => true,
-        () => false,
-      );
-    },
+    ready: () => !o.nc.isClosed() && natsUp && state.isOpen,
     rateLimit: o.rateLimit,
     keepAliveMs: o.keepAliveMs ?? 15_000,
     version: o.version,

@@ -1,17 +1,12 @@
 /**
- * The change feed behind `GET /api/v1/events`: one long-lived watch (new writes only) on each of the buckets the
+ * The change feed behind `GET /api/v1/events`: the writes the state copies see (state.ts) on the buckets the
  * API's resources come from, debounced into batches. A batch names what changed (kind and key, never a value);
  * each stream gets the changes its principal may see. Heartbeats of workers change `vrsky-workers` every few
  * seconds: debouncing folds them into one change per worker per batch.
  */
-import { KvWatchInclude, type KvWatchEntry } from "@nats-io/kv";
-import type { QueuedIterator } from "@nats-io/nats-core";
 import { parseAssignmentKey, STATUS_KEYS } from "../contract/keys.js";
-import { errorMessage } from "../errors/errors.js";
-import type { StateReader } from "../state/read-only.js";
 import { sees, type Principal } from "./auth.js";
 import { tenantOfKey } from "./resources.js";
-import type { Log } from "./state.js";
 
 export type ChangeKind = "sync" | "placement" | "tenant" | "integration" | "worker" | "assignment";
 
@@ -23,7 +18,7 @@ export interface Change {
   tenant: string | null;
 }
 
-/** Watched buckets, and the change a key of each is. */
+/** The buckets whose writes the stream names. */
 const WATCHED = ["status", "tenants", "integrations", "workers", "assignments"] as const;
 
 /** The change a write at `key` of `bucket` is; undefined for a key the API does not show. */
@@ -54,41 +49,19 @@ export function visibleChanges(batch: readonly Change[], p: Principal): Change[]
 export type BatchListener = (batch: readonly Change[]) => void;
 
 export class ChangeFeed {
-  private readonly iters: Array<QueuedIterator<KvWatchEntry>> = [];
   private readonly listeners = new Set<BatchListener>();
   private pending = new Map<string, Change>();
   private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
 
-  constructor(
-    private readonly o: {
-      debounceMs: number;
-      /** Called at every write seen, at once (before the debounce): the API reads the state again. */
-      onWrite: () => void;
-      log: Log;
-    },
-  ) {}
+  constructor(private readonly debounceMs: number) {}
 
-  async start(reader: StateReader): Promise<void> {
-    for (const bucket of WATCHED) {
-      const iter = await reader[bucket].watch({ key: ">", include: KvWatchInclude.UpdatesOnly });
-      if (this.stopped) {
-        iter.stop();
-        return;
-      }
-      this.iters.push(iter);
-      void (async () => {
-        for await (const e of iter) this.seen(bucket, e.key);
-      })().catch((e: unknown) => this.o.log("watch-failed", { bucket, error: errorMessage(e) }));
-    }
-  }
-
-  private seen(bucket: (typeof WATCHED)[number], key: string): void {
-    this.o.onWrite();
-    const c = changeOf(bucket, key);
+  /** A write to `key` of a copied bucket (state.ts); writes to buckets the stream does not name are ignored. */
+  seen(bucket: string, key: string): void {
+    if (!(WATCHED as readonly string[]).includes(bucket)) return;
+    const c = changeOf(bucket as (typeof WATCHED)[number], key);
     if (!c) return;
     this.pending.set(`${c.kind} ${c.key}`, c);
-    this.timer ??= setTimeout(() => this.flush(), this.o.debounceMs);
+    this.timer ??= setTimeout(() => this.flush(), this.debounceMs);
   }
 
   private flush(): void {
@@ -104,9 +77,7 @@ export class ChangeFeed {
   }
 
   stop(): void {
-    this.stopped = true;
     clearTimeout(this.timer);
-    for (const i of this.iters) i.stop();
     this.listeners.clear();
   }
 }

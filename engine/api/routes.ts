@@ -20,7 +20,7 @@ import type { ApiModel } from "./state.js";
 
 type Req<Q = unknown, P = unknown> = FastifyRequest<{ Querystring: Q; Params: P }>;
 
-export function registerResources(app: FastifyInstance, state: { get(): Promise<ApiModel> }): void {
+export function registerResources(app: FastifyInstance, state: { get(): ApiModel }): void {
   const schema = (summary: string, ok: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     schema: { summary, tags: ["status"], response: { 200: ok, ...errorResponses }, ...extra },
   });
@@ -33,21 +33,21 @@ export function registerResources(app: FastifyInstance, state: { get(): Promise<
   app.get(
     "/api/v1/sync",
     schema("The sync state: revisions, conditions, the last run and its errors", syncSchema),
-    async (req) => syncBody((await state.get()).view, req.principal!),
+    async (req) => syncBody(state.get().view, req.principal!),
   );
 
   app.get(
     "/api/v1/tenants",
     schema("The tenants the key sees, by name", pageSchema(tenantSchema), { querystring: pageQuery }),
     async (req: Req<PageQuery>, reply) =>
-      page(reply, tenantItems((await state.get()).view, req.principal!), (t) => t.name, req.query),
+      page(reply, tenantItems(state.get().view, req.principal!), (t) => t.name, req.query),
   );
 
   app.get(
     "/api/v1/tenants/:tenant",
     schema("One tenant", tenantSchema, { params: tenantParams }),
     async (req: Req<unknown, { tenant: string }>, reply) => {
-      const t = tenantItems((await state.get()).view, req.principal!).find((x) => x.name === req.params.tenant);
+      const t = tenantItems(state.get().view, req.principal!).find((x) => x.name === req.params.tenant);
       return t ?? sendJson(reply, 404, NOT_FOUND_BODY);
     },
   );
@@ -59,7 +59,7 @@ export function registerResources(app: FastifyInstance, state: { get(): Promise<
     }),
     async (req: Req<PageQuery & { tenant?: string }>, reply) => {
       const { tenant, ...q } = req.query;
-      return page(reply, integrationItems((await state.get()).view, req.principal!, tenant), (i) => i.key, q);
+      return page(reply, integrationItems(state.get().view, req.principal!, tenant), (i) => i.key, q);
     },
   );
 
@@ -70,7 +70,7 @@ export function registerResources(app: FastifyInstance, state: { get(): Promise<
     }),
     async (req: Req<unknown, { tenant: string; name: string }>, reply) => {
       const { tenant, name } = req.params;
-      const i = integrationItems((await state.get()).view, req.principal!, tenant).find((x) => x.name === name);
+      const i = integrationItems(state.get().view, req.principal!, tenant).find((x) => x.name === name);
       return i ?? sendJson(reply, 404, NOT_FOUND_BODY);
     },
   );
@@ -83,7 +83,7 @@ export function registerResources(app: FastifyInstance, state: { get(): Promise<
     }),
     async (req: Req<PageQuery>, reply) => {
       if (req.principal!.kind !== "admin") return problem(reply, 403, "forbidden: workers need the admin key");
-      return page(reply, workerItems((await state.get()).view), (w) => w.id, req.query);
+      return page(reply, workerItems(state.get().view), (w) => w.id, req.query);
     },
   );
 
@@ -97,6 +97,6 @@ export function registerResources(app: FastifyInstance, state: { get(): Promise<
       },
     ),
     async (req: Req<PageQuery>, reply) =>
-      page(reply, assignmentItems((await state.get()).view, req.principal!), (a) => a.key, req.query),
+      page(reply, assignmentItems(state.get().view, req.principal!), (a) => a.key, req.query),
   );
 }

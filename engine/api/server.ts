@@ -17,12 +17,12 @@ import { NOT_FOUND_BODY, problem, sendJson, UNAUTHORIZED_BODY } from "./replies.
 import { StateUnavailable, type ApiModel, type Log } from "./state.js";
 
 export interface ApiServerDeps {
-  state: { get(): Promise<ApiModel> };
+  state: { get(): ApiModel };
   keys: KeyRing;
   feed: Pick<ChangeFeed, "subscribe">;
   metrics: ApiMetrics;
   /** What `/readyz` answers: NATS connected and a state read succeeds. */
-  ready: () => Promise<boolean>;
+  ready: () => boolean;
   rateLimit: { max: number; timeWindowMs: number };
   /** Comment lines on an idle event stream, so proxies keep it open. */
   keepAliveMs: number;
@@ -95,7 +95,7 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
   const probe = { schema: { hide: true }, config: { rateLimit: false } } as const;
   app.get("/healthz", probe, (_req, reply) => reply.type("text/plain").send("ok\n"));
   app.get("/readyz", probe, async (_req, reply) => {
-    const ready = await d.ready();
+    const ready = d.ready();
     return reply
       .code(ready ? 200 : 503)
       .type("text/plain")
@@ -110,7 +110,7 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
     if (key === undefined) return;
     let p = d.keys.identify(key, () => undefined);
     if (!p) {
-      const model = await d.state.get();
+      const model = d.state.get();
       p = d.keys.identify(key, () => model.tenantKeys);
     }
     req.principal = p ?? null;

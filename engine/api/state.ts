@@ -1,16 +1,17 @@
 /**
- * The API's view of the state: the shared read model (engine/views) over read-only state access, read once per
- * change and served from memory in between. The change feed invalidates it; it is also read again when older
- * than `maxAgeMs`, which covers the buckets the feed does not watch (claims, message counters, the lease).
- * Until the platform buckets exist (an API started before its first reconciler), it keeps trying to open them.
+ * The API's view of the state: the shared read model (engine/views) built from copies of the buckets that
+ * long-lived watches keep current (copies.ts), rebuilt on the first request after a write and served from memory
+ * in between. Until the platform buckets exist (an API started before its first reconciler), it keeps trying to
+ * open them, and every resource answers 503. While NATS is away it serves the state it saw last (and `/readyz`
+ * says not ready).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { TenantResource } from "../model/resources.js";
 import { errorMessage, isVrskyError } from "../errors/errors.js";
-import { openStateReader, type StateReader } from "../state/read-only.js";
-import { readStatusSnapshot } from "../views/snapshot.js";
+import { openStateReader } from "../state/read-only.js";
 import { buildStatus, type StatusView } from "../views/status.js";
 import { indexTenantKeys, type TenantKey, type TenantKeyIndex } from "./auth.js";
+import { StateCopies, type CopiedBucket } from "./copies.js";
 
 export interface ApiModel {
   view: StatusView;
@@ -23,48 +24,53 @@ export type Log = (event: string, fields?: Record<string, unknown>) => void;
 export class StateUnavailable extends Error {}
 
 export interface ApiStateOptions {
-  /** Serve a model at most this old (ms) even when no change was seen. */
-  maxAgeMs: number;
   /** Between two attempts to open the state while it does not exist. */
   retryMs: number;
+  /** Hears every write to a copied bucket once its copy is current. */
+  onWrite: (bucket: CopiedBucket, key: string) => void;
   log: Log;
 }
 
 export class ApiState {
-  private reader: StateReader | undefined;
-  private model: { value: ApiModel; at: number; generation: number } | undefined;
-  private reading: Promise<ApiModel> | undefined;
+  private copies: StateCopies | undefined;
+  private ready = false;
+  private model: { value: ApiModel; generation: number } | undefined;
   private generation = 0;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
-  private lastOpenError = "";
-  private readonly opened: Promise<StateReader>;
-  private resolveOpened!: (r: StateReader) => void;
+  private lastOpenError = "the state is not open yet";
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly o: ApiStateOptions,
-  ) {
-    this.opened = new Promise((r) => (this.resolveOpened = r));
+  ) {}
+
+  /** Opens the state: resolves after the first attempt, and keeps trying in the background when it failed. */
+  start(): Promise<void> {
+    return this.tryOpen();
   }
 
-  /** Resolves with the reader once the state is open (never, when stopped before). */
-  get open(): Promise<StateReader> {
-    return this.opened;
-  }
-
-  /** Starts opening the state; returns at once. */
-  start(): void {
-    void this.tryOpen();
+  /** Whether the copies hold the state (false before it exists). */
+  get isOpen(): boolean {
+    return this.ready;
   }
 
   private async tryOpen(): Promise<void> {
     if (this.stopped) return;
+    let copies: StateCopies | undefined;
     try {
-      this.reader = await openStateReader(this.nc);
+      copies = new StateCopies(await openStateReader(this.nc));
+      this.copies = copies;
+      await copies.start((bucket, key) => {
+        this.generation++;
+        this.o.onWrite(bucket, key);
+      });
+      if (this.stopped) return copies.stop();
+      this.ready = true;
       this.o.log("state-open", {});
-      this.resolveOpened(this.reader);
     } catch (e) {
+      copies?.stop();
+      this.copies = undefined;
       const why = isVrskyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
       if (why !== this.lastOpenError) this.o.log("state-unavailable", { error: why, retryMs: this.o.retryMs });
       this.lastOpenError = why;
@@ -72,43 +78,27 @@ export class ApiState {
     }
   }
 
-  /** Something changed: the next request reads the state again. */
-  invalidate(): void {
-    this.generation++;
-  }
-
-  /** The current model, read again when a change was seen or it is older than `maxAgeMs`. */
-  async get(): Promise<ApiModel> {
-    const m = this.model;
-    if (m && m.generation === this.generation && Date.now() - m.at < this.o.maxAgeMs) return m.value;
-    this.reading ??= this.read().finally(() => (this.reading = undefined));
-    return this.reading;
-  }
-
-  private async read(): Promise<ApiModel> {
-    if (!this.reader) throw new StateUnavailable(this.lastOpenError || "the state is not open yet");
+  /** The current model: built again after a write, else the one built last. */
+  get(): ApiModel {
+    if (!this.ready || !this.copies) throw new StateUnavailable(this.lastOpenError);
+    if (this.model?.generation === this.generation) return this.model.value;
     const generation = this.generation;
-    const at = Date.now();
-    let value: ApiModel;
-    try {
-      const snapshot = await readStatusSnapshot(this.reader);
-      const keys: TenantKey[] = [];
-      for (const { key, value: r } of snapshot.tenants) {
-        const spec = (r.resource as TenantResource | null)?.spec;
-        for (const k of Array.isArray(spec?.apiKeys) ? spec.apiKeys : [])
-          if (typeof k?.sha256 === "string" && typeof k.name === "string")
-            keys.push({ tenant: key, name: k.name, sha256: k.sha256 });
-      }
-      value = { view: buildStatus(snapshot).view, tenantKeys: indexTenantKeys(keys) };
-    } catch (e) {
-      throw new StateUnavailable(errorMessage(e));
+    const snapshot = this.copies.snapshot();
+    const keys: TenantKey[] = [];
+    for (const { key, value: r } of snapshot.tenants) {
+      const spec = (r.resource as TenantResource | null)?.spec;
+      for (const k of Array.isArray(spec?.apiKeys) ? spec.apiKeys : [])
+        if (typeof k?.sha256 === "string" && typeof k.name === "string")
+          keys.push({ tenant: key, name: k.name, sha256: k.sha256 });
     }
-    this.model = { value, at, generation };
+    const value = { view: buildStatus(snapshot).view, tenantKeys: indexTenantKeys(keys) };
+    this.model = { value, generation };
     return value;
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    this.copies?.stop();
   }
 }
