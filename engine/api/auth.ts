@@ -8,7 +8,10 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
-export type Principal = { kind: "admin" } | { kind: "tenant"; tenant: string; keyName: string };
+export type Principal =
+  | { kind: "admin" }
+  /** `digest`: the hex SHA-256 of the key, to check later that the tenant still lists it. */
+  | { kind: "tenant"; tenant: string; keyName: string; digest: string };
 
 /** A tenant key as committed: its tenant, its name and the hex SHA-256 of the key. */
 export interface TenantKey {
@@ -56,15 +59,21 @@ export class KeyRing {
   identify(key: string, tenants: () => TenantKeyIndex | undefined): Principal | undefined {
     const digest = sha256(key);
     if (timingSafeEqual(digest, this.admin)) return { kind: "admin" };
-    const hit = tenants()?.get(digest.toString("hex"));
+    const hex = digest.toString("hex");
+    const hit = tenants()?.get(hex);
     if (!hit || !timingSafeEqual(hit.digest, digest)) return undefined;
-    return { kind: "tenant", tenant: hit.tenant, keyName: hit.name };
+    return { kind: "tenant", tenant: hit.tenant, keyName: hit.name, digest: hex };
   }
 
   /** What the rate limit counts a principal's requests under (never the key itself). */
   static rateKey(p: Principal): string {
     return p.kind === "admin" ? "admin" : `tenant:${p.tenant}:${p.keyName}`;
   }
+}
+
+/** Whether the principal's key still opens the API (a tenant key stops once a commit removed it). */
+export function stillValid(p: Principal, tenants: TenantKeyIndex): boolean {
+  return p.kind === "admin" || tenants.get(p.digest)?.tenant === p.tenant;
 }
 
 /** Whether `p` may see what belongs to `tenant`. */

@@ -83,7 +83,7 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (err.statusCode === 429) return problem(reply, 429, err.message || "too many requests");
     if (err instanceof StateUnavailable) {
-      d.log("state-unavailable", { url: req.routeOptions.url, error: err.message });
+      // Logged once per distinct reason by the state itself, not per request.
       reply.header("retry-after", "5");
       return problem(reply, 503, "the state cannot be read now; retry later");
     }

@@ -2,17 +2,20 @@
  * `GET /api/v1/events`: a server-sent event stream of changes. Each event (`event: change`) names what changed
  * since the last one — `{"changes":[{"kind":"integration","key":"acme.orders","tenant":"acme"}]}` — and never a
  * value: a client reads the resource again. A tenant key gets the changes of its own tenant and of the sync state.
- * Comment lines keep an idle stream open through proxies; streams end when the server closes.
+ * Comment lines keep an idle stream open through proxies; streams end when the server closes, and a tenant key's
+ * streams end once a commit removed the key.
  */
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
+import { stillValid } from "./auth.js";
 import { visibleChanges, type ChangeFeed } from "./events.js";
 import type { ApiMetrics } from "./metrics.js";
 import { errorResponses } from "./schemas.js";
+import type { ApiModel } from "./state.js";
 
 export function openEventStreams(
   app: FastifyInstance,
-  d: { feed: Pick<ChangeFeed, "subscribe">; metrics: ApiMetrics; keepAliveMs: number },
+  d: { feed: Pick<ChangeFeed, "subscribe">; state: { get(): ApiModel }; metrics: ApiMetrics; keepAliveMs: number },
 ): void {
   const open = new Set<ServerResponse>();
   app.addHook("preClose", async () => {
@@ -47,6 +50,8 @@ export function openEventStreams(
       d.metrics.streamOpened();
       let id = 0;
       const unsubscribe = d.feed.subscribe((batch) => {
+        // A tenant key removed by a commit ends its streams: the client reconnects and gets 401.
+        if (!stillValid(principal, d.state.get().tenantKeys)) return void res.end();
         const changes = visibleChanges(batch, principal);
         if (changes.length === 0) return;
         res.write(`id: ${++id}\nevent: change\ndata: ${JSON.stringify({ changes })}\n\n`);

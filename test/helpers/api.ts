@@ -66,6 +66,8 @@ export class EventStream {
   private waiters: Array<() => void> = [];
   status = 0;
   contentType = "";
+  /** The server ended the stream. */
+  ended = false;
   raw = "";
 
   static async open(base: string, key: string): Promise<EventStream> {
@@ -76,7 +78,10 @@ export class EventStream {
     });
     s.status = res.status;
     s.contentType = res.headers.get("content-type") ?? "";
-    void s.read(res).catch(() => undefined);
+    void s
+      .read(res)
+      .then(() => (s.ended = true))
+      .catch(() => undefined);
     return s;
   }
 

@@ -116,6 +116,28 @@ describe("vrsky api: change events, rate limits, the command", function () {
     }
   });
 
+  it("a tenant key removed by a commit: its stream ends and its requests are 401; added back, it works again", async () => {
+    const http = await api();
+    expect((await http.get("/api/v1/tenants", ACME)).status).to.equal(200);
+    const stream = await EventStream.open(http.base, ACME);
+    try {
+      fx.repo.write("tenants/acme.yaml", tenantYaml("acme"));
+      const removed = fx.repo.commit("acme's key removed");
+      await waitForSync(fx.nc, appliedAt(removed));
+      await until(
+        async () => (await http.get("/api/v1/tenants", ACME)).status === 401,
+        10_000,
+        "401 for the removed key",
+      );
+      await until(() => stream.ended, 10_000, "the removed key's stream ended");
+    } finally {
+      stream.close();
+    }
+    fx.repo.write("tenants/acme.yaml", tenantWithKey("acme", ACME));
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit("acme's key back")));
+    await until(async () => (await http.get("/api/v1/tenants", ACME)).status === 200, 10_000, "200 for the key again");
+  });
+
   it("rate limit per key: 429 with Retry-After past the limit; other keys are not affected", async () => {
     const http = await api({ rateLimit: { max: 3, timeWindowMs: 60_000 } });
     for (let i = 0; i < 3; i++) expect((await http.get("/api/v1/tenants", ACME)).status).to.equal(200);

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { bearerKey, indexTenantKeys, KeyRing, sha256 } from "../../../engine/api/auth.js";
+import { bearerKey, indexTenantKeys, KeyRing, sha256, stillValid } from "../../../engine/api/auth.js";
 import { changeOf, visibleChanges, type Change } from "../../../engine/api/events.js";
 import { encodeCursor, MAX_LIMIT, pageProblem, paginate } from "../../../engine/api/pagination.js";
 import { readAdminKey, rateLimitFlag } from "../../../engine/cli/commands/api.js";
@@ -20,7 +20,12 @@ describe("status API core: keys, pages, changes, flags", () => {
 
     it("the admin key, a tenant's key (its digest in any case), unknown keys", () => {
       expect(ring.identify("the-admin-key-0123456789", () => undefined)).to.deep.equal({ kind: "admin" });
-      expect(ring.identify("acme-key", () => index)).to.deep.equal({ kind: "tenant", tenant: "acme", keyName: "ci" });
+      expect(ring.identify("acme-key", () => index)).to.deep.equal({
+        kind: "tenant",
+        tenant: "acme",
+        keyName: "ci",
+        digest: hex("acme-key"),
+      });
       expect(ring.identify("beta-key", () => index)).to.include({ tenant: "beta" });
       expect(
         ring.identify("acme-key", () => undefined),
@@ -31,6 +36,14 @@ describe("status API core: keys, pages, changes, flags", () => {
         ring.identify(hex("acme-key"), () => index),
         "the digest is not the key",
       ).to.equal(undefined);
+    });
+
+    it("a tenant key stays valid while its tenant lists it", () => {
+      const p = ring.identify("acme-key", () => index)!;
+      expect(stillValid(p, index)).to.equal(true);
+      expect(stillValid(p, indexTenantKeys([]))).to.equal(false);
+      expect(stillValid(p, indexTenantKeys([{ tenant: "beta", name: "ci", sha256: hex("acme-key") }]))).to.equal(false);
+      expect(stillValid({ kind: "admin" }, indexTenantKeys([]))).to.equal(true);
     });
 
     it("a key two tenants list belongs to neither; a malformed digest is ignored", () => {
@@ -47,7 +60,9 @@ describe("status API core: keys, pages, changes, flags", () => {
 
     it("rate limits count per tenant key or admin, never by the key's text", () => {
       expect(KeyRing.rateKey({ kind: "admin" })).to.equal("admin");
-      expect(KeyRing.rateKey({ kind: "tenant", tenant: "acme", keyName: "ci" })).to.equal("tenant:acme:ci");
+      expect(KeyRing.rateKey({ kind: "tenant", tenant: "acme", keyName: "ci", digest: "x" })).to.equal(
+        "tenant:acme:ci",
+      );
     });
   });
 
@@ -108,10 +123,9 @@ describe("status API core: keys, pages, changes, flags", () => {
         { kind: "integration", key: "beta.feed", tenant: "beta" },
       ];
       expect(visibleChanges(batch, { kind: "admin" })).to.have.length(5);
-      expect(visibleChanges(batch, { kind: "tenant", tenant: "acme", keyName: "ci" }).map((c) => c.key)).to.deep.equal([
-        "sync",
-        "acme.orders",
-      ]);
+      expect(
+        visibleChanges(batch, { kind: "tenant", tenant: "acme", keyName: "ci", digest: "x" }).map((c) => c.key),
+      ).to.deep.equal(["sync", "acme.orders"]);
     });
   });
 
