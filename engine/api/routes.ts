@@ -5,6 +5,7 @@ import { assignmentItems, integrationItems, syncBody, tenantItems, workerItems }
 import {
   assignmentSchema,
   errorResponses,
+  errorSchema,
   integrationParams,
   integrationSchema,
   integrationsQuery,
@@ -22,7 +23,12 @@ type Req<Q = unknown, P = unknown> = FastifyRequest<{ Querystring: Q; Params: P 
 
 export function registerResources(app: FastifyInstance, state: { get(): ApiModel }): void {
   const schema = (summary: string, ok: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-    schema: { summary, tags: ["status"], response: { 200: ok, ...errorResponses }, ...extra },
+    schema: {
+      summary,
+      tags: ["status"],
+      response: { 200: { ...ok, description: summary }, ...errorResponses },
+      ...extra,
+    },
   });
   /** The page `q` asks for, or a 400 when its cursor is not one of ours. */
   const page = <T>(reply: FastifyReply, items: T[], keyOf: (x: T) => string, q: PageQuery) => {
@@ -79,7 +85,11 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
     "/api/v1/workers",
     schema("Every registered worker (admin key only: workers serve every tenant)", pageSchema(workerSchema), {
       querystring: pageQuery,
-      response: { 200: pageSchema(workerSchema), 403: errorResponses[401], ...errorResponses },
+      response: {
+        200: pageSchema(workerSchema),
+        403: { ...errorSchema, description: "A tenant key: workers need the admin key" },
+        ...errorResponses,
+      },
     }),
     async (req: Req<PageQuery>, reply) => {
       if (req.principal!.kind !== "admin") return problem(reply, 403, "forbidden: workers need the admin key");

@@ -154,9 +154,17 @@ export const integrationParams = obj({ tenant: name, name });
 
 /** The error answers every resource route may give, for the OpenAPI document. */
 export const errorResponses = {
-  400: errorSchema,
-  401: errorSchema,
-  404: errorSchema,
-  429: errorSchema,
-  503: errorSchema,
+  400: { description: "A bad query: a cursor that is not one, a limit out of 1–1000", ...errorSchema },
+  401: { description: "No key, an unknown key, or a header that is not `Authorization: Bearer <key>`", ...errorSchema },
+  404: { description: "Not there, or another tenant's (the same body)", ...errorSchema },
+  429: { description: "The key's rate limit is used up (see Retry-After)", ...errorSchema },
+  503: { description: "The state cannot be read now (see Retry-After)", ...errorSchema },
 };
+
+/** The same error answers, for a route whose 200 is not JSON (the event stream). */
+export const jsonErrorResponses = Object.fromEntries(
+  Object.entries(errorResponses).map(([status, { description, ...schema }]) => [
+    status,
+    { description, content: { "application/json": { schema } } },
+  ]),
+);

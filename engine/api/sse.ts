@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { stillValid } from "./auth.js";
 import { visibleChanges, type ChangeFeed } from "./events.js";
 import type { ApiMetrics } from "./metrics.js";
-import { errorResponses } from "./schemas.js";
+import { jsonErrorResponses } from "./schemas.js";
 import type { ApiModel } from "./state.js";
 
 export function openEventStreams(
@@ -28,10 +28,12 @@ export function openEventStreams(
       schema: {
         summary: "A server-sent event stream of changes (text/event-stream)",
         tags: ["status"],
-        produces: ["text/event-stream"],
         response: {
-          200: { description: '`event: change` with `data: {"changes":[{kind,key,tenant}]}`', type: "string" },
-          ...errorResponses,
+          200: {
+            description: 'Changes as they happen: `event: change`, `data: {"changes":[{"kind","key","tenant"}]}`',
+            content: { "text/event-stream": { schema: { type: "string" } } },
+          },
+          ...jsonErrorResponses,
         },
       },
     },
