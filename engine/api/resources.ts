@@ -71,11 +71,76 @@ export interface IntegrationItem {
   replicas: ReplicaItem[];
 }
 
-export function syncBody(v: StatusView, p: Principal): SyncBody {
+/**
+ * The model's resources as the API serves them, each list in the order of its key, built once per model (not per
+ * request): a request then only picks a tenant's part and a page.
+ */
+export interface ResourceIndex {
+  view: StatusView;
+  tenants: TenantItem[];
+  integrations: IntegrationItem[];
+  integrationsByTenant: Map<string, IntegrationItem[]>;
+  assignments: AssignmentView[];
+  assignmentsByTenant: Map<string, AssignmentView[]>;
+}
+
+export function indexResources(view: StatusView): ResourceIndex {
+  const replicas = groupBy(view.assignments, (a) => `${a.tenant}.${a.integration}`);
+  const integrations: IntegrationItem[] = view.resources
+    .filter((r) => r.kind === "Integration")
+    .map((r) => integrationItem(r, replicas.get(r.key) ?? []));
+  const integrationsByTenant = groupBy(integrations, (i) => i.tenant);
+  const tenants = view.resources
+    .filter((r) => r.kind === "Tenant")
+    .map((r) => ({
+      name: r.key,
+      suspended: r.suspended,
+      lastAppliedRevision: r.lastAppliedRevision,
+      hash: r.hash,
+      conditions: r.conditions,
+      integrations: integrationsByTenant.get(r.key)?.length ?? 0,
+    }));
+  return {
+    view,
+    tenants,
+    integrations,
+    integrationsByTenant,
+    assignments: view.assignments,
+    assignmentsByTenant: groupBy(view.assignments, (a) => a.tenant),
+  };
+}
+
+function integrationItem(r: ResourceView, assignments: AssignmentView[]): IntegrationItem {
+  const t = tenantOfKey(r.key);
+  return {
+    tenant: t,
+    name: r.key.slice(t.length + 1),
+    key: r.key,
+    suspended: r.suspended,
+    lastAppliedRevision: r.lastAppliedRevision,
+    hash: r.hash,
+    conditions: r.conditions,
+    dataPlane: r.dataPlane ?? null,
+    flow: r.flow ?? null,
+    replicas: assignments.map(replicaItem).sort((x, y) => x.replica - y.replica),
+  };
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of items) {
+    const k = keyOf(x);
+    const list = out.get(k);
+    if (list) list.push(x);
+    else out.set(k, [x]);
+  }
+  return out;
+}
+
+export function syncBody(ix: ResourceIndex, p: Principal): SyncBody {
   const own = p.kind === "admin";
-  const tenants = tenantResources(v, p);
-  const integrations = integrationResources(v, p);
-  const s = v.sync;
+  const s = ix.view.sync;
+  const leader = ix.view.leader;
   return {
     ready: s?.conditions.find((c) => c.type === "Ready")?.status === "True",
     sync: s && {
@@ -95,12 +160,12 @@ export function syncBody(v: StatusView, p: Principal): SyncBody {
       notReady: s.notReady.filter((n) => p.kind === "admin" || tenantOfKey(n.key) === p.tenant),
       updatedAt: s.updatedAt,
     },
-    leader: v.leader && {
-      holder: v.leader.holder,
-      epoch: v.leader.epoch,
-      expiresAt: new Date(v.leader.expiresAt).toISOString(),
+    leader: leader && {
+      holder: leader.holder,
+      epoch: leader.epoch,
+      expiresAt: new Date(leader.expiresAt).toISOString(),
     },
-    counts: { tenants: tenants.length, integrations: integrations.length },
+    counts: { tenants: tenantItems(ix, p).length, integrations: integrationItems(ix, p).length },
   };
 }
 
@@ -119,57 +184,16 @@ export function tenantOfKey(key: string): string {
   return dot < 0 ? key : key.slice(0, dot);
 }
 
-function tenantResources(v: StatusView, p: Principal): ResourceView[] {
-  return v.resources.filter((r) => r.kind === "Tenant" && sees(p, r.key));
-}
-
-function integrationResources(v: StatusView, p: Principal, tenant?: string): ResourceView[] {
-  return v.resources.filter((r) => {
-    if (r.kind !== "Integration") return false;
-    const t = tenantOfKey(r.key);
-    return sees(p, t) && (tenant === undefined || t === tenant);
-  });
-}
-
 /** The tenants the principal sees, by name. */
-export function tenantItems(v: StatusView, p: Principal): TenantItem[] {
-  const perTenant = new Map<string, number>();
-  for (const r of v.resources)
-    if (r.kind === "Integration") perTenant.set(tenantOfKey(r.key), (perTenant.get(tenantOfKey(r.key)) ?? 0) + 1);
-  return tenantResources(v, p).map((r) => ({
-    name: r.key,
-    suspended: r.suspended,
-    lastAppliedRevision: r.lastAppliedRevision,
-    hash: r.hash,
-    conditions: r.conditions,
-    integrations: perTenant.get(r.key) ?? 0,
-  }));
+export function tenantItems(ix: ResourceIndex, p: Principal): TenantItem[] {
+  return p.kind === "admin" ? ix.tenants : ix.tenants.filter((t) => t.name === p.tenant);
 }
 
 /** The integrations the principal sees (of `tenant` only, when given), by key. */
-export function integrationItems(v: StatusView, p: Principal, tenant?: string): IntegrationItem[] {
-  const replicas = new Map<string, ReplicaItem[]>();
-  for (const a of v.assignments) {
-    const key = `${a.tenant}.${a.integration}`;
-    const list = replicas.get(key) ?? [];
-    list.push(replicaItem(a));
-    replicas.set(key, list);
-  }
-  return integrationResources(v, p, tenant).map((r) => {
-    const t = tenantOfKey(r.key);
-    return {
-      tenant: t,
-      name: r.key.slice(t.length + 1),
-      key: r.key,
-      suspended: r.suspended,
-      lastAppliedRevision: r.lastAppliedRevision,
-      hash: r.hash,
-      conditions: r.conditions,
-      dataPlane: r.dataPlane ?? null,
-      flow: r.flow ?? null,
-      replicas: (replicas.get(r.key) ?? []).sort((x, y) => x.replica - y.replica),
-    };
-  });
+export function integrationItems(ix: ResourceIndex, p: Principal, tenant?: string): IntegrationItem[] {
+  const only = tenant ?? (p.kind === "tenant" ? p.tenant : undefined);
+  if (only === undefined) return ix.integrations;
+  return sees(p, only) ? (ix.integrationsByTenant.get(only) ?? []) : [];
 }
 
 function replicaItem(a: AssignmentView): ReplicaItem {
@@ -183,11 +207,11 @@ function replicaItem(a: AssignmentView): ReplicaItem {
 }
 
 /** Every replica the principal sees, by key (a tenant key: its own tenant's). */
-export function assignmentItems(v: StatusView, p: Principal): AssignmentView[] {
-  return v.assignments.filter((a) => sees(p, a.tenant));
+export function assignmentItems(ix: ResourceIndex, p: Principal): AssignmentView[] {
+  return p.kind === "admin" ? ix.assignments : (ix.assignmentsByTenant.get(p.tenant) ?? []);
 }
 
 /** Workers serve every tenant: the admin key sees them, a tenant key is refused (403). */
-export function workerItems(v: StatusView): WorkerView[] {
-  return v.workers;
+export function workerItems(ix: ResourceIndex): WorkerView[] {
+  return ix.view.workers;
 }

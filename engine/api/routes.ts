@@ -39,21 +39,21 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
   app.get(
     "/api/v1/sync",
     schema("The sync state: revisions, conditions, the last run and its errors", syncSchema),
-    async (req) => syncBody(state.get().view, req.principal!),
+    async (req) => syncBody(state.get().index, req.principal!),
   );
 
   app.get(
     "/api/v1/tenants",
     schema("The tenants the key sees, by name", pageSchema(tenantSchema), { querystring: pageQuery }),
     async (req: Req<PageQuery>, reply) =>
-      page(reply, tenantItems(state.get().view, req.principal!), (t) => t.name, req.query),
+      page(reply, tenantItems(state.get().index, req.principal!), (t) => t.name, req.query),
   );
 
   app.get(
     "/api/v1/tenants/:tenant",
     schema("One tenant", tenantSchema, { params: tenantParams }),
     async (req: Req<unknown, { tenant: string }>, reply) => {
-      const t = tenantItems(state.get().view, req.principal!).find((x) => x.name === req.params.tenant);
+      const t = tenantItems(state.get().index, req.principal!).find((x) => x.name === req.params.tenant);
       return t ?? sendJson(reply, 404, NOT_FOUND_BODY);
     },
   );
@@ -65,7 +65,7 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
     }),
     async (req: Req<PageQuery & { tenant?: string }>, reply) => {
       const { tenant, ...q } = req.query;
-      return page(reply, integrationItems(state.get().view, req.principal!, tenant), (i) => i.key, q);
+      return page(reply, integrationItems(state.get().index, req.principal!, tenant), (i) => i.key, q);
     },
   );
 
@@ -76,7 +76,7 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
     }),
     async (req: Req<unknown, { tenant: string; name: string }>, reply) => {
       const { tenant, name } = req.params;
-      const i = integrationItems(state.get().view, req.principal!, tenant).find((x) => x.name === name);
+      const i = integrationItems(state.get().index, req.principal!, tenant).find((x) => x.name === name);
       return i ?? sendJson(reply, 404, NOT_FOUND_BODY);
     },
   );
@@ -93,7 +93,7 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
     }),
     async (req: Req<PageQuery>, reply) => {
       if (req.principal!.kind !== "admin") return problem(reply, 403, "forbidden: workers need the admin key");
-      return page(reply, workerItems(state.get().view), (w) => w.id, req.query);
+      return page(reply, workerItems(state.get().index), (w) => w.id, req.query);
     },
   );
 
@@ -107,6 +107,6 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
       },
     ),
     async (req: Req<PageQuery>, reply) =>
-      page(reply, assignmentItems(state.get().view, req.principal!), (a) => a.key, req.query),
+      page(reply, assignmentItems(state.get().index, req.principal!), (a) => a.key, req.query),
   );
 }

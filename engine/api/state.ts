@@ -1,7 +1,9 @@
 /**
  * The API's view of the state: the shared read model (engine/views) built from copies of the buckets that
- * long-lived watches keep current (copies.ts), rebuilt on the first request after a write and served from memory
- * in between. Until the platform buckets exist (an API started before its first reconciler), it keeps trying to
+ * long-lived watches keep current (copies.ts), and served from memory. After a write it is built again: on the
+ * next request while building is quick (under SYNC_BUILD_MS, so an answer is never older than the writes seen),
+ * else in the background, spaced by four times the last build's duration, while requests get the model before
+ * (a large state under constant heartbeats would otherwise make every request pay for a build). Until the platform buckets exist (an API started before its first reconciler), it keeps trying to
  * open them, and every resource answers 503. While NATS is away it serves the state it saw last (and `/readyz`
  * says not ready).
  */
@@ -9,14 +11,20 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { TenantResource } from "../model/resources.js";
 import { errorMessage, isVrskyError } from "../errors/errors.js";
 import { openStateReader } from "../state/read-only.js";
-import { buildStatus, type StatusView } from "../views/status.js";
+import { buildStatus } from "../views/status.js";
 import { indexTenantKeys, type TenantKey, type TenantKeyIndex } from "./auth.js";
 import { StateCopies, type CopiedBucket } from "./copies.js";
+import { indexResources, type ResourceIndex } from "./resources.js";
 
 export interface ApiModel {
-  view: StatusView;
+  index: ResourceIndex;
   tenantKeys: TenantKeyIndex;
 }
+
+/** A model that builds faster than this is built again on the request after a write: answers are always current. */
+const SYNC_BUILD_MS = 10;
+/** A model is built again in the background only while someone asked for it this recently. */
+const WANTED_MS = 60_000;
 
 export type Log = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -39,6 +47,10 @@ export class ApiState {
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
   private lastOpenError = "the state is not open yet";
+  private rebuild: NodeJS.Timeout | undefined;
+  private lastBuildMs = 0;
+  private builtAt = 0;
+  private askedAt = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -62,7 +74,7 @@ export class ApiState {
       copies = new StateCopies(await openStateReader(this.nc));
       this.copies = copies;
       await copies.start((bucket, key) => {
-        this.generation++;
+        this.written();
         this.o.onWrite(bucket, key);
       });
       if (this.stopped) return copies.stop();
@@ -78,12 +90,34 @@ export class ApiState {
     }
   }
 
-  /** The current model: built again after a write, else the one built last. */
+  /** The current model (see the file's comment for when it is built again). */
   get(): ApiModel {
     if (!this.ready || !this.copies) throw new StateUnavailable(this.lastOpenError);
-    if (this.model?.generation === this.generation) return this.model.value;
+    this.askedAt = Date.now();
+    const m = this.model;
+    if (!m || (m.generation !== this.generation && this.lastBuildMs < SYNC_BUILD_MS)) return this.build();
+    if (m.generation !== this.generation) this.schedule();
+    return m.value;
+  }
+
+  private written(): void {
+    this.generation++;
+    if (Date.now() - this.askedAt < WANTED_MS && this.lastBuildMs >= SYNC_BUILD_MS) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.rebuild || this.stopped) return;
+    const wait = Math.max(0, this.builtAt + 4 * this.lastBuildMs - Date.now());
+    this.rebuild = setTimeout(() => {
+      this.rebuild = undefined;
+      if (this.model?.generation !== this.generation) this.build();
+    }, wait);
+  }
+
+  private build(): ApiModel {
+    const started = performance.now();
     const generation = this.generation;
-    const snapshot = this.copies.snapshot();
+    const snapshot = this.copies!.snapshot();
     const keys: TenantKey[] = [];
     for (const { key, value: r } of snapshot.tenants) {
       const spec = (r.resource as TenantResource | null)?.spec;
@@ -91,14 +125,17 @@ export class ApiState {
         if (typeof k?.sha256 === "string" && typeof k.name === "string")
           keys.push({ tenant: key, name: k.name, sha256: k.sha256 });
     }
-    const value = { view: buildStatus(snapshot).view, tenantKeys: indexTenantKeys(keys) };
+    const value = { index: indexResources(buildStatus(snapshot).view), tenantKeys: indexTenantKeys(keys) };
     this.model = { value, generation };
+    this.lastBuildMs = performance.now() - started;
+    this.builtAt = Date.now();
     return value;
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    clearTimeout(this.rebuild);
     this.copies?.stop();
   }
 }
