@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect } from "chai";
 import { startApi, type Api } from "../../engine/api/api.js";
 import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
@@ -40,9 +42,22 @@ function worker(id: string): WorkerRecord {
   };
 }
 
+/** Every nkey seed in the files of a key directory (creds files, account keys). */
+function seedsIn(dir: string): string[] {
+  const seeds = new Set<string>();
+  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!f.isFile()) continue;
+    const text = readFileSync(join(f.parentPath, f.name), "latin1");
+    for (const m of text.matchAll(/S[A-Z][A-Z2-7]{50,}/g)) seeds.add(m[0]);
+  }
+  expect(seeds.size, "the key directory holds seeds").to.be.greaterThan(2);
+  return [...seeds];
+}
+
 describe("vrsky api: the read-only status API over a reconciled state", function () {
   this.timeout(60_000);
-  const fx = useNats({ repo: "file", resetBuckets: false });
+  // Operator mode: tenant accounts exist, and the key directory's seeds are what no response may hold.
+  const fx = useNats({ operator: true, repo: "file", resetBuckets: false });
   let api: Api;
   let http: ApiClient;
   let rev: string;
@@ -57,7 +72,7 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     rev = fx.repo.commit("two tenants");
     const state = await openState(fx.nc);
     await state.workers.put("w1", JSON.stringify(worker("w1")));
-    const reconciler = await fx.reconciler();
+    const reconciler = await fx.reconciler({ accounts: true });
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
     api = await startApi({
@@ -276,6 +291,14 @@ describe("vrsky api: the read-only status API over a reconciled state", function
 
   it("no response holds a seed, a creds file, a key or a worker's session", async () => {
     expect(http.responses.length).to.be.greaterThan(50);
-    checkNoSecrets(http.responses, [ADMIN, ACME, BETA, SESSION, sha256Hex(ACME), sha256Hex(BETA)]);
+    checkNoSecrets(http.responses, [
+      ADMIN,
+      ACME,
+      BETA,
+      SESSION,
+      sha256Hex(ACME),
+      sha256Hex(BETA),
+      ...seedsIn(fx.keys.dir),
+    ]);
   });
 });
