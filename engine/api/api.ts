@@ -1,6 +1,7 @@
 /**
- * The read-only status API (`vrsky api`): the HTTP server over the shared read model, the change feed that keeps
- * it current, and their lifecycle. The NATS connection is the caller's; `close` stops everything else.
+ * The read-only status API (`vrsky api`): the state copies and the read model built from them (state.ts), the
+ * change feed of the event streams (events.ts), the HTTP server (server.ts), and their lifecycle. The NATS
+ * connection is the caller's; `close` stops everything else.
  */
 import type { AddressInfo } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -40,22 +41,28 @@ export async function startApi(o: ApiOptions): Promise<Api> {
       if (s.type === "disconnect" || s.type === "reconnect") o.log(`nats-${s.type}`, {});
     }
   })().catch(() => undefined);
-  await state.start();
-  const app = await buildApiServer({
-    state,
-    keys: new KeyRing(o.adminKey),
-    feed,
-    metrics: new ApiMetrics(),
-    ready: () => !o.nc.isClosed() && natsUp && state.isOpen,
-    rateLimit: o.rateLimit,
-    keepAliveMs: o.keepAliveMs ?? 15_000,
-    version: o.version,
-    log: o.log,
-  });
   const stop = () => {
     feed.stop();
     state.stop();
   };
+  let app: Awaited<ReturnType<typeof buildApiServer>> | undefined;
+  try {
+    await state.start();
+    app = await buildApiServer({
+      state,
+      keys: new KeyRing(o.adminKey),
+      feed,
+      metrics: new ApiMetrics(),
+      ready: () => !o.nc.isClosed() && natsUp && state.isOpen,
+      rateLimit: o.rateLimit,
+      keepAliveMs: o.keepAliveMs ?? 15_000,
+      version: o.version,
+      log: o.log,
+    });
+  } catch (e) {
+    stop();
+    throw e;
+  }
   try {
     await app.listen({ port: o.listen.port, host: bindHost(o.listen) });
   } catch (e) {
@@ -63,11 +70,12 @@ export async function startApi(o: ApiOptions): Promise<Api> {
     await app.close();
     throw listenFailure("--listen", o.listen, e);
   }
+  const server = app;
   return {
-    url: httpUrl(app.server.address() as AddressInfo),
+    url: httpUrl(server.server.address() as AddressInfo),
     close: async () => {
       stop();
-      await app.close();
+      await server.close();
     },
   };
 }
