@@ -4,6 +4,8 @@ import { expect } from "chai";
 import { startApi, type Api } from "../../engine/api/api.js";
 import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
 import { openState } from "../../engine/state/open.js";
+import { replicaKey } from "../../engine/contract/keys.js";
+import { flowRecord } from "../helpers/dataplane-records.js";
 import type { Page } from "../../engine/api/pagination.js";
 import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
 import type { AssignmentView, WorkerView } from "../../engine/views/workers.js";
@@ -165,6 +167,38 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     ]);
     expect(orders).to.have.property("flow", null);
     expect(orders).to.have.property("dataPlane");
+  });
+
+  it("an integration's message counters and dead-letter depth, summed over its replicas' reports", async () => {
+    const state = await openState(fx.nc);
+    const counters = { received: 10, filtered: 1, delivered: 7, retried: 2, dead: 2 };
+    await state.flow.put(
+      replicaKey("acme", "orders", 0),
+      JSON.stringify(flowRecord("acme", "orders", 0, { counters, deadLetterDepth: 2, pending: 4 })),
+    );
+    await state.flow.put(
+      replicaKey("acme", "orders", 1),
+      JSON.stringify(flowRecord("acme", "orders", 1, { counters, deadLetterDepth: 3, inFlight: 1 })),
+    );
+    const orders = await until(
+      async () => {
+        const o = await http.json<IntegrationItem>("/api/v1/tenants/acme/integrations/orders", ACME);
+        return o.flow?.replicas === 2 && o;
+      },
+      10_000,
+      "the counters of both replicas",
+    );
+    expect(orders.flow).to.deep.include({
+      replicas: 2,
+      counters: { received: 20, filtered: 2, delivered: 14, retried: 4, dead: 4 },
+      inFlight: 1,
+      pending: 4,
+      deadLetterDepth: 3,
+    });
+    expect(
+      orders.dataPlane?.conditions.map((c) => c.type),
+      "the streams step's conditions",
+    ).to.include("Ready");
   });
 
   it("lists paginate in a stable order by key: ?limit= and the next cursor, 400 for a bad one", async () => {
