@@ -129,6 +129,10 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "ingest-failed": e("warn", "a webhook could not be stored"),
   "request-failed": e("error", "unexpected error answering a request: 500"),
   "tenant-link-error": e("warn", "a tenant connection failed"),
+
+  // Status API
+  "state-open": e("info", "the platform state is open: serving"),
+  "state-unavailable": e("warn", "the platform state cannot be read yet: 503 until it can"),
 };
 
 /** The event's level: its row's, refined by its fields where the row says so; the default for an unknown event. */
