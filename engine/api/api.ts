@@ -16,6 +16,8 @@ import { ApiState, type Log } from "./state.js";
 export interface ApiOptions {
   nc: NatsConnection;
   listen: ListenAddress;
+  /** The flag the address came from, for errors (default `--listen`). */
+  listenFlag?: string;
   adminKey: string;
   /** Requests per key (per address without a key) in each window. */
   rateLimit: { max: number; timeWindowMs: number };
@@ -73,7 +75,7 @@ export async function startApi(o: ApiOptions): Promise<Api> {
   } catch (e) {
     stop();
     await app.close();
-    throw listenFailure("--listen", o.listen, e);
+    throw listenFailure(o.listenFlag ?? "--listen", o.listen, e);
   }
   const server = app;
   return {

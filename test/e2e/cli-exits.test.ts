@@ -95,7 +95,20 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
       ["worker", ...n],
       ["gateway", ...n, "--listen", "127.0.0.1:0"],
       ["api", ...n, "--listen", "127.0.0.1:0", "--admin-key-file", adminKey],
-      ["up", "--repo", repo().dir, ...n, "--data", data, "--gateway-listen", "off", "--worker-capacity", "0"],
+      [
+        "up",
+        "--repo",
+        repo().dir,
+        ...n,
+        "--data",
+        data,
+        "--gateway-listen",
+        "off",
+        "--api-listen",
+        "off",
+        "--worker-capacity",
+        "0",
+      ],
     ];
     // The connect timeout is 5 s; the rest is the start of a process on a busy machine. Without the fix: never.
     const results = await runAll(commands, 60_000);
@@ -120,6 +133,7 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
         ["up", "--repo", repo().dir, ...n, "--listen", addr],
         ["up", "--repo", repo().dir, ...n, "--gateway-listen", addr],
         ["up", "--repo", repo().dir, ...n, "--receiver-listen", addr],
+        ["up", "--repo", repo().dir, ...n, "--api-listen", addr],
       ];
       for (const args of cases) {
         const started = Date.now();

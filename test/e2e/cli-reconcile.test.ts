@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,7 +89,8 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     repo.commit();
     const data = scratch("vrsky-up-");
     // At the default level, as a user runs it: what this test waits for is logged at info.
-    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data], {
+    const ports = ["--gateway-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"];
+    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data, ...ports], {
       ownGroup: true,
       env: { LOG_LEVEL: undefined, LOG_FORMAT: undefined },
     });
@@ -105,6 +106,18 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     expect(metrics).to.match(/^vrsky_gateway_ready 1$/m);
     expect(metrics).to.match(/^vrsky_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
     await expectPromtoolPasses(metrics);
+    // The status API, with the admin key up made in its data folder (mode 0600).
+    const api = /status API +(http:\/\/[0-9.:]+)\/api\/v1\/sync/.exec(up.stdout)![1]!;
+    const keyFile = join(data, "api-admin-key");
+    expect(statSync(keyFile).mode & 0o777).to.equal(0o600);
+    const sync = await fetch(`${api}/api/v1/sync`, {
+      headers: { authorization: `Bearer ${readFileSync(keyFile, "utf8").trim()}` },
+    });
+    expect(sync.status).to.equal(200);
+    const body = (await sync.json()) as { ready: boolean; sync: { lastAppliedRevision: string | null } | null };
+    expect(body.ready).to.equal(true);
+    expect(body.sync?.lastAppliedRevision).to.match(/^[0-9a-f]{40}$/);
+    expect((await fetch(`${api}/api/v1/sync`)).status, "without the key").to.equal(401);
     const url = /NATS +(nats:\/\/[0-9.:]+)/.exec(up.stdout)![1]!;
     expect(url).to.not.equal(fx.url);
     // Ctrl-C reaches the whole process group: the nats-server it started must outlive the worker's drain.
@@ -133,7 +146,7 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
         "name",
         "event",
       ]);
-    expect(new Set(parsed.map((l) => l.name))).to.deep.equal(new Set(["reconciler", "worker", "gateway"]));
+    expect(new Set(parsed.map((l) => l.name))).to.deep.equal(new Set(["reconciler", "worker", "gateway", "api"]));
     expect(
       parsed.filter((l) => l.level === "debug"),
       "nothing below the default level",

@@ -59,9 +59,12 @@ describe("vrsky up runs the bundled examples end to end: a signed webhook reache
   }
 
   it("signed order over 100 → stand-in receiver gets the mapped body; unsigned → 401; Ctrl-C ends everything with 0", async () => {
-    up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data, "--gateway-listen", "127.0.0.1:0"], {
-      ownGroup: true,
-    });
+    up = new VrskyProcess(
+      ["up", "--repo", repo.dir, "--data", data, "--gateway-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"],
+      {
+        ownGroup: true,
+      },
+    );
     await waitForOutput(up, /VRSky is running\.\n[\s\S]*\n {2}stop /, 60_000);
     const gateway = /webhooks +(http:\/\/127\.0\.0\.1:\d+)\/t\//.exec(up.stdout)?.[1];
     const secretFile = /secret +acme\/shop-webhook-signing: webhook signing secret in (\S+)/.exec(up.stdout)?.[1];

@@ -16,6 +16,7 @@ import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
 import { eventLog, logSettings } from "../log/event-log.js";
 import { processTelemetry } from "../telemetry.js";
+import { startLocalApi, type LocalApi } from "./up-api.js";
 import { startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
@@ -38,6 +39,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option("--listen <addr>", "serve /healthz, /readyz and /metrics here", "127.0.0.1:0")
     .option("--worker-capacity <n>", "capacity of the worker run in this process (0: run no worker)", "50")
     .option("--gateway-listen <addr>", "serve the webhook gateway here (`off`: no gateway)", "127.0.0.1:8080")
+    .option("--api-listen <addr>", "serve the read-only status API here (`off`: no API)", "127.0.0.1:8090")
     .option("--receiver-listen <addr>", "serve the stand-in receiver of the examples here (`off`: none)", "127.0.0.1:0")
     .option("--secrets-dir <dir>", "secrets as files <dir>/<tenant>/<name> (default <data>/secrets, with demo values)")
     .action(
@@ -49,6 +51,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         listen: string;
         workerCapacity: string;
         gatewayListen: string;
+        apiListen: string;
         receiverListen: string;
         secretsDir?: string;
       }) => {
@@ -63,6 +66,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         parseListen(o.listen, "--listen");
         const logs = logSettings(process.env, ctx.stderr);
         const gatewayListen = o.gatewayListen === "off" ? undefined : parseListen(o.gatewayListen, "--gateway-listen");
+        const apiListen = o.apiListen === "off" ? undefined : parseListen(o.apiListen, "--api-listen");
         const receiverListen =
           o.receiverListen === "off" ? undefined : parseListen(o.receiverListen, "--receiver-listen");
         const repo = resolve(o.repo);
@@ -94,6 +98,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         }
         let gateway: Gateway | undefined;
         let gatewayNc: NatsConnection | undefined;
+        let api: LocalApi | undefined;
         let receiver: DemoReceiver | undefined;
         const secretsDir = resolve(o.secretsDir ?? join(o.data, "secrets"));
         const secrets = secretSource({ secretsDir, repo, ...(keysDir ? { keysDir } : {}) });
@@ -165,6 +170,16 @@ export function registerUp(program: Command, ctx: CliContext): void {
                   });
                   await gateway.ready;
                 }
+                if (apiListen) {
+                  api = await startLocalApi({
+                    url: url!,
+                    creds: keysDir ? loadKeys(keysDir).files.platformCreds : undefined,
+                    listen: apiListen,
+                    data: o.data,
+                    log: eventLog(ctx.stderr, "api", logs),
+                    telemetry,
+                  });
+                }
                 const s = r.lastStatus();
                 ctx.stdout.write(
                   [
@@ -180,6 +195,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                       : []),
                     `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,
                     `  webhooks    ${gateway ? `${gateway.url}/t/<tenant><path> (e.g. ${gateway.url}/t/acme/orders)` : "no gateway (--gateway-listen off)"}`,
+                    `  status API  ${api ? `${api.api.url}/api/v1/sync (Authorization: Bearer <admin key${api.keyFile ? ` in ${api.keyFile}` : ": $VRSKY_API_ADMIN_KEY"}>; docs/api.md)` : "none (--api-listen off)"}`,
                     ...(receiver
                       ? [`  receiver    ${receiver.url} (stand-in for the examples' outside services)`]
                       : []),
@@ -194,6 +210,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                 );
               },
               beforeStop: async () => {
+                await api?.close();
                 await gateway?.close();
                 await worker?.drain(5_000);
               },
@@ -201,6 +218,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
             },
           );
         } finally {
+          await api?.close();
           await gateway?.close();
           if (gatewayNc) await closeNats(gatewayNc);
           await receiver?.close();
