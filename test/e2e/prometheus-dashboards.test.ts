@@ -130,6 +130,10 @@ describe("Prometheus scraping vrsky up: every dashboard panel's query returns da
     // The alert rules are loaded (and none fires on a healthy engine: checked by promtool's unit tests).
     expect(await prometheus.ruleCount()).to.equal(8);
 
+    // The tenant and integration variables (label_values of vrsky_messages_total) offer the running integration.
+    const offered = await prometheus.query("group by (tenant, integration) (vrsky_messages_total)");
+    expect(offered.map((s) => `${s.metric.tenant}/${s.metric.integration}`)).to.include("acme/orders-to-slack");
+
     // Each query in turn, until it has a series (Prometheus scrapes every second; rates need two scrapes).
     const queries = allPanelQueries();
     expect(queries.length).to.be.greaterThan(40);
