@@ -57,9 +57,14 @@ describe("Prometheus scraping vrsky up: every dashboard panel's query returns da
   });
 
   after(async function () {
+    if (this.test?.parent?.tests.some((t) => t.state === "failed")) {
+      console.log(`      up stderr (tail):\n${up?.stderr.slice(-3000)}`);
+      console.log(`      prometheus output (tail):\n${prometheus?.output.text.slice(-2000)}`);
+    }
     await prometheus?.stop();
     if (up && groupAlive(up.child.pid!)) {
-      await up.interrupt();
+      // Ctrl-C (vrsky up drains and stops its nats-server), or after 20 s, SIGKILL to the whole group.
+      await Promise.race([up.interrupt(), new Promise((r) => setTimeout(r, 20_000))]);
       if (groupAlive(up.child.pid!)) process.kill(-up.child.pid!, "SIGKILL");
     }
     await client.close();
