@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 /** The pure core: data, rules and decisions. No I/O, no NATS, no process, no plane. */
 const PURE = ["contract", "model", "manifests", "plan", "scheduler", "errors", "connectors", "pipeline", "text"];
 /** Folders of the effectful shell, by what may not be imported from where. */
-const PLANES = ["reconciler", "worker", "gateway", "views", "cli"];
+const PLANES = ["reconciler", "worker", "gateway", "views", "api", "cli"];
 const SHARED = [
   "state",
   "nats",
@@ -86,23 +86,27 @@ export default tseslint.config(
   ...SHARED.map((f) =>
     layer(f, {
       notFolders: PLANES,
-      message: "shared shell code imports no plane (reconciler, worker, gateway, views, cli)",
+      message: "shared shell code imports no plane (reconciler, worker, gateway, views, api, cli)",
     }),
   ),
   layer("reconciler", {
-    notFolders: ["worker", "gateway", "views", "cli"],
+    notFolders: ["worker", "gateway", "views", "api", "cli"],
     message: "the control plane never imports the worker plane, the gateway, the views or the CLI",
   }),
   layer("worker", {
-    notFolders: ["reconciler", "gateway", "views", "cli"],
+    notFolders: ["reconciler", "gateway", "views", "api", "cli"],
     message: "the worker plane never imports the control plane, the gateway, the views or the CLI",
   }),
   layer("gateway", {
-    notFolders: ["reconciler", "worker", "views", "cli"],
+    notFolders: ["reconciler", "worker", "views", "api", "cli"],
     message: "the gateway imports no other plane: it shares only the contract and the shell",
   }),
   layer("views", {
-    notFolders: ["reconciler", "worker", "gateway", "cli"],
+    notFolders: ["reconciler", "worker", "gateway", "api", "cli"],
     message: "the read model reads the contract through state access; it imports no plane",
+  }),
+  layer("api", {
+    notFolders: ["reconciler", "worker", "gateway", "cli"],
+    message: "the status API reads the state through the read model (views) and state access; it imports no plane",
   }),
 );

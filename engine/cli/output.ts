@@ -63,9 +63,3 @@ export class Progress {
     this.shown = false;
   }
 }
-
-/** The engine's log: one JSON object per line on standard error (`time`, `event`, then the event's fields). */
-export function jsonLog(ctx: { stderr: Stream }): (event: string, fields?: Record<string, unknown>) => void {
-  return (event, fields = {}) =>
-    void ctx.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + "\n");
-}

@@ -15,6 +15,7 @@ import { registerTest } from "./commands/test.js";
 import { registerSecret } from "./commands/secret.js";
 import { registerDlq } from "./commands/dlq.js";
 import { registerTrace } from "./commands/trace.js";
+import { registerApi } from "./commands/api.js";
 import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -43,6 +44,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerSecret(program, ctx);
   registerDlq(program, ctx);
   registerTrace(program, ctx);
+  registerApi(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

@@ -47,6 +47,9 @@ export interface StatusSnapshot {
 /** Clock skew between the reader and the reconcilers tolerated before a lease renewed "in the future" is bogus. */
 const LEASE_SKEW_MS = 1_000;
 
+/** The records of a snapshot as read, before the lease check and the join of assignment layouts. */
+export type SnapshotRecords = StatusSnapshot;
+
 export async function readStatusSnapshot(state: StateReader): Promise<StatusSnapshot> {
   const invalid: RecordRejection[] = [];
   const [sync, leader, placement, tenants, integrations, workers, assignments, replicas, integrationStatus, flow] =
@@ -62,22 +65,41 @@ export async function readStatusSnapshot(state: StateReader): Promise<StatusSnap
       optional(state.integrationStatus, decodeIntegrationStatus, invalid),
       optional(state.flow, decodeFlow, invalid),
     ]);
+  return assembleSnapshot(
+    {
+      sync,
+      leader,
+      placement,
+      tenants,
+      integrations,
+      workers,
+      assignments,
+      replicas,
+      integrationStatus,
+      flow,
+      invalid,
+    },
+    state.locks.name,
+    Date.now(),
+  );
+}
+
+/**
+ * The snapshot from records however they were read (one read per bucket, or copies kept by watches as the status
+ * API keeps them): a lease no reconciler could have written at `now` reads as none, assignments of both key
+ * layouts are joined by replica, and the rejected values are sorted. Pure.
+ */
+export function assembleSnapshot(r: SnapshotRecords, locksBucket: string, now: number): StatusSnapshot {
+  const invalid = [...r.invalid];
   // A lease no reconciler could have written is treated as expired by every reconciler: shown as such.
-  const bogus = leader ? implausibleLease(leader, Date.now(), LEASE_SKEW_MS) : undefined;
-  if (bogus) invalid.push({ bucket: state.locks.name, key: LEASE_KEY, reason: `${bogus}; treated as expired` });
+  const bogus = r.leader ? implausibleLease(r.leader, now, LEASE_SKEW_MS) : undefined;
+  if (bogus) invalid.push({ bucket: locksBucket, key: LEASE_KEY, reason: `${bogus}; treated as expired` });
   invalid.sort((x, y) => compare(x.bucket, y.bucket) || compare(x.key, y.key));
   return {
-    sync,
-    leader: bogus ? null : leader,
-    placement,
-    tenants,
-    integrations,
-    workers,
+    ...r,
+    leader: bogus ? null : r.leader,
     // By replica key, whichever worker's key (or layout) each record is stored under.
-    assignments: byReplica(assignments),
-    replicas,
-    integrationStatus,
-    flow,
+    assignments: byReplica(r.assignments),
     invalid,
   };
 }

@@ -13,11 +13,13 @@
  *   3. Memory: RSS of a worker-like process (dataplane-idle.ts) with --idle idle replicas (goal ≤ 200 MB), its CPU
  *      while idle, and the RSS added per busy replica.
  *   4. Trace cost: figure 1 with and without message traces (goal ≤ 10% apart).
- * (5, loss after kill -9 under load, is measured by test/e2e: see docs/benchmarks.md.)
+ *   5. Telemetry cost: figure 1 with nothing recorded against everything on (message traces, OpenTelemetry
+ *      metrics, spans exported over OTLP: dataplane-telemetry.ts); goal ≤ 10%.
+ * (Loss after kill -9 under load is measured by test/e2e: see docs/benchmarks.md.)
  *
  * Output: a table on stdout (--json: every figure as JSON); progress on stderr.
  * Options: --messages N (20000), --reps N (3), --seconds N (5), --concurrency N (64), --idle N (1000), --json,
- * --only 1,2,3,4, --rates R,... (figure 2's offered rates, 1000,300).
+ * --only 1,2,3,4,5, --rates R,... (figure 2's offered rates, 1000,300).
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -27,6 +29,8 @@ import { performance } from "node:perf_hooks";
 import { TestNats } from "../helpers/nats.js";
 import { intOption } from "./args.js";
 import { DataPlane } from "./dataplane-env.js";
+import { ALL, fullTelemetry, otlpSink, type TelemetryParts } from "./dataplane-telemetry.js";
+import type { FlowRunnerOptions } from "../../engine/worker/flow/flow-runner.js";
 import { natsLoop, preload, webhookFloorStream } from "./dataplane-floors.js";
 import { latencies, offer, orderBody, pct, Receiver, saturate } from "./dataplane-load.js";
 import { benchHarness } from "./harness.js";
@@ -46,7 +50,7 @@ const OPT = {
   json: argv.includes("--json"),
   only: (() => {
     const i = argv.indexOf("--only");
-    return new Set((i >= 0 ? argv[i + 1]! : "1,2,3,4").split(","));
+    return new Set((i >= 0 ? argv[i + 1]! : "1,2,3,4,5").split(","));
   })(),
 };
 const h = benchHarness("dataplane");
@@ -60,7 +64,7 @@ const MAP = {
 };
 
 /** Figure 1 (and 4): N preloaded messages through nats source → map → JetStream sink; messages per second. */
-async function natsToNats(dp: DataPlane, nc: NatsConnection, run: number, traces: boolean): Promise<number> {
+async function natsToNats(dp: DataPlane, nc: NatsConnection, run: number, o: FlowRunnerOptions): Promise<number> {
   const jsm = await jetstreamManager(nc);
   const name = `n2n-${run}`;
   const [inStream, outStream] = [`n2n_in_${run}`, `n2n_out_${run}`];
@@ -74,7 +78,7 @@ async function natsToNats(dp: DataPlane, nc: NatsConnection, run: number, traces
   });
   await preload(nc, `n2n.in.${run}`, OPT.messages, BODY);
   const t0 = performance.now();
-  const replica = await dp.run(r, { traces });
+  const replica = await dp.run(r, o);
   for (;;) {
     const info = await jsm.streams.info(outStream);
     if (info.state.messages >= OPT.messages) break;
@@ -94,8 +98,8 @@ async function figure1and4(dp: DataPlane, nc: NatsConnection) {
   for (let rep = 0; rep < OPT.reps; rep++) {
     h.progress(`figure 1/4, rep ${rep + 1}/${OPT.reps}: floor, traces on, traces off (${OPT.messages} messages each)`);
     floor.push(await natsLoop(nc, OPT.messages, BODY));
-    on.push(await natsToNats(dp, nc, rep * 2, true));
-    off.push(await natsToNats(dp, nc, rep * 2 + 1, false));
+    on.push(await natsToNats(dp, nc, rep * 2, { traces: true }));
+    off.push(await natsToNats(dp, nc, rep * 2 + 1, { traces: false }));
   }
   const f = median(floor);
   const t = median(on);
@@ -111,6 +115,44 @@ async function figure1and4(dp: DataPlane, nc: NatsConnection) {
       tracesOn: on.map((x) => round(x)),
       tracesOff: off.map((x) => round(x)),
     },
+  };
+}
+
+/** Figure 5: figure 1 with nothing recorded, and with every kind of telemetry on (alternating, --reps each). */
+async function figure5(dp: DataPlane, nc: NatsConnection) {
+  const sink = await otlpSink();
+  h.cleanups.push(() => sink.stop());
+  // Nothing, each part alone, everything: in turn within each repetition, so that load drifts hit them alike.
+  const configs: Record<string, TelemetryParts> = {
+    off: { traces: false, metrics: false, spans: false },
+    traces: { traces: true, metrics: false, spans: false },
+    metrics: { traces: false, metrics: true, spans: false },
+    spans: { traces: false, metrics: false, spans: true },
+    all: ALL,
+  };
+  const rates: Record<string, number[]> = Object.fromEntries(Object.keys(configs).map((k) => [k, []]));
+  let run = 1000;
+  // One untimed pass with everything on first: the code paths compiled before the first timed run.
+  const warm = fullTelemetry(sink.url, ALL);
+  await natsToNats(dp, nc, run++, warm.options);
+  await warm.done();
+  for (let rep = 0; rep < OPT.reps; rep++) {
+    for (const [name, parts] of Object.entries(configs)) {
+      h.progress(`figure 5, rep ${rep + 1}/${OPT.reps}: telemetry ${name} (${OPT.messages} messages)`);
+      const t = fullTelemetry(sink.url, parts);
+      rates[name]!.push(await natsToNats(dp, nc, run++, t.options));
+      await t.done();
+    }
+  }
+  sink.stop();
+  const off = median(rates.off!);
+  const cost = (k: string) => round(1 - median(rates[k]!) / off, 3);
+  return {
+    offPerSec: round(off),
+    onPerSec: round(median(rates.all!)),
+    cost: cost("all"),
+    parts: { traces: cost("traces"), metrics: cost("metrics"), spans: cost("spans") },
+    samples: Object.fromEntries(Object.entries(rates).map(([k, xs]) => [k, xs.map((x) => round(x))])),
   };
 }
 
@@ -244,6 +286,7 @@ async function main() {
   if (OPT.only.has("1") || OPT.only.has("4")) out.natsToNats = await figure1and4(dp, nc);
   if (OPT.only.has("2")) out.webhook = await figure2(dp, nc, nats.url);
   if (OPT.only.has("3")) out.memory = await figure3(nats.url);
+  if (OPT.only.has("5")) out.telemetry = await figure5(dp, nc);
   out.loadEnd = round((await import("node:os")).loadavg()[0]!, 2);
   await h.cleanup();
   if (OPT.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -280,6 +323,14 @@ function render(o: Record<string, unknown>): string {
       `3. memory: ${mem.replicas} idle replicas: RSS ${mem.rssIdleMB} MB (baseline ${mem.rssBaseMB} MB; goal ≤ 200 MB), ` +
         `${mem.perIdleKB} KB per idle replica; CPU while idle ${mem.idleCpuPct}% of a core; ` +
         `per busy replica +${mem.perBusyKB} KB (${mem.busy} busy)`,
+    );
+  }
+  const t = o.telemetry as Awaited<ReturnType<typeof figure5>> | undefined;
+  if (t) {
+    lines.push(
+      `5. telemetry (message traces, OTel metrics, 3 spans per message over OTLP): on ${t.onPerSec} msg/s, ` +
+        `off ${t.offPerSec} msg/s: cost ${round(t.cost * 100, 1)}% (goal ≤ 10%); alone: message traces ` +
+        `${round(t.parts.traces * 100, 1)}%, metrics ${round(t.parts.metrics * 100, 1)}%, spans ${round(t.parts.spans * 100, 1)}%`,
     );
   }
   lines.push(`load average at the end: ${String(o.loadEnd)}`, "");

@@ -118,7 +118,11 @@ class WorkerProcess {
   private readonly listeners = new Set<(e: Record<string, unknown>) => void>();
 
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, [cliPath, "worker", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    // debug: the run counts `replica-waiting`, a debug event.
+    this.child = spawn(process.execPath, [cliPath, "worker", ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, LOG_LEVEL: "debug", LOG_FORMAT: "json" },
+    });
     this.exited = new Promise((r) => this.child.once("exit", (code) => r(code)));
     let buf = "";
     this.child.stderr!.on("data", (b: Buffer) => {

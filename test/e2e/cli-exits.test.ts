@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,13 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
   }
 
   /** Runs the commands as processes, `width` at a time (the machine has few cores). */
+  /** An admin key file for `vrsky api`. */
+  function adminKeyFile(): string {
+    const file = join(scratch("vrsky-api-key-"), "admin.key");
+    writeFileSync(file, "admin-key-0123456789abcdef\n", { mode: 0o600 });
+    return file;
+  }
+
   async function runAll(commands: string[][], timeoutMs: number, width = 3): Promise<ProcessResult[]> {
     const out: ProcessResult[] = new Array(commands.length);
     let next = 0;
@@ -76,6 +83,7 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
     const silent = await silentServer();
     const user = FastKeyPair.create("user").getPublicKey();
     const data = scratch("vrsky-up-silent-");
+    const adminKey = adminKeyFile();
     const n = ["--nats", silent.url];
     const commands = [
       ["status", ...n],
@@ -86,6 +94,7 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
       ["trace", "m-1", "--tenant", "acme", "--integration", "a", ...n],
       ["worker", ...n],
       ["gateway", ...n, "--listen", "127.0.0.1:0"],
+      ["api", ...n, "--listen", "127.0.0.1:0", "--admin-key-file", adminKey],
       ["up", "--repo", repo().dir, ...n, "--data", data, "--gateway-listen", "off", "--worker-capacity", "0"],
     ];
     // The connect timeout is 5 s; the rest is the start of a process on a busy machine. Without the fix: never.
@@ -99,6 +108,7 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
 
   it("--listen: every form is checked with the other flags, before any I/O, in every command that has it", async () => {
     const silent = await silentServer(); // a connect would take 5 s and say VRS_NATS_UNAVAILABLE
+    const adminKey = adminKeyFile();
     const n = ["--nats", silent.url];
     const bad = ["nope", "::1:9464", "[nope]:1", "127.0.0.1:99999", "a b:80", "127.0.0.1:", "host:-1"];
     for (const addr of bad) {
@@ -106,6 +116,7 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
         ["reconcile", "--repo", repo().dir, ...n, "--listen", addr],
         ["worker", ...n, "--listen", addr],
         ["gateway", ...n, "--listen", addr],
+        ["api", ...n, "--admin-key-file", adminKey, "--listen", addr],
         ["up", "--repo", repo().dir, ...n, "--listen", addr],
         ["up", "--repo", repo().dir, ...n, "--gateway-listen", addr],
         ["up", "--repo", repo().dir, ...n, "--receiver-listen", addr],
@@ -195,6 +206,27 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
     );
     expectCodedFailure(r, "VRS_LEASE_HELD");
     expect(r.stderr).to.contain("another reconciler (leader) holds the leader lease");
+  });
+
+  it("a bad LOG_LEVEL or LOG_FORMAT stops every logging command before it connects: exit 2, the variable named", async () => {
+    repo().write("tenants/acme.yaml", tenantYaml("acme")).commit();
+    const silent = await silentServer();
+    const n = ["--nats", silent.url];
+    const commands = [
+      ["worker", ...n],
+      ["gateway", ...n],
+      ["reconcile", "--repo", repo().dir, ...n],
+      ["up", "--repo", repo().dir, ...n],
+    ];
+    const runs = await Promise.all(commands.map((c) => runVrsky(c, 30_000, { LOG_LEVEL: "verbose" })));
+    runs.forEach((r, i) => {
+      expectCodedFailure(r, "VRS_USAGE", commands[i]!.join(" "));
+      expect(r.stderr).to.contain("LOG_LEVEL must be one of trace, debug, info, warn, error, not 'verbose'");
+    });
+    const format = await runVrsky(["worker", ...n], 30_000, { LOG_FORMAT: "xml" });
+    expectCodedFailure(format, "VRS_USAGE");
+    expect(format.stderr).to.contain("LOG_FORMAT must be json or pretty");
+    expect(silent.sockets.size, "nothing connected").to.equal(0);
   });
 
   // Regression: Node's recursive mkdir loops for ever at full CPU when the parent refuses new entries (ENOENT).

@@ -83,12 +83,16 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     expect((await snapshot(await bucket(nc, "integrations"))).has("acme.a")).to.equal(true);
   });
 
-  it("up starts its own nats-server, reconciles, and stops everything on Ctrl-C", async () => {
+  it("up starts its own nats-server, reconciles, and stops everything on Ctrl-C; its log alone is on stderr, as JSON lines", async () => {
     repo.write("tenants/acme.yaml", tenantYaml("acme"));
     repo.write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     repo.commit();
     const data = scratch("vrsky-up-");
-    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data], { ownGroup: true });
+    // At the default level, as a user runs it: what this test waits for is logged at info.
+    const up = new VrskyProcess(["up", "--repo", repo.dir, "--data", data], {
+      ownGroup: true,
+      env: { LOG_LEVEL: undefined, LOG_FORMAT: undefined },
+    });
     const run = await up.waitForLog((e) => e.event === "run", 20_000);
     expect(run.outcome).to.equal("Applied");
     await up.waitForLog((e) => e.event === "replica-running", 20_000);
@@ -115,6 +119,28 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     ]);
     expect(events).to.not.include.members(["fenced"]);
     expect(events).to.not.include.members(["deregister-failed"]);
+    // `vrsky up 2>log; jq . log`: every line of stderr is a log line; the summary is on stdout only.
+    const lines = up.stderr.split("\n");
+    expect(lines.pop(), "stderr ends with a newline").to.equal("");
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const line of parsed)
+      expect(Object.keys(line), JSON.stringify(line)).to.include.members([
+        "level",
+        "time",
+        "msg",
+        "pid",
+        "hostname",
+        "name",
+        "event",
+      ]);
+    expect(new Set(parsed.map((l) => l.name))).to.deep.equal(new Set(["reconciler", "worker", "gateway"]));
+    expect(
+      parsed.filter((l) => l.level === "debug"),
+      "nothing below the default level",
+    ).to.deep.equal([]);
+    expect(new Set(parsed.map((l) => l.pid))).to.deep.equal(new Set([up.child.pid]));
+    expect(up.stdout).to.match(/^created operator keys in .*\nstarting nats-server \(operator mode/);
+    expect(up.stderr).to.not.contain("VRSky is running");
     expect(existsSync(join(data, "nats", "jetstream"))).to.equal(true);
     const after = await cli("status", "--nats", url);
     expect(after.code, "the local server is gone").to.equal(2);

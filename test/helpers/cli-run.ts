@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { packageRoot } from "../../engine/util/package-root.js";
+import { childEnv } from "./process.js";
 
 export interface ProcessResult {
   code: number | null;
@@ -17,7 +18,7 @@ function quote(s: string): string {
 
 function collect(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: childEnv(env) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
@@ -34,7 +35,7 @@ function collect(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.Pr
   });
 }
 
-/** Runs the real `vrsky` CLI (the compiled main.js) as a user does, until it exits; `env` replaces the environment. */
+/** Runs the real `vrsky` CLI (the compiled main.js) as a user does, until it exits; `env` goes over `childEnv`'s. */
 export function runVrsky(args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
   return collect(process.execPath, [MAIN, ...args], timeoutMs, env);
 }

@@ -2,6 +2,20 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { packageRoot } from "../../engine/util/package-root.js";
 
+/**
+ * The environment of a `vrsky` child: the test's, with every log event (`LOG_LEVEL=debug`: tests wait for
+ * per-replica and per-route events too) as JSON lines (`LOG_FORMAT=json`, whatever the test's own terminal is).
+ * `env` sets or, with `undefined`, removes variables (e.g. `{ LOG_LEVEL: undefined }` for the default level).
+ */
+export function childEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "debug", LOG_FORMAT: "json" };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
 /** A `vrsky` CLI child process, as a user runs it. Every one started is killed by `killAll`. */
 export class VrskyProcess {
   readonly child: ChildProcess;
@@ -12,10 +26,15 @@ export class VrskyProcess {
   /**
    * `ownGroup`: start it as a terminal would, as the leader of its own process group (see `interrupt`). `keep`: not
    * killed by `killAll` after each test, for a process that serves a whole test file (the file kills it itself).
+   * `env`: changes to the environment of `childEnv`.
    */
-  constructor(args: string[], o: { ownGroup?: boolean; keep?: boolean } = {}) {
+  constructor(
+    args: string[],
+    o: { ownGroup?: boolean; keep?: boolean; env?: Record<string, string | undefined> } = {},
+  ) {
     this.child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: childEnv(o.env),
       detached: o.ownGroup ?? false,
     });
     this.child.stdout!.on("data", (b: Buffer) => (this.stdout += b.toString("utf8")));

@@ -11,7 +11,7 @@ import { closeNats, connectNats } from "../../nats/connect.js";
 import { startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
 import type { CliContext } from "../context.js";
-import { jsonLog } from "../output.js";
+import { commandLog, type EventLog } from "../log/event-log.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag } from "./reconcile.js";
@@ -73,7 +73,7 @@ export async function runGateway(
   const listen = parseListen(flags.listen, "--listen");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
-  const log = jsonLog(ctx);
+  const log = commandLog(ctx, "gateway");
   // Before any I/O: a signal from now on stops the gateway gracefully, even one that arrives while it connects.
   const signals = watchSignals();
   try {
@@ -91,7 +91,7 @@ async function serve(
     creds: string | undefined;
     drainTimeoutMs: number;
     maxBody: number;
-    log: ReturnType<typeof jsonLog>;
+    log: EventLog;
     signals: SignalWatch;
   },
   onReady?: (g: Gateway) => void,

@@ -26,7 +26,7 @@ import { Reconciler } from "../../reconciler/reconciler.js";
 import { secretSource } from "../../secrets/sources.js";
 import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
-import { jsonLog } from "../output.js";
+import { commandLog, type EventLog } from "../log/event-log.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
 
 export interface ReconcileFlags {
@@ -173,6 +173,7 @@ export async function runReconcile(
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
+  const log = commandLog(ctx, "reconciler");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
   const integrationShare = Number(flags.maxDeleteIntegrationShare ?? "0.5");
@@ -212,6 +213,7 @@ export async function runReconcile(
       signals,
       keys,
       creds,
+      log,
     });
   } finally {
     signals?.stop();
@@ -229,13 +231,26 @@ interface Checked {
   signals: SignalWatch | undefined;
   keys: ReturnType<typeof loadKeys> | undefined;
   creds: string | undefined;
+  log: EventLog;
 }
 
 async function reconcileWith(
   flags: ReconcileFlags,
   ctx: CliContext,
   hooks: ReconcileHooks,
-  { source, resyncMs, leaseTtlMs, workerCredsTtlMs, share, integrationShare, listen, signals, keys, creds }: Checked,
+  {
+    source,
+    resyncMs,
+    leaseTtlMs,
+    workerCredsTtlMs,
+    share,
+    integrationShare,
+    listen,
+    signals,
+    keys,
+    creds,
+    log,
+  }: Checked,
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
   // A folder of secret files first; with the operator keys, the age-sealed files of the repository at the revision.
@@ -260,7 +275,6 @@ async function reconcileWith(
         throw e;
       })
     : undefined;
-  const log = jsonLog(ctx);
   const provisioner: Provisioner | undefined =
     flags.provisioner === "local"
       ? new LocalProcessProvisioner(resolve(flags.stateDir, "instances"))

@@ -14,7 +14,7 @@ import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
 import { VrskyError } from "../../errors/errors.js";
-import { jsonLog } from "../output.js";
+import { eventLog, logSettings } from "../log/event-log.js";
 import { processTelemetry } from "../telemetry.js";
 import { startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
@@ -61,6 +61,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         }
         // Every address with the other flags, before any I/O (`off`: that server does not run).
         parseListen(o.listen, "--listen");
+        const logs = logSettings(process.env, ctx.stderr);
         const gatewayListen = o.gatewayListen === "off" ? undefined : parseListen(o.gatewayListen, "--gateway-listen");
         const receiverListen =
           o.receiverListen === "off" ? undefined : parseListen(o.receiverListen, "--receiver-listen");
@@ -81,13 +82,13 @@ export function registerUp(program: Command, ctx: CliContext): void {
           keysDir = resolve(o.data, "keys");
           if (!existsSync(join(keysDir, KEY_FILES.operatorSeed))) {
             initKeys(keysDir);
-            ctx.stderr.write(
+            ctx.stdout.write(
               `created operator keys in ${keysDir} (mode 0600; ignored by git through ${join(keysDir, ".gitignore")})\n`,
             );
           }
           LocalNatsServer.binary();
           const dir = resolve(o.data, "nats");
-          ctx.stderr.write(`starting nats-server (operator mode, JetStream, data in ${dir})…\n`);
+          ctx.stdout.write(`starting nats-server (operator mode, JetStream, data in ${dir})…\n`);
           server = await startOperatorServer(loadKeys(keysDir), { dir });
           url = server.url;
         }
@@ -143,7 +144,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     ...(keysDir ? { identity: workerUser(loadKeys(keysDir), "local").identity } : {}),
                     capacity,
                     meter: telemetry.meter,
-                    log: jsonLog(ctx),
+                    log: eventLog(ctx.stderr, "worker", logs),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
                     flow: { secrets, allowPrivateNetworks: true, tracer: tracing.tracer },
                   });
@@ -159,7 +160,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     listenFlag: "--gateway-listen",
                     secrets,
                     telemetry,
-                    log: jsonLog(ctx),
+                    log: eventLog(ctx.stderr, "gateway", logs),
                     tracer: tracing.tracer,
                   });
                   await gateway.ready;

@@ -13,7 +13,7 @@ import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
 import type { CliContext } from "../context.js";
-import { jsonLog } from "../output.js";
+import { commandLog, type EventLog } from "../log/event-log.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { durationFlag, listenFlag } from "./reconcile.js";
@@ -136,7 +136,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
   });
-  const log = jsonLog(ctx);
+  const log = commandLog(ctx, "worker");
   const identity = own ?? (keys ? workerUser(keys, id).identity : undefined);
   // Before any I/O: a signal from now on drains the worker, even one that arrives while it connects or registers.
   const signals = watchSignals();
@@ -164,7 +164,7 @@ interface CheckedWorker {
   creds: string | undefined;
   /** The worker's own platform user (operator mode), signing its credentials requests. */
   identity: WorkerIdentity | undefined;
-  log: ReturnType<typeof jsonLog>;
+  log: EventLog;
   signals: SignalWatch;
 }
 

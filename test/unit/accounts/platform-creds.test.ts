@@ -30,6 +30,7 @@ describe("accounts: --creds next to --keys must be a user of the keys' platform 
     initKeys(keysDir);
     keys = loadKeys(keysDir);
     tenantCreds = join(base, "acme.creds");
+    writeFileSync(join(base, "admin.key"), "admin-key-0123456789abcdef\n", { mode: 0o600 });
     writeFileSync(tenantCreds, userCreds(keys, "acme", 0, { name: "acme-user" }).creds, { mode: 0o600 });
     // The platform user of another installation's keys: a platform account, but not this one.
     initKeys(join(base, "other"));
@@ -44,6 +45,10 @@ describe("accounts: --creds next to --keys must be a user of the keys' platform 
     ["reconcile", ["reconcile", "--once", "--repo", repo, "--nats", NOWHERE, "--keys", keysDir, "--creds", creds]],
     ["worker", ["worker", "--nats", NOWHERE, "--keys", keysDir, "--creds", creds, "--id", "w1"]],
     ["gateway", ["gateway", "--nats", NOWHERE, "--keys", keysDir, "--creds", creds]],
+    [
+      "api",
+      ["api", "--nats", NOWHERE, "--keys", keysDir, "--creds", creds, "--admin-key-file", join(base, "admin.key")],
+    ],
     ["status", ["status", "--nats", NOWHERE, "--keys", keysDir, "--creds", creds]],
     ["revoke", ["revoke", "--tenant", "acme", "--user", FastKeyPair.create("user").getPublicKey()]],
     ["dlq", ["dlq", "list", "--tenant", "acme", "--integration", "orders", "--nats", NOWHERE]],

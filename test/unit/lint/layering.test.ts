@@ -28,6 +28,11 @@ describe("layering rule (eslint.config.mjs)", function () {
     ["engine/contract/x.ts", 'import { execFile } from "node:child_process";', "contract → processes"],
     ["engine/state/x.ts", 'import "../reconciler/lease.js";', "shared shell → a plane"],
     ["engine/telemetry/x.ts", 'import "../worker/worker.js";', "telemetry → a plane"],
+    ["engine/api/x.ts", 'import "../reconciler/reconciler.js";', "status API → control plane"],
+    ["engine/api/x.ts", 'import "../worker/worker.js";', "status API → worker plane"],
+    ["engine/api/x.ts", 'import "../cli/output.js";', "status API → CLI"],
+    ["engine/views/x.ts", 'import "../api/server.js";', "read model → status API"],
+    ["engine/state/x.ts", 'import "../api/state.js";', "shared shell → status API"],
   ];
   for (const [file, source, what] of rejected) {
     it(`rejects ${what}: ${source} in ${file}`, async () => {
@@ -38,6 +43,9 @@ describe("layering rule (eslint.config.mjs)", function () {
   const accepted: Array<[string, string]> = [
     ["engine/reconciler/x.ts", 'import "../contract/workers.js";'],
     ["engine/worker/x.ts", 'import "../state/mirror.js";'],
+    ["engine/api/x.ts", 'import "../views/status.js";'],
+    ["engine/api/x.ts", 'import "../state/read-only.js";'],
+    ["engine/cli/x.ts", 'import "../api/api.js";'],
     ["engine/plan/x.ts", 'import { createHash } from "node:crypto";'],
     ["engine/manifests/x.ts", 'import "../errors/codes.js";'],
     ["engine/cli/x.ts", 'import "../worker/worker.js";'],

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ApiMetrics } from "../../../engine/api/metrics.js";
 import { GatewayMetrics } from "../../../engine/gateway/metrics.js";
 import { ReconcilerMetrics, type ReconcilerGauges } from "../../../engine/reconciler/metrics.js";
 import type { RunRecord, SyncStatus } from "../../../engine/reconciler/status.js";
@@ -150,6 +151,7 @@ describe("telemetry: docs/operations.md lists every metric with its type", () =>
     );
     const gateway = new GatewayMetrics(t.meter, { ready: () => true, routes: () => 0 });
     const flow = new FlowMetrics(t.meter);
+    new ApiMetrics(t.meter);
     // A histogram is served from its first observation on.
     reconciler.recordRun(run("Applied", "commit"));
     reconciler.commitToConverged.observe(1);

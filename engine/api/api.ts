@@ -1,0 +1,87 @@
+/**
+ * The read-only status API (`vrsky api`): the state copies and the read model built from them (state.ts), the
+ * change feed of the event streams (events.ts), the HTTP server (server.ts), and their lifecycle. The NATS
+ * connection is the caller's; `close` stops everything else.
+ */
+import type { AddressInfo } from "node:net";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { httpUrl, listenFailure, bindHost, type ListenAddress } from "../util/listen-address.js";
+import { KeyRing } from "./auth.js";
+import { ChangeFeed } from "./events.js";
+import { ApiMetrics } from "./metrics.js";
+import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
+import { buildApiServer } from "./server.js";
+import { ApiState, type Log } from "./state.js";
+
+export interface ApiOptions {
+  nc: NatsConnection;
+  listen: ListenAddress;
+  adminKey: string;
+  /** Requests per key (per address without a key) in each window. */
+  rateLimit: { max: number; timeWindowMs: number };
+  version: string;
+  log: Log;
+  /** Changes are gathered this long into one event (default 250 ms). */
+  debounceMs?: number;
+  keepAliveMs?: number;
+  /** The process's metrics (the command's); default: a provider of the API's own, served on its `/metrics`. */
+  telemetry?: Telemetry;
+}
+
+export interface Api {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(o: ApiOptions): Promise<Api> {
+  const telemetry = o.telemetry ?? createTelemetry({ version: o.version, processMetrics: false });
+  const feed = new ChangeFeed(o.debounceMs ?? 250);
+  const state = new ApiState(o.nc, { retryMs: 1_000, onWrite: (bucket, key) => feed.seen(bucket, key), log: o.log });
+  let natsUp = true;
+  void (async () => {
+    for await (const s of o.nc.status()) {
+      if (s.type === "disconnect") natsUp = false;
+      else if (s.type === "reconnect") natsUp = true;
+      if (s.type === "disconnect" || s.type === "reconnect") o.log(`nats-${s.type}`, {});
+    }
+  })().catch(() => undefined);
+  const stop = () => {
+    feed.stop();
+    state.stop();
+  };
+  let app: Awaited<ReturnType<typeof buildApiServer>> | undefined;
+  try {
+    await state.start();
+    app = await buildApiServer({
+      state,
+      keys: new KeyRing(o.adminKey),
+      feed,
+      metrics: new ApiMetrics(telemetry.meter),
+      scrape: () => telemetry.scrape(),
+      ready: () => !o.nc.isClosed() && natsUp && state.isOpen,
+      rateLimit: o.rateLimit,
+      keepAliveMs: o.keepAliveMs ?? 15_000,
+      version: o.version,
+      log: o.log,
+    });
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  try {
+    await app.listen({ port: o.listen.port, host: bindHost(o.listen) });
+  } catch (e) {
+    stop();
+    await app.close();
+    throw listenFailure("--listen", o.listen, e);
+  }
+  const server = app;
+  return {
+    url: httpUrl(server.server.address() as AddressInfo),
+    close: async () => {
+      stop();
+      await server.close();
+      if (!o.telemetry) await telemetry.shutdown();
+    },
+  };
+}

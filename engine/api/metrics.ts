@@ -1,0 +1,60 @@
+/**
+ * The API's series, through the process's OpenTelemetry meter (engine/telemetry/telemetry.ts): requests by route
+ * pattern and status, the open event streams, and the events sent. Low cardinality: the route is its pattern
+ * (`/api/v1/tenants/:tenant`), never a tenant name. The answers a client sees most (200 and the refusals) exist at
+ * zero for every route from the start, so that `increase()` sees the first one.
+ */
+import type { Counter, Meter, UpDownCounter } from "@opentelemetry/api";
+import { zeroSeries } from "../telemetry/telemetry.js";
+
+/** The routes of the API (their patterns, as fastify names them). */
+export const API_ROUTES = [
+  "/api/v1/sync",
+  "/api/v1/tenants",
+  "/api/v1/tenants/:tenant",
+  "/api/v1/integrations",
+  "/api/v1/tenants/:tenant/integrations/:name",
+  "/api/v1/workers",
+  "/api/v1/assignments",
+  "/api/v1/events",
+] as const;
+
+const STATUSES = ["200", "401", "403", "404", "429", "503"] as const;
+
+export class ApiMetrics {
+  private readonly requests: Counter;
+  private readonly streams: UpDownCounter;
+  private readonly events: Counter;
+
+  constructor(meter: Meter) {
+    this.requests = meter.createCounter("vrsky_api_requests_total", {
+      description: "API requests answered, by route pattern and status",
+    });
+    this.streams = meter.createUpDownCounter("vrsky_api_event_streams", {
+      description: "Server-sent event streams open now",
+    });
+    this.events = meter.createCounter("vrsky_api_events_total", {
+      description: "Change events sent on the event streams",
+    });
+    zeroSeries(this.requests, { route: API_ROUTES, status: STATUSES });
+    this.streams.add(0);
+    this.events.add(0);
+  }
+
+  /** `route`: the pattern of the matched route, or `unmatched`. */
+  answered(route: string, status: number): void {
+    this.requests.add(1, { route, status: String(status) });
+  }
+
+  streamOpened(): void {
+    this.streams.add(1);
+  }
+
+  streamClosed(): void {
+    this.streams.add(-1);
+  }
+
+  eventSent(): void {
+    this.events.add(1);
+  }
+}
