@@ -85,6 +85,8 @@ describe("Prometheus scraping vrsky up: every dashboard panel's query returns da
         `127.0.0.1:${metricsPort}`,
         "--gateway-listen",
         "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
       ],
       { ownGroup: true },
     );
