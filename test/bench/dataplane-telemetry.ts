@@ -3,12 +3,13 @@
  * map → JetStream sink, one replica) with nothing recorded, against the same with everything a deployed worker
  * records when traces are exported: VRSky's message traces (completion batches), the OpenTelemetry metrics
  * (counters and the processing histogram of a process MeterProvider read by the Prometheus exporter), and three
- * spans per message (message, steps, sink) batched to an OTLP/HTTP receiver. The receiver runs in a child process
+ * spans per sampled message (message, steps, sink; 1 in 100 by default, or every message) batched to an OTLP/HTTP
+ * receiver. The receiver runs in a child process
  * (it reads and drops each request), so its CPU is not the replica's.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createTelemetry } from "../../engine/telemetry/telemetry.js";
-import { startTracing, type Tracing } from "../../engine/telemetry/tracing.js";
+import { DATA_PLANE_SAMPLE_RATIO, startTracing, type Tracing } from "../../engine/telemetry/tracing.js";
 import { FlowMetrics } from "../../engine/worker/flow/flow-metrics.js";
 import type { FlowRunnerOptions } from "../../engine/worker/flow/flow-runner.js";
 
@@ -33,11 +34,12 @@ export interface TelemetryParts {
   traces: boolean;
   /** OpenTelemetry metrics of the flow. */
   metrics: boolean;
-  /** OpenTelemetry spans, exported over OTLP. */
-  spans: boolean;
+  /** OpenTelemetry spans, exported over OTLP: the data plane's default sampling (1 in 100), or every message. */
+  spans: false | "sampled" | "every";
 }
 
-export const ALL: TelemetryParts = { traces: true, metrics: true, spans: true };
+/** Everything on, as deployed with traces exported (the default sampling). */
+export const ALL: TelemetryParts = { traces: true, metrics: true, spans: "sampled" };
 
 /** Flow options with the chosen kinds of telemetry on, spans to `otlpUrl`; `done` flushes and stops them. */
 export function fullTelemetry(
@@ -48,7 +50,8 @@ export function fullTelemetry(
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = otlpUrl; // read by the OTLP exporter when it is made
   let tracing: Tracing;
   try {
-    tracing = startTracing({ service: "bench-worker" });
+    const sampleRatio = parts.spans === "every" ? 1 : DATA_PLANE_SAMPLE_RATIO;
+    tracing = startTracing({ service: "bench-worker", sampleRatio });
   } finally {
     if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
     else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;

@@ -8,7 +8,7 @@ import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { processTelemetry } from "../telemetry.js";
 import { parseSize } from "../../manifests/durations.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
-import { startTracing } from "../../telemetry/tracing.js";
+import { DATA_PLANE_SAMPLE_RATIO, startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
 import type { CliContext } from "../context.js";
 import { commandLog, type EventLog } from "../log/event-log.js";
@@ -104,7 +104,11 @@ async function serve(
     jetstream: true,
   });
   let gateway: Gateway | undefined;
-  const tracing = startTracing({ service: "vrsky-gateway", version: packageVersion() });
+  const tracing = startTracing({
+    service: "vrsky-gateway",
+    version: packageVersion(),
+    sampleRatio: DATA_PLANE_SAMPLE_RATIO,
+  });
   const telemetry = processTelemetry();
   try {
     gateway = await startGateway({

@@ -17,7 +17,7 @@ import { VrskyError } from "../../errors/errors.js";
 import { eventLog, logSettings } from "../log/event-log.js";
 import { processTelemetry } from "../telemetry.js";
 import { startLocalApi, type LocalApi } from "./up-api.js";
-import { startTracing } from "../../telemetry/tracing.js";
+import { DATA_PLANE_SAMPLE_RATIO, startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { loadCommitted } from "../../git/load-revision.js";
@@ -105,7 +105,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
         // One set of series for the process: --listen's /metrics shows the reconciler's, the worker's and the gateway's.
         const telemetry = processTelemetry();
         // The in-process worker's and gateway's spans (the reconciler's are its own: runReconcile).
-        const tracing = startTracing({ service: "vrsky-up", version: packageVersion() });
+        const tracing = startTracing({
+          service: "vrsky-up",
+          version: packageVersion(),
+          sampleRatio: DATA_PLANE_SAMPLE_RATIO,
+        });
         try {
           let demo: DemoSecret[] = [];
           if (receiverListen) {

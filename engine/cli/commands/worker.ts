@@ -6,7 +6,7 @@ import { platformCredsFile } from "../../accounts/platform-user.js";
 import { identityInCreds, workerUser, type WorkerIdentity } from "../../accounts/worker-identity.js";
 import { VrskyError } from "../../errors/errors.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
-import { startTracing } from "../../telemetry/tracing.js";
+import { DATA_PLANE_SAMPLE_RATIO, startTracing } from "../../telemetry/tracing.js";
 import { packageVersion } from "../../util/package-root.js";
 import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
@@ -177,7 +177,11 @@ async function runChecked(
   const { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals } = c;
   const nc = await connectNats({ url: flags.nats, creds, name: `vrsky-worker-${id}`, jetstream: true });
   const telemetry = processTelemetry();
-  const tracing = startTracing({ service: "vrsky-worker", version: packageVersion() });
+  const tracing = startTracing({
+    service: "vrsky-worker",
+    version: packageVersion(),
+    sampleRatio: DATA_PLANE_SAMPLE_RATIO,
+  });
   const flow = {
     secrets,
     allowPrivateNetworks: flags.allowPrivateSinks === true,
