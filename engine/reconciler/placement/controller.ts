@@ -234,6 +234,7 @@ export class AssignmentController {
     });
 
     const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));
+    const dead = new Set(expired);
     const writes = layoutWrites({
       wanted: out.wanted,
       changed: new Set(out.puts.map((p) => p.key)),
@@ -242,8 +243,7 @@ export class AssignmentController {
       // owns the bucket, and a bad value at a key of the layout before would otherwise stay for good.
       invalid: [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()],
       byWorker: (id) => byWorker.has(id),
-      claimRevision: (rk, a) =>
-        claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk), new Set(expired)),
+      claimRevision: (rk, a) => claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk), dead),
     });
 
     let conflicts = 0;
