@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { connect } from "@nats-io/transport-node";
 import { ASSIGNMENT_FORMAT, WORKER_FORMAT, type AssignmentRecord } from "../../engine/contract/workers.js";
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
+import type { StateBuckets } from "../../engine/state/open.js";
 import type { ReplicaRunner } from "../../engine/worker/runner.js";
 import { Worker } from "../../engine/worker/worker.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
@@ -118,6 +119,55 @@ describe("assignments stored under their worker: a worker reads only its own", f
         writes.filter((w) => w.key === k).map((w) => w.state),
         `writes of ${k}`,
       ).to.deep.equal(["released"]);
+    }
+  });
+
+  it("a write that conflicts in the expiry run does not strand the dead worker's claim: the next run names it", async () => {
+    await start({ "tenants/acme.yaml": tenantYaml("acme") });
+    const nc = await connect({ servers: fx.url });
+    fx.defer(() => nc.close());
+    const a = new Worker({ nc, id: "a", capacity: 6, heartbeatMs: 250, expiryMs: 1_500, runner: idle });
+    fx.defer(() => a.close());
+    await a.start();
+    const b = await worker("b", 6);
+    fx.repo.write("integrations/acme/many.yaml", integrationYaml("acme", "many", "  replicas: 6\n"));
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit("six replicas")));
+    await until(() => running(a) + running(b) === 6, 20_000, "6 replicas running");
+    await reconciler.controller.idle();
+    const onA = new Set([...claims()].filter(([, c]) => c.value.worker === "a").map(([k]) => k));
+    expect(onA.size, "replicas on a").to.be.at.least(1);
+    // Fault: the leader's first new record for b after a's death finds its key taken (a real write by this test,
+    // just before the leader's create), so that run's write conflicts and a later run must write the record again.
+    const leaderKv = (reconciler.controller as unknown as { o: { state: StateBuckets } }).o.state.assignments;
+    const create = leaderKv.create.bind(leaderKv);
+    let injected: string | undefined;
+    leaderKv.create = async (key, value) => {
+      if (injected === undefined && key.startsWith("assign.b.")) {
+        injected = key;
+        await leaderKv.put(key, "taken by the test");
+      }
+      return create(key, value);
+    };
+    const kv = await bucket(fx.nc, "replicas");
+    const writes: Array<{ key: string; worker: string | null; state: string }> = [];
+    const watch = await kv.watch({ key: "acme.many.*", include: "updates" });
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== "PUT") continue;
+        const c = e.json<{ worker: string | null; state: string }>();
+        writes.push({ key: e.key, worker: c.worker, state: c.state });
+      }
+    })();
+    fx.defer(() => watch.stop());
+    await a.close(); // no drain: the leader expires a after 1.5 s
+    await until(() => running(b) === 6, 20_000, "6 replicas running on b");
+    expect(injected, "the injected conflict happened").to.be.a("string");
+    expect(reconciler.controller.lastRun?.conflicts ?? 0, "conflicts are retried").to.equal(0);
+    for (const k of onA) {
+      // Taken over directly by b, not released by the orphan sweep first (which waits 10 s for a claim whose
+      // holder is gone): the leader still counted a's claims as free in the run after the conflict.
+      const first = writes.find((w) => w.key === k);
+      expect(first, `first write of ${k} after a's death`).to.include({ worker: "b", state: "starting" });
     }
   });
 

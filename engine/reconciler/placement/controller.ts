@@ -58,6 +58,11 @@ export class AssignmentController {
   /** Local time at which a heartbeat of each worker was last seen. */
   private readonly seen = new Map<string, number>();
   private readonly orphanSince = new Map<string, number>();
+  /**
+   * Workers this leader expired whose claims are not all taken over or released yet: their claims stay free for
+   * later runs too (a run whose write conflicted re-runs without them in `expired`), until the id registers again.
+   */
+  private readonly expiredHolders = new Set<string>();
   /** Replica keys whose assignee may be waiting for a claim that is free now (`wake`). */
   private readonly toWake = new Set<string>();
   private wakeQueued = false;
@@ -211,6 +216,8 @@ export class AssignmentController {
   private async run(trigger: string): Promise<void> {
     const started = this.now();
     const expired = await this.expireWorkers(started);
+    for (const id of expired) this.expiredHolders.add(id);
+    const dead = this.deadHolders();
     const tenants = new Map<string, TenantResource>();
     for (const [name, e] of this.o.tenants.entries)
       if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
@@ -234,7 +241,6 @@ export class AssignmentController {
     });
 
     const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));
-    const dead = new Set(expired);
     const writes = layoutWrites({
       wanted: out.wanted,
       changed: new Set(out.puts.map((p) => p.key)),
@@ -267,9 +273,10 @@ export class AssignmentController {
     };
     await pool(writes.puts, 256, (p) => write(p.key, p.record));
     // The expired workers' claims that no new record names are released now (those named are taken by their new
-    // worker directly: claimRevisionFor); after the new records, so that the hand-over does not wait for them.
+    // worker directly: claimRevisionFor); after the new records, so that the hand-over does not wait for them. A
+    // record whose write conflicted names its claim again in the run that follows (`expiredHolders`).
     const named = new Map<string, number | undefined>(writes.puts.map((p) => [p.replicaKey, p.record.claimRevision]));
-    for (const id of expired) await this.releaseClaimsOf(id, `worker ${id} expired`, named);
+    for (const id of dead) await this.releaseClaimsOf(id, `worker ${id} expired`, named);
     await pool(writes.deletes, 256, (k) => write(k, undefined));
     if (writes.deletes.length > 0) await this.assignments.mirror.caughtUpToStream();
     else if (lastSeq > 0) await this.assignments.mirror.caughtUp(lastSeq);
@@ -316,6 +323,19 @@ export class AssignmentController {
     return expired;
   }
 
+  /**
+   * The workers expired by this leader that still hold claims and have not registered again; the ids of those that
+   * hold none any more, or are back, are forgotten.
+   */
+  private deadHolders(): Set<string> {
+    if (this.expiredHolders.size === 0) return new Set();
+    const holding = new Set<string>();
+    for (const c of this.replicas.entries.values()) if (c.value.worker !== null) holding.add(c.value.worker);
+    for (const id of this.expiredHolders)
+      if (this.workers.entries.has(id) || !holding.has(id)) this.expiredHolders.delete(id);
+    return new Set(this.expiredHolders);
+  }
+
   /** Rewrites the assignment of a replica whose claim is free now with the claim's revision (its worker takes it). */
   private wake(key: string): void {
     if (this.stopped || !this.o.isLeader()) return;
@@ -326,10 +346,11 @@ export class AssignmentController {
       this.wakeQueued = false;
       const keys = [...this.toWake];
       this.toWake.clear();
+      const dead = this.deadHolders();
       void pool(keys, 64, async (rk) => {
         const a = this.assignments.get(rk);
         if (!a || !isByWorkerKey(a.key) || !this.o.isLeader()) return;
-        const rev = claimRevisionFor(a.value, this.replicas.get(rk), this.replicas.tombstones.get(rk));
+        const rev = claimRevisionFor(a.value, this.replicas.get(rk), this.replicas.tombstones.get(rk), dead);
         if (rev === undefined || rev === a.value.claimRevision) return;
         const record: AssignmentRecord = { ...a.value, claimRevision: rev };
         this.written.set(a.key, JSON.stringify(record));
@@ -346,7 +367,10 @@ export class AssignmentController {
     reason: string,
     named: ReadonlyMap<string, number | undefined>,
   ): Promise<void> {
-    const mine = [...this.replicas.entries].filter(([key, c]) => c.value.worker === worker && named.get(key) !== c.rev);
+    // Named by this run's records, or by a record in place (written by an earlier run): its new worker takes it.
+    const isNamed = (key: string, rev: number) =>
+      named.get(key) === rev || this.assignments.get(key)?.value.claimRevision === rev;
+    const mine = [...this.replicas.entries].filter(([key, c]) => c.value.worker === worker && !isNamed(key, c.rev));
     await pool(mine, 256, async ([key, c]) => {
       await this.release(key, c.value, c.rev, reason);
     });

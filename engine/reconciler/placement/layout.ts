@@ -49,6 +49,8 @@ export function layoutWrites(input: LayoutInput): LayoutWrites {
     for (const k of stored ?? []) if (k !== key) deletes.add(k);
   }
   for (const [rk, keys] of input.stored) if (!input.wanted.has(rk)) for (const k of keys) deletes.add(k);
+  // An invalid value at a key a record is written to now is overwritten by it, not deleted after it.
+  for (const p of puts) deletes.delete(p.key);
   return { puts: puts.sort((a, b) => compare(a.key, b.key)), deletes: [...deletes].sort(compare) };
 }
 
