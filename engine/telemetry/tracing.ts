@@ -13,21 +13,24 @@ import {
   ROOT_CONTEXT,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
   type SpanKind,
+  type SpanOptions,
   type Tracer,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
+  AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
+  RandomIdGenerator,
   SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
@@ -53,6 +56,8 @@ export interface TracingOptions {
    * Spans under a remote parent follow its decision (parent-based), so a message's trace is whole or absent.
    */
   sampleRatio?: number;
+  /** Tests: the random numbers the sampling of `sampleRatio` draws (default Math.random). */
+  random?: () => number;
 }
 
 /**
@@ -78,10 +83,10 @@ export function startTracing(o: TracingOptions): Tracing {
   else if (otlpTracesWanted(env)) processor = new BatchSpanProcessor(new OTLPTraceExporter());
   else return NOOP;
   const ratio = o.sampleRatio ?? 1;
-  const sampler =
-    env.OTEL_TRACES_SAMPLER || ratio >= 1
-      ? undefined // the SDK's default: the standard variables, else parent-based always-on
-      : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+  // The SDK's default sampler reads the standard variables (else parent-based always-on); a ratio is decided by
+  // RatioRootTracer before the SDK sees the span, so the SDK records whatever reaches it.
+  const byRatio = !env.OTEL_TRACES_SAMPLER && ratio < 1;
+  const sampler = byRatio ? new ParentBasedSampler({ root: new AlwaysOnSampler() }) : undefined;
   const provider = new BasicTracerProvider({
     ...(sampler ? { sampler } : {}),
     resource: resourceFromAttributes({
@@ -91,10 +96,52 @@ export function startTracing(o: TracingOptions): Tracing {
     }),
     spanProcessors: [processor],
   });
+  const tracer = provider.getTracer("vrsky", o.version);
   return {
-    tracer: provider.getTracer("vrsky", o.version),
+    tracer: byRatio ? new RatioRootTracer(tracer, ratio, o.random ?? Math.random) : tracer,
     exporting: true,
     shutdown: () => provider.shutdown().catch(() => undefined),
+  };
+}
+
+/**
+ * A tracer that records `ratio` of the traces it starts, and follows a parent's decision otherwise, deciding
+ * before the SDK sees the span: the messages not traced (99 in 100 in the data plane) then cost no sampler, no
+ * attribute copy and no SDK span, only a context (about 0.3 µs against 2 µs; bench:dataplane figure 5). A root not
+ * traced still gets a valid, unsampled context, so that the process that takes the message next follows the
+ * decision and a trace is whole or absent; a child of an unsampled parent is the parent's context.
+ */
+class RatioRootTracer implements Tracer {
+  private readonly ids = new RandomIdGenerator();
+
+  constructor(
+    private readonly inner: Tracer,
+    private readonly ratio: number,
+    private readonly random: () => number,
+  ) {}
+
+  startSpan(name: string, options?: SpanOptions, ctx: Context = context.active()): Span {
+    const parent = options?.root ? undefined : trace.getSpanContext(ctx);
+    const traced =
+      parent && isSpanContextValid(parent)
+        ? (parent.traceFlags & TraceFlags.SAMPLED) !== 0
+        : this.random() < this.ratio;
+    if (traced) return this.inner.startSpan(name, options, ctx);
+    if (parent && isSpanContextValid(parent)) return trace.wrapSpanContext(parent);
+    const { ids } = this;
+    return trace.wrapSpanContext({
+      traceId: ids.generateTraceId(),
+      spanId: ids.generateSpanId(),
+      traceFlags: TraceFlags.NONE,
+    });
+  }
+
+  /** `startSpan`, with the span made active while `fn` runs (the overloads of the API: options and context optional). */
+  startActiveSpan: Tracer["startActiveSpan"] = (name: string, ...rest: unknown[]) => {
+    const fn = rest.pop() as (span: Span) => unknown;
+    const [options, ctx = context.active()] = rest as [SpanOptions | undefined, Context | undefined];
+    const span = this.startSpan(name, options, ctx);
+    return context.with(trace.setSpan(ctx, span), fn, undefined, span) as never;
   };
 }
 

@@ -9,7 +9,7 @@ import type { KV } from "@nats-io/kv";
 import { FLOW_FORMAT, type FlowCounters, type FlowRecord } from "../../contract/dataplane.js";
 import { replicaKey } from "../../contract/keys.js";
 import { errorMessage } from "../../errors/errors.js";
-import type { FlowMetrics } from "./flow-metrics.js";
+import type { FlowMetrics, PairCounts } from "./flow-metrics.js";
 
 /** An unchanged record is still written this often (its `updatedAt` says the replica is alive). */
 const REWRITE_MS = 30_000;
@@ -44,12 +44,19 @@ export class FlowStats {
   private lastActivity = "";
   private lastProbeAt = 0;
 
-  constructor(private readonly o: FlowStatsOptions) {}
+  /** The worker's counts of this tenant and integration (the metrics' series), shared by its replicas there. */
+  private readonly totals: PairCounts | undefined;
+
+  constructor(private readonly o: FlowStatsOptions) {
+    this.totals = o.metrics?.pair(o.tenant, o.integration);
+  }
 
   /** Counts a message: received, retried, or settled (`seconds`: how long its last attempt took). */
   count(kind: keyof FlowCounters, seconds?: number): void {
     this.counters[kind]++;
-    this.o.metrics?.count(this.o.tenant, this.o.integration, kind, seconds);
+    if (!this.totals) return;
+    this.totals.counts[kind]++;
+    if (seconds !== undefined) this.o.metrics!.settled(seconds);
   }
 
   /** Messages in the dead-letter stream and waiting in the consumer, as last probed. */
