@@ -107,7 +107,7 @@ export function startTracing(o: TracingOptions): Tracing {
 /**
  * A tracer that records `ratio` of the traces it starts, and follows a parent's decision otherwise, deciding
  * before the SDK sees the span: the messages not traced (99 in 100 in the data plane) then cost no sampler, no
- * attribute copy and no SDK span, only a context (about 0.3 µs against 2 µs; bench:dataplane figure 5). A root not
+ * attribute copy and no SDK span, only a context (the span path of a message: ~1 µs, was ~2 µs). A root not
  * traced still gets a valid, unsampled context, so that the process that takes the message next follows the
  * decision and a trace is whole or absent; a child of an unsampled parent is the parent's context.
  */
