@@ -16,6 +16,7 @@ import { registerSecret } from "./commands/secret.js";
 import { registerDlq } from "./commands/dlq.js";
 import { registerTrace } from "./commands/trace.js";
 import { registerApi } from "./commands/api.js";
+import { registerWait } from "./commands/wait.js";
 import type { CliContext } from "./context.js";
 import type { Stream } from "./output.js";
 
@@ -23,6 +24,8 @@ export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 
 /** Runs the CLI with arguments (without `node vrsky`); returns the exit code instead of exiting. */
 export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Stream } = {}): Promise<number> {
+  // `plan --detailed-exitcode` keeps 2 for "changes", as Terraform does: every error is 1 there.
+  const usage = argv[0] === "plan" && argv.includes("--detailed-exitcode") ? EXIT.findings : EXIT.usage;
   const ctx: CliContext = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, exitCode: 0 };
   const program = new Command("vrsky")
     .description("VRSky: a declarative GitOps integration engine on NATS")
@@ -45,6 +48,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   registerDlq(program, ctx);
   registerTrace(program, ctx);
   registerApi(program, ctx);
+  registerWait(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }
@@ -55,12 +59,12 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
       // `vrsky help` exits 0; help shown instead of a missing command (`vrsky`, `vrsky dlq`) is a usage error.
-      if (e.code === "commander.help") return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-      return EXIT.usage;
+      if (e.code === "commander.help") return e.exitCode === 0 ? EXIT.ok : usage;
+      return usage;
     }
     if (isVrskyError(e)) {
       ctx.stderr.write(`vrsky: ${e.explain()}\n`);
-      return EXIT.usage;
+      return usage;
     }
     throw e;
   }
