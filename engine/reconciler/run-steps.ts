@@ -114,6 +114,8 @@ export interface RunSummary {
   notReady: SyncStatus["notReady"];
   /** Set for Failed (the error's class) and Conflict (`wait`), and for a run that left work for later. */
   retry?: RetryClass;
+  /** The run span's `trace_id` and `span_id` for its log line (run-trace.ts); empty without a tracer. */
+  traceIds?: Record<string, string>;
 }
 
 /** Runs the steps in order and stops at the first that says so; a step that throws fails the run. Never throws. */
