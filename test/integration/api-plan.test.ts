@@ -3,7 +3,14 @@ import { startApi, type Api } from "../../engine/api/api.js";
 import type { PlanBody } from "../../engine/api/plan-body.js";
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { parseListen } from "../../engine/util/listen-address.js";
-import { ApiClient, checkAgainstOpenApi, checkNoSecrets, type OpenApiDoc, sha256Hex } from "../helpers/api.js";
+import {
+  ApiClient,
+  cacheLookups,
+  checkAgainstOpenApi,
+  checkNoSecrets,
+  type OpenApiDoc,
+  sha256Hex,
+} from "../helpers/api.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
@@ -14,21 +21,6 @@ const BETA = "beta-key-for-the-status-api-2";
 
 function tenantWithKey(name: string, key: string): string {
   return tenantYaml(name, `  apiKeys:\n    - name: ci\n      sha256: ${sha256Hex(key)}\n`);
-}
-
-/** The value of `vrsky_api_cache_lookups_total` for one cache and result, from `/metrics`. */
-export async function cacheLookups(http: ApiClient, cache: string, result: string): Promise<number> {
-  const text = (await http.get("/metrics")).body;
-  const line = text
-    .split("\n")
-    .find(
-      (l) =>
-        l.startsWith("vrsky_api_cache_lookups_total{") &&
-        l.includes(`cache="${cache}"`) &&
-        l.includes(`result="${result}"`),
-    );
-  expect(line, `the ${cache} ${result} series`).to.be.a("string");
-  return Number(line!.split(" ").pop());
 }
 
 describe("vrsky api: GET /api/v1/plan, the committed head against the live state", function () {
