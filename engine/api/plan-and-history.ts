@@ -20,6 +20,8 @@ export function registerPlanAndHistory(
   app: FastifyInstance,
   d: { plan: PlanSource | undefined; recent: RecentEvents; log: Log },
 ): void {
+  /** Why the plan could not be made last time: logged once per distinct reason, not per request. */
+  let lastProblem: string | undefined;
   app.get(
     "/api/v1/plan",
     {
@@ -38,10 +40,13 @@ export function registerPlanAndHistory(
     async (req: FastifyRequest, reply: FastifyReply) => {
       if (!d.plan) return problem(reply, 404, NO_REPOSITORY);
       try {
-        return planFor(await d.plan.current(), req.principal!);
+        const body = planFor(await d.plan.current(), req.principal!);
+        lastProblem = undefined;
+        return body;
       } catch (e) {
         if (!(e instanceof PlanUnavailable)) throw e;
-        d.log("plan-unavailable", { error: errorMessage(e) });
+        if (errorMessage(e) !== lastProblem) d.log("plan-unavailable", { error: errorMessage(e) });
+        lastProblem = errorMessage(e);
         reply.header("retry-after", "5");
         return problem(
           reply,

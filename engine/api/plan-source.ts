@@ -1,7 +1,7 @@
 /**
  * The plan behind `GET /api/v1/plan` (plan-body.ts): the head of the branch read from the repository, planned
  * against the live records the API's copies hold. One plan per (head commit, live-state version): the head is
- * resolved on each request (one `git rev-parse`), and the plan is made again only when the branch moved or a
+ * resolved on each request (one `git rev-parse`, shared by the requests that arrive while it runs), and the plan is made again only when the branch moved or a
  * tenant or integration record was written; the head's files are read and validated once per commit. Requests that
  * arrive while a plan is being made wait for that one.
  */
@@ -38,6 +38,8 @@ export class PlanUnavailable extends Error {}
 export class PlanSource {
   private last: { revision: string; version: number; plan: Promise<FullPlan> } | undefined;
   private head: { revision: string; loaded: Promise<LoadedHead> } | undefined;
+  /** The head being resolved: requests that arrive meanwhile share its `git rev-parse`. */
+  private resolving: Promise<string> | undefined;
 
   constructor(private readonly o: PlanSourceOptions) {}
 
@@ -48,7 +50,9 @@ export class PlanSource {
   async current(): Promise<FullPlan> {
     let revision: string;
     try {
-      revision = await resolveCommit(this.o.repo, `refs/heads/${this.o.branch}`);
+      revision = await (this.resolving ??= resolveCommit(this.o.repo, `refs/heads/${this.o.branch}`).finally(
+        () => (this.resolving = undefined),
+      ));
     } catch (e) {
       throw new PlanUnavailable(`branch '${this.o.branch}' cannot be read: ${errorMessage(e)}`);
     }

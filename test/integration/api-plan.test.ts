@@ -172,7 +172,7 @@ describe("vrsky api: GET /api/v1/plan, the committed head against the live state
     await until(async () => (await http.get("/api/v1/plan", BETA)).status === 401, 10_000, "beta's key refused");
   });
 
-  it("an API without --repo answers the plan 404 with a message that says why", async () => {
+  it("an API without --repo answers the plan 404 with a message that says why; a missing branch is 503", async () => {
     const bare = await startApi({
       nc: await fx.connect(),
       listen: parseListen("127.0.0.1:0"),
@@ -187,6 +187,30 @@ describe("vrsky api: GET /api/v1/plan, the committed head against the live state
     expect(r.status).to.equal(404);
     expect(JSON.parse(r.body).error).to.match(/^not found: the plan needs the repository; start vrsky api with --repo/);
     http.responses.push(r);
+
+    // A branch that does not exist (yet): 503, logged once, not per request.
+    const logged: string[] = [];
+    const early = await startApi({
+      nc: await fx.connect(),
+      listen: parseListen("127.0.0.1:0"),
+      adminKey: ADMIN,
+      rateLimit: { max: 10_000, timeWindowMs: 60_000 },
+      version: "0.0.0-test",
+      log: (event) => logged.push(event),
+      repo: { dir: fx.repo.dir, branch: "not-yet" },
+    });
+    fx.defer(() => early.close());
+    const client = new ApiClient(early.url);
+    for (let i = 0; i < 2; i++) {
+      const u = await client.get("/api/v1/plan", ADMIN);
+      expect(u.status, u.body).to.equal(503);
+      expect(u.headers.get("retry-after")).to.equal("5");
+      expect(JSON.parse(u.body).error).to.equal(
+        "the plan cannot be made now: branch 'not-yet' cannot be read; retry later",
+      );
+      http.responses.push(u);
+    }
+    expect(logged.filter((e) => e === "plan-unavailable")).to.have.length(1);
   });
 
   it("the OpenAPI document describes every response of this file; none holds a secret", async () => {
