@@ -12,6 +12,9 @@ import { ApiMetrics } from "./metrics.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import { buildApiServer } from "./server.js";
 import { ApiState, type Log } from "./state.js";
+import { PlanSource } from "./plan-source.js";
+import { DEFAULT_RECENT_EVENTS, RecentEvents } from "./recent-events.js";
+import type { DeletionLimits } from "../plan/deletion-guard.js";
 
 export interface ApiOptions {
   nc: NatsConnection;
@@ -28,6 +31,12 @@ export interface ApiOptions {
   keepAliveMs?: number;
   /** The process's metrics (the command's); default: a provider of the API's own, served on its `/metrics`. */
   telemetry?: Telemetry;
+  /** Event streams one key may hold open at once (default 10). */
+  maxStreamsPerKey?: number;
+  /** Change events kept for `/api/v1/events/recent` (default 500). */
+  recentEvents?: number;
+  /** The repository and branch the reconciler follows, for `/api/v1/plan` (without: 404). */
+  repo?: { dir: string; branch: string; limits?: DeletionLimits };
 }
 
 export interface Api {
@@ -39,6 +48,18 @@ export async function startApi(o: ApiOptions): Promise<Api> {
   const telemetry = o.telemetry ?? createTelemetry({ version: o.version, processMetrics: false });
   const feed = new ChangeFeed(o.debounceMs ?? 250);
   const state = new ApiState(o.nc, { retryMs: 1_000, onWrite: (bucket, key) => feed.seen(bucket, key), log: o.log });
+  const recent = new RecentEvents(o.recentEvents ?? DEFAULT_RECENT_EVENTS);
+  feed.subscribe((batch) => recent.record(batch));
+  const metrics = new ApiMetrics(telemetry.meter);
+  const plan =
+    o.repo &&
+    new PlanSource({
+      repo: o.repo.dir,
+      branch: o.repo.branch,
+      limits: o.repo.limits,
+      live: () => state.liveRecords(),
+      onLookup: (result) => metrics.cacheLookup("plan", result),
+    });
   let natsUp = true;
   void (async () => {
     for await (const s of o.nc.status()) {
@@ -58,11 +79,14 @@ export async function startApi(o: ApiOptions): Promise<Api> {
       state,
       keys: new KeyRing(o.adminKey),
       feed,
-      metrics: new ApiMetrics(telemetry.meter),
+      metrics,
       scrape: () => telemetry.scrape(),
       ready: () => !o.nc.isClosed() && natsUp && state.isOpen,
       rateLimit: o.rateLimit,
       keepAliveMs: o.keepAliveMs ?? 15_000,
+      maxStreamsPerKey: o.maxStreamsPerKey ?? 10,
+      plan,
+      recent,
       version: o.version,
       log: o.log,
     });

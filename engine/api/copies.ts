@@ -20,6 +20,7 @@ import {
   decodeWorker,
   type RecordDecoder,
 } from "../contract/record-checks.js";
+import type { StateRecord } from "../contract/state.js";
 import { snapshotEnd } from "../state/mirror.js";
 import type { ReadOnlyBucket, StateReader } from "../state/read-only.js";
 import { assembleSnapshot, type StatusSnapshot } from "../views/snapshot.js";
@@ -135,6 +136,15 @@ export class StateCopies {
       this.reader.locks.name,
       now,
     );
+  }
+
+  /** The applied tenant and integration records as they are now. */
+  records(): {
+    tenants: Array<{ key: string; value: StateRecord }>;
+    integrations: Array<{ key: string; value: StateRecord }>;
+  } {
+    const list = (name: CopiedBucket) => this.copies.get(name)?.list<StateRecord>() ?? [];
+    return { tenants: list("tenants"), integrations: list("integrations") };
   }
 
   stop(): void {

@@ -1,6 +1,6 @@
 /**
  * The API's series, through the process's OpenTelemetry meter (engine/telemetry/telemetry.ts): requests by route
- * pattern and status, the open event streams, and the events sent. Low cardinality: the route is its pattern
+ * pattern and status, the open event streams, the events sent, and the hits and misses of the caches. Low cardinality: the route is its pattern
  * (`/api/v1/tenants/:tenant`), never a tenant name. The answers a client sees most (200 and the refusals) exist at
  * zero for every route from the start, so that `increase()` sees the first one.
  */
@@ -17,6 +17,8 @@ export const API_ROUTES = [
   "/api/v1/workers",
   "/api/v1/assignments",
   "/api/v1/events",
+  "/api/v1/events/recent",
+  "/api/v1/plan",
 ] as const;
 
 const STATUSES = ["200", "401", "403", "404", "429", "503"] as const;
@@ -25,6 +27,7 @@ export class ApiMetrics {
   private readonly requests: Counter;
   private readonly streams: UpDownCounter;
   private readonly events: Counter;
+  private readonly cache: Counter;
 
   constructor(meter: Meter) {
     this.requests = meter.createCounter("vrsky_api_requests_total", {
@@ -36,7 +39,11 @@ export class ApiMetrics {
     this.events = meter.createCounter("vrsky_api_events_total", {
       description: "Change events sent on the event streams",
     });
+    this.cache = meter.createCounter("vrsky_api_cache_lookups_total", {
+      description: "Answers taken from a cache (hit) or made (miss): serialized pages, plans",
+    });
     zeroSeries(this.requests, { route: API_ROUTES, status: STATUSES });
+    zeroSeries(this.cache, { cache: ["page", "plan"], result: ["hit", "miss"] });
     this.streams.add(0);
     this.events.add(0);
   }
@@ -52,6 +59,10 @@ export class ApiMetrics {
 
   streamClosed(): void {
     this.streams.add(-1);
+  }
+
+  cacheLookup(cache: "page" | "plan", result: "hit" | "miss"): void {
+    this.cache.add(1, { cache, result });
   }
 
   eventSent(): void {

@@ -170,7 +170,7 @@ export function syncBody(ix: ResourceIndex, p: Principal): SyncBody {
 }
 
 /** Whether a finding is in one of the tenant's files (`tenants/<t>.yaml`, `integrations/<t>/…`, docs/manifests.md). */
-function fileOf(f: Finding, tenant: string): boolean {
+export function fileOf(f: Finding, tenant: string): boolean {
   return (
     f.file === `tenants/${tenant}.yaml` ||
     f.file === `tenants/${tenant}.yml` ||

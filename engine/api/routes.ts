@@ -1,4 +1,8 @@
-/** The resource routes under /api/v1: each renders the shared read model for the caller (resources.ts). */
+/**
+ * The resource routes under /api/v1: each renders the shared read model for the caller (resources.ts). A 200 body
+ * is serialized once per (read-model version, the caller's scope, path and query) and kept in the page cache: a
+ * repeated GET between two changes sends the kept bytes.
+ */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { paginate, pageProblem, type PageQuery } from "./pagination.js";
 import { assignmentItems, integrationItems, syncBody, tenantItems, workerItems } from "./resources.js";
@@ -17,11 +21,46 @@ import {
   workerSchema,
 } from "./schemas.js";
 import { NOT_FOUND_BODY, problem, sendJson } from "./replies.js";
+import type { PageCache } from "./page-cache.js";
+import type { Principal } from "./auth.js";
 import type { ApiModel } from "./state.js";
 
 type Req<Q = unknown, P = unknown> = FastifyRequest<{ Querystring: Q; Params: P }>;
 
-export function registerResources(app: FastifyInstance, state: { get(): ApiModel }): void {
+export interface ResourceDeps {
+  state: { get(): ApiModel };
+  pages: PageCache;
+  /** Hears whether a 200 body came from the page cache (`hit`) or was serialized (`miss`). */
+  onLookup?: (result: "hit" | "miss") => void;
+}
+
+/** What a body depends on besides the model: the admin's, or one tenant's (every key of a tenant sees the same). */
+function scopeOf(p: Principal): string {
+  return p.kind === "admin" ? "admin" : `tenant:${p.tenant}`;
+}
+
+export function registerResources(app: FastifyInstance, d: ResourceDeps): void {
+  /**
+   * A handler whose 200 body is kept per model version: `render` answers the body's object, or the reply when it
+   * answered something else (a 400, 403, 404: never kept).
+   */
+  const cached =
+    <R extends FastifyRequest>(render: (req: R, reply: FastifyReply, m: ApiModel) => unknown) =>
+    async (req: R, reply: FastifyReply) => {
+      const model = d.state.get();
+      const key = `${scopeOf(req.principal!)} ${req.url}`;
+      const kept = d.pages.get(model.version, key);
+      if (kept !== undefined) {
+        d.onLookup?.("hit");
+        return sendJson(reply, 200, kept);
+      }
+      const out = render(req, reply, model);
+      if (out === reply) return reply;
+      d.onLookup?.("miss");
+      const body = reply.serialize(out) as string;
+      d.pages.set(model.version, key, body);
+      return sendJson(reply, 200, body);
+    };
   const schema = (summary: string, ok: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     schema: {
       summary,
@@ -39,23 +78,24 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
   app.get(
     "/api/v1/sync",
     schema("The sync state: revisions, conditions, the last run and its errors", syncSchema),
-    async (req) => syncBody(state.get().index, req.principal!),
+    cached((req, _reply, m) => syncBody(m.index, req.principal!)),
   );
 
   app.get(
     "/api/v1/tenants",
     schema("The tenants the key sees, by name", pageSchema(tenantSchema), { querystring: pageQuery }),
-    async (req: Req<PageQuery>, reply) =>
-      page(reply, tenantItems(state.get().index, req.principal!), (t) => t.name, req.query),
+    cached((req: Req<PageQuery>, reply, m) =>
+      page(reply, tenantItems(m.index, req.principal!), (t) => t.name, req.query),
+    ),
   );
 
   app.get(
     "/api/v1/tenants/:tenant",
     schema("One tenant", tenantSchema, { params: tenantParams }),
-    async (req: Req<unknown, { tenant: string }>, reply) => {
-      const t = tenantItems(state.get().index, req.principal!).find((x) => x.name === req.params.tenant);
+    cached((req: Req<unknown, { tenant: string }>, reply, m) => {
+      const t = tenantItems(m.index, req.principal!).find((x) => x.name === req.params.tenant);
       return t ?? sendJson(reply, 404, NOT_FOUND_BODY);
-    },
+    }),
   );
 
   app.get(
@@ -63,10 +103,10 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
     schema("The integrations the key sees (of one tenant with ?tenant=), by key", pageSchema(integrationSchema), {
       querystring: integrationsQuery,
     }),
-    async (req: Req<PageQuery & { tenant?: string }>, reply) => {
+    cached((req: Req<PageQuery & { tenant?: string }>, reply, m) => {
       const { tenant, ...q } = req.query;
-      return page(reply, integrationItems(state.get().index, req.principal!, tenant), (i) => i.key, q);
-    },
+      return page(reply, integrationItems(m.index, req.principal!, tenant), (i) => i.key, q);
+    }),
   );
 
   app.get(
@@ -74,11 +114,11 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
     schema("One integration: conditions, replicas and their workers, message counters", integrationSchema, {
       params: integrationParams,
     }),
-    async (req: Req<unknown, { tenant: string; name: string }>, reply) => {
+    cached((req: Req<unknown, { tenant: string; name: string }>, reply, m) => {
       const { tenant, name } = req.params;
-      const i = integrationItems(state.get().index, req.principal!, tenant).find((x) => x.name === name);
+      const i = integrationItems(m.index, req.principal!, tenant).find((x) => x.name === name);
       return i ?? sendJson(reply, 404, NOT_FOUND_BODY);
-    },
+    }),
   );
 
   app.get(
@@ -91,10 +131,10 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
         ...errorResponses,
       },
     }),
-    async (req: Req<PageQuery>, reply) => {
+    cached((req: Req<PageQuery>, reply, m) => {
       if (req.principal!.kind !== "admin") return problem(reply, 403, "forbidden: workers need the admin key");
-      return page(reply, workerItems(state.get().index), (w) => w.id, req.query);
-    },
+      return page(reply, workerItems(m.index), (w) => w.id, req.query);
+    }),
   );
 
   app.get(
@@ -106,7 +146,8 @@ export function registerResources(app: FastifyInstance, state: { get(): ApiModel
         querystring: pageQuery,
       },
     ),
-    async (req: Req<PageQuery>, reply) =>
-      page(reply, assignmentItems(state.get().index, req.principal!), (a) => a.key, req.query),
+    cached((req: Req<PageQuery>, reply, m) =>
+      page(reply, assignmentItems(m.index, req.principal!), (a) => a.key, req.query),
+    ),
   );
 }

@@ -125,6 +125,51 @@ export const assignmentSchema = obj(
   ["reason"],
 );
 
+const counts = obj({ create: int, update: int, delete: int, unchanged: int });
+
+export const planSchema = obj({
+  branch: str,
+  revision: str,
+  valid: bool,
+  summary: counts,
+  changes: {
+    type: "array",
+    items: obj({
+      action: { type: "string", enum: ["create", "update", "delete"] },
+      kind: str,
+      key: str,
+      tenant: str,
+      name: str,
+      reason: str,
+      fields: { type: "array", items: str },
+    }),
+  },
+  deletionGuard: obj({
+    blocked: bool,
+    allowedByTrailer: bool,
+    over: {
+      type: "array",
+      items: obj({
+        what: { type: "string", enum: ["tenants", "integrations"] },
+        deletes: int,
+        live: int,
+        allowed: int,
+        share: { type: "number", minimum: 0, maximum: 1 },
+      }),
+    },
+  }),
+  errors: { type: "array", items: finding },
+  errorCount: int,
+});
+
+const change = obj({
+  kind: { type: "string", enum: ["sync", "placement", "tenant", "integration", "worker", "assignment"] },
+  key: str,
+  tenant: nullableStr,
+});
+
+export const recentEventSchema = obj({ id: int, at: str, changes: { type: "array", items: change } });
+
 /** A page of a list: the items and the cursor of the next page (null on the last). */
 export function pageSchema(item: Record<string, unknown>): Record<string, unknown> {
   return obj({ items: { type: "array", items: item }, next: nullableStr });
@@ -157,7 +202,11 @@ export const errorResponses = {
   400: { description: "A bad query: a cursor that is not one, a limit out of 1–1000", ...errorSchema },
   401: { description: "No key, an unknown key, or a header that is not `Authorization: Bearer <key>`", ...errorSchema },
   404: { description: "Not there, or another tenant's (the same body)", ...errorSchema },
-  429: { description: "The key's rate limit is used up (see Retry-After)", ...errorSchema },
+  429: {
+    description:
+      "The key's rate limit is used up (see Retry-After); on the event stream: the key's streams are all open",
+    ...errorSchema,
+  },
   503: { description: "The state cannot be read now (see Retry-After)", ...errorSchema },
 };
 

@@ -13,6 +13,10 @@ import type { ApiMetrics } from "./metrics.js";
 import { METRICS_CONTENT_TYPE } from "../telemetry/telemetry.js";
 import { registerResources } from "./routes.js";
 import { openEventStreams } from "./sse.js";
+import { PageCache } from "./page-cache.js";
+import { registerPlanAndHistory } from "./plan-and-history.js";
+import type { PlanSource } from "./plan-source.js";
+import type { RecentEvents } from "./recent-events.js";
 import type { ChangeFeed } from "./events.js";
 import { NOT_FOUND_BODY, problem, sendJson, UNAUTHORIZED_BODY } from "./replies.js";
 import { StateUnavailable, type ApiModel, type Log } from "./state.js";
@@ -29,6 +33,12 @@ export interface ApiServerDeps {
   rateLimit: { max: number; timeWindowMs: number };
   /** Comment lines on an idle event stream, so proxies keep it open. */
   keepAliveMs: number;
+  /** Event streams one key may hold open at once. */
+  maxStreamsPerKey: number;
+  /** The plan of the committed head; undefined without a repository (`/api/v1/plan` is 404). */
+  plan: PlanSource | undefined;
+  /** The last change events, for `/api/v1/events/recent`. */
+  recent: RecentEvents;
   version: string;
   log: Log;
 }
@@ -125,7 +135,12 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
   await app.register(async (api) => {
     api.addHook("onRequest", authenticate);
     api.addHook("preHandler", requireKey);
-    registerResources(api, d.state);
+    registerResources(api, {
+      state: d.state,
+      pages: new PageCache(),
+      onLookup: (result) => d.metrics.cacheLookup("page", result),
+    });
+    registerPlanAndHistory(api, d);
     openEventStreams(api, d);
   });
   return app;

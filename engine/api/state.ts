@@ -8,6 +8,7 @@
  * says not ready).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { StateRecord } from "../contract/state.js";
 import type { TenantResource } from "../model/resources.js";
 import { errorMessage, isVrskyError } from "../errors/errors.js";
 import { openStateReader } from "../state/read-only.js";
@@ -19,6 +20,15 @@ import { indexResources, type ResourceIndex } from "./resources.js";
 export interface ApiModel {
   index: ResourceIndex;
   tenantKeys: TenantKeyIndex;
+  /** Counts the writes the model holds: a new model, a new version (what cached pages are keyed by). */
+  version: number;
+}
+
+/** The applied records of tenants and integrations as the copies hold them, and how many writes changed them. */
+export interface LiveRecords {
+  version: number;
+  tenants: Array<{ key: string; value: StateRecord }>;
+  integrations: Array<{ key: string; value: StateRecord }>;
 }
 
 /** A model that builds faster than this is built again on the request after a write: answers are always current. */
@@ -44,6 +54,7 @@ export class ApiState {
   private ready = false;
   private model: { value: ApiModel; generation: number } | undefined;
   private generation = 0;
+  private desiredWrites = 0;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
   private lastOpenError = "the state is not open yet";
@@ -74,6 +85,7 @@ export class ApiState {
       copies = new StateCopies(await openStateReader(this.nc));
       this.copies = copies;
       await copies.start((bucket, key) => {
+        if (bucket === "tenants" || bucket === "integrations") this.desiredWrites++;
         this.written();
         this.o.onWrite(bucket, key);
       });
@@ -125,11 +137,22 @@ export class ApiState {
         if (typeof k?.sha256 === "string" && typeof k.name === "string")
           keys.push({ tenant: key, name: k.name, sha256: k.sha256 });
     }
-    const value = { index: indexResources(buildStatus(snapshot).view), tenantKeys: indexTenantKeys(keys) };
+    const value = {
+      index: indexResources(buildStatus(snapshot).view),
+      tenantKeys: indexTenantKeys(keys),
+      version: generation,
+    };
     this.model = { value, generation };
     this.lastBuildMs = performance.now() - started;
     this.builtAt = Date.now();
     return value;
+  }
+
+  /** The applied tenants and integrations now (for the plan), with the count of writes to them so far. */
+  liveRecords(): LiveRecords {
+    if (!this.ready || !this.copies) throw new StateUnavailable(this.lastOpenError);
+    const { tenants, integrations } = this.copies.records();
+    return { version: this.desiredWrites, tenants, integrations };
   }
 
   stop(): void {

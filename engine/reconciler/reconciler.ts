@@ -474,6 +474,7 @@ export class Reconciler {
       ...counts,
       message,
       ...how,
+      ...s.traceIds,
     });
     if (this.lease.isLeader()) {
       try {

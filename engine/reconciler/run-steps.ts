@@ -12,15 +12,15 @@ import { bucketOf, keyOf } from "../contract/state.js";
 import type { ObservedBucket } from "../state/observed.js";
 import type { StateBuckets } from "../state/open.js";
 import { applyWrites } from "./apply.js";
-import { deletionGuardMessage, overDeletionLimits } from "./deletion-guard.js";
+import { ALLOW_PRUNE_TRAILER, deletionGuardMessage, overDeletionLimits } from "../plan/deletion-guard.js";
 import { planWrites, type Observed, type Write } from "./live-plan.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import type { Outcome, RunRecord, SyncStatus, Trigger } from "./status.js";
 import type { IntegrationStreams } from "./integration-streams.js";
 import type { TenantRuntime } from "./tenant-runtime.js";
 
-/** Commit trailer that permits one revision to delete more tenants than the guard allows. */
-export const ALLOW_PRUNE_TRAILER = /^vrsky-allow-prune:\s*(true|yes)\s*$/im;
+/** Commit trailer that permits one revision to delete more tenants than the guard allows (plan/deletion-guard.ts). */
+export { ALLOW_PRUNE_TRAILER };
 /** Plans against the observed state at most this often in one run when keys keep changing under it. */
 const MAX_ATTEMPTS = 5;
 
@@ -114,6 +114,8 @@ export interface RunSummary {
   notReady: SyncStatus["notReady"];
   /** Set for Failed (the error's class) and Conflict (`wait`), and for a run that left work for later. */
   retry?: RetryClass;
+  /** The run span's `trace_id` and `span_id` for its log line (run-trace.ts); empty without a tracer. */
+  traceIds?: Record<string, string>;
 }
 
 /** Runs the steps in order and stops at the first that says so; a step that throws fails the run. Never throws. */

@@ -4,9 +4,11 @@
  * revision. A step that leaves the commit unapplied (Failed, Invalid, DeletionGuard) or throws ends its span with an
  * error status and the message; a step run
  * again (a conflict's re-plan) gets a span per attempt. With no tracer configured the spans are no-ops.
+ * What a step logs through `d.log` carries its span's `trace_id` and `span_id`; the summary carries the run span's,
+ * for the run's own log line.
  */
 import { trace, type Span, type Tracer } from "@opentelemetry/api";
-import { childSpan, endSpan } from "../telemetry/tracing.js";
+import { childSpan, endSpan, logInSpan, traceFields } from "../telemetry/tracing.js";
 import { runSteps, type RunContext, type RunDeps, type RunSummary, type Step } from "./run-steps.js";
 
 const NOOP_TRACER = trace.getTracer("vrsky");
@@ -36,8 +38,9 @@ export async function runTraced(steps: readonly Step[], ctx: RunContext, d: RunD
     "vrsky.unchanged": c.unchanged,
     "vrsky.findings": summary.findings.length,
   });
+  const traceIds = traceFields(root); // before it ends: an ended span no longer records
   endSpan(root, NOT_APPLIED.has(summary.outcome) ? summary.message || summary.outcome : undefined);
-  return summary;
+  return { ...summary, traceIds };
 }
 
 function traced(step: Step, tracer: Tracer, parent: Span): Step {
@@ -46,7 +49,7 @@ function traced(step: Step, tracer: Tracer, parent: Span): Step {
     async run(ctx, d) {
       const span = childSpan(tracer, `vrsky.reconcile.${step.name}`, parent, { "vrsky.attempt": ctx.attempt });
       try {
-        const r = await step.run(ctx, d);
+        const r = await step.run(ctx, { ...d, log: logInSpan(d.log, span) });
         span.setAttributes({ "vrsky.revision": ctx.revision, ...(r.outcome ? { "vrsky.outcome": r.outcome } : {}) });
         // Where a commit is wrong, as `file:line` and code (the first few; the status has them all).
         for (const f of (r.findings ?? []).slice(0, MAX_FINDING_EVENTS))

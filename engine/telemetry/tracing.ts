@@ -193,3 +193,24 @@ export function endSpan(span: Span, error?: unknown): void {
   }
   span.end();
 }
+
+/**
+ * The ids of a recording span as log fields (`trace_id`, `span_id`, hex as in `traceparent`); none for a no-op or
+ * sampled-out span (no trace of that id is exported).
+ */
+export function traceFields(span: Span): { trace_id: string; span_id: string } | Record<string, never> {
+  const c = span.spanContext();
+  return span.isRecording() && isSpanContextValid(c) ? { trace_id: c.traceId, span_id: c.spanId } : {};
+}
+
+type LogFn = (event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * A log whose lines carry the span's `trace_id` and `span_id`. No context manager is registered (spans are passed
+ * explicitly, never "active"), so the code that holds a span hands this log to what it calls. A no-op span: `log`.
+ */
+export function logInSpan(log: LogFn, span: Span): LogFn {
+  const ids = traceFields(span);
+  if (!("trace_id" in ids)) return log;
+  return (event, fields = {}) => log(event, { ...fields, ...ids });
+}

@@ -118,6 +118,12 @@ describe("vrsky reconcile, status and up as a user runs them", function () {
     expect(body.ready).to.equal(true);
     expect(body.sync?.lastAppliedRevision).to.match(/^[0-9a-f]{40}$/);
     expect((await fetch(`${api}/api/v1/sync`)).status, "without the key").to.equal(401);
+    // up passes its repository: the plan of the head against the live state (applied: nothing to do).
+    const plan = await fetch(`${api}/api/v1/plan`, {
+      headers: { authorization: `Bearer ${readFileSync(keyFile, "utf8").trim()}` },
+    });
+    expect(plan.status).to.equal(200);
+    expect(await plan.json()).to.deep.include({ revision: body.sync?.lastAppliedRevision, valid: true, changes: [] });
     const url = /NATS +(nats:\/\/[0-9.:]+)/.exec(up.stdout)![1]!;
     expect(url).to.not.equal(fx.url);
     // Ctrl-C reaches the whole process group: the nats-server it started must outlive the worker's drain.

@@ -176,3 +176,18 @@ export function checkNoSecrets(responses: readonly Recorded[], secrets: readonly
     }
   }
 }
+
+/** The value of `vrsky_api_cache_lookups_total` for one cache and result, from `/metrics`. */
+export async function cacheLookups(http: ApiClient, cache: string, result: string): Promise<number> {
+  const text = (await http.get("/metrics")).body;
+  const line = text
+    .split("\n")
+    .find(
+      (l) =>
+        l.startsWith("vrsky_api_cache_lookups_total{") &&
+        l.includes(`cache="${cache}"`) &&
+        l.includes(`result="${result}"`),
+    );
+  expect(line, `the ${cache} ${result} series`).to.be.a("string");
+  return Number(line!.split(" ").pop());
+}

@@ -6,6 +6,7 @@ import { startApi, type Api, type ApiOptions } from "../../engine/api/api.js";
 import { openState } from "../../engine/state/open.js";
 import type { Page } from "../../engine/api/pagination.js";
 import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
+import type { PlanBody } from "../../engine/api/plan-body.js";
 import { parseListen } from "../../engine/util/listen-address.js";
 import {
   ApiClient,
@@ -195,6 +196,7 @@ describe("vrsky api: change events, rate limits, the command", function () {
         [["--admin-key-file", join(dir, "missing.key")], /--admin-key-file .*missing\.key cannot be read/],
         [["--admin-key-file", short, "--rate-limit", "10"], /--rate-limit '10' is not <count>\/<duration>/],
         [["--admin-key-file", short, "--listen", "nowhere"], /--listen 'nowhere' is not a listen address/],
+        [["--admin-key-file", short, "--max-streams-per-key", "0"], /--max-streams-per-key '0' is not a count/],
       ];
       for (const [args, message] of cases) {
         const r = await cli("api", "--nats", fx.url, ...args);
@@ -202,16 +204,31 @@ describe("vrsky api: change events, rate limits, the command", function () {
         expect(r.stderr).to.match(message);
         expect(r.stderr).to.include("VRS_USAGE");
       }
+      const notRepo = await cli("api", "--nats", fx.url, "--admin-key-file", short, "--repo", dir);
+      expect(notRepo.code, notRepo.stderr).to.equal(2);
+      expect(notRepo.stderr).to.match(/is not a git repository \(--repo\).*VRS_GIT_NOT_A_REPO/);
     });
 
     it("runs as a process: serves with the key file, stops cleanly on SIGTERM", async () => {
       const keyFile = join(dir, "admin.key");
       writeFileSync(keyFile, `${ADMIN}\n`, { mode: 0o600 });
-      const p = new VrskyProcess(["api", "--nats", fx.url, "--admin-key-file", keyFile, "--listen", "127.0.0.1:0"]);
+      const p = new VrskyProcess([
+        "api",
+        "--nats",
+        fx.url,
+        "--admin-key-file",
+        keyFile,
+        "--listen",
+        "127.0.0.1:0",
+        "--repo",
+        fx.repo.dir,
+      ]);
       const ready = await p.waitForLog((e) => e.event === "ready");
       const http = new ApiClient(String(ready.url));
       expect((await http.json<SyncBody>("/api/v1/sync", ADMIN)).sync!.lastAppliedRevision).to.be.a("string");
       expect((await http.get("/api/v1/sync", ACME)).status).to.equal(200);
+      const plan = await http.json<PlanBody>("/api/v1/plan", ADMIN);
+      expect(plan).to.include({ branch: "main", revision: fx.repo.git("rev-parse", "main"), valid: true });
       expect(await p.kill("SIGTERM")).to.equal(0);
       expect(p.stderr).to.include('"event":"stopped"');
       expect(p.stderr).to.not.include(ADMIN);

@@ -318,6 +318,8 @@ describe("vrsky api: the read-only status API over a reconciled state", function
       "/api/v1/workers",
       "/api/v1/assignments",
       "/api/v1/events",
+      "/api/v1/events/recent",
+      "/api/v1/plan",
     ]);
     const checked = checkAgainstOpenApi(doc, http.responses);
     expect(checked, "responses checked").to.be.greaterThan(40);

@@ -1,9 +1,10 @@
 import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SpanStatusCode } from "@opentelemetry/api";
+import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { startTracing } from "../../engine/telemetry/tracing.js";
+import { eventLog } from "../../engine/cli/log/event-log.js";
+import { logInSpan, startTracing } from "../../engine/telemetry/tracing.js";
 import { runVrsky } from "../helpers/cli-run.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
@@ -22,7 +23,10 @@ describe("traces of reconcile runs (OpenTelemetry)", function () {
       .write("tenants/acme.yaml", tenantYaml("acme"))
       .write("integrations/acme/a.yaml", integrationYaml("acme", "a"));
     const good = fx.repo.commit();
-    const r = await fx.reconciler({ resyncMs: 3_600_000, tracer: tracing.tracer });
+    // The reconciler's log as pino JSON lines, as `vrsky reconcile` writes them.
+    const lines: string[] = [];
+    const log = eventLog({ write: (l) => lines.push(l) > 0 }, "reconciler", { level: "debug", format: "json" });
+    const r = await fx.reconciler({ resyncMs: 3_600_000, tracer: tracing.tracer, log });
     await r.start();
     await waitForSync(fx.nc, appliedAt(good));
 
@@ -35,6 +39,25 @@ describe("traces of reconcile runs (OpenTelemetry)", function () {
     expect(children.map((s) => s.name)).to.deep.equal(STEPS);
     for (const c of children) expect(c.attributes["vrsky.revision"], c.name).to.equal(good);
     expect(children.every((c) => c.spanContext().traceId === applied.spanContext().traceId)).to.equal(true);
+    // The run's log line carries the trace and span ids of its exported span.
+    const runLine = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === "run" && l.revision === good.slice(0, 12));
+    expect(runLine, lines.join("")).to.include({
+      trace_id: applied.spanContext().traceId,
+      span_id: applied.spanContext().spanId,
+      level: "info",
+    });
+    // What a step logs through its run carries the step's span (no context manager: passed explicitly).
+    const step = tracing.tracer.startSpan("step");
+    logInSpan(log, step)("streams-failed", { error: "x" });
+    step.end();
+    const stepLine = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    expect(stepLine).to.include({ event: "streams-failed", trace_id: step.spanContext().traceId });
+    expect(stepLine.span_id).to.equal(step.spanContext().spanId);
+    // Without a recording span the lines carry no ids.
+    logInSpan(log, trace.wrapSpanContext(INVALID_SPAN_CONTEXT))("streams-failed", { error: "y" });
+    expect(JSON.parse(lines[lines.length - 1]!)).to.not.have.property("trace_id");
 
     fx.repo.write("integrations/acme/a.yaml", "apiVersion: vrsky.io/v1\nkind: Integration\nmetadata:\n  name: a\n");
     const bad = fx.repo.commit("invalid");

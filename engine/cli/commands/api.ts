@@ -1,11 +1,12 @@
 /** `vrsky api`: runs the read-only status API (engine/api/) until SIGTERM or SIGINT. */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { startApi, type Api } from "../../api/api.js";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
+import { git } from "../../git/exec.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { packageRoot } from "../../util/package-root.js";
 import { parseListen } from "../../util/listen-address.js";
@@ -22,6 +23,9 @@ export interface ApiFlags {
   listen: string;
   adminKeyFile?: string;
   rateLimit: string;
+  repo?: string;
+  branch: string;
+  maxStreamsPerKey: string;
 }
 
 /** Where the admin key comes from when --admin-key-file is not given. */
@@ -46,6 +50,9 @@ export function registerApi(program: Command, ctx: CliContext): void {
       `file holding the admin key, which sees every tenant (default: $${ADMIN_KEY_ENV}); at least ${MIN_ADMIN_KEY_LENGTH} characters`,
     )
     .option("--rate-limit <count/duration>", "requests per key (per client address without a key)", "600/1m")
+    .option("--max-streams-per-key <count>", "event streams one key may hold open at once", "10")
+    .option("--repo <dir>", "the git repository the reconciler follows, for /api/v1/plan (without it the plan is 404)")
+    .option("--branch <name>", "the branch the reconciler follows (with --repo)", "main")
     .addHelpText(
       "after",
       "\nTenant keys are read from the applied tenant manifests (spec.apiKeys: their SHA-256 only).\n" +
@@ -62,6 +69,8 @@ export function registerApi(program: Command, ctx: CliContext): void {
 export async function runApi(flags: ApiFlags, ctx: CliContext, onReady?: (api: Api) => void): Promise<number> {
   const listen = parseListen(flags.listen, "--listen");
   const rateLimit = rateLimitFlag(flags.rateLimit);
+  const maxStreamsPerKey = countFlag("--max-streams-per-key", flags.maxStreamsPerKey);
+  const repo = flags.repo === undefined ? undefined : await repoFlag(flags.repo, flags.branch);
   const adminKey = readAdminKey(flags.adminKeyFile, process.env[ADMIN_KEY_ENV]);
   const creds = platformCredsFile(flags.creds, flags.keys ? loadKeys(flags.keys) : undefined);
   const log = commandLog(ctx, "api");
@@ -71,7 +80,17 @@ export async function runApi(flags: ApiFlags, ctx: CliContext, onReady?: (api: A
     let api: Api | undefined;
     const telemetry = processTelemetry();
     try {
-      api = await startApi({ nc, listen, adminKey, rateLimit, version: packageVersion(), log, telemetry });
+      api = await startApi({
+        nc,
+        listen,
+        adminKey,
+        rateLimit,
+        version: packageVersion(),
+        log,
+        telemetry,
+        maxStreamsPerKey,
+        ...(repo ? { repo } : {}),
+      });
       log("ready", { url: api.url });
       onReady?.(api);
       const signal = await signals.signal;
@@ -87,6 +106,21 @@ export async function runApi(flags: ApiFlags, ctx: CliContext, onReady?: (api: A
   } finally {
     signals.stop();
   }
+}
+
+/** A count of at least 1. */
+export function countFlag(flag: string, text: string): number {
+  const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1)) throw new VrskyError("VRS_USAGE", `${flag} '${text}' is not a count of at least 1`);
+  return n;
+}
+
+/** `--repo` and `--branch`: a git repository, checked before connecting (the branch may appear later). */
+async function repoFlag(dir: string, branch: string): Promise<{ dir: string; branch: string }> {
+  const repo = resolve(dir);
+  if ((await git(repo, ["rev-parse", "--git-dir"])).code !== 0)
+    throw new VrskyError("VRS_GIT_NOT_A_REPO", `${repo} is not a git repository (--repo)`);
+  return { dir: repo, branch };
 }
 
 /** `600/1m`: at most 600 requests per key per minute. */

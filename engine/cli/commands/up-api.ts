@@ -36,6 +36,8 @@ export async function startLocalApi(o: {
   data: string;
   log: Log;
   telemetry: Telemetry;
+  /** The repository and branch `vrsky up` reconciles, for `/api/v1/plan`. */
+  repo: { dir: string; branch: string };
 }): Promise<LocalApi> {
   const keyFile = localAdminKeyFile(o.data);
   const adminKey = readAdminKey(keyFile, process.env[ADMIN_KEY_ENV]);
@@ -50,6 +52,7 @@ export async function startLocalApi(o: {
       version: packageVersion(),
       log: o.log,
       telemetry: o.telemetry,
+      repo: o.repo,
     });
     let closed: Promise<void> | undefined;
     return {

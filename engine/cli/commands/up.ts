@@ -182,6 +182,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     data: o.data,
                     log: eventLog(ctx.stderr, "api", logs),
                     telemetry,
+                    repo: { dir: repo, branch },
                   });
                 }
                 const s = r.lastStatus();

@@ -22,7 +22,7 @@ import {
   type TraceEvent,
   type TraceRecord,
 } from "../../contract/dataplane.js";
-import { childSpan, endSpan, remoteParent } from "../../telemetry/tracing.js";
+import { childSpan, endSpan, logInSpan, remoteParent } from "../../telemetry/tracing.js";
 import { readIngest, type StoredMessage } from "../../dataplane/wire.js";
 import { CODES } from "../../errors/codes.js";
 import { errorMessage, isVrskyError } from "../../errors/errors.js";
@@ -92,7 +92,8 @@ export async function deliver(d: DeliveryDeps, f: InFlight): Promise<void> {
         SpanKind.CONSUMER,
       )
     : NO_SPAN;
-  const delivery = new Delivery(d, f, span);
+  // The attempt's log lines carry its span's trace_id and span_id (when it records).
+  const delivery = new Delivery(span.isRecording() ? { ...d, log: logInSpan(d.log, span) } : d, f, span);
   try {
     await delivery.run();
   } finally {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { deletionGuardMessage, overDeletionLimits } from "../../../engine/reconciler/deletion-guard.js";
+import { deletionGuardMessage, overDeletionLimits } from "../../../engine/plan/deletion-guard.js";
 import type { Write } from "../../../engine/reconciler/live-plan.js";
 
 const del = (bucket: Write["bucket"], key: string): Write => ({ action: "delete", bucket, key });

@@ -3,9 +3,19 @@
  * live tenants, and at most a share of the live integrations of tenants that stay (at least one of each is always
  * allowed). Integrations that go with their tenant are counted by the tenant guard only: the integration guard
  * catches a tenant's integrations vanishing while the tenant stays (a folder moved away, replaced by a submodule or
- * a link). Pure.
+ * a link). Pure. The status API's plan (`GET /api/v1/plan`) gives the same verdict as a run.
  */
-import type { Write } from "./live-plan.js";
+
+/** Commit trailer that permits one revision to delete more than the guard allows. */
+export const ALLOW_PRUNE_TRAILER = /^vrsky-allow-prune:\s*(true|yes)\s*$/im;
+
+/** What the guard reads of a planned write (the reconciler's `Write`). */
+export interface GuardedWrite {
+  action: "create" | "update" | "delete";
+  bucket: "tenants" | "integrations";
+  /** `acme`, or `acme.orders` for an integration. */
+  key: string;
+}
 
 export interface DeletionLimits {
   /** Largest share of live tenants one run may delete (`--max-delete-share`). */
@@ -24,7 +34,7 @@ export interface OverLimit {
 
 /** The counts over their limit; empty when the run may go on. */
 export function overDeletionLimits(
-  writes: readonly Write[],
+  writes: readonly GuardedWrite[],
   live: { tenants: number; integrations: number },
   limits: DeletionLimits,
 ): OverLimit[] {
