@@ -173,7 +173,7 @@ export class PostgresSinkRuntime implements SinkRuntime {
       broken = isTransient(e);
       if (!broken) await client.query("ROLLBACK").catch(() => (broken = true));
       const why = errorMessage(e);
-      if (broken) this.env.log("postgres-sink-batch-failed", { table: this.spec.table, rows: rows.length, error: why });
+      if (broken) this.env.log("postgres-sink-unavailable", { table: this.spec.table, rows: rows.length, error: why });
       return rows.map(() =>
         broken
           ? this.unavailable(why)
@@ -224,9 +224,9 @@ export class PostgresSinkRuntime implements SinkRuntime {
     if (!this.pool) {
       this.pool = this.target.config({ statement_timeout: STATEMENT_TIMEOUT_MS }).then((cfg) => {
         const pool = new pg.Pool({ ...cfg, max: POOL_SIZE, idleTimeoutMillis: 30_000 });
-        pool.on("error", (e) =>
-          this.env.log("postgres-sink-connection-lost", { table: this.spec.table, error: errorMessage(e) }),
-        );
+        // An idle connection lost (the server restarted, an administrator ended it): the pool drops it and the
+        // next batch connects anew; a batch that meets a lost connection logs postgres-sink-unavailable.
+        pool.on("error", () => undefined);
         return pool;
       });
       this.pool.catch(() => (this.pool = undefined));
