@@ -7,9 +7,11 @@ import { parseLsn } from "../../engine/worker/flow/sources/postgres-changes.js";
 import { PostgresCdcSource, postgresCdcSourceWith } from "../../engine/worker/flow/sources/postgres-cdc.js";
 import type { SourceRuntime } from "../../engine/worker/flow/types.js";
 import { testEnv, type TestEnvOptions } from "../helpers/connector-env.js";
+import { FlowFixture, TestSinks } from "../helpers/flow.js";
 import { integrationResource } from "../helpers/manifests.js";
 import { useNats } from "../helpers/nats.js";
 import { PG_PASSWORD, usePostgres } from "../helpers/postgres.js";
+import { SecretValue } from "../../engine/secrets/value.js";
 import { until } from "../helpers/until.js";
 
 const TENANT = "acme";
@@ -32,12 +34,14 @@ describe("flow sources: postgres-cdc", function () {
   this.timeout(90_000);
   const pg = usePostgres();
   const fx = useNats({ resetBuckets: false });
+  const flow = new FlowFixture(fx);
   let jsm: JetStreamManager;
   const running: SourceRuntime[] = [];
   let counter = 0;
 
   before(async () => {
     jsm = await jetstreamManager(fx.nc);
+    await flow.start();
   });
   afterEach(async () => {
     await Promise.all(running.splice(0).map((s) => s.stop()));
@@ -237,6 +241,34 @@ describe("flow sources: postgres-cdc", function () {
     const changes = await storedAtLeast(name, 2);
     expect(changes.map((c) => c.body.new!.id)).to.deep.equal([1, 2]);
     expect(env.logs.map((l) => l.event)).to.include("cdc-stream-failed");
+  });
+
+  it("runs in a flow: a committed row reaches the sinks through the ingest stream", async () => {
+    const table = `flow_orders${++counter}`;
+    await pg.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, status text)`);
+    const config = pg.connectorConfig({
+      slot: `vrsky_flow${counter}`,
+      publication: `vrsky_flowpub${counter}`,
+      tables: [table],
+    });
+    const r = await flow.integration(`cdcflow${counter}`, {
+      source: { type: "postgres-cdc", config },
+      steps: [
+        { type: "map", config: { fields: { id: "body.new.id", status: "body.new.status", op: "body.operation" } } },
+      ],
+    });
+    const sinks = new TestSinks();
+    const events: string[] = [];
+    const secrets = {
+      configured: true,
+      resolve: async () => new SecretValue(new TextEncoder().encode(PG_PASSWORD)),
+      has: async () => true,
+    };
+    await flow.run(r, sinks.options({ secrets, log: (event) => void events.push(event) }));
+    await until(() => events.includes("cdc-streaming"), 20_000, "the source streaming");
+    await pg.query(`INSERT INTO ${table} VALUES (1, 'new')`);
+    await sinks.until(() => sinks.of(`out.${r.metadata.name}`).length === 1, 20_000, "the change delivered");
+    expect(sinks.of(`out.${r.metadata.name}`)[0]!.body).to.deep.equal({ id: 1, status: "new", op: "insert" });
   });
 
   it("streams from replica 0 only", async () => {
