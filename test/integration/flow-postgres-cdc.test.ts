@@ -144,7 +144,7 @@ describe("flow sources: postgres-cdc", function () {
     expect(moved!.body.old, "a changed key gives the old key").to.deep.equal({ id: 2 });
     expect(del!.body.new).to.equal(null);
     expect(del!.body.old).to.deep.equal({ id: 1 });
-    await until(() => src.lagBytes !== undefined, 10_000, "the slot's lag read");
+    await until(() => src.slotLagBytes !== undefined, 10_000, "the slot's lag read");
   });
 
   it("gives the whole old row with REPLICA IDENTITY FULL", async () => {
@@ -221,9 +221,9 @@ describe("flow sources: postgres-cdc", function () {
     await until(async () => (await slotLsn(slot)) >= after, 20_000, "the slot confirmed past the noise");
     expect(await stored(name)).to.have.length(0);
     await until(
-      () => src.lagBytes !== undefined && src.lagBytes < 64 * 1024,
+      () => src.slotLagBytes !== undefined && src.slotLagBytes < 64 * 1024,
       10_000,
-      () => `lag ${src.lagBytes}`,
+      () => `lag ${src.slotLagBytes}`,
     );
   });
 

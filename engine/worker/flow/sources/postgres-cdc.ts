@@ -19,7 +19,7 @@
  * server down, the slot busy, a permission missing) are logged and retried with backoff up to 30 s.
  *
  * Slot lag: the bytes of WAL between the server's current position and the slot's confirmed position, read
- * every LAG_INTERVAL_MS (`lagBytes`, and the log event `cdc-slot-lag`).
+ * every LAG_INTERVAL_MS (`slotLagBytes`, the metric `vrsky_cdc_slot_lag_bytes`, and the log event `cdc-slot-lag`).
  */
 import pg from "pg";
 import { PgoutputParser } from "pg-logical-replication/dist/output-plugins/pgoutput/pgoutput-parser.js";
@@ -96,7 +96,7 @@ export const postgresCdcSource: SourceFactory = postgresCdcSourceWith();
 export class PostgresCdcSource implements SourceRuntime {
   readonly counters: CdcCounters = { received: 0, persisted: 0, filtered: 0, confirmed: 0, sessions: 0 };
   /** Bytes of WAL the slot holds beyond its confirmed position, as last read; undefined before the first read. */
-  lagBytes: number | undefined;
+  slotLagBytes: number | undefined;
   /** The position confirmed to the server (0 until the slot's is known). */
   confirmed = 0n;
   private stopped = false;
@@ -375,8 +375,12 @@ export class PostgresCdcSource implements SourceRuntime {
       );
       const lag = r.rows[0]?.lag;
       if (lag === null || lag === undefined) return;
-      this.lagBytes = Math.max(0, Number(lag));
-      this.env.log("cdc-slot-lag", { slot: this.slot, lagBytes: this.lagBytes, confirmed: formatLsn(this.confirmed) });
+      this.slotLagBytes = Math.max(0, Number(lag));
+      this.env.log("cdc-slot-lag", {
+        slot: this.slot,
+        lagBytes: this.slotLagBytes,
+        confirmed: formatLsn(this.confirmed),
+      });
     } catch {
       // the next session reads it again
     }
