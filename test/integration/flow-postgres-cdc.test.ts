@@ -227,6 +227,22 @@ describe("flow sources: postgres-cdc", function () {
     );
   });
 
+  it("stores a transaction larger than its write window whole, and confirms it", async () => {
+    const { name, table, slot, publication } = await setup();
+    const { src } = await start(name, { slot, publication, tables: [table] });
+    await streaming(src);
+    await pg.query(`INSERT INTO ${table} SELECT g, 'bulk', g, null FROM generate_series(1, 3000) g`);
+    const [r] = await pg.superuser("SELECT pg_current_wal_lsn()::text AS lsn");
+    await until(
+      () => src.counters.persisted === 3000,
+      60_000,
+      () => `persisted ${src.counters.persisted}`,
+    );
+    const { state } = await jsm.streams.info(integrationStreams(TENANT, name).ingest);
+    expect(state.messages).to.equal(3000);
+    await until(async () => (await slotLsn(slot)) >= parseLsn(String(r!.lsn)), 20_000, "the transaction confirmed");
+  });
+
   it("streams again after its replication connection is cut, from where it confirmed", async () => {
     const { name, table, slot, publication } = await setup();
     const { src, env } = await start(name, { slot, publication, tables: [table] });
