@@ -117,6 +117,14 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "nats-source-failed": e("warn", "NATS source subscription failed"),
   "nats-source-lost": e("warn", "NATS source lost a message"),
   "timer-tick-lost": e("warn", "a timer tick could not be stored"),
+  "postgres-sink-unavailable": e("warn", "PostgreSQL sink could not write a batch: retried"),
+  "cdc-streaming": e("info", "PostgreSQL change stream started"),
+  "cdc-not-streaming": e("debug", "PostgreSQL change stream left to replica 0"),
+  "cdc-publication-created": e("info", "PostgreSQL publication created"),
+  "cdc-slot-created": e("info", "PostgreSQL replication slot created"),
+  "cdc-stream-failed": e("warn", "PostgreSQL change stream failed: retried"),
+  "cdc-persist-failed": e("warn", "a PostgreSQL change could not be stored yet: retried"),
+  "cdc-slot-lag": e("debug", "PostgreSQL replication slot lag"),
 
   // Gateway
   ready: e("info", "gateway ready"),

@@ -8,8 +8,14 @@ import { httpSink } from "./sinks/http.js";
 import { natsSink } from "./sinks/nats.js";
 import { natsSource } from "./sources/nats.js";
 import { timerSource } from "./sources/timer.js";
+import { postgresSink } from "./sinks/postgres.js";
+import { postgresCdcSource } from "./sources/postgres-cdc.js";
 import type { SinkFactory, SourceFactory } from "./types.js";
 
-export const SINKS: Record<string, SinkFactory> = { http: httpSink, nats: natsSink };
+export const SINKS: Record<string, SinkFactory> = { http: httpSink, nats: natsSink, postgres: postgresSink };
 
-export const SOURCES: Record<string, SourceFactory> = { nats: natsSource, timer: timerSource };
+export const SOURCES: Record<string, SourceFactory> = {
+  nats: natsSource,
+  timer: timerSource,
+  "postgres-cdc": postgresCdcSource,
+};

@@ -14,6 +14,8 @@ interface Depths {
   tenant: string;
   integration: string;
   depths(): { deadLetters: number; pending: number };
+  /** A `postgres-cdc` source's slot lag in bytes; undefined when there is none (or it is not read yet). */
+  slotLagBytes?(): number | undefined;
 }
 
 /**
@@ -52,6 +54,9 @@ export class FlowMetrics {
     const pending = meter.createObservableGauge("vrsky_messages_pending", {
       description: "Messages waiting in the integration's consumer, as the worker's replicas last saw",
     });
+    const slotLag = meter.createObservableGauge("vrsky_cdc_slot_lag_bytes", {
+      description: "Bytes of WAL a postgres-cdc source's replication slot holds beyond what it confirmed",
+    });
     meter.addBatchObservableCallback(
       (r) => {
         for (const { labels, counts } of this.pairs.values()) {
@@ -64,9 +69,11 @@ export class FlowMetrics {
           const labels = { tenant: s.tenant, integration: s.integration };
           r.observe(deadLetters, d.deadLetters, labels);
           r.observe(pending, d.pending, labels);
+          const lag = s.slotLagBytes?.();
+          if (lag !== undefined) r.observe(slotLag, lag, labels);
         }
       },
-      [messages, received, retries, deadLetters, pending],
+      [messages, received, retries, deadLetters, pending, slotLag],
     );
   }
 

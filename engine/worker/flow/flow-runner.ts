@@ -187,6 +187,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
       tenant: ctx.tenant,
       integration: ctx.integration,
       depths: () => stats.depths(),
+      slotLagBytes: () => started?.slotLagBytes,
     });
     log("flow-started", { revision: ctx.revision, consumer: streams.consumer, stream: plan.consumerStream });
 

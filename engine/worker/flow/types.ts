@@ -63,6 +63,8 @@ export type SinkFactory = (config: Record<string, unknown>, env: FlowEnv) => Pro
 export interface SourceRuntime {
   /** Stops taking input; resolves when what it took is persisted or given up (never acknowledged then). */
   stop(): Promise<void>;
+  /** A `postgres-cdc` source: the bytes of WAL its slot holds beyond what it confirmed, as last read. */
+  readonly slotLagBytes?: number | undefined;
 }
 
 export interface SourceEnv extends FlowEnv {

@@ -101,7 +101,13 @@ describe("telemetry: the series of every component through one MeterProvider", (
     reconciler.setLeader(true);
     gateway.answered(401, 0.002);
     gateway.reject("signature");
-    flow.started({ tenant: "acme", integration: "orders", depths: () => ({ deadLetters: 7, pending: 2 }) });
+    flow.started({
+      tenant: "acme",
+      integration: "orders",
+      depths: () => ({ deadLetters: 7, pending: 2 }),
+      slotLagBytes: () => 4096,
+    });
+    flow.started({ tenant: "acme", integration: "hooks", depths: () => ({ deadLetters: 0, pending: 0 }) });
     flow.count("acme", "orders", "received");
     flow.count("acme", "orders", "retried");
     flow.count("acme", "orders", "dead", 0.04);
@@ -120,6 +126,10 @@ describe("telemetry: the series of every component through one MeterProvider", (
     expect(seriesValue(text, 'vrsky_messages_received_total{tenant="acme",integration="orders"}')).to.equal(1);
     expect(seriesValue(text, 'vrsky_message_retries_total{tenant="acme",integration="orders"}')).to.equal(1);
     expect(seriesValue(text, 'vrsky_dead_letter_messages{tenant="acme",integration="orders"}')).to.equal(7);
+    expect(seriesValue(text, 'vrsky_cdc_slot_lag_bytes{tenant="acme",integration="orders"}')).to.equal(4096);
+    expect(seriesValue(text, 'vrsky_cdc_slot_lag_bytes{tenant="acme",integration="hooks"}'), "no slot").to.equal(
+      undefined,
+    );
     expect(seriesValue(text, "vrsky_message_processing_seconds_count")).to.equal(1);
     await expectPromtoolPasses(text);
   });
@@ -156,7 +166,12 @@ describe("telemetry: docs/operations.md lists every metric with its type", () =>
     reconciler.recordRun(run("Applied", "commit"));
     reconciler.commitToConverged.observe(1);
     gateway.answered(200, 0.01);
-    flow.started({ tenant: "acme", integration: "orders", depths: () => ({ deadLetters: 0, pending: 0 }) });
+    flow.started({
+      tenant: "acme",
+      integration: "orders",
+      depths: () => ({ deadLetters: 0, pending: 0 }),
+      slotLagBytes: () => 0,
+    });
     flow.count("acme", "orders", "delivered", 0.01);
     observeWorker(t.meter, {
       replicas: () => [],
