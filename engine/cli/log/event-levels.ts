@@ -141,6 +141,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   // Status API
   "state-open": e("info", "the platform state is open: serving"),
   "state-unavailable": e("warn", "the platform state cannot be read yet: 503 until it can"),
+  "plan-unavailable": e("warn", "the committed head cannot be planned (its branch cannot be read): 503"),
 };
 
 /** The event's level: its row's, refined by its fields where the row says so; the default for an unknown event. */
