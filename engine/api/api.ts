@@ -11,7 +11,11 @@ import { ChangeFeed } from "./events.js";
 import { ApiMetrics } from "./metrics.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import { buildApiServer } from "./server.js";
+import { Sessions } from "./sessions.js";
 import { ApiState, type Log } from "./state.js";
+
+/** Sign-ins held at once: past this, the oldest session ends. */
+const MAX_SESSIONS = 10_000;
 
 export interface ApiOptions {
   nc: NatsConnection;
@@ -28,6 +32,8 @@ export interface ApiOptions {
   keepAliveMs?: number;
   /** The process's metrics (the command's); default: a provider of the API's own, served on its `/metrics`. */
   telemetry?: Telemetry;
+  /** The status page: how long a sign-in lasts (default 12 h), how often it reloads without JavaScript (30 s). */
+  page?: { sessionTtlMs?: number; refreshS?: number };
 }
 
 export interface Api {
@@ -37,6 +43,7 @@ export interface Api {
 
 export async function startApi(o: ApiOptions): Promise<Api> {
   const telemetry = o.telemetry ?? createTelemetry({ version: o.version, processMetrics: false });
+  const sessionTtlMs = o.page?.sessionTtlMs ?? 12 * 3_600_000;
   const feed = new ChangeFeed(o.debounceMs ?? 250);
   const state = new ApiState(o.nc, { retryMs: 1_000, onWrite: (bucket, key) => feed.seen(bucket, key), log: o.log });
   let natsUp = true;
@@ -65,6 +72,11 @@ export async function startApi(o: ApiOptions): Promise<Api> {
       keepAliveMs: o.keepAliveMs ?? 15_000,
       version: o.version,
       log: o.log,
+      page: {
+        sessions: new Sessions({ ttlMs: sessionTtlMs, max: MAX_SESSIONS }),
+        sessionTtlMs,
+        refreshS: o.page?.refreshS ?? 30,
+      },
     });
   } catch (e) {
     stop();
