@@ -11,10 +11,14 @@ import { ChangeFeed } from "./events.js";
 import { ApiMetrics } from "./metrics.js";
 import { createTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import { buildApiServer } from "./server.js";
+import { Sessions } from "./sessions.js";
 import { ApiState, type Log } from "./state.js";
 import { PlanSource } from "./plan-source.js";
 import { DEFAULT_RECENT_EVENTS, RecentEvents } from "./recent-events.js";
 import type { DeletionLimits } from "../plan/deletion-guard.js";
+
+/** Sign-ins held at once: past this, the oldest session ends. */
+const MAX_SESSIONS = 10_000;
 
 export interface ApiOptions {
   nc: NatsConnection;
@@ -37,6 +41,8 @@ export interface ApiOptions {
   recentEvents?: number;
   /** The repository and branch the reconciler follows, for `/api/v1/plan` (without: 404). */
   repo?: { dir: string; branch: string; limits?: DeletionLimits };
+  /** The status page: how long a sign-in lasts (default 12 h), how often it reloads without JavaScript (30 s). */
+  page?: { sessionTtlMs?: number; refreshS?: number };
 }
 
 export interface Api {
@@ -46,6 +52,7 @@ export interface Api {
 
 export async function startApi(o: ApiOptions): Promise<Api> {
   const telemetry = o.telemetry ?? createTelemetry({ version: o.version, processMetrics: false });
+  const sessionTtlMs = o.page?.sessionTtlMs ?? 12 * 3_600_000;
   const feed = new ChangeFeed(o.debounceMs ?? 250);
   const state = new ApiState(o.nc, { retryMs: 1_000, onWrite: (bucket, key) => feed.seen(bucket, key), log: o.log });
   const recent = new RecentEvents(o.recentEvents ?? DEFAULT_RECENT_EVENTS);
@@ -89,6 +96,11 @@ export async function startApi(o: ApiOptions): Promise<Api> {
       recent,
       version: o.version,
       log: o.log,
+      page: {
+        sessions: new Sessions({ ttlMs: sessionTtlMs, max: MAX_SESSIONS }),
+        sessionTtlMs,
+        refreshS: o.page?.refreshS ?? 30,
+      },
     });
   } catch (e) {
     stop();

@@ -2,16 +2,19 @@
  * The status API's HTTP server (fastify): GET only, JSON with a schema per response, one body for every "not
  * found" and one for every "unauthorized" whatever the reason, a rate limit per key, and the OpenAPI document.
  * Order of a request: method (405) → who is asking (onRequest) → rate limit per key, or per address without one
- * (preValidation) → 401 (preHandler) → the handler. So a flood of wrong keys is limited too.
+ * (preValidation) → 401 (preHandler) → the handler. So a flood of wrong keys is limited too. Who is asking: the
+ * `Authorization: Bearer` key, or without that header the status page's session cookie (page.ts).
  */
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { errorMessage } from "../errors/errors.js";
-import { bearerKey, KeyRing, type Principal } from "./auth.js";
+import { bearerKey, KeyRing, stillValid, type Principal } from "./auth.js";
 import type { ApiMetrics } from "./metrics.js";
 import { METRICS_CONTENT_TYPE } from "../telemetry/telemetry.js";
+import { PAGE_POST_PATHS, registerStatusPage } from "./page.js";
 import { registerResources } from "./routes.js";
+import { sessionId, type Sessions } from "./sessions.js";
 import { openEventStreams } from "./sse.js";
 import { PageCache } from "./page-cache.js";
 import { registerPlanAndHistory } from "./plan-and-history.js";
@@ -41,6 +44,8 @@ export interface ApiServerDeps {
   recent: RecentEvents;
   version: string;
   log: Log;
+  /** The status page's sign-ins (`/login`), their lifetime, and how often the page reloads without JavaScript. */
+  page: { sessions: Sessions; sessionTtlMs: number; refreshS: number };
 }
 
 declare module "fastify" {
@@ -59,8 +64,10 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
   app.decorateRequest("principal", null);
 
   app.addHook("onRequest", async (req, reply) => {
+    const path = req.url.split("?", 1)[0]!;
+    if (req.method === "POST" && PAGE_POST_PATHS.has(path)) return undefined;
     if (req.method !== "GET") {
-      reply.header("allow", "GET");
+      reply.header("allow", PAGE_POST_PATHS.has(path) ? "GET, POST" : "GET");
       return problem(reply, 405, `method ${req.method} is not allowed: this API is read-only (GET)`);
     }
     return undefined;
@@ -101,6 +108,9 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
       return problem(reply, 503, "the state cannot be read now; retry later");
     }
     if (err.validation) return problem(reply, 400, `bad request: ${err.message}`);
+    // A body fastify refused (a sign-in form too large, of another type): the client's mistake.
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+      return problem(reply, err.statusCode, err.message);
     d.log("request-failed", { url: req.routeOptions.url, error: errorMessage(err) });
     return problem(reply, 500, "internal error");
   });
@@ -117,8 +127,17 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
   app.get("/metrics", probe, async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await d.scrape()));
   app.get("/openapi.json", probe, () => app.swagger());
 
-  /** The caller's principal from its key (null without a valid one); the key itself is never kept. */
+  /** The caller's principal from its key or session (null without a valid one); the key itself is never kept. */
   const authenticate = async (req: FastifyRequest) => {
+    if (req.headers.authorization === undefined) {
+      const id = sessionId(req.headers.cookie);
+      const p = id === undefined ? undefined : d.page.sessions.principal(id);
+      if (!p) return;
+      // A session of a tenant key a commit removed ends for good (adding the key back does not revive it).
+      if (p.kind === "admin" || stillValid(p, d.state.get().tenantKeys)) req.principal = p;
+      else d.page.sessions.close(id!);
+      return;
+    }
     const key = bearerKey(req.headers.authorization);
     if (key === undefined) return;
     let p = d.keys.identify(key, () => undefined);
@@ -143,5 +162,8 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
     registerPlanAndHistory(api, d);
     openEventStreams(api, d);
   });
+  await app.register(async (page) =>
+    registerStatusPage(page, { state: d.state, keys: d.keys, authenticate, ...d.page }),
+  );
   return app;
 }

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { expect } from "chai";
 import type { Change } from "../../engine/api/events.js";
+import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
 
 export interface Recorded {
   method: string;
@@ -17,6 +18,31 @@ export interface Recorded {
 
 export function sha256Hex(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+/** A worker's record as a live worker registers it (for `vrsky-workers`), heartbeat now. */
+export function workerRecord(
+  id: string,
+  session: string,
+  labels: Record<string, string> = { zone: "a" },
+): WorkerRecord {
+  const now = new Date().toISOString();
+  return {
+    format: WORKER_FORMAT,
+    id,
+    session,
+    capacity: 10,
+    labels,
+    state: "active",
+    heartbeatMs: 1_000,
+    expiryMs: 600_000,
+    running: 0,
+    startedAt: now,
+    heartbeatAt: now,
+    host: "host-a",
+    pid: 4242,
+    assignments: "by-worker",
+  };
 }
 
 export class ApiClient {

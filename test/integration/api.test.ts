@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 import { startApi, type Api } from "../../engine/api/api.js";
-import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
 import { openState } from "../../engine/state/open.js";
 import { replicaKey } from "../../engine/contract/keys.js";
 import { flowRecord } from "../helpers/dataplane-records.js";
@@ -10,7 +9,14 @@ import type { Page } from "../../engine/api/pagination.js";
 import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
 import type { AssignmentView, WorkerView } from "../../engine/views/workers.js";
 import { parseListen } from "../../engine/util/listen-address.js";
-import { ApiClient, checkAgainstOpenApi, type OpenApiDoc, checkNoSecrets, sha256Hex } from "../helpers/api.js";
+import {
+  ApiClient,
+  checkAgainstOpenApi,
+  type OpenApiDoc,
+  checkNoSecrets,
+  sha256Hex,
+  workerRecord,
+} from "../helpers/api.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
@@ -22,26 +28,6 @@ const SESSION = "5e5510115ec2e7aa-session";
 
 function tenantWithKey(name: string, key: string): string {
   return tenantYaml(name, `  apiKeys:\n    - name: ci\n      sha256: ${sha256Hex(key)}\n`);
-}
-
-function worker(id: string): WorkerRecord {
-  const now = new Date().toISOString();
-  return {
-    format: WORKER_FORMAT,
-    id,
-    session: SESSION,
-    capacity: 10,
-    labels: { zone: "a" },
-    state: "active",
-    heartbeatMs: 1_000,
-    expiryMs: 600_000,
-    running: 0,
-    startedAt: now,
-    heartbeatAt: now,
-    host: "host-a",
-    pid: 4242,
-    assignments: "by-worker",
-  };
 }
 
 /** Every nkey seed in the files of a key directory (creds files, account keys). */
@@ -73,7 +59,7 @@ describe("vrsky api: the read-only status API over a reconciled state", function
       .write("integrations/beta/feed.yaml", integrationYaml("beta", "feed"));
     rev = fx.repo.commit("two tenants");
     const state = await openState(fx.nc);
-    await state.workers.put("w1", JSON.stringify(worker("w1")));
+    await state.workers.put("w1", JSON.stringify(workerRecord("w1", SESSION)));
     const reconciler = await fx.reconciler({ accounts: true });
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
@@ -253,7 +239,7 @@ describe("vrsky api: the read-only status API over a reconciled state", function
 
   it("405 to every method but GET, on every path", async () => {
     for (const method of ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]) {
-      for (const path of ["/api/v1/tenants", "/api/v1/tenants/acme", "/nothing", "/healthz"]) {
+      for (const path of ["/", "/api/v1/tenants", "/api/v1/tenants/acme", "/nothing", "/healthz"]) {
         const r = await http.request(method, path, ADMIN);
         expect(r.status, `${method} ${path}`).to.equal(405);
         expect(r.headers.get("allow")).to.equal("GET");

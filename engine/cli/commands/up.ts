@@ -201,6 +201,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     `  state       ${s ? `${s.lastRun.outcome} at ${s.observedRevision.slice(0, 12)}` : "reconciling…"}`,
                     `  webhooks    ${gateway ? `${gateway.url}/t/<tenant><path> (e.g. ${gateway.url}/t/acme/orders)` : "no gateway (--gateway-listen off)"}`,
                     `  status API  ${api ? `${api.api.url}/api/v1/sync (Authorization: Bearer <admin key${api.keyFile ? ` in ${api.keyFile}` : ": $VRSKY_API_ADMIN_KEY"}>; docs/api.md)` : "none (--api-listen off)"}`,
+                    ...(api ? [`  status page ${api.api.url}/ (in a browser; sign in with the same key)`] : []),
                     ...(receiver
                       ? [`  receiver    ${receiver.url} (stand-in for the examples' outside services)`]
                       : []),
