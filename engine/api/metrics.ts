@@ -4,7 +4,7 @@
  * (`/api/v1/tenants/:tenant`), never a tenant name. The answers a client sees most (200 and the refusals) exist at
  * zero for every route from the start, so that `increase()` sees the first one.
  */
-import type { Counter, Meter, UpDownCounter } from "@opentelemetry/api";
+import type { Counter, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
 import { zeroSeries } from "../telemetry/telemetry.js";
 
 /** The routes of the API (their patterns, as fastify names them). */
@@ -28,6 +28,7 @@ export class ApiMetrics {
   private readonly streams: UpDownCounter;
   private readonly events: Counter;
   private readonly cache: Counter;
+  private readonly duration: Histogram;
 
   constructor(meter: Meter) {
     this.requests = meter.createCounter("vrsky_api_requests_total", {
@@ -42,15 +43,20 @@ export class ApiMetrics {
     this.cache = meter.createCounter("vrsky_api_cache_lookups_total", {
       description: "Answers taken from a cache (hit) or made (miss): serialized pages, plans",
     });
+    this.duration = meter.createHistogram("vrsky_api_request_duration_seconds", {
+      description: "Seconds from a request's arrival to its answer (event streams are not counted)",
+      advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] },
+    });
     zeroSeries(this.requests, { route: API_ROUTES, status: STATUSES });
     zeroSeries(this.cache, { cache: ["page", "plan"], result: ["hit", "miss"] });
     this.streams.add(0);
     this.events.add(0);
   }
 
-  /** `route`: the pattern of the matched route, or `unmatched`. */
-  answered(route: string, status: number): void {
+  /** `route`: the pattern of the matched route, or `unmatched`; `seconds`: from arrival to the answer. */
+  answered(route: string, status: number, seconds: number): void {
     this.requests.add(1, { route, status: String(status) });
+    if (route !== "/api/v1/events") this.duration.record(seconds);
   }
 
   streamOpened(): void {

@@ -73,7 +73,7 @@ export async function buildApiServer(d: ApiServerDeps): Promise<FastifyInstance>
     return undefined;
   });
   app.addHook("onResponse", async (req, reply) => {
-    d.metrics.answered(req.routeOptions.url ?? "unmatched", reply.statusCode);
+    d.metrics.answered(req.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
   });
 
   await app.register(swagger, {

@@ -113,6 +113,10 @@ describe("Prometheus scraping vrsky up: every dashboard panel's query returns da
     );
     expect(signed.status, signed.text).to.equal(202);
     expect((await client.send(url, { headers, body })).status).to.equal(401);
+    // ... and a request to the status API without a key (401), so its latency histogram has a sample.
+    const api = /status API +(http:\/\/127\.0\.0\.1:\d+)/.exec(up.stdout)?.[1];
+    expect(api, up.stdout).to.be.a("string");
+    expect((await fetch(`${api}/api/v1/sync`)).status).to.equal(401);
     await waitForOutput(up, /^stand-in receiver: POST \/acme\/orders-to-slack /m, 30_000);
     // ... and a commit (a comment in a tenant's manifest), converged without a change.
     writeFileSync(

@@ -5,6 +5,7 @@
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as units from "@grafana/grafana-foundation-sdk/units";
+import { statusApi } from "./api-dashboard.js";
 import { graph, labelVariable, quantiles, single, vrskyDashboard, WINDOW } from "./panels.js";
 
 const OK = `outcome=~"Applied|NoChange"`;
@@ -400,6 +401,7 @@ export const DASHBOARDS: ReadonlyArray<{ file: string; build: () => dashboard.Da
   { file: "vrsky-tenants.json", build: tenants },
   { file: "vrsky-workers.json", build: workers },
   { file: "vrsky-messages.json", build: messages },
+  { file: "vrsky-status-api.json", build: statusApi },
 ];
 
 /** The text of every dashboard file, by file name. */

@@ -161,7 +161,7 @@ describe("telemetry: docs/operations.md lists every metric with its type", () =>
     );
     const gateway = new GatewayMetrics(t.meter, { ready: () => true, routes: () => 0 });
     const flow = new FlowMetrics(t.meter);
-    new ApiMetrics(t.meter);
+    new ApiMetrics(t.meter).answered("/api/v1/sync", 200, 0.001);
     // A histogram is served from its first observation on.
     reconciler.recordRun(run("Applied", "commit"));
     reconciler.commitToConverged.observe(1);
