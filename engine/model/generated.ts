@@ -647,6 +647,10 @@ export interface FixtureExpectation {
       | "VRS_MSG_TOO_MANY_ITEMS"
       | "VRS_MSG_NOT_JSON"
       | "VRS_MSG_TARGET_INVALID"
+      | "VRS_MSG_NOT_XML"
+      | "VRS_MSG_XML_DOCTYPE"
+      | "VRS_MSG_NOT_CSV"
+      | "VRS_MSG_CSV_ROW"
       | "VRS_STEP_NOT_AVAILABLE";
   };
 }

@@ -1,15 +1,17 @@
 /**
  * The sink and source runtimes a replica can run, by connector type. A type missing here has no runtime in this
  * version: a source without one takes no input on the worker (HTTP sources need none: the gateway persists their
- * messages; a `file` or `postgres-cdc` source waits for its release), and what is routed to a sink without one is
+ * messages; a `postgres-cdc` source waits for its release), and what is routed to a sink without one is
  * dead-lettered with VRS_SINK_NOT_AVAILABLE.
  */
+import { fileSink } from "./sinks/file.js";
 import { httpSink } from "./sinks/http.js";
 import { natsSink } from "./sinks/nats.js";
+import { fileSource } from "./sources/file.js";
 import { natsSource } from "./sources/nats.js";
 import { timerSource } from "./sources/timer.js";
 import type { SinkFactory, SourceFactory } from "./types.js";
 
-export const SINKS: Record<string, SinkFactory> = { http: httpSink, nats: natsSink };
+export const SINKS: Record<string, SinkFactory> = { http: httpSink, nats: natsSink, file: fileSink };
 
-export const SOURCES: Record<string, SourceFactory> = { nats: natsSource, timer: timerSource };
+export const SOURCES: Record<string, SourceFactory> = { nats: natsSource, timer: timerSource, file: fileSource };
