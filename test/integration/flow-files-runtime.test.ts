@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HEADERS, integrationStreams, type DeadLetterContext } from "../../engine/contract/dataplane.js";
 import { readIngest } from "../../engine/dataplane/wire.js";
-import { FlowFixture, streamMessages, TENANT } from "../helpers/flow.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { envelope, failTimes, FlowFixture, streamMessages, TENANT, TestSinks } from "../helpers/flow.js";
 import { useNats } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
 
@@ -72,6 +73,33 @@ describe("flow runner with files: a CSV file dropped in a folder reaches a file 
     expect(run.failures).to.deep.equal([]);
     await new Promise((res) => setTimeout(res, 300));
     expect(await streamMessages(fx.nc, s.deadLetter), "one dead letter").to.have.length(1);
+  });
+
+  it("a sink retry redelivers the message: the rows go on, the bad row is dead-lettered once", async () => {
+    const r = await flow.integration("csv-retry", {
+      steps: [{ name: "rows", type: "csv", config: { header: true, emit: "rows", delimiter: "," } }],
+      retry: { maxAttempts: 5, initialBackoff: "100ms", maxBackoff: "1s", multiplier: 2 },
+    });
+    const sinks = new TestSinks().on("out.csv-retry", failTimes(1));
+    await flow.run(r, sinks.options({ random: () => 0 }));
+    await flow.writer(r).write({
+      ...envelope("batch-1", null),
+      contentType: "text/csv",
+      body: new TextEncoder().encode("a,b\n1,2\nbad\n3,4\n"),
+    });
+    await sinks.until(() => new Set(sinks.calls.slice(1).map((c) => c.id)).size === 2, 10_000);
+    expect(sinks.calls.map((c) => c.id)).to.deep.equal(["batch-1.0", "batch-1.0", "batch-1.2"]);
+    const s = integrationStreams(TENANT, "csv-retry");
+    await until(async () => (await streamMessages(fx.nc, s.deadLetter)).length > 0, 10_000, "a dead letter");
+    await until(
+      async () => (await jetstreamManager(fx.nc).then((j) => j.streams.info(s.ingest))).state.messages === 0,
+      10_000,
+      "the message acknowledged",
+    );
+    const dls = await streamMessages(fx.nc, s.deadLetter);
+    expect(dls.map((m) => (JSON.parse(m.header.get(HEADERS.deadLetter)) as DeadLetterContext).messageId)).to.deep.equal(
+      ["batch-1.1"],
+    );
   });
 
   it("a file source without a root for the tenant fails the start: VRS_FILE_ROOT_MISSING", async () => {

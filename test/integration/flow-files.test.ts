@@ -1,6 +1,17 @@
 import { expect } from "chai";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { appendFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  appendFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  symlink,
+  truncate,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { integrationStreams } from "../../engine/contract/dataplane.js";
@@ -188,6 +199,22 @@ describe("file connectors against real files and NATS", function () {
       await again.poll();
       expect((await stored(name)).map((m) => new TextDecoder().decode(m.body))).to.deep.equal(["1", "2"]);
       expect(await readdir(join(root, "done"))).to.deep.equal(["c.txt"]);
+    });
+
+    it("a whole-file format sets a file over 64 MiB aside, unread, and goes on with the others", async () => {
+      const name = await integration();
+      const e = env(name);
+      const src = await manual(name, { format: "json" }, e);
+      await writeFile(join(root, "in", "huge.json"), "");
+      await truncate(join(root, "in", "huge.json"), 65 * 1024 * 1024); // sparse: no 65 MiB written
+      await writeFile(join(root, "in", "small.json"), '{"ok":true}');
+      await src.poll();
+      await src.poll();
+      expect(await readdir(join(root, "in", ".vrsky", "failed"))).to.deep.equal(["huge.json"]);
+      expect(e.logs.find((l) => l.event === "file-set-aside")?.fields?.error).to.match(/more than 67108864 bytes/);
+      expect((await stored(name)).map((m) => m.attributes.file)).to.deep.equal(["small.json"]);
+      await src.poll();
+      expect(await readdir(join(root, "in", ".vrsky", "claims", "0"))).to.deep.equal([]);
     });
 
     it("two replicas polling one directory read each file once", async () => {

@@ -343,27 +343,31 @@ class Delivery {
 
   /**
    * Items a step rejected by themselves (bad CSV rows): one dead letter each, the message as stored with the
-   * item's id in the context and the line in the error, de-duplicated as `<id>~rejected-<item id>` (a redelivery
-   * within the window stores none again). False when one could not be stored: the message was handed back for a
-   * later attempt, which stores them again and then delivers the rest.
+   * item's id in the context and the line in the error, de-duplicated as `<id>~rejected-<item id>`. A redelivery
+   * skips the items its message's record lists as dead already (and the de-duplication catches a record lost).
+   * False when one could not be stored: the message was handed back for a later attempt, which stores them again
+   * and then delivers the rest.
    */
-  private async reject(rejected: readonly Rejection[]): Promise<boolean> {
+  private async reject(all: readonly Rejection[]): Promise<boolean> {
     const { d, f } = this;
     const stored = this.stored!;
     this.keepBody = true;
+    const where = (r: Rejection) => `${r.step.name ?? String(r.step.index)} ${r.messageId}`;
+    const before = new Set((this.prev?.events ?? []).filter((e) => e.kind === "dead").map((e) => e.where));
+    const rejected = all.filter((r) => !before.has(where(r)));
     const original = d.sourceStream ? storedHeaders(stored) : f.msg.headers;
     const now = new Date().toISOString();
     for (const r of rejected) {
       this.events.push({
         kind: "dead",
         at: now,
-        where: `${r.step.name ?? String(r.step.index)} ${r.messageId}`,
+        where: where(r),
         attempt: this.attempt,
         error: r.message,
         code: r.code,
       });
     }
-    if (!d.deadLetters) return true;
+    if (!d.deadLetters || rejected.length === 0) return true;
     try {
       await Promise.all(
         rejected.map((r) => {

@@ -6,7 +6,8 @@
  *   with the file's first row (the header), then whole records (a quoted field may span lines), so the `csv` step
  *   reads every chunk with `header: true`; attribute `lineOffset` turns a line of the chunk into a line of the file;
  * - `json`, `xml`: the whole file as one message (application/json, application/xml);
- * - `binary`: the whole file as one message, base64 text (application/octet-stream, attribute `encoding: base64`).
+ * - `binary`: the whole file as one message, base64 text (application/octet-stream, attribute `encoding: base64`);
+ *   a whole-file format refuses a file over MAX_WHOLE_FILE_BYTES (FileRefused).
  *
  * Message ids are `f-<file id>-<n>` (n: the line for text, the chunk for csv, 0 for the whole file), the file id
  * a hash of the file's name, size and modification time: a file read again after a crash gives the same ids, which
@@ -18,6 +19,14 @@ import { createInterface } from "node:readline";
 import type { IngestEnvelope } from "../../../dataplane/wire.js";
 
 export type FileFormat = "json" | "text" | "binary" | "csv" | "xml";
+
+/** The largest file read as one message (json, xml, binary); a larger one is set aside, never read. */
+export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
+
+/** A file that cannot be read as its format says (too large to be one message). */
+export class FileRefused extends Error {
+  override name = "FileRefused";
+}
 
 /** Rows per csv message at most (and CSV_CHUNK_BYTES of text). */
 export const CSV_CHUNK_ROWS = 1000;
@@ -104,6 +113,11 @@ export async function* fileMessages(
     let chunk = 0;
     for await (const c of csvChunks(path)) yield envelope(chunk++, encoder.encode(c.text), { lineOffset: c.offset });
     return;
+  }
+  if (facts.size > MAX_WHOLE_FILE_BYTES) {
+    throw new FileRefused(
+      `${facts.name}: ${facts.size} bytes is more than ${MAX_WHOLE_FILE_BYTES} bytes, the most a ${format} file may be as one message`,
+    );
   }
   const parts: Buffer[] = [];
   for await (const b of createReadStream(path)) parts.push(b as Buffer);

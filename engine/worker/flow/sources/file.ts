@@ -21,7 +21,7 @@ import type { IngestEnvelope } from "../../../dataplane/wire.js";
 import { directoryUnderRoot } from "../file-root.js";
 import { syncDirectory, writeAtomically } from "../sinks/file.js";
 import type { SourceEnv, SourceFactory, SourceRuntime } from "../types.js";
-import { fileId, fileMessages, globToRegExp, type FileFacts, type FileFormat } from "./file-format.js";
+import { fileId, fileMessages, FileRefused, globToRegExp, type FileFacts, type FileFormat } from "./file-format.js";
 
 /** The source's own folder inside `directory` (hidden: never picked up). */
 export const STATE_DIR = ".vrsky";
@@ -208,6 +208,7 @@ export class FileSource implements SourceRuntime {
       }
       if (batch.length > 0 && !(await this.persist(batch))) return;
     } catch (e) {
+      if (e instanceof FileRefused) return this.setAside(path, name, e.message);
       this.env.log("file-read-failed", { file: name, error: errorMessage(e) });
       return;
     }
@@ -215,6 +216,13 @@ export class FileSource implements SourceRuntime {
     await this.afterRead(path, facts);
     this.read.push(name);
     this.env.log("file-read", { file: name, messages: count, afterRead: this.c.afterRead });
+  }
+
+  /** A file that cannot be read goes to `.vrsky/failed/` (once: not claimed again), and says why in the log. */
+  private async setAside(path: string, name: string, why: string): Promise<void> {
+    const failed = await directoryUnderRoot(this.c.directory, join(STATE_DIR, "failed"), "failed");
+    await rename(path, join(failed, name));
+    this.env.log("file-set-aside", { file: name, moved: join(failed, name), error: why });
   }
 
   /** Stores every message of the batch; false when the source stopped first. */
