@@ -117,6 +117,11 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "nats-source-failed": e("warn", "NATS source subscription failed"),
   "nats-source-lost": e("warn", "NATS source lost a message"),
   "timer-tick-lost": e("warn", "a timer tick could not be stored"),
+  "file-read": e("info", "a file source read a file and did its afterRead"),
+  "file-ingest-retry": e("warn", "a file source waits for the ingest stream: retried"),
+  "file-read-failed": e("warn", "a file source could not read a claimed file: read again at the next poll"),
+  "file-poll-failed": e("warn", "a file source poll failed"),
+  "file-set-aside": e("warn", "a file source set a file aside unread"),
 
   // Gateway
   ready: e("info", "gateway ready"),

@@ -73,6 +73,7 @@ export class FileSource implements SourceRuntime {
   private stopped = false;
   private polling: Promise<void> | undefined;
   private readonly wakers = new Set<() => void>();
+  private retryLoggedAt = 0;
 
   constructor(
     private readonly c: FileSourceConfig,
@@ -244,7 +245,11 @@ export class FileSource implements SourceRuntime {
           error = errorMessage(e);
         }
       }
-      this.env.log("file-ingest-retry", { id: m.id, error });
+      // Once a second at most: a batch waits on the same unavailable stream.
+      if (Date.now() - this.retryLoggedAt >= 1_000) {
+        this.retryLoggedAt = Date.now();
+        this.env.log("file-ingest-retry", { id: m.id, error });
+      }
       await this.pause(delay);
     }
   }
