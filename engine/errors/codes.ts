@@ -241,12 +241,36 @@ export const CODES = {
     "map target cannot be set",
     "the body (merge mode) or the parent of a dotted target is not an object; map to another field",
   ),
+  VRS_MSG_NOT_XML: c(
+    "body is not XML that the step can convert",
+    "send well-formed XML whose root element is the step's rootElement, or a JSON object whose keys are XML names",
+  ),
+  VRS_MSG_XML_DOCTYPE: c(
+    "XML document declares a DOCTYPE",
+    "DOCTYPE declarations (and with them entity definitions) are refused; send the document without one",
+  ),
+  VRS_MSG_NOT_CSV: c(
+    "body is not CSV text the step can read",
+    "send CSV text with a header row (or set columns), with column names other than __proto__",
+  ),
+  VRS_MSG_CSV_ROW: c(
+    "CSV row cannot be read",
+    "the row (its line is in the error) goes to the dead letters while the other rows go on; fix the row and send it again",
+  ),
   VRS_STEP_NOT_AVAILABLE: c(
     "step type is not available yet",
     "this version has no runtime for the step type; remove the step, or expect every message that reaches it in the dead letters",
   ),
   // sinks and the data plane: a `transient` failure is retried with the integration's backoff, a `stall` goes to the
   // dead letters at once
+  VRS_FILE_ROOT_MISSING: c(
+    "no directory is allowed for the tenant's file connectors",
+    "the operator sets a root for file connectors: vrsky worker --file-root DIR (each tenant gets the folder DIR/TENANT)",
+  ),
+  VRS_FILE_PATH_OUTSIDE_ROOT: c(
+    "file connector path is outside the tenant's allowed root",
+    "use a directory under the tenant's root (relative paths are taken from it); no '..', no link that leads out",
+  ),
   VRS_SINK_UNAVAILABLE: c(
     "sink could not be reached or answered with a server error",
     "the message is retried with backoff and dead-lettered after spec.retry.maxAttempts; check the receiver",

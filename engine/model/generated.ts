@@ -606,7 +606,7 @@ export interface FixtureInput {
   attributes?: {};
 }
 /**
- * Exactly one of: what each sink receives, that the message is filtered, or that it is dead-lettered.
+ * Exactly one of: what each sink receives, that the message is filtered, or that it is dead-lettered; with sinks or filtered, the items a step dead-letters by themselves (rejected).
  */
 export interface FixtureExpectation {
   /**
@@ -628,6 +628,34 @@ export interface FixtureExpectation {
     step?: string | number;
   };
   /**
+   * Items a step dead-letters by themselves while the others go on (bad CSV rows), in order. Left out: none.
+   *
+   * @maxItems 10000
+   */
+  rejected?: {
+    /**
+     * A step of the integration: its name, or its index in spec.steps (0-based).
+     */
+    step?: string | number;
+    /**
+     * The line the error names.
+     */
+    line?: number;
+    code?:
+      | "VRS_MSG_FIELD_MISSING"
+      | "VRS_MSG_EVAL_FAILED"
+      | "VRS_MSG_NOT_BOOL"
+      | "VRS_MSG_NOT_LIST"
+      | "VRS_MSG_TOO_MANY_ITEMS"
+      | "VRS_MSG_NOT_JSON"
+      | "VRS_MSG_TARGET_INVALID"
+      | "VRS_MSG_NOT_XML"
+      | "VRS_MSG_XML_DOCTYPE"
+      | "VRS_MSG_NOT_CSV"
+      | "VRS_MSG_CSV_ROW"
+      | "VRS_STEP_NOT_AVAILABLE";
+  }[];
+  /**
    * A step or a sink's condition fails on the message: it goes to the dead letters.
    */
   dead?: {
@@ -647,6 +675,10 @@ export interface FixtureExpectation {
       | "VRS_MSG_TOO_MANY_ITEMS"
       | "VRS_MSG_NOT_JSON"
       | "VRS_MSG_TARGET_INVALID"
+      | "VRS_MSG_NOT_XML"
+      | "VRS_MSG_XML_DOCTYPE"
+      | "VRS_MSG_NOT_CSV"
+      | "VRS_MSG_CSV_ROW"
       | "VRS_STEP_NOT_AVAILABLE";
   };
 }

@@ -4,7 +4,14 @@ import type { Integration } from "../model/resources.js";
 import { compileCondition, failure, type Condition } from "./cel.js";
 import { CompileError, MessageFailure } from "./failure.js";
 import type { Message } from "./message.js";
-import { DROPPED, STEP_RUNTIMES, unavailableStep, type StepCompiler, type StepRuntime } from "./steps/index.js";
+import {
+  DROPPED,
+  ItemFailure,
+  STEP_RUNTIMES,
+  unavailableStep,
+  type StepCompiler,
+  type StepRuntime,
+} from "./steps/index.js";
 
 /** A step of the integration: its index in `spec.steps`, and its name when it has one. */
 export interface StepRef {
@@ -33,11 +40,29 @@ export interface Drop {
   readonly step: StepRef;
 }
 
+/** An item a step failed on by itself (a bad CSV row): it alone goes to the dead letters, the others go on. */
+export interface Rejection {
+  /** The item's id (`<message id>.<index>`). */
+  readonly messageId: string;
+  readonly step: StepRef;
+  readonly code: Code;
+  /** Names where in the input (`line 7: ...`). */
+  readonly message: string;
+}
+
 export type ProcessResult =
-  /** At least one message left the steps. Split items that were dropped are listed in `filtered`. */
-  | { readonly outcome: "routed"; readonly outputs: readonly Output[]; readonly filtered: readonly Drop[] }
-  /** Every message was dropped; nothing goes to a sink. */
-  | { readonly outcome: "filtered"; readonly filtered: readonly Drop[] }
+  /**
+   * At least one message left the steps. Split items that were dropped are listed in `filtered`, items a step
+   * rejected by themselves in `rejected`.
+   */
+  | {
+      readonly outcome: "routed";
+      readonly outputs: readonly Output[];
+      readonly filtered: readonly Drop[];
+      readonly rejected: readonly Rejection[];
+    }
+  /** No message left the steps (each was dropped or rejected); nothing goes to a sink. */
+  | { readonly outcome: "filtered"; readonly filtered: readonly Drop[]; readonly rejected: readonly Rejection[] }
   /**
    * A step or a sink condition failed on `messageId` (the input, or an item of a split): the whole input goes to
    * the dead letters, no item of it is delivered, so that a replay after the fix delivers all of them once.
@@ -132,6 +157,7 @@ export function compileProcessor(
 interface Run {
   outputs: Output[];
   filtered: Drop[];
+  rejected: Rejection[];
   count: number;
   dead?: ProcessResult & { outcome: "dead" };
 }
@@ -153,11 +179,12 @@ class CompiledProcessor implements Processor {
   }
 
   process(input: Message): ProcessResult {
-    const run: Run = { outputs: [], filtered: [], count: 1 };
+    const run: Run = { outputs: [], filtered: [], rejected: [], count: 1 };
     this.from(0, input, run);
     if (run.dead) return run.dead;
-    if (run.outputs.length === 0) return { outcome: "filtered", filtered: run.filtered };
-    return { outcome: "routed", outputs: run.outputs, filtered: run.filtered };
+    const { filtered, rejected } = run;
+    if (run.outputs.length === 0) return { outcome: "filtered", filtered, rejected };
+    return { outcome: "routed", outputs: run.outputs, filtered, rejected };
   }
 
   /** Runs `message` through the steps from `first` on, then routes it. False when it failed (run.dead). */
@@ -177,7 +204,7 @@ class CompiledProcessor implements Processor {
           message = out as Message;
           continue;
         }
-        const items = out as readonly Message[];
+        const items = out as readonly (Message | ItemFailure)[];
         if (items.length === 0) {
           run.filtered.push({ messageId: message.id, step: step.ref });
           return true;
@@ -189,7 +216,13 @@ class CompiledProcessor implements Processor {
             `the message has become more than ${MAX_OUTPUTS} messages across its splits`,
           );
         }
-        for (const item of items) if (!this.from(i + 1, item, run)) return false;
+        for (const item of items) {
+          if (item instanceof ItemFailure) {
+            run.rejected.push({ messageId: item.id, step: step.ref, code: item.code, message: item.message });
+          } else if (!this.from(i + 1, item, run)) {
+            return false;
+          }
+        }
         return true;
       }
     } catch (e) {

@@ -42,6 +42,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option("--api-listen <addr>", "serve the read-only status API here (`off`: no API)", "127.0.0.1:8090")
     .option("--receiver-listen <addr>", "serve the stand-in receiver of the examples here (`off`: none)", "127.0.0.1:0")
     .option("--secrets-dir <dir>", "secrets as files <dir>/<tenant>/<name> (default <data>/secrets, with demo values)")
+    .option("--file-root <dir>", "file sources and sinks read and write under <dir>/<tenant>/ (default <data>/files)")
     .action(
       async (o: {
         repo: string;
@@ -54,6 +55,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         apiListen: string;
         receiverListen: string;
         secretsDir?: string;
+        fileRoot?: string;
       }) => {
         const capacity = Number(o.workerCapacity);
         if (!/^\d+$/.test(o.workerCapacity) || capacity > 100_000) {
@@ -155,7 +157,12 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     meter: telemetry.meter,
                     log: eventLog(ctx.stderr, "worker", logs),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
-                    flow: { secrets, allowPrivateNetworks: true, tracer: tracing.tracer },
+                    flow: {
+                      secrets,
+                      allowPrivateNetworks: true,
+                      fileRoot: resolve(o.fileRoot ?? join(o.data, "files")),
+                      tracer: tracing.tracer,
+                    },
                   });
                   await worker.start();
                 }

@@ -33,6 +33,7 @@ export interface WorkerFlags {
   secretsDir?: string;
   repo?: string;
   allowPrivateSinks?: boolean;
+  fileRoot?: string;
   traces?: boolean;
 }
 
@@ -71,6 +72,10 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "a clone of the configuration repository: sinks' secrets sealed in it (secrets/<tenant>/<name>.age), decrypted with --keys",
     )
     .option("--allow-private-sinks", "let HTTP sinks reach loopback, link-local and private addresses")
+    .option(
+      "--file-root <dir>",
+      "where file sources and sinks may read and write: each tenant's under <dir>/<tenant>/ (without it they do not start)",
+    )
     .option("--no-traces", "write no message completions to the trace streams (retry records are still written)")
     .addHelpText(
       "after",
@@ -185,6 +190,7 @@ async function runChecked(
   const flow = {
     secrets,
     allowPrivateNetworks: flags.allowPrivateSinks === true,
+    ...(flags.fileRoot !== undefined ? { fileRoot: resolve(flags.fileRoot) } : {}),
     traces: flags.traces !== false,
     tracer: tracing.tracer,
   };

@@ -125,6 +125,11 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "cdc-stream-failed": e("warn", "PostgreSQL change stream failed: retried"),
   "cdc-persist-failed": e("warn", "a PostgreSQL change could not be stored yet: retried"),
   "cdc-slot-lag": e("debug", "PostgreSQL replication slot lag"),
+  "file-read": e("info", "a file source read a file and did its afterRead"),
+  "file-ingest-retry": e("warn", "a file source waits for the ingest stream: retried"),
+  "file-read-failed": e("warn", "a file source could not read a claimed file: read again at the next poll"),
+  "file-poll-failed": e("warn", "a file source poll failed"),
+  "file-set-aside": e("warn", "a file source set a file aside unread"),
 
   // Gateway
   ready: e("info", "gateway ready"),

@@ -73,6 +73,19 @@ export function deadLetterHeaders(original: MsgHdrs | undefined, context: DeadLe
 }
 
 /**
+ * The original headers of a message whose item (a bad CSV row) is dead-lettered by itself: the same message, so a
+ * replay runs all of it again under its id (the fixed item then gets the id it would have had, the others repeat
+ * theirs), stored under the item's own de-duplication id `<message id>~rejected-<item id>`.
+ */
+export function itemDeadLetterHeaders(original: MsgHdrs | undefined, messageId: string, itemId: string): MsgHdrs {
+  const h = natsHeaders();
+  if (original) for (const k of original.keys()) for (const v of original.values(k)) h.append(k, v);
+  h.set(HEADERS.id, `${messageId}~rejected-${itemId}`);
+  h.set(HEADERS.messageId, messageId);
+  return h;
+}
+
+/**
  * Publishes the dead letter and waits for JetStream's acknowledgement. Its `Nats-Msg-Id` is the original's, so a
  * message that dies twice within the stream's de-duplication window (a crash between this and the ack of the
  * ingest message) is stored once.

@@ -30,8 +30,8 @@ import { decideRetry, type RetryPolicy } from "../../errors/retry.js";
 import { decodeBody } from "../../pipeline/codec.js";
 import { atEndOfTurn } from "../../util/end-of-turn.js";
 import type { Message } from "../../pipeline/message.js";
-import type { Output, Processor, SinkRef, StepRef } from "../../pipeline/processor.js";
-import { deadLetterContext, publishDeadLetter, type Failure } from "./dead-letters.js";
+import type { Output, Processor, Rejection, SinkRef, StepRef } from "../../pipeline/processor.js";
+import { deadLetterContext, itemDeadLetterHeaders, publishDeadLetter, type Failure } from "./dead-letters.js";
 import type { InFlight } from "./consume.js";
 import type { FlowStats } from "./flow-stats.js";
 import { storedFromSourceStream, storedHeaders } from "./source-stream.js";
@@ -121,6 +121,8 @@ class Delivery {
   private readonly done = new Set<string>();
   /** Events of this attempt (appended to the previous record's). */
   private readonly events: TraceEvent[] = [];
+  /** Dead letters of rejected items refer to the body: a large body's object stays when the message is acked. */
+  private keepBody = false;
 
   constructor(
     private readonly d: DeliveryDeps,
@@ -176,11 +178,12 @@ class Delivery {
     steps.setAttribute("vrsky.steps.result", result.outcome);
     if (result.outcome === "dead") steps.setAttribute("vrsky.code", result.code);
     endSpan(steps, result.outcome === "dead" ? result.message : undefined);
-    if (result.outcome === "filtered") return this.filtered(result.filtered[0]?.step);
     if (result.outcome === "dead") {
       const at = refAt(result.at);
       return this.dead({ at, code: result.code, error: result.message }, [], []);
     }
+    if (result.rejected.length > 0 && !(await this.reject(result.rejected))) return;
+    if (result.outcome === "filtered") return this.filtered(result.filtered[0]?.step);
     return this.send(result.outputs);
   }
 
@@ -339,6 +342,68 @@ class Delivery {
     this.outcome = "handed-back";
   }
 
+  /**
+   * Items a step rejected by themselves (bad CSV rows): one dead letter each, the message as stored with the
+   * item's id in the context and the line in the error, de-duplicated as `<id>~rejected-<item id>`. A redelivery
+   * skips the items its message's record lists as dead already (and the de-duplication catches a record lost).
+   * False when one could not be stored: the message was handed back for a later attempt, which stores them again
+   * and then delivers the rest.
+   */
+  private async reject(all: readonly Rejection[]): Promise<boolean> {
+    const { d, f } = this;
+    const stored = this.stored!;
+    this.keepBody = true;
+    const where = (r: Rejection) => `${r.step.name ?? String(r.step.index)} ${r.messageId}`;
+    const before = new Set((this.prev?.events ?? []).filter((e) => e.kind === "dead").map((e) => e.where));
+    const rejected = all.filter((r) => !before.has(where(r)));
+    const original = d.sourceStream ? storedHeaders(stored) : f.msg.headers;
+    const now = new Date().toISOString();
+    for (const r of rejected) {
+      this.events.push({
+        kind: "dead",
+        at: now,
+        where: where(r),
+        attempt: this.attempt,
+        error: r.message,
+        code: r.code,
+      });
+    }
+    if (!d.deadLetters || rejected.length === 0) return true;
+    try {
+      await Promise.all(
+        rejected.map((r) => {
+          const context = deadLetterContext({
+            tenant: d.tenant,
+            integration: d.integration,
+            revision: d.revision,
+            messageId: r.messageId,
+            ingestSeq: this.seq,
+            failure: { at: refAt(r.step), code: r.code, error: r.message },
+            attempts: this.attempt,
+            firstAttemptAt: this.firstAttemptAt(),
+            lastAttemptAt: this.startedAt,
+            deliveredSinks: [],
+            failedSinks: [],
+          });
+          return publishDeadLetter(
+            f.link.js,
+            d.streams,
+            f.msg.data,
+            itemDeadLetterHeaders(original, stored.id, r.messageId),
+            context,
+          );
+        }),
+      );
+    } catch (e) {
+      d.log("flow-dead-letter-failed", { seq: this.seq, error: errorMessage(e) });
+      if (this.settle()) f.msg.nak(d.policy.initialMs);
+      this.outcome = "retrying";
+      return false;
+    }
+    for (let i = 0; i < rejected.length; i++) d.stats.count("dead");
+    return true;
+  }
+
   private async dead(failure: Failure, delivered: string[], failed: string[]): Promise<void> {
     const { d, f } = this;
     if (f.settled) return;
@@ -433,7 +498,7 @@ class Delivery {
    */
   private async ack(removeBody: boolean): Promise<boolean> {
     if (!this.settle()) return false;
-    const ref = removeBody ? this.stored?.payloadRef : undefined;
+    const ref = removeBody && !this.keepBody ? this.stored?.payloadRef : undefined;
     if (!ref) {
       // With the acks of the other messages settled in this turn: one socket write for them all. An ack lost with
       // its connection meanwhile redelivers the message (at least once).

@@ -23,6 +23,7 @@ import { compileProcessor } from "../../pipeline/processor.js";
 import { secretSource, type SecretSource } from "../../secrets/sources.js";
 import { presenceRunner, type ReplicaContext, type ReplicaRunner, type RunningReplica } from "../runner.js";
 import { SINKS, SOURCES } from "./connectors.js";
+import { tenantFileRoot } from "./file-root.js";
 import { checkConsumer, ConsumerLoop, withDeadline } from "./consume.js";
 import { deliver, type DeliveryDeps } from "./deliver.js";
 import { FlowStats } from "./flow-stats.js";
@@ -35,6 +36,8 @@ export interface FlowRunnerOptions {
   secrets?: SecretSource;
   /** Whether HTTP sinks may reach loopback, link-local and private addresses (default false). */
   allowPrivateNetworks?: boolean;
+  /** The operator's root for file connectors: each tenant's are under `<fileRoot>/<tenant>` (default: none). */
+  fileRoot?: string;
   /** Write completion batches and failure records to the trace stream (default true). */
   traces?: boolean;
   /** Sink runtimes by type (default SINKS). */
@@ -99,6 +102,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
     connection: () => ctx.session.connection(),
     secret: (name) => secrets.resolve(ctx.tenant, name, ctx.revision),
     allowPrivateNetworks: o.allowPrivateNetworks ?? false,
+    ...(o.fileRoot !== undefined ? { fileRoot: tenantFileRoot(o.fileRoot, ctx.tenant) } : {}),
     log,
   };
   const cleanups: Array<() => Promise<unknown>> = [];

@@ -23,6 +23,8 @@ export interface FlowEnv {
   secret(name: string): Promise<SecretValue>;
   /** Whether HTTP sinks may reach loopback, link-local and private addresses (operator's `--allow-private-sinks`). */
   allowPrivateNetworks: boolean;
+  /** The tenant's root for file connectors (`<--file-root>/<tenant>`); undefined: the operator set none. */
+  fileRoot?: string;
   log(event: string, fields?: Record<string, unknown>): void;
 }
 

@@ -370,3 +370,50 @@ describe(FIXTURE_SCHEMA_FILE, () => {
     expect(text, "regenerate it: npm run gen:schemas").to.equal(JSON.stringify(FIXTURE_SCHEMA, null, 2) + "\n");
   });
 });
+
+describe("fixture runs: items a step dead-letters by themselves (rejected)", () => {
+  const ROWS = ORDERS.replace(
+    /  steps:[\s\S]*?  sinks:/,
+    "  steps:\n    - { name: rows, type: csv, config: { header: true, emit: rows } }\n  sinks:",
+  );
+  const INPUT = 'input: { contentType: text/csv, body: "a,b\\n1,2\\nbad\\n3,4\\n" }';
+  const GOOD = "slack: [{ id: case-1.0 }, { id: case-1.2 }]";
+
+  function runRows(expectYaml: string) {
+    const { desired, checked } = check(
+      { "integrations/acme/orders.test.yaml": cases(`  - name: a\n    ${INPUT}\n    expect: ${expectYaml}\n`) },
+      { "integrations/acme/orders.yaml": ROWS },
+    );
+    expect(desired.findings, "the manifests are valid").to.deep.equal([]);
+    return {
+      findings: checked.findings.map((f) => [f.code, f.message]),
+      report: runFixtures(checked, { ref: "HEAD", revision: "x", findings: desired.findings }),
+    };
+  }
+
+  it("the good rows reach the sinks and the bad row is stated with its step, line and code", () => {
+    const { report } = runRows(`{ sinks: { ${GOOD} }, rejected: [{ step: rows, line: 3, code: VRS_MSG_CSV_ROW }] }`);
+    expect(report.results.map((r) => [r.status, r.differences])).to.deep.equal([["passed", []]]);
+  });
+
+  it("a rejected item the case leaves out, or states wrongly, is a difference", () => {
+    const missing = runRows(`{ sinks: { ${GOOD} } }`).report.results[0]!;
+    expect(missing.differences.map((d) => d.path)).to.deep.equal(["rejected[0]"]);
+    const wrong = runRows(`{ sinks: { ${GOOD} }, rejected: [{ line: 2 }, {}] }`).report.results[0]!;
+    expect(wrong.differences.map((d) => [d.path, d.expected])).to.deep.equal([
+      ["rejected[0].line", 2],
+      ["rejected[1]", {}],
+    ]);
+  });
+
+  it("rejected goes only with sinks or filtered", () => {
+    for (const e of ["{ rejected: [{}] }", "{ dead: {}, rejected: [{}] }"]) {
+      const { findings } = runRows(e);
+      expect(
+        findings.map((f) => f[0]),
+        e,
+      ).to.deep.equal(["VRS_FIELD_CONFLICT"]);
+      expect(findings[0]![1]).to.match(/rejected only with sinks or filtered/);
+    }
+  });
+});

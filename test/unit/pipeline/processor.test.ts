@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { celEnvironment } from "../../../engine/manifests/cel.js";
 import { compileProcessor, MAX_OUTPUTS, type ProcessResult } from "../../../engine/pipeline/processor.js";
 import { withBody } from "../../../engine/pipeline/message.js";
-import type { StepCompiler } from "../../../engine/pipeline/steps/index.js";
+import { STEP_RUNTIMES, type StepCompiler } from "../../../engine/pipeline/steps/index.js";
 import { message, processor, summarise, type SinkSpec, type StepSpec } from "./support.js";
 
 const sink = (name: string, when?: string): SinkSpec =>
@@ -167,16 +167,28 @@ describe("pipeline processor", () => {
     expect(Object.getPrototypeOf(r.outputs[0]!.message.body)).to.equal(Object.prototype);
   });
 
-  it("lists the steps that cannot run yet", () => {
-    const p = processor([
-      { type: "xml", config: { direction: "xml-to-json" } },
-      { name: "rows", type: "csv", config: {} },
-      { type: "map", config: { fields: { a: "1" } } },
-    ]);
+  it("lists the steps that cannot run (no runtime in the registry)", () => {
+    const r = compileProcessor(
+      {
+        steps: [
+          { type: "xml", config: { direction: "xml-to-json" } },
+          { name: "rows", type: "csv", config: {} },
+          { type: "map", config: { fields: { a: "1" } } },
+        ] as StepSpec[],
+        sinks: [sink("out")] as [SinkSpec],
+      },
+      { map: STEP_RUNTIMES.map! },
+    );
+    if (!r.ok) throw new Error("does not compile");
+    const p = r.processor;
     expect(p.unavailable.map((s) => [s.index, s.type])).to.deep.equal([
       [0, "xml"],
       [1, "csv"],
     ]);
+    expect(summarise(p.process(message("<a/>")))).to.deep.equal({
+      dead: "step 0 (xml)",
+      code: "VRS_STEP_NOT_AVAILABLE",
+    });
     expect(p.steps.map((s) => s.name ?? s.index)).to.deep.equal([0, "rows", 2]);
     expect(p.sinks.map((s) => s.name)).to.deep.equal(["out"]);
   });

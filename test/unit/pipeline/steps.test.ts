@@ -337,21 +337,26 @@ const cases: Case[] = [
       ],
     },
   },
-  // steps without a runtime
+  // xml and csv
   {
-    name: "xml has no runtime yet: VRS_STEP_NOT_AVAILABLE, never a silent pass",
-    steps: [{ type: "xml", config: { direction: "xml-to-json" } }],
-    body: "<a/>",
-    expect: { dead: "step 0 (xml)", code: "VRS_STEP_NOT_AVAILABLE" },
+    name: "xml-to-json: the root element's content as the body",
+    steps: [{ type: "xml", config: { direction: "xml-to-json", rootElement: "a" } }],
+    body: "<a><b>1</b></a>",
+    expect: { routed: [{ id: "m1", body: { b: "1" }, sinks: ["out"] }] },
   },
   {
-    name: "csv has no runtime yet: VRS_STEP_NOT_AVAILABLE",
-    steps: [map({ x: "1" }), { name: "rows", type: "csv", config: { header: true } }],
-    body: "a,b\n1,2\n",
-    expect: { dead: "step 'rows' (csv)", code: "VRS_STEP_NOT_AVAILABLE" },
+    name: "csv with emit rows, then a map over each row",
+    steps: [{ name: "rows", type: "csv", config: { header: true, emit: "rows" } }, map({ n: "body.a" })],
+    body: "a,b\n1,2\n3,4\n",
+    expect: {
+      routed: [
+        { id: "m1.0", body: { n: "1" }, sinks: ["out"] },
+        { id: "m1.1", body: { n: "3" }, sinks: ["out"] },
+      ],
+    },
   },
   {
-    name: "a step without a runtime whose when does not hold is skipped like any step",
+    name: "a step whose when does not hold is skipped like any step",
     steps: [{ type: "csv", when: "false", config: {} }],
     body: "a,b",
     expect: out("a,b"),
