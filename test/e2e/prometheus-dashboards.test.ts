@@ -139,7 +139,7 @@ describe("Prometheus scraping vrsky up: every dashboard panel's query returns da
         250,
       );
     // The alert rules are loaded (and none fires on a healthy engine: checked by promtool's unit tests).
-    expect(await prometheus.ruleCount()).to.equal(8);
+    expect(await prometheus.ruleCount()).to.equal(9);
 
     // The tenant and integration variables (label_values of vrsky_messages_total) offer the running integration.
     const offered = await prometheus.query("group by (tenant, integration) (vrsky_messages_total)");
