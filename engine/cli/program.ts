@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { CommanderError } from "commander";
 import { packageVersion } from "../util/package-root.js";
 import { isVrskyError } from "../errors/errors.js";
 import { registerPlan } from "./commands/plan.js";
@@ -18,6 +18,7 @@ import { registerTrace } from "./commands/trace.js";
 import { registerApi } from "./commands/api.js";
 import { registerWait } from "./commands/wait.js";
 import type { CliContext } from "./context.js";
+import { EnvCommand } from "./flag-env.js";
 import type { Stream } from "./output.js";
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
@@ -27,7 +28,7 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
   // `plan --detailed-exitcode` keeps 2 for "changes", as Terraform does: every error is 1 there.
   const usage = argv[0] === "plan" && argv.includes("--detailed-exitcode") ? EXIT.findings : EXIT.usage;
   const ctx: CliContext = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, exitCode: 0 };
-  const program = new Command("vrsky")
+  const program = new EnvCommand("vrsky")
     .description("VRSky: a declarative GitOps integration engine on NATS")
     .version(packageVersion())
     .showHelpAfterError("(run with --help for usage)")

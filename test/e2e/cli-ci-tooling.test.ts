@@ -124,3 +124,36 @@ describe("vrsky wait --for applied|ready --revision SHA", function () {
     expect(usage.stderr).to.include("--revision must be a commit id");
   });
 });
+
+describe("environment variables for the common flags (VRSKY_NATS_URL, VRSKY_REPO, ...)", () => {
+  let repo: TestRepo;
+  let other: TestRepo;
+  const saved = { ...process.env };
+  beforeEach(() => {
+    repo = new TestRepo();
+    other = new TestRepo();
+  });
+  afterEach(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    repo.cleanup();
+    other.cleanup();
+  });
+
+  it("a variable stands for its flag, the flag on the command line wins, and only the commands listed read it", async () => {
+    repo.write("tenants/acme.yaml", tenantYaml("acme")).commit();
+    other.write("tenants/acme.yaml", "kind: [").commit();
+    process.env.VRSKY_REPO = repo.dir;
+    expect((await cli("validate")).code, "VRSKY_REPO read").to.equal(0);
+    expect((await cli("validate", "--repo", other.dir)).code, "--repo wins").to.equal(1);
+    process.env.VRSKY_NATS_URL = "nats://127.0.0.1:1";
+    const status = await cli("status");
+    expect(status.code).to.equal(2);
+    expect(status.stderr, "a required --nats is given by its variable").to.include(
+      "cannot connect to nats://127.0.0.1:1",
+    );
+    const help = await cli("worker", "--help");
+    expect(help.stdout).to.include("(env: VRSKY_NATS_URL)");
+    expect(help.stdout, "worker's --repo (sealed secrets) stays explicit").to.not.include("VRSKY_REPO");
+  });
+});
