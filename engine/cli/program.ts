@@ -1,25 +1,36 @@
 import { CommanderError } from "commander";
 import { packageVersion } from "../util/package-root.js";
 import { isVrskyError } from "../errors/errors.js";
-import { registerPlan } from "./commands/plan.js";
-import { registerReconcile } from "./commands/reconcile.js";
-import { registerRevoke } from "./commands/revoke.js";
-import { registerStatus } from "./commands/status.js";
-import { registerUp } from "./commands/up.js";
-import { registerValidate } from "./commands/validate.js";
-import { registerInit } from "./commands/init.js";
-import { registerCreds } from "./commands/creds.js";
-import { registerWorker } from "./commands/worker.js";
-import { registerGateway } from "./commands/gateway.js";
-import { registerTest } from "./commands/test.js";
-import { registerSecret } from "./commands/secret.js";
-import { registerDlq } from "./commands/dlq.js";
-import { registerTrace } from "./commands/trace.js";
-import { registerApi } from "./commands/api.js";
-import { registerWait } from "./commands/wait.js";
 import type { CliContext } from "./context.js";
 import { EnvCommand } from "./flag-env.js";
 import type { Stream } from "./output.js";
+import type { Command } from "commander";
+
+type Register = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Every command, in the order `vrsky --help` lists them, each loaded only when it is needed: a command's module
+ * pulls in what it runs on (NATS, fastify, OpenTelemetry, PostgreSQL, ...), and loading all of them cost every
+ * invocation about a second of CPU. `vrsky <command>` loads that command alone; help and unknown commands load all.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  validate: async () => (await import("./commands/validate.js")).registerValidate,
+  test: async () => (await import("./commands/test.js")).registerTest,
+  plan: async () => (await import("./commands/plan.js")).registerPlan,
+  reconcile: async () => (await import("./commands/reconcile.js")).registerReconcile,
+  status: async () => (await import("./commands/status.js")).registerStatus,
+  revoke: async () => (await import("./commands/revoke.js")).registerRevoke,
+  up: async () => (await import("./commands/up.js")).registerUp,
+  init: async () => (await import("./commands/init.js")).registerInit,
+  creds: async () => (await import("./commands/creds.js")).registerCreds,
+  worker: async () => (await import("./commands/worker.js")).registerWorker,
+  gateway: async () => (await import("./commands/gateway.js")).registerGateway,
+  secret: async () => (await import("./commands/secret.js")).registerSecret,
+  dlq: async () => (await import("./commands/dlq.js")).registerDlq,
+  trace: async () => (await import("./commands/trace.js")).registerTrace,
+  api: async () => (await import("./commands/api.js")).registerApi,
+  wait: async () => (await import("./commands/wait.js")).registerWait,
+};
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 
@@ -34,22 +45,16 @@ export async function runCli(argv: string[], io: { stdout?: Stream; stderr?: Str
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .exitOverride();
-  registerValidate(program, ctx);
-  registerTest(program, ctx);
-  registerPlan(program, ctx);
-  registerReconcile(program, ctx);
-  registerStatus(program, ctx);
-  registerRevoke(program, ctx);
-  registerUp(program, ctx);
-  registerInit(program, ctx);
-  registerCreds(program, ctx);
-  registerWorker(program, ctx);
-  registerGateway(program, ctx);
-  registerSecret(program, ctx);
-  registerDlq(program, ctx);
-  registerTrace(program, ctx);
-  registerApi(program, ctx);
-  registerWait(program, ctx);
+  const [first] = argv;
+  const only =
+    first === "--version" || first === "-V"
+      ? []
+      : first !== undefined && Object.hasOwn(COMMANDS, first)
+        ? [first]
+        : undefined;
+  const wanted = only ?? Object.keys(COMMANDS);
+  const registers = await Promise.all(wanted.map((name) => COMMANDS[name]!()));
+  for (const register of registers) register(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }

@@ -19,7 +19,9 @@ function sealCli(args: string[], input: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe("vrsky secret (seal, keygen) on a real git repository", () => {
+describe("vrsky secret (seal, keygen) on a real git repository", function () {
+  // Each case starts several CLI processes; on a loaded 2-core machine one start can take seconds.
+  this.timeout(60_000);
   let repo: TestRepo;
   let base: string;
   beforeEach(() => {
