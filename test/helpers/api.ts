@@ -5,7 +5,10 @@
 import { createHash } from "node:crypto";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { expect } from "chai";
+import type { ApiOptions } from "../../engine/api/api.js";
 import type { Change } from "../../engine/api/events.js";
+import { parseListen } from "../../engine/util/listen-address.js";
+import { tenantYaml } from "./manifests.js";
 import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
 
 export interface Recorded {
@@ -14,6 +17,30 @@ export interface Recorded {
   status: number;
   headers: Headers;
   body: string;
+}
+
+/** The keys of the API tests: the admin key and the keys of tenants acme and beta (their sha256 in the manifests). */
+export const ADMIN = "admin-key-0123456789abcdef";
+export const ACME = "acme-key-for-the-status-api-1";
+export const BETA = "beta-key-for-the-status-api-2";
+
+/** A tenant manifest with one API key, committed as its sha256 (`keyName`: the key's name in spec.apiKeys). */
+export function tenantWithKey(name: string, key: string, keyName = "ci"): string {
+  return tenantYaml(name, `  apiKeys:\n    - name: ${keyName}\n      sha256: ${sha256Hex(key)}\n`);
+}
+
+/** `startApi`'s options for a test: loopback on a free port, the admin key, no rate limit worth meeting, no log. */
+export function testApiOptions(nc: ApiOptions["nc"], o: Partial<ApiOptions> = {}): ApiOptions {
+  return {
+    nc,
+    listen: parseListen("127.0.0.1:0"),
+    adminKey: ADMIN,
+    rateLimit: { max: 10_000, timeWindowMs: 60_000 },
+    version: "0.0.0-test",
+    log: () => undefined,
+    debounceMs: 50,
+    ...o,
+  };
 }
 
 export function sha256Hex(key: string): string {

@@ -7,7 +7,6 @@ import { openState } from "../../engine/state/open.js";
 import type { Page } from "../../engine/api/pagination.js";
 import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
 import type { PlanBody } from "../../engine/api/plan-body.js";
-import { parseListen } from "../../engine/util/listen-address.js";
 import {
   ApiClient,
   checkAgainstOpenApi,
@@ -16,20 +15,17 @@ import {
   checkNoSecrets,
   EventStream,
   sha256Hex,
+  ADMIN,
+  ACME,
+  BETA,
+  tenantWithKey,
+  testApiOptions,
 } from "../helpers/api.js";
 import { cli } from "../helpers/cli.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, TestNats, useNats, waitForSync } from "../helpers/nats.js";
 import { VrskyProcess } from "../helpers/process.js";
 import { until } from "../helpers/until.js";
-
-const ADMIN = "admin-key-0123456789abcdef";
-const ACME = "acme-key-for-the-status-api-1";
-const BETA = "beta-key-for-the-status-api-2";
-
-function tenantWithKey(name: string, key: string): string {
-  return tenantYaml(name, `  apiKeys:\n    - name: ci\n      sha256: ${sha256Hex(key)}\n`);
-}
 
 describe("vrsky api: change events, rate limits, the command", function () {
   this.timeout(60_000);
@@ -39,16 +35,7 @@ describe("vrsky api: change events, rate limits, the command", function () {
   let rev: string;
 
   async function api(o: Partial<ApiOptions> = {}): Promise<ApiClient> {
-    const a = await startApi({
-      nc: o.nc ?? (await fx.connect()),
-      listen: parseListen("127.0.0.1:0"),
-      adminKey: ADMIN,
-      rateLimit: { max: 10_000, timeWindowMs: 60_000 },
-      version: "0.0.0-test",
-      log: () => undefined,
-      debounceMs: 50,
-      ...o,
-    });
+    const a = await startApi(testApiOptions(o.nc ?? (await fx.connect()), { ...o }));
     apis.push(a);
     const c = new ApiClient(a.url);
     clients.push(c);

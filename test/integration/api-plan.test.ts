@@ -10,18 +10,15 @@ import {
   checkNoSecrets,
   type OpenApiDoc,
   sha256Hex,
+  ADMIN,
+  ACME,
+  BETA,
+  tenantWithKey,
+  testApiOptions,
 } from "../helpers/api.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
-
-const ADMIN = "admin-key-0123456789abcdef";
-const ACME = "acme-key-for-the-status-api-1";
-const BETA = "beta-key-for-the-status-api-2";
-
-function tenantWithKey(name: string, key: string): string {
-  return tenantYaml(name, `  apiKeys:\n    - name: ci\n      sha256: ${sha256Hex(key)}\n`);
-}
 
 describe("vrsky api: GET /api/v1/plan, the committed head against the live state", function () {
   this.timeout(60_000);
@@ -44,16 +41,7 @@ describe("vrsky api: GET /api/v1/plan, the committed head against the live state
     await waitForSync(fx.nc, appliedAt(applied));
     // From here on the live state stays at `applied` while the branch moves: the plan shows what would change.
     await reconciler.stop();
-    api = await startApi({
-      nc: await fx.connect(),
-      listen: parseListen("127.0.0.1:0"),
-      adminKey: ADMIN,
-      rateLimit: { max: 10_000, timeWindowMs: 60_000 },
-      version: "0.0.0-test",
-      log: () => undefined,
-      debounceMs: 50,
-      repo: { dir: fx.repo.dir, branch: "main" },
-    });
+    api = await startApi(testApiOptions(await fx.connect(), { repo: { dir: fx.repo.dir, branch: "main" } }));
     fx.defer(() => api.close());
     http = new ApiClient(api.url);
     await until(async () => (await http.get("/readyz")).status === 200, 10_000, "the API ready");

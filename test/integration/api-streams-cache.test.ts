@@ -3,7 +3,6 @@ import { startApi, type Api, type ApiOptions } from "../../engine/api/api.js";
 import type { Page } from "../../engine/api/pagination.js";
 import type { RecentEvent } from "../../engine/api/recent-events.js";
 import type { TenantItem } from "../../engine/api/resources.js";
-import { parseListen } from "../../engine/util/listen-address.js";
 import {
   ApiClient,
   cacheLookups,
@@ -12,18 +11,15 @@ import {
   EventStream,
   type OpenApiDoc,
   sha256Hex,
+  ADMIN,
+  ACME,
+  BETA,
+  tenantWithKey,
+  testApiOptions,
 } from "../helpers/api.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
-
-const ADMIN = "admin-key-0123456789abcdef";
-const ACME = "acme-key-for-the-status-api-1";
-const BETA = "beta-key-for-the-status-api-2";
-
-function tenantWithKey(name: string, key: string): string {
-  return tenantYaml(name, `  apiKeys:\n    - name: ci\n      sha256: ${sha256Hex(key)}\n`);
-}
 
 describe("vrsky api: recent events, the cap on event streams per key, cached pages", function () {
   this.timeout(60_000);
@@ -32,16 +28,7 @@ describe("vrsky api: recent events, the cap on event streams per key, cached pag
   const clients: ApiClient[] = [];
 
   async function api(o: Partial<ApiOptions> = {}): Promise<ApiClient> {
-    const a = await startApi({
-      nc: await fx.connect(),
-      listen: parseListen("127.0.0.1:0"),
-      adminKey: ADMIN,
-      rateLimit: { max: 10_000, timeWindowMs: 60_000 },
-      version: "0.0.0-test",
-      log: () => undefined,
-      debounceMs: 50,
-      ...o,
-    });
+    const a = await startApi(testApiOptions(await fx.connect(), { ...o }));
     apis.push(a);
     const c = new ApiClient(a.url);
     clients.push(c);

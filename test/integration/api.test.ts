@@ -8,7 +8,6 @@ import { flowRecord } from "../helpers/dataplane-records.js";
 import type { Page } from "../../engine/api/pagination.js";
 import type { IntegrationItem, SyncBody, TenantItem } from "../../engine/api/resources.js";
 import type { AssignmentView, WorkerView } from "../../engine/views/workers.js";
-import { parseListen } from "../../engine/util/listen-address.js";
 import {
   ApiClient,
   checkAgainstOpenApi,
@@ -16,19 +15,17 @@ import {
   checkNoSecrets,
   sha256Hex,
   workerRecord,
+  ADMIN,
+  ACME,
+  BETA,
+  tenantWithKey,
+  testApiOptions,
 } from "../helpers/api.js";
-import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { integrationYaml } from "../helpers/manifests.js";
 import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
 
-const ADMIN = "admin-key-0123456789abcdef";
-const ACME = "acme-key-for-the-status-api-1";
-const BETA = "beta-key-for-the-status-api-2";
 const SESSION = "5e5510115ec2e7aa-session";
-
-function tenantWithKey(name: string, key: string): string {
-  return tenantYaml(name, `  apiKeys:\n    - name: ci\n      sha256: ${sha256Hex(key)}\n`);
-}
 
 /** Every nkey seed in the files of a key directory (creds files, account keys). */
 function seedsIn(dir: string): string[] {
@@ -63,15 +60,7 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     const reconciler = await fx.reconciler({ accounts: true });
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
-    api = await startApi({
-      nc: await fx.connect(),
-      listen: parseListen("127.0.0.1:0"),
-      adminKey: ADMIN,
-      rateLimit: { max: 10_000, timeWindowMs: 60_000 },
-      version: "0.0.0-test",
-      log: () => undefined,
-      debounceMs: 50,
-    });
+    api = await startApi(testApiOptions(await fx.connect()));
     fx.defer(() => api.close());
     http = new ApiClient(api.url);
     // Every replica placed on w1 (assignments are written after the sync status).

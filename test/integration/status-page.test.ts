@@ -7,9 +7,8 @@ import type { Page as ListPage } from "../../engine/api/pagination.js";
 import type { IntegrationItem, SyncBody } from "../../engine/api/resources.js";
 import { replicaKey } from "../../engine/contract/keys.js";
 import { openState } from "../../engine/state/open.js";
-import { parseListen } from "../../engine/util/listen-address.js";
 import type { AssignmentView } from "../../engine/views/workers.js";
-import { ApiClient, sha256Hex, workerRecord } from "../helpers/api.js";
+import { ApiClient, sha256Hex, workerRecord, testApiOptions } from "../helpers/api.js";
 import { chromiumPath, launchChromium, signIn } from "../helpers/browser.js";
 import { flowRecord } from "../helpers/dataplane-records.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
@@ -82,18 +81,7 @@ describe("the status page at / in a real browser (Chromium)", function () {
     await waitForSync(fx.nc, appliedAt(rev));
     const apis: Api[] = [];
     for (const refreshS of [30, 1]) {
-      apis.push(
-        await startApi({
-          nc: await fx.connect(),
-          listen: parseListen("127.0.0.1:0"),
-          adminKey: ADMIN,
-          rateLimit: { max: 10_000, timeWindowMs: 60_000 },
-          version: "0.0.0-test",
-          log: () => undefined,
-          debounceMs: 50,
-          page: { refreshS },
-        }),
-      );
+      apis.push(await startApi(testApiOptions(await fx.connect(), { adminKey: ADMIN, page: { refreshS } })));
     }
     fx.defer(() => Promise.all(apis.map((a) => a.close())));
     [base, noJsBase] = apis.map((a) => a.url) as [string, string];
