@@ -21,7 +21,11 @@ export function sign(body: string, secret: string): string {
 }
 
 /** Posts as a webhook sender does: a 503 or 404 (the route not loaded yet) is retried for a while. */
-async function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+async function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
   const deadline = Date.now() + 20_000;
   for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
     const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
@@ -86,9 +90,15 @@ export async function demoGithub(s: DemoSession, say: Say): Promise<Demo1Result>
       { "x-github-event": event, "x-github-delivery": delivery, "x-hub-signature-256": sign(body, secret) },
       body,
     );
-    say(`  → GitHub ${event} (X-GitHub-Delivery ${delivery}, signed X-Hub-Signature-256) to ${url}: ${a.status} ${a.text}`);
+    say(
+      `  → GitHub ${event} (X-GitHub-Delivery ${delivery}, signed X-Hub-Signature-256) to ${url}: ${a.status} ${a.text}`,
+    );
     expectStatus(`the ${event} webhook`, a, 202);
-    const got = await s.slack.waitFor((r) => r.headers["idempotency-key"] === delivery, WAIT_MS, `the ${event} message`);
+    const got = await s.slack.waitFor(
+      (r) => r.headers["idempotency-key"] === delivery,
+      WAIT_MS,
+      `the ${event} message`,
+    );
     say(`  ← Slack got POST ${got.path.replace(/[^/]+$/, "…")} ${got.body} (${secs(t)})`);
     out.push((JSON.parse(got.body) as { text: string }).text);
   }
@@ -132,13 +142,23 @@ export async function demoCsv(s: DemoSession, say: Say): Promise<Demo2Result> {
     return r.length >= 3 && r.some((x) => x.price === "12.50") ? r : undefined;
   }, "the upsert into products");
   say(`  ← table products (${secs(t)}):`);
-  for (const r of rows) say(`      ${String(r.sku)}  ${String(r.name).padEnd(14)} ${String(r.price).padStart(6)}  ${String(r.stock)} in stock`);
+  for (const r of rows)
+    say(
+      `      ${String(r.sku)}  ${String(r.name).padEnd(14)} ${String(r.price).padStart(6)}  ${String(r.stock)} in stock`,
+    );
   const dead = await poll(async () => {
-    const access = await openTenantAccess({ nats: s.info!.nats, keys: s.info!.keys, tenant: TENANT, name: "vrsky-demo" });
+    const access = await openTenantAccess({
+      nats: s.info!.nats,
+      keys: s.info!.keys,
+      tenant: TENANT,
+      name: "vrsky-demo",
+    });
     try {
       const d = await DeadLetters.open(access.nc, TENANT, "csv-to-postgres");
       const { items } = await d.list({ limit: 10 });
-      return items.length > 0 ? items.map((i) => ({ code: i.context?.code ?? null, error: i.context?.error ?? null })) : undefined;
+      return items.length > 0
+        ? items.map((i) => ({ code: i.context?.code ?? null, error: i.context?.error ?? null }))
+        : undefined;
     } finally {
       await access.close();
     }
@@ -166,7 +186,9 @@ export async function demoCdc(s: DemoSession, say: Say): Promise<Demo3Result> {
   const ok = await s.crm.waitFor((r) => r.status === 200 && r.body.includes("customer.insert"), WAIT_MS, "the insert");
   const tries = s.crm.requests.filter((r) => r.headers["idempotency-key"] === ok.headers["idempotency-key"]);
   for (const [i, r] of tries.entries())
-    say(`  ← CRM API attempt ${i + 1} at +${((r.at - t) / 1000).toFixed(1)} s: ${attempt(r)}${r.status === 200 ? ` ${r.body}` : ""}`);
+    say(
+      `  ← CRM API attempt ${i + 1} at +${((r.at - t) / 1000).toFixed(1)} s: ${attempt(r)}${r.status === 200 ? ` ${r.body}` : ""}`,
+    );
   await s.db.query("UPDATE customers SET email = 'ada@lovelace.example' WHERE id = $1", [row!.id]);
   say("  → UPDATE customers SET email = 'ada@lovelace.example'");
   const upd = await s.crm.waitFor((r) => r.status === 200 && r.body.includes("customer.update"), WAIT_MS, "the update");
@@ -207,10 +229,14 @@ export async function demoOrders(s: DemoSession, say: Say): Promise<Demo4Result>
     return r.length >= 2 ? r : undefined;
   }, "the orders in the table");
   for (const r of rows)
-    say(`  ← table orders: ${String(r.order_id)} ${String(r.customer)} ${String(r.total)} inserted at +${((new Date(r.inserted_at as string).getTime() - t) / 1000).toFixed(1)} s`);
+    say(
+      `  ← table orders: ${String(r.order_id)} ${String(r.customer)} ${String(r.total)} inserted at +${((new Date(r.inserted_at as string).getTime() - t) / 1000).toFixed(1)} s`,
+    );
   const tries = s.slack.requests.filter((r) => r.headers["idempotency-key"] === "order-A-1001");
   for (const [i, r] of tries.entries())
-    say(`  ← Slack attempt ${i + 1} at +${((r.at - t) / 1000).toFixed(1)} s: ${attempt(r)}${r === ok ? ` ${r.body}` : ""}`);
+    say(
+      `  ← Slack attempt ${i + 1} at +${((r.at - t) / 1000).toFixed(1)} s: ${attempt(r)}${r === ok ? ` ${r.body}` : ""}`,
+    );
   const a1001 = rows.filter((r) => r.order_id === "A-1001").length;
   say(`  ✓ order A-1001 is in the table ${a1001} time(s) although it was sent to Slack ${tries.length} times`);
   if (a1001 !== 1) throw new Error(`order A-1001 was inserted ${a1001} times`);

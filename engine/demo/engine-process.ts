@@ -26,9 +26,7 @@ export class EngineProcess {
   private log?: WriteStream;
   private exited?: Promise<void>;
 
-  constructor(
-    private readonly o: { repo: string; data: string; secretsDir: string; logFile: string },
-  ) {}
+  constructor(private readonly o: { repo: string; data: string; secretsDir: string; logFile: string }) {}
 
   /** Starts `vrsky up` and resolves once it prints that it is running. */
   async start(timeoutMs = 60_000): Promise<EngineInfo> {
@@ -89,9 +87,12 @@ export class EngineProcess {
     const deadline = Date.now() + timeoutMs;
     while (!check()) {
       if (this.child?.exitCode !== null || this.child?.signalCode !== null)
-        throw new Error(`vrsky up exited (${this.child?.exitCode ?? this.child?.signalCode}) while waiting for ${what}; see ${this.o.logFile}`);
+        throw new Error(
+          `vrsky up exited (${this.child?.exitCode ?? this.child?.signalCode}) while waiting for ${what}; see ${this.o.logFile}`,
+        );
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; see ${this.o.logFile}`);
+      if (left <= 0)
+        throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; see ${this.o.logFile}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1_000));
         this.waiters.push(() => {
@@ -118,6 +119,7 @@ export class EngineProcess {
     }
     // The group's other members (nats-server) go with their leader; anything left is killed.
     signalGroup(child.pid, "SIGKILL");
+    this.child = undefined;
     await new Promise<void>((r) => (this.log ? this.log.end(() => r()) : r()));
   }
 

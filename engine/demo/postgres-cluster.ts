@@ -106,7 +106,9 @@ export class PostgresCluster {
     this.port = await freePort();
     await this.startServer();
     const { user, password, database } = this.options;
-    await this.superuser(`CREATE ROLE ${pg.escapeIdentifier(user)} LOGIN REPLICATION PASSWORD ${pg.escapeLiteral(password)}`);
+    await this.superuser(
+      `CREATE ROLE ${pg.escapeIdentifier(user)} LOGIN REPLICATION PASSWORD ${pg.escapeLiteral(password)}`,
+    );
     await this.superuser(`CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(user)}`);
     return this;
   }

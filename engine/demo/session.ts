@@ -42,7 +42,8 @@ export class DemoSession {
   };
   engine?: EngineProcess;
   info?: EngineInfo;
-  private dbStarted = false;
+  private dbStart?: Promise<unknown>;
+  private closed = false;
 
   constructor(private readonly say: (line: string) => void) {}
 
@@ -63,17 +64,20 @@ export class DemoSession {
   async open(): Promise<void> {
     this.say(`  working folder ${this.dir} (removed at the end)`);
     let t = Date.now();
-    this.dbStarted = true;
-    await this.db.start();
+    this.dbStart = this.db.start();
+    await this.dbStart;
+    this.check();
     for (const sql of TABLES) await this.db.query(sql);
     this.say(`  PostgreSQL  127.0.0.1:${this.db.port}, database demo, tables products, customers, orders (${secs(t)})`);
     await this.slack.start();
     await this.crm.start();
+    this.check();
     this.say(`  stand-ins   Slack incoming webhook ${this.slack.url}, CRM API ${this.crm.url}`);
     this.writeSecrets();
     this.say(`  secrets     ${Object.keys(this.secrets).sort().join(", ")} in ${join(this.dir, "secrets", TENANT)}`);
     await this.writeRepo();
     this.say(`  repository  ${this.repo}: tenants/demo.yaml and integrations/demo/ (PostgreSQL port ${this.db.port})`);
+    this.check();
     t = Date.now();
     this.engine = new EngineProcess({
       repo: this.repo,
@@ -85,6 +89,11 @@ export class DemoSession {
     await this.engine.waitForEvent((e) => e.event === "run" && e.outcome === "Applied", 60_000, "the first apply");
     this.say(`  vrsky up    running (${secs(t)}): NATS ${this.info.nats}, webhooks ${this.info.gateway}/t/demo/...`);
     this.say(`              its log: ${this.logFile}`);
+  }
+
+  /** Stops `open` once `close` has begun (Ctrl-C during the set-up). */
+  private check(): void {
+    if (this.closed) throw new Error("interrupted");
   }
 
   private writeSecrets(): void {
@@ -122,12 +131,17 @@ export class DemoSession {
 
   /** Stops and removes everything; safe to call more than once and after a failed `open`. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.engine?.stop();
-    this.engine = undefined;
     await this.slack.close();
     await this.crm.close();
-    if (this.dbStarted) await this.db.cleanup();
-    this.dbStarted = false;
+    // A server being started (Ctrl-C during initdb or pg_ctl start) is waited for, then stopped.
+    const started = this.dbStart;
+    this.dbStart = undefined;
+    if (started) {
+      await started.catch(() => undefined);
+      await this.db.cleanup();
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 
