@@ -108,7 +108,7 @@ export class DemoSession {
     for (const [name, value] of Object.entries(this.secrets)) writeFileSync(join(dir, name), value, { mode: 0o600 });
   }
 
-  /** The demo tenant's manifests, with the private PostgreSQL's port, committed on `main`. */
+  /** The demo tenant's manifests, with the private PostgreSQL's port and not suspended, committed on `main`. */
   private async writeRepo(): Promise<void> {
     const root = packageRoot();
     mkdirSync(join(this.repo, "tenants"), { recursive: true });
@@ -117,6 +117,8 @@ export class DemoSession {
     const from = join(root, "integrations", TENANT);
     for (const file of readdirSync(from).filter((f) => f.endsWith(".yaml"))) {
       const doc = parseDocument(readFileSync(join(from, file), "utf8"));
+      // Suspended in the bundled repository for want of a database; here there is one.
+      doc.deleteIn(["spec", "suspend"]);
       for (const path of [["spec", "source"], ...sinkPaths(doc.getIn(["spec", "sinks"]))]) {
         if (["postgres", "postgres-cdc"].includes(String(doc.getIn([...path, "type"]))))
           doc.setIn([...path, "config", "port"], this.db.port);
