@@ -115,7 +115,7 @@ export class DemoSession {
     mkdirSync(join(this.repo, "integrations", TENANT), { recursive: true });
     cpSync(join(root, "tenants", `${TENANT}.yaml`), join(this.repo, "tenants", `${TENANT}.yaml`));
     const from = join(root, "integrations", TENANT);
-    for (const file of readdirSync(from).filter((f) => f.endsWith(".yaml"))) {
+    for (const file of readdirSync(from).filter((f) => f.endsWith(".yaml") && !f.endsWith(".test.yaml"))) {
       const doc = parseDocument(readFileSync(join(from, file), "utf8"));
       // Suspended in the bundled repository for want of a database; here there is one.
       doc.deleteIn(["spec", "suspend"]);
