@@ -44,6 +44,7 @@ export class DemoSession {
   info?: EngineInfo;
   private dbStart?: Promise<unknown>;
   private closed = false;
+  private closing?: Promise<void>;
 
   constructor(private readonly say: (line: string) => void) {}
 
@@ -131,9 +132,13 @@ export class DemoSession {
     await gitOk(this.repo, [...id, "commit", "-q", "-m", "The demo tenant, on this machine's private PostgreSQL"]);
   }
 
-  /** Stops and removes everything; safe to call more than once and after a failed `open`. */
-  async close(): Promise<void> {
+  /** Stops and removes everything; safe to call more than once (at once too) and after a failed `open`. */
+  close(): Promise<void> {
     this.closed = true;
+    return (this.closing ??= this.takeDown());
+  }
+
+  private async takeDown(): Promise<void> {
     await this.engine?.stop();
     await this.slack.close();
     await this.crm.close();

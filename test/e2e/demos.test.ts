@@ -84,7 +84,7 @@ describe("the four demos run end to end (npm run demo)", function () {
     ]);
   });
 
-  it("Ctrl-C during the set-up cleans up and exits 130", async () => {
+  it("Ctrl-C once vrsky up runs stops everything, removes the working folder and exits 130", async () => {
     const child = spawn(process.execPath, [join(packageRoot(), "dist/engine/demo/main.js")], {
       stdio: ["ignore", "pipe", "pipe"],
     });
