@@ -1,6 +1,6 @@
 /**
  * `vrsky up` as a child process of the demo runner, as a user would run it: on the demo's scratch repository,
- * with its data folder and secrets, the gateway on a free port, no status API and no stand-in receiver (the
+ * with its data folder, secrets and file root, the gateway on a free port, no status API and no stand-in receiver (the
  * demos bring their own). Its log (JSON lines) goes to a file and is watched for the events the demos wait for;
  * it runs as the leader of its own process group, so that stopping it (SIGINT, then SIGKILL) ends its
  * nats-server too.
@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
+import { FLAG_ENV } from "../cli/flag-env.js";
 import { packageRoot } from "../util/package-root.js";
 
 export type LogEvent = Record<string, unknown> & { event?: string };
@@ -26,7 +27,9 @@ export class EngineProcess {
   private log?: WriteStream;
   private exited?: Promise<void>;
 
-  constructor(private readonly o: { repo: string; data: string; secretsDir: string; logFile: string }) {}
+  constructor(
+    private readonly o: { repo: string; data: string; secretsDir: string; fileRoot: string; logFile: string },
+  ) {}
 
   /** Starts `vrsky up` and resolves once it prints that it is running. */
   async start(timeoutMs = 60_000): Promise<EngineInfo> {
@@ -35,11 +38,15 @@ export class EngineProcess {
       join(packageRoot(), "dist/engine/cli/main.js"),
       "up",
       ...["--repo", this.o.repo, "--data", this.o.data, "--secrets-dir", this.o.secretsDir],
+      ...["--branch", "main", "--file-root", this.o.fileRoot],
       ...["--gateway-listen", "127.0.0.1:0", "--api-listen", "off", "--receiver-listen", "off"],
     ];
+    // The flags' variables (VRSKY_NATS_URL, VRSKY_KEYS, ...: engine/cli/flag-env.ts) are the user's setup, not the
+    // demo's: without them, `up` starts its own nats-server and uses only what it is given here.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !FLAG_ENV.some((r) => r.env === k)));
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, LOG_LEVEL: "debug", LOG_FORMAT: "json" },
+      env: { ...env, LOG_LEVEL: "debug", LOG_FORMAT: "json" },
       detached: true,
     });
     this.child = child;

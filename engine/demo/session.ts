@@ -57,9 +57,13 @@ export class DemoSession {
   get logFile(): string {
     return join(this.dir, "vrsky-up.log");
   }
-  /** Where `vrsky up` lets the tenant's file connectors work (its default `--file-root`: <data>/files). */
+  /** `vrsky up --file-root`: file connectors work under <root>/<tenant>. */
+  get filesDir(): string {
+    return join(this.data, "files");
+  }
+  /** Where the demo tenant's file connectors work. */
   get fileRoot(): string {
-    return join(this.data, "files", TENANT);
+    return join(this.filesDir, TENANT);
   }
 
   async open(): Promise<void> {
@@ -84,6 +88,7 @@ export class DemoSession {
       repo: this.repo,
       data: this.data,
       secretsDir: join(this.dir, "secrets"),
+      fileRoot: this.filesDir,
       logFile: this.logFile,
     });
     this.info = await this.engine.start();
