@@ -1,140 +1,23 @@
 /**
- * A private PostgreSQL cluster per test file: initdb into a temporary directory, started with `wal_level=logical`
- * on 127.0.0.1 on a free port (and a unix socket in the directory), stopped (`pg_ctl stop -m immediate`) and removed
- * on teardown. initdb and the server refuse to run as root: as root they run as the `postgres` user
- * (`runuser -u postgres --`), with the directory handed to it.
+ * A private PostgreSQL cluster per test file (engine/demo/postgres-cluster.ts: initdb into a temporary directory,
+ * `wal_level=logical`, 127.0.0.1 on a free port, as the `postgres` user through runuser when we are root), stopped
+ * and removed on teardown. `.ci/run` installs the server binaries when missing.
  *
  * The cluster has a superuser `postgres` and a user `vrsky` with LOGIN and REPLICATION, both with passwords over
- * TCP (scram-sha-256), and a database `shop` owned by `vrsky`. The binaries are found through `VRSKY_PG_BINDIR`,
- * `pg_config --bindir`, or the newest /usr/lib/postgresql/<version>/bin (`.ci/run` installs them when missing).
+ * TCP (scram-sha-256), and a database `shop` owned by `vrsky`.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
+import { PostgresCluster } from "../../engine/demo/postgres-cluster.js";
+
+export { postgresBinDir } from "../../engine/demo/postgres-cluster.js";
 
 export const PG_USER = "vrsky";
 export const PG_PASSWORD = "vrsky-test-password";
 export const PG_DATABASE = "shop";
 const SUPERUSER_PASSWORD = "postgres-test-password";
 
-/** The directory of initdb, pg_ctl and postgres; throws with what to install when there is none. */
-export function postgresBinDir(): string {
-  const candidates: string[] = [];
-  if (process.env.VRSKY_PG_BINDIR) candidates.push(process.env.VRSKY_PG_BINDIR);
-  try {
-    candidates.push(execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: "pipe" }).trim());
-  } catch {
-    // no pg_config on the PATH
-  }
-  const root = "/usr/lib/postgresql";
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => /^\d+$/.test(v))
-      .sort((a, b) => Number(b) - Number(a));
-    candidates.push(...versions.map((v) => join(root, v, "bin")));
-  }
-  const found = candidates.find((d) => d && existsSync(join(d, "initdb")) && existsSync(join(d, "pg_ctl")));
-  if (!found) throw new Error("no PostgreSQL server binaries (initdb, pg_ctl): install postgresql (.ci/run does)");
-  return found;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-/** The user the server runs as: `postgres` when we are root, ourselves otherwise. */
-function serverUser(): { uid: number; gid: number; wrap: string[] } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
-  const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
-  return { uid, gid, wrap: ["runuser", "-u", "postgres", "--"] };
-}
-
-export class TestPostgres {
-  readonly dir = mkdtempSync(join(tmpdir(), "vrsky-pg-"));
-  port = 0;
-  private readonly bin = postgresBinDir();
-  private readonly user = serverUser();
-  private readonly clients: pg.Client[] = [];
-  private running = false;
-
-  get data(): string {
-    return join(this.dir, "data");
-  }
-
-  async start(): Promise<this> {
-    if (this.user) {
-      chownSync(this.dir, this.user.uid, this.user.gid);
-      chmodSync(this.dir, 0o700);
-    }
-    const pwfile = join(this.dir, "pwfile");
-    writeFileSync(pwfile, SUPERUSER_PASSWORD + "\n", { mode: 0o600 });
-    if (this.user) chownSync(pwfile, this.user.uid, this.user.gid);
-    await this.exec("initdb", [
-      "-D",
-      this.data,
-      "-U",
-      "postgres",
-      "--pwfile",
-      pwfile,
-      "-A",
-      "scram-sha-256",
-      "--auth-local",
-      "trust",
-      "-E",
-      "UTF8",
-      "--no-sync",
-      "--locale",
-      "C",
-    ]);
-    rmSync(pwfile);
-    const hba = [
-      "local all all trust",
-      "local replication all trust",
-      "host all all 127.0.0.1/32 scram-sha-256",
-      "host replication all 127.0.0.1/32 scram-sha-256",
-    ];
-    writeFileSync(join(this.data, "pg_hba.conf"), hba.join("\n") + "\n");
-    if (this.user) chownSync(join(this.data, "pg_hba.conf"), this.user.uid, this.user.gid);
-    this.port = await freePort();
-    await this.startServer();
-    await this.superuser(`CREATE ROLE ${PG_USER} LOGIN REPLICATION PASSWORD '${PG_PASSWORD}'`);
-    await this.superuser(`CREATE DATABASE ${PG_DATABASE} OWNER ${PG_USER}`);
-    return this;
-  }
-
-  /** Starts the server (again) on its port and data directory. */
-  async startServer(): Promise<void> {
-    const options = [
-      `-c port=${this.port}`,
-      "-c listen_addresses=127.0.0.1",
-      `-c unix_socket_directories=${this.dir}`,
-      "-c wal_level=logical",
-      "-c max_replication_slots=20",
-      "-c max_wal_senders=20",
-      "-c max_connections=100",
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
-      "-c shared_buffers=16MB",
-      "-c wal_sender_timeout=60s",
-    ].join(" ");
-    await this.exec("pg_ctl", ["-D", this.data, "-l", join(this.dir, "server.log"), "-o", options, "-w", "start"]);
-    this.running = true;
-  }
-
-  /** Stops the server at once (no shutdown checkpoint: as a crash would). */
-  async stopServer(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.exec("pg_ctl", ["-D", this.data, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
+export class TestPostgres extends PostgresCluster {
+  constructor() {
+    super({ user: PG_USER, password: PG_PASSWORD, database: PG_DATABASE, superuserPassword: SUPERUSER_PASSWORD });
   }
 
   /** How the connectors reach the server as `vrsky` (the password through the secret `shop-db`). */
@@ -148,68 +31,6 @@ export class TestPostgres {
       sslmode: "disable",
       ...extra,
     };
-  }
-
-  /** A client of the test's own, as `vrsky` on `shop` (or as the superuser); closed on teardown. */
-  async client(superuser = false, database = PG_DATABASE): Promise<pg.Client> {
-    const c = new pg.Client({
-      host: "127.0.0.1",
-      port: this.port,
-      database,
-      user: superuser ? "postgres" : PG_USER,
-      password: superuser ? SUPERUSER_PASSWORD : PG_PASSWORD,
-      application_name: "vrsky-test",
-    });
-    c.on("error", () => undefined);
-    await c.connect();
-    this.clients.push(c);
-    return c;
-  }
-
-  /** One statement as `vrsky` on `shop`. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
-    const c = await this.client();
-    try {
-      return (await c.query<R>(sql, params)).rows;
-    } finally {
-      await this.close(c);
-    }
-  }
-
-  /** One statement as the superuser (on `shop` unless told). */
-  async superuser(sql: string, params: unknown[] = [], database = "postgres"): Promise<pg.QueryResultRow[]> {
-    const c = await this.client(true, database);
-    try {
-      return (await c.query(sql, params)).rows;
-    } finally {
-      await this.close(c);
-    }
-  }
-
-  async cleanup(): Promise<void> {
-    await Promise.all(this.clients.splice(0).map((c) => c.end().catch(() => undefined)));
-    await this.stopServer();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private async close(c: pg.Client): Promise<void> {
-    this.clients.splice(this.clients.indexOf(c), 1);
-    await c.end().catch(() => undefined);
-  }
-
-  /** Runs a binary of the server as its user; rejects with its output when it fails. */
-  private exec(name: string, args: string[]): Promise<void> {
-    const command = [...(this.user?.wrap ?? []), join(this.bin, name), ...args];
-    return new Promise((resolve, reject) => {
-      const child = spawn(command[0]!, command.slice(1), { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-      child.stderr.on("data", (b: Buffer) => (out += b.toString()));
-      child.on("error", reject);
-      child.on("exit", (code) =>
-        code === 0 ? resolve() : reject(new Error(`${name} exited with ${code}: ${out.slice(-2000)}`)),
-      );
-    });
   }
 }
 
