@@ -10,6 +10,8 @@ export interface GitHubEnv {
   GITHUB_TOKEN?: string;
   GITHUB_API_URL?: string;
   GITHUB_REPOSITORY?: string;
+  /** The job summary file: the report's summary is appended to it. */
+  GITHUB_STEP_SUMMARY?: string;
 }
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;

@@ -50,7 +50,7 @@ describe("vrsky pr-check against a GitHub API stand-in", function () {
       GITHUB_TOKEN: TOKEN,
       GITHUB_API_URL: gh.url,
       GITHUB_REPOSITORY: "acme/manifests",
-      GITHUB_STEP_SUMMARY: undefined,
+      GITHUB_STEP_SUMMARY: join(tmp, "step-summary.md"),
     });
   }
 
@@ -82,6 +82,7 @@ describe("vrsky pr-check against a GitHub API stand-in", function () {
     expect(body).to.include("deletes Tenant old and its 1 integration");
     expect(gh.requests.every((q) => q.authorization === `token ${TOKEN}`)).to.equal(true);
     expect(readFileSync(join(tmp, "plan.md"), "utf8")).to.include("### VRSky plan");
+    expect(readFileSync(join(tmp, "step-summary.md"), "utf8")).to.include("**Manifests:** valid");
   });
 
   it("an invalid pull request with 60 findings: annotations on their lines in batches of 50, conclusion failure", async () => {

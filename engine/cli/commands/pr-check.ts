@@ -100,7 +100,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
             : `comment ${comment.result}${comment.url ? ` ${comment.url}` : ""}\n`,
         );
         ctx.stdout.write(`full report: ${opts.planFile}\n`);
-        if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, report.summary);
+        if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, report.summary);
         ctx.exitCode = report.conclusion === "success" ? 0 : 1;
       } catch (e) {
         if (!(e instanceof GitHubApiError)) throw new Error(redact(e instanceof Error ? e.message : String(e), token));
