@@ -143,38 +143,75 @@ export interface Published {
   requests: number;
 }
 
-/**
- * Creates the check run on the head (in progress), then sends its output in PATCHes of at most 50 annotations
- * each (they append); the last one completes it with the conclusion.
- */
-export async function publishCheck(
+export interface StartedCheck {
+  id: number;
+  url: string | undefined;
+}
+
+/** Creates the check run on the head, in progress, before the work starts: the pull request shows it running. */
+export async function startCheck(
   octokit: Octokit,
   token: string,
   pr: PullRequest,
-  report: PrReport,
-  o: { name: string; planFile: string },
-): Promise<{ id: number; url: string | undefined; batches: number }> {
+  name: string,
+): Promise<StartedCheck> {
   const { owner, repo } = pr;
-  const base = `/repos/${owner}/${repo}/check-runs`;
-  const created = await call(token, { method: "POST", url: base }, () =>
-    octokit.rest.checks.create({ owner, repo, name: o.name, head_sha: pr.headSha, status: "in_progress" }),
+  const created = await call(token, { method: "POST", url: `/repos/${owner}/${repo}/check-runs` }, () =>
+    octokit.rest.checks.create({ owner, repo, name, head_sha: pr.headSha, status: "in_progress" }),
   );
-  const id = created.data.id;
-  const output = checkOutput(report, o.planFile);
+  return { id: created.data.id, url: created.data.html_url ?? undefined };
+}
+
+/**
+ * Sends the check run's output in PATCHes of at most 50 annotations each (they append); the last one completes
+ * the run with the conclusion. Returns the number of requests.
+ */
+export async function finishCheck(
+  octokit: Octokit,
+  token: string,
+  pr: PullRequest,
+  run: StartedCheck,
+  report: PrReport,
+  planFile: string,
+): Promise<number> {
+  const { owner, repo } = pr;
+  const output = checkOutput(report, planFile);
   const batches = annotationBatches(report.annotations);
   for (let i = 0; i < batches.length; i++) {
     const last = i === batches.length - 1;
-    await call(token, { method: "PATCH", url: `${base}/${id}` }, () =>
+    await call(token, { method: "PATCH", url: `/repos/${owner}/${repo}/check-runs/${run.id}` }, () =>
       octokit.rest.checks.update({
         owner,
         repo,
-        check_run_id: id,
+        check_run_id: run.id,
         output: { ...output, annotations: batches[i]! },
         ...(last ? { status: "completed" as const, conclusion: report.conclusion } : {}),
       }),
     );
   }
-  return { id, url: created.data.html_url ?? undefined, batches: batches.length };
+  return batches.length;
+}
+
+/** Completes a started check run whose work could not be done (a missing commit, say) as failed, saying why. */
+export async function abortCheck(
+  octokit: Octokit,
+  token: string,
+  pr: PullRequest,
+  run: StartedCheck,
+  why: string,
+): Promise<void> {
+  const { owner, repo } = pr;
+  const summary = redact(why, token).slice(0, 60_000);
+  await call(token, { method: "PATCH", url: `/repos/${owner}/${repo}/check-runs/${run.id}` }, () =>
+    octokit.rest.checks.update({
+      owner,
+      repo,
+      check_run_id: run.id,
+      status: "completed",
+      conclusion: "failure",
+      output: { title: "vrsky pr-check could not run", summary },
+    }),
+  );
 }
 
 /**

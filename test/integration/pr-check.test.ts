@@ -35,14 +35,19 @@ describe("vrsky pr-check against a GitHub API stand-in", function () {
   });
 
   /** Runs pr-check in "GitHub Actions" for a pull request from base to head. */
-  function prCheck(head: string, o: { pullHead?: string } = {}): Promise<ProcessResult> {
+  function prCheck(head: string, o: { pullHead?: string; base?: string } = {}): Promise<ProcessResult> {
     gh.pullHead = o.pullHead ?? head;
     const event = join(tmp, "event.json");
     // The merge commit's sha (what Actions checks out) must never be used.
     writeFileSync(
       event,
       JSON.stringify({
-        pull_request: { number: 7, head: { sha: head }, base: { sha: base }, merge_commit_sha: "f".repeat(40) },
+        pull_request: {
+          number: 7,
+          head: { sha: head },
+          base: { sha: o.base ?? base },
+          merge_commit_sha: "f".repeat(40),
+        },
       }),
     );
     return runVrsky(["pr-check", "--repo", repo.dir, "--plan-file", join(tmp, "plan.md")], 30_000, {
@@ -172,6 +177,23 @@ describe("vrsky pr-check against a GitHub API stand-in", function () {
     expect(c.code).to.equal(2);
     expect(c.stderr).to.include("`pull-requests: write`");
     noSecret(c);
+  });
+
+  it("a base commit missing from the clone: the check run is completed as failed, saying why, exit 2", async () => {
+    const head = repo.commit("nothing");
+    const r = await prCheck(head, { base: "1".repeat(40) });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include("fetch-depth: 0");
+    noSecret(r);
+    const run = [...gh.checkRuns.values()][0]!;
+    expect([run.status, run.conclusion, run.output.title]).to.deep.equal([
+      "completed",
+      "failure",
+      "vrsky pr-check could not run",
+    ]);
+    expect(run.output.summary).to.include("fetch-depth: 0");
+    expect(gh.comments).to.deep.equal([]);
+    expect(gh.violations).to.deep.equal([]);
   });
 
   it("a secondary rate limit is waited out (retry-after) and the request retried", async () => {

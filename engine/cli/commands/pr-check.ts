@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import {
+  abortCheck,
   createClient,
+  finishCheck,
   GitHubApiError,
-  publishCheck,
   redact,
+  startCheck,
   upsertComment,
   type PullRequest,
 } from "../../ci/github.js";
@@ -80,19 +82,28 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
           "GITHUB_TOKEN is not set: pass `env: GITHUB_TOKEN: ${{ github.token }}` (docs/ci.md), or use --no-github",
         );
       const pr = await readEvent(env);
-      const report = await check(ctx, opts.repo, pr.baseSha, pr.headSha, limits);
-      await writeFile(opts.planFile, report.markdown);
       const octokit = createClient({
         token,
         apiUrl: env.GITHUB_API_URL || "https://api.github.com",
         onWait: (ms, what) => ctx.stderr.write(`GitHub rate limit on ${what}: retrying in ${Math.ceil(ms / 1000)}s\n`),
       });
       try {
-        const run = await publishCheck(octokit, token, pr, report, { name: opts.checkName, planFile: opts.planFile });
+        const run = await startCheck(octokit, token, pr, opts.checkName);
+        let report: PrReport;
+        try {
+          report = await check(ctx, opts.repo, pr.baseSha, pr.headSha, limits);
+        } catch (e) {
+          // The run must not stay "in progress": fail it with the reason, then report the error as usual.
+          const why = isVrskyError(e) ? e.explain() : e instanceof Error ? e.message : String(e);
+          await abortCheck(octokit, token, pr, run, why).catch(() => undefined);
+          throw e;
+        }
+        await writeFile(opts.planFile, report.markdown);
+        const batches = await finishCheck(octokit, token, pr, run, report, opts.planFile);
         const comment = await upsertComment(octokit, token, pr, report, opts.planFile);
         ctx.stdout.write(`vrsky pr-check: ${report.title} (${report.conclusion})\n`);
         ctx.stdout.write(
-          `check run ${run.id} on ${pr.headSha.slice(0, 12)}: ${report.annotations.length} annotation(s) in ${run.batches} request(s)${run.url ? ` ${run.url}` : ""}\n`,
+          `check run ${run.id} on ${pr.headSha.slice(0, 12)}: ${report.annotations.length} annotation(s) in ${batches} request(s)${run.url ? ` ${run.url}` : ""}\n`,
         );
         ctx.stdout.write(
           comment.result === "stale"
@@ -103,6 +114,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
         if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, report.summary);
         ctx.exitCode = report.conclusion === "success" ? 0 : 1;
       } catch (e) {
+        if (isVrskyError(e)) throw e;
         if (!(e instanceof GitHubApiError)) throw new Error(redact(e instanceof Error ? e.message : String(e), token));
         ctx.stderr.write(`vrsky: ${redact(e.message, token)}\n`);
         ctx.exitCode = 2;
