@@ -217,7 +217,8 @@ export async function abortCheck(
 /**
  * Creates or updates the sticky comment. Just before writing it reads the pull request: when its head is no
  * longer the sha this run checked, nothing is written ("stale"): a newer push has its own run, and an older run
- * never overwrites a newer result. The marker carries the sha the comment reports on.
+ * never overwrites a newer result. The marker carries the sha the comment reports on. The comment is one with the
+ * marker written by `author` (a login) or, without one, by a bot (the workflow token's github-actions[bot]).
  */
 export async function upsertComment(
   octokit: Octokit,
@@ -225,6 +226,7 @@ export async function upsertComment(
   pr: PullRequest,
   report: PrReport,
   planFile: string,
+  author?: string,
 ): Promise<{ result: "created" | "updated" | "stale"; url: string | undefined }> {
   const { owner, repo, number } = pr;
   const list = `/repos/${owner}/${repo}/issues/${number}/comments`;
@@ -235,7 +237,10 @@ export async function upsertComment(
       issue_number: number,
       per_page: 100,
     })) {
-      const found = page.data.find((c) => markerSha(c.body) !== null);
+      // Only a comment written by this tool's identity counts: anyone can type the marker into a comment.
+      const found = page.data.find(
+        (c) => markerSha(c.body) !== null && (author ? c.user?.login === author : c.user?.type === "Bot"),
+      );
       if (found) return found;
     }
     return undefined;

@@ -45,7 +45,11 @@ export interface CheckRun {
 export interface Comment {
   id: number;
   body: string;
+  /** Who wrote it; the stand-in's token writes as github-actions[bot]. */
+  user?: { login: string; type: "Bot" | "User" };
 }
+
+const BOT = { login: "github-actions[bot]", type: "Bot" } as const;
 
 const COMMENT_MAX = 65_536;
 
@@ -248,12 +252,13 @@ export class GitHubStandIn {
         if (text.length > COMMENT_MAX)
           return answer(422, { message: "Body is too long (maximum is 65536 characters)" });
         if (op.operationId === "issues/create-comment") {
-          const c = { id: this.nextId++, body: text };
+          const c: Comment = { id: this.nextId++, body: text, user: BOT };
           this.comments.push(c);
           return answer(201, this.commentJson(c, repoUrl));
         }
         const c = this.comments.find((x) => x.id === params.comment_id);
         if (!c) return answer(404, { message: "Not Found" });
+        if (c.user?.login !== BOT.login) return answer(403, { message: "You cannot edit this comment" });
         c.body = text;
         return answer(200, this.commentJson(c, repoUrl));
       }
@@ -295,7 +300,7 @@ export class GitHubStandIn {
       url: `${repoUrl}/issues/comments/${c.id}`,
       html_url: `https://github.invalid/${this.owner}/${this.repo}/pull/1#issuecomment-${c.id}`,
       body: c.body,
-      user: null,
+      user: c.user ? { login: c.user.login, id: c.user.type === "Bot" ? 41898282 : 1, type: c.user.type } : null,
       created_at: "2026-01-01T00:00:00Z",
       updated_at: "2026-01-01T00:00:00Z",
       author_association: "NONE",

@@ -127,8 +127,12 @@ describe("vrsky pr-check against a GitHub API stand-in", function () {
   });
 
   it("a second push updates the same comment, found through the paginated listing", async () => {
-    // Five comments by others first: the listing has three pages of two.
-    for (let i = 0; i < 5; i++) gh.comments.push({ id: i + 1, body: `LGTM ${i}` });
+    // Six comments by others first: the listing has four pages of two.
+    for (let i = 0; i < 5; i++)
+      gh.comments.push({ id: i + 1, body: `LGTM ${i}`, user: { login: "alice", type: "User" } });
+    // Someone types the marker into a comment of their own: never taken for the plan comment.
+    const spoof = `<!-- vrsky-plan head=${"e".repeat(40)} -->\nnot the plan`;
+    gh.comments.push({ id: 6, body: spoof, user: { login: "mallory", type: "User" } });
     repo.write("integrations/acme/orders.yaml", integrationYaml("acme", "orders", "  replicas: 2\n"));
     const first = repo.commit("first");
     expect((await prCheck(first)).code).to.equal(0);
@@ -138,13 +142,14 @@ describe("vrsky pr-check against a GitHub API stand-in", function () {
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.include("comment updated");
     expect(gh.violations).to.deep.equal([]);
-    const ours = gh.comments.filter((c) => c.body.startsWith("<!-- vrsky-plan"));
+    expect(gh.comments.find((c) => c.id === 6)!.body).to.equal(spoof);
+    const ours = gh.comments.filter((c) => c.body.startsWith("<!-- vrsky-plan") && c.id !== 6);
     expect(ours).to.have.length(1);
     expect(ours[0]!.body).to.include(`head=${second}`);
     expect(gh.of("issues/create-comment")).to.have.length(1);
     expect(gh.of("issues/update-comment")).to.have.length(1);
-    // The second run followed the Link headers to the third page, where the comment is.
-    expect(gh.of("issues/list-comments").filter((q) => q.url.includes("page=3")).length).to.be.greaterThan(0);
+    // The second run followed the Link headers to the fourth page, where the comment is.
+    expect(gh.of("issues/list-comments").filter((q) => q.url.includes("page=4")).length).to.be.greaterThan(0);
   });
 
   it("a stale run (the pull request's head moved on) does not overwrite the newer comment", async () => {

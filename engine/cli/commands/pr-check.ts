@@ -30,6 +30,7 @@ interface Opts {
   github: boolean;
   planFile: string;
   checkName: string;
+  commentAuthor?: string;
   maxDeleteShare: string;
   maxDeleteIntegrationShare: string;
 }
@@ -46,6 +47,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
     .option("--no-github", "print the report as Markdown instead of reporting to GitHub (also when GITHUB_* is unset)")
     .option("--plan-file <path>", "where to write the full report, for a workflow artifact", "vrsky-plan.md")
     .option("--check-name <name>", "the check run's name", "vrsky")
+    .option("--comment-author <login>", "the login that writes the comment (default: any bot, as the workflow token)")
     .option("--max-delete-share <fraction>", "the deletion guard's tenant share, as `reconcile`'s", "0.5")
     .option("--max-delete-integration-share <fraction>", "the deletion guard's integration share", "0.5")
     .addHelpText(
@@ -100,7 +102,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
         }
         await writeFile(opts.planFile, report.markdown);
         const batches = await finishCheck(octokit, token, pr, run, report, opts.planFile);
-        const comment = await upsertComment(octokit, token, pr, report, opts.planFile);
+        const comment = await upsertComment(octokit, token, pr, report, opts.planFile, opts.commentAuthor);
         ctx.stdout.write(`vrsky pr-check: ${report.title} (${report.conclusion})\n`);
         ctx.stdout.write(
           `check run ${run.id} on ${pr.headSha.slice(0, 12)}: ${report.annotations.length} annotation(s) in ${batches} request(s)${run.url ? ` ${run.url}` : ""}\n`,
