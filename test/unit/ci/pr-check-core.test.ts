@@ -170,6 +170,33 @@ describe("pr-check: the report", () => {
     ]);
   });
 
+  it("escapes a failing case's text from the commit in the Markdown", () => {
+    const results = [
+      {
+        file: "integrations/a/b.test.yaml",
+        line: 3,
+        integration: "a/b",
+        case: "x | <img src=x> `tick` [link](http://e) @team\n# heading",
+        status: "failed" as const,
+        differences: [{ path: "sinks.out[0].body", expected: "<b>", actual: "|" }],
+      },
+    ];
+    const summary = { files: 1, cases: 1, passed: 0, failed: 1, skipped: 0 };
+    const r = buildPrReport({
+      head: plan.head,
+      base: plan.base!,
+      tests: tests({ passed: false, results, summary }),
+      plan,
+      guard: [],
+    });
+    const row = r.markdown.split("\n").find((l) => l.includes("tick"))!;
+    const cells = row.split(/(?<!\\)\|/);
+    expect(cells.length).to.equal(6);
+    expect(cells[3]).not.to.match(/(?<!\\)<img|(?<!\\)\[link|(?<!\\)@team|(?<!\\)`/);
+    expect(r.markdown).not.to.match(/^# heading/m);
+    expect(r.annotations[0]).to.include({ path: "integrations/a/b.test.yaml", start_line: 3 });
+  });
+
   it("batches annotations by 50, with one request even for none", () => {
     const a = buildPrReport({ head: plan.head, base: plan.base!, tests: tests(), plan, guard: [] }).annotations;
     expect(annotationBatches(a)).to.deep.equal([[]]);
