@@ -40,6 +40,8 @@ export interface PrInput {
   plan: Plan | null;
   /** Deletion-guard limits the plan exceeds (computed against the base as the live state). */
   guard: readonly OverLimit[];
+  /** The head commit's message has the `Vrsky-Allow-Prune: true` trailer. */
+  pruneTrailer?: boolean;
 }
 
 export interface PrReport {
@@ -80,7 +82,7 @@ function title(input: PrInput, failed: number): string {
   }
   const p = input.plan!;
   const n = p.summary.create + p.summary.update + p.summary.delete;
-  const destructive = destructiveLines(p, input.guard).length;
+  const destructive = destructiveLines(p, input.guard, input.pruneTrailer).length;
   return `Valid: ${n} change${n === 1 ? "" : "s"}${destructive > 0 ? ` (${destructive} destructive)` : ""}`;
 }
 
@@ -91,7 +93,7 @@ function summaryMarkdown(input: PrInput, failed: number): string {
     `${code(input.base.ref)} (${esc(short(input.base.revision))}) → ${code(input.head.ref)} (${esc(short(input.head.revision))})`,
     "",
   );
-  const destructive = plan ? destructiveLines(plan, input.guard) : [];
+  const destructive = plan ? destructiveLines(plan, input.guard, input.pruneTrailer) : [];
   if (destructive.length > 0) {
     out.push("> [!CAUTION]", "> **Destructive changes**", ">");
     for (const line of destructive) out.push(`> - ${line}`);
@@ -120,7 +122,7 @@ function summaryMarkdown(input: PrInput, failed: number): string {
  * that goes with its tenant is counted under the tenant), then the deletion guard's verdict when it would stop
  * the reconciler. An account key rotation is not visible in a plan of two revisions.
  */
-export function destructiveLines(plan: Plan, guard: readonly OverLimit[]): string[] {
+export function destructiveLines(plan: Plan, guard: readonly OverLimit[], pruneTrailer = false): string[] {
   const deletes = plan.changes.filter((c) => c.action === "delete");
   const goneTenants = new Set(deletes.filter((c) => c.kind === "Tenant").map((c) => c.name));
   const out: string[] = [];
@@ -130,8 +132,11 @@ export function destructiveLines(plan: Plan, guard: readonly OverLimit[]): strin
   }
   for (const o of guard) {
     const what = o.what === "tenants" ? "tenants" : "integrations of tenants that stay";
+    const verdict = pruneTrailer
+      ? "The head commit has the trailer `Vrsky-Allow-Prune: true`; the reconciler reads it from the commit it applies (keep it in the merge or squash commit's message)."
+      : "The reconciler applies nothing of this revision unless its commit has the trailer `Vrsky-Allow-Prune: true`.";
     out.push(
-      `⛔ **deletion guard:** deletes ${o.deletes} of ${o.live} ${what}; the guard allows ${o.allowed} (share ${o.share}). The reconciler applies nothing of this revision unless its commit has the trailer \`Vrsky-Allow-Prune: true\`.`,
+      `⛔ **deletion guard:** deletes ${o.deletes} of ${o.live} ${what}; the guard allows ${o.allowed} (share ${o.share}). ${verdict}`,
     );
   }
   return out;

@@ -16,7 +16,8 @@ import { isVrskyError, VrskyError } from "../../errors/errors.js";
 import { compareFindings } from "../../errors/finding.js";
 import { loadCommitted, loadFixtures } from "../../git/load-revision.js";
 import { ParseCache } from "../../manifests/load.js";
-import { overDeletionLimits, type GuardedWrite } from "../../plan/deletion-guard.js";
+import { ALLOW_PRUNE_TRAILER, overDeletionLimits, type GuardedWrite } from "../../plan/deletion-guard.js";
+import { git } from "../../git/exec.js";
 import { buildPlan } from "../../plan/diff.js";
 import type { Plan } from "../../plan/model.js";
 import { runFixtures } from "../../pipeline/fixtures/run.js";
@@ -180,7 +181,10 @@ async function check(
     };
     guard = overDeletionLimits(writes, live, limits);
   }
-  return buildPrReport({ head, base, tests, plan, guard });
+  const pruneTrailer =
+    guard.length > 0 &&
+    ALLOW_PRUNE_TRAILER.test((await git(repo, ["log", "-1", "--format=%B", head.revision])).stdout.toString("utf8"));
+  return buildPrReport({ head, base, tests, plan, guard, pruneTrailer });
 }
 
 async function committed(repo: string, ref: string, cache: ParseCache) {

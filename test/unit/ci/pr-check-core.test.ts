@@ -131,6 +131,8 @@ describe("pr-check: the report", () => {
     expect(lines[0]).to.include("deletes Tenant old and its 1 integration");
     expect(lines).to.have.length(2);
     expect(lines[1]).to.include("deletion guard");
+    expect(lines[1]).to.include("applies nothing");
+    expect(destructiveLines(plan, guard, true)[1]).to.include("The head commit has the trailer");
     const r = buildPrReport({ head: plan.head, base: plan.base!, tests: tests(), plan, guard });
     expect(r.conclusion).to.equal("success");
     expect(r.markdown.indexOf("Destructive")).to.be.lessThan(r.markdown.indexOf("### VRSky plan"));
