@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   trace: async () => (await import("./commands/trace.js")).registerTrace,
   api: async () => (await import("./commands/api.js")).registerApi,
   wait: async () => (await import("./commands/wait.js")).registerWait,
+  "pr-check": async () => (await import("./commands/pr-check.js")).registerPrCheck,
 };
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;

@@ -49,7 +49,7 @@ export function renderInvalidHeadMarkdown(head: Revision, findings: readonly Fin
 }
 
 /** A code span that holds any one-line text: fenced with more backticks than the text contains in a row. */
-function code(s: string): string {
+export function code(s: string): string {
   const text = printable(s);
   if (text === "") return "(empty)";
   const fence = "`".repeat(longestRun(text) + 1);
@@ -66,6 +66,6 @@ function longestRun(s: string): number {
  * One line of text with every character Markdown (GitHub's) reads as inline syntax backslash-escaped: code spans,
  * emphasis and strikethrough, links and images, HTML and autolinks, table cells, entities, math and mentions.
  */
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/[\\`*_~[\]<>|&$!@]/g, (c) => `\\${c}`);
 }
