@@ -59,10 +59,11 @@ export class AssignmentController {
   private readonly seen = new Map<string, number>();
   private readonly orphanSince = new Map<string, number>();
   /**
-   * Workers this leader expired whose claims are not all taken over or released yet: their claims stay free for
-   * later runs too (a run whose write conflicted re-runs without them in `expired`), until the id registers again.
+   * Workers this leader expired whose claims are not all taken over or released yet, with the revision of the
+   * registration it deleted: their claims stay free for later runs too (a run whose write conflicted re-runs without
+   * them in `expired`), until the id registers again (a registration written after that revision).
    */
-  private readonly expiredHolders = new Set<string>();
+  private readonly expiredHolders = new Map<string, number>();
   /** Replica keys whose assignee may be waiting for a claim that is free now (`wake`). */
   private readonly toWake = new Set<string>();
   private wakeQueued = false;
@@ -216,7 +217,6 @@ export class AssignmentController {
   private async run(trigger: string): Promise<void> {
     const started = this.now();
     const expired = await this.expireWorkers(started);
-    for (const id of expired) this.expiredHolders.add(id);
     const dead = this.deadHolders();
     const tenants = new Map<string, TenantResource>();
     for (const [name, e] of this.o.tenants.entries)
@@ -317,6 +317,7 @@ export class AssignmentController {
         throw err;
       }
       expired.push(id);
+      this.expiredHolders.set(id, e.rev);
       this.counters.expirations++;
       this.log("worker-expired", { worker: id, lastHeartbeatMsAgo: age, expiryMs: e.value.expiryMs });
     }
@@ -331,9 +332,12 @@ export class AssignmentController {
     if (this.expiredHolders.size === 0) return new Set();
     const holding = new Set<string>();
     for (const c of this.replicas.entries.values()) if (c.value.worker !== null) holding.add(c.value.worker);
-    for (const id of this.expiredHolders)
-      if (this.workers.entries.has(id) || !holding.has(id)) this.expiredHolders.delete(id);
-    return new Set(this.expiredHolders);
+    for (const [id, deletedRev] of this.expiredHolders) {
+      // The mirror may still show the registration just deleted (its delete not seen yet): only a newer one counts.
+      const back = (this.workers.entries.get(id)?.rev ?? 0) > deletedRev;
+      if (back || !holding.has(id)) this.expiredHolders.delete(id);
+    }
+    return new Set(this.expiredHolders.keys());
   }
 
   /** Rewrites the assignment of a replica whose claim is free now with the claim's revision (its worker takes it). */
