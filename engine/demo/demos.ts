@@ -7,7 +7,6 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openTenantAccess } from "../cli/tenant-access.js";
 import { DeadLetters } from "../dataplane/dead-letters.js";
-import { SOURCES } from "../worker/flow/connectors.js";
 import { secs, TENANT, type DemoSession } from "./session.js";
 import type { Received } from "./stand-in.js";
 
@@ -106,18 +105,12 @@ export async function demoGithub(s: DemoSession, say: Say): Promise<Demo1Result>
 }
 
 export interface Demo2Result {
-  skipped?: string;
   rows: Array<Record<string, unknown>>;
   dead: Array<{ code: string | null; error: string | null }>;
 }
 
 /** 2. A CSV file dropped into the inbox → csv → upsert into `products`; a bad row dead-lettered with its line. */
 export async function demoCsv(s: DemoSession, say: Say): Promise<Demo2Result> {
-  if (!("file" in SOURCES)) {
-    const why = "this version has no runtime for the `file` source yet (engine/worker/flow/connectors.ts)";
-    say(`  – skipped: ${why}; the manifest and its fixture test are in integrations/demo/csv-to-postgres*.yaml`);
-    return { skipped: why, rows: [], dead: [] };
-  }
   await s.db.query("INSERT INTO products VALUES ('A-100', 'Espresso cup', 9.90, 12)");
   say("  table products before: A-100 Espresso cup 9.90 (12 in stock)");
   const csv = [

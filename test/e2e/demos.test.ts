@@ -47,9 +47,8 @@ describe("the four demos run end to end (npm run demo)", function () {
     ]);
   });
 
-  it("2: the CSV rows are upserted into products, the bad row is dead-lettered with its line", function () {
+  it("2: the CSV rows are upserted into products, the bad row is dead-lettered with its line", () => {
     const r = result<Demo2Result>(2);
-    if (r.skipped) this.skip();
     expect(r.rows.map((x) => `${String(x.sku)} ${String(x.price)} ${String(x.stock)}`)).to.deep.equal([
       "A-100 12.50 40",
       "A-200 18.00 15",

@@ -22,6 +22,7 @@ import { directoryUnderRoot } from "../file-root.js";
 import { syncDirectory, writeAtomically } from "../sinks/file.js";
 import type { SourceEnv, SourceFactory, SourceRuntime } from "../types.js";
 import { fileId, fileMessages, FileRefused, globToRegExp, type FileFacts, type FileFormat } from "./file-format.js";
+import { WakeablePauses } from "../../../util/wakeable-pauses.js";
 
 /** The source's own folder inside `directory` (hidden: never picked up). */
 export const STATE_DIR = ".vrsky";
@@ -72,7 +73,7 @@ export class FileSource implements SourceRuntime {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
-  private readonly wakers = new Set<() => void>();
+  private readonly pauses = new WakeablePauses();
   private retryLoggedAt = 0;
 
   constructor(
@@ -98,7 +99,7 @@ export class FileSource implements SourceRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    for (const wake of this.wakers) wake();
+    this.pauses.wakeAll();
     await this.polling;
   }
 
@@ -285,14 +286,6 @@ export class FileSource implements SourceRuntime {
   }
 
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakers.add(done);
-    });
+    return this.pauses.pause(ms);
   }
 }

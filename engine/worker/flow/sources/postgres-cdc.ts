@@ -36,6 +36,7 @@ import {
   type RowChange,
   type Transaction,
 } from "./postgres-changes.js";
+import { WakeablePauses } from "../../../util/wakeable-pauses.js";
 
 export const STATUS_INTERVAL_MS = 10_000;
 export const LAG_INTERVAL_MS = 30_000;
@@ -112,7 +113,7 @@ export class PostgresCdcSource implements SourceRuntime {
   private pending = 0;
   private paused = false;
   private readonly writes = new Set<Promise<boolean>>();
-  private readonly wakers = new Set<() => void>();
+  private readonly pauses = new WakeablePauses();
   private lastFailureLog = 0;
 
   constructor(
@@ -130,7 +131,7 @@ export class PostgresCdcSource implements SourceRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const wake of this.wakers) wake();
+    this.pauses.wakeAll();
     await this.client?.end().catch(() => undefined);
     await Promise.all([this.running, ...this.writes]);
   }
@@ -388,14 +389,6 @@ export class PostgresCdcSource implements SourceRuntime {
 
   private pause(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakers.add(done);
-    });
+    return this.pauses.pause(ms);
   }
 }

@@ -12,6 +12,7 @@
 import { parseDuration } from "../../../manifests/durations.js";
 import { errorMessage } from "../../../errors/errors.js";
 import type { SourceEnv, SourceFactory, SourceRuntime } from "../types.js";
+import { WakeablePauses } from "../../../util/wakeable-pauses.js";
 
 /** setTimeout's largest delay; longer waits are cut into pieces. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -39,7 +40,7 @@ export class TimerSource implements SourceRuntime {
   private stopped = false;
   private lastTick: number;
   private readonly writing = new Set<Promise<void>>();
-  private readonly wakers = new Set<() => void>();
+  private readonly pauses = new WakeablePauses();
 
   constructor(
     readonly intervalMs: number,
@@ -57,7 +58,7 @@ export class TimerSource implements SourceRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    for (const wake of this.wakers) wake();
+    this.pauses.wakeAll();
     await Promise.all(this.writing);
   }
 
@@ -112,14 +113,6 @@ export class TimerSource implements SourceRuntime {
   }
 
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakers.add(done);
-    });
+    return this.pauses.pause(ms);
   }
 }
