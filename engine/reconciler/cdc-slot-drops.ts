@@ -43,32 +43,56 @@ export interface CdcSlotDropsOptions {
 type Outcome = "dropped" | "absent" | "busy" | "failed";
 
 export class CdcSlotDrops {
+  /** The slot of each integration with a `postgres-cdc` source, and the revision its secret resolves at. */
+  private readonly slots = new Map<string, { ref: CdcSlotRef; revision: string }>();
   private readonly pending = new Map<string, SlotDrop & { busySince?: number }>();
 
   constructor(private readonly o: CdcSlotDropsOptions) {}
 
-  /** A slot to drop (again: the first time it was seen busy is kept). */
-  add(d: SlotDrop): void {
-    const before = this.pending.get(d.key);
-    this.pending.set(d.key, { ...d, ...(before?.busySince !== undefined ? { busySince: before.busySince } : {}) });
+  /** A desired integration and its slot (undefined: another source): a drop pending for it is called off. */
+  desired(key: string, ref: CdcSlotRef | undefined, revision: string): void {
+    this.pending.delete(key);
+    if (ref) this.slots.set(key, { ref, revision });
+    else this.slots.delete(key);
   }
 
-  /** The integration is desired again: its slot is its own again. */
-  cancel(key: string): void {
-    this.pending.delete(key);
+  /** A slot found in a status record (at start-up, a resync): what this run's desired integrations say wins. */
+  recorded(key: string, ref: CdcSlotRef, revision: string): void {
+    if (!this.slots.has(key)) this.slots.set(key, { ref, revision });
+  }
+
+  /** The integration is deleted: its slot, if it has one, is to be dropped (true then). */
+  deleted(key: string, tenant: string, integration: string): boolean {
+    const slot = this.slots.get(key);
+    if (!slot) return false;
+    const before = this.pending.get(key);
+    const busy = before?.busySince !== undefined ? { busySince: before.busySince } : {};
+    this.pending.set(key, { key, tenant, integration, ...slot, ...busy });
+    return true;
   }
 
   get size(): number {
     return this.pending.size;
   }
 
-  /** Tries every pending drop; the keys whose slot is gone now, and whether some are left. */
-  async run(): Promise<{ done: string[]; left: boolean }> {
+  /**
+   * Tries every pending drop; the keys whose slot is gone now (or kept: a desired integration names the same slot on
+   * the same server, as after a rename), and whether some are left.
+   */
+  async run(desired: Iterable<string>): Promise<{ done: string[]; left: boolean }> {
+    const inUse = new Set<string>();
+    for (const key of desired) {
+      const s = this.slots.get(key);
+      if (s) inUse.add(slotId(s.ref));
+    }
     const done: string[] = [];
     await pool([...this.pending.values()], 4, async (d) => {
-      const outcome = await this.dropOne(d);
+      const kept = inUse.has(slotId(d.ref));
+      if (kept) this.o.log("cdc-slot-kept", { key: d.key, slot: d.ref.slot, reason: "a desired integration uses it" });
+      const outcome = kept ? "absent" : await this.dropOne(d);
       if (outcome === "dropped" || outcome === "absent") {
         this.pending.delete(d.key);
+        this.slots.delete(d.key);
         done.push(d.key);
       }
     });
@@ -134,4 +158,9 @@ export class CdcSlotDrops {
       }
     }
   }
+}
+
+/** A slot's identity: slot names are unique in a server (a database's slot is dropped from that database). */
+function slotId(r: CdcSlotRef): string {
+  return `${r.host}\0${r.port}\0${r.database}\0${r.slot}`;
 }

@@ -56,6 +56,8 @@ export interface IntegrationStreamsOptions {
   secrets?: SecretSource;
   /** Tenants handled at once (default 8); a tenant's own integrations go one after another, in name order. */
   concurrency?: number;
+  /** How long a deleted integration's replication slot may stay in use before its connection is ended. */
+  cdcSlotBusyGraceMs?: number;
   log: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -112,14 +114,16 @@ export class IntegrationStreams {
   private loaded = false;
   private readonly secretLookups: SecretChecks | undefined;
   private readonly derived = new WeakMap<IntegrationResource, { plan: string; secrets: string[] }>();
-  /** The replication slot of each integration with a `postgres-cdc` source, and the revision its secret is at. */
-  private readonly slots = new Map<string, { ref: CdcSlotRef; revision: string }>();
   readonly slotDrops: CdcSlotDrops;
 
   constructor(private readonly o: IntegrationStreamsOptions) {
     this.status = o.state.integrationStatus;
     this.secretLookups = o.secrets ? new SecretChecks(o.secrets) : undefined;
-    this.slotDrops = new CdcSlotDrops({ ...(o.secrets ? { secrets: o.secrets } : {}), log: o.log });
+    this.slotDrops = new CdcSlotDrops({
+      ...(o.secrets ? { secrets: o.secrets } : {}),
+      ...(o.cdcSlotBusyGraceMs !== undefined ? { busyGraceMs: o.cdcSlotBusyGraceMs } : {}),
+      log: o.log,
+    });
     this.reach = new TenantReach({
       nc: o.nc,
       discovery: o.state.discovery,
@@ -154,11 +158,7 @@ export class IntegrationStreams {
       }
     }
     const desiredKeys = new Set([...wanted.values()].flat().map((w) => w.key));
-    for (const w of [...wanted.values()].flat()) {
-      this.slotDrops.cancel(w.key);
-      if (w.cdcSlot) this.slots.set(w.key, { ref: w.cdcSlot, revision: w.revision });
-      else this.slots.delete(w.key);
-    }
+    for (const w of [...wanted.values()].flat()) this.slotDrops.desired(w.key, w.cdcSlot, w.revision);
     const gone = new Map<string, Known[]>();
     for (const [key, k] of this.known) {
       if (desiredKeys.has(key)) continue;
@@ -171,7 +171,7 @@ export class IntegrationStreams {
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
     for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
     await this.writeStatus(run);
-    if (this.slotDrops.size > 0 && isLeader()) await this.dropSlots(result);
+    if (this.slotDrops.size > 0 && isLeader()) await this.dropSlots(desiredKeys, result);
     if (result.ensured + result.deleted > 0 || result.notReady > 0) this.o.log("streams", { ...result, force });
     return result;
   }
@@ -260,10 +260,9 @@ export class IntegrationStreams {
       const key = integrationKey(t, g.name);
       try {
         if (nc) await deleteIntegrationStreams(nc, t, g.name, g.sourceStream);
-        const slot = this.slots.get(key);
         // The status record says where the slot is: it stays until the slot is dropped (dropSlots).
-        if (slot) this.slotDrops.add({ key, tenant: t, integration: g.name, ...slot });
-        await this.forget(key, slot === undefined);
+        const slot = this.slotDrops.deleted(key, t, g.name);
+        await this.forget(key, !slot);
         result.deleted++;
       } catch (e) {
         this.o.log("streams-delete-failed", { key, error: errorMessage(e) });
@@ -277,7 +276,6 @@ export class IntegrationStreams {
     this.ensured.delete(key);
     this.streams.delete(key);
     this.secretChecks.delete(key);
-    if (record) this.slots.delete(key);
     if (record && this.written.has(key)) {
       await this.status.delete(key);
       this.written.delete(key);
@@ -285,10 +283,9 @@ export class IntegrationStreams {
   }
 
   /** Drops the slots of deleted integrations; then their status records go. A failure is left for a later run. */
-  private async dropSlots(result: StreamsRun): Promise<void> {
-    const { done, left } = await this.slotDrops.run();
+  private async dropSlots(desired: Set<string>, result: StreamsRun): Promise<void> {
+    const { done, left } = await this.slotDrops.run(desired);
     for (const key of done) {
-      this.slots.delete(key);
       try {
         await this.status.delete(key);
         this.written.delete(key);
@@ -404,8 +401,7 @@ export class IntegrationStreams {
       const record = d.value;
       this.written.set(e.key, { record, inputs: "" });
       if (!this.known.has(e.key)) this.known.set(e.key, { tenant: record.tenant, name: record.integration });
-      if (record.cdcSlot && !this.slots.has(e.key))
-        this.slots.set(e.key, { ref: record.cdcSlot, revision: record.revision });
+      if (record.cdcSlot) this.slotDrops.recorded(e.key, record.cdcSlot, record.revision);
     });
     this.loaded = true;
   }
