@@ -128,6 +128,22 @@ describe("reconciler: a deleted postgres-cdc integration's replication slot is d
     });
   });
 
+  it("keeps the slot of an integration renamed in one commit (the new name has the same slot)", async () => {
+    const { slot, publication } = await names();
+    const repo = fx.repo;
+    repo.write("tenants/acme.yaml", tenantYaml(TENANT)).write(path("before"), cdcYaml("before", slot, publication));
+    const r = await reconciler();
+    await r.start();
+    await waitForSync(fx.nc, appliedAt(repo.commit()));
+    await createSlot(slot);
+    repo.remove(path("before")).write(path("after"), cdcYaml("after", slot, publication));
+    await waitForSync(fx.nc, appliedAt(repo.commit("rename before to after")));
+    await until(async () => (await status("acme.before")) === undefined, 10_000, "the old status record removed");
+    expect(await slotRow(slot), "the renamed integration's slot").to.not.equal(undefined);
+    expect(logged("cdc-slot-kept", slot)).to.equal(true);
+    expect((await status("acme.after"))?.cdcSlot?.slot).to.equal(slot);
+  });
+
   it("never drops the slot when a worker stops and another takes over: the changes in between arrive", async () => {
     const { slot, publication, table } = await names();
     const repo = fx.repo;
