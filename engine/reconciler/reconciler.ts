@@ -62,6 +62,8 @@ export interface ReconcilerOptions {
   secrets?: SecretSource;
   /** Create and delete integrations' streams (the streams step); default true. */
   streams?: boolean;
+  /** How long a deleted integration's replication slot may stay in use before its connection is ended (30 s). */
+  cdcSlotBusyGraceMs?: number;
   /** Where the reconciler's series go (the process's Telemetry); default: a meter of its own that nobody reads. */
   meter?: Meter;
   log?: (event: string, fields?: Record<string, unknown>) => void;
