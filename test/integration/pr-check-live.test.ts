@@ -163,6 +163,10 @@ describe("vrsky pr-check --nats: the head against the live state, with read-only
     const usage = await prCheck(applied, applied, ["--creds", readerCreds]);
     expect(usage.code).to.equal(2);
     expect(usage.stderr).to.include("--creds is for --nats");
+    // No creds at all: not known to be read-only, said on stderr; the check goes on.
+    const bare = await prCheck(applied, applied, ["--nats", `nats://127.0.0.1:${await closedPort()}`]);
+    expect(bare.code, bare.stderr).to.equal(0);
+    expect(bare.stderr).to.include("warning: --nats without --creds: the connection is not known to be read-only");
   });
 
   it("NATS unreachable: the check still reports head against base and says the live plan was unavailable", async () => {
