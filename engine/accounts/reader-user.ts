@@ -2,7 +2,8 @@
  * The platform's read-only user (`vrsky creds --reader`): a user of the platform account that may read the state
  * buckets (a KV get, a bucket's status, a watch through an ordered consumer) and nothing else. It cannot publish to
  * `$KV.>` (a KV put or delete), create, change, purge or delete a stream, or reach a tenant's account. What it can
- * change on the server is an ephemeral consumer of its own watch, which holds no data and goes away by itself.
+ * add on the server is a consumer (its watches' ordered consumers, which hold no data and go away by themselves):
+ * it cannot delete one.
  * `vrsky pr-check --nats` plans against the live state with it, and refuses creds that may publish more.
  *
  * Only the JWT of a creds file is read to judge it; its seed is never looked at.
@@ -16,22 +17,19 @@ import type { VrskyKeys } from "./keys.js";
 import { credsJwt } from "./platform-user.js";
 
 /**
- * The subjects the reader may publish to: JetStream API requests that read (account info, stream info, direct and
- * stored message gets) and those of an ordered consumer (create, info, next, delete, flow control). Each is a
- * request; the answers come to the reader's inbox.
+ * The subjects the reader may publish to: JetStream API requests that read (account info, stream info, stored and
+ * direct message gets), and the creation and flow control of the ordered consumer a KV watch uses. Each is a
+ * request; the answers come to the reader's inbox. Not deleting its consumer when a watch stops (no
+ * `$JS.API.CONSUMER.DELETE`) is harmless: an ordered consumer is ephemeral and the server removes it once idle;
+ * in exchange the reader cannot delete anyone else's consumer.
  */
 export const READER_PUBLISH = Object.freeze([
   "$JS.API.INFO",
   "$JS.API.STREAM.INFO.*",
-  "$JS.API.STREAM.NAMES",
   "$JS.API.STREAM.MSG.GET.*",
   "$JS.API.DIRECT.GET.*",
   "$JS.API.DIRECT.GET.*.>",
-  "$JS.API.CONSUMER.CREATE.*",
   "$JS.API.CONSUMER.CREATE.*.>",
-  "$JS.API.CONSUMER.INFO.*.*",
-  "$JS.API.CONSUMER.MSG.NEXT.*.*",
-  "$JS.API.CONSUMER.DELETE.*.*",
   "$JS.FC.>",
 ]);
 
