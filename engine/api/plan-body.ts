@@ -1,135 +1,13 @@
 /**
- * `GET /api/v1/plan`: what the reconciler would do with the committed head of its branch against the live state —
- * the same diff as a run's plan step and `vrsky plan` (plan/diff.ts), the deletion guard's verdict, or,
- * when the head is invalid, its validation findings as file:line:code. Pure: the head's loaded state and the live
- * records in, the body out (plan-source.ts reads them). Field values are not shown, only changed paths: a value
- * a manifest holds inline (a connector's option) is not the API's to publish, and a secret is never in a
- * manifest (only `secretRef` names).
+ * `GET /api/v1/plan`: the plan of the committed head against the live state (engine/plan/live.ts, shared with
+ * `vrsky pr-check --nats`), as each caller may see it: the admin key the whole plan, a tenant key its own
+ * tenant's changes and the findings in its own files.
  */
-import type { Finding } from "../errors/finding.js";
-import type { Resource } from "../model/resources.js";
-import { canonicalJson } from "../plan/canonical.js";
-import type { StateRecord } from "../contract/state.js";
-import { overDeletionLimits, type DeletionLimits, type OverLimit } from "../plan/deletion-guard.js";
-import { diffStates, type Comparable } from "../plan/diff.js";
 import type { Principal } from "./auth.js";
 import { fileOf } from "./resources.js";
+import { countChanges, type FullPlan, type PlanBody } from "../plan/live.js";
 
-export interface PlanChange {
-  action: "create" | "update" | "delete";
-  kind: string;
-  /** As the other resources name it: `acme`, `acme.orders`. */
-  key: string;
-  tenant: string;
-  name: string;
-  reason: string;
-  /** Changed field paths (`spec.replicas`); empty for a create or a delete. */
-  fields: string[];
-}
-
-export interface PlanBody {
-  branch: string;
-  /** The head commit of the branch. */
-  revision: string;
-  /** False: the head has validation errors; the reconciler applies nothing of it (no changes listed). */
-  valid: boolean;
-  summary: { create: number; update: number; delete: number; unchanged: number };
-  changes: PlanChange[];
-  deletionGuard: {
-    /** The guard would stop the run: nothing of it applied until allowed. */
-    blocked: boolean;
-    /** The head's commit message permits it (`Vrsky-Allow-Prune: true`). */
-    allowedByTrailer: boolean;
-    /** The counts over their limit (the admin key's only: they count every tenant). */
-    over: OverLimit[];
-  };
-  errors: Finding[];
-  errorCount: number;
-}
-
-/** The whole plan (the admin's view) and what a tenant's view needs. */
-export interface FullPlan {
-  body: PlanBody;
-  /** Desired resources per tenant (its own and its integrations), to count a tenant's unchanged ones. */
-  desiredByTenant: Map<string, number>;
-}
-
-export interface PlanInput {
-  branch: string;
-  revision: string;
-  desired: Resource[];
-  findings: Finding[];
-  live: {
-    tenants: Array<{ key: string; value: StateRecord }>;
-    integrations: Array<{ key: string; value: StateRecord }>;
-  };
-  limits: DeletionLimits;
-  /** Whether the head's commit message carries the prune trailer. */
-  trailer: boolean;
-}
-
-const MAX_ERRORS = 100;
-
-export function makePlan(i: PlanInput): FullPlan {
-  const empty = { create: 0, update: 0, delete: 0, unchanged: 0 };
-  const guardNone = { blocked: false, allowedByTrailer: false, over: [] };
-  if (i.findings.length > 0)
-    return {
-      body: {
-        branch: i.branch,
-        revision: i.revision,
-        valid: false,
-        summary: empty,
-        changes: [],
-        deletionGuard: guardNone,
-        errors: i.findings.slice(0, MAX_ERRORS),
-        errorCount: i.findings.length,
-      },
-      desiredByTenant: new Map(),
-    };
-  const live = [...i.live.tenants, ...i.live.integrations].map(comparable);
-  const { changes, unchanged } = diffStates(live, i.desired, { from: "live state", to: "git" });
-  const writes = changes.map((c) => ({
-    action: c.action,
-    bucket: c.kind === "Tenant" ? ("tenants" as const) : ("integrations" as const),
-    key: c.kind === "Tenant" ? c.name : `${c.tenant}.${c.name}`,
-  }));
-  const over = overDeletionLimits(
-    writes,
-    { tenants: i.live.tenants.length, integrations: i.live.integrations.length },
-    i.limits,
-  );
-  const items: PlanChange[] = changes.map((c) => {
-    const tenant = c.kind === "Tenant" ? c.name : c.tenant!;
-    return {
-      action: c.action,
-      kind: c.kind,
-      key: c.kind === "Tenant" ? c.name : `${tenant}.${c.name}`,
-      tenant,
-      name: c.name,
-      reason: c.reason,
-      fields: c.fields,
-    };
-  });
-  const desiredByTenant = new Map<string, number>();
-  for (const r of i.desired) {
-    const t = r.kind === "Tenant" ? r.metadata.name : (r.metadata.tenant ?? "");
-    desiredByTenant.set(t, (desiredByTenant.get(t) ?? 0) + 1);
-  }
-  return {
-    body: {
-      branch: i.branch,
-      revision: i.revision,
-      valid: true,
-      summary: { ...count(items), unchanged },
-      changes: items,
-      deletionGuard: { blocked: over.length > 0 && !i.trailer, allowedByTrailer: over.length > 0 && i.trailer, over },
-      errors: [],
-      errorCount: 0,
-    },
-    desiredByTenant,
-  };
-}
+export { makePlan, type FullPlan, type PlanBody, type PlanChange, type PlanInput } from "../plan/live.js";
 
 /** The plan as `p` sees it: a tenant key gets its own tenant's changes and the findings in its own files. */
 export function planFor(plan: FullPlan, p: Principal): PlanBody {
@@ -137,7 +15,7 @@ export function planFor(plan: FullPlan, p: Principal): PlanBody {
   const b = plan.body;
   const changes = b.changes.filter((c) => c.tenant === p.tenant);
   const errors = b.errors.filter((f) => fileOf(f, p.tenant));
-  const c = count(changes);
+  const c = countChanges(changes);
   const desired = plan.desiredByTenant.get(p.tenant) ?? 0;
   return {
     ...b,
@@ -147,15 +25,4 @@ export function planFor(plan: FullPlan, p: Principal): PlanBody {
     errors,
     errorCount: errors.length,
   };
-}
-
-function count(changes: readonly PlanChange[]): { create: number; update: number; delete: number } {
-  const n = { create: 0, update: 0, delete: 0 };
-  for (const c of changes) n[c.action]++;
-  return n;
-}
-
-/** A live record as the diff compares it (its resource's canonical JSON, as the reconciler's observed state). */
-function comparable({ value }: { value: StateRecord }): Comparable {
-  return { resource: value.resource, canonical: canonicalJson(value.resource) };
 }

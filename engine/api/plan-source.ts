@@ -8,12 +8,11 @@
 import { errorMessage } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
 import type { Resource } from "../model/resources.js";
-import { git } from "../git/exec.js";
 import { loadCommitted } from "../git/load-revision.js";
-import { resolveCommit } from "../git/revision.js";
+import { allowsPrune, resolveCommit } from "../git/revision.js";
 import { ParseCache } from "../manifests/load.js";
-import { ALLOW_PRUNE_TRAILER, type DeletionLimits } from "../plan/deletion-guard.js";
-import { makePlan, type FullPlan } from "./plan-body.js";
+import type { DeletionLimits } from "../plan/deletion-guard.js";
+import { makePlan, type FullPlan } from "../plan/live.js";
 import type { LiveRecords } from "./state.js";
 
 interface LoadedHead {
@@ -86,15 +85,11 @@ export class PlanSource {
   private load(revision: string): Promise<LoadedHead> {
     if (this.head?.revision === revision) return this.head.loaded;
     const loaded = (async () => {
-      const [head, message] = await Promise.all([
+      const [head, trailer] = await Promise.all([
         loadCommitted(this.o.repo, revision, { cache: new ParseCache() }),
-        git(this.o.repo, ["log", "-1", "--format=%B", revision]),
+        allowsPrune(this.o.repo, revision),
       ]);
-      return {
-        desired: head.state.resources,
-        findings: head.state.findings,
-        trailer: ALLOW_PRUNE_TRAILER.test(message.stdout.toString("utf8")),
-      };
+      return { desired: head.state.resources, findings: head.state.findings, trailer };
     })();
     this.head = { revision, loaded };
     loaded.catch(() => {

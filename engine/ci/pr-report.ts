@@ -12,6 +12,7 @@ import { code, esc, renderInvalidHeadMarkdown, renderPlanMarkdown } from "../pla
 import { label, short, summaryLine } from "../plan/render-text.js";
 import { printable } from "../text/printable.js";
 import { CHECK_OUTPUT_LIMIT, COMMENT_LIMIT, fitMarkdown } from "./fit.js";
+import { liveDestructiveLines, liveSummaryLine, renderLiveMarkdown, type LiveSection } from "./live-report.js";
 
 /** GitHub accepts at most 50 annotations per check-run request; more are sent in batches that append. */
 export const ANNOTATIONS_PER_REQUEST = 50;
@@ -42,6 +43,8 @@ export interface PrInput {
   guard: readonly OverLimit[];
   /** The head commit's message has the `Vrsky-Allow-Prune: true` trailer. */
   pruneTrailer?: boolean;
+  /** The head against the live state (`--nats`): absent when not asked. */
+  live?: LiveSection;
 }
 
 export interface PrReport {
@@ -63,6 +66,7 @@ export function buildPrReport(input: PrInput): PrReport {
   const details: string[] = [];
   if (failing.length > 0) details.push(failingMarkdown(failing));
   details.push(plan ? renderPlanMarkdown(plan) : renderInvalidHeadMarkdown(input.head, tests.errors));
+  if (plan && input.live) details.push(renderLiveMarkdown(input.live));
   return {
     conclusion,
     title: title(input, failing.length),
@@ -82,7 +86,8 @@ function title(input: PrInput, failed: number): string {
   }
   const p = input.plan!;
   const n = p.summary.create + p.summary.update + p.summary.delete;
-  const destructive = destructiveLines(p, input.guard, input.pruneTrailer).length;
+  const destructive =
+    destructiveLines(p, input.guard, input.pruneTrailer).length + liveDestructiveLines(input.live).length;
   return `Valid: ${n} change${n === 1 ? "" : "s"}${destructive > 0 ? ` (${destructive} destructive)` : ""}`;
 }
 
@@ -93,7 +98,9 @@ function summaryMarkdown(input: PrInput, failed: number): string {
     `${code(input.base.ref)} (${esc(short(input.base.revision))}) → ${code(input.head.ref)} (${esc(short(input.head.revision))})`,
     "",
   );
-  const destructive = plan ? destructiveLines(plan, input.guard, input.pruneTrailer) : [];
+  const destructive = plan
+    ? [...destructiveLines(plan, input.guard, input.pruneTrailer), ...liveDestructiveLines(input.live)]
+    : [];
   if (destructive.length > 0) {
     out.push("> [!CAUTION]", "> **Destructive changes**", ">");
     for (const line of destructive) out.push(`> - ${line}`);
@@ -114,6 +121,8 @@ function summaryMarkdown(input: PrInput, failed: number): string {
       `- ${failed > 0 ? "❌" : "➖"} **Fixture tests:** ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped in ${s.files} file${s.files === 1 ? "" : "s"}`,
     );
   out.push(plan ? `- 📋 **Plan:** ${summaryLine(plan)}` : "- 📋 **Plan:** none (the head is invalid)");
+  const live = plan ? liveSummaryLine(input.live) : undefined;
+  if (live) out.push(live);
   return out.join("\n") + "\n";
 }
 

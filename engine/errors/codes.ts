@@ -175,6 +175,11 @@ export const CODES = {
     "pass --creds with the platform.creds of the --keys folder (or a worker's creds from vrsky creds --worker), or leave --creds out",
     "stall",
   ),
+  VRS_CREDS_WRITABLE: c(
+    "credentials can write where read-only ones are required",
+    "issue read-only platform credentials with vrsky creds --reader --keys DIR and pass those",
+    "stall",
+  ),
   VRS_LISTEN_FAILED: c(
     "cannot serve on the address",
     "pass --listen with a free host:port such as 127.0.0.1:9464 (port 0 picks a free one)",

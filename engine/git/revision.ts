@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import { VrskyError } from "../errors/errors.js";
 import { isManifestPath, mayHideManifests, strayEntry, type ManifestFile, type ParseCache } from "../manifests/load.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../manifests/limits.js";
+import { ALLOW_PRUNE_TRAILER } from "../plan/deletion-guard.js";
 import { git, gitOk } from "./exec.js";
 import { parseCommit, type GitObjectReader } from "./object-reader.js";
 
@@ -210,4 +211,10 @@ export async function readBlobs(repo: string, oids: string[]): Promise<Map<strin
     pos = nl + 1 + n + 1;
   }
   return map;
+}
+
+/** Whether the commit's message carries the trailer that permits the deletion guard's prune (`Vrsky-Allow-Prune: true`). */
+export async function allowsPrune(repo: string, commit: string): Promise<boolean> {
+  const body = await git(repo, ["log", "-1", "--format=%B", commit]);
+  return ALLOW_PRUNE_TRAILER.test(body.stdout.toString("utf8"));
 }

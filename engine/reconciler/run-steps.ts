@@ -2,8 +2,7 @@ import type { Tracer } from "@opentelemetry/api";
 import type { RetryClass } from "../errors/codes.js";
 import { errorMessage, retryClassOf } from "../errors/errors.js";
 import type { Finding } from "../errors/finding.js";
-import { git } from "../git/exec.js";
-import { resolveHead } from "../git/revision.js";
+import { allowsPrune, resolveHead } from "../git/revision.js";
 import type { RevisionRead, RevisionReader } from "../git/revision-reader.js";
 import type { RefSource } from "../git/watch.js";
 import type { DesiredModel, ResourceChange } from "../manifests/desired-model.js";
@@ -233,8 +232,7 @@ const guardDeletions: Step = {
     const limits = { tenants: d.maxDeleteShare, integrations: d.maxDeleteIntegrationShare };
     const over = overDeletionLimits(ctx.writes!, live, limits);
     if (over.length === 0) return {};
-    const body = await git(d.source.repo, ["log", "-1", "--format=%B", ctx.revision]);
-    if (ALLOW_PRUNE_TRAILER.test(body.stdout.toString("utf8"))) return {};
+    if (await allowsPrune(d.source.repo, ctx.revision)) return {};
     return { outcome: "DeletionGuard", message: deletionGuardMessage(ctx.revision, over), stop: true };
   },
 };

@@ -5,6 +5,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { isTenantName, loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
+import { readerUser } from "../../accounts/reader-user.js";
 import { workerUser } from "../../accounts/worker-identity.js";
 import { BUCKETS } from "../../contract/buckets.js";
 import type { AccountRecord } from "../../contract/accounts.js";
@@ -18,6 +19,7 @@ import type { CliContext } from "../context.js";
 interface CredsFlags {
   tenant?: string;
   worker?: string;
+  reader?: boolean;
   keys: string;
   nats?: string;
   creds?: string;
@@ -31,15 +33,24 @@ interface CredsFlags {
 export function registerCreds(program: Command, ctx: CliContext): void {
   program
     .command("creds")
-    .description("Issue short-lived NATS user credentials in a tenant's account, or a worker's platform identity")
+    .description(
+      "Issue short-lived NATS user credentials in a tenant's account, a worker's platform identity, or a read-only platform user",
+    )
     .option("--tenant <name>", "tenant name: a user in the tenant's account")
     .option("--worker <id>", "worker id: the worker's own user in the platform account (vrsky worker --creds)")
+    .option(
+      "--reader",
+      "a read-only user of the platform account: reads the state, writes nothing (vrsky pr-check --creds)",
+    )
     .requiredOption("--keys <dir>", "key directory created by vrsky init")
     .option("--nats <url>", "NATS server URL(s) of the platform: the tenant must exist in its live state")
     .option("--creds <file>", "NATS credentials of the platform account (default: the --keys folder's platform.creds)")
     .option("--force", "issue tenant credentials without checking that the tenant exists (no --nats needed)")
     .option("--generation <n>", "the tenant's spec.accountKeyGeneration (default: the live account's, else 0)")
-    .option("--ttl <duration>", "lifetime of the credentials (e.g. 15m, 1h, 1d; default 1h, 30d with --worker)")
+    .option(
+      "--ttl <duration>",
+      "lifetime of the credentials (e.g. 15m, 1h, 1d; default 1h, 30d with --worker or --reader)",
+    )
     .option("--name <name>", "user name shown in server monitoring (default vrsky-cli)")
     .option("--out <file>", "write the creds file here (mode 0600) instead of standard output")
     .addHelpText(
@@ -47,8 +58,11 @@ export function registerCreds(program: Command, ctx: CliContext): void {
       "\nThe creds hold a secret user key: store them with care. Exit codes: 0 issued, 2 usage or environment error.",
     )
     .action(async (o: CredsFlags) => {
-      if ((o.tenant === undefined) === (o.worker === undefined))
-        throw new VrskyError("VRS_USAGE", "give one of --tenant (a tenant user) and --worker (a worker's identity)");
+      if ([o.tenant !== undefined, o.worker !== undefined, o.reader === true].filter(Boolean).length !== 1)
+        throw new VrskyError(
+          "VRS_USAGE",
+          "give one of --tenant (a tenant user), --worker (a worker's identity) and --reader (a read-only platform user)",
+        );
       if (o.tenant !== undefined && !isTenantName(o.tenant))
         throw new VrskyError("VRS_USAGE", `--tenant '${o.tenant}' is not a tenant name`);
       if (o.worker !== undefined && !isWorkerId(o.worker))
@@ -57,7 +71,7 @@ export function registerCreds(program: Command, ctx: CliContext): void {
       if (o.generation !== undefined && (!/^\d+$/.test(o.generation) || !Number.isSafeInteger(generation))) {
         throw new VrskyError("VRS_USAGE", `--generation must be a whole number >= 0, not '${o.generation}'`);
       }
-      const ttl = o.ttl ?? (o.worker !== undefined ? "30d" : "1h");
+      const ttl = o.ttl ?? (o.tenant === undefined ? "30d" : "1h");
       const ttlMs = parseDuration(ttl);
       if (ttlMs === undefined || ttlMs < 1000)
         throw new VrskyError("VRS_USAGE", `--ttl '${ttl}' is not a duration of at least 1s (e.g. 15m, 1h)`);
@@ -71,6 +85,11 @@ export function registerCreds(program: Command, ctx: CliContext): void {
         else ctx.stdout.write(creds);
         ctx.stderr.write(`${what}${where}; they expire at ${expiresAt} (in ${formatDuration(ttlSeconds * 1000)})\n`);
       };
+      if (o.reader) {
+        const r = readerUser(keys, { ttlSeconds, name: o.name });
+        emit(r.creds, `read-only creds (platform account, user ${r.userPublicKey})`, r.expiresAt);
+        return;
+      }
       if (o.worker !== undefined) {
         const w = workerUser(keys, o.worker, ttlSeconds);
         emit(w.creds, `creds for worker ${o.worker} (platform account, user ${w.userPublicKey})`, w.expiresAt);

@@ -12,12 +12,17 @@ import {
 } from "../../ci/github.js";
 import { pullRequestOf, type GitHubEnv } from "../../ci/pr-event.js";
 import { buildPrReport, type PrReport } from "../../ci/pr-report.js";
-import { isVrskyError, VrskyError } from "../../errors/errors.js";
+import { errorMessage, isVrskyError, VrskyError } from "../../errors/errors.js";
 import { compareFindings } from "../../errors/finding.js";
 import { loadCommitted, loadFixtures } from "../../git/load-revision.js";
 import { ParseCache } from "../../manifests/load.js";
-import { ALLOW_PRUNE_TRAILER, overDeletionLimits, type GuardedWrite } from "../../plan/deletion-guard.js";
-import { git } from "../../git/exec.js";
+import { overDeletionLimits, type GuardedWrite } from "../../plan/deletion-guard.js";
+import { allowsPrune } from "../../git/revision.js";
+import { checkReadOnlyCreds } from "../../accounts/reader-user.js";
+import { liveImpact } from "../../ci/live-impact.js";
+import type { LiveSection } from "../../ci/live-report.js";
+import { closeNats, connectNats } from "../../nats/connect.js";
+import { readLiveState, type LiveState } from "../../state/live-state.js";
 import { buildPlan } from "../../plan/diff.js";
 import type { Plan } from "../../plan/model.js";
 import { runFixtures } from "../../pipeline/fixtures/run.js";
@@ -34,7 +39,18 @@ interface Opts {
   commentAuthor?: string;
   maxDeleteShare: string;
   maxDeleteIntegrationShare: string;
+  nats?: string;
+  creds?: string;
 }
+
+/** Where the live state is read from (`--nats`, `--creds`), if anywhere. */
+interface LiveSource {
+  url: string;
+  creds?: string;
+}
+
+/** The longest the live state's read may take before the check reports without it. */
+const LIVE_READ_TIMEOUT_MS = 30_000;
 
 export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEnv = process.env): void {
   program
@@ -51,6 +67,11 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
     .option("--comment-author <login>", "the login that writes the comment (default: any bot, as the workflow token)")
     .option("--max-delete-share <fraction>", "the deletion guard's tenant share, as `reconcile`'s", "0.5")
     .option("--max-delete-integration-share <fraction>", "the deletion guard's integration share", "0.5")
+    .option("--nats <url>", "also plan the head against the live state of this NATS (read-only: see --creds)")
+    .option(
+      "--creds <file>",
+      "read-only platform credentials for --nats, from `vrsky creds --reader` (creds that can write are refused)",
+    )
     .addHelpText(
       "after",
       "\nIn GitHub Actions (GITHUB_EVENT_PATH set) it reads the pull request from the event and needs GITHUB_TOKEN" +
@@ -60,6 +81,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
     )
     .action(async (opts: Opts) => {
       const limits = { tenants: share(opts.maxDeleteShare), integrations: share(opts.maxDeleteIntegrationShare) };
+      const live = liveSource(ctx, opts);
       const github = opts.github && !!env.GITHUB_EVENT_PATH;
       if (!github) {
         if (!opts.base)
@@ -67,7 +89,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
             "VRS_USAGE",
             "--base <ref> is required without GitHub (GITHUB_EVENT_PATH unset or --no-github)",
           );
-        const report = await check(ctx, opts.repo, opts.base, opts.head ?? "HEAD", limits);
+        const report = await check(ctx, opts.repo, opts.base, opts.head ?? "HEAD", limits, live);
         await writeFile(opts.planFile, report.markdown);
         ctx.stdout.write(report.markdown);
         ctx.exitCode = report.conclusion === "success" ? 0 : 1;
@@ -94,7 +116,7 @@ export function registerPrCheck(program: Command, ctx: CliContext, env: GitHubEn
         const run = await startCheck(octokit, token, pr, opts.checkName);
         let report: PrReport;
         try {
-          report = await check(ctx, opts.repo, pr.baseSha, pr.headSha, limits);
+          report = await check(ctx, opts.repo, pr.baseSha, pr.headSha, limits, live);
         } catch (e) {
           // The run must not stay "in progress": fail it with the reason, then report the error as usual.
           const why = isVrskyError(e) ? e.explain() : e instanceof Error ? e.message : String(e);
@@ -131,6 +153,47 @@ function share(v: string): number {
   return n;
 }
 
+/** The live state's source, its creds checked to be read-only before anything else is done. */
+function liveSource(ctx: CliContext, opts: Opts): LiveSource | undefined {
+  if (opts.nats === undefined) {
+    if (opts.creds !== undefined)
+      throw new VrskyError("VRS_USAGE", "--creds is for --nats (the live state): give --nats <url> as well");
+    return undefined;
+  }
+  if (opts.creds !== undefined) checkReadOnlyCreds(opts.creds);
+  else
+    ctx.stderr.write(
+      "warning: --nats without --creds: the connection is not known to be read-only; in operator mode pass the creds of `vrsky creds --reader`\n",
+    );
+  return { url: opts.nats, creds: opts.creds };
+}
+
+/** The live state, or why it cannot be read now (NATS away, no state there, a refused permission, a timeout). */
+async function readLive(source: LiveSource): Promise<LiveState | { unavailable: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${LIVE_READ_TIMEOUT_MS / 1000}s`)),
+      LIVE_READ_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([
+      (async () => {
+        nc = await connectNats({ url: source.url, creds: source.creds, name: "vrsky-pr-check" });
+        return await readLiveState(nc);
+      })(),
+      timeout,
+    ]);
+  } catch (e) {
+    return { unavailable: errorMessage(e) };
+  } finally {
+    clearTimeout(timer);
+    if (nc) await closeNats(nc);
+  }
+}
+
 async function readEvent(env: GitHubEnv): Promise<PullRequest> {
   let event: unknown;
   try {
@@ -150,7 +213,10 @@ async function check(
   baseRef: string,
   headRef: string,
   limits: { tenants: number; integrations: number },
+  liveFrom?: LiveSource,
 ): Promise<PrReport> {
+  // Read while the commits are read: the two wait on different things.
+  const liveRead = liveFrom ? readLive(liveFrom) : undefined;
   const progress = new Progress(ctx.stderr);
   const cache = new ParseCache();
   progress.step(`reading ${headRef}…`);
@@ -181,10 +247,28 @@ async function check(
     };
     guard = overDeletionLimits(writes, live, limits);
   }
-  const pruneTrailer =
-    guard.length > 0 &&
-    ALLOW_PRUNE_TRAILER.test((await git(repo, ["log", "-1", "--format=%B", head.revision])).stdout.toString("utf8"));
-  return buildPrReport({ head, base, tests, plan, guard, pruneTrailer });
+  const pruneTrailer = plan !== null && (guard.length > 0 || !!liveRead) && (await allowsPrune(repo, head.revision));
+  let live: LiveSection;
+  if (liveRead) {
+    progress.step("reading the live state…");
+    const read = await liveRead;
+    progress.done();
+    live =
+      "unavailable" in read
+        ? { state: "unavailable", reason: read.unavailable }
+        : {
+            state: "planned",
+            impact: liveImpact({
+              headRevision: head.revision,
+              desired: head.state.resources,
+              findings: head.state.findings,
+              trailer: pruneTrailer,
+              limits,
+              live: read,
+            }),
+          };
+  }
+  return buildPrReport({ head, base, tests, plan, guard, pruneTrailer, live });
 }
 
 async function committed(repo: string, ref: string, cache: ParseCache) {

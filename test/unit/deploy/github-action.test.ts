@@ -20,11 +20,20 @@ describe("the GitHub Action and the documented workflow", () => {
   it("is a composite action running `npx vrsky pr-check` with options the command has", async () => {
     expect(action.runs.using).to.equal("composite");
     const step = action.runs.steps.find((s) => s.run?.includes("pr-check"))!;
-    expect(step.run).to.match(/^npx vrsky pr-check /);
+    expect(step.run).to.match(/^npx vrsky pr-check /m);
     expect(step.env!.GITHUB_TOKEN).to.equal("${{ inputs.token }}");
     expect(action.inputs.token!.default).to.equal("${{ github.token }}");
     const help = (await cli("pr-check", "--help")).stdout;
     for (const flag of step.run!.match(/--[a-z-]+/g)!) expect(help, flag).to.include(flag);
+  });
+
+  it("plans against the live state only when given a NATS URL, with the creds written for the owner only", () => {
+    const step = action.runs.steps.find((s) => s.run?.includes("pr-check"))!;
+    expect(action.inputs["nats-url"]!.default).to.equal("");
+    expect(action.inputs["nats-creds"]!.default).to.equal("");
+    expect(step.env!.READER_CREDS).to.equal("${{ inputs.nats-creds }}");
+    expect(step.run).to.include('(umask 077 && printf \'%s\\n\' "$READER_CREDS" > "$creds")');
+    expect(step.run).to.include('"${live[@]}"');
   });
 
   it("docs/ci.md's workflow grants the permissions pr-check needs and checks out both commits", () => {
