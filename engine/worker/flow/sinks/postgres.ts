@@ -3,8 +3,10 @@
  * message into `table`, on a connection pool of the sink's own.
  *
  * Batching: the runtime delivers one message per send(); sends that arrive while a batch is being written (or
- * within BATCH_WINDOW_MS of the first) are written together, up to `batchSize`, in one transaction. Each statement
- * runs under a savepoint; when one fails for a row's reason (a constraint, a type, a missing column: SQLSTATE
+ * within BATCH_WINDOW_MS of the first) are written together, up to `batchSize`, in one transaction. Sends are
+ * written in the order they came (`appliesInOrder`: the runtime sends all the rows of a message at once, e.g. a
+ * CSV chunk's, and they fill whole batches); a batch that fails transiently fails every send queued behind it.
+ * Each statement runs under a savepoint; when one fails for a row's reason (a constraint, a type, a missing column: SQLSTATE
  * classes 22, 23 and 42), its rows are written one at a time, each under its own savepoint, so that the bad row
  * alone is rejected (VRS_SINK_REJECTED, dead letter at once, the column named) and the rest of the batch commits.
  * A lost connection, a server shutting down or out of resources, a deadlock or a timeout fails the whole batch
@@ -64,6 +66,8 @@ export const postgresSink: SinkFactory = async (config, env) => {
 };
 
 export class PostgresSinkRuntime implements SinkRuntime {
+  /** One queue, written batch after batch in order; a batch that fails transiently fails the queue behind it. */
+  readonly appliesInOrder = true;
   /** Batches written and their sizes (for tests and logs). */
   readonly batches: number[] = [];
   private pool: Promise<pg.Pool> | undefined;
@@ -136,6 +140,9 @@ export class PostgresSinkRuntime implements SinkRuntime {
       const outcomes = await this.write(batch.map((p) => p.row));
       this.batches.push(batch.length);
       batch.forEach((p, i) => p.resolve(outcomes[i]!));
+      // Nothing of the batch was committed: nothing sent after it may be (a message's rows stay in order).
+      const lost = outcomes.find((o) => !o.ok && o.code === "VRS_SINK_UNAVAILABLE");
+      if (lost && !lost.ok) for (const p of this.queue.splice(0)) p.resolve(lost);
     }
   }
 
