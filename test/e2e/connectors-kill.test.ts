@@ -103,6 +103,11 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     await dp.running([key], 30_000);
   }
 
+  /** Lives of the replica that ended: its starts in every worker's log, less the one running now. */
+  function livesEnded(key: string): number {
+    return dp.events("replica-running").filter((e) => e.key === key).length - 1;
+  }
+
   /** Resolves on the first NOTIFY on `channel` (a trigger announcing a committed write). */
   async function firstNotify(client: pg.Client, channel: string): Promise<void> {
     const got = new Promise<void>((resolve) => client.once("notification", () => resolve()));
@@ -199,9 +204,11 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     const repeats = writes - rows;
     const chunks = Math.ceil(rows / CSV_CHUNK_ROWS);
     const stored = (await jsm.streams.info(s.ingest)).state.last_seq;
+    const ended = livesEnded(key);
     console.log(
       `      figures: ${rows} rows in ${chunks} chunks, ${atKill!.n} committed at the kill, ${heldAtKill} chunks ` +
-        `held by the killed replica, ${writes} row writes (${repeats} repeated), ${stored} messages stored`,
+        `held by the killed replica, ${writes} row writes (${repeats} repeated), ${stored} messages stored, ` +
+        `${ended} replica lives ended`,
     );
     expect(table.map((r) => r.sku)).to.deep.equal(lines.slice(1).map((l) => l.split(",")[0]));
     expect(table[1234]).to.deep.include({ sku: "S-01234", price: `${(1234 % 997) + 0.5}`, stock: 1234 % 50 });
@@ -210,8 +217,10 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     expect(dp.events("file-read").map((e) => e.file)).to.include(file);
     // Each chunk stored once: a file read again after the kill gives the same message ids.
     expect(stored, "messages in the ingest stream").to.equal(chunks);
-    // Only the chunks the killed replica held unacknowledged are delivered again, each of at most CSV_CHUNK_ROWS.
-    expect(repeats, "repeated row writes").to.be.at.most(heldAtKill * CSV_CHUNK_ROWS);
+    // Only the chunks the killed replica held unacknowledged are delivered again, each of at most CSV_CHUNK_ROWS
+    // rows (and, should the load make the survivor fence itself too, what it held: at most every chunk).
+    const held = heldAtKill + Math.max(0, ended - 1) * chunks;
+    expect(repeats, "repeated row writes").to.be.at.most(held * CSV_CHUNK_ROWS);
   });
 
   /**
@@ -301,11 +310,15 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     const byKey = receiver.delivered(`/${name}`);
     const f = lossAndDuplicates(byKey.keys(), byKey);
     const stored = (await jsm.streams.info(s.ingest)).state.last_seq;
-    const resumedFrom = dp.events("cdc-streaming").map((e) => `${e.life} from ${String(e.from)}`);
+    const resumedFrom = dp
+      .events("cdc-streaming")
+      .filter((e) => e.key === key)
+      .map((e) => `${e.life} from ${String(e.from)}`);
+    const ended = livesEnded(key);
     console.log(
       `      figures: ${changes} changes, ${deliveredAtHarm} delivered at the ${what}, ${mayRepeat} held then, ` +
         `${f.duplicates} repeated (${f.duplicated} ids), ${stored} stored; streaming ${resumedFrom.join(", ")}; ` +
-        `running again ${Math.round(recoveredAfterMs)} ms after the ${what}`,
+        `running again ${Math.round(recoveredAfterMs)} ms after the ${what}; ${ended} replica lives ended`,
     );
     // Every change by key (its row) and by message id (its commit LSN): one id per change.
     expect(ids().size).to.equal(changes);
@@ -314,14 +327,16 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     // Changes the slot streamed again (persisted, not yet confirmed) were stored once: JetStream's de-duplication.
     expect(stored, "messages in the ingest stream").to.equal(changes);
     expect((await jsm.streams.info(s.deadLetter)).state.messages, "dead letters").to.equal(0);
-    expect(f.duplicates, "repeats").to.be.at.most(mayRepeat).and.at.most(MAX_IN_FLIGHT_PER_REPLICA);
+    // What the harmed life held; a life ended by a fence the load caused (seen on a loaded 2-core machine) hands
+    // back at most its window too.
+    expect(f.duplicates, "repeats").to.be.at.most(mayRepeat + Math.max(0, ended - 1) * MAX_IN_FLIGHT_PER_REPLICA);
   }
 
   it("postgres-cdc → HTTP, kill -9 mid-stream: every change delivered, each stored once; repeats within the killed replica's window", async () => {
     await cdcThrough("cdckill", async (victim, survivor, key) => {
       const { heldAtKill } = await kill(victim, "cdckill");
       await movedTo(survivor, key);
-      return { mayRepeat: heldAtKill, what: "kill" };
+      return { mayRepeat: Math.min(heldAtKill, MAX_IN_FLIGHT_PER_REPLICA), what: "kill" };
     });
   });
 

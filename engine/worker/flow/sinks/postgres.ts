@@ -40,6 +40,11 @@ const CLOSE_GRACE_MS = 2_000;
 /** Errors of the statement itself, not of a row: every row of it is rejected without trying them one by one. */
 const STATEMENT_ERRORS = new Set(["42P01", "42501", "42P10", "3F000", "42601", "0A000"]);
 
+/** Statements a batch's transaction owes before its next one (sent with it, in one simple query). */
+interface Transaction {
+  owed: string;
+}
+
 interface Pending {
   row: Row;
   signal: AbortSignal;
@@ -158,10 +163,10 @@ export class PostgresSinkRuntime implements SinkRuntime {
       return rows.map(() => this.unavailable(why));
     }
     let broken = false;
+    const tx: Transaction = { owed: "BEGIN" };
     try {
-      await client.query("BEGIN");
       for (const s of statementsOf(this.spec, rows)) {
-        const failure = await this.attempt(client, s.sql, s.params);
+        const failure = await this.attempt(client, tx, s.sql, s.params);
         if (!failure) continue;
         const e = failure as PgError;
         if (s.rows.length === 1 || STATEMENT_ERRORS.has(e.code ?? "")) {
@@ -170,11 +175,11 @@ export class PostgresSinkRuntime implements SinkRuntime {
         }
         for (const i of s.rows) {
           const one = statement(this.spec, s.columns, [i], rows);
-          const f = await this.attempt(client, one.sql, one.params);
+          const f = await this.attempt(client, tx, one.sql, one.params);
           if (f) outcomes[i] = await this.rejected(f as PgError, s.columns);
         }
       }
-      await client.query("COMMIT");
+      await client.query(`${tx.owed}; COMMIT`);
       return outcomes;
     } catch (e) {
       broken = isTransient(e);
@@ -191,12 +196,16 @@ export class PostgresSinkRuntime implements SinkRuntime {
     }
   }
 
-  /** Runs a statement under a savepoint: undefined when it succeeded, the error of the row(s) when it failed. */
-  private async attempt(client: pg.PoolClient, sql: string, params: unknown[]): Promise<unknown> {
-    await client.query("SAVEPOINT vrsky_row");
+  /**
+   * Runs a statement under a savepoint: undefined when it succeeded, the error of the row(s) when it failed. What
+   * the transaction owes (BEGIN, the release of the last savepoint) goes with the next SAVEPOINT or the COMMIT in
+   * one round trip: a batch of one statement costs three (as BEGIN, INSERT, COMMIT would), not five.
+   */
+  private async attempt(client: pg.PoolClient, tx: Transaction, sql: string, params: unknown[]): Promise<unknown> {
+    await client.query(`${tx.owed}; SAVEPOINT vrsky_row`);
+    tx.owed = "RELEASE SAVEPOINT vrsky_row";
     try {
       await client.query(sql, params);
-      await client.query("RELEASE SAVEPOINT vrsky_row");
       return undefined;
     } catch (e) {
       if (isTransient(e)) throw e;
