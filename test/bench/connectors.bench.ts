@@ -19,7 +19,7 @@
  * --only 1,2,3, --profile DIR (the replica's process runs with --cpu-prof into DIR).
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg, tmpdir } from "node:os";
@@ -68,7 +68,20 @@ interface Env {
 }
 
 /** Forks the replica's process for integration `name`; resolves once it runs; the returned stop ends it. */
-async function worker(env: Env, name: string, spec: Record<string, unknown>): Promise<() => Promise<void>> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The replica's process: stop() ends it and says how much CPU it used over how long (seconds). */
+type Stop = () => Promise<{ cpu: number; wall: number }>;
+
+async function worker(env: Env, name: string, spec: Record<string, unknown>): Promise<Stop> {
   const r = await env.dp.integration(name, spec);
   const execArgv = OPT.profile ? ["--cpu-prof", "--cpu-prof-dir", OPT.profile] : [];
   const child: ChildProcess = fork(
@@ -81,11 +94,14 @@ async function worker(env: Env, name: string, spec: Record<string, unknown>): Pr
     child.once("message", () => resolve());
     child.once("exit", (code) => reject(new Error(`the replica's process for ${name} exited with ${code}`)));
   });
+  const [cpu0, t0] = [cpuSeconds(child.pid), performance.now()];
   const stop = async () => {
+    const used = { cpu: round(cpuSeconds(child.pid) - cpu0, 2), wall: round((performance.now() - t0) / 1000, 2) };
     if (child.exitCode === null) child.kill("SIGTERM");
     await exited;
+    return used;
   };
-  h.cleanups.push(stop);
+  h.cleanups.push(async () => void (await stop()));
   return stop;
 }
 
@@ -112,6 +128,7 @@ async function figure1(env: Env) {
   );
   const file = join(env.dir, "products.csv");
   const samples = { copy: [] as number[], insert: [] as number[], pipeline: [] as number[] };
+  const replicaCpu: Array<{ cpu: number; wall: number }> = [];
   const count = async () => (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
   for (let rep = 0; rep < OPT.reps; rep++) {
     writeFileSync(file, productsCsv(OPT.rows, rep));
@@ -149,7 +166,7 @@ async function figure1(env: Env) {
     renameSync(file, join(env.fileRoot, TENANT, inbox, "products.csv"));
     await poll(async () => (await count()) === OPT.rows, "the pipeline's rows", 600_000, 25);
     samples.pipeline.push(OPT.rows / ((performance.now() - t0) / 1000));
-    await stop();
+    replicaCpu.push(await stop());
   }
   await client.end();
   const [c, i, p] = [median(samples.copy), median(samples.insert), median(samples.pipeline)];
@@ -162,6 +179,7 @@ async function figure1(env: Env) {
     goal: 0.5,
     pass: p / i >= 0.5,
     samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => round(x))])),
+    replicaCpu,
   };
 }
 
@@ -249,7 +267,7 @@ async function figure2(env: Env) {
   const offered = await write(1_000_000, n, OPT.rate);
   await delivered(500 + n, 120_000);
   const lat = [...committed].filter(([id]) => id >= 1_000_000).map(([id, at]) => api.got.get(id)! - at);
-  await stop();
+  const replicaCpu = await stop();
   await Promise.all(writers.map((c) => c.end()));
   await api.close();
   const p99 = pct(lat, 0.99);
@@ -260,6 +278,7 @@ async function figure2(env: Env) {
     p99Ms: round(p99, 1),
     maxMs: round(Math.max(...lat), 1),
     repeats: api.repeats(),
+    replicaCpu,
     goalP99Ms: 50,
     pass: p99 <= 50,
   };
@@ -301,7 +320,7 @@ async function figure3(env: Env) {
   const stop = await worker(env, "cdc-tp", cdcSpec(env, table, slot, api.url));
   await poll(async () => api.got.size >= OPT.changes, "the pipeline's changes", 600_000, 25);
   const pipeline = OPT.changes / ((performance.now() - t0) / 1000);
-  await stop();
+  const replicaCpu = await stop();
   await api.close();
   await c.end();
   return {
@@ -310,6 +329,7 @@ async function figure3(env: Env) {
     pipelinePerSec: round(pipeline),
     ratio: round(pipeline / alone, 3),
     repeats: api.repeats(),
+    replicaCpu,
   };
 }
 
@@ -348,19 +368,21 @@ function render(o: Record<string, unknown>): string {
     lines.push(
       `1. CSV → PostgreSQL: pipeline ${c.pipelineRowsPerSec} rows/s, batched insert ${c.insertRowsPerSec}, COPY ` +
         `${c.copyRowsPerSec}; ${c.ofInsert} of the insert loop (goal ≥ 0.5: ${c.pass ? "PASS" : "MISS"}), ` +
-        `${c.ofCopy} of COPY; samples ${JSON.stringify(c.samples)}`,
+        `${c.ofCopy} of COPY; samples ${JSON.stringify(c.samples)}; replica CPU s / wall s ${JSON.stringify(c.replicaCpu)}`,
     );
   const l = o.cdcLatency as Awaited<ReturnType<typeof figure2>> | undefined;
   if (l)
     lines.push(
       `2. CDC commit → HTTP at ${l.offeredPerSec}/s offered (${l.changes} changes): p50 ${l.p50Ms} ms, p99 ` +
-        `${l.p99Ms} ms, max ${l.maxMs} ms, ${l.repeats} repeats (goal p99 ≤ 50 ms: ${l.pass ? "PASS" : "MISS"})`,
+        `${l.p99Ms} ms, max ${l.maxMs} ms, ${l.repeats} repeats (goal p99 ≤ 50 ms: ${l.pass ? "PASS" : "MISS"}); ` +
+        `replica CPU ${l.replicaCpu.cpu} s over ${l.replicaCpu.wall} s`,
     );
   const t = o.cdcThroughput as Awaited<ReturnType<typeof figure3>> | undefined;
   if (t)
     lines.push(
       `3. CDC throughput (${t.changes} changes waiting): pipeline ${t.pipelinePerSec}/s, slot read alone ` +
-        `${t.slotAlonePerSec}/s, ratio ${t.ratio}, ${t.repeats} repeats`,
+        `${t.slotAlonePerSec}/s, ratio ${t.ratio}, ${t.repeats} repeats; replica CPU ${t.replicaCpu.cpu} s over ` +
+        `${t.replicaCpu.wall} s`,
     );
   return `${lines.join("\n")}\n`;
 }
