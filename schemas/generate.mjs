@@ -3,6 +3,7 @@
 // registry (engine/connectors/), the Tenant, Integration and common schema modules (engine/model/schemas/), and
 // the fixture test format (engine/pipeline/fixtures/schema.ts).
 //   schemas/**/*.schema.json    the JSON Schemas (`# yaml-language-server: $schema=` points at them)
+//   schemas/vrsky.bundle.json   the Tenant, Integration, common and connector schemas in one file
 //   engine/model/generated.ts   the TypeScript types, connector configs as a union discriminated by `type`
 // It reads the compiled engine, so run it as `npm run gen:schemas` (which builds first). Unit tests fail when
 // a committed file differs from what this derives.
@@ -17,18 +18,21 @@ const compiled = (path) => import(pathToFileURL(join(root, "dist", path)).href);
 /** Every schema file, by its path under schemas/, and its text. */
 export async function generateSchemas() {
   const { schemaDocuments, schemaFileText } = await compiled("engine/manifests/schema-documents.js");
+  const { BUNDLE_FILE, schemaBundle } = await compiled("engine/manifests/schema-bundle.js");
   const { FIXTURE_SCHEMA, FIXTURE_SCHEMA_FILE } = await compiled("engine/pipeline/fixtures/schema.js");
-  const files = new Map([...schemaDocuments()].map(([file, schema]) => [file, schemaFileText(schema)]));
+  const docs = schemaDocuments();
+  const files = new Map([...docs].map(([file, schema]) => [file, schemaFileText(schema)]));
   files.set(relative("schemas", FIXTURE_SCHEMA_FILE), schemaFileText(FIXTURE_SCHEMA));
+  files.set(BUNDLE_FILE, schemaFileText(schemaBundle(docs)));
   return files;
 }
 
-/** The schema files now in schemas/, by their path under it. */
+/** The schema files (every .json file) now in schemas/, by their path under it. */
 export function committedSchemaFiles() {
   const dir = join(root, "schemas");
   return readdirSync(dir, { recursive: true })
     .map(String)
-    .filter((f) => f.endsWith(".schema.json"))
+    .filter((f) => f.endsWith(".json"))
     .map((f) => relative(dir, join(dir, f)).split(sep).join("/"))
     .sort();
 }

@@ -78,14 +78,18 @@ const dataPlaneSchema = nullable(
 );
 
 const flowSchema = nullable(
-  obj({
-    replicas: int,
-    counters: obj({ received: int, filtered: int, delivered: int, retried: int, dead: int }),
-    inFlight: int,
-    pending: int,
-    deadLetterDepth: int,
-    updatedAt: str,
-  }),
+  obj(
+    {
+      replicas: int,
+      counters: obj({ received: int, filtered: int, delivered: int, retried: int, dead: int }),
+      inFlight: int,
+      pending: int,
+      deadLetterDepth: int,
+      slotLagBytes: int,
+      updatedAt: str,
+    },
+    ["slotLagBytes"],
+  ),
 );
 
 export const integrationSchema = obj({

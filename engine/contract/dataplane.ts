@@ -204,6 +204,8 @@ export interface FlowRecord {
   deadLetterDepth: number;
   /** Messages waiting in the ingest consumer. */
   pending: number;
+  /** A `postgres-cdc` source's replication slot lag in bytes, as last read (replica 0 only, once read). */
+  slotLagBytes?: number;
   startedAt: string;
   updatedAt: string;
 }
@@ -232,7 +234,24 @@ export interface IntegrationStatusRecord {
   integration: string;
   revision: string;
   conditions: IntegrationCondition[];
+  /**
+   * A `postgres-cdc` source's replication slot and how to reach its server (never the password: the secret's
+   * name, resolved at `revision`): the reconciler drops the slot when the integration is deleted, also after a
+   * restart, so the record stays until the slot is dropped.
+   */
+  cdcSlot?: CdcSlotRef;
   updatedAt: string;
+}
+
+/** Where a `postgres-cdc` source's durable replication slot lives. */
+export interface CdcSlotRef {
+  slot: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  secretRef?: string;
+  sslmode: "disable" | "prefer" | "require" | "verify-full";
 }
 
 /**

@@ -176,6 +176,7 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     integration: "required",
     revision: "required",
     conditions: "required",
+    cdcSlot: "optional",
     updatedAt: "required",
   },
   [FLOW_FORMAT]: {
@@ -189,6 +190,7 @@ export const RECORD_FIELDS: { readonly [F in RecordFormat]: FieldsOf<F> } = {
     inFlight: "required",
     deadLetterDepth: "required",
     pending: "required",
+    slotLagBytes: "optional",
     startedAt: "required",
     updatedAt: "required",
   },

@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { SpanKind, trace, type Span, type Tracer } from "@opentelemetry/api";
-import { childSpan, endSpan, remoteParent, traceHeadersOf } from "../telemetry/tracing.js";
+import { childSpan, endSpan, logInSpan, remoteParent, traceHeadersOf } from "../telemetry/tracing.js";
 import { errorMessage } from "../errors/errors.js";
 import { IngestError } from "../dataplane/ingest.js";
 import type { GatewayMetrics, RejectReason } from "./metrics.js";
@@ -166,11 +166,17 @@ export function buildServer(d: ServerDeps): FastifyInstance {
       },
       SpanKind.SERVER,
     );
+    let failure: unknown;
     try {
       return await webhook(ctx, req, reply, span);
+    } catch (e) {
+      // Answered here, not by the error handler: the line carries the request's span, which is still open.
+      failure = e;
+      logInSpan(d.log, span)("request-failed", { url: safeUrl(req.url), error: errorMessage(e) });
+      return reject(reply, 500, "failed", "internal error");
     } finally {
       span.setAttribute("http.response.status_code", reply.statusCode);
-      endSpan(span, reply.statusCode >= 500 ? `answered ${reply.statusCode}` : undefined);
+      endSpan(span, failure ?? (reply.statusCode >= 500 ? `answered ${reply.statusCode}` : undefined));
     }
   });
 

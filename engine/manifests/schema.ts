@@ -5,15 +5,15 @@ import type { Code } from "../errors/codes.js";
 import type { FileFinding } from "../errors/finding.js";
 import { formatDuration, parseDuration, parseSize } from "./durations.js";
 import { formatPath, fromPointer, type PathSegment } from "./json-path.js";
-import { schemaDocuments } from "./schema-documents.js";
+import { KIND_SCHEMA_FILE } from "./schema-bundle.js";
+import { SCHEMA_BASE_URI, schemaDocuments } from "./schema-documents.js";
 import type { SourceDocument } from "./yaml-source.js";
 
 export const API_VERSION = "vrsky.io/v1";
 export const KINDS = ["Tenant", "Integration"] as const;
 export type Kind = (typeof KINDS)[number];
 
-const BASE_URI = "https://vrsky.io/schemas/v1/";
-const SCHEMA_FILE: Record<Kind, string> = { Tenant: "tenant.schema.json", Integration: "integration.schema.json" };
+const SCHEMA_FILE: Record<Kind, string> = KIND_SCHEMA_FILE;
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020, formats: string[]) => void;
 
 export interface SchemaSet {
@@ -69,11 +69,11 @@ function compileSchemas(registry: ConnectorRegistry): SchemaSet {
       return true;
     },
   });
-  // Each document is registered under a base URI that mirrors its path under schemas/, which resolves the
-  // relative $refs between them the same way an editor resolves them between the files.
-  for (const [file, schema] of schemaDocuments(registry)) ajv.addSchema(schema, `${BASE_URI}${file}`);
+  // Each document's $id mirrors its path under schemas/, which resolves the relative $refs between them the
+  // same way an editor resolves them between the files.
+  for (const schema of schemaDocuments(registry).values()) ajv.addSchema(schema);
   const validators = new Map<Kind, ValidateFunction>();
-  for (const kind of KINDS) validators.set(kind, ajv.getSchema(`${BASE_URI}${SCHEMA_FILE[kind]}`)!);
+  for (const kind of KINDS) validators.set(kind, ajv.getSchema(`${SCHEMA_BASE_URI}${SCHEMA_FILE[kind]}`)!);
   return {
     validate(kind, doc) {
       const fn = validators.get(kind)!;
@@ -92,6 +92,8 @@ export function toFindings(errors: ErrorObject[], doc: SourceDocument): FileFind
     if (e.keyword === "if") continue;
     // A bad key fails the key's own keyword (e.g. pattern) under propertyNames too; the propertyNames error names the key.
     if (e.schemaPath.includes("/propertyNames/")) continue;
+    // Durations and sizes carry a pattern for other validators beside their format: the format's error says more.
+    if (e.keyword === "pattern" && errors.some((o) => isFormatTwin(o, e))) continue;
     if (
       errors.some(
         (o) => o !== e && o.keyword === "anyOf" && e.schemaPath.startsWith(o.schemaPath.replace(/\/anyOf$/, "/anyOf/")),
@@ -208,6 +210,15 @@ function toFinding(e: ErrorObject, doc: SourceDocument): FileFinding {
   }
   const { line, column } = doc.locate(path, preferKey);
   return { line, column, path: formatPath(path), code, message };
+}
+
+/** A format error of the same value and schema as a pattern error. */
+function isFormatTwin(format: ErrorObject, pattern: ErrorObject): boolean {
+  return (
+    format.keyword === "format" &&
+    format.instancePath === pattern.instancePath &&
+    format.schemaPath.replace(/format$/, "") === pattern.schemaPath.replace(/pattern$/, "")
+  );
 }
 
 function anyOfMessage(e: ErrorObject): string {

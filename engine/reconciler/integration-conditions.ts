@@ -8,10 +8,12 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import type { TenantAccountLimits } from "../accounts/claims.js";
 import {
   INTEGRATION_STATUS_FORMAT,
+  type CdcSlotRef,
   type IntegrationCondition,
   type IntegrationStatusRecord,
 } from "../contract/dataplane.js";
 import { errorMessage, isVrskyError } from "../errors/errors.js";
+import { canonicalJson } from "../plan/canonical.js";
 
 /** A condition before it knows since when it holds. */
 export type ConditionState = Omit<IntegrationCondition, "type" | "since">;
@@ -140,6 +142,8 @@ export interface StatusFacts {
   revision: string;
   streams: ConditionState;
   secrets: ConditionState;
+  /** A `postgres-cdc` source's slot, kept in the record so that the slot can be dropped with the integration. */
+  cdcSlot?: CdcSlotRef | undefined;
 }
 
 /**
@@ -173,6 +177,7 @@ export function integrationStatus(
     integration: f.integration,
     revision: f.revision,
     conditions,
+    ...(f.cdcSlot ? { cdcSlot: f.cdcSlot } : {}),
     updatedAt: now,
   };
 }
@@ -191,6 +196,7 @@ function asExpected(streams: ConditionState): ConditionState {
 /** Whether two records say the same (revision and conditions; `since` and `updatedAt` aside). */
 export function sameStatus(a: IntegrationStatusRecord | undefined, b: IntegrationStatusRecord): boolean {
   if (!a || a.revision !== b.revision || a.conditions.length !== b.conditions.length) return false;
+  if (canonicalJson(a.cdcSlot ?? null) !== canonicalJson(b.cdcSlot ?? null)) return false;
   return a.conditions.every((c, i) => {
     const d = b.conditions[i]!;
     return c.type === d.type && c.status === d.status && c.reason === d.reason && c.message === d.message;

@@ -7,14 +7,16 @@
  * integration again, rechecks every secret and deletes leftovers found in the accounts, so a run cut short between
  * deleting a record and its streams is finished by the next one. Nothing of a tenant fails the run: a tenant that
  * cannot be reached or whose limits are too small is a condition, and `retry` asks for a later run when waiting
- * may help.
+ * may help. A deleted `postgres-cdc` integration's replication slot is dropped after its streams (cdc-slot-drops.ts);
+ * its status record, which says where the slot is, stays until then.
  */
 import { decodeIntegrationStatus } from "../contract/record-checks.js";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { tenantLimits } from "../accounts/claims.js";
 import type { VrskyKeys } from "../accounts/keys.js";
-import type { IntegrationStatusRecord } from "../contract/dataplane.js";
+import type { CdcSlotRef, IntegrationStatusRecord } from "../contract/dataplane.js";
+import { cdcSlotOf } from "../connectors/source-postgres-cdc/slot.js";
 import { integrationKey } from "../contract/keys.js";
 import {
   deleteIntegrationStreams,
@@ -29,6 +31,7 @@ import type { IntegrationResource, Resource, TenantResource } from "../model/res
 import { canonicalJson } from "../plan/canonical.js";
 import type { SecretSource } from "../secrets/sources.js";
 import { SecretChecks } from "./secret-checks.js";
+import { CdcSlotDrops } from "./cdc-slot-drops.js";
 import { readSnapshot } from "../state/mirror.js";
 import { pool } from "../util/pool.js";
 import {
@@ -53,6 +56,8 @@ export interface IntegrationStreamsOptions {
   secrets?: SecretSource;
   /** Tenants handled at once (default 8); a tenant's own integrations go one after another, in name order. */
   concurrency?: number;
+  /** How long a deleted integration's replication slot may stay in use before its connection is ended. */
+  cdcSlotBusyGraceMs?: number;
   log: (event: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -77,6 +82,7 @@ interface Wanted {
   streamsSig: string;
   secrets: string[];
   secretsSig: string;
+  cdcSlot: CdcSlotRef | undefined;
 }
 
 /** An integration that may have objects: its tenant, name, and the source's own stream its consumer is on. */
@@ -108,10 +114,16 @@ export class IntegrationStreams {
   private loaded = false;
   private readonly secretLookups: SecretChecks | undefined;
   private readonly derived = new WeakMap<IntegrationResource, { plan: string; secrets: string[] }>();
+  readonly slotDrops: CdcSlotDrops;
 
   constructor(private readonly o: IntegrationStreamsOptions) {
     this.status = o.state.integrationStatus;
     this.secretLookups = o.secrets ? new SecretChecks(o.secrets) : undefined;
+    this.slotDrops = new CdcSlotDrops({
+      ...(o.secrets ? { secrets: o.secrets } : {}),
+      ...(o.cdcSlotBusyGraceMs !== undefined ? { busyGraceMs: o.cdcSlotBusyGraceMs } : {}),
+      log: o.log,
+    });
     this.reach = new TenantReach({
       nc: o.nc,
       discovery: o.state.discovery,
@@ -146,6 +158,7 @@ export class IntegrationStreams {
       }
     }
     const desiredKeys = new Set([...wanted.values()].flat().map((w) => w.key));
+    for (const w of [...wanted.values()].flat()) this.slotDrops.desired(w.key, w.cdcSlot, w.revision);
     const gone = new Map<string, Known[]>();
     for (const [key, k] of this.known) {
       if (desiredKeys.has(key)) continue;
@@ -158,6 +171,7 @@ export class IntegrationStreams {
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
     for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
     await this.writeStatus(run);
+    if (this.slotDrops.size > 0 && isLeader()) await this.dropSlots(desiredKeys, result);
     if (result.ensured + result.deleted > 0 || result.notReady > 0) this.o.log("streams", { ...result, force });
     return result;
   }
@@ -185,6 +199,7 @@ export class IntegrationStreams {
       streamsSig: `${generation}:${derived.plan}`,
       secrets: derived.secrets,
       secretsSig: `${revision}:${derived.secrets.join(",")}`,
+      cdcSlot: cdcSlotOf(r.spec.source),
     };
   }
 
@@ -245,7 +260,9 @@ export class IntegrationStreams {
       const key = integrationKey(t, g.name);
       try {
         if (nc) await deleteIntegrationStreams(nc, t, g.name, g.sourceStream);
-        await this.forget(key);
+        // The status record says where the slot is: it stays until the slot is dropped (dropSlots).
+        const slot = this.slotDrops.deleted(key, t, g.name);
+        await this.forget(key, !slot);
         result.deleted++;
       } catch (e) {
         this.o.log("streams-delete-failed", { key, error: errorMessage(e) });
@@ -254,15 +271,29 @@ export class IntegrationStreams {
     }
   }
 
-  private async forget(key: string): Promise<void> {
+  private async forget(key: string, record = true): Promise<void> {
     this.known.delete(key);
     this.ensured.delete(key);
     this.streams.delete(key);
     this.secretChecks.delete(key);
-    if (this.written.has(key)) {
+    if (record && this.written.has(key)) {
       await this.status.delete(key);
       this.written.delete(key);
     }
+  }
+
+  /** Drops the slots of deleted integrations; then their status records go. A failure is left for a later run. */
+  private async dropSlots(desired: Set<string>, result: StreamsRun): Promise<void> {
+    const { done, left } = await this.slotDrops.run(desired);
+    for (const key of done) {
+      try {
+        await this.status.delete(key);
+        this.written.delete(key);
+      } catch (e) {
+        this.o.log("integration-status-write-failed", { key, error: errorMessage(e) });
+      }
+    }
+    if (left) result.retry = true;
   }
 
   /** Integrations of the tenant with objects in its account that are not desired (a forced run). */
@@ -322,12 +353,13 @@ export class IntegrationStreams {
         secrets.status,
         secrets.reason,
         secrets.message,
+        w.cdcSlot ? canonicalJson(w.cdcSlot) : "",
       ].join("\n");
       const prev = this.written.get(w.key);
       if (prev?.inputs === inputs) continue;
       const record = integrationStatus(
         prev?.record,
-        { tenant: w.tenant, integration: w.name, revision: w.revision, streams, secrets },
+        { tenant: w.tenant, integration: w.name, revision: w.revision, streams, secrets, cdcSlot: w.cdcSlot },
         now,
       );
       if (sameStatus(prev?.record, record)) {
@@ -369,6 +401,7 @@ export class IntegrationStreams {
       const record = d.value;
       this.written.set(e.key, { record, inputs: "" });
       if (!this.known.has(e.key)) this.known.set(e.key, { tenant: record.tenant, name: record.integration });
+      if (record.cdcSlot) this.slotDrops.recorded(e.key, record.cdcSlot, record.revision);
     });
     this.loaded = true;
   }

@@ -19,6 +19,7 @@ import { FleetMode } from "./fleet-mode.js";
 import { LeaderLease } from "./lease.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { TenantRuntime, type AccountOps } from "./tenant-runtime.js";
+import { StepLog } from "../telemetry/step-log.js";
 import type { Provisioner } from "../provision/provisioner.js";
 import { AssignmentController } from "./placement/controller.js";
 import { WorkerCredsIssuer } from "./worker-creds-issuer.js";
@@ -61,6 +62,8 @@ export interface ReconcilerOptions {
   secrets?: SecretSource;
   /** Create and delete integrations' streams (the streams step); default true. */
   streams?: boolean;
+  /** How long a deleted integration's replication slot may stay in use before its connection is ended (30 s). */
+  cdcSlotBusyGraceMs?: number;
   /** Where the reconciler's series go (the process's Telemetry); default: a meter of its own that nobody reads. */
   meter?: Meter;
   log?: (event: string, fields?: Record<string, unknown>) => void;
@@ -169,6 +172,7 @@ export class Reconciler {
       holder: this.o.id,
       log: this.log,
     });
+    const stepLog = new StepLog(this.log);
     this.deps = {
       source: this.o.source,
       holder: this.o.id,
@@ -185,13 +189,16 @@ export class Reconciler {
         inventory: this.state.inventory,
         sharedServers: this.o.sharedServers ?? [],
         provisioner: this.o.provisioner,
-        accounts: this.o.accounts?.(this.state, this.log),
-        log: this.log,
+        accounts: this.o.accounts?.(this.state, stepLog.log),
+        log: stepLog.log,
       }),
       streams:
-        this.o.streams === false ? undefined : new IntegrationStreams({ ...this.o, state: this.state, log: this.log }),
+        this.o.streams === false
+          ? undefined
+          : new IntegrationStreams({ ...this.o, state: this.state, log: stepLog.log }),
       metrics: this.metrics,
       log: this.log,
+      stepLog,
       isLeader: () => this.lease.isLeader(),
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
       setTarget: (resources, changed) => this.target.set(resources, changed),

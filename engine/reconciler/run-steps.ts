@@ -18,6 +18,7 @@ import type { ReconcilerMetrics } from "./metrics.js";
 import type { Outcome, RunRecord, SyncStatus, Trigger } from "./status.js";
 import type { IntegrationStreams } from "./integration-streams.js";
 import type { TenantRuntime } from "./tenant-runtime.js";
+import type { StepLog } from "../telemetry/step-log.js";
 
 /** Commit trailer that permits one revision to delete more tenants than the guard allows (plan/deletion-guard.ts). */
 export { ALLOW_PRUNE_TRAILER };
@@ -94,6 +95,8 @@ export interface RunDeps {
   /** The desired state being applied: the reference for drift (only `changed` updated, when given). */
   setTarget: (resources: Resource[], changed?: Map<string, ResourceChange>) => void;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** The log the tenant runtime and the streams were given: routed through the running step's log (step-log.ts). */
+  stepLog?: StepLog;
   /** Spans of runs and steps (run-trace.ts); none: no-ops. */
   tracer?: Tracer;
 }

@@ -4,7 +4,8 @@
  * revision. A step that leaves the commit unapplied (Failed, Invalid, DeletionGuard) or throws ends its span with an
  * error status and the message; a step run
  * again (a conflict's re-plan) gets a span per attempt. With no tracer configured the spans are no-ops.
- * What a step logs through `d.log` carries its span's `trace_id` and `span_id`; the summary carries the run span's,
+ * What a step logs through `d.log`, and what the components it calls log through `d.stepLog`, carries its span's
+ * `trace_id` and `span_id`; the summary carries the run span's,
  * for the run's own log line.
  */
 import { trace, type Span, type Tracer } from "@opentelemetry/api";
@@ -49,7 +50,11 @@ function traced(step: Step, tracer: Tracer, parent: Span): Step {
     async run(ctx, d) {
       const span = childSpan(tracer, `vrsky.reconcile.${step.name}`, parent, { "vrsky.attempt": ctx.attempt });
       try {
-        const r = await step.run(ctx, { ...d, log: logInSpan(d.log, span) });
+        const log = logInSpan(d.log, span);
+        // The components the step calls log through `d.stepLog`: their lines carry the step's span too.
+        const r = d.stepLog
+          ? await d.stepLog.within(log, () => step.run(ctx, { ...d, log }))
+          : await step.run(ctx, { ...d, log });
         span.setAttributes({ "vrsky.revision": ctx.revision, ...(r.outcome ? { "vrsky.outcome": r.outcome } : {}) });
         // Where a commit is wrong, as `file:line` and code (the first few; the status has them all).
         for (const f of (r.findings ?? []).slice(0, MAX_FINDING_EVENTS))

@@ -27,6 +27,11 @@ export interface FlowView {
   pending: number;
   /** Messages in the dead-letter stream: the largest of the replicas' latest values (not a sum). */
   deadLetterDepth: number;
+  /**
+   * A `postgres-cdc` source's replication slot lag: bytes of WAL the slot holds beyond what the source confirmed,
+   * as replica 0 (the one that streams) last read it; absent for other sources and before the first reading.
+   */
+  slotLagBytes?: number;
   /** The newest `updatedAt` of the records. */
   updatedAt: string;
 }
@@ -67,6 +72,7 @@ export function buildDataPlane(
     f.inFlight += num(r.inFlight);
     f.pending = Math.max(f.pending, num(r.pending));
     f.deadLetterDepth = Math.max(f.deadLetterDepth, num(r.deadLetterDepth));
+    if (typeof r.slotLagBytes === "number") f.slotLagBytes = Math.max(f.slotLagBytes ?? 0, num(r.slotLagBytes));
     if (typeof r.updatedAt === "string" && r.updatedAt > f.updatedAt) f.updatedAt = r.updatedAt;
     flow.set(ik, f);
   }

@@ -149,7 +149,8 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     const counters = { received: 10, filtered: 1, delivered: 7, retried: 2, dead: 2 };
     await state.flow.put(
       replicaKey("acme", "orders", 0),
-      JSON.stringify(flowRecord("acme", "orders", 0, { counters, deadLetterDepth: 2, pending: 4 })),
+      // Replica 0 streams a postgres-cdc slot: its lag is in its record only.
+      JSON.stringify(flowRecord("acme", "orders", 0, { counters, deadLetterDepth: 2, pending: 4, slotLagBytes: 4096 })),
     );
     await state.flow.put(
       replicaKey("acme", "orders", 1),
@@ -169,6 +170,7 @@ describe("vrsky api: the read-only status API over a reconciled state", function
       inFlight: 1,
       pending: 4,
       deadLetterDepth: 3,
+      slotLagBytes: 4096,
     });
     expect(
       orders.dataPlane?.conditions.map((c) => c.type),

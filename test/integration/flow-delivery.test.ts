@@ -92,11 +92,12 @@ describe("flow runner: delivery, retries, dead letters, traces and counters", fu
     const tracing = startTracing({ service: "test-worker", exporter });
     const r = await flow.integration("traced");
     const sinks = new TestSinks().on("out.traced", (d) =>
-      d.message.id === "t-bad"
+      d.message.id.startsWith("t-bad")
         ? { ok: false, code: "VRS_SINK_REJECTED", error: "the receiver answered 422", status: 422 }
         : { ok: true, status: 200 },
     );
-    await flow.run(r, sinks.options({ tracer: tracing.tracer }));
+    const logs: Array<Record<string, unknown>> = [];
+    await flow.run(r, sinks.options({ tracer: tracing.tracer, log: (event, f) => void logs.push({ event, ...f }) }));
     const gateway = tracing.tracer.startSpan("gateway");
     gateway.end();
     await flow.writer(r).write({ ...envelope("t-ok", { n: 1 }), trace: traceHeadersOf(gateway) });
@@ -126,6 +127,19 @@ describe("flow runner: delivery, retries, dead letters, traces and counters", fu
     expect(bad.status.message).to.match(/^VRS_SINK_REJECTED/);
     const sink = under(bad).find((x) => x.name === "vrsky.sink")!;
     expect(sink.attributes).to.include({ "vrsky.code": "VRS_SINK_REJECTED", "http.response.status_code": 422 });
+    // What an attempt logs carries its span's ids: with its dead-letter stream gone, a rejected message cannot be
+    // dead-lettered (a fault injected by deleting the stream), and the line saying so names the attempt's span.
+    await (await jetstreamManager(fx.nc)).streams.delete(integrationStreams(TENANT, "traced").deadLetter);
+    await flow.writer(r).write(envelope("t-bad-2", { n: 3 }));
+    const line = await until(() => logs.find((l) => l.event === "flow-dead-letter-failed"), 10_000, "the failure line");
+    const attempt = await until(
+      () =>
+        exporter.getFinishedSpans().find((x) => x.name === "vrsky.message" && x.spanContext().spanId === line.span_id),
+      10_000,
+      "the span the line names",
+    );
+    expect(line.trace_id).to.equal(attempt.spanContext().traceId);
+    expect(attempt.attributes).to.include({ "vrsky.outcome": "retrying" });
     await tracing.shutdown();
   });
 

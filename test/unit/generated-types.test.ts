@@ -29,7 +29,7 @@ function expectSameText(file: string, actual: string, expected: string): void {
 }
 
 describe("generated files (schemas/generate.mjs)", () => {
-  it("schemas/**/*.schema.json are exactly the schemas validation compiles, and no other schema file is left", async () => {
+  it("schemas/**/*.json are exactly the schemas validation compiles and their bundle, and no other schema file is left", async () => {
     const gen = await generator();
     const expected = await gen.generateSchemas();
     expect(gen.committedSchemaFiles(), REGENERATE).to.deep.equal([...expected.keys()].sort());

@@ -6,6 +6,21 @@ import type { ResourceView } from "../../views/status.js";
 import { printable } from "../../text/printable.js";
 import { paint } from "../output.js";
 
+/** Lag from which the slot's line is painted (the alert VRSkyCdcSlotLagHigh fires at 1 GiB). */
+const SLOT_LAG_WARN_BYTES = 256 * 1024 * 1024;
+
+/** `812 bytes`, `3.4 MiB (3565158 bytes)`. */
+function bytesText(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]} (${n} bytes)`;
+}
+
 /** Lines under one resource; none for a tenant, or for an integration with neither conditions nor counters. */
 export function renderDataPlane(x: ResourceView, color: boolean): string[] {
   const lines: string[] = [];
@@ -24,6 +39,10 @@ export function renderDataPlane(x: ResourceView, color: boolean): string[] {
     lines.push(
       `      messages: ${c.received} received, ${c.filtered} filtered, ${c.delivered} delivered, ${c.retried} retried, ${c.dead} dead; ${dead}, ${f.inFlight} in flight, ${f.pending} pending (${f.replicas} ${f.replicas === 1 ? "replica" : "replicas"}, updated ${f.updatedAt || "-"})`,
     );
+    if (f.slotLagBytes !== undefined) {
+      const lag = `slot lag: ${bytesText(f.slotLagBytes)}`;
+      lines.push(`      ${paint(color && f.slotLagBytes >= SLOT_LAG_WARN_BYTES, 33, lag)}`);
+    }
   }
   return lines;
 }

@@ -57,6 +57,11 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   streams: e("info", "integration streams created, deleted or not ready"),
   "streams-failed": e("warn", "the streams step failed"),
   "streams-delete-failed": e("warn", "an integration's streams could not be deleted"),
+  "cdc-slot-dropped": e("info", "a deleted integration's PostgreSQL replication slot was dropped"),
+  "cdc-slot-busy": e("info", "a deleted integration's replication slot is still streaming: dropped later"),
+  "cdc-slot-terminated": e("warn", "a deleted integration's replication slot stayed busy: its connection was ended"),
+  "cdc-slot-drop-failed": e("warn", "a deleted integration's replication slot could not be dropped: retried"),
+  "cdc-slot-kept": e("info", "a deleted integration's replication slot is used by another integration: kept"),
   "streams-scan-failed": e("warn", "a tenant's streams could not be listed"),
   "integration-status-write-failed": e("warn", "an integration's status could not be written"),
 

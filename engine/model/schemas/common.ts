@@ -1,4 +1,18 @@
 /** Definitions shared by the Tenant, Integration and connector schemas (schemas/common.schema.json). */
+
+// Durations and sizes are checked by the custom formats `vrsky-duration` and `vrsky-size` (engine/manifests/
+// durations.ts parses them); validators that do not know those formats ignore them, so each also carries a
+// `pattern` with the same syntax (ASCII digits, no lookaround, for any regular expression dialect). Only the
+// formats check magnitudes: at most 366d, and a size that comes to whole bytes (`1.5KiB`, not `1.5B`).
+const NUMBER = "[0-9]+(\\.[0-9]+)?";
+const DURATION_UNITS = ["d", "h", "m", "s", "ms"];
+/** Each unit at most once, largest first, at least one: `d(h)?(m)?(s)?(ms)?|h(m)?(s)?(ms)?|...|ms`. */
+export const DURATION_PATTERN = `^(${DURATION_UNITS.map((first, i) =>
+  [`${NUMBER}${first}`, ...DURATION_UNITS.slice(i + 1).map((u) => `(${NUMBER}${u})?`)].join(""),
+).join("|")})$`;
+/** A number with an optional unit, spaces around it allowed: `1048576`, `64KiB`, `1 MB`, `512Mi`. */
+export const SIZE_PATTERN = `^\\s*${NUMBER}\\s*(B|[KMGT]i?B|[KMGT]i)?\\s*$`;
+
 export const commonSchema = {
   title: "VRSky common definitions",
   $defs: {
@@ -20,6 +34,7 @@ export const commonSchema = {
     duration: {
       type: "string",
       format: "vrsky-duration",
+      pattern: DURATION_PATTERN,
       description: "A duration: a number with a unit ms, s, m, h or d; units may be combined (1m30s).",
       examples: ["500ms", "30s", "5m", "1h30m", "7d"],
       "x-vrsky-normalize": "duration",
@@ -28,6 +43,7 @@ export const commonSchema = {
       type: ["integer", "string"],
       minimum: 0,
       format: "vrsky-size",
+      pattern: SIZE_PATTERN,
       description:
         "A size in bytes: an integer, or a number with a unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).",
       examples: [1048576, "64KiB", "1MiB", "10GB"],

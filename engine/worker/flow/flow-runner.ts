@@ -134,6 +134,8 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
       link: () => loop.current(),
       log,
     });
+    // The source starts after the stats exist; its slot lag goes into the flow record once it runs.
+    const running: { source?: SourceRuntime } = {};
     const stats = new FlowStats({
       kv: ctx.flow,
       tenant: ctx.tenant,
@@ -156,6 +158,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
           deadLetterDepth: dl.status === "fulfilled" ? dl.value.state.messages : undefined,
         };
       },
+      slotLagBytes: () => running.source?.slotLagBytes,
       ...(o.metrics ? { metrics: o.metrics } : {}),
       log,
     });
@@ -178,6 +181,7 @@ async function startFlow(ctx: ReplicaContext, o: FlowRunnerOptions, secrets: Sec
     };
     loop.attach(nc);
     const started = own ? undefined : await startSource(r, o.sources ?? SOURCES, env, ctx, streams);
+    if (started) running.source = started;
     let sourceStopped: Promise<void> | undefined;
     const source = started && { stop: () => (sourceStopped ??= started.stop()) };
     if (source) cleanups.push(() => source.stop());

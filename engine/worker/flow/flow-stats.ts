@@ -26,6 +26,8 @@ export interface FlowStatsOptions {
   inFlight: () => number;
   /** Messages waiting in the consumer, and in the dead-letter stream; undefined: keep what was last seen. */
   probe: () => Promise<{ pending?: number; deadLetterDepth?: number }>;
+  /** A `postgres-cdc` source's slot lag as last read (undefined: none, or not read yet). */
+  slotLagBytes?: () => number | undefined;
   log: (event: string, fields?: Record<string, unknown>) => void;
   /** The worker's data-plane series, counted along with the record's counters. */
   metrics?: FlowMetrics;
@@ -83,6 +85,7 @@ export class FlowStats {
 
   /** The record as it would be written now. */
   record(): FlowRecord {
+    const lag = this.o.slotLagBytes?.();
     return {
       format: FLOW_FORMAT,
       tenant: this.o.tenant,
@@ -94,6 +97,7 @@ export class FlowStats {
       inFlight: this.o.inFlight(),
       deadLetterDepth: this.deadLetterDepth,
       pending: this.pending,
+      ...(lag !== undefined ? { slotLagBytes: lag } : {}),
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
     };

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { SpanStatusCode } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { IngestError } from "../../../engine/dataplane/ingest.js";
@@ -11,6 +13,7 @@ import { SignatureVerifier } from "../../../engine/gateway/signature.js";
 import type { Writers } from "../../../engine/gateway/writers.js";
 import type { SecretSource } from "../../../engine/secrets/sources.js";
 import { createTelemetry } from "../../../engine/telemetry/telemetry.js";
+import { startTracing } from "../../../engine/telemetry/tracing.js";
 
 /** The HTTP answers of the gateway's server with the NATS side replaced by a writer that does what a test says. */
 describe("gateway: HTTP answers (server without NATS)", () => {
@@ -98,6 +101,45 @@ describe("gateway: HTTP answers (server without NATS)", () => {
     expect(bug.statusCode).to.equal(500);
     expect(bug.body).to.equal('{"error":"the webhook could not be stored"}');
     expect(logs.map((l) => l.event)).to.include("ingest-failed");
+  });
+
+  it("an unexpected failure answers 500 without a stack trace, logged with the webhook's span (still open), which fails", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({ service: "test", exporter });
+    const failing = buildServer({
+      routes: () => ({ find: () => route, payloadLimit: () => undefined }) as unknown as RouteTable,
+      ready: () => true,
+      closing: () => false,
+      writers: { get: () => Promise.reject(new Error("unused")) } as unknown as Writers,
+      verifier: {
+        verify: () => Promise.reject(new TypeError("cannot read 'x' of undefined")),
+      } as unknown as SignatureVerifier,
+      metrics: new GatewayMetrics(telemetry.meter, { ready: () => true, routes: () => 1 }),
+      scrape: () => telemetry.scrape(),
+      maxBodyBytes: 1024,
+      log: (event, fields) => void logs.push({ event, ...fields }),
+      tracer: tracing.tracer,
+    });
+    try {
+      const r = await failing.inject({
+        method: "POST",
+        url: "/t/acme/orders",
+        headers: { "content-type": "application/json" },
+        payload: "{}",
+      });
+      expect(r.statusCode).to.equal(500);
+      expect(r.body).to.equal('{"error":"internal error"}');
+      const [span] = exporter.getFinishedSpans();
+      expect(span?.name).to.equal("vrsky.gateway.webhook");
+      expect(span!.status.code).to.equal(SpanStatusCode.ERROR);
+      expect(span!.attributes["http.response.status_code"]).to.equal(500);
+      const line = logs.find((l) => l.event === "request-failed");
+      expect(line).to.include({ trace_id: span!.spanContext().traceId, span_id: span!.spanContext().spanId });
+      expect(String(line!.error)).to.include("cannot read");
+    } finally {
+      await failing.close();
+      await tracing.shutdown();
+    }
   });
 
   it("refuses a body over the limit from Content-Length without reading it, and while streaming otherwise", async () => {

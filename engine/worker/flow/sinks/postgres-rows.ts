@@ -10,7 +10,7 @@
 import { MessageFailure } from "../../../pipeline/failure.js";
 import { toJson, type Program } from "../../../pipeline/cel.js";
 import type { JsonValue, Message } from "../../../pipeline/message.js";
-import { quoteIdent, quoteQualified } from "../postgres-client.js";
+import { quoteIdent, quoteQualified } from "../../../dataplane/postgres-client.js";
 
 /** PostgreSQL's longest identifier, in bytes; a longer name would be cut and could name another column. */
 const MAX_IDENTIFIER_BYTES = 63;

@@ -16,7 +16,13 @@ import pg from "pg";
 import { compileExpression } from "../../../pipeline/cel.js";
 import { MessageFailure } from "../../../pipeline/failure.js";
 import { errorMessage } from "../../../errors/errors.js";
-import { isTransient, PostgresTarget, quoteQualified, readPostgresConnection, sqlState } from "../postgres-client.js";
+import {
+  isTransient,
+  PostgresTarget,
+  quoteQualified,
+  readPostgresConnection,
+  sqlState,
+} from "../../../dataplane/postgres-client.js";
 import type { FlowEnv, SinkDelivery, SinkFactory, SinkOutcome, SinkRuntime } from "../types.js";
 import {
   columnsOfError,

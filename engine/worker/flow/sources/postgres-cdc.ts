@@ -24,7 +24,13 @@
 import pg from "pg";
 import { PgoutputParser } from "pg-logical-replication/dist/output-plugins/pgoutput/pgoutput-parser.js";
 import { errorMessage } from "../../../errors/errors.js";
-import { PostgresTarget, quoteIdent, quoteQualified, readPostgresConnection, sqlState } from "../postgres-client.js";
+import {
+  PostgresTarget,
+  quoteIdent,
+  quoteQualified,
+  readPostgresConnection,
+  sqlState,
+} from "../../../dataplane/postgres-client.js";
 import type { SourceEnv, SourceFactory, SourceRuntime } from "../types.js";
 import {
   ChangeFilter,

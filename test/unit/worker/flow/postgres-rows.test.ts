@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { compileExpression } from "../../../../engine/pipeline/cel.js";
 import { MessageFailure } from "../../../../engine/pipeline/failure.js";
 import type { JsonValue, Message } from "../../../../engine/pipeline/message.js";
-import { quoteIdent, quoteQualified, isTransient } from "../../../../engine/worker/flow/postgres-client.js";
+import { quoteIdent, quoteQualified, isTransient } from "../../../../engine/dataplane/postgres-client.js";
 import {
   columnsOfError,
   rejection,

@@ -1,7 +1,9 @@
 /**
- * What the `postgres` sink and the `postgres-cdc` source share at run time: reading the connection fields of their
- * config (engine/connectors/postgres-connection.ts), the password from the tenant's secret, `sslmode` as libpq
- * means it, quoting identifiers, and telling a lost connection (transient) from an error of the statement.
+ * What the `postgres` sink and the `postgres-cdc` source share at run time, and the reconciler, which drops the
+ * replication slot of a deleted `postgres-cdc` integration (engine/reconciler/cdc-slot-drops.ts): reading the
+ * connection fields of their config (engine/connectors/postgres-connection.ts), the password from the tenant's
+ * secret, `sslmode` as libpq means it, quoting identifiers, and telling a lost connection (transient) from an error
+ * of the statement.
  *
  * `sslmode`: `disable` plain; `prefer` TLS when the server offers it, plain otherwise (decided at the first
  * connection and kept); `require` TLS without checking the certificate; `verify-full` TLS with the certificate
@@ -9,7 +11,12 @@
  */
 import type { ClientConfig } from "pg";
 import pg from "pg";
-import type { FlowEnv } from "./types.js";
+import type { SecretValue } from "../secrets/value.js";
+
+/** Where a connector's `secretRef` resolves: the tenant's secrets at the integration's revision. */
+export interface SecretLookup {
+  secret(name: string): Promise<SecretValue>;
+}
 
 export type SslMode = "disable" | "prefer" | "require" | "verify-full";
 
@@ -65,7 +72,7 @@ export class PostgresTarget {
     else if (c.sslmode === "verify-full") this.ssl = { rejectUnauthorized: true, servername: c.host };
   }
 
-  static async open(c: PostgresConnection, env: FlowEnv, applicationName: string): Promise<PostgresTarget> {
+  static async open(c: PostgresConnection, env: SecretLookup, applicationName: string): Promise<PostgresTarget> {
     const password = c.secretRef === undefined ? undefined : (await env.secret(c.secretRef)).revealText();
     return new PostgresTarget(c, password, applicationName);
   }
