@@ -37,6 +37,8 @@ export interface WorkerOptions {
   heartbeat?: string;
   expiry?: string;
   drainTimeout?: string;
+  /** `--file-root`: file connectors work under `<fileRoot>/<tenant>` (none by default). */
+  fileRoot?: string;
 }
 
 export interface DataPlaneOptions {
@@ -117,6 +119,7 @@ export class DataPlane {
     const args = ["worker", ...this.common, ...this.secrets, "--id", id, "--allow-private-sinks"];
     args.push("--capacity", String(o.capacity ?? 10), "--heartbeat", o.heartbeat ?? "250ms");
     args.push("--expiry", o.expiry ?? "1500ms", "--drain-timeout", o.drainTimeout ?? "10s");
+    if (o.fileRoot !== undefined) args.push("--file-root", o.fileRoot);
     const life = new WorkerLife(id, this.workers.filter((w) => w.id === id).length, undefined, args, {
       keep: o.keep ?? this.o.keep ?? false,
     });

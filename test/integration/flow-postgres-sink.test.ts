@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { SecretValue } from "../../engine/secrets/value.js";
 import type { SecretSource } from "../../engine/secrets/sources.js";
 import { postgresSink, PostgresSinkRuntime } from "../../engine/worker/flow/sinks/postgres.js";
-import type { SinkOutcome } from "../../engine/worker/flow/types.js";
+import { SINKS } from "../../engine/worker/flow/connectors.js";
+import type { FlowEnv, SinkOutcome } from "../../engine/worker/flow/types.js";
 import { delivery, jsonMessage, testEnv } from "../helpers/connector-env.js";
 import { envelope, FlowFixture } from "../helpers/flow.js";
 import { useNats } from "../helpers/nats.js";
@@ -144,6 +145,8 @@ describe("flow sinks: postgres", function () {
     await locker.query("BEGIN");
     await locker.query(`LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`);
     const blocked = s.send(delivery(jsonMessage("blocked", { id: 2, qty: 2 })));
+    // Queued behind the batch that will fail: failed with it, never written after it (order is kept).
+    const behind = s.send(delivery(jsonMessage("behind", { id: 3, qty: 3 })));
     const [waiting] = await until(
       async () => {
         const r = await pg.superuser(
@@ -158,8 +161,46 @@ describe("flow sinks: postgres", function () {
     const outcome = await blocked;
     await locker.query("ROLLBACK");
     expect(outcome.ok || outcome.code).to.equal("VRS_SINK_UNAVAILABLE");
+    const after = await behind;
+    expect(after.ok || after.code).to.equal("VRS_SINK_UNAVAILABLE");
     expect((await s.send(delivery(jsonMessage("again", { id: 2, qty: 2 })))).ok).to.equal(true);
     expect(await pg.query(`SELECT id FROM ${t} ORDER BY id`)).to.deep.equal([{ id: 1 }, { id: 2 }]);
+  });
+
+  it("in a flow, the rows of one message (a CSV chunk) share the sink's batches, in their order", async () => {
+    const t = await table();
+    const runtimes: PostgresSinkRuntime[] = [];
+    const sinks = {
+      ...SINKS,
+      postgres: async (c: Record<string, unknown>, e: FlowEnv) => {
+        const rt = (await postgresSink(c, e)) as PostgresSinkRuntime;
+        runtimes.push(rt);
+        return rt;
+      },
+    };
+    const secrets: SecretSource = {
+      configured: true,
+      resolve: async () => new SecretValue(new TextEncoder().encode(PG_PASSWORD)),
+      has: async () => true,
+    };
+    const r = await flow.integration("pg-chunk", {
+      steps: [{ name: "rows", type: "csv", config: { header: true, emit: "rows" } }],
+      sinks: [{ name: "db", type: "postgres", config: pg.connectorConfig({ table: t, batchSize: 100 }) }],
+    });
+    await flow.run(r, { secrets, sinks });
+    const csv = ["id,qty,note", ...Array.from({ length: 250 }, (_, i) => `${i},${i * 2},row ${i}`)].join("\n");
+    await flow.writer(r).write({ ...envelope("chunk-1", null), contentType: "text/csv", body: Buffer.from(csv) });
+    await until(
+      async () => (await pg.query(`SELECT count(*)::int AS n FROM ${t}`))[0]!.n === 250,
+      15_000,
+      "250 rows written",
+    );
+    // One at a time (each row waiting for the one before) made 250 batches of 1.
+    expect(runtimes[0]!.batches).to.deep.equal([100, 100, 50]);
+    expect((await pg.query(`SELECT qty, note FROM ${t} WHERE id = 249`))[0]).to.deep.equal({
+      qty: 498,
+      note: "row 249",
+    });
   });
 
   it("in a flow, retries a message while PostgreSQL cannot be reached and writes it once it can", async () => {

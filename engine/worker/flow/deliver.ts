@@ -215,10 +215,14 @@ class Delivery {
     await Promise.all(
       plans.map(async (p) => {
         const runtime = d.sinks.get(p.ref.name);
-        for (const item of p.items) {
-          if (doomed || f.signal.aborted || f.settled) return;
-          const sink = this.child("vrsky.sink", { "vrsky.sink": p.ref.name, "vrsky.sink.type": p.ref.type });
-          const out = await sendOne(runtime, p.ref, item, f.signal);
+        // A sink that applies sends in order gets them all at once (they share its batches); others one by one.
+        const sent = runtime?.appliesInOrder
+          ? p.items.map((item) => ({ out: sendOne(runtime, p.ref, item, f.signal), span: this.sinkSpan(p.ref) }))
+          : undefined;
+        for (const [i, item] of p.items.entries()) {
+          if (!sent && (doomed || f.signal.aborted || f.settled)) return;
+          const sink = sent?.[i]!.span ?? this.sinkSpan(p.ref);
+          const out = await (sent?.[i]!.out ?? sendOne(runtime, p.ref, item, f.signal));
           if (out.status !== undefined) sink.setAttribute("http.response.status_code", out.status);
           if (!out.ok) sink.setAttribute("vrsky.code", out.code);
           endSpan(sink, out.ok ? undefined : out.error);
@@ -228,6 +232,10 @@ class Delivery {
             continue;
           }
           const at: FailedAt = { role: "sink", index: p.ref.index, name: p.ref.name, type: p.ref.type };
+          if (CODES[out.code].retry !== "transient") doomed = true;
+          // Sent at once: the later outcomes still count (rows written after a rejected one stay written); the
+          // first failure speaks for the sink.
+          if (sent && failures.some((x) => x.sink === p.ref.name)) continue;
           failures.push({
             sink: p.ref.name,
             at,
@@ -236,8 +244,7 @@ class Delivery {
             ...(out.status !== undefined ? { httpStatus: out.status } : {}),
             ...(out.retryAfterMs !== undefined ? { retryAfterMs: out.retryAfterMs } : {}),
           });
-          if (CODES[out.code].retry !== "transient") doomed = true;
-          return;
+          if (!sent) return;
         }
       }),
     );
@@ -251,6 +258,10 @@ class Delivery {
     if (permanent) return this.dead(permanent, ...this.sinkSplit(plans));
     if (f.signal.aborted || failures.length === 0) return this.handBack(deliveredNow.size > 0);
     return this.retry(failures, plans);
+  }
+
+  private sinkSpan(ref: SinkRef): Span {
+    return this.child("vrsky.sink", { "vrsky.sink": ref.name, "vrsky.sink.type": ref.type });
   }
 
   /** Per sink: the outputs it selected that it has not delivered yet (all, or the replay's sinks only). */

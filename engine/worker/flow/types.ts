@@ -54,6 +54,12 @@ export type SinkOutcome =
 export interface SinkRuntime {
   /** Delivers one message. Never throws: every failure is an outcome. */
   send(d: SinkDelivery): Promise<SinkOutcome>;
+  /**
+   * Sends made one after another are applied in that order, and once one fails for a transient reason none made
+   * after it succeeds (the postgres sink: one queue written batch after batch, the queue failed with the batch).
+   * A message's outputs are then sent to it without waiting for each outcome, so that they share its batches.
+   */
+  readonly appliesInOrder?: boolean;
   /** Releases connections (the replica stopped). */
   close(): Promise<void>;
 }
