@@ -1,0 +1,170 @@
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isVrskyError } from "../../engine/errors/errors.js";
+import { renderTenant } from "../../engine/provision/kubernetes-objects.js";
+import { loadKubeConfig } from "../../engine/provision/kube-api.js";
+import { KubernetesProvisioner } from "../../engine/provision/kubernetes.js";
+import type { Instance } from "../../engine/provision/provisioner.js";
+import { FakeKubeApi } from "../helpers/fake-kube-api.js";
+import { validateKubernetesObject } from "../helpers/kube-schemas.js";
+
+const tenant = { tenant: "acme", config: 'operator: "eyJ0eXAi.x.y"\nresolver: MEMORY\n' };
+const storage = { size: "5Gi", className: "fast-ssd" };
+
+describe("Kubernetes provisioner against a recording fake API server", function () {
+  this.timeout(30_000);
+  let api: FakeKubeApi;
+  let dir: string;
+  let kubeconfig: string;
+  const made: KubernetesProvisioner[] = [];
+
+  /** A provisioner (a reconciler's) configured through the kubeconfig file the test wrote. */
+  function provisioner(): KubernetesProvisioner {
+    const p = new KubernetesProvisioner({ access: loadKubeConfig(kubeconfig), namespace: "vrsky", storage });
+    made.push(p);
+    return p;
+  }
+
+  /** The next state change reported for `id` that satisfies `pred`. */
+  function change(p: KubernetesProvisioner, id: string, state: Instance["state"]): Promise<Instance> {
+    return new Promise((resolve) => p.onChange((i) => i.id === id && i.state === state && resolve(i)));
+  }
+
+  beforeEach(async () => {
+    api = await new FakeKubeApi().start();
+    dir = mkdtempSync(join(tmpdir(), "vrsky-kube-"));
+    kubeconfig = api.writeKubeconfig(dir);
+  });
+  afterEach(async () => {
+    for (const p of made.splice(0)) await p.close();
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("applies each object with server-side apply (field manager vrsky), authenticated from the kubeconfig", async () => {
+    const list = await provisioner().scale(tenant, 2);
+    expect(list.map((i) => [i.id, i.state, i.url])).to.deep.equal([
+      ["acme-0", "starting", "nats://vrsky-nats-acme-0.vrsky-nats-acme.vrsky.svc:4222"],
+      ["acme-1", "starting", "nats://vrsky-nats-acme-1.vrsky-nats-acme.vrsky.svc:4222"],
+    ]);
+    const patches = api.requests.filter((r) => r.method === "PATCH");
+    expect(patches.map((r) => r.body!.kind)).to.deep.equal(["ConfigMap", "Service", "NetworkPolicy", "StatefulSet"]);
+    for (const r of patches) {
+      expect(r.contentType).to.equal("application/apply-patch+yaml");
+      expect(r.query).to.include({ fieldManager: "vrsky", force: "true" });
+    }
+    for (const r of api.requests) expect(r.authorization, r.path).to.equal("Bearer fake-token");
+    // What reached the server is what was rendered (nothing dropped on the way) and fits the schemas.
+    expect(patches.map((r) => r.body)).to.deep.equal(renderTenant(tenant, 2, { namespace: "vrsky", storage }));
+    for (const r of patches) validateKubernetesObject(r.body!);
+    expect(api.list("pods", "vrsky").map((p) => p.metadata.name)).to.deep.equal([
+      "vrsky-nats-acme-0",
+      "vrsky-nats-acme-1",
+    ]);
+  });
+
+  it("reads readiness from the pods: an instance becomes ready, and is lost when its pod stops being ready", async () => {
+    const p = provisioner();
+    expect((await p.scale(tenant, 2)).map((i) => i.state)).to.deep.equal(["starting", "starting"]);
+    const ready = change(p, "acme-0", "ready");
+    api.setReady("vrsky", "vrsky-nats-acme-0", true);
+    expect((await ready).index).to.equal(0);
+    expect((await p.scale(tenant, 2)).map((i) => i.state)).to.deep.equal(["ready", "starting"]);
+    expect(p.instances("acme").map((i) => i.state)).to.deep.equal(["ready", "starting"]);
+    const lost = change(p, "acme-0", "lost");
+    api.setReady("vrsky", "vrsky-nats-acme-0", false);
+    await lost;
+    const back = change(p, "acme-0", "ready");
+    api.setReady("vrsky", "vrsky-nats-acme-0", true);
+    await back;
+  });
+
+  it("after a restart, scales down what an earlier reconciler made, and removes it all by its labels", async () => {
+    const first = provisioner();
+    await first.scale(tenant, 3);
+    await first.scale({ tenant: "other", config: "" }, 1);
+    await first.close();
+    const second = provisioner();
+    expect(await second.scale(tenant, 1)).to.have.length(1);
+    const set = api.get("statefulsets", "vrsky", "vrsky-nats-acme")!;
+    expect((set.spec as { replicas: number }).replicas).to.equal(1);
+    expect(api.list("pods", "vrsky").map((p) => p.metadata.name)).to.deep.equal([
+      "vrsky-nats-acme-0",
+      "vrsky-nats-other-0",
+    ]);
+    await second.close();
+    await provisioner().remove("acme");
+    const left = [
+      "statefulsets",
+      "services",
+      "configmaps",
+      "networkpolicies",
+      "persistentvolumeclaims",
+      "pods",
+    ].flatMap((r) => api.list(r, "vrsky").map((o) => `${o.kind}/${o.metadata.name}`));
+    expect(
+      left.filter((n) => n.includes("acme")),
+      "nothing of acme is left",
+    ).to.deep.equal([]);
+    expect(left).to.include.members(["StatefulSet/vrsky-nats-other", "PersistentVolumeClaim/data-vrsky-nats-other-0"]);
+    const deletes = api.requests.filter((r) => r.method === "DELETE");
+    expect(deletes.map((r) => r.path.split("/").slice(-2)[0])).to.deep.equal([
+      "statefulsets",
+      "services",
+      "configmaps",
+      "networkpolicies",
+      "persistentvolumeclaims",
+      "persistentvolumeclaims",
+      "persistentvolumeclaims",
+    ]);
+  });
+
+  it("re-applies on a new configuration (its pods restart) and leaves an unchanged tenant alone", async () => {
+    const p = provisioner();
+    await p.scale(tenant, 1);
+    const uid = api.get("pods", "vrsky", "vrsky-nats-acme-0")!.metadata.uid;
+    const from = api.requests.length;
+    await p.scale(tenant, 1);
+    expect(api.applied(from), "unchanged: no apply").to.deep.equal([]);
+    await p.scale({ ...tenant, config: `${tenant.config}max_connections: 100\n` }, 1);
+    expect(api.applied(from).map((o) => o.kind)).to.deep.equal([
+      "ConfigMap",
+      "Service",
+      "NetworkPolicy",
+      "StatefulSet",
+    ]);
+    expect(api.get("pods", "vrsky", "vrsky-nats-acme-0")!.metadata.uid, "a new pod").to.not.equal(uid);
+    // A StatefulSet deleted by hand is put back by the next scale, though nothing changed in git.
+    await provisioner().remove("acme");
+    const again = api.requests.length;
+    await p.scale({ ...tenant, config: `${tenant.config}max_connections: 100\n` }, 1);
+    expect(api.applied(again).map((o) => o.kind)).to.include("StatefulSet");
+  });
+
+  it("names long tenants' objects within Kubernetes' limits", async () => {
+    const long = `t${"x".repeat(62)}`;
+    const [i] = await provisioner().scale({ tenant: long, config: "" }, 1);
+    for (const o of api.applied()) expect(o.metadata.name.length, o.kind).to.be.at.most(52);
+    const pod = api.list("pods", "vrsky")[0]!;
+    expect(pod.metadata.labels!["vrsky.io/tenant"]).to.equal(long);
+    expect(new URL(i!.url).hostname.startsWith(`${pod.metadata.name}.`)).to.equal(true);
+  });
+
+  it("fails with VRS_PROVISION_FAILED naming the call and the refusal (RBAC), and when the server is away", async () => {
+    api.refuse = 403;
+    const refused = await provisioner()
+      .scale(tenant, 1)
+      .catch((e: unknown) => e);
+    expect(isVrskyError(refused) && refused.code).to.equal("VRS_PROVISION_FAILED");
+    expect((refused as Error).message).to.match(/list the tenant instances' pods .*HTTP 403.*RBAC/);
+    api.refuse = undefined;
+    await api.stop();
+    const away = await provisioner()
+      .scale(tenant, 1)
+      .catch((e: unknown) => e);
+    expect(isVrskyError(away) && away.code).to.equal("VRS_PROVISION_FAILED");
+    expect((away as Error).message).to.contain(api.url);
+  });
+});
