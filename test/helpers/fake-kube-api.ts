@@ -32,6 +32,8 @@ export interface Recorded {
   contentType?: string;
   authorization?: string;
   body?: Obj;
+  /** A server-side apply that created the object (authorized as `create` as well as `patch`). */
+  created?: boolean;
 }
 
 const RESOURCES: Record<string, { group: string; kind: string }> = {
@@ -279,6 +281,7 @@ export class FakeKubeApi {
       if (!url.searchParams.get("fieldManager")) return status(400, "fieldManager is required for apply patch");
       const body = rec.body!;
       if (body.kind !== r.kind || body.metadata.name !== name) return status(400, "body does not match the path");
+      rec.created = !existing;
       const stored = this.put(resource, namespace, { ...body, status: existing?.status }, !existing);
       if (resource === "statefulsets") this.controlStatefulSet(namespace, name, stored);
       return send(existing ? 200 : 201, stored);

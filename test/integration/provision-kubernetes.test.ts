@@ -9,6 +9,9 @@ import { KubernetesProvisioner } from "../../engine/provision/kubernetes.js";
 import type { Instance } from "../../engine/provision/provisioner.js";
 import { FakeKubeApi } from "../helpers/fake-kube-api.js";
 import { validateKubernetesObject } from "../helpers/kube-schemas.js";
+import { until } from "../helpers/until.js";
+import { packageRoot } from "../../engine/util/package-root.js";
+import { readFileSync } from "node:fs";
 
 const tenant = { tenant: "acme", config: 'operator: "eyJ0eXAi.x.y"\nresolver: MEMORY\n' };
 const storage = { size: "5Gi", className: "fast-ssd" };
@@ -166,5 +169,36 @@ describe("Kubernetes provisioner against a recording fake API server", function 
       .catch((e: unknown) => e);
     expect(isVrskyError(away) && away.code).to.equal("VRS_PROVISION_FAILED");
     expect((away as Error).message).to.contain(api.url);
+  });
+
+  it("needs exactly the RBAC docs/operations.md lists", async () => {
+    const p = provisioner();
+    await p.scale(tenant, 2);
+    await p.scale(tenant, 2);
+    await p.scale({ ...tenant, config: "changed: 1\n" }, 1);
+    await p.remove("acme");
+    await until(() => api.requests.some((r) => r.query.watch === "true"), 5_000, "the pods' watch");
+    const used = new Set<string>();
+    for (const r of api.requests) {
+      const [, resource, name] = r.path.match(/\/namespaces\/[^/]+\/([a-z]+)(?:\/(.+))?$/) ?? [];
+      if (!resource) continue;
+      const verbs =
+        r.method === "PATCH"
+          ? ["patch", ...(r.created ? ["create"] : [])]
+          : r.method === "DELETE"
+            ? ["delete"]
+            : [r.query.watch === "true" ? "watch" : name ? "get" : "list"];
+      for (const v of verbs) used.add(`${resource} ${v}`);
+    }
+    const doc = readFileSync(join(packageRoot(), "docs/operations.md"), "utf8");
+    const table = doc.slice(doc.indexOf("| API group | Resources | Verbs |"));
+    const listed = new Set<string>();
+    for (const row of table.split("\n").slice(2)) {
+      if (!row.startsWith("|")) break;
+      const [, , resources, verbs] = row.split("|");
+      for (const res of resources!.matchAll(/`([a-z]+)`/g))
+        for (const v of verbs!.matchAll(/`([a-z]+)`/g)) listed.add(`${res[1]} ${v[1]}`);
+    }
+    expect([...used].sort()).to.deep.equal([...listed].sort());
   });
 });
