@@ -4,6 +4,9 @@
  * pod when storage is asked for) and a NetworkPolicy admitting VRSky's own pods only. kubernetes.ts applies them.
  */
 import { createHash } from "node:crypto";
+// Types only (erased at build): the API's field names checked at compile time; nothing of it runs here. Not for
+// the NetworkPolicy, whose `from` the library's model calls `_from`.
+import type { V1ConfigMap, V1Service, V1StatefulSet } from "@kubernetes/client-node";
 import { INSTANCE_DIR, type TenantServerConfig } from "./provisioner.js";
 
 /** The field manager of every server-side apply, and the `app.kubernetes.io/managed-by` of every object. */
@@ -116,13 +119,13 @@ export function renderTenant(tenant: TenantServerConfig, count: number, o: Rende
   const selector = { "app.kubernetes.io/component": COMPONENT, [TENANT_LABEL]: tenant.tenant };
   const config = renderServerConfig(tenant);
   const objects: KubeObject[] = [
-    { apiVersion: "v1", kind: "ConfigMap", metadata: meta, data: { "nats.conf": config } },
+    { apiVersion: "v1", kind: "ConfigMap", metadata: meta, data: { "nats.conf": config } } satisfies V1ConfigMap,
     {
       apiVersion: "v1",
       kind: "Service",
       metadata: meta,
       spec: { clusterIP: "None", selector, ports: [{ name: "client", port: 4222, targetPort: "client" }] },
-    },
+    } satisfies V1Service,
     {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
@@ -162,7 +165,7 @@ function renderStatefulSet(tenant: string, count: number, configHash: string, o:
     periodSeconds,
     failureThreshold,
   });
-  return {
+  const set = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
     metadata: { name, namespace: o.namespace, labels },
@@ -241,7 +244,8 @@ function renderStatefulSet(tenant: string, count: number, configHash: string, o:
           }
         : {}),
     },
-  };
+  } satisfies V1StatefulSet;
+  return set;
 }
 
 /** A Kubernetes resource quantity for storage, e.g. 10Gi, 500Mi, 1G (what --storage-size takes). */

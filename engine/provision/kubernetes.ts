@@ -244,7 +244,8 @@ export class KubernetesProvisioner implements Provisioner {
     if (!Number.isInteger(index) || index >= count) return;
     const before = this.states.get(`${tenant}/${index}`);
     const i = this.instance(tenant, index);
-    if (i.state === before) return;
+    // A pod just created for an instance scale() is returning as starting: nothing to report yet.
+    if (i.state === before || (before === undefined && i.state === "starting")) return;
     this.states.set(`${tenant}/${index}`, i.state);
     for (const l of this.listeners) l(i);
   }

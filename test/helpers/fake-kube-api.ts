@@ -77,6 +77,13 @@ export class FakeKubeApi {
   url = "";
   /** Answer every request but discovery with this status (e.g. 403), when set. */
   refuse: number | undefined;
+  /** Answer the next watches with 410 Gone (their version is too old: the client must list again). */
+  goneWatches = 0;
+
+  /** Ends every open watch, as the API server does after its timeout. */
+  endWatches(): void {
+    for (const w of this.watchers) w.res.end();
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -257,8 +264,10 @@ export class FakeKubeApi {
     const r = m ? RESOURCES[m[3]!] : undefined;
     if (!m || !r || (m[1] ?? "v1") !== r.group) return status(404, `no such path ${url.pathname}`);
     const [, , namespace, resource, name] = m as unknown as [string, string, string, string, string | undefined];
-    if (req.method === "GET" && !name && url.searchParams.get("watch") === "true")
+    if (req.method === "GET" && !name && url.searchParams.get("watch") === "true") {
+      if (this.goneWatches > 0 && this.goneWatches--) return status(410, "too old resource version");
       return this.watch(res, resource, namespace, url.searchParams);
+    }
     if (req.method === "GET" && !name) {
       const sel = selectorOf(url.searchParams.get("labelSelector") ?? undefined);
       const items = this.list(resource, namespace).filter((o) => matches(o, sel));

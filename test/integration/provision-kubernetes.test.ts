@@ -11,7 +11,7 @@ import { FakeKubeApi } from "../helpers/fake-kube-api.js";
 import { validateKubernetesObject } from "../helpers/kube-schemas.js";
 import { until } from "../helpers/until.js";
 import { packageRoot } from "../../engine/util/package-root.js";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 const tenant = { tenant: "acme", config: 'operator: "eyJ0eXAi.x.y"\nresolver: MEMORY\n' };
 const storage = { size: "5Gi", className: "fast-ssd" };
@@ -79,9 +79,21 @@ describe("Kubernetes provisioner against a recording fake API server", function 
     const lost = change(p, "acme-0", "lost");
     api.setReady("vrsky", "vrsky-nats-acme-0", false);
     await lost;
+    // The server ends the watch (its timeout): the provisioner watches on from where it was.
+    const watches = () => api.requests.filter((r) => r.query.watch === "true").length;
+    const before = watches();
+    api.endWatches();
+    await until(() => watches() > before, 5_000, "a new watch");
     const back = change(p, "acme-0", "ready");
     api.setReady("vrsky", "vrsky-nats-acme-0", true);
     await back;
+    // A watch refused with 410 Gone: the provisioner lists again, and sees what changed meanwhile.
+    api.goneWatches = 1;
+    api.endWatches();
+    const lostAgain = change(p, "acme-0", "lost");
+    await until(() => api.goneWatches === 0, 5_000, "the refused watch");
+    api.setReady("vrsky", "vrsky-nats-acme-0", false);
+    await lostAgain;
   });
 
   it("after a restart, scales down what an earlier reconciler made, and removes it all by its labels", async () => {
@@ -200,5 +212,36 @@ describe("Kubernetes provisioner against a recording fake API server", function 
         for (const v of verbs!.matchAll(/`([a-z]+)`/g)) listed.add(`${res[1]} ${v[1]}`);
     }
     expect([...used].sort()).to.deep.equal([...listed].sort());
+  });
+
+  it("reads kubeconfigs with inline certificates or a token file, and refuses what it cannot use", () => {
+    const file = join(dir, "kc");
+    const write = (
+      user: string,
+      cluster = `    server: https://k8s.example:6443/\n    certificate-authority-data: ${b64("CA")}`,
+    ) =>
+      writeFileSync(
+        file,
+        `clusters:\n- name: c\n  cluster:\n${cluster}\nusers:\n- name: u\n  user:\n${user}\n` +
+          "contexts:\n- name: x\n  context: { cluster: c, user: u }\ncurrent-context: x\n",
+      );
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    write(`    client-certificate-data: ${b64("CERT")}\n    client-key-data: ${b64("KEY")}`);
+    const certs = loadKubeConfig(file);
+    expect(certs.server).to.equal("https://k8s.example:6443");
+    expect(certs.tls).to.deep.equal({ ca: "CA", cert: "CERT", key: "KEY", rejectUnauthorized: true });
+    expect(certs.token).to.equal(undefined);
+    writeFileSync(join(dir, "token"), "rotated-1\n");
+    write(`    tokenFile: ${join(dir, "token")}`);
+    const byFile = loadKubeConfig(file);
+    expect(byFile.token!()).to.equal("rotated-1");
+    writeFileSync(join(dir, "token"), "rotated-2\n");
+    expect(byFile.token!(), "read again for each request").to.equal("rotated-2");
+    write("    exec: { command: aws, apiVersion: client.authentication.k8s.io/v1 }");
+    expect(() => loadKubeConfig(file)).to.throw(
+      /plugin, which VRSky does not run: use a token or a client certificate/,
+    );
+    writeFileSync(file, "clusters: []\n");
+    expect(() => loadKubeConfig(file)).to.throw(/no current-context/);
   });
 });
