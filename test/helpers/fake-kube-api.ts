@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -85,10 +86,12 @@ export class FakeKubeApi {
     for (const w of this.watchers) w.res.end();
   }
 
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  /** Listens on loopback: plain HTTP, or HTTPS with the key and certificate given (PEM). */
+  async start(tls?: { key: string; cert: string }): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = tls ? createTlsServer(tls, handler) : createServer(handler);
     await new Promise<void>((ok) => this.server!.listen(0, "127.0.0.1", ok));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${tls ? "https" : "http"}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
@@ -98,8 +101,8 @@ export class FakeKubeApi {
     await new Promise<void>((ok) => (this.server ? this.server.close(() => ok()) : ok()));
   }
 
-  /** A kubeconfig naming this server, with a bearer token the recorded requests should carry. */
-  writeKubeconfig(dir: string): string {
+  /** A kubeconfig naming this server, with a bearer token the recorded requests should carry (and a CA file). */
+  writeKubeconfig(dir: string, caFile?: string): string {
     const file = join(dir, "kubeconfig");
     writeFileSync(
       file,
@@ -107,7 +110,7 @@ export class FakeKubeApi {
         "apiVersion: v1",
         "kind: Config",
         "clusters:",
-        `- name: fake\n  cluster:\n    server: ${this.url}`,
+        `- name: fake\n  cluster:\n    server: ${this.url}${caFile ? `\n    certificate-authority: ${caFile}` : ""}`,
         "users:",
         "- name: vrsky\n  user:\n    token: fake-token",
         "contexts:",

@@ -12,6 +12,7 @@ import { validateKubernetesObject } from "../helpers/kube-schemas.js";
 import { until } from "../helpers/until.js";
 import { packageRoot } from "../../engine/util/package-root.js";
 import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 
 const tenant = { tenant: "acme", config: 'operator: "eyJ0eXAi.x.y"\nresolver: MEMORY\n' };
 const storage = { size: "5Gi", className: "fast-ssd" };
@@ -243,5 +244,51 @@ describe("Kubernetes provisioner against a recording fake API server", function 
     );
     writeFileSync(file, "clusters: []\n");
     expect(() => loadKubeConfig(file)).to.throw(/no current-context/);
+  });
+
+  it("speaks HTTPS, trusting the kubeconfig's certificate authority only", async () => {
+    const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    const secure = await new FakeKubeApi().start({ key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") });
+    try {
+      const trusted = new KubernetesProvisioner({
+        access: loadKubeConfig(secure.writeKubeconfig(dir, cert)),
+        namespace: "vrsky",
+      });
+      made.push(trusted);
+      expect(await trusted.scale(tenant, 1)).to.have.length(1);
+      expect(secure.requests.filter((r) => r.method === "PATCH")).to.have.length(4);
+      const untrusted = new KubernetesProvisioner({
+        access: loadKubeConfig(secure.writeKubeconfig(dir)),
+        namespace: "vrsky",
+      });
+      made.push(untrusted);
+      const e = await untrusted.scale(tenant, 1).catch((x: unknown) => x);
+      expect(isVrskyError(e) && e.code).to.equal("VRS_PROVISION_FAILED");
+      expect((e as Error).message).to.match(/certificate/i);
+    } finally {
+      for (const p of made.splice(0)) await p.close();
+      await secure.stop();
+    }
   });
 });
