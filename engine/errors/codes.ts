@@ -111,7 +111,7 @@ export const CODES = {
   VRS_NATS_SERVER_FAILED: c("nats-server did not start", "read the server log named in the message", "transient"),
   VRS_PROVISION_FAILED: c(
     "tenant instance could not be provisioned",
-    "read the message; for Kubernetes check kubectl access, for local processes the instance's log",
+    "read the message; for Kubernetes check the kubeconfig and the reconciler's RBAC (docs/operations.md), for local processes the instance's log",
     "transient",
   ),
   VRS_NATS_UNAVAILABLE: c(

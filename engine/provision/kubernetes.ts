@@ -1,226 +1,262 @@
-import { spawn } from "node:child_process";
-import { stringify } from "yaml";
-import { VrskyError } from "../errors/errors.js";
-import { INSTANCE_DIR, type Instance, type Provisioner, type TenantServerConfig } from "./provisioner.js";
+import type { V1Pod } from "@kubernetes/client-node";
+import { errorMessage, VrskyError } from "../errors/errors.js";
+import { KubeApiError, KubeClient, type KubeAccess, type WatchEvent } from "./kube-api.js";
+import {
+  APPLIED_HASH_ANNOTATION,
+  FIELD_MANAGER,
+  INSTANCE_PODS_SELECTOR,
+  instanceSetName,
+  instanceUrl,
+  renderTenant,
+  TENANT_LABEL,
+  tenantSelector,
+  type KubeObject,
+  type RenderOptions,
+} from "./kubernetes-objects.js";
+import type { Instance, Provisioner, TenantServerConfig } from "./provisioner.js";
 
-export interface KubernetesOptions {
-  namespace: string;
-  image?: string;
-  /** Labels of the worker pods allowed to reach tenant instances (the NetworkPolicy's ingress). */
-  workerSelector?: Record<string, string>;
-  /** JetStream storage per instance as a PersistentVolumeClaim (e.g. "10Gi"); without it, an emptyDir. */
-  storageSize?: string;
-  storageClass?: string;
-  /** Runs `kubectl apply -f -` (or delete) with the rendered objects; replaceable to apply differently. */
-  kubectl?: (args: string[], input: string) => Promise<void>;
+export interface KubernetesOptions extends RenderOptions {
+  /** Where the API server is and how to authenticate (kube-api.ts loadKubeConfig). */
+  access: KubeAccess;
+  /** Unchanged objects are applied again after this long anyway, putting back hand edits. Default 10 min. */
+  reapplyMs?: number;
 }
 
-type Obj = Record<string, unknown>;
+/** What remove() deletes, found by the tenant's labels: everything the provisioner made, and the claims. */
+const KINDS = [
+  { apiVersion: "apps/v1", kind: "StatefulSet" },
+  { apiVersion: "v1", kind: "Service" },
+  { apiVersion: "v1", kind: "ConfigMap" },
+  { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
+  { apiVersion: "v1", kind: "PersistentVolumeClaim" },
+] as const;
 
-/** The Kubernetes objects of one tenant instance: ConfigMap, PersistentVolumeClaim, Deployment, Service, NetworkPolicy. */
-export function renderInstance(tenant: TenantServerConfig, index: number, o: KubernetesOptions): Obj[] {
-  const name = `vrsky-nats-${tenant.tenant}-${index}`;
-  const labels = {
-    "app.kubernetes.io/name": "nats",
-    "app.kubernetes.io/part-of": "vrsky",
-    "vrsky.io/tenant": tenant.tenant,
-    "vrsky.io/instance": String(index),
-  };
-  const meta = { name, namespace: o.namespace, labels };
-  const config = [
-    tenant.config.split(INSTANCE_DIR).join("/data").trimEnd(),
-    "port: 4222",
-    "http_port: 8222",
-    `server_name: ${name}`,
-    "jetstream { store_dir: /data }",
-    "",
-  ].join("\n");
-  const pvc = o.storageSize
-    ? [
-        {
-          apiVersion: "v1",
-          kind: "PersistentVolumeClaim",
-          metadata: meta,
-          spec: {
-            accessModes: ["ReadWriteOnce"],
-            resources: { requests: { storage: o.storageSize } },
-            ...(o.storageClass ? { storageClassName: o.storageClass } : {}),
-          },
-        },
-      ]
-    : [];
-  return [
-    { apiVersion: "v1", kind: "ConfigMap", metadata: meta, data: { "nats.conf": config } },
-    ...pvc,
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: meta,
-      spec: {
-        replicas: 1,
-        strategy: { type: "Recreate" },
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            terminationGracePeriodSeconds: 60,
-            containers: [
-              {
-                name: "nats",
-                image: o.image ?? "nats:2.10-alpine",
-                args: ["-c", "/etc/nats/nats.conf"],
-                ports: [
-                  { name: "client", containerPort: 4222 },
-                  { name: "monitor", containerPort: 8222 },
-                ],
-                // Lame-duck mode drains clients before the pod stops: scaling down drains first.
-                lifecycle: { preStop: { exec: { command: ["nats-server", "--signal", "ldm=1"] } } },
-                readinessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: 8222 }, periodSeconds: 5 },
-                livenessProbe: { httpGet: { path: "/healthz", port: 8222 }, periodSeconds: 10, failureThreshold: 3 },
-                resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: 1000,
-                  readOnlyRootFilesystem: true,
-                  allowPrivilegeEscalation: false,
-                },
-                volumeMounts: [
-                  { name: "config", mountPath: "/etc/nats" },
-                  { name: "data", mountPath: "/data" },
-                ],
-              },
-            ],
-            volumes: [
-              { name: "config", configMap: { name } },
-              o.storageSize
-                ? { name: "data", persistentVolumeClaim: { claimName: name } }
-                : { name: "data", emptyDir: {} },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: meta,
-      spec: { selector: labels, ports: [{ name: "client", port: 4222, targetPort: "client" }] },
-    },
-    {
-      apiVersion: "networking.k8s.io/v1",
-      kind: "NetworkPolicy",
-      metadata: meta,
-      spec: {
-        podSelector: { matchLabels: labels },
-        policyTypes: ["Ingress"],
-        ingress: [
-          {
-            from: [
-              {
-                podSelector: {
-                  matchLabels: o.workerSelector ?? {
-                    "app.kubernetes.io/part-of": "vrsky",
-                    "app.kubernetes.io/component": "worker",
-                  },
-                },
-              },
-            ],
-            ports: [{ protocol: "TCP", port: 4222 }],
-          },
-        ],
-      },
-    },
-  ];
-}
-
-/** Renders objects as one multi-document YAML stream, as `kubectl apply -f -` takes it. */
-export function toYaml(objects: Obj[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join("---\n");
-}
-
-/** Dedicated tenants' instances as Kubernetes objects, applied with kubectl. */
+/**
+ * Dedicated tenants' instances on Kubernetes, through the API server: each tenant's objects are applied with
+ * server-side apply (field manager `vrsky`), one StatefulSet pod per instance. The pods are watched: an
+ * instance is `ready` when its pod is, and every change of state is reported (onChange) so that the owner
+ * publishes it. What exists is found by labels, so a restarted reconciler scales and removes what an earlier
+ * one made.
+ */
 export class KubernetesProvisioner implements Provisioner {
   readonly kind = "kubernetes" as const;
-  private readonly state = new Map<string, Instance[]>();
-  private readonly run: (args: string[], input: string) => Promise<void>;
+  private readonly api: KubeClient;
+  /** The instances' pods by name, as listed and watched. */
+  private readonly pods = new Map<string, V1Pod>();
+  private readonly listeners = new Set<(i: Instance) => void>();
+  /** Instances wanted per tenant, as last scaled. */
+  private readonly wanted = new Map<string, number>();
+  /** The state last returned or reported per instance (`<tenant>/<index>`), to report changes only. */
+  private readonly states = new Map<string, Instance["state"]>();
+  /** When each tenant's objects were last applied, and their digest. */
+  private readonly applied = new Map<string, { hash: string; at: number }>();
+  /** Resolves once the pods are listed (and a watch follows them); undefined after the watch failed. */
+  private watching: Promise<void> | undefined;
+  private readonly stop = new AbortController();
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: KubernetesOptions) {
-    this.run = o.kubectl ?? kubectl;
+    this.api = new KubeClient(o.access);
   }
 
   async scale(tenant: TenantServerConfig, count: number): Promise<Instance[]> {
-    const current = this.state.get(tenant.tenant) ?? [];
-    const wanted = Array.from({ length: count }, (_, i) => renderInstance(tenant, i, this.o)).flat();
-    if (wanted.length > 0) await this.run(["apply", "-f", "-"], toYaml(wanted));
-    const extra = current.filter((i) => i.index >= count);
-    for (const i of extra)
-      await this.run(
-        ["delete", "--ignore-not-found", "--wait=true", "-f", "-"],
-        toYaml(renderInstance(tenant, i.index, this.o)),
-      );
-    const now = new Date().toISOString();
-    const instances = Array.from({ length: count }, (_, index) => {
-      const prev = current.find((i) => i.index === index);
-      return (
-        prev ?? {
-          id: `${tenant.tenant}-${index}`,
-          tenant: tenant.tenant,
-          index,
-          url: `nats://vrsky-nats-${tenant.tenant}-${index}.${this.o.namespace}.svc:4222`,
-          state: "starting" as const,
-          startedAt: now,
-        }
-      );
-    });
-    this.state.set(tenant.tenant, instances);
-    return instances;
+    await this.watch();
+    const objects = renderTenant(tenant, count, this.o);
+    const set = objects[objects.length - 1]!;
+    const hash = set.metadata.annotations![APPLIED_HASH_ANNOTATION]!;
+    const last = this.applied.get(tenant.tenant);
+    const fresh = last?.hash === hash && Date.now() - last.at < (this.o.reapplyMs ?? 600_000);
+    if (!fresh || !(await this.setIsApplied(set, hash))) {
+      for (const obj of objects)
+        await this.call(`apply ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, () =>
+          this.api.apply(obj, FIELD_MANAGER),
+        );
+      this.applied.set(tenant.tenant, { hash, at: Date.now() });
+    }
+    this.wanted.set(tenant.tenant, count);
+    for (const key of [...this.states.keys()])
+      if (key.startsWith(`${tenant.tenant}/`) && Number(key.slice(tenant.tenant.length + 1)) >= count)
+        this.states.delete(key);
+    return this.current(tenant.tenant, count);
   }
 
   instances(tenant: string): Instance[] {
-    return this.state.get(tenant) ?? [];
+    const count =
+      this.wanted.get(tenant) ??
+      [...this.pods.values()].filter((p) => p.metadata?.labels?.[TENANT_LABEL] === tenant).length;
+    return this.current(tenant, count);
   }
 
+  /**
+   * Deletes everything of the tenant the labels find (also what an earlier reconciler made): the StatefulSet
+   * first (its pods stop in lame-duck mode), then the Service, ConfigMap, NetworkPolicy and the claims.
+   */
   async remove(tenant: string): Promise<void> {
-    await this.run(
-      [
-        "delete",
-        "--ignore-not-found",
-        "-n",
-        this.o.namespace,
-        "deployment,service,configmap,networkpolicy,persistentvolumeclaim",
-        "-l",
-        `vrsky.io/tenant=${tenant}`,
-      ],
-      "",
+    for (const { apiVersion, kind } of KINDS) {
+      const found = await this.call(`list the ${kind}s of tenant ${tenant}`, () =>
+        this.api.list<KubeObject>(apiVersion, kind, this.o.namespace, tenantSelector(tenant)),
+      );
+      for (const item of found.items)
+        await this.call(`delete ${kind} ${this.o.namespace}/${item.metadata.name}`, () =>
+          this.api.delete(apiVersion, kind, this.o.namespace, item.metadata.name),
+        );
+    }
+    this.wanted.delete(tenant);
+    this.applied.delete(tenant);
+    for (const key of [...this.states.keys()]) if (key.startsWith(`${tenant}/`)) this.states.delete(key);
+  }
+
+  onChange(listener: (i: Instance) => void): void {
+    this.listeners.add(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.stop.signal.aborted) return;
+    this.stop.abort();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.watching?.catch(() => undefined);
+    await this.api.close();
+  }
+
+  /**
+   * Lists the instances' pods, then follows them with a watch from that list's version; when the watch ends
+   * (the server's timeout) it watches on, and when it breaks, lists again after a pause. The first list's
+   * failure is the caller's.
+   */
+  private watch(): Promise<void> {
+    this.watching ??= this.list().catch((e: unknown) => {
+      this.watching = undefined;
+      throw e;
+    });
+    return this.watching;
+  }
+
+  private async list(): Promise<void> {
+    const { items, resourceVersion } = await this.call("list the tenant instances' pods", () =>
+      this.api.list<V1Pod>("v1", "Pod", this.o.namespace, INSTANCE_PODS_SELECTOR),
     );
-    this.state.delete(tenant);
+    const gone = new Set(this.pods.keys());
+    for (const pod of items) {
+      gone.delete(pod.metadata!.name!);
+      this.podChanged("MODIFIED", pod);
+    }
+    for (const name of gone) this.podChanged("DELETED", this.pods.get(name)!);
+    void this.follow(resourceVersion);
   }
 
-  onLost(): void {
-    // Kubernetes restarts lost pods itself (Deployment); nothing to replace here.
+  private async follow(from: string): Promise<void> {
+    let version = from;
+    while (!this.stop.signal.aborted) {
+      try {
+        await this.api.watch<V1Pod>(
+          {
+            apiVersion: "v1",
+            kind: "Pod",
+            namespace: this.o.namespace,
+            labelSelector: INSTANCE_PODS_SELECTOR,
+            resourceVersion: version,
+          },
+          (e) => {
+            if (e.type === "ERROR")
+              throw new KubeApiError(Number((e.object as { code?: number }).code ?? 500), "watch");
+            if (e.type !== "BOOKMARK") this.podChanged(e.type, e.object);
+            version = e.object.metadata?.resourceVersion ?? version;
+          },
+          this.stop.signal,
+        );
+      } catch {
+        if (this.stop.signal.aborted) return;
+        // Broken, or too old a version (410 Gone): list afresh after a pause, and watch from there.
+        this.watching = undefined;
+        this.retryTimer = setTimeout(() => void this.watch().catch(() => undefined), 1_000);
+        return;
+      }
+    }
   }
 
-  async close(): Promise<void> {}
+  /** The StatefulSet on the server carries the digest rendered now (nobody deleted or replaced it). */
+  private async setIsApplied(set: KubeObject, hash: string): Promise<boolean> {
+    const { namespace, name } = set.metadata;
+    const found = await this.call(`read StatefulSet ${namespace}/${name}`, () =>
+      this.api.read<KubeObject>(set.apiVersion, set.kind, namespace, name),
+    );
+    return (
+      found?.metadata.annotations?.[APPLIED_HASH_ANNOTATION] === hash &&
+      !(found.metadata as { deletionTimestamp?: string }).deletionTimestamp
+    );
+  }
+
+  /** Runs an API call; a failure becomes VRS_PROVISION_FAILED naming what was done and what the server said. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw new VrskyError(
+        "VRS_PROVISION_FAILED",
+        `cannot ${what} (Kubernetes API ${this.o.access.server}): ${apiError(e)}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  private current(tenant: string, count: number): Instance[] {
+    return Array.from({ length: count }, (_, index) => {
+      const i = this.instance(tenant, index);
+      this.states.set(`${tenant}/${index}`, i.state);
+      return i;
+    });
+  }
+
+  /** Instance `index` of the tenant as its pod shows it; `lost` once ready and no longer. */
+  private instance(tenant: string, index: number): Instance {
+    const pod = this.pods.get(`${instanceSetName(tenant)}-${index}`);
+    const before = this.states.get(`${tenant}/${index}`);
+    const ready = pod?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+    const state: Instance["state"] = pod?.metadata?.deletionTimestamp
+      ? "draining"
+      : ready
+        ? "ready"
+        : before === "ready" || before === "lost"
+          ? "lost"
+          : "starting";
+    const started = pod?.status?.startTime ?? pod?.metadata?.creationTimestamp;
+    return {
+      id: `${tenant}-${index}`,
+      tenant,
+      index,
+      url: instanceUrl(tenant, index, this.o.namespace),
+      state,
+      startedAt: new Date(started ?? Date.now()).toISOString(),
+    };
+  }
+
+  private podChanged(type: WatchEvent<V1Pod>["type"], pod: V1Pod): void {
+    const name = pod.metadata?.name;
+    if (!name) return;
+    if (type === "DELETED") this.pods.delete(name);
+    else this.pods.set(name, pod);
+    const tenant = pod.metadata?.labels?.[TENANT_LABEL];
+    const count = tenant === undefined ? undefined : this.wanted.get(tenant);
+    if (tenant === undefined || count === undefined) return;
+    const index = Number(name.slice(instanceSetName(tenant).length + 1));
+    if (!Number.isInteger(index) || index >= count) return;
+    const before = this.states.get(`${tenant}/${index}`);
+    const i = this.instance(tenant, index);
+    // A pod just created for an instance scale() is returning as starting: nothing to report yet.
+    if (i.state === before || (before === undefined && i.state === "starting")) return;
+    this.states.set(`${tenant}/${index}`, i.state);
+    for (const l of this.listeners) l(i);
+  }
 }
 
-function kubectl(args: string[], input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("kubectl", args, { stdio: ["pipe", "ignore", "pipe"] });
-    let err = "";
-    child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
-    child.on("error", (e) =>
-      reject(
-        new VrskyError(
-          "VRS_PROVISION_FAILED",
-          `cannot run kubectl: ${e.message}; install kubectl and configure access to the cluster`,
-        ),
-      ),
-    );
-    child.on("close", (code) =>
-      code === 0
-        ? resolve()
-        : reject(new VrskyError("VRS_PROVISION_FAILED", `kubectl ${args[0]} failed: ${err.trim()}`)),
-    );
-    child.stdin.end(input);
-  });
+/** The API server's own message, or the error's. */
+function apiError(e: unknown): string {
+  if (e instanceof KubeApiError) {
+    const hint = e.status === 403 ? "; grant the reconciler's service account the RBAC in docs/operations.md" : "";
+    return `HTTP ${e.status}: ${e.message}${hint}`;
+  }
+  const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : "";
+  return `${errorMessage(e)}${cause}`;
 }

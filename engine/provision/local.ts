@@ -13,12 +13,12 @@ interface Running {
 /**
  * Dedicated tenants' instances as local nats-server processes, each with its own port and store under
  * `<dir>/<tenant>/<index>`. Used by `npm start` and the tests. An instance that dies is reported through
- * onLost; `scale` replaces it (same id, same store).
+ * onChange (`lost`); `scale` replaces it (same id, same store).
  */
 export class LocalProcessProvisioner implements Provisioner {
   readonly kind = "local" as const;
   private readonly running = new Map<string, Running[]>();
-  private readonly lostListeners = new Set<(i: Instance) => void>();
+  private readonly changeListeners = new Set<(i: Instance) => void>();
 
   constructor(
     private readonly dir: string,
@@ -60,7 +60,7 @@ export class LocalProcessProvisioner implements Provisioner {
       server.onUnexpectedExit(() => {
         if (instance.state === "draining") return;
         instance.state = "lost";
-        for (const l of this.lostListeners) l(instance);
+        for (const l of this.changeListeners) l(instance);
       });
       if (existing) list.splice(list.indexOf(existing), 1, { instance, server, config: tenant.config });
       else list.push({ instance, server, config: tenant.config });
@@ -80,8 +80,8 @@ export class LocalProcessProvisioner implements Provisioner {
     rmSync(join(this.dir, tenant), { recursive: true, force: true });
   }
 
-  onLost(listener: (i: Instance) => void): void {
-    this.lostListeners.add(listener);
+  onChange(listener: (i: Instance) => void): void {
+    this.changeListeners.add(listener);
   }
 
   async close(): Promise<void> {

@@ -32,7 +32,10 @@ export interface Provisioner {
   instances(tenant: string): Instance[];
   /** Drains and stops every instance of the tenant. */
   remove(tenant: string): Promise<void>;
-  /** Called when an instance dies without being asked to; the owner re-runs `scale` to replace it. */
-  onLost(listener: (i: Instance) => void): void;
+  /**
+   * Called when an instance changes state without being asked to: it became ready, or died (`lost`). The owner
+   * re-runs `scale`, which publishes the new state (and replaces a lost local instance).
+   */
+  onChange(listener: (i: Instance) => void): void;
   close(): Promise<void>;
 }

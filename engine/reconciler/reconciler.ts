@@ -218,8 +218,9 @@ export class Reconciler {
       status: () => this.status,
       placement: this.controller,
     });
-    this.o.provisioner?.onLost((i) => {
-      this.log("instance-lost", { id: i.id, tenant: i.tenant });
+    this.o.provisioner?.onChange((i) => {
+      if (i.state === "lost") this.log("instance-lost", { id: i.id, tenant: i.tenant });
+      else this.log("instance-state", { id: i.id, tenant: i.tenant, state: i.state });
       this.trigger("drift");
     });
   }

@@ -45,7 +45,7 @@ describe("local-process provisioner with real nats-server processes", function (
   it("reports an instance killed with SIGKILL as lost, and scale replaces it under the same id", async () => {
     const t = { tenant: "beta", config: "" };
     const [first] = await p.scale(t, 1);
-    const lost = new Promise<Instance>((resolve) => p.onLost(resolve));
+    const lost = new Promise<Instance>((resolve) => p.onChange(resolve));
     process.kill(first!.pid!, "SIGKILL");
     expect((await lost).id).to.equal(first!.id);
     const [replaced] = await p.scale(t, 1);

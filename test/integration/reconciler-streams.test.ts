@@ -58,7 +58,7 @@ class SlowProvisioner implements Provisioner {
     return [];
   }
   async remove(): Promise<void> {}
-  onLost(): void {}
+  onChange(): void {}
   async close(): Promise<void> {}
 }
 

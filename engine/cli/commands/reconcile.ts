@@ -10,9 +10,8 @@ import { refuseTrackedKeys } from "../../git/ignored-folder.js";
 import { resolveCommit } from "../../git/revision.js";
 import { ResolverClient } from "../../accounts/resolver.js";
 import { NatsAccountOps } from "../../reconciler/account-ops.js";
-import { KubernetesProvisioner } from "../../provision/kubernetes.js";
-import { LocalProcessProvisioner } from "../../provision/local.js";
 import type { Provisioner } from "../../provision/provisioner.js";
+import { provisionerFromFlags, type ProvisionerFlags } from "./provisioner-flags.js";
 import { LocalRefSource, RemoteRefSource, type RefSource } from "../../git/watch.js";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { startTracing } from "../../telemetry/tracing.js";
@@ -29,7 +28,7 @@ import type { CliContext } from "../context.js";
 import { commandLog, type EventLog } from "../log/event-log.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
 
-export interface ReconcileFlags {
+export interface ReconcileFlags extends ProvisionerFlags {
   repo: string;
   branch: string;
   remote?: string;
@@ -45,10 +44,7 @@ export interface ReconcileFlags {
   allowPrune: boolean;
   id?: string;
   listen?: string;
-  stateDir: string;
   dataPlane?: string;
-  provisioner: "none" | "local" | "kubernetes";
-  namespace: string;
   keys?: string;
   workerCredsTtl: string;
   /** `<dir>/<tenant>/<name>` secret files (checked before the repository's sealed secrets). */
@@ -103,6 +99,19 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       "15m",
     )
     .option("--namespace <ns>", "Kubernetes namespace for tenant instances (--provisioner kubernetes)", "vrsky")
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig of the cluster (--provisioner kubernetes; default $KUBECONFIG, ~/.kube/config, else the pod's service account)",
+    )
+    .option(
+      "--storage-size <quantity>",
+      "a PersistentVolumeClaim of this size per tenant instance for JetStream, e.g. 10Gi (default: emptyDir, lost with the pod)",
+    )
+    .option("--storage-class <name>", "StorageClass of those claims (default: the cluster's default class)")
+    .option(
+      "--nats-image <image>",
+      "nats-server image of tenant instances (--provisioner kubernetes; default nats:2.10-alpine)",
+    )
     .option(
       "--secrets-dir <dir>",
       "secrets as files <dir>/<tenant>/<name>, to check integrations' secretRefs (with --keys, the repository's sealed secrets too)",
@@ -173,6 +182,7 @@ export async function runReconcile(
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
+  const makeProvisioner = provisionerFromFlags(flags);
   const log = commandLog(ctx, "reconciler");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
@@ -214,6 +224,7 @@ export async function runReconcile(
       keys,
       creds,
       log,
+      makeProvisioner,
     });
   } finally {
     signals?.stop();
@@ -232,6 +243,7 @@ interface Checked {
   keys: ReturnType<typeof loadKeys> | undefined;
   creds: string | undefined;
   log: EventLog;
+  makeProvisioner: (() => Provisioner) | undefined;
 }
 
 async function reconcileWith(
@@ -250,6 +262,7 @@ async function reconcileWith(
     keys,
     creds,
     log,
+    makeProvisioner,
   }: Checked,
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
@@ -275,12 +288,7 @@ async function reconcileWith(
         throw e;
       })
     : undefined;
-  const provisioner: Provisioner | undefined =
-    flags.provisioner === "local"
-      ? new LocalProcessProvisioner(resolve(flags.stateDir, "instances"))
-      : flags.provisioner === "kubernetes"
-        ? new KubernetesProvisioner({ namespace: flags.namespace })
-        : undefined;
+  const provisioner = makeProvisioner?.();
   const telemetry = hooks.telemetry ?? processTelemetry();
   const tracing = startTracing({ service: "vrsky-reconciler", version: packageVersion() });
   const reconciler = new Reconciler({

@@ -54,6 +54,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   drift: e("info", "drift: a value changed outside git"),
   revocation: e("info", "a revocation changed"),
   "instance-lost": e("warn", "a dedicated tenant instance went away"),
+  "instance-state": e("info", "a dedicated tenant instance changed state (e.g. became ready)"),
   streams: e("info", "integration streams created, deleted or not ready"),
   "streams-failed": e("warn", "the streams step failed"),
   "streams-delete-failed": e("warn", "an integration's streams could not be deleted"),
