@@ -19,7 +19,7 @@ const COMPONENT = "tenant-nats";
 
 /**
  * The pods allowed to reach tenant instances: VRSky's own, labelled `app.kubernetes.io/part-of: vrsky` and
- * `app.kubernetes.io/component` one of these (docs/operations.md, "Kubernetes provisioner"; deploy/kubernetes
+ * `app.kubernetes.io/component` one of these, in a namespace labelled `app.kubernetes.io/part-of: vrsky` (docs/operations.md, "Kubernetes provisioner"; deploy/kubernetes
  * sets them). The workers run integrations there; the reconciler creates their streams; the gateway and the API
  * publish and read in tenants' accounts.
  */
@@ -137,6 +137,9 @@ export function renderTenant(tenant: TenantServerConfig, count: number, o: Rende
           {
             from: [
               {
+                // In any namespace labelled as VRSky's (the platform's pods usually run in another one than the
+                // tenants' instances: deploy/kubernetes puts them in `vrsky` and `vrsky-tenants`).
+                namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "vrsky" } },
                 podSelector: {
                   matchLabels: { "app.kubernetes.io/part-of": "vrsky" },
                   matchExpressions: [

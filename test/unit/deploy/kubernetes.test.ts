@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { renderTenant } from "../../../engine/provision/kubernetes-objects.js";
 import { packageRoot } from "../../../engine/util/package-root.js";
 import { commandLineProblems } from "../../helpers/cli-flags.js";
 import {
@@ -164,6 +165,20 @@ for (const dir of ["base", "overlays/production"]) {
       expect(spec.template.spec.terminationGracePeriodSeconds).to.be.greaterThan(drain);
     });
 
+    it("the pods that connect to tenant instances are admitted by the NetworkPolicy the provisioner renders", () => {
+      const rendered = renderTenant({ tenant: "acme", config: "" }, 1, { namespace: "vrsky-tenants" });
+      const policy = rendered.find((o) => o.kind === "NetworkPolicy")!.spec as {
+        ingress: Array<{ from: Array<{ namespaceSelector: Selector; podSelector: Selector }> }>;
+      };
+      const [peer] = policy.ingress[0]!.from;
+      for (const component of ["worker", "reconciler", "gateway", "api"]) {
+        const { o, spec } = workloads([find(objects, "Deployment", `vrsky-${component}`)])[0]!;
+        const ns = find(objects, "Namespace", o.metadata.namespace!, null);
+        expect(matches(peer!.namespaceSelector, ns.metadata.labels), `namespace of ${component}`).to.equal(true);
+        expect(matches(peer!.podSelector, spec.template.metadata.labels), `pods of ${component}`).to.equal(true);
+      }
+    });
+
     it("the reconcilers: at least two, with RBAC for the provisioner in the namespace its --namespace names", () => {
       const rec = workloads([find(objects, "Deployment", "vrsky-reconciler")])[0]!.spec;
       expect(rec.replicas).to.be.at.least(2);
@@ -312,6 +327,18 @@ describe("deploy/kubernetes: no file holds a Secret", () => {
 });
 
 /** The value given to a flag in a container's args (`--flag value` or `--flag=value`). */
+type Selector = {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values: string[] }>;
+};
+
+/** Whether a label selector selects these labels (the operators the provisioner uses: `In`). */
+function matches(sel: Selector, labels: Record<string, string> = {}): boolean {
+  const byLabel = Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpr = (sel.matchExpressions ?? []).every((e) => e.operator === "In" && e.values.includes(labels[e.key]!));
+  return byLabel && byExpr;
+}
+
 function argValue(c: Container, flag: string): string | undefined {
   const args = c.args ?? [];
   const i = args.indexOf(flag);

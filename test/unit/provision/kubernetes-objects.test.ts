@@ -146,6 +146,7 @@ describe("Kubernetes provisioner: rendered objects", () => {
     expect(ingress[0]!.ports).to.deep.equal([{ protocol: "TCP", port: 4222 }]);
     expect(ingress[0]!.from).to.deep.equal([
       {
+        namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "vrsky" } },
         podSelector: {
           matchLabels: { "app.kubernetes.io/part-of": "vrsky" },
           matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: [...CLIENT_COMPONENTS] }],
