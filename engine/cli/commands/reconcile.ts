@@ -23,6 +23,7 @@ import type { Telemetry } from "../../telemetry/telemetry.js";
 import { processTelemetry } from "../telemetry.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
+import { parseReplicas, type ReplicasSetting } from "../../nats/replication.js";
 import { secretSource } from "../../secrets/sources.js";
 import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
@@ -55,6 +56,8 @@ export interface ReconcileFlags {
   secretsDir?: string;
   /** False with --no-streams: leave integrations' streams alone. Default true. */
   streams?: boolean;
+  /** `--replicas`: auto (default), 1, 3 or 5. */
+  replicas?: string;
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
@@ -108,6 +111,7 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       "secrets as files <dir>/<tenant>/<name>, to check integrations' secretRefs (with --keys, the repository's sealed secrets too)",
     )
     .option("--no-streams", "do not create or delete integrations' streams (a control plane without a data plane)")
+    .option("--replicas <n>", "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5", "auto")
     .addHelpText(
       "after",
       "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error\n" +
@@ -173,6 +177,7 @@ export async function runReconcile(
   if (!(share >= 0 && share <= 1))
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
+  const replicas = parseReplicas(flags.replicas ?? "auto");
   const log = commandLog(ctx, "reconciler");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
@@ -214,6 +219,7 @@ export async function runReconcile(
       keys,
       creds,
       log,
+      replicas,
     });
   } finally {
     signals?.stop();
@@ -232,6 +238,7 @@ interface Checked {
   keys: ReturnType<typeof loadKeys> | undefined;
   creds: string | undefined;
   log: EventLog;
+  replicas: ReplicasSetting;
 }
 
 async function reconcileWith(
@@ -250,6 +257,7 @@ async function reconcileWith(
     keys,
     creds,
     log,
+    replicas,
   }: Checked,
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
@@ -299,6 +307,7 @@ async function reconcileWith(
     keys,
     secrets,
     streams: flags.streams ?? true,
+    jetstreamReplicas: replicas,
     accounts:
       keys && resolver
         ? (b, l) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations, l)
