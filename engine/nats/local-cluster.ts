@@ -51,7 +51,8 @@ export class LocalNatsCluster {
   /** Starts every server (all at once: a server waits for no route to accept clients). */
   async start(): Promise<this> {
     const size = this.o.size ?? 3;
-    for (let i = 0; i < size; i++) this.ports.push({ client: await freeLoopbackPort(), route: await freeLoopbackPort() });
+    for (let i = 0; i < size; i++)
+      this.ports.push({ client: await freeLoopbackPort(), route: await freeLoopbackPort() });
     const started = await Promise.allSettled(this.ports.map((_, i) => this.startServer(i)));
     const failed = started.find((r) => r.status === "rejected");
     if (failed) {
@@ -101,7 +102,10 @@ export async function clusterFormed(nc: NatsConnection, size: number, timeoutMs 
       }
     } else why = `${servers} of ${size} servers routed`;
     if (Date.now() > deadline)
-      throw new VrskyError("VRS_NATS_UNAVAILABLE", `the NATS cluster did not form within ${timeoutMs / 1000} s: ${why}`);
+      throw new VrskyError(
+        "VRS_NATS_UNAVAILABLE",
+        `the NATS cluster did not form within ${timeoutMs / 1000} s: ${why}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

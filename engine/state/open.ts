@@ -23,7 +23,12 @@ export async function openBucket(nc: NatsConnection, id: BucketId, o: BucketOpti
   const setting = o.replicas ?? "auto";
   const replicas = replicasOn(nc, setting);
   const kv = await new Kvm(nc).create(name, { history, description, replicas });
-  const change = await ensureStreamReplicas(await jetstreamManager(nc, { checkAPI: false }), `KV_${name}`, setting, replicas);
+  const change = await ensureStreamReplicas(
+    await jetstreamManager(nc, { checkAPI: false }),
+    `KV_${name}`,
+    setting,
+    replicas,
+  );
   if (change) o.onScaled?.(name, change);
   return kv;
 }

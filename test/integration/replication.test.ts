@@ -64,7 +64,11 @@ describe("replication: buckets and streams are R3 on a 3-server cluster, R1 on a
       expect(await replicasOf(jsm, objects)).to.deep.equal(all(objects, 1));
 
       await openState(nc, { onScaled: (b, ch) => scaled.push(`${b} ${ch.from}->${ch.to}`) });
-      expect(scaled.sort()).to.deep.equal(Object.values(BUCKET_REGISTRY).map((b) => `${b.name} 1->3`).sort());
+      expect(scaled.sort()).to.deep.equal(
+        Object.values(BUCKET_REGISTRY)
+          .map((b) => `${b.name} 1->3`)
+          .sort(),
+      );
       expect(await replicasOf(jsm, bucketStreams)).to.deep.equal(all(bucketStreams, 3));
       await ensureIntegrationStreams(nc, integrationResource("acme", "r1"));
       expect(await replicasOf(jsm, objects)).to.deep.equal(all(objects, 3));

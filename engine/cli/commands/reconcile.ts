@@ -111,7 +111,11 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       "secrets as files <dir>/<tenant>/<name>, to check integrations' secretRefs (with --keys, the repository's sealed secrets too)",
     )
     .option("--no-streams", "do not create or delete integrations' streams (a control plane without a data plane)")
-    .option("--replicas <n>", "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5", "auto")
+    .option(
+      "--replicas <n>",
+      "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5",
+      "auto",
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error\n" +

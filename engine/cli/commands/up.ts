@@ -44,7 +44,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option("--receiver-listen <addr>", "serve the stand-in receiver of the examples here (`off`: none)", "127.0.0.1:0")
     .option("--secrets-dir <dir>", "secrets as files <dir>/<tenant>/<name> (default <data>/secrets, with demo values)")
     .option("--file-root <dir>", "file sources and sinks read and write under <dir>/<tenant>/ (default <data>/files)")
-    .option("--replicas <n>", "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5", "auto")
+    .option(
+      "--replicas <n>",
+      "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5",
+      "auto",
+    )
     .action(
       async (o: {
         repo: string;
@@ -251,7 +255,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
     );
 }
 
-async function checkedOutBranch(repo: string): Promise<string> {
+/** The branch checked out in `repo`; VRS_GIT_BAD_REF on a detached HEAD. */
+export async function checkedOutBranch(repo: string): Promise<string> {
   const r = await git(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
   if (r.code !== 0)
     throw new VrskyError("VRS_GIT_BAD_REF", `no branch is checked out in ${repo} (detached HEAD): pass --branch`);

@@ -79,7 +79,11 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       "--file-root <dir>",
       "where file sources and sinks may read and write: each tenant's under <dir>/<tenant>/ (without it they do not start)",
     )
-    .option("--replicas <n>", "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5", "auto")
+    .option(
+      "--replicas <n>",
+      "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5",
+      "auto",
+    )
     .option("--no-traces", "write no message completions to the trace streams (retry records are still written)")
     .addHelpText(
       "after",
@@ -154,7 +158,21 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     return await runChecked(
       flags,
       ctx,
-      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals, replicas },
+      {
+        id,
+        capacity,
+        labels,
+        heartbeatMs,
+        expiryMs,
+        drainMs,
+        listen,
+        secrets,
+        creds,
+        identity,
+        log,
+        signals,
+        replicas,
+      },
       onReady,
     );
   } finally {

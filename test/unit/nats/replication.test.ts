@@ -1,10 +1,5 @@
 import { expect } from "chai";
-import {
-  clusterShape,
-  parseReplicas,
-  targetReplicas,
-  wantedReplicas,
-} from "../../../engine/nats/replication.js";
+import { clusterShape, parseReplicas, targetReplicas, wantedReplicas } from "../../../engine/nats/replication.js";
 import { describeReplication } from "../../../engine/views/replication.js";
 import { isVrskyError } from "../../../engine/errors/errors.js";
 
