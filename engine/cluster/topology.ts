@@ -165,10 +165,17 @@ export class LocalTopology {
     );
     const run = await Promise.race(
       reconcilers.map((p) =>
-        p.waitForEvent((x) => x.event === "run" && x.outcome === "Applied", START_MS, "the first apply"),
+        // Applied on a new data folder; NoChange when the state kept from an earlier start already matches.
+        p.waitForEvent(
+          (x) => x.event === "run" && (x.outcome === "Applied" || x.outcome === "NoChange"),
+          START_MS,
+          "the first reconcile",
+        ),
       ),
     );
-    say(`  applied     ${String(run.revision).slice(0, 12)} of ${this.o.repo} (branch ${this.o.branch}) (${secs(t)})`);
+    say(
+      `  reconciled  ${String(run.outcome)} ${String(run.revision).slice(0, 12)} of ${this.o.repo} (branch ${this.o.branch}) (${secs(t)})`,
+    );
     this.info = {
       nats,
       keys: keysDir,

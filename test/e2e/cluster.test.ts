@@ -146,4 +146,17 @@ describe("npm run cluster: 3 NATS servers, 2 reconcilers, 3 workers, a gateway a
     expect(run.stdout).to.include("stopped: no process left.");
     expect(processesUnder(data), "no process of the topology is left").to.deep.equal([]);
   });
+
+  it("starts again on the same data folder: the keys and the R3 state are kept, nothing to apply", async () => {
+    run = new ClusterRun(["--repo", repo.dir, "--branch", "main", "--data", data, "--no-example"]);
+    await run.output(/VRSky cluster is running\./, 180_000);
+    expect(run.stdout).to.match(/keys +\S+keys\n/);
+    expect(run.stdout).to.match(/reconciled +NoChange /);
+    const nats = /\n {2}NATS +(\S+)/.exec(run.stdout)![1]!;
+    const status = await cli("status", "--nats", nats, "--keys", join(data, "keys"), "--format", "json");
+    expect((JSON.parse(status.stdout) as StatusView).replication).to.include({ servers: 3, replicas: 3 });
+    process.kill(-run.child.pid!, "SIGINT");
+    expect(await run.exited).to.equal(0);
+    expect(processesUnder(data), "no process of the topology is left").to.deep.equal([]);
+  });
 });
