@@ -25,7 +25,13 @@ import {
 } from "../contract/dataplane.js";
 import { parseDuration } from "../manifests/durations.js";
 import type { IntegrationResource } from "../model/resources.js";
-import { ensureStreamReplicas, replicasOn, targetReplicas, type ReplicasSetting } from "../nats/replication.js";
+import {
+  ensureStreamReplicas,
+  replicasOn,
+  streamSettled,
+  targetReplicas,
+  type ReplicasSetting,
+} from "../nats/replication.js";
 
 const NS = 1_000_000;
 const DEFAULT_DEAD_LETTER_MS = 7 * 86_400_000;
@@ -161,6 +167,8 @@ async function ensureStream(
         description: want.description,
         num_replicas,
       });
+    // Replicas changed: usable again once its leader and replicas are current (engine/nats/replication.ts).
+    if (c.num_replicas !== num_replicas) await streamSettled(jsm, want.name, num_replicas);
   } catch (e) {
     if (!(e instanceof JetStreamApiError) || e.code !== 10059) throw e;
     await jsm.streams.add({ ...want, num_replicas: copies.wanted });

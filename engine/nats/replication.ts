@@ -59,10 +59,15 @@ export function replicasOn(nc: NatsConnection, setting: ReplicasSetting): number
   return wantedReplicas(setting, clusterShape(nc.info));
 }
 
+/** How long a stream whose replicas changed may take to have a leader and every replica current again. */
+const SETTLE_TIMEOUT_MS = 30_000;
+
 /**
  * Brings an existing stream (a bucket's `KV_<name>`, `OBJ_<name>`, or a stream) to the replicas the setting wants,
- * idempotently; JetStream moves the data and the stream's consumers follow. Returns the change, or undefined when
- * there was none. Throws JetStream errors (a stream that does not exist: 10059).
+ * idempotently; JetStream moves the data and the stream's consumers follow. Returns once the stream has a leader
+ * and every replica is current again: until then (under a second here) a write fails with a misleading "jetstream
+ * is not enabled" and a new watch of a KV bucket stalls for 30 s. Returns the change, or undefined when there was
+ * none. Throws JetStream errors (a stream that does not exist: 10059).
  */
 export async function ensureStreamReplicas(
   jsm: JetStreamManager,
@@ -76,5 +81,21 @@ export async function ensureStreamReplicas(
   const to = targetReplicas(setting, wanted, from);
   if (from === to) return undefined;
   await jsm.streams.update(stream, { ...config, num_replicas: to });
+  await streamSettled(jsm, stream, to);
   return { from, to };
+}
+
+/** Waits until `stream` has a leader and `replicas - 1` current followers; no event says so: asked every 100 ms. */
+export async function streamSettled(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  for (;;) {
+    const c = (await jsm.streams.info(stream).catch(() => undefined))?.cluster;
+    const followers = c?.replicas ?? [];
+    if (c?.leader && followers.length === replicas - 1 && followers.every((r) => r.current)) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `stream ${stream} has no leader with ${replicas - 1} current replicas after ${SETTLE_TIMEOUT_MS / 1000} s`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

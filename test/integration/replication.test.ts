@@ -7,7 +7,11 @@ import { ensureIntegrationStreams } from "../../engine/dataplane/streams.js";
 import { openState } from "../../engine/state/open.js";
 import { openStateReader } from "../../engine/state/read-only.js";
 import { readStatus } from "../../engine/views/status.js";
-import { integrationResource } from "../helpers/manifests.js";
+import { LocalRefSource } from "../../engine/git/watch.js";
+import type { ReplicasSetting } from "../../engine/nats/replication.js";
+import { Reconciler } from "../../engine/reconciler/reconciler.js";
+import { TestRepo } from "../helpers/git-repo.js";
+import { integrationResource, integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { TestNatsCluster } from "../helpers/nats-cluster.js";
 import { TestNats } from "../helpers/nats.js";
 
@@ -95,6 +99,38 @@ describe("replication: buckets and streams are R3 on a 3-server cluster, R1 on a
       const { view } = await readStatus(await openStateReader(nc), nc.info);
       expect(view.replication).to.include({ cluster: "vrsky-test", servers: 3, replicas: 3 });
       expect(view.replication!.buckets.map((b) => b.replicas)).to.deep.equal(bucketStreams.map(() => 3));
+    });
+
+    // Last: it scales the platform buckets down and up again (reads time out while their leaders are elected).
+    it("a reconciler started with --replicas 1 makes R1 streams; restarted with auto, it scales them to R3", async () => {
+      const repo = new TestRepo("vrsky-replication-");
+      try {
+        repo.write("tenants/beta.yaml", tenantYaml("beta"));
+        repo.write("integrations/beta/feed.yaml", integrationYaml("beta", "feed")).commit("beta");
+        const objects = integrationObjects("beta", "feed");
+        const once = async (jetstreamReplicas: ReplicasSetting) => {
+          const r = new Reconciler({
+            nc: await c.connect(2),
+            source: new LocalRefSource(repo.dir, "main"),
+            branch: "main",
+            id: `r-${jetstreamReplicas}`,
+            leaseTtlMs: 2_000,
+            sharedServers: c.url.split(","),
+            jetstreamReplicas,
+          });
+          const started = Date.now();
+          const run = await r.runOnce();
+          expect(run.outcome).to.be.oneOf(["Applied", "NoChange"]);
+          return Date.now() - started;
+        };
+        await once(1);
+        expect(await replicasOf(jsm, objects)).to.deep.equal(all(objects, 1));
+        // Its watches start on buckets it just scaled: once they settled (a watch started before stalls for 30 s).
+        expect(await once("auto")).to.be.below(15_000);
+        expect(await replicasOf(jsm, objects)).to.deep.equal(all(objects, 3));
+      } finally {
+        repo.cleanup();
+      }
     });
   });
 
