@@ -6,6 +6,7 @@
  */
 import type { Finding } from "../errors/finding.js";
 import type { FlowView, IntegrationConditionsView } from "../views/data-plane.js";
+import type { ReplicationView } from "../views/replication.js";
 import type { ResourceView, StatusView } from "../views/status.js";
 import type { AssignmentView, WorkerView } from "../views/workers.js";
 import { sees, type Principal } from "./auth.js";
@@ -38,6 +39,8 @@ export interface SyncBody {
     updatedAt: string;
   } | null;
   leader: { holder: string; epoch: number; expiresAt: string } | null;
+  /** The platform buckets' replicas and the cluster (views/replication.ts); admin only, null for a tenant's key or before read. */
+  replication: ReplicationView | null;
   counts: { tenants: number; integrations: number };
 }
 
@@ -166,6 +169,7 @@ export function syncBody(ix: ResourceIndex, p: Principal): SyncBody {
       expiresAt: new Date(leader.expiresAt).toISOString(),
     },
     counts: { tenants: tenantItems(ix, p).length, integrations: integrationItems(ix, p).length },
+    replication: own ? (ix.view.replication ?? null) : null,
   };
 }
 

@@ -56,6 +56,14 @@ export const syncSchema = obj({
   ),
   leader: nullable(obj({ holder: str, epoch: int, expiresAt: str })),
   counts: obj({ tenants: int, integrations: int }),
+  replication: nullable(
+    obj({
+      cluster: nullableStr,
+      servers: { type: ["integer", "null"], minimum: 1 },
+      replicas: int,
+      buckets: { type: "array", items: obj({ bucket: str, replicas: int }) },
+    }),
+  ),
 });
 
 export const tenantSchema = obj({

@@ -11,7 +11,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { StateRecord } from "../contract/state.js";
 import type { TenantResource } from "../model/resources.js";
 import { errorMessage, isVrskyError } from "../errors/errors.js";
-import { openStateReader } from "../state/read-only.js";
+import { openStateReader, type StateReader } from "../state/read-only.js";
+import { readReplication, type ReplicationView } from "../views/replication.js";
 import { buildStatus } from "../views/status.js";
 import { indexTenantKeys, type TenantKey, type TenantKeyIndex } from "./auth.js";
 import { StateCopies, type CopiedBucket } from "./copies.js";
@@ -38,6 +39,9 @@ const WANTED_MS = 60_000;
 
 export type Log = (event: string, fields?: Record<string, unknown>) => void;
 
+/** How often the buckets' replicas and the cluster's size are read again. */
+const REPLICATION_READ_MS = 30_000;
+
 /** The state cannot be read now: every resource answers 503. */
 export class StateUnavailable extends Error {}
 
@@ -62,6 +66,8 @@ export class ApiState {
   private lastBuildMs = 0;
   private builtAt = 0;
   private askedAt = 0;
+  private replication: ReplicationView | undefined;
+  private replicationTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -82,7 +88,8 @@ export class ApiState {
     if (this.stopped) return;
     let copies: StateCopies | undefined;
     try {
-      copies = new StateCopies(await openStateReader(this.nc));
+      const reader = await openStateReader(this.nc);
+      copies = new StateCopies(reader);
       this.copies = copies;
       await copies.start((bucket, key) => {
         if (bucket === "tenants" || bucket === "integrations") this.desiredWrites++;
@@ -90,6 +97,9 @@ export class ApiState {
         this.o.onWrite(bucket, key);
       });
       if (this.stopped) return copies.stop();
+      await this.readReplication(reader);
+      this.replicationTimer = setInterval(() => void this.readReplication(reader), REPLICATION_READ_MS);
+      this.replicationTimer.unref();
       this.ready = true;
       this.o.log("state-open", {});
     } catch (e) {
@@ -110,6 +120,18 @@ export class ApiState {
     if (!m || (m.generation !== this.generation && this.lastBuildMs < SYNC_BUILD_MS)) return this.build();
     if (m.generation !== this.generation) this.schedule();
     return m.value;
+  }
+
+  /** The buckets' replicas and the cluster's size (no watch announces a change): a new model when they changed. */
+  private async readReplication(reader: StateReader): Promise<void> {
+    try {
+      const r = await readReplication(reader, this.nc.info);
+      if (JSON.stringify(r) === JSON.stringify(this.replication)) return;
+      this.replication = r;
+      this.written();
+    } catch {
+      // NATS away: the last one read stays (as the copies do)
+    }
   }
 
   private written(): void {
@@ -137,8 +159,10 @@ export class ApiState {
         if (typeof k?.sha256 === "string" && typeof k.name === "string")
           keys.push({ tenant: key, name: k.name, sha256: k.sha256 });
     }
+    const view = buildStatus(snapshot).view;
+    if (this.replication) view.replication = this.replication;
     const value = {
-      index: indexResources(buildStatus(snapshot).view),
+      index: indexResources(view),
       tenantKeys: indexTenantKeys(keys),
       version: generation,
     };
@@ -159,6 +183,7 @@ export class ApiState {
     this.stopped = true;
     clearTimeout(this.retry);
     clearTimeout(this.rebuild);
+    clearInterval(this.replicationTimer);
     this.copies?.stop();
   }
 }

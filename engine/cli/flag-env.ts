@@ -15,6 +15,8 @@ export const FLAG_ENV: ReadonlyArray<{ flag: string; env: string; commands?: rea
   { flag: "--branch", env: "VRSKY_BRANCH" },
   { flag: "--secrets-dir", env: "VRSKY_SECRETS_DIR" },
   { flag: "--file-root", env: "VRSKY_FILE_ROOT" },
+  // Replicas of the buckets and streams a process creates (engine/nats/replication.ts): the same for the whole fleet.
+  { flag: "--replicas", env: "VRSKY_REPLICAS" },
 ];
 
 /**

@@ -25,6 +25,13 @@ import {
 } from "../contract/dataplane.js";
 import { parseDuration } from "../manifests/durations.js";
 import type { IntegrationResource } from "../model/resources.js";
+import {
+  ensureStreamReplicas,
+  replicasOn,
+  streamSettled,
+  targetReplicas,
+  type ReplicasSetting,
+} from "../nats/replication.js";
 
 const NS = 1_000_000;
 const DEFAULT_DEAD_LETTER_MS = 7 * 86_400_000;
@@ -116,33 +123,80 @@ export function planIntegrationStreams(r: IntegrationResource): IntegrationStrea
   };
 }
 
-/** Creates or updates the integration's streams, consumer and object store. Idempotent; throws JetStream errors. */
-export async function ensureIntegrationStreams(nc: NatsConnection, r: IntegrationResource): Promise<void> {
+/**
+ * Creates or updates the integration's streams, consumer and object store, with the replicas `replicas` means on
+ * the server `nc` is on (engine/nats/replication.ts; the consumer follows its stream). Idempotent; throws
+ * JetStream errors.
+ */
+export async function ensureIntegrationStreams(
+  nc: NatsConnection,
+  r: IntegrationResource,
+  replicas: ReplicasSetting = "auto",
+): Promise<void> {
   const plan = planIntegrationStreams(r);
   const jsm = await jetstreamManager(nc);
+  const copies = { setting: replicas, wanted: replicasOn(nc, replicas) };
   await Promise.all([
-    ensureStream(jsm, plan.ingest),
-    ensureStream(jsm, plan.deadLetter),
-    ensureStream(jsm, plan.trace),
-    new Objm(nc).create(plan.names.objectStore, {
-      ttl: plan.objectStoreTtlMs * NS,
-      storage: StorageType.File,
-      description: `VRSky large message bodies of ${r.metadata.tenant}/${r.metadata.name}`,
-    }),
+    ensureStream(jsm, plan.ingest, copies),
+    ensureStream(jsm, plan.deadLetter, copies),
+    ensureStream(jsm, plan.trace, copies),
+    ensureObjectStore(nc, jsm, r, plan, copies),
   ]);
   await ensureConsumer(jsm, plan.consumerStream, plan.consumer);
 }
 
-async function ensureStream(jsm: JetStreamManager, want: Partial<StreamConfig> & { name: string }): Promise<void> {
+interface Copies {
+  setting: ReplicasSetting;
+  /** What the setting means on this server. */
+  wanted: number;
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  want: Partial<StreamConfig> & { name: string },
+  copies: Copies,
+): Promise<void> {
   try {
     const info = await jsm.streams.info(want.name);
     const c = info.config;
-    if (c.max_age !== (want.max_age ?? 0) || c.description !== want.description)
-      await jsm.streams.update(want.name, { ...c, max_age: want.max_age ?? 0, description: want.description });
+    const num_replicas = targetReplicas(copies.setting, copies.wanted, c.num_replicas || 1);
+    if (c.max_age !== (want.max_age ?? 0) || c.description !== want.description || c.num_replicas !== num_replicas)
+      await jsm.streams.update(want.name, {
+        ...c,
+        max_age: want.max_age ?? 0,
+        description: want.description,
+        num_replicas,
+      });
+    // Replicas changed: usable again once its leader and replicas are current (engine/nats/replication.ts).
+    if (c.num_replicas !== num_replicas) await streamSettled(jsm, want.name, num_replicas);
   } catch (e) {
     if (!(e instanceof JetStreamApiError) || e.code !== 10059) throw e;
-    await jsm.streams.add(want);
+    await jsm.streams.add({ ...want, num_replicas: copies.wanted });
   }
+}
+
+/** The object store: created when missing, else its stream brought to the replicas (`Objm.create` ignores them then). */
+async function ensureObjectStore(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  r: IntegrationResource,
+  plan: IntegrationStreamPlan,
+  copies: Copies,
+): Promise<void> {
+  let config: StreamConfig;
+  try {
+    config = (await jsm.streams.info(`OBJ_${plan.names.objectStore}`)).config;
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError) || e.code !== 10059) throw e;
+    await new Objm(nc).create(plan.names.objectStore, {
+      ttl: plan.objectStoreTtlMs * NS,
+      storage: StorageType.File,
+      replicas: copies.wanted,
+      description: `VRSky large message bodies of ${r.metadata.tenant}/${r.metadata.name}`,
+    });
+    return;
+  }
+  await ensureStreamReplicas(jsm, config.name, copies.setting, copies.wanted, config);
 }
 
 async function ensureConsumer(

@@ -19,8 +19,8 @@ export function sign(body: string, secret: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
-/** Posts as a webhook sender does: a 503 or 404 (the route not loaded yet) is retried for a while. */
-async function post(
+/** Posts as a webhook sender does: a 503 or 404 (the route not loaded yet) is retried for a while (20 s). */
+export async function post(
   url: string,
   headers: Record<string, string>,
   body: string,

@@ -26,6 +26,7 @@ import {
   sourceStreamOf,
 } from "../dataplane/streams.js";
 import { errorMessage } from "../errors/errors.js";
+import type { ReplicasSetting } from "../nats/replication.js";
 import { secretNamesOf } from "../manifests/secret-refs.js";
 import type { IntegrationResource, Resource, TenantResource } from "../model/resources.js";
 import { canonicalJson } from "../plan/canonical.js";
@@ -54,6 +55,8 @@ export interface IntegrationStreamsOptions {
   keys?: VrskyKeys;
   /** Where `secretRef`s resolve; without it SecretsResolved is Unknown (NotChecked). */
   secrets?: SecretSource;
+  /** Replicas of integrations' streams (engine/nats/replication.ts), resolved on each tenant's servers; default `auto`. */
+  jetstreamReplicas?: ReplicasSetting;
   /** Tenants handled at once (default 8); a tenant's own integrations go one after another, in name order. */
   concurrency?: number;
   /** How long a deleted integration's replication slot may stay in use before its connection is ended. */
@@ -240,7 +243,7 @@ export class IntegrationStreams {
       this.known.set(w.key, { tenant: t, name: w.name, ...(own ? { sourceStream: own } : {}) });
       try {
         if (before?.sourceStream && before.sourceStream !== own) await dropConsumer(nc, before.sourceStream, t, w.name);
-        await ensureIntegrationStreams(nc, w.resource);
+        await ensureIntegrationStreams(nc, w.resource, this.o.jetstreamReplicas);
         this.ensured.set(w.key, w.streamsSig);
         this.streams.set(w.key, STREAMS_CREATED);
         run.result.ensured++;

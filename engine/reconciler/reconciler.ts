@@ -1,3 +1,4 @@
+import type { ReplicasSetting } from "../nats/replication.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Meter, Tracer } from "@opentelemetry/api";
 import { decideRetry, RETRY } from "../errors/retry.js";
@@ -47,7 +48,8 @@ export interface ReconcilerOptions {
   maxDeleteIntegrationShare?: number;
   /** Permission to exceed maxDeleteShare and maxDeleteIntegrationShare (the `--allow-prune` flag). */
   allowPrune?: boolean;
-  bucketReplicas?: number;
+  /** Replicas of the platform buckets (and, reconciler, of integrations' streams): engine/nats/replication.ts; default `auto`. */
+  jetstreamReplicas?: ReplicasSetting;
   /** Client URLs of the shared data plane, published in shared tenants' discovery entries. */
   sharedServers?: string[];
   /** Starts dedicated tenants' NATS instances; without it, dedicated tenants get no instances. */
@@ -155,7 +157,10 @@ export class Reconciler {
   private async open(): Promise<void> {
     // Compile the schemas now (~0.1 s): a broken install fails at start, and the first run does not pay it.
     loadSchemas();
-    this.state = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
+    this.state = await openState(this.o.nc, {
+      replicas: this.o.jetstreamReplicas,
+      onScaled: (bucket, c) => this.log("state-replicas", { bucket, from: c.from, to: c.to }),
+    });
     this.observed = {
       tenants: new ObservedBucket(this.state.tenants, logRejections(this.log)),
       integrations: new ObservedBucket(this.state.integrations, logRejections(this.log)),

@@ -10,6 +10,7 @@ import type { StateRecord } from "../contract/state.js";
 import type { PlacementSummary, SyncStatus } from "../contract/status.js";
 import type { StateReader } from "../state/read-only.js";
 import { buildDataPlane, type DataPlaneViews, type FlowView, type IntegrationConditionsView } from "./data-plane.js";
+import { readReplication, type ReplicationView } from "./replication.js";
 import { readStatusSnapshot, type StatusSnapshot } from "./snapshot.js";
 import { buildWorkers, type AssignmentView, type KeyedRecord, type WorkerView } from "./workers.js";
 
@@ -48,6 +49,11 @@ export interface StatusView {
    * and key. They are left out of everything above; a reconciler reports them too, and rewrites those it owns.
    */
   invalidRecords: RecordRejection[];
+  /**
+   * The platform buckets' replicas and the reader's cluster (replication.ts); present where the reader asked
+   * JetStream for them (`vrsky status`), absent in a view built from copies of the records alone.
+   */
+  replication?: ReplicationView;
 }
 
 /** The view, and what a text reader needs besides it: each worker's heartbeat expiry (to flag a stale heartbeat). */
@@ -56,9 +62,18 @@ export interface StatusModel {
   heartbeatExpiryMs: Map<string, number>;
 }
 
-/** Reads one snapshot of the state and builds the model from it. */
-export async function readStatus(state: StateReader): Promise<StatusModel> {
-  return buildStatus(await readStatusSnapshot(state));
+/** Reads one snapshot of the state and builds the model from it; with the server's INFO, the replication too. */
+export async function readStatus(
+  state: StateReader,
+  server?: Parameters<typeof readReplication>[1],
+): Promise<StatusModel> {
+  const [snapshot, replication] = await Promise.all([
+    readStatusSnapshot(state),
+    server ? readReplication(state, server) : undefined,
+  ]);
+  const model = buildStatus(snapshot);
+  if (replication) model.view.replication = replication;
+  return model;
 }
 
 export function buildStatus(s: StatusSnapshot): StatusModel {

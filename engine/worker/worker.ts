@@ -1,3 +1,4 @@
+import type { ReplicasSetting } from "../nats/replication.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Meter } from "@opentelemetry/api";
 import type { StateRecord } from "../contract/state.js";
@@ -46,7 +47,8 @@ export interface WorkerOptions {
   startTimeoutMs?: number;
   /** How long a replica may drain before it is handed over or restarted with a new spec; `drain()`'s default. */
   drainTimeoutMs?: number;
-  bucketReplicas?: number;
+  /** Replicas of the platform buckets (and, reconciler, of integrations' streams): engine/nats/replication.ts; default `auto`. */
+  jetstreamReplicas?: ReplicasSetting;
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** The worker's own platform user (operator mode): the credentials issuer serves this worker only with it. */
   identity?: WorkerIdentity;
@@ -120,7 +122,10 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    const kv = await openState(this.o.nc, { replicas: this.o.bucketReplicas });
+    const kv = await openState(this.o.nc, {
+      replicas: this.o.jetstreamReplicas,
+      onScaled: (bucket, c) => this.log("state-replicas", { bucket, from: c.from, to: c.to }),
+    });
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
     // Only this worker's own assignments: another worker's hand-over costs this one nothing.
     this.assignments = new AssignmentIndex(kv.assignments, workerAssignmentsFilter(this.id), logRejections(this.log));

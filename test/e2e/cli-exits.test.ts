@@ -243,6 +243,28 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
     expect(silent.sockets.size, "nothing connected").to.equal(0);
   });
 
+  it("a bad --replicas (or VRSKY_REPLICAS) stops reconcile, worker and up before they connect: exit 2, the flag named", async () => {
+    repo().write("tenants/acme.yaml", tenantYaml("acme")).commit();
+    const silent = await silentServer();
+    const n = ["--nats", silent.url];
+    const commands = [
+      ["worker", ...n, "--replicas", "2"],
+      ["reconcile", "--repo", repo().dir, ...n, "--replicas", "2"],
+      ["up", "--repo", repo().dir, ...n, "--replicas", "2"],
+    ];
+    const runs = await Promise.all(commands.map((c) => runVrsky(c, 30_000)));
+    runs.forEach((r, i) => {
+      expectCodedFailure(r, "VRS_USAGE", commands[i]!.join(" "));
+      expect(r.stderr).to.contain("--replicas must be auto, 1, 3 or 5");
+    });
+    const env = await runVrsky(["worker", ...n], 30_000, { VRSKY_REPLICAS: "two" });
+    expectCodedFailure(env, "VRS_USAGE");
+    expect(env.stderr).to.contain(
+      "--replicas must be auto, 1, 3 or 5 (JetStream keeps an odd number of copies), not 'two'",
+    );
+    expect(silent.sockets.size, "nothing connected").to.equal(0);
+  });
+
   // Regression: Node's recursive mkdir loops for ever at full CPU when the parent refuses new entries (ENOENT).
   it("init --keys in a folder that cannot hold one (/proc) exits 2 at once", async function () {
     const r = await runVrsky(["init", "--keys", "/proc/vrsky-keys"], 30_000);

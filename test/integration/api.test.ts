@@ -86,6 +86,10 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     expect(s.counts).to.deep.equal({ tenants: 2, integrations: 3 });
     const mine = await http.json<SyncBody>("/api/v1/sync", ACME);
     expect(mine.counts, "a tenant key counts its own").to.deep.equal({ tenants: 1, integrations: 2 });
+    // The platform buckets' replication, for the admin only: a single server here.
+    expect(s.replication).to.include({ cluster: null, servers: 1, replicas: 1 });
+    expect(s.replication!.buckets.length).to.be.at.least(10);
+    expect(mine.replication, "not a tenant's business").to.equal(null);
   });
 
   it("GET /api/v1/tenants and /tenants/{tenant}: the admin sees all, a tenant key its own", async () => {

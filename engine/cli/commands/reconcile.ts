@@ -22,6 +22,7 @@ import type { Telemetry } from "../../telemetry/telemetry.js";
 import { processTelemetry } from "../telemetry.js";
 import { parseListen, type ListenAddress } from "../../util/listen-address.js";
 import { Reconciler } from "../../reconciler/reconciler.js";
+import { parseReplicas, type ReplicasSetting } from "../../nats/replication.js";
 import { secretSource } from "../../secrets/sources.js";
 import { VrskyError } from "../../errors/errors.js";
 import type { CliContext } from "../context.js";
@@ -51,6 +52,8 @@ export interface ReconcileFlags extends ProvisionerFlags {
   secretsDir?: string;
   /** False with --no-streams: leave integrations' streams alone. Default true. */
   streams?: boolean;
+  /** `--replicas`: auto (default), 1, 3 or 5. */
+  replicas?: string;
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
@@ -117,6 +120,11 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       "secrets as files <dir>/<tenant>/<name>, to check integrations' secretRefs (with --keys, the repository's sealed secrets too)",
     )
     .option("--no-streams", "do not create or delete integrations' streams (a control plane without a data plane)")
+    .option(
+      "--replicas <n>",
+      "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5",
+      "auto",
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 stopped cleanly (or --once applied), 1 --once did not apply, 2 usage or environment error\n" +
@@ -183,6 +191,7 @@ export async function runReconcile(
     throw new VrskyError("VRS_USAGE", `--max-delete-share must be between 0 and 1, not '${flags.maxDeleteShare}'`);
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
   const makeProvisioner = provisionerFromFlags(flags);
+  const replicas = parseReplicas(flags.replicas ?? "auto");
   const log = commandLog(ctx, "reconciler");
   const keys = flags.keys ? loadKeys(flags.keys) : undefined;
   const creds = platformCredsFile(flags.creds, keys);
@@ -225,6 +234,7 @@ export async function runReconcile(
       creds,
       log,
       makeProvisioner,
+      replicas,
     });
   } finally {
     signals?.stop();
@@ -244,6 +254,7 @@ interface Checked {
   creds: string | undefined;
   log: EventLog;
   makeProvisioner: (() => Provisioner) | undefined;
+  replicas: ReplicasSetting;
 }
 
 async function reconcileWith(
@@ -263,6 +274,7 @@ async function reconcileWith(
     creds,
     log,
     makeProvisioner,
+    replicas,
   }: Checked,
 ): Promise<number> {
   const id = flags.id ?? `${hostname()}-${process.pid}`;
@@ -307,6 +319,7 @@ async function reconcileWith(
     keys,
     secrets,
     streams: flags.streams ?? true,
+    jetstreamReplicas: replicas,
     accounts:
       keys && resolver
         ? (b, l) => new NatsAccountOps(keys, resolver, b.accounts, sharedServers, b.revocations, l)

@@ -4,6 +4,7 @@ import { loadKeys } from "../../accounts/keys.js";
 import { platformCredsFile } from "../../accounts/platform-user.js";
 import { openStateReader } from "../../state/read-only.js";
 import { printableDeep } from "../../text/printable.js";
+import { describeReplication } from "../../views/replication.js";
 import { isReady, readStatus, type StatusModel } from "../../views/status.js";
 import { formatOption, type CliContext } from "../context.js";
 import { paint, useColor } from "../output.js";
@@ -37,7 +38,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         const creds = platformCredsFile(o.creds, o.keys ? loadKeys(o.keys) : undefined);
         const nc = await connectNats({ url: o.nats, creds, name: "vrsky-status" });
         try {
-          const model = await readStatus(await openStateReader(nc));
+          const model = await readStatus(await openStateReader(nc), nc.info ?? {});
           ctx.exitCode = isReady(model.view) ? 0 : 1;
           if (o.format === "json") ctx.stdout.write(JSON.stringify(model.view, null, 2) + "\n");
           else ctx.stdout.write(renderStatus(model, o.resources, o.assignments, useColor(ctx.stdout)));
@@ -85,6 +86,7 @@ export function renderStatus(
   lines.push(
     `live: ${v.counts.tenants} tenants, ${v.counts.integrations} integrations; runs ${s.runs}; drift corrections ${s.driftCorrections}`,
   );
+  if (v.replication) lines.push(`state: ${describeReplication(v.replication)}`);
   if (v.leader)
     lines.push(
       `leader: ${v.leader.holder} (epoch ${v.leader.epoch}, lease until ${new Date(v.leader.expiresAt).toISOString()})`,

@@ -13,6 +13,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { closeNats, connectNats } from "../../nats/connect.js";
 import { secretSource } from "../../secrets/sources.js";
 import { Worker } from "../../worker/worker.js";
+import { parseReplicas } from "../../nats/replication.js";
 import { VrskyError } from "../../errors/errors.js";
 import { eventLog, logSettings } from "../log/event-log.js";
 import { processTelemetry } from "../telemetry.js";
@@ -43,6 +44,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option("--receiver-listen <addr>", "serve the stand-in receiver of the examples here (`off`: none)", "127.0.0.1:0")
     .option("--secrets-dir <dir>", "secrets as files <dir>/<tenant>/<name> (default <data>/secrets, with demo values)")
     .option("--file-root <dir>", "file sources and sinks read and write under <dir>/<tenant>/ (default <data>/files)")
+    .option(
+      "--replicas <n>",
+      "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5",
+      "auto",
+    )
     .action(
       async (o: {
         repo: string;
@@ -56,6 +62,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         receiverListen: string;
         secretsDir?: string;
         fileRoot?: string;
+        replicas: string;
       }) => {
         const capacity = Number(o.workerCapacity);
         if (!/^\d+$/.test(o.workerCapacity) || capacity > 100_000) {
@@ -66,6 +73,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         }
         // Every address with the other flags, before any I/O (`off`: that server does not run).
         parseListen(o.listen, "--listen");
+        const replicas = parseReplicas(o.replicas);
         const logs = logSettings(process.env, ctx.stderr);
         const gatewayListen = o.gatewayListen === "off" ? undefined : parseListen(o.gatewayListen, "--gateway-listen");
         const apiListen = o.apiListen === "off" ? undefined : parseListen(o.apiListen, "--api-listen");
@@ -142,6 +150,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
               keys: keysDir,
               workerCredsTtl: "15m",
               secretsDir,
+              replicas: o.replicas,
             },
             ctx,
             {
@@ -154,6 +163,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
                     id: "local",
                     ...(keysDir ? { identity: workerUser(loadKeys(keysDir), "local").identity } : {}),
                     capacity,
+                    jetstreamReplicas: replicas,
                     meter: telemetry.meter,
                     log: eventLog(ctx.stderr, "worker", logs),
                     // Local: the examples' sinks call the stand-in receiver on loopback.
@@ -245,7 +255,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
     );
 }
 
-async function checkedOutBranch(repo: string): Promise<string> {
+/** The branch checked out in `repo`; VRS_GIT_BAD_REF on a detached HEAD. */
+export async function checkedOutBranch(repo: string): Promise<string> {
   const r = await git(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
   if (r.code !== 0)
     throw new VrskyError("VRS_GIT_BAD_REF", `no branch is checked out in ${repo} (detached HEAD): pass --branch`);

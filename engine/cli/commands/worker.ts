@@ -12,6 +12,7 @@ import { secretSource } from "../../secrets/sources.js";
 import { isWorkerId } from "../../contract/keys.js";
 import { parseLabels } from "../../worker/labels.js";
 import { Worker } from "../../worker/worker.js";
+import { parseReplicas, type ReplicasSetting } from "../../nats/replication.js";
 import type { CliContext } from "../context.js";
 import { commandLog, type EventLog } from "../log/event-log.js";
 import { watchSignals, type SignalWatch } from "../signals.js";
@@ -35,6 +36,8 @@ export interface WorkerFlags {
   allowPrivateSinks?: boolean;
   fileRoot?: string;
   traces?: boolean;
+  /** `--replicas`: auto (default), 1, 3 or 5. */
+  replicas?: string;
 }
 
 export function registerWorker(program: Command, ctx: CliContext): void {
@@ -75,6 +78,11 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     .option(
       "--file-root <dir>",
       "where file sources and sinks may read and write: each tenant's under <dir>/<tenant>/ (without it they do not start)",
+    )
+    .option(
+      "--replicas <n>",
+      "copies JetStream keeps of every bucket and stream this process creates: auto (3 on a cluster of 3 or more servers, else 1), 1, 3 or 5",
+      "auto",
     )
     .option("--no-traces", "write no message completions to the trace streams (retry records are still written)")
     .addHelpText(
@@ -137,6 +145,7 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     );
   }
   const listen = flags.listen !== undefined ? parseListen(flags.listen, "--listen") : undefined;
+  const replicas = parseReplicas(flags.replicas ?? "auto");
   const secrets = secretSource({
     secretsDir: flags.secretsDir,
     ...(flags.repo !== undefined ? { repo: resolve(flags.repo), keysDir: flags.keys } : {}),
@@ -149,7 +158,21 @@ export async function runWorker(flags: WorkerFlags, ctx: CliContext, onReady?: (
     return await runChecked(
       flags,
       ctx,
-      { id, capacity, labels, heartbeatMs, expiryMs, drainMs, listen, secrets, creds, identity, log, signals },
+      {
+        id,
+        capacity,
+        labels,
+        heartbeatMs,
+        expiryMs,
+        drainMs,
+        listen,
+        secrets,
+        creds,
+        identity,
+        log,
+        signals,
+        replicas,
+      },
       onReady,
     );
   } finally {
@@ -171,6 +194,7 @@ interface CheckedWorker {
   identity: WorkerIdentity | undefined;
   log: EventLog;
   signals: SignalWatch;
+  replicas: ReplicasSetting;
 }
 
 async function runChecked(
@@ -204,6 +228,7 @@ async function runChecked(
     drainTimeoutMs: drainMs,
     log,
     flow,
+    jetstreamReplicas: c.replicas,
     ...(identity ? { identity } : {}),
     meter: telemetry.meter,
   });

@@ -40,6 +40,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "nats-disconnect": e("warn", "the platform NATS connection went away"),
   "nats-reconnect": e("info", "the platform NATS connection is back"),
   "bad-record": e("warn", "a state value is not a record of its bucket's contract"),
+  "state-replicas": e("info", "a platform bucket's replicas were changed to the --replicas setting"),
 
   // Reconciler: leadership and runs
   leader: e("info", "leading: this reconciler holds the lease"),

@@ -19,6 +19,7 @@ function sync(ready: boolean, conditions: ReturnType<typeof condition>[]): SyncB
     sync: { conditions } as unknown as NonNullable<SyncBody["sync"]>,
     leader: null,
     counts: { tenants: 0, integrations: 0 },
+    replication: null,
   };
 }
 
@@ -89,7 +90,13 @@ describe("status page: HTML escaping, sessions, the verdict", () => {
 
   describe("the verdict on the sync state", () => {
     it("green when Ready, amber while reconciling, red otherwise, grey before the first reconcile", () => {
-      const none: SyncBody = { ready: false, sync: null, leader: null, counts: { tenants: 0, integrations: 0 } };
+      const none: SyncBody = {
+        ready: false,
+        sync: null,
+        leader: null,
+        counts: { tenants: 0, integrations: 0 },
+        replication: null,
+      };
       expect(syncVerdict(none)).to.deep.equal({ tone: "none", text: "No reconcile yet" });
       expect(syncVerdict(sync(true, [condition("Ready", "True")])).tone).to.equal("ok");
       expect(syncVerdict(sync(false, [condition("Ready", "Unknown"), condition("Reconciling", "True")])).tone).to.equal(
