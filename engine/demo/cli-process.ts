@@ -24,6 +24,8 @@ export interface CliProcessOptions {
 export class CliProcess {
   private child?: ChildProcess;
   private out = "";
+  /** The last line on stderr that is not a log event (a failing command says why there). */
+  private lastError = "";
   readonly events: LogEvent[] = [];
   private waiters: Array<() => void> = [];
   private log?: WriteStream;
@@ -70,7 +72,10 @@ export class CliProcess {
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
+        if (!line.startsWith("{")) {
+          if (line.trim()) this.lastError = line;
+          continue;
+        }
         try {
           this.events.push(JSON.parse(line) as LogEvent);
         } catch {
@@ -95,7 +100,8 @@ export class CliProcess {
     while (!check()) {
       if (!this.running)
         throw new Error(
-          `${this.o.name} exited (${this.child?.exitCode ?? this.child?.signalCode}) while waiting for ${what}; see ${this.o.logFile}`,
+          `${this.o.name} exited (${this.child?.exitCode ?? this.child?.signalCode}) while waiting for ${what}` +
+            `${this.lastError ? `: ${this.lastError}` : ""}; see ${this.o.logFile}`,
         );
       const left = deadline - Date.now();
       if (left <= 0)

@@ -15,7 +15,7 @@ import { STATUS_KEYS } from "../contract/keys.js";
 import { decodeSyncStatus } from "../contract/record-checks.js";
 import { logRejections } from "../state/mirror.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
-import { openState, type StateBuckets } from "../state/open.js";
+import { STATE_WAIT_MS, openState, type StateBuckets } from "../state/open.js";
 import { FleetMode } from "./fleet-mode.js";
 import { LeaderLease } from "./lease.js";
 import { ReconcilerMetrics } from "./metrics.js";
@@ -158,6 +158,8 @@ export class Reconciler {
     // Compile the schemas now (~0.1 s): a broken install fails at start, and the first run does not pay it.
     loadSchemas();
     this.state = await openState(this.o.nc, {
+      waitMs: STATE_WAIT_MS,
+      onWait: (error) => this.log("state-not-ready", { error }),
       replicas: this.o.jetstreamReplicas,
       onScaled: (bucket, c) => this.log("state-replicas", { bucket, from: c.from, to: c.to }),
     });

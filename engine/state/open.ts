@@ -5,6 +5,9 @@ import { BUCKET_REGISTRY, type BucketId } from "../contract/buckets.js";
 import { ensureStreamReplicas, replicasOn, type ReplicasSetting } from "../nats/replication.js";
 import { errorMessage, isVrskyError, VrskyError } from "../errors/errors.js";
 
+/** How long a long-running process waits for a JetStream that is not answering yet before it gives up. */
+export const STATE_WAIT_MS = 60_000;
+
 export type StateBuckets = { [B in BucketId]: KV };
 
 export interface BucketOptions {
@@ -36,15 +39,33 @@ export async function openBucket(nc: NatsConnection, id: BucketId, o: BucketOpti
 /**
  * Opens the platform buckets, creating them on first start. A server that does not answer (no JetStream, a cut
  * connection, a timeout) is VRS_NATS_UNAVAILABLE: a condition of the environment, never an internal error.
+ * With `waitMs`, a JetStream that is there but not answering yet — a cluster electing its meta leader and the
+ * buckets' stream leaders after a restart times out, or says it is temporarily unavailable — is asked again until
+ * then (`onWait` hears each failed try).
  */
-export async function openState(nc: NatsConnection, o: BucketOptions = {}): Promise<StateBuckets> {
-  try {
-    await jetstreamManager(nc); // fails early when JetStream is not enabled
-    const ids = Object.keys(BUCKET_REGISTRY) as BucketId[];
-    const opened = await Promise.all(ids.map(async (id) => [id, await openBucket(nc, id, o)] as const));
-    return Object.fromEntries(opened) as StateBuckets;
-  } catch (e) {
-    if (isVrskyError(e)) throw e;
-    throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot open the platform state: ${errorMessage(e)}`, { cause: e });
+export async function openState(
+  nc: NatsConnection,
+  o: BucketOptions & { waitMs?: number; onWait?: (error: string) => void } = {},
+): Promise<StateBuckets> {
+  const deadline = Date.now() + (o.waitMs ?? 0);
+  for (let pause = 250; ; pause = Math.min(pause * 2, 2_000)) {
+    try {
+      await jetstreamManager(nc); // fails early when JetStream is not enabled
+      const ids = Object.keys(BUCKET_REGISTRY) as BucketId[];
+      const opened = await Promise.all(ids.map(async (id) => [id, await openBucket(nc, id, o)] as const));
+      return Object.fromEntries(opened) as StateBuckets;
+    } catch (e) {
+      if (isVrskyError(e)) throw e;
+      const message = errorMessage(e);
+      if (NOT_READY.test(message) && !nc.isClosed() && Date.now() + pause < deadline) {
+        o.onWait?.(message);
+        await new Promise((r) => setTimeout(r, pause));
+        continue;
+      }
+      throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot open the platform state: ${message}`, { cause: e });
+    }
   }
 }
+
+/** JetStream there but not answering yet (no meta leader, no stream leader): worth asking again. */
+const NOT_READY = /timeout|temporarily unavailable|no suitable peers/i;

@@ -7,7 +7,7 @@ import { VrskyError } from "../errors/errors.js";
 import { decodeState } from "../contract/record-checks.js";
 import { AssignmentIndex } from "../state/assignments.js";
 import { KvMirror, logRejections } from "../state/mirror.js";
-import { openState } from "../state/open.js";
+import { STATE_WAIT_MS, openState } from "../state/open.js";
 import { privateMeter } from "../telemetry/telemetry.js";
 import { observeWorker } from "./metrics.js";
 import { FlowMetrics } from "./flow/flow-metrics.js";
@@ -123,6 +123,8 @@ export class Worker {
 
   async start(): Promise<void> {
     const kv = await openState(this.o.nc, {
+      waitMs: STATE_WAIT_MS,
+      onWait: (error) => this.log("state-not-ready", { error }),
       replicas: this.o.jetstreamReplicas,
       onScaled: (bucket, c) => this.log("state-replicas", { bucket, from: c.from, to: c.to }),
     });

@@ -40,6 +40,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "nats-disconnect": e("warn", "the platform NATS connection went away"),
   "nats-reconnect": e("info", "the platform NATS connection is back"),
   "bad-record": e("warn", "a state value is not a record of its bucket's contract"),
+  "state-not-ready": e("warn", "JetStream did not answer while opening the platform state: asking again"),
   "state-replicas": e("info", "a platform bucket's replicas were changed to the --replicas setting"),
 
   // Reconciler: leadership and runs
