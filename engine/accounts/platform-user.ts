@@ -58,15 +58,7 @@ export function notPlatformUser(c: Claims<UserClaims>, keys: VrskyKeys): string 
  * `keys` (the `--keys` folder). Throws VRS_CREDS_NOT_PLATFORM (exit 2) naming the flag; never prints the file.
  */
 export function checkPlatformCreds(path: string, keys: VrskyKeys, flag = "--creds"): void {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new VrskyError("VRS_CREDS_INVALID", `cannot read ${flag} ${path}: ${errorMessage(e)}`, { cause: e });
-  }
-  const jwt = credsJwt(text);
-  if (jwt === undefined)
-    throw new VrskyError("VRS_CREDS_INVALID", `${flag} ${path} is not a NATS creds file (a user JWT and an nkey seed)`);
+  const jwt = readCredsJwt(path, flag);
   let claims: Claims<UserClaims>;
   try {
     claims = decodeJwt<UserClaims>(jwt);
@@ -87,4 +79,18 @@ export function checkPlatformCreds(path: string, keys: VrskyKeys, flag = "--cred
 export function platformCredsFile(creds: string | undefined, keys: VrskyKeys | undefined): string | undefined {
   if (creds !== undefined && keys) checkPlatformCreds(creds, keys);
   return creds ?? keys?.files.platformCreds;
+}
+
+/** The user JWT of the creds file `path` (given with `flag`); VRS_CREDS_INVALID when it cannot be read or is not creds. */
+export function readCredsJwt(path: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new VrskyError("VRS_CREDS_INVALID", `cannot read ${flag} ${path}: ${errorMessage(e)}`, { cause: e });
+  }
+  const jwt = credsJwt(text);
+  if (jwt === undefined)
+    throw new VrskyError("VRS_CREDS_INVALID", `${flag} ${path} is not a NATS creds file (a user JWT and an nkey seed)`);
+  return jwt;
 }

@@ -9,12 +9,11 @@
  * Only the JWT of a creds file is read to judge it; its seed is never looked at.
  */
 import { fmtCreds } from "@nats-io/jwt";
-import { readFileSync } from "node:fs";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import { FastKeyPair } from "./fast-keys.js";
 import { decodeJwt, signJwt } from "./jwt.js";
 import type { VrskyKeys } from "./keys.js";
-import { credsJwt } from "./platform-user.js";
+import { readCredsJwt } from "./platform-user.js";
 
 /**
  * The subjects the reader may publish to: JetStream API requests that read (account info, stream info, stored and
@@ -94,15 +93,7 @@ export function writableBecause(nats: { pub?: Permission } | undefined): string 
  * VRS_CREDS_INVALID for a file that is not creds, VRS_CREDS_WRITABLE for creds that may write.
  */
 export function checkReadOnlyCreds(path: string, flag = "--creds"): void {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new VrskyError("VRS_CREDS_INVALID", `cannot read ${flag} ${path}: ${errorMessage(e)}`, { cause: e });
-  }
-  const jwt = credsJwt(text);
-  if (jwt === undefined)
-    throw new VrskyError("VRS_CREDS_INVALID", `${flag} ${path} is not a NATS creds file (a user JWT and an nkey seed)`);
+  const jwt = readCredsJwt(path, flag);
   let why: string | undefined;
   try {
     why = writableBecause(decodeJwt<{ pub?: Permission }>(jwt, false).nats);
