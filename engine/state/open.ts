@@ -1,4 +1,4 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKET_REGISTRY, type BucketId } from "../contract/buckets.js";
@@ -26,12 +26,8 @@ export async function openBucket(nc: NatsConnection, id: BucketId, o: BucketOpti
   const setting = o.replicas ?? "auto";
   const replicas = replicasOn(nc, setting);
   const kv = await new Kvm(nc).create(name, { history, description, replicas });
-  const change = await ensureStreamReplicas(
-    await jetstreamManager(nc, { checkAPI: false }),
-    `KV_${name}`,
-    setting,
-    replicas,
-  );
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const change = await ensureStreamReplicas(jsm, `KV_${name}`, setting, replicas, await createdStream(jsm, name));
   if (change) o.onScaled?.(name, change);
   return kv;
 }
@@ -39,7 +35,7 @@ export async function openBucket(nc: NatsConnection, id: BucketId, o: BucketOpti
 /**
  * Opens the platform buckets, creating them on first start. A server that does not answer (no JetStream, a cut
  * connection, a timeout) is VRS_NATS_UNAVAILABLE: a condition of the environment, never an internal error.
- * With `waitMs`, a JetStream that is there but not answering yet — a cluster electing its meta leader and the
+ * For `waitMs` (default STATE_WAIT_MS), a JetStream that is there but not answering yet — a cluster electing its meta leader and the
  * buckets' stream leaders after a restart times out, or says it is temporarily unavailable — is asked again until
  * then (`onWait` hears each failed try).
  */
@@ -47,7 +43,7 @@ export async function openState(
   nc: NatsConnection,
   o: BucketOptions & { waitMs?: number; onWait?: (error: string) => void } = {},
 ): Promise<StateBuckets> {
-  const deadline = Date.now() + (o.waitMs ?? 0);
+  const deadline = Date.now() + (o.waitMs ?? STATE_WAIT_MS);
   for (let pause = 250; ; pause = Math.min(pause * 2, 2_000)) {
     try {
       await jetstreamManager(nc); // fails early when JetStream is not enabled
@@ -63,6 +59,22 @@ export async function openState(
         continue;
       }
       throw new VrskyError("VRS_NATS_UNAVAILABLE", `cannot open the platform state: ${message}`, { cause: e });
+    }
+  }
+}
+
+/**
+ * The config of a bucket's stream just created or opened. On a cluster the stream's info may not be found for a
+ * moment after its creation was acknowledged (its group is still forming): asked again for up to 10 s.
+ */
+async function createdStream(jsm: JetStreamManager, bucket: string): Promise<StreamConfig> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return (await jsm.streams.info(`KV_${bucket}`)).config;
+    } catch (e) {
+      if (!/stream not found/i.test(errorMessage(e)) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }

@@ -41,7 +41,8 @@ describe("replication: buckets and streams are R3 on a 3-server cluster, R1 on a
     before(async () => {
       await c.start();
       nc = await c.connect(1);
-      jsm = await jetstreamManager(nc);
+      // Deletes and creates on a cluster wait for its raft groups: more than the 5 s default on a busy machine.
+      jsm = await jetstreamManager(nc, { timeout: 30_000 });
     });
     after(() => c.cleanup());
 
