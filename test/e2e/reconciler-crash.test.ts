@@ -12,36 +12,11 @@ import type { InventoryRecord } from "../../engine/contract/inventory.js";
 import { bucketOf, keyOf } from "../../engine/contract/state.js";
 import { loadCommitted } from "../../engine/git/load-revision.js";
 import type { LocalNatsServer } from "../../engine/nats/local-server.js";
-import { CRASH_ENV } from "../../engine/reconciler/crash-points.js";
 import { fingerprint } from "../../engine/reconciler/live-plan.js";
 import { cli } from "../helpers/cli.js";
 import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
 import { bucket, snapshot, TestNats, waitForSync } from "../helpers/nats.js";
-import { killAll, VrskyProcess } from "../helpers/process.js";
-
-/**
- * Starts `vrsky reconcile` with a crash point (VRSKY_TEST_CRASH_AFTER, engine/reconciler/crash-points.ts) and
- * waits for it to kill itself there: it must die of its own SIGKILL, having said where.
- */
-async function crashAt(point: string, args: string[]): Promise<VrskyProcess> {
-  process.env[CRASH_ENV] = point;
-  let p: VrskyProcess;
-  try {
-    p = new VrskyProcess(args);
-  } finally {
-    delete process.env[CRASH_ENV];
-  }
-  await p.exited;
-  expect(p.child.signalCode, `${point}: the process was to kill itself; stderr:\n${p.stderr.slice(-2000)}`).to.equal(
-    "SIGKILL",
-  );
-  const said = p.stderr
-    .split("\n")
-    .filter((l) => l.includes('"crash-point"'))
-    .map((l) => (JSON.parse(l) as { point: string }).point);
-  expect(said, "the crash point it reached").to.deep.equal([point]);
-  return p;
-}
+import { crashAt, killAll, VrskyProcess } from "../helpers/process.js";
 
 describe("crash safety: a reconciler killed at chosen points of an apply, then restarted", function () {
   this.timeout(180_000);

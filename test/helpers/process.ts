@@ -1,5 +1,7 @@
+import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { CRASH_ENV } from "../../engine/reconciler/crash-points.js";
 import { packageRoot } from "../../engine/util/package-root.js";
 
 /**
@@ -98,4 +100,28 @@ const live = new Set<VrskyProcess>();
 
 export async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill("SIGKILL")));
+}
+
+/**
+ * Starts `vrsky reconcile` with a crash point (VRSKY_TEST_CRASH_AFTER, engine/reconciler/crash-points.ts) and
+ * waits for it to kill itself there: it must die of its own SIGKILL, having said where.
+ */
+export async function crashAt(point: string, args: string[]): Promise<VrskyProcess> {
+  process.env[CRASH_ENV] = point;
+  let p: VrskyProcess;
+  try {
+    p = new VrskyProcess(args);
+  } finally {
+    delete process.env[CRASH_ENV];
+  }
+  await p.exited;
+  expect(p.child.signalCode, `${point}: the process was to kill itself; stderr:\n${p.stderr.slice(-2000)}`).to.equal(
+    "SIGKILL",
+  );
+  const said = p.stderr
+    .split("\n")
+    .filter((l) => l.includes('"crash-point"'))
+    .map((l) => (JSON.parse(l) as { point: string }).point);
+  expect(said, "the crash point it reached").to.deep.equal([point]);
+  return p;
 }

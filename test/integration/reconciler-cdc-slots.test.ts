@@ -6,7 +6,6 @@ import pg from "pg";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { IntegrationStatusRecord } from "../../engine/contract/dataplane.js";
 import { integrationStreams } from "../../engine/contract/dataplane.js";
-import { CRASH_ENV } from "../../engine/reconciler/crash-points.js";
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { secretSource } from "../../engine/secrets/sources.js";
 import { PostgresCdcSource, postgresCdcSourceWith } from "../../engine/worker/flow/sources/postgres-cdc.js";
@@ -14,7 +13,7 @@ import { testEnv } from "../helpers/connector-env.js";
 import { tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
 import { PG_DATABASE, PG_PASSWORD, PG_USER, usePostgres } from "../helpers/postgres.js";
-import { VrskyProcess } from "../helpers/process.js";
+import { crashAt } from "../helpers/process.js";
 import { until } from "../helpers/until.js";
 
 const TENANT = "acme";
@@ -261,19 +260,11 @@ describe("reconciler: a deleted postgres-cdc integration's replication slot is d
 
     repo.remove(path("gone"));
     const rev = repo.commit("remove gone");
-    process.env[CRASH_ENV] = "apply-write:1";
-    let child: VrskyProcess;
-    try {
-      child = new VrskyProcess([
-        "reconcile",
-        ...["--repo", repo.dir, "--nats", fx.url, "--keys", fx.keys.dir, "--id", "crashy"],
-        ...["--lease-ttl", "2s", "--resync", "1h"],
-      ]);
-    } finally {
-      delete process.env[CRASH_ENV];
-    }
-    await child.exited;
-    expect(child.child.signalCode, child.stderr.slice(-2000)).to.equal("SIGKILL");
+    await crashAt("apply-write:1", [
+      "reconcile",
+      ...["--repo", repo.dir, "--nats", fx.url, "--keys", fx.keys.dir, "--id", "crashy"],
+      ...["--lease-ttl", "2s", "--resync", "1h"],
+    ]);
     const records = await bucket(fx.nc, "integrations");
     expect(await records.get("acme.gone").then((e) => e?.operation)).to.not.equal("PUT");
     expect(await slotRow(slot), "killed before its streams step").to.not.equal(undefined);

@@ -6,13 +6,12 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { IntegrationCondition, IntegrationStatusRecord } from "../../engine/contract/dataplane.js";
 import type { Instance, Provisioner } from "../../engine/provision/provisioner.js";
-import { CRASH_ENV } from "../../engine/reconciler/crash-points.js";
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { secretSource } from "../../engine/secrets/sources.js";
 import { cli } from "../helpers/cli.js";
 import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
-import { VrskyProcess } from "../helpers/process.js";
+import { crashAt } from "../helpers/process.js";
 import { until } from "../helpers/until.js";
 
 /** The data-plane streams of integrations in an account (other streams, such as KV buckets, left out). */
@@ -149,19 +148,11 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     repo.remove("integrations/acme/orders.yaml").remove("integrations/acme/billing.yaml");
     // Both integrations of a tenant that stays: over the integration deletion guard, allowed by the trailer.
     const rev = repo.commit("remove both\n\nVrsky-Allow-Prune: true");
-    process.env[CRASH_ENV] = "apply-write:2";
-    let child: VrskyProcess;
-    try {
-      child = new VrskyProcess([
-        "reconcile",
-        ...["--repo", repo.dir, "--nats", fx.url, "--keys", fx.keys.dir, "--id", "crashy"],
-        ...["--lease-ttl", "2s", "--resync", "1h"],
-      ]);
-    } finally {
-      delete process.env[CRASH_ENV];
-    }
-    await child.exited;
-    expect(child.child.signalCode, child.stderr.slice(-2000)).to.equal("SIGKILL");
+    await crashAt("apply-write:2", [
+      "reconcile",
+      ...["--repo", repo.dir, "--nats", fx.url, "--keys", fx.keys.dir, "--id", "crashy"],
+      ...["--lease-ttl", "2s", "--resync", "1h"],
+    ]);
     const records = await bucket(fx.nc, "integrations");
     expect(await records.get("acme.orders").then((e) => e?.operation)).to.not.equal("PUT");
     expect(await dataPlane(acme), "the streams outlived their records").to.have.length(8);
