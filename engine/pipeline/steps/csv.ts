@@ -1,4 +1,4 @@
-import { CsvError, parse, type Info } from "csv-parse/sync";
+import { CsvError, parse } from "csv-parse/sync";
 import { MessageFailure } from "../failure.js";
 import { JSON_CONTENT_TYPE, splitItem, withBody, type JsonValue } from "../message.js";
 import { ItemFailure, type StepCompiler } from "./step.js";
@@ -26,8 +26,7 @@ export const compileCsv: StepCompiler = (config) => {
     // A chunk of a larger file (the file source) says how its lines map to the file's.
     const offset = typeof message.attributes.lineOffset === "number" ? message.attributes.lineOffset : 0;
     const skipped: Array<{ line: number; index: number; why: string }> = [];
-    let index = 0;
-    let records: Array<{ record: Record<string, string>; info: Info }>;
+    let records: Array<Record<string, string>>;
     try {
       records = parse(text, {
         delimiter,
@@ -35,19 +34,17 @@ export const compileCsv: StepCompiler = (config) => {
         columns: header ? checkColumns : checkColumns(names ?? []),
         bom: true,
         skip_empty_lines: true,
-        info: true,
         skip_records_with_error: true,
         on_skip: (err) => {
           const line = Number(err?.lines ?? 0) + offset;
+          // Its place among all rows: the good rows before it (csv-parse's count) and the bad ones. (No
+          // `on_record` or `info`: csv-parse would build an object of facts for every row.)
+          const index = Number(err?.records ?? 0) + skipped.length;
           // Two errors in one record (a stray quote, then another) are one bad row: rows end on distinct lines.
-          if (skipped.at(-1)?.line !== line) skipped.push({ line, index: index++, why: rowError(err) });
+          if (skipped.at(-1)?.line !== line) skipped.push({ line, index, why: rowError(err) });
           return undefined;
         },
-        on_record: (r) => {
-          index++;
-          return r;
-        },
-      }) as unknown as Array<{ record: Record<string, string>; info: Info }>;
+      }) as Array<Record<string, string>>;
     } catch (e) {
       if (e instanceof MessageFailure) throw e;
       throw new MessageFailure("VRS_MSG_NOT_CSV", `the body cannot be read as CSV: ${rowError(e)}`);
@@ -60,10 +57,10 @@ export const compileCsv: StepCompiler = (config) => {
     const good: number[] = [];
     for (let i = 0; good.length < records.length; i++) if (!bad.has(i)) good.push(i);
     if (!rows) {
-      const body = withBody(message, records.map((r) => r.record) as JsonValue, JSON_CONTENT_TYPE);
+      const body = withBody(message, records as JsonValue, JSON_CONTENT_TYPE);
       return failures.length === 0 ? body : [body, ...failures];
     }
-    const out = records.map((r, k) => splitItem(message, good[k]!, r.record, JSON_CONTENT_TYPE));
+    const out = records.map((r, k) => splitItem(message, good[k]!, r, JSON_CONTENT_TYPE));
     return [...out, ...failures];
   };
 };

@@ -210,7 +210,7 @@ class Delivery {
     const { d, f } = this;
     const plans = this.plan(outputs);
     const failures: Array<Failure & { sink: string }> = [];
-    const deliveredNow = new Map<string, { at: string; status?: number }>();
+    const deliveredNow = new Map<string, { at: number; status?: number }>();
     let doomed = false;
     await Promise.all(
       plans.map(async (p) => {
@@ -228,7 +228,7 @@ class Delivery {
           endSpan(sink, out.ok ? undefined : out.error);
           if (out.ok) {
             this.done.add(item.key);
-            deliveredNow.set(p.ref.name, { at: new Date().toISOString(), status: out.status });
+            deliveredNow.set(p.ref.name, { at: Date.now(), status: out.status });
             continue;
           }
           const at: FailedAt = { role: "sink", index: p.ref.index, name: p.ref.name, type: p.ref.type };
@@ -249,7 +249,13 @@ class Delivery {
       }),
     );
     for (const [sink, x] of deliveredNow) {
-      this.events.push({ kind: "delivered", at: x.at, where: sink, attempt: this.attempt, httpStatus: x.status });
+      this.events.push({
+        kind: "delivered",
+        at: new Date(x.at).toISOString(),
+        where: sink,
+        attempt: this.attempt,
+        httpStatus: x.status,
+      });
     }
     const all = plans.flatMap((p) => p.items.map((i) => i.key));
     const complete = all.every((k) => this.done.has(k));

@@ -49,7 +49,8 @@ export function rowOf(spec: RowSpec, message: Message): Row {
         `the body is not an object: give the sink columns, or map the body to an object of column values`,
       );
     for (const [column, v] of Object.entries(body)) {
-      if (Buffer.byteLength(column) > MAX_IDENTIFIER_BYTES)
+      // (A UTF-16 unit is 3 UTF-8 bytes at most: a short name needs no count.)
+      if (column.length * 3 > MAX_IDENTIFIER_BYTES && Buffer.byteLength(column) > MAX_IDENTIFIER_BYTES)
         throw new MessageFailure("VRS_SINK_REJECTED", `field '${column.slice(0, 80)}…' is too long for a column name`);
       columns.push(column);
       values.push(param(v));

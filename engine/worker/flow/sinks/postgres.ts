@@ -3,7 +3,8 @@
  * message into `table`, on a connection pool of the sink's own.
  *
  * Batching: the runtime delivers one message per send(); sends that arrive while a batch is being written (or
- * within BATCH_WINDOW_MS of the first) are written together, up to `batchSize`, in one transaction. Sends are
+ * within BATCH_WINDOW_MS of the first) are written together, up to `batchSize`, in one transaction (a batch that is
+ * one statement, the usual case, runs as that statement alone: its own transaction, one round trip). Sends are
  * written in the order they came (`appliesInOrder`: the runtime sends all the rows of a message at once, e.g. a
  * CSV chunk's, and they fill whole batches); a batch that fails transiently fails every send queued behind it.
  * Each statement runs under a savepoint; when one fails for a row's reason (a constraint, a type, a missing column: SQLSTATE
@@ -43,6 +44,8 @@ const POOL_SIZE = 2;
 const STATEMENT_TIMEOUT_MS = 30_000;
 /** How long close() lets a batch in flight finish. */
 const CLOSE_GRACE_MS = 2_000;
+/** Prepared statements a sink names at most (texts differ by column set and rows per batch). */
+const MAX_PREPARED = 64;
 /** Errors of the statement itself, not of a row: every row of it is rejected without trying them one by one. */
 const STATEMENT_ERRORS = new Set(["42P01", "42501", "42P10", "3F000", "42601", "0A000"]);
 
@@ -86,6 +89,8 @@ export class PostgresSinkRuntime implements SinkRuntime {
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Prepared statements' names by their text. */
+  private readonly names = new Map<string, string>();
   /** The table's column types (`format_type`), read at the first type error. */
   private types: Map<string, string> | undefined;
 
@@ -171,8 +176,23 @@ export class PostgresSinkRuntime implements SinkRuntime {
     let broken = false;
     const tx: Transaction = { owed: "BEGIN" };
     try {
-      for (const s of statementsOf(this.spec, rows)) {
-        const failure = await this.attempt(client, tx, s.sql, s.params);
+      const statements = statementsOf(this.spec, rows);
+      const only = statements.length === 1 ? statements[0]! : undefined;
+      let onlyFailure: PgError | undefined;
+      if (only) {
+        // One statement is a transaction of its own: one round trip, not BEGIN, the statement and COMMIT. When it
+        // fails for a row's reason nothing of it was committed, and the batch goes the careful way below.
+        onlyFailure = await client.query(this.prepared(only.sql, only.params)).then(
+          () => undefined,
+          (e: unknown) => {
+            if (isTransient(e)) throw e;
+            return e as PgError;
+          },
+        );
+        if (!onlyFailure) return outcomes;
+      }
+      for (const s of statements) {
+        const failure = onlyFailure ?? (await this.attempt(client, tx, s.sql, s.params));
         if (!failure) continue;
         const e = failure as PgError;
         if (s.rows.length === 1 || STATEMENT_ERRORS.has(e.code ?? "")) {
@@ -218,6 +238,17 @@ export class PostgresSinkRuntime implements SinkRuntime {
       await client.query("ROLLBACK TO SAVEPOINT vrsky_row");
       return e;
     }
+  }
+
+  /**
+   * The statement as a named prepared statement: each connection parses and plans it once, and later batches send
+   * only its name and values (not the text of a hundred rows' placeholders). Names for the first
+   * MAX_PREPARED texts a sink sees (its column sets and batch sizes); any other text goes unnamed.
+   */
+  private prepared(text: string, values: unknown[]): pg.QueryConfig {
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < MAX_PREPARED) this.names.set(text, (name = `vrsky_${this.names.size}`));
+    return name === undefined ? { text, values } : { name, text, values };
   }
 
   private async rejected(e: PgError, columns: string[]): Promise<SinkOutcome> {

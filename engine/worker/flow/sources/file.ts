@@ -199,22 +199,30 @@ export class FileSource implements SourceRuntime {
     const facts: FileFacts = { name, size: st.size, mtimeMs: st.mtimeMs };
     const receivedAt = new Date().toISOString();
     let count = 0;
-    let batch: IngestEnvelope[] = [];
+    // Each message is stored as soon as it is read (the first chunk of a large file flows while the rest is
+    // read), WINDOW of them in flight at most; the stream keeps them in the order they were sent.
+    const inFlight = new Set<Promise<boolean>>();
+    let stored = true;
     try {
       for await (const m of fileMessages(path, facts, this.c.format, receivedAt)) {
-        batch.push(m);
-        if (batch.length < WINDOW) continue;
-        if (!(await this.persist(batch))) return;
-        count += batch.length;
-        batch = [];
+        const p: Promise<boolean> = this.persistOne(m).then((ok) => {
+          inFlight.delete(p);
+          if (!ok) stored = false;
+          return ok;
+        });
+        inFlight.add(p);
+        count++;
+        if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+        if (!stored) break;
       }
-      if (batch.length > 0 && !(await this.persist(batch))) return;
     } catch (e) {
+      await Promise.all(inFlight);
       if (e instanceof FileRefused) return this.setAside(path, name, e.message);
       this.env.log("file-read-failed", { file: name, error: errorMessage(e) });
       return;
     }
-    count += batch.length;
+    await Promise.all(inFlight);
+    if (!stored) return;
     await this.afterRead(path, facts);
     this.read.push(name);
     this.env.log("file-read", { file: name, messages: count, afterRead: this.c.afterRead });
@@ -227,12 +235,7 @@ export class FileSource implements SourceRuntime {
     this.env.log("file-set-aside", { file: name, moved: join(failed, name), error: why });
   }
 
-  /** Stores every message of the batch; false when the source stopped first. */
-  private async persist(batch: IngestEnvelope[]): Promise<boolean> {
-    const done = await Promise.all(batch.map((m) => this.persistOne(m)));
-    return done.every(Boolean);
-  }
-
+  /** Stores one message, retrying while the stream cannot be reached; false when the source stopped first. */
   private async persistOne(m: IngestEnvelope): Promise<boolean> {
     for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       if (this.stopped) return false;
