@@ -48,7 +48,8 @@ export function rowOf(spec: RowSpec, message: Message): Row {
         "VRS_SINK_REJECTED",
         `the body is not an object: give the sink columns, or map the body to an object of column values`,
       );
-    for (const [column, v] of Object.entries(body)) {
+    for (const column of Object.keys(body)) {
+      const v = body[column]!;
       // (A UTF-16 unit is 3 UTF-8 bytes at most: a short name needs no count.)
       if (column.length * 3 > MAX_IDENTIFIER_BYTES && Buffer.byteLength(column) > MAX_IDENTIFIER_BYTES)
         throw new MessageFailure("VRS_SINK_REJECTED", `field '${column.slice(0, 80)}…' is too long for a column name`);
@@ -82,18 +83,22 @@ export interface Statement {
  */
 export function statementsOf(spec: RowSpec, rows: Row[]): Statement[] {
   const out: Statement[] = [];
-  let current: { columns: string[]; sig: string; rows: number[]; keys: Set<string> } | undefined;
+  let current: { columns: string[]; rows: number[]; keys: Set<string> } | undefined;
   const end = () => {
     if (current) out.push(statement(spec, current.columns, current.rows, rows));
     current = undefined;
   };
   rows.forEach((row, i) => {
-    const sig = row.columns.join("\0");
     const key = spec.mode === "upsert" ? keyOf(spec, row) : undefined;
     const full = current && (current.rows.length + 1) * row.columns.length > MAX_PARAMS;
-    if (!current || current.sig !== sig || full || (key !== undefined && current.keys.has(key))) {
+    if (
+      !current ||
+      !sameColumns(current.columns, row.columns) ||
+      full ||
+      (key !== undefined && current.keys.has(key))
+    ) {
       end();
-      current = { columns: row.columns, sig, rows: [], keys: new Set() };
+      current = { columns: row.columns, rows: [], keys: new Set() };
     }
     current.rows.push(i);
     if (key !== undefined) current.keys.add(key);
@@ -123,6 +128,13 @@ export function statement(spec: RowSpec, columns: string[], indexes: number[], r
         : `UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(", ")}`;
   }
   return { sql, params, columns, rows: indexes };
+}
+
+function sameColumns(a: string[], b: string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function keyOf(spec: RowSpec, row: Row): string {
