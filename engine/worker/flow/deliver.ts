@@ -29,14 +29,14 @@ import { errorMessage, isVrskyError } from "../../errors/errors.js";
 import { decideRetry, type RetryPolicy } from "../../errors/retry.js";
 import { decodeBody } from "../../pipeline/codec.js";
 import { atEndOfTurn } from "../../util/end-of-turn.js";
-import type { Message } from "../../pipeline/message.js";
 import type { Output, Processor, Rejection, SinkRef, StepRef } from "../../pipeline/processor.js";
 import { deadLetterContext, itemDeadLetterHeaders, publishDeadLetter, type Failure } from "./dead-letters.js";
 import type { InFlight } from "./consume.js";
 import type { FlowStats } from "./flow-stats.js";
 import { storedFromSourceStream, storedHeaders } from "./source-stream.js";
 import type { Traces } from "./traces.js";
-import type { SinkOutcome, SinkRuntime } from "./types.js";
+import type { SinkRuntime } from "./types.js";
+import { planSinks, sendToSinks, sinkSplit, type SinkPlan } from "./sink-send.js";
 
 export interface DeliveryDeps {
   tenant: string;
@@ -61,16 +61,6 @@ export interface DeliveryDeps {
 
 /** Where a message that could not be read failed: before the first step. */
 const readFailure = (type: string, name: string): FailedAt => ({ role: "step", index: -1, name, type });
-
-interface Item {
-  key: string;
-  message: Message;
-}
-
-interface SinkPlan {
-  ref: SinkRef;
-  items: Item[];
-}
 
 /** Takes `f` through the pipeline and settles it. Never throws for a message's own failures. */
 export async function deliver(d: DeliveryDeps, f: InFlight): Promise<void> {
@@ -208,45 +198,10 @@ class Delivery {
 
   private async send(outputs: readonly Output[]): Promise<void> {
     const { d, f } = this;
-    const plans = this.plan(outputs);
-    const failures: Array<Failure & { sink: string }> = [];
-    const deliveredNow = new Map<string, { at: number; status?: number }>();
-    let doomed = false;
-    await Promise.all(
-      plans.map(async (p) => {
-        const runtime = d.sinks.get(p.ref.name);
-        // A sink that applies sends in order gets them all at once (they share its batches); others one by one.
-        const sent = runtime?.appliesInOrder
-          ? p.items.map((item) => ({ out: sendOne(runtime, p.ref, item, f.signal), span: this.sinkSpan(p.ref) }))
-          : undefined;
-        for (const [i, item] of p.items.entries()) {
-          if (!sent && (doomed || f.signal.aborted || f.settled)) return;
-          const sink = sent?.[i]!.span ?? this.sinkSpan(p.ref);
-          const out = await (sent?.[i]!.out ?? sendOne(runtime, p.ref, item, f.signal));
-          if (out.status !== undefined) sink.setAttribute("http.response.status_code", out.status);
-          if (!out.ok) sink.setAttribute("vrsky.code", out.code);
-          endSpan(sink, out.ok ? undefined : out.error);
-          if (out.ok) {
-            this.done.add(item.key);
-            deliveredNow.set(p.ref.name, { at: Date.now(), status: out.status });
-            continue;
-          }
-          const at: FailedAt = { role: "sink", index: p.ref.index, name: p.ref.name, type: p.ref.type };
-          if (CODES[out.code].retry !== "transient") doomed = true;
-          // Sent at once: the later outcomes still count (rows written after a rejected one stay written); the
-          // first failure speaks for the sink.
-          if (sent && failures.some((x) => x.sink === p.ref.name)) continue;
-          failures.push({
-            sink: p.ref.name,
-            at,
-            code: out.code,
-            error: out.error,
-            ...(out.status !== undefined ? { httpStatus: out.status } : {}),
-            ...(out.retryAfterMs !== undefined ? { retryAfterMs: out.retryAfterMs } : {}),
-          });
-          if (!sent) return;
-        }
-      }),
+    const plans = planSinks(outputs, this.done, this.stored!.replaySinks);
+    const { failures, deliveredNow } = await sendToSinks(
+      { sinks: d.sinks, f, done: this.done, span: (ref) => this.sinkSpan(ref) },
+      plans,
     );
     for (const [sink, x] of deliveredNow) {
       this.events.push({
@@ -261,42 +216,13 @@ class Delivery {
     const complete = all.every((k) => this.done.has(k));
     if (complete && failures.length === 0) return this.delivered();
     const permanent = failures.find((x) => CODES[x.code].retry !== "transient");
-    if (permanent) return this.dead(permanent, ...this.sinkSplit(plans));
+    if (permanent) return this.dead(permanent, ...sinkSplit(plans, this.done));
     if (f.signal.aborted || failures.length === 0) return this.handBack(deliveredNow.size > 0);
     return this.retry(failures, plans);
   }
 
   private sinkSpan(ref: SinkRef): Span {
     return this.child("vrsky.sink", { "vrsky.sink": ref.name, "vrsky.sink.type": ref.type });
-  }
-
-  /** Per sink: the outputs it selected that it has not delivered yet (all, or the replay's sinks only). */
-  private plan(outputs: readonly Output[]): SinkPlan[] {
-    const replay = this.stored!.replaySinks ? new Set(this.stored!.replaySinks) : undefined;
-    const bySink = new Map<string, SinkPlan>();
-    outputs.forEach((o, i) => {
-      for (const ref of o.sinks) {
-        if (replay && !replay.has(ref.name)) continue;
-        const key = `${i}:${ref.name}`;
-        if (this.done.has(key)) continue;
-        let p = bySink.get(ref.name);
-        if (!p) bySink.set(ref.name, (p = { ref, items: [] }));
-        p.items.push({ key, message: o.message });
-      }
-    });
-    return [...bySink.values()];
-  }
-
-  /** Sink names that delivered all their outputs, and those that did not. */
-  private sinkSplit(plans: SinkPlan[]): [string[], string[]] {
-    const ok: string[] = [];
-    const failed: string[] = [];
-    for (const p of plans) (p.items.every((i) => this.done.has(i.key)) ? ok : failed).push(p.ref.name);
-    for (const k of this.done) {
-      const name = k.slice(k.indexOf(":") + 1);
-      if (!ok.includes(name) && !failed.includes(name)) ok.push(name);
-    }
-    return [ok.sort(), failed.sort()];
   }
 
   private async delivered(): Promise<void> {
@@ -328,7 +254,7 @@ class Delivery {
       ...(retryAfter > 0 ? { retryAfterMs: retryAfter } : {}),
     });
     const last = failures[failures.length - 1]!;
-    if (decision.action === "stop") return this.dead(last, ...this.sinkSplit(plans));
+    if (decision.action === "stop") return this.dead(last, ...sinkSplit(plans, this.done));
     const retryAt = new Date(Date.now() + decision.delayMs).toISOString();
     for (const x of failures) {
       this.events.push({
@@ -530,22 +456,6 @@ class Delivery {
       this.d.log("flow-payload-not-removed", { seq: this.seq, error: errorMessage(e) });
     }
     return true;
-  }
-}
-
-async function sendOne(
-  runtime: SinkRuntime | undefined,
-  ref: SinkRef,
-  item: Item,
-  signal: AbortSignal,
-): Promise<SinkOutcome> {
-  if (!runtime) {
-    return { ok: false, code: "VRS_SINK_NOT_AVAILABLE", error: `this worker has no runtime for ${ref.type} sinks` };
-  }
-  try {
-    return await runtime.send({ message: item.message, idempotencyKey: item.message.id, signal });
-  } catch (e) {
-    return { ok: false, code: "VRS_SINK_UNAVAILABLE", error: errorMessage(e) };
   }
 }
 
