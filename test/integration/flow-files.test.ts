@@ -6,10 +6,12 @@ import {
   mkdtemp,
   readdir,
   readFile,
+  rename,
   realpath,
   rm,
   symlink,
   truncate,
+  utimes,
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -130,6 +132,22 @@ describe("file connectors against real files and NATS", function () {
       expect(await readdir(join(root, "in"))).to.deep.equal([".vrsky"]);
       expect(await readFile(join(root, "done", "a.txt"), "utf8")).to.equal("one\n\ntwo\n");
       expect(src.read).to.deep.equal(["a.txt"]);
+    });
+
+    it("a file renamed in after its last write (modification time a pollInterval old) is read at the first poll", async () => {
+      const name = await integration();
+      const src = await manual(name);
+      const written = join(root, "elsewhere.txt");
+      await writeFile(written, "done\n");
+      const old = new Date(Date.now() - 2 * 3_600_000); // older than the source's pollInterval (1 h)
+      await utimes(written, old, old);
+      await rename(written, join(root, "in", "renamed.txt"));
+      await writeFile(join(root, "in", "fresh.txt"), "still being written\n");
+      await src.poll();
+      expect(src.read, "the renamed file at once, the fresh one not yet").to.deep.equal(["renamed.txt"]);
+      expect((await stored(name)).map((m) => new TextDecoder().decode(m.body))).to.deep.equal(["done"]);
+      await src.poll();
+      expect(src.read).to.deep.equal(["renamed.txt", "fresh.txt"]);
     });
 
     it("csv: chunks with the header each, json/xml/binary: the whole file as one message; pattern filters", async () => {

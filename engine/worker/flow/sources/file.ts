@@ -1,7 +1,9 @@
 /**
  * The `file` source at run time. Every `pollInterval` it lists `directory` (under the tenant's root) for regular
  * files whose name matches `pattern` (hidden names, links and folders are never picked). A file is taken only
- * once it is stable: the same size and modification time in two polls in a row. It is then claimed by an atomic
+ * once it is stable: the same size and modification time in two polls in a row, or, at first sight, a modification
+ * time at least one pollInterval old (nothing wrote it for as long as two polls would prove: a file written
+ * elsewhere and renamed in is taken at the first poll). It is then claimed by an atomic
  * rename into `.vrsky/claims/<replica>/` inside the directory: of several replicas (or workers) that see the same
  * file, one rename wins and the others find it gone, so a file is read by one of them.
  *
@@ -130,6 +132,7 @@ export class FileSource implements SourceRuntime {
     }
     const next = new Map<string, string>();
     const stable: string[] = [];
+    const settled = Date.now() - this.c.pollMs;
     for (const e of entries) {
       if (this.stopped) return;
       if (e.name.startsWith(".") || !e.isFile() || !this.c.pattern.test(e.name)) continue;
@@ -137,7 +140,8 @@ export class FileSource implements SourceRuntime {
       if (!st?.isFile()) continue;
       const facts = `${st.size}:${st.mtimeMs}`;
       next.set(e.name, facts);
-      if (this.seen.get(e.name) === facts && !(await this.wasRead(e.name, facts))) stable.push(e.name);
+      const unchanged = this.seen.has(e.name) ? this.seen.get(e.name) === facts : st.mtimeMs <= settled;
+      if (unchanged && !(await this.wasRead(e.name, facts))) stable.push(e.name);
     }
     this.seen = next;
     for (const name of stable.sort()) {
