@@ -67,6 +67,13 @@ export const TRACE_RETENTION_MS = 24 * 3600_000;
 export const LARGE_PAYLOAD_BYTES = 256 * 1024;
 /** Messages a replica holds unacknowledged at most (the consumer's max ack pending is this times the replicas). */
 export const MAX_IN_FLIGHT_PER_REPLICA = 256;
+/**
+ * The shared consumer's ack wait: a message held by a replica that died (kill -9, a lost machine) is sent again
+ * this long after it was last delivered or reported in progress. A replica reports every message it still holds
+ * in progress every IN_PROGRESS_EVERY_MS (`+WPI`), so a slow sink never makes a live replica lose its messages.
+ */
+export const ACK_WAIT_MS = 10_000;
+export const IN_PROGRESS_EVERY_MS = 3_000;
 
 /**
  * NATS headers of a message in the ingest stream (and, unchanged, of its dead letter). The payload is the body's

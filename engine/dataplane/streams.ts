@@ -18,6 +18,7 @@ import {
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  ACK_WAIT_MS,
   integrationStreams,
   MAX_IN_FLIGHT_PER_REPLICA,
   TRACE_RETENTION_MS,
@@ -35,8 +36,6 @@ import {
 
 const NS = 1_000_000;
 const DEFAULT_DEAD_LETTER_MS = 7 * 86_400_000;
-/** ack_wait beyond the slowest sink's timeout: a message whose replica died is redelivered after this. */
-const ACK_WAIT_MARGIN_MS = 20_000;
 
 /** What an integration's objects should look like. */
 export interface IntegrationStreamPlan {
@@ -48,17 +47,6 @@ export interface IntegrationStreamPlan {
   consumerStream: string;
   consumer: Partial<ConsumerConfig> & { durable_name: string };
   objectStoreTtlMs: number;
-}
-
-/** The longest sink timeout of the integration (HTTP sinks have one; default 10 s). */
-function slowestSinkMs(r: IntegrationResource): number {
-  let max = 10_000;
-  for (const s of r.spec.sinks) {
-    const t = (s.config as { timeout?: string } | undefined)?.timeout;
-    const ms = t === undefined ? undefined : parseDuration(t);
-    if (ms !== undefined && ms > max) max = ms;
-  }
-  return max;
 }
 
 export function deadLetterRetentionMs(r: IntegrationResource): number {
@@ -114,7 +102,7 @@ export function planIntegrationStreams(r: IntegrationResource): IntegrationStrea
       description: `VRSky replicas of ${about}`,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: (slowestSinkMs(r) + ACK_WAIT_MARGIN_MS) * NS,
+      ack_wait: ACK_WAIT_MS * NS,
       max_deliver: -1,
       max_ack_pending: MAX_IN_FLIGHT_PER_REPLICA * replicas,
       ...(own ? { filter_subject: own.subject } : {}),

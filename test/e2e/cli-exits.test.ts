@@ -111,7 +111,7 @@ describe("vrsky ends with its exit code: silent NATS, listen addresses, flag mis
       ],
     ];
     // The connect timeout is 5 s; the rest is the start of a process on a busy machine. Without the fix: never.
-    const results = await runAll(commands, 60_000);
+    const results = await runAll(commands, 60_000, commands.length); // all at once: each mostly waits for its timeout
     results.forEach((r, i) => {
       expectCodedFailure(r, "VRS_NATS_UNAVAILABLE", commands[i]!.join(" "));
       expect(r.stderr, commands[i]!.join(" ")).to.match(/timeout/);

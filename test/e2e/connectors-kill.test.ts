@@ -176,7 +176,7 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     expect(atKill!.n, "the kill came mid-load").to.be.greaterThan(0).and.lessThan(rows);
 
     await movedTo(survivor, key);
-    // Messages the killed replica held come back after the consumer's ack wait (30 s).
+    // Messages the killed replica held come back after the consumer's ack wait (ACK_WAIT_MS, 10 s).
     await until(
       async () => {
         const [r] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM products");

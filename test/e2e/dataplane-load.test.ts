@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { integrationStreams, MAX_IN_FLIGHT_PER_REPLICA } from "../../engine/contract/dataplane.js";
+import { ACK_WAIT_MS, integrationStreams, MAX_IN_FLIGHT_PER_REPLICA } from "../../engine/contract/dataplane.js";
 import { DataPlane, flowYaml, httpSinks, webhookSource } from "../helpers/e2e-dataplane.js";
 import { lossAndDuplicates, RecordingReceiver, WebhookLoad } from "../helpers/e2e-traffic.js";
 import { tenantYaml } from "../helpers/manifests.js";
@@ -126,19 +126,19 @@ describe("data plane end to end under load: kill -9, hand-over, hot reload, susp
     const movedAfterMs = performance.now() - killedAt;
 
     // Messages the killed replica held, or that reached its pull request before the server dropped it, come back
-    // after the consumer's ack wait (30 s).
+    // after the consumer's ack wait (ACK_WAIT_MS).
     const f = await allDelivered(name, load, 80_000);
     const hits = receiver.of(`/${name}`);
     const lastAt = Math.max(...hits.map((h) => h.at));
     // Held by the killed replica, not yet sent: delivered after the ack wait.
     const firstAt = new Map<string, number>();
     for (const h of hits) if (h.key && !firstAt.has(h.key)) firstAt.set(h.key, h.at);
-    const late = [...firstAt.values()].filter((at) => at - killedAt > 20_000).length;
+    const late = [...firstAt.values()].filter((at) => at - killedAt > ACK_WAIT_MS).length;
     // VRSKY_DEBUG_LATE=1: which messages came late, accepted and delivered when (ms after the kill).
     if (process.env.VRSKY_DEBUG_LATE)
       console.log(
         [...firstAt]
-          .filter(([, at]) => at - killedAt > 20_000)
+          .filter(([, at]) => at - killedAt > ACK_WAIT_MS)
           .map(
             ([id, at]) =>
               `${id}: accepted ${Math.round(load.accepted.get(id)! - killedAt)} delivered ${Math.round(at - killedAt)}`,

@@ -88,7 +88,7 @@ describe("worker: the flow runner is what runs a replica", function () {
     await writing;
     await until(
       () => new Set(sinks.ids("out.orders").filter((id) => id.startsWith("h-"))).size === n,
-      // Well within the consumer's ack wait (30 s): nothing waited for a redelivery after a lost message.
+      // Within the consumer's ack wait (10 s): nothing waited for a redelivery after a lost message.
       10_000,
       () => `all ${n} delivered; got ${new Set(sinks.ids("out.orders")).size - 1}`,
     );

@@ -21,6 +21,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { setMaxListeners } from "node:events";
+import { IN_PROGRESS_EVERY_MS } from "../../contract/dataplane.js";
 import { errorMessage, VrskyError } from "../../errors/errors.js";
 import { endOfTurn } from "../../util/end-of-turn.js";
 import { Payloads } from "./payloads.js";
@@ -44,6 +45,8 @@ export interface InFlight {
   readonly signal: AbortSignal;
   /** Acked, nak'ed or dead-lettered: nothing more is done with it. */
   settled: boolean;
+  /** When it was taken or last reported in progress (`Date.now()`). */
+  aliveAt: number;
 }
 
 /** How long a handler may take to hand its message back after its signal was aborted. */
@@ -59,6 +62,8 @@ export interface ConsumeOptions {
   maxInFlight: number;
   /** How long one pull request waits for messages (default 30 s). */
   expiresMs?: number;
+  /** A message held this long is reported in progress (default IN_PROGRESS_EVERY_MS; tests shorten it). */
+  inProgressEveryMs?: number;
   /** Processes and settles one message. */
   handle: (f: InFlight) => Promise<void>;
   reportFailure: (error: unknown) => void;
@@ -105,6 +110,8 @@ export class ConsumerLoop {
   private readonly abort = unlimited(new AbortController());
   /** Messages taken in this turn of the event loop, handled together at its end (see `take`). */
   private starting: InFlight[] = [];
+  /** Reports the messages held in progress while the loop runs (see reportInProgress). */
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly o: ConsumeOptions) {}
 
@@ -129,6 +136,22 @@ export class ConsumerLoop {
   start(): void {
     this.pulling = true;
     this.loop = this.run();
+    const every = this.o.inProgressEveryMs ?? IN_PROGRESS_EVERY_MS;
+    this.keepAlive = setInterval(() => this.reportInProgress(every), every / 3);
+    this.keepAlive.unref();
+  }
+
+  /**
+   * Messages held for IN_PROGRESS_EVERY_MS are reported in progress, so that the consumer's short ack wait
+   * (ACK_WAIT_MS) sends again only the messages of a replica that died, never those of a slow sink.
+   */
+  private reportInProgress(everyMs: number): void {
+    const due = Date.now() - everyMs;
+    for (const f of this.inFlight) {
+      if (f.settled || f.aliveAt > due) continue;
+      f.aliveAt = Date.now();
+      quietly(() => f.msg.working());
+    }
   }
 
   /** Stops pulling; resolves when in-flight messages are done, or handed back shortly before `deadlineMs`. */
@@ -174,6 +197,7 @@ export class ConsumerLoop {
   }
 
   private async handBackAll(graceMs: number, flushMs = 500): Promise<void> {
+    clearInterval(this.keepAlive);
     this.abort.abort();
     await withDeadline(this.settled(), graceMs);
     const links = new Set<Link>(this.link ? [this.link] : []);
@@ -279,7 +303,7 @@ export class ConsumerLoop {
       this.late.push(m);
       return;
     }
-    const f: InFlight = { msg: m, link, signal: this.abort.signal, settled: false };
+    const f: InFlight = { msg: m, link, signal: this.abort.signal, settled: false, aliveAt: Date.now() };
     this.inFlight.add(f);
     if (this.starting.push(f) === 1) setImmediate(() => this.startTaken());
   }
