@@ -57,6 +57,11 @@ export class Claims {
     });
   }
 
+  /** False once a write of ours found the claim changed by someone else (it is no longer ours to write). */
+  holds(key: string): boolean {
+    return this.held.has(key);
+  }
+
   /** Keys of the claims this worker holds (as far as it knows). */
   keys(): string[] {
     return [...this.held.keys()];

@@ -13,7 +13,7 @@
  */
 import { runSpecHash, type AssignmentRecord } from "../contract/workers.js";
 import type { StateRecord } from "../contract/state.js";
-import { errorMessage, isVrskyError, retryClassOf } from "../errors/errors.js";
+import { errorMessage, isVrskyError, retryClassOf, VrskyError } from "../errors/errors.js";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import type { IntegrationResource } from "../model/resources.js";
 import type { KvMirror } from "../state/mirror.js";
@@ -57,6 +57,8 @@ export class ReplicaLifecycle {
   private readonly waitingForSpec = new Set<string>();
   /** Failures of running replicas (a run's report, a lost tenant connection), handled by the next step. */
   private readonly reported = new Map<string, unknown>();
+  /** Steps that threw in a row, by key (a claim read or write that timed out): each is stepped again later. */
+  private readonly stepFailures = new Map<string, number>();
   private readonly emptyWaiters = new Set<() => void>();
   private readonly log: LifecycleOptions["log"];
   private readonly runs: ReplicaRuns;
@@ -127,10 +129,14 @@ export class ReplicaLifecycle {
 
   /**
    * Steps the replicas waiting for another worker to give back the claim: the leader tells us by rewriting the
-   * assignment once it is released, and this (every few heartbeats) covers a release the leader did not see.
+   * assignment once it is released, and this (every few heartbeats) covers a release the leader did not see. Also
+   * steps every replica assigned here that neither runs here, nor has a step in progress or a retry due: a start
+   * that nothing would step again (a path not foreseen) is retried within a few heartbeats instead of never.
    */
   kickWaiting(): void {
     for (const key of this.waitingForClaim) this.kick(key);
+    for (const [key, e] of this.o.assignments.entries)
+      if (e.value.worker === this.o.worker && !this.busy(key) && !this.retryTimers.has(key)) this.kick(key);
   }
 
   kickAll(): void {
@@ -144,16 +150,36 @@ export class ReplicaLifecycle {
     if (this.o.assignments.get(key)?.value.worker !== this.o.worker && !this.local.has(key)) return;
     this.queued.add(key);
     const next = (this.chains.get(key) ?? Promise.resolve())
-      .then(() => {
+      .then(async () => {
         this.queued.delete(key);
-        return this.step(key);
+        await this.step(key);
+        this.stepFailures.delete(key);
       })
-      .catch((e: unknown) => this.log("replica-step-failed", { key, error: errorMessage(e) }));
+      .catch((e: unknown) => this.stepFailed(key, e));
     this.chains.set(key, next);
     void next.finally(() => {
       if (this.chains.get(key) === next) this.chains.delete(key);
       this.notifyIfEmpty();
     });
+  }
+
+  /**
+   * A step threw: a claim read or write failed (NATS slow or away; a write whose acknowledgement timed out may
+   * have landed, leaving the claim `starting` under our id). Nothing else would step the key again while its
+   * assignment stays put, so it is stepped again after a backoff; that step takes the claim over where it stands.
+   */
+  private stepFailed(key: string, e: unknown): void {
+    const attempt = (this.stepFailures.get(key) ?? 0) + 1;
+    this.stepFailures.set(key, attempt);
+    const decision = decideRetry({
+      retry: "transient",
+      attempt,
+      policy: RETRY.replicaStart,
+      random: (this.o.random ?? Math.random)(),
+    });
+    const retryInMs = decision.action === "retry" ? decision.delayMs : RETRY.replicaStart.maxMs;
+    this.log("replica-step-failed", { key, error: errorMessage(e), retryInMs });
+    this.retryLater(key, retryInMs);
   }
 
   /** Stops every replica at once, writing nothing (the worker fenced itself); returns their keys. */
@@ -193,6 +219,8 @@ export class ReplicaLifecycle {
       await this.failed(local, reported);
       return;
     }
+    // A start is undone when a fence comes after this point, even before the claim is taken (`launch`).
+    const gen = this.o.fenceGen();
     const wanted = a !== undefined && a.worker === this.o.worker && !this.o.fenced() && !this.o.leaving();
     if (!wanted) {
       this.waitingForSpec.delete(key);
@@ -242,6 +270,13 @@ export class ReplicaLifecycle {
       return;
     }
     this.waitingForClaim.delete(key);
+    if (gen !== this.o.fenceGen()) {
+      // Fenced while taking the claim: the fence did not see this replica. Nothing starts and nothing is written
+      // (the claim reads `starting` under our id); the unfence steps the key again, and takes the claim over.
+      this.log("replica-start-undone", { key, epoch: a.epoch, why: "fenced while taking the claim" });
+      this.kick(key);
+      return;
+    }
     const rev = took.rev;
     const l: LocalReplica = local ?? {
       key,
@@ -259,7 +294,7 @@ export class ReplicaLifecycle {
     };
     Object.assign(l, { epoch: a.epoch, state: "starting", claimRev: rev });
     this.local.set(key, l);
-    await this.launch(l, spec);
+    await this.launch(l, spec, gen);
   }
 
   private whyNotWanted(a: AssignmentRecord | undefined): string {
@@ -290,6 +325,7 @@ export class ReplicaLifecycle {
 
   /** Drains the running replica, then starts it with the spec its assignment names now, under the same claim. */
   private async restart(l: LocalReplica, a: AssignmentRecord): Promise<void> {
+    const gen = this.o.fenceGen();
     const spec = this.appliedSpec(l.key, a);
     if (!spec) return; // the old spec runs on until the new one is here
     this.log("replica-restarting", {
@@ -315,26 +351,37 @@ export class ReplicaLifecycle {
         await this.stop(l, "claim taken over", false);
         return;
       }
-      await this.launch(l, spec);
+      await this.launch(l, spec, gen);
     } finally {
       await letGo();
     }
   }
 
-  /** Starts the run (the claim reads `starting`); writes `running` when it runs, `failed` when it cannot. */
-  private async launch(l: LocalReplica, spec: AppliedSpec): Promise<void> {
-    const gen = this.o.fenceGen();
+  /**
+   * Starts the run (the claim reads `starting`); writes `running` when it runs, `failed` when it cannot. `gen` is
+   * the fence generation when the step decided to start: a fence since then undoes the start.
+   */
+  private async launch(l: LocalReplica, spec: AppliedSpec, gen: number): Promise<void> {
     l.specHash = spec.specHash;
+    const fencedSince = () => gen !== this.o.fenceGen() || this.local.get(l.key) !== l;
+    let error: unknown;
     try {
       await this.runs.start(l, spec);
     } catch (e) {
-      await this.failed(l, e);
-      return;
+      error = e ?? new Error("start failed");
     }
-    if (gen !== this.o.fenceGen() || this.local.get(l.key) !== l) {
-      // Fenced while starting: the fence did not see this run; stop it now.
+    if (fencedSince()) {
+      // Fenced while starting: the fence did not see this run; stop it now, and write nothing (a fenced worker
+      // does not). The claim reads `starting` under our id: the key is stepped again (still fenced: nothing
+      // happens; unfenced: the claim is taken over where it stands and the replica started).
       await this.runs.end(l, 0);
       await this.runs.dropSession(l);
+      this.log("replica-start-undone", { key: l.key, epoch: l.epoch, why: "fenced while starting" });
+      this.kick(l.key);
+      return;
+    }
+    if (error !== undefined) {
+      await this.failed(l, error);
       return;
     }
     l.state = "running";
@@ -346,7 +393,25 @@ export class ReplicaLifecycle {
       specHash: l.specHash,
       at: preciseNow(),
     });
-    await this.writeClaim(l, "running");
+    if (!(await this.writeClaim(l, "running"))) {
+      // The claim still reads `starting`: a replica runs only while its claim says so, and nothing else would
+      // write it again. Lost to someone else (compare-and-set failed): stop without writing. Not written (NATS
+      // slow or away): fail the start, which writes `failed` (or finds the claim changed) and retries.
+      if (fencedSince()) {
+        this.kick(l.key); // the fence stopped the run; as above
+        return;
+      }
+      if (!this.o.claims.holds(l.key)) {
+        await this.stop(l, "claim taken over while starting", false);
+        this.kick(l.key);
+        return;
+      }
+      await this.failed(
+        l,
+        new VrskyError("VRS_NATS_UNAVAILABLE", `could not record replica ${l.key} as running in its claim`),
+      );
+      return;
+    }
     this.kick(l.key); // the assignment may have changed while starting
   }
 
