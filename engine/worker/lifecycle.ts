@@ -169,6 +169,7 @@ export class ReplicaLifecycle {
    * assignment stays put, so it is stepped again after a backoff; that step takes the claim over where it stands.
    */
   private stepFailed(key: string, e: unknown): void {
+    if (this.stopped) return;
     const attempt = (this.stepFailures.get(key) ?? 0) + 1;
     this.stepFailures.set(key, attempt);
     const decision = decideRetry({

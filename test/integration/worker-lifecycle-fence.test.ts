@@ -29,7 +29,11 @@ const KEY = `${TENANT}.i0.0`;
  * timeout), `not-sent` (it never arrives, the lifecycle gets a timeout), `answered` (it lands and is answered, but
  * `then` runs first: the test acts while the write is on its way back).
  */
-type Fault = { state: ReplicaRecord["state"]; kind: "ack-lost" | "not-sent" | "answered"; then?: () => void };
+type Fault = {
+  state: ReplicaRecord["state"];
+  kind: "ack-lost" | "not-sent" | "answered";
+  then?: () => void | Promise<void>;
+};
 
 /** The claims bucket as the lifecycle sees it: real writes, with one fault injected where the test asks. */
 function faultyClaims(kv: KV, faults: Fault[]): KV {
@@ -40,11 +44,11 @@ function faultyClaims(kv: KV, faults: Fault[]): KV {
     const [f] = faults.splice(i, 1);
     if (f!.kind === "answered") {
       const rev = await real();
-      f!.then?.();
+      await f!.then?.();
       return rev;
     }
     if (f!.kind === "ack-lost") await real();
-    f!.then?.();
+    await f!.then?.();
     throw new Error("TIMEOUT"); // what the client says when no acknowledgement came in time
   };
   return new Proxy(kv, {
@@ -133,7 +137,7 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
       membership.fenced = false;
       lc.kickAll();
     };
-    return { lc, log, fence, unfence, watch: () => lc.watch() };
+    return { lc, log, fence, unfence, watch: () => lc.watch(), claims, assignments };
   }
 
   /** The leader's part: the replica assigned to `worker` at a new epoch (undefined: the assignment deleted). */
@@ -194,6 +198,30 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
     await until(runningAt(epoch), 10_000, "the claim running after a retry");
     expect(r.live()).to.equal(1);
     expect(w.log.some((l) => l.event === "replica-step-failed" && l.retryInMs !== undefined)).to.equal(true);
+  });
+
+  it("a take whose acknowledgement is lost, then moved away, is given back as a stray claim (not held for ever)", async () => {
+    const r = recordingRunner(() => false);
+    const faults: Fault[] = [];
+    const w = await lifecycle(faults, r.runner);
+    // The leader moves the replica away while the take is unanswered; the step fails after the move is seen.
+    faults.push({
+      state: "starting",
+      kind: "ack-lost",
+      then: async () => {
+        await assign(undefined);
+        await until(() => w.assignments.get(KEY) === undefined, 5_000, "the move seen by the worker");
+      },
+    });
+    await assign(WORKER);
+    w.watch();
+    await until(() => w.log.some((l) => l.event === "replica-step-failed"), 5_000, "the take failed");
+    expect((await claim())?.state, "the take landed").to.equal("starting");
+    // The worker's sweep (every few heartbeats): before the fix it did not know the claim and left it at
+    // `starting` under w1, and its next worker would wait for it for ever.
+    await w.claims.releaseStray(w.assignments, (k) => w.lc.busy(k), false);
+    expect(await claim()).to.include({ state: "released", worker: null });
+    expect(r.starts, "never started").to.deep.equal([]);
   });
 
   it("a write of running that never arrived fails the start and retries it, instead of running under starting", async () => {
