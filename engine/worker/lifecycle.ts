@@ -22,6 +22,7 @@ import type { Claims, HeldState } from "./claims.js";
 import { preciseNow, ReplicaRuns, type AppliedSpec, type LocalReplica } from "./replica-run.js";
 import type { ReplicaRunner } from "./runner.js";
 import type { TenantSessions } from "./tenant-sessions.js";
+import { ReplicaRetries } from "./replica-retries.js";
 
 export interface LifecycleOptions {
   worker: string;
@@ -50,22 +51,21 @@ export class ReplicaLifecycle {
   private readonly local = new Map<string, LocalReplica>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly queued = new Set<string>();
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   /** Keys waiting for another worker to give back the claim (logged once). */
   private readonly waitingForClaim = new Set<string>();
   /** Keys waiting for this worker's mirror to have the spec their assignment names (logged once). */
   private readonly waitingForSpec = new Set<string>();
   /** Failures of running replicas (a run's report, a lost tenant connection), handled by the next step. */
   private readonly reported = new Map<string, unknown>();
-  /** Steps that threw in a row, by key (a claim read or write that timed out): each is stepped again later. */
-  private readonly stepFailures = new Map<string, number>();
   private readonly emptyWaiters = new Set<() => void>();
   private readonly log: LifecycleOptions["log"];
   private readonly runs: ReplicaRuns;
+  private readonly retries: ReplicaRetries;
   private stopped = false;
 
   constructor(private readonly o: LifecycleOptions) {
     this.log = o.log;
+    this.retries = new ReplicaRetries((key) => this.kick(key), o.random ?? Math.random);
     this.runs = new ReplicaRuns({
       worker: o.worker,
       sessions: o.sessions,
@@ -136,7 +136,7 @@ export class ReplicaLifecycle {
   kickWaiting(): void {
     for (const key of this.waitingForClaim) this.kick(key);
     for (const [key, e] of this.o.assignments.entries)
-      if (e.value.worker === this.o.worker && !this.busy(key) && !this.retryTimers.has(key)) this.kick(key);
+      if (e.value.worker === this.o.worker && !this.busy(key) && !this.retries.pending(key)) this.kick(key);
   }
 
   kickAll(): void {
@@ -153,7 +153,7 @@ export class ReplicaLifecycle {
       .then(async () => {
         this.queued.delete(key);
         await this.step(key);
-        this.stepFailures.delete(key);
+        this.retries.stepSucceeded(key);
       })
       .catch((e: unknown) => this.stepFailed(key, e));
     this.chains.set(key, next);
@@ -170,17 +170,8 @@ export class ReplicaLifecycle {
    */
   private stepFailed(key: string, e: unknown): void {
     if (this.stopped) return;
-    const attempt = (this.stepFailures.get(key) ?? 0) + 1;
-    this.stepFailures.set(key, attempt);
-    const decision = decideRetry({
-      retry: "transient",
-      attempt,
-      policy: RETRY.replicaStart,
-      random: (this.o.random ?? Math.random)(),
-    });
-    const retryInMs = decision.action === "retry" ? decision.delayMs : RETRY.replicaStart.maxMs;
+    const retryInMs = this.retries.stepFailed(key);
     this.log("replica-step-failed", { key, error: errorMessage(e), retryInMs });
-    this.retryLater(key, retryInMs);
   }
 
   /** Stops every replica at once, writing nothing (the worker fenced itself); returns their keys. */
@@ -199,7 +190,7 @@ export class ReplicaLifecycle {
   /** Stops every replica without handing over (claims stay until the leader expires the worker). */
   async close(): Promise<void> {
     this.stopped = true;
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retries.cancelAll();
     await this.settle();
     for (const l of this.local.values()) await l.run?.stop().catch(() => undefined);
     this.local.clear();
@@ -246,7 +237,7 @@ export class ReplicaLifecycle {
       if (local.epoch !== a.epoch || specChanged(local.specHash, a))
         local.failures = 0; // a new start: count anew
       else if (wait > 0) {
-        if (Number.isFinite(wait)) this.retryLater(key, wait);
+        if (Number.isFinite(wait)) this.retries.later(key, wait);
         return;
       }
     }
@@ -436,24 +427,12 @@ export class ReplicaLifecycle {
       l.retryAt = Date.now() + decision.delayMs;
       this.log("replica-failed", { key: l.key, epoch: l.epoch, reason, code, retryInMs: decision.delayMs });
       await this.writeClaim(l, "failed", l.epoch, reason);
-      this.retryLater(l.key, decision.delayMs);
+      this.retries.later(l.key, decision.delayMs);
       return;
     }
     l.retryAt = Infinity;
     this.log("replica-failed", { key: l.key, epoch: l.epoch, reason, code, retryInMs: null, stalled: true });
     await this.writeClaim(l, "failed", l.epoch, `${reason} (not retried until its spec or assignment changes)`);
-  }
-
-  private retryLater(key: string, ms: number): void {
-    const old = this.retryTimers.get(key);
-    if (old) clearTimeout(old);
-    this.retryTimers.set(
-      key,
-      setTimeout(() => {
-        this.retryTimers.delete(key);
-        this.kick(key);
-      }, ms),
-    );
   }
 
   /**
@@ -470,9 +449,7 @@ export class ReplicaLifecycle {
     const at = preciseNow();
     await this.runs.dropSession(l);
     this.local.delete(l.key);
-    const timer = this.retryTimers.get(l.key);
-    if (timer) clearTimeout(timer);
-    this.retryTimers.delete(l.key);
+    this.retries.cancel(l.key);
     this.log("replica-stopped", { key: l.key, epoch: l.epoch, why, at });
     if (!handOver) return;
     await this.o.claims.release(l.key, l.epoch, l.claimRev, `released by ${this.o.worker}: ${why}`);
