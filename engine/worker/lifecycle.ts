@@ -224,7 +224,7 @@ export class ReplicaLifecycle {
       if (local.epoch !== a.epoch) {
         // Moved away and back before this worker noticed: nobody else can have taken an unreleased claim.
         if (!(await this.writeClaim(local, local.state, a.epoch))) {
-          await this.stop(local, "claim taken over", false);
+          await this.claimNotWritten(local, local.state);
           return;
         }
         local.epoch = a.epoch;
@@ -332,7 +332,7 @@ export class ReplicaLifecycle {
     try {
       l.state = "draining";
       if (!(await this.writeClaim(l, "draining"))) {
-        await this.stop(l, "claim taken over", false);
+        await this.claimNotWritten(l, "draining");
         return;
       }
       await this.runs.end(l, this.o.drainGraceMs());
@@ -340,7 +340,7 @@ export class ReplicaLifecycle {
       this.log("replica-stopped", { key: l.key, epoch: l.epoch, why: "spec changed", at: preciseNow() });
       l.state = "starting";
       if (!(await this.writeClaim(l, "starting"))) {
-        await this.stop(l, "claim taken over", false);
+        await this.claimNotWritten(l, "starting");
         return;
       }
       await this.launch(l, spec, gen);
@@ -393,18 +393,26 @@ export class ReplicaLifecycle {
         this.kick(l.key); // the fence stopped the run; as above
         return;
       }
-      if (!this.o.claims.holds(l.key)) {
-        await this.stop(l, "claim taken over while starting", false);
-        this.kick(l.key);
-        return;
-      }
-      await this.failed(
-        l,
-        new VrskyError("VRS_NATS_UNAVAILABLE", `could not record replica ${l.key} as running in its claim`),
-      );
+      await this.claimNotWritten(l, "running");
       return;
     }
     this.kick(l.key); // the assignment may have changed while starting
+  }
+
+  /**
+   * A write of our claim failed. Lost to someone else (compare-and-set conflict): the replica stops at once, writing
+   * nothing. Not answered (NATS slow or away; the write may have landed): the run fails, which writes `failed` (or
+   * finds our own late write and writes over it) and retries with backoff, so the claim is never left reading
+   * `starting` (or `draining`) without a runner and without a retry.
+   */
+  private async claimNotWritten(l: LocalReplica, state: HeldState): Promise<void> {
+    if (this.local.get(l.key) !== l) return; // fenced meanwhile: the fence stopped it, the unfence steps it again
+    if (!this.o.claims.holds(l.key)) {
+      await this.stop(l, "claim taken over", false);
+      this.kick(l.key); // still assigned here: the step waits for the claim like any other
+      return;
+    }
+    await this.failed(l, new VrskyError("VRS_NATS_UNAVAILABLE", `could not write the claim of ${l.key} (${state})`));
   }
 
   /** The run failed (its start, or later): the claim says why; retried by the error's class, with jitter. */

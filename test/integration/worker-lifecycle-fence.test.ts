@@ -9,7 +9,13 @@ import { expect } from "chai";
 import type { KV } from "@nats-io/kv";
 import { STATE_FORMAT, type StateRecord } from "../../engine/contract/state.js";
 import { assignmentKey, workerAssignmentsFilter } from "../../engine/contract/keys.js";
-import { ASSIGNMENT_FORMAT, type AssignmentRecord, type ReplicaRecord } from "../../engine/contract/workers.js";
+import {
+  ASSIGNMENT_FORMAT,
+  runSpecHash,
+  type AssignmentRecord,
+  type ReplicaRecord,
+} from "../../engine/contract/workers.js";
+import type { IntegrationResource } from "../../engine/model/resources.js";
 import { decodeState } from "../../engine/contract/record-checks.js";
 import { AssignmentIndex } from "../../engine/state/assignments.js";
 import { KvMirror } from "../../engine/state/mirror.js";
@@ -75,7 +81,11 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
     await flow.start();
     claimsKv = await bucket(fx.nc, "replicas");
     assignmentsKv = await bucket(fx.nc, "assignments");
-    const resource = integrationResource(TENANT, "i0");
+    await apply(integrationResource(TENANT, "i0"));
+  });
+
+  /** The integration's applied record (what the reconciler writes). */
+  async function apply(resource: IntegrationResource): Promise<void> {
     const record: StateRecord = {
       format: STATE_FORMAT,
       kind: "Integration",
@@ -86,7 +96,7 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
       appliedBy: "test",
     };
     await (await bucket(fx.nc, "integrations")).put(`${TENANT}.i0`, JSON.stringify(record));
-  });
+  }
 
   beforeEach(async () => {
     // Each test starts with no claim and no assignment (the epochs keep rising across tests).
@@ -140,13 +150,16 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
     return { lc, log, fence, unfence, watch: () => lc.watch(), claims, assignments };
   }
 
-  /** The leader's part: the replica assigned to `worker` at a new epoch (undefined: the assignment deleted). */
-  async function assign(worker: string | undefined): Promise<void> {
+  /**
+   * The leader's part: the replica assigned to `worker` at a new epoch (undefined: the assignment deleted); with
+   * `spec`, naming that spec hash, at the same epoch when `sameEpoch` (a spec change).
+   */
+  async function assign(worker: string | undefined, spec?: { hash: string; sameEpoch?: boolean }): Promise<void> {
     if (worker === undefined) {
       await assignmentsKv.delete(assignmentKey(WORKER, TENANT, "i0", 0));
       return;
     }
-    epoch++;
+    if (!spec?.sameEpoch) epoch++;
     const a: AssignmentRecord = {
       format: ASSIGNMENT_FORMAT,
       tenant: TENANT,
@@ -154,6 +167,7 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
       replica: 0,
       worker,
       epoch,
+      ...(spec ? { specHash: spec.hash } : {}),
       updatedAt: new Date().toISOString(),
     };
     await assignmentsKv.put(assignmentKey(worker, TENANT, "i0", 0), JSON.stringify(a));
@@ -294,5 +308,29 @@ describe("worker lifecycle: no claim is left at starting without a runner and a 
     await until(runningAt(back), 10_000, "the claim running at the new epoch");
     expect(live, "one run").to.equal(1);
     expect(starts.at(-1)).to.equal(back);
+  });
+
+  it("a restart whose write of starting is not answered fails and retries, instead of leaving the claim at starting", async () => {
+    const r = recordingRunner(() => false);
+    const faults: Fault[] = [];
+    const w = await lifecycle(faults, r.runner);
+    const v1 = integrationResource(TENANT, "i0");
+    await apply(v1);
+    await assign(WORKER, { hash: runSpecHash(v1) });
+    w.watch();
+    await until(runningAt(epoch), 10_000, "running with the first spec");
+    // A spec change: the worker drains and restarts the replica under its claim; the write of `starting` lands,
+    // but its acknowledgement does not come. Before the fix this read as a lost claim: the replica stopped, the
+    // claim stayed at `starting` under w1, and nothing stepped it again.
+    const v2 = integrationResource(TENANT, "i0", {
+      sinks: [{ name: "out", type: "nats", config: { subject: "out.i0.v2" } }],
+    });
+    await apply(v2);
+    faults.push({ state: "starting", kind: "ack-lost" });
+    await assign(WORKER, { hash: runSpecHash(v2), sameEpoch: true });
+    await until(() => faults.length === 0, 10_000, "the restart's write of starting");
+    await until(runningAt(epoch), 10_000, "running again after the retry");
+    expect(r.starts.length, "the first spec, then the second").to.equal(2);
+    expect(r.live(), "one run").to.equal(1);
   });
 });
