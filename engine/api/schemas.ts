@@ -133,8 +133,9 @@ export const assignmentSchema = obj(
     epoch: int,
     state: str,
     reason: str,
+    since: str,
   },
-  ["reason"],
+  ["reason", "since"],
 );
 
 const counts = obj({ create: int, update: int, delete: int, unchanged: int });

@@ -71,7 +71,10 @@ export interface AssignmentRecord {
    * worker released the claim, which is how the new worker learns that it may start (it does not watch claims).
    */
   claimRevision?: number;
-  /** Why the replica is not placed ("no live worker", "no worker with matching labels (…)", "no capacity: …"). */
+  /**
+   * Why the replica is not placed ("no live worker", "no worker with matching labels (…)", "no capacity: …",
+   * "no discovery entry for tenant … yet: …").
+   */
   reason?: string;
   updatedAt: string;
 }

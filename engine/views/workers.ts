@@ -48,6 +48,21 @@ export interface AssignmentView {
   epoch: number;
   state: ReplicaStatus;
   reason?: string;
+  /**
+   * `starting` only: since when (the claim's `since`). A start ends within the worker's start timeout (20 s by
+   * default), so a replica `starting` for much longer is stuck (`stuckStarting`).
+   */
+  since?: string;
+}
+
+/** A replica `starting` for longer than this is listed by `vrsky status` as stuck (far above any start timeout). */
+export const STUCK_STARTING_MS = 60_000;
+
+/** The replicas `starting` for longer than `STUCK_STARTING_MS` at `now` (ms), by key. */
+export function stuckStarting(assignments: readonly AssignmentView[], now: number): AssignmentView[] {
+  return assignments.filter(
+    (a) => a.state === "starting" && a.since !== undefined && now - Date.parse(a.since) > STUCK_STARTING_MS,
+  );
 }
 
 export interface KeyedRecord<T> {
@@ -120,12 +135,16 @@ export function buildWorkers(
   return { workers: views, assignments: out, heartbeatExpiryMs };
 }
 
-function statusOf(a: AssignmentRecord, c: ReplicaRecord | undefined): { state: ReplicaStatus; reason?: string } {
+function statusOf(
+  a: AssignmentRecord,
+  c: ReplicaRecord | undefined,
+): { state: ReplicaStatus; reason?: string; since?: string } {
   if (a.worker === null) return { state: "unplaced", reason: a.reason ?? "not placed" };
   if (!c || c.worker === null || c.state === "released") return { state: "pending" };
   if (c.worker !== a.worker)
     return { state: "draining", reason: `handing over: ${c.worker} holds it at epoch ${c.epoch} (${c.state})` };
   if (c.state === "failed") return { state: "failed", reason: c.reason ?? "failed" };
+  if (c.state === "starting") return { state: "starting", since: c.since };
   return { state: c.state };
 }
 

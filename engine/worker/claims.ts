@@ -44,8 +44,11 @@ export interface OwnAssignments {
 }
 
 export class Claims {
-  /** Claims under this worker's id as it last wrote them (or found them at start): key → revision and epoch. */
-  private readonly held = new Map<string, { rev: number; epoch: number }>();
+  /**
+   * Claims under this worker's id as it last wrote them (or found them at start): key → revision and epoch. A
+   * revision of undefined: a take whose acknowledgement did not come (it may have landed), read before any write.
+   */
+  private readonly held = new Map<string, { rev: number | undefined; epoch: number }>();
   private sweeping = false;
 
   constructor(private readonly o: ClaimsOptions) {}
@@ -55,6 +58,11 @@ export class Claims {
     await readDecoded(this.o.replicas, decodeReplica, (key, c, rev) => {
       if (c.worker === this.o.worker) this.held.set(key, { rev, epoch: c.epoch });
     });
+  }
+
+  /** False once a write of ours found the claim changed by someone else (it is no longer ours to write). */
+  holds(key: string): boolean {
+    return this.held.has(key);
   }
 
   /** Keys of the claims this worker holds (as far as it knows). */
@@ -99,6 +107,9 @@ export class Claims {
       return next;
     } catch (e) {
       if (isCasConflict(e)) return undefined;
+      // No answer (a timeout): the claim may read `starting` under our id all the same. Remembered, so that it is
+      // given back if the replica is no longer ours to start (`releaseStray`); its revision is read when needed.
+      this.held.set(key, { rev: undefined, epoch });
       throw e;
     }
   }
@@ -122,10 +133,26 @@ export class Claims {
       this.held.set(key, { rev, epoch });
       return rev;
     } catch (e) {
-      if (isCasConflict(e)) this.held.delete(key);
-      else this.o.log("claim-write-failed", { key, error: errorMessage(e) });
-      return undefined;
+      if (!isCasConflict(e)) {
+        this.o.log("claim-write-failed", { key, error: errorMessage(e) });
+        return undefined;
+      }
     }
+    // Changed since our last write: a write of ours whose acknowledgement timed out may have landed after all.
+    // Still under our id and registration, the claim is ours (nobody else writes it so): written at its revision.
+    // Anyone else's, or released by the leader, it is no longer ours.
+    const { claim: c, rev: now } = await this.read(key).catch(() => ({ claim: undefined, rev: undefined }));
+    if (c?.worker === this.o.worker && c.session === this.o.session() && now !== undefined) {
+      try {
+        const rev = await casPut(this.o.replicas, key, this.record(epoch, state, reason), now);
+        this.held.set(key, { rev, epoch });
+        return rev;
+      } catch (e) {
+        if (!isCasConflict(e)) this.o.log("claim-write-failed", { key, error: errorMessage(e) });
+      }
+    }
+    this.held.delete(key);
+    return undefined;
   }
 
   /**
@@ -133,15 +160,17 @@ export class Claims {
    * leader removes it if the replica is no longer wanted). A claim that changed meanwhile is left alone. True
    * when it was written.
    */
-  async release(key: string, epoch: number, ownRev: number, reason: string): Promise<boolean> {
-    try {
-      await casPut(this.o.replicas, key, released(epoch, reason), ownRev, this.o.writeTimeoutMs?.());
-      this.held.delete(key);
-      return true;
-    } catch (e) {
-      if (!isCasConflict(e)) {
-        this.o.log("release-failed", { key, error: errorMessage(e) });
-        return false;
+  async release(key: string, epoch: number, ownRev: number | undefined, reason: string): Promise<boolean> {
+    if (ownRev !== undefined) {
+      try {
+        await casPut(this.o.replicas, key, released(epoch, reason), ownRev, this.o.writeTimeoutMs?.());
+        this.held.delete(key);
+        return true;
+      } catch (e) {
+        if (!isCasConflict(e)) {
+          this.o.log("release-failed", { key, error: errorMessage(e) });
+          return false;
+        }
       }
     }
     // Changed since our last write: a write of ours that timed out may have landed after all. Still under our

@@ -13,7 +13,7 @@
  */
 import { runSpecHash, type AssignmentRecord } from "../contract/workers.js";
 import type { StateRecord } from "../contract/state.js";
-import { errorMessage, isVrskyError, retryClassOf } from "../errors/errors.js";
+import { errorMessage, isVrskyError, retryClassOf, VrskyError } from "../errors/errors.js";
 import { decideRetry, RETRY } from "../errors/retry.js";
 import type { IntegrationResource } from "../model/resources.js";
 import type { KvMirror } from "../state/mirror.js";
@@ -22,6 +22,7 @@ import type { Claims, HeldState } from "./claims.js";
 import { preciseNow, ReplicaRuns, type AppliedSpec, type LocalReplica } from "./replica-run.js";
 import type { ReplicaRunner } from "./runner.js";
 import type { TenantSessions } from "./tenant-sessions.js";
+import { ReplicaRetries } from "./replica-retries.js";
 
 export interface LifecycleOptions {
   worker: string;
@@ -50,7 +51,6 @@ export class ReplicaLifecycle {
   private readonly local = new Map<string, LocalReplica>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly queued = new Set<string>();
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   /** Keys waiting for another worker to give back the claim (logged once). */
   private readonly waitingForClaim = new Set<string>();
   /** Keys waiting for this worker's mirror to have the spec their assignment names (logged once). */
@@ -60,10 +60,12 @@ export class ReplicaLifecycle {
   private readonly emptyWaiters = new Set<() => void>();
   private readonly log: LifecycleOptions["log"];
   private readonly runs: ReplicaRuns;
+  private readonly retries: ReplicaRetries;
   private stopped = false;
 
   constructor(private readonly o: LifecycleOptions) {
     this.log = o.log;
+    this.retries = new ReplicaRetries((key) => this.kick(key), o.random ?? Math.random);
     this.runs = new ReplicaRuns({
       worker: o.worker,
       sessions: o.sessions,
@@ -127,10 +129,14 @@ export class ReplicaLifecycle {
 
   /**
    * Steps the replicas waiting for another worker to give back the claim: the leader tells us by rewriting the
-   * assignment once it is released, and this (every few heartbeats) covers a release the leader did not see.
+   * assignment once it is released, and this (every few heartbeats) covers a release the leader did not see. Also
+   * steps every replica assigned here that neither runs here, nor has a step in progress or a retry due: a start
+   * that nothing would step again (a path not foreseen) is retried within a few heartbeats instead of never.
    */
   kickWaiting(): void {
     for (const key of this.waitingForClaim) this.kick(key);
+    for (const [key, e] of this.o.assignments.entries)
+      if (e.value.worker === this.o.worker && !this.busy(key) && !this.retries.pending(key)) this.kick(key);
   }
 
   kickAll(): void {
@@ -144,16 +150,28 @@ export class ReplicaLifecycle {
     if (this.o.assignments.get(key)?.value.worker !== this.o.worker && !this.local.has(key)) return;
     this.queued.add(key);
     const next = (this.chains.get(key) ?? Promise.resolve())
-      .then(() => {
+      .then(async () => {
         this.queued.delete(key);
-        return this.step(key);
+        await this.step(key);
+        this.retries.stepSucceeded(key);
       })
-      .catch((e: unknown) => this.log("replica-step-failed", { key, error: errorMessage(e) }));
+      .catch((e: unknown) => this.stepFailed(key, e));
     this.chains.set(key, next);
     void next.finally(() => {
       if (this.chains.get(key) === next) this.chains.delete(key);
       this.notifyIfEmpty();
     });
+  }
+
+  /**
+   * A step threw: a claim read or write failed (NATS slow or away; a write whose acknowledgement timed out may
+   * have landed, leaving the claim `starting` under our id). Nothing else would step the key again while its
+   * assignment stays put, so it is stepped again after a backoff; that step takes the claim over where it stands.
+   */
+  private stepFailed(key: string, e: unknown): void {
+    if (this.stopped) return;
+    const retryInMs = this.retries.stepFailed(key);
+    this.log("replica-step-failed", { key, error: errorMessage(e), retryInMs });
   }
 
   /** Stops every replica at once, writing nothing (the worker fenced itself); returns their keys. */
@@ -172,7 +190,7 @@ export class ReplicaLifecycle {
   /** Stops every replica without handing over (claims stay until the leader expires the worker). */
   async close(): Promise<void> {
     this.stopped = true;
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retries.cancelAll();
     await this.settle();
     for (const l of this.local.values()) await l.run?.stop().catch(() => undefined);
     this.local.clear();
@@ -193,6 +211,8 @@ export class ReplicaLifecycle {
       await this.failed(local, reported);
       return;
     }
+    // A start is undone when a fence comes after this point, even before the claim is taken (`launch`).
+    const gen = this.o.fenceGen();
     const wanted = a !== undefined && a.worker === this.o.worker && !this.o.fenced() && !this.o.leaving();
     if (!wanted) {
       this.waitingForSpec.delete(key);
@@ -204,7 +224,7 @@ export class ReplicaLifecycle {
       if (local.epoch !== a.epoch) {
         // Moved away and back before this worker noticed: nobody else can have taken an unreleased claim.
         if (!(await this.writeClaim(local, local.state, a.epoch))) {
-          await this.stop(local, "claim taken over", false);
+          await this.claimNotWritten(local, local.state);
           return;
         }
         local.epoch = a.epoch;
@@ -217,7 +237,7 @@ export class ReplicaLifecycle {
       if (local.epoch !== a.epoch || specChanged(local.specHash, a))
         local.failures = 0; // a new start: count anew
       else if (wait > 0) {
-        if (Number.isFinite(wait)) this.retryLater(key, wait);
+        if (Number.isFinite(wait)) this.retries.later(key, wait);
         return;
       }
     }
@@ -242,6 +262,13 @@ export class ReplicaLifecycle {
       return;
     }
     this.waitingForClaim.delete(key);
+    if (gen !== this.o.fenceGen()) {
+      // Fenced while taking the claim: the fence did not see this replica. Nothing starts and nothing is written
+      // (the claim reads `starting` under our id); the unfence steps the key again, and takes the claim over.
+      this.log("replica-start-undone", { key, epoch: a.epoch, why: "fenced while taking the claim" });
+      this.kick(key);
+      return;
+    }
     const rev = took.rev;
     const l: LocalReplica = local ?? {
       key,
@@ -259,7 +286,7 @@ export class ReplicaLifecycle {
     };
     Object.assign(l, { epoch: a.epoch, state: "starting", claimRev: rev });
     this.local.set(key, l);
-    await this.launch(l, spec);
+    await this.launch(l, spec, gen);
   }
 
   private whyNotWanted(a: AssignmentRecord | undefined): string {
@@ -290,6 +317,7 @@ export class ReplicaLifecycle {
 
   /** Drains the running replica, then starts it with the spec its assignment names now, under the same claim. */
   private async restart(l: LocalReplica, a: AssignmentRecord): Promise<void> {
+    const gen = this.o.fenceGen();
     const spec = this.appliedSpec(l.key, a);
     if (!spec) return; // the old spec runs on until the new one is here
     this.log("replica-restarting", {
@@ -304,7 +332,7 @@ export class ReplicaLifecycle {
     try {
       l.state = "draining";
       if (!(await this.writeClaim(l, "draining"))) {
-        await this.stop(l, "claim taken over", false);
+        await this.claimNotWritten(l, "draining");
         return;
       }
       await this.runs.end(l, this.o.drainGraceMs());
@@ -312,29 +340,40 @@ export class ReplicaLifecycle {
       this.log("replica-stopped", { key: l.key, epoch: l.epoch, why: "spec changed", at: preciseNow() });
       l.state = "starting";
       if (!(await this.writeClaim(l, "starting"))) {
-        await this.stop(l, "claim taken over", false);
+        await this.claimNotWritten(l, "starting");
         return;
       }
-      await this.launch(l, spec);
+      await this.launch(l, spec, gen);
     } finally {
       await letGo();
     }
   }
 
-  /** Starts the run (the claim reads `starting`); writes `running` when it runs, `failed` when it cannot. */
-  private async launch(l: LocalReplica, spec: AppliedSpec): Promise<void> {
-    const gen = this.o.fenceGen();
+  /**
+   * Starts the run (the claim reads `starting`); writes `running` when it runs, `failed` when it cannot. `gen` is
+   * the fence generation when the step decided to start: a fence since then undoes the start.
+   */
+  private async launch(l: LocalReplica, spec: AppliedSpec, gen: number): Promise<void> {
     l.specHash = spec.specHash;
+    const fencedSince = () => gen !== this.o.fenceGen() || this.local.get(l.key) !== l;
+    let error: unknown;
     try {
       await this.runs.start(l, spec);
     } catch (e) {
-      await this.failed(l, e);
-      return;
+      error = e ?? new Error("start failed");
     }
-    if (gen !== this.o.fenceGen() || this.local.get(l.key) !== l) {
-      // Fenced while starting: the fence did not see this run; stop it now.
+    if (fencedSince()) {
+      // Fenced while starting: the fence did not see this run; stop it now, and write nothing (a fenced worker
+      // does not). The claim reads `starting` under our id: the key is stepped again (still fenced: nothing
+      // happens; unfenced: the claim is taken over where it stands and the replica started).
       await this.runs.end(l, 0);
       await this.runs.dropSession(l);
+      this.log("replica-start-undone", { key: l.key, epoch: l.epoch, why: "fenced while starting" });
+      this.kick(l.key);
+      return;
+    }
+    if (error !== undefined) {
+      await this.failed(l, error);
       return;
     }
     l.state = "running";
@@ -346,8 +385,34 @@ export class ReplicaLifecycle {
       specHash: l.specHash,
       at: preciseNow(),
     });
-    await this.writeClaim(l, "running");
+    if (!(await this.writeClaim(l, "running"))) {
+      // The claim still reads `starting`: a replica runs only while its claim says so, and nothing else would
+      // write it again. Lost to someone else (compare-and-set failed): stop without writing. Not written (NATS
+      // slow or away): fail the start, which writes `failed` (or finds the claim changed) and retries.
+      if (fencedSince()) {
+        this.kick(l.key); // the fence stopped the run; as above
+        return;
+      }
+      await this.claimNotWritten(l, "running");
+      return;
+    }
     this.kick(l.key); // the assignment may have changed while starting
+  }
+
+  /**
+   * A write of our claim failed. Lost to someone else (compare-and-set conflict): the replica stops at once, writing
+   * nothing. Not answered (NATS slow or away; the write may have landed): the run fails, which writes `failed` (or
+   * finds our own late write and writes over it) and retries with backoff, so the claim is never left reading
+   * `starting` (or `draining`) without a runner and without a retry.
+   */
+  private async claimNotWritten(l: LocalReplica, state: HeldState): Promise<void> {
+    if (this.local.get(l.key) !== l) return; // fenced meanwhile: the fence stopped it, the unfence steps it again
+    if (!this.o.claims.holds(l.key)) {
+      await this.stop(l, "claim taken over", false);
+      this.kick(l.key); // still assigned here: the step waits for the claim like any other
+      return;
+    }
+    await this.failed(l, new VrskyError("VRS_NATS_UNAVAILABLE", `could not write the claim of ${l.key} (${state})`));
   }
 
   /** The run failed (its start, or later): the claim says why; retried by the error's class, with jitter. */
@@ -370,24 +435,12 @@ export class ReplicaLifecycle {
       l.retryAt = Date.now() + decision.delayMs;
       this.log("replica-failed", { key: l.key, epoch: l.epoch, reason, code, retryInMs: decision.delayMs });
       await this.writeClaim(l, "failed", l.epoch, reason);
-      this.retryLater(l.key, decision.delayMs);
+      this.retries.later(l.key, decision.delayMs);
       return;
     }
     l.retryAt = Infinity;
     this.log("replica-failed", { key: l.key, epoch: l.epoch, reason, code, retryInMs: null, stalled: true });
     await this.writeClaim(l, "failed", l.epoch, `${reason} (not retried until its spec or assignment changes)`);
-  }
-
-  private retryLater(key: string, ms: number): void {
-    const old = this.retryTimers.get(key);
-    if (old) clearTimeout(old);
-    this.retryTimers.set(
-      key,
-      setTimeout(() => {
-        this.retryTimers.delete(key);
-        this.kick(key);
-      }, ms),
-    );
   }
 
   /**
@@ -404,9 +457,7 @@ export class ReplicaLifecycle {
     const at = preciseNow();
     await this.runs.dropSession(l);
     this.local.delete(l.key);
-    const timer = this.retryTimers.get(l.key);
-    if (timer) clearTimeout(timer);
-    this.retryTimers.delete(l.key);
+    this.retries.cancel(l.key);
     this.log("replica-stopped", { key: l.key, epoch: l.epoch, why, at });
     if (!handOver) return;
     await this.o.claims.release(l.key, l.epoch, l.claimRev, `released by ${this.o.worker}: ${why}`);

@@ -1,6 +1,6 @@
 /** The workers and replicas section of `vrsky status` in text (docs/cli.md documents it), rendered from the model. */
 import type { StatusModel } from "../../views/status.js";
-import { countByStatus, replicasIn, type ReplicaStatus } from "../../views/workers.js";
+import { countByStatus, replicasIn, stuckStarting, type ReplicaStatus } from "../../views/workers.js";
 import { paint } from "../output.js";
 
 /** `0.4s ago`, `3m12s ago`, `2h5m ago`; a heartbeat from the future (clock skew) reads `0.0s ago`. */
@@ -58,6 +58,17 @@ export function renderWorkers(
         lines.push(`  ${label} ${a.key}${a.worker ? ` on ${a.worker}` : ""}: ${a.reason ?? ""}`);
       if (list.length > LIST_CAP) lines.push(`  … and ${list.length - LIST_CAP} more ${state}`);
     }
+    // A start ends within the worker's start timeout: one that has not for a minute is stuck.
+    const stuck = stuckStarting(assignments, now);
+    for (const a of stuck.slice(0, LIST_CAP))
+      lines.push(
+        paint(
+          color,
+          33,
+          `  starting ${a.key}${a.worker ? ` on ${a.worker}` : ""}: since ${ago(a.since!, now)}, longer than any start should take (see the worker's log)`,
+        ),
+      );
+    if (stuck.length > LIST_CAP) lines.push(`  … and ${stuck.length - LIST_CAP} more starting for over a minute`);
   } else {
     lines.push("replicas: none assigned");
   }

@@ -5,6 +5,12 @@
  * claim is still held at a higher epoch, so that epochs only ever rise. Each record names the spec its replica
  * runs (`specHash`, `revision`): a changed integration rewrites its records with the same workers and epochs, and
  * their workers restart the replicas with the new spec.
+ *
+ * A tenant's integrations are placed only once the tenant has a discovery entry (`discovered`): the reconciler
+ * writes it in the tenancy step, after the tenant's account, and a worker given a replica before it would fail
+ * with VRS_TENANT_NOT_DISCOVERED and retry with backoff. Until then each replica is unplaced with the reason. An
+ * integration already running somewhere keeps its place while the entry is away (a tenant being removed loses its
+ * integrations first; a lost entry is rewritten by the next run).
  */
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import {
@@ -12,6 +18,7 @@ import {
   type PlacementIntegration,
   type PlacementResult,
   type PlacementWorker,
+  type Unplaced,
 } from "../../scheduler/placement.js";
 import { integrationKey, replicaKey } from "../../contract/keys.js";
 import {
@@ -37,6 +44,8 @@ export interface AssignInput {
   replicas: ReadonlyMap<string, ReplicaRecord>;
   /** ISO time stamped on changed records. */
   now: string;
+  /** True when the tenant has a discovery entry (absent: every tenant has one). */
+  discovered?: (tenant: string) => boolean;
 }
 
 export interface AssignOutput {
@@ -56,21 +65,37 @@ export function pinLabelsOf(t: TenantResource | undefined): Record<string, strin
   return labels && Object.keys(labels).length > 0 ? labels : undefined;
 }
 
+/** Why a replica of an undiscovered tenant is not placed (an `Unplaced` reason). */
+export function undiscoveredReason(tenant: string): string {
+  return `no discovery entry for tenant ${tenant} yet: placed as soon as the reconciler writes it (after the tenant's account)`;
+}
+
 export function assignReplicas(input: AssignInput): AssignOutput {
   const integrations: PlacementIntegration[] = [];
   const names = new Map<string, { tenant: string; integration: string; specHash: string; revision: string }>();
+  // Integrations with a replica on a worker now: they keep their place whatever their tenant's entry does.
+  const placedNow = new Set<string>();
+  for (const a of input.assignments.values())
+    if (a.worker !== null) placedNow.add(integrationKey(a.tenant, a.integration));
+  const undiscovered: Unplaced[] = [];
   for (const { resource: r, revision } of input.integrations) {
     const tenant = input.tenants.get(r.metadata.tenant);
     if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
     const key = integrationKey(r.metadata.tenant, r.metadata.name);
     names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name, specHash: runSpecHash(r), revision });
-    integrations.push({
+    const it: PlacementIntegration = {
       key,
       tenant: r.metadata.tenant,
       replicas: r.spec.replicas ?? 1,
       suspended: Boolean(r.spec.suspend) || Boolean(tenant.spec?.suspend),
       pinLabels: pinLabelsOf(tenant),
-    });
+    };
+    if (!it.suspended && input.discovered?.(it.tenant) === false && !placedNow.has(key)) {
+      for (let i = 0; i < it.replicas; i++)
+        undiscovered.push({ key, replica: i, reason: undiscoveredReason(it.tenant) });
+      continue;
+    }
+    integrations.push(it);
   }
   const workers: PlacementWorker[] = [];
   for (const w of input.workers)
@@ -86,7 +111,11 @@ export function assignReplicas(input: AssignInput): AssignOutput {
         epoch: a.epoch,
       });
   }
-  const placement = place({ integrations, workers, current });
+  const placed = place({ integrations, workers, current });
+  const placement: PlacementResult =
+    undiscovered.length === 0
+      ? placed
+      : { ...placed, unplaced: [...placed.unplaced, ...undiscovered].sort(byKeyAndReplica) };
 
   const wanted = new Map<string, AssignmentRecord>();
   const record = (k: string, replica: number, worker: string | null, placedEpoch: number, reason?: string): void => {
@@ -134,4 +163,8 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   const deletes = [...input.assignments.keys()].filter((k) => !wanted.has(k)).sort();
   puts.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { wanted, puts, deletes, placement };
+}
+
+function byKeyAndReplica(a: Unplaced, b: Unplaced): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : a.replica - b.replica;
 }

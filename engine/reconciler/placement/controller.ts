@@ -1,7 +1,8 @@
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
-import { decodeReplica, decodeWorker } from "../../contract/record-checks.js";
+import { decodeDiscovery, decodeReplica, decodeWorker } from "../../contract/record-checks.js";
+import type { DiscoveryEntry } from "../../contract/discovery.js";
 import { AssignmentIndex } from "../../state/assignments.js";
 import { casPut, isCasConflict, KvMirror, logRejections } from "../../state/mirror.js";
 import type { ObservedBucket } from "../../state/observed.js";
@@ -55,6 +56,8 @@ export class AssignmentController {
   /** Every assignment, by replica key (stored under the worker it names: layout.ts). */
   readonly assignments: AssignmentIndex;
   readonly replicas: KvMirror<ReplicaRecord>;
+  /** Tenants' discovery entries: a tenant's integrations are placed once it has one (assign.ts). */
+  readonly discovery: KvMirror<DiscoveryEntry>;
   /** Local time at which a heartbeat of each worker was last seen. */
   private readonly seen = new Map<string, number>();
   private readonly orphanSince = new Map<string, number>();
@@ -92,12 +95,13 @@ export class AssignmentController {
     this.workers = new KvMirror(o.state.workers, decodeWorker, reject);
     this.assignments = new AssignmentIndex(o.state.assignments, undefined, reject);
     this.replicas = new KvMirror(o.state.replicas, decodeReplica, reject);
+    this.discovery = new KvMirror(o.state.discovery, decodeDiscovery, reject);
     this.now = o.now ?? (() => performance.now());
     this.log = o.log ?? (() => undefined);
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.workers.start(), this.assignments.start(), this.replicas.start()]);
+    await Promise.all([this.workers.start(), this.assignments.start(), this.replicas.start(), this.discovery.start()]);
     const now = this.now();
     // Seen before this process watched: count from now. A worker that died just before gets one expiry more,
     // but no clock of another machine (the server's write time) can make an expiry come early.
@@ -114,6 +118,10 @@ export class AssignmentController {
     });
     this.o.tenants.onChange(() => this.schedule("desired"));
     this.o.integrations.onChange(() => this.schedule("desired"));
+    // A tenant's entry written (or gone): its integrations become placeable at once, not at the next run.
+    this.discovery.onChange((_key, e, previous) => {
+      if ((e === undefined) !== (previous === undefined)) this.schedule("discovery");
+    });
     this.assignments.mirror.onChange((key, e) => {
       if ((e ? JSON.stringify(e.value) : undefined) !== this.written.get(key)) this.schedule("drift");
     });
@@ -137,6 +145,7 @@ export class AssignmentController {
     this.workers.stop();
     this.assignments.stop();
     this.replicas.stop();
+    this.discovery.stop();
   }
 
   /** Waits for a run in progress (for a clean stop). */
@@ -238,6 +247,7 @@ export class AssignmentController {
       assignments,
       replicas,
       now: new Date().toISOString(),
+      discovered: (tenant) => this.discovery.entries.has(tenant),
     });
 
     const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));

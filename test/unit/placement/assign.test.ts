@@ -312,3 +312,48 @@ describe("assignment records follow spec changes (specHash, revision)", () => {
     expect(out.puts[0]!.record).to.include({ worker: null, specHash: integrations[1]!.hash, revision: "rev1" });
   });
 });
+
+describe("assignment records wait for the tenant's discovery entry", () => {
+  const tenants = new Map([
+    ["acme", tenant("acme")],
+    ["globex", tenant("globex")],
+  ]);
+  const integrations = [
+    integration("acme", "a", { replicas: 2 }),
+    integration("acme", "s", { suspend: true }),
+    integration("globex", "g"),
+  ];
+
+  it("leaves the replicas of a tenant without an entry unplaced with the reason, and places the others", () => {
+    const out = assignReplicas(
+      input({ tenants, integrations, workers: [worker("w1")], discovered: (t) => t === "globex" }),
+    );
+    const byKey = new Map(out.puts.map((p) => [p.key, p.record]));
+    expect(byKey.get("globex.g.0")?.worker).to.equal("w1");
+    for (const k of ["acme.a.0", "acme.a.1"]) {
+      expect(byKey.get(k)?.worker, k).to.equal(null);
+      expect(byKey.get(k)?.reason).to.match(/^no discovery entry for tenant acme yet/);
+    }
+    expect(byKey.has("acme.s.0"), "a suspended integration is not wanted at all").to.equal(false);
+    expect(out.placement.unplaced.map((u) => `${u.key}.${u.replica}`)).to.deep.equal(["acme.a.0", "acme.a.1"]);
+  });
+
+  it("places them once the entry exists, and keeps a placed integration when the entry goes away", () => {
+    const waiting = assignReplicas(input({ tenants, integrations, workers: [worker("w1")], discovered: () => false }));
+    const placed = assignReplicas(
+      input({
+        tenants,
+        integrations,
+        workers: [worker("w1")],
+        assignments: applied(new Map(), waiting),
+        discovered: () => true,
+      }),
+    );
+    const after = applied(applied(new Map(), waiting), placed);
+    expect(after.get("acme.a.0")?.worker).to.equal("w1");
+    const gone = assignReplicas(
+      input({ tenants, integrations, workers: [worker("w1")], assignments: after, discovered: () => false }),
+    );
+    expect(gone.puts, "nothing moves").to.deep.equal([]);
+  });
+});

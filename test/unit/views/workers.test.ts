@@ -1,5 +1,11 @@
 import { expect } from "chai";
-import { buildWorkers, countByStatus, replicasIn } from "../../../engine/views/workers.js";
+import {
+  buildWorkers,
+  countByStatus,
+  replicasIn,
+  STUCK_STARTING_MS,
+  stuckStarting,
+} from "../../../engine/views/workers.js";
 import { SESSION, assignment, claim, worker } from "./records.js";
 
 const rec = <T>(key: string, value: T) => ({ key, value });
@@ -45,7 +51,9 @@ describe("views: workers and replicas from their records", () => {
       worker: "w1",
       epoch: 2,
       state: "starting",
+      since: m.assignments[0]!.since,
     });
+    expect(m.assignments[0]!.since, "a starting replica says since when").to.be.a("string");
     expect(m.assignments[0]).to.not.have.property("reason");
   });
 
@@ -137,5 +145,16 @@ describe("views: workers and replicas from their records", () => {
     });
     expect(replicasIn(m.assignments, "unplaced").map((a) => a.key)).to.deep.equal(["a.x.0", "a.x.1"]);
     expect(countByStatus([])).to.include({ running: 0, unplaced: 0 });
+  });
+
+  it("lists the replicas starting for longer than a minute as stuck", () => {
+    const m = buildWorkers(
+      [],
+      [rec("a.x.0", assignment("a.x.0", "w1", 1)), rec("a.x.1", assignment("a.x.1", "w1", 1))],
+      [rec("a.x.0", claim("w1", 1, "starting")), rec("a.x.1", claim("w1", 1, "running"))],
+    );
+    const since = Date.parse(m.assignments[0]!.since!);
+    expect(stuckStarting(m.assignments, since + STUCK_STARTING_MS)).to.deep.equal([]);
+    expect(stuckStarting(m.assignments, since + STUCK_STARTING_MS + 1).map((a) => a.key)).to.deep.equal(["a.x.0"]);
   });
 });
