@@ -1,4 +1,3 @@
-import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
 import { decodeReplica, decodeWorker } from "../../contract/record-checks.js";
@@ -9,7 +8,19 @@ import type { StateBuckets } from "../../state/open.js";
 import { pool } from "../../util/pool.js";
 import { errorMessage, retryClassOf } from "../../errors/errors.js";
 import { decideRetry, RETRY } from "../../errors/retry.js";
-import { assignReplicas, type AppliedIntegration } from "./assign.js";
+import { assignReplicas, type AssignOutput } from "./assign.js";
+import { assignChanged, memoOf } from "./incremental.js";
+import {
+  appliedIntegrations,
+  appliedLookup,
+  appliedTenants,
+  PlacementChanges,
+  storedOf,
+  tenantLookup,
+  valuesOf,
+  type PlacementMode,
+  type TakenChanges,
+} from "./inputs.js";
 import { claimRevisionFor, isByWorkerKey, layoutWrites } from "./layout.js";
 import { placementSummary, releaseClaim } from "./release.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../contract/workers.js";
@@ -32,6 +43,8 @@ export interface AssignmentControllerOptions {
 
 export interface PlacementRun {
   trigger: string;
+  /** `changed`: only the changed integrations' records were rebuilt, from the last full run's placement. */
+  mode: PlacementMode;
   puts: number;
   deletes: number;
   moves: number;
@@ -70,6 +83,8 @@ export class AssignmentController {
   /** JSON of the assignment records we wrote last, by stored key: their watch events are not drift. */
   private readonly written = new Map<string, string>();
   private membership = "";
+  /** What changed since the last run: whether the next one may place only that (inputs.ts, incremental.ts). */
+  private readonly changes = new PlacementChanges();
   private pending: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -112,18 +127,26 @@ export class AssignmentController {
         this.schedule("membership");
       }
     });
-    this.o.tenants.onChange(() => this.schedule("desired"));
-    this.o.integrations.onChange(() => this.schedule("desired"));
+    this.o.tenants.onChange((key) => {
+      this.changes.onTenant(key);
+      this.schedule("desired");
+    });
+    this.o.integrations.onChange((key) => {
+      this.changes.onIntegration(key);
+      this.schedule("desired");
+    });
     this.assignments.mirror.onChange((key, e) => {
       if ((e ? JSON.stringify(e.value) : undefined) !== this.written.get(key)) this.schedule("drift");
     });
     // A worker does not watch claims: when the claim its assignment waits for is given back, tell it (`wake`).
     this.replicas.onChange((key, e, previous) => {
+      this.changes.onClaim(key);
       if (e?.value.worker != null) return;
       const assignee = this.assignments.get(key)?.value.worker;
       if (assignee != null && previous?.value.worker !== assignee) this.wake(key);
     });
-    this.assignments.onChange((key, e) => {
+    this.assignments.onChange((key, e, previous) => {
+      this.changes.onAssignment(e, previous);
       if (e && e.value.worker !== null && e.value.claimRevision === undefined) this.wake(key);
     });
     this.ticker = setInterval(() => this.tick(), 200);
@@ -146,6 +169,7 @@ export class AssignmentController {
 
   /** Asks for a placement run; runs are coalesced (20 ms) and never overlap. Ignored unless leader. */
   schedule(trigger: string): void {
+    if (trigger !== "desired") this.changes.full();
     if (this.stopped || !this.o.isLeader()) return;
     this.pending ??= trigger;
     if (!this.timer && !this.running) this.timer = setTimeout(() => void this.drain(), 20);
@@ -190,6 +214,7 @@ export class AssignmentController {
           if (this.retryTimer) clearTimeout(this.retryTimer);
           this.retryTimer = undefined;
         } catch (e) {
+          this.changes.fail();
           this.scheduleRetry(trigger, e);
           return;
         }
@@ -218,36 +243,19 @@ export class AssignmentController {
     const started = this.now();
     const expired = await this.expireWorkers(started);
     const dead = this.deadHolders();
-    const tenants = new Map<string, TenantResource>();
-    for (const [name, e] of this.o.tenants.entries)
-      if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
-    const integrations: AppliedIntegration[] = [];
-    for (const { record } of this.o.integrations.entries.values()) {
-      if (record.resource)
-        integrations.push({ resource: record.resource as IntegrationResource, revision: record.revision });
-    }
-    const assignments = new Map<string, AssignmentRecord>();
-    for (const [k, e] of this.assignments.entries) assignments.set(k, e.value);
-    const replicas = new Map<string, ReplicaRecord>();
-    for (const [k, e] of this.replicas.entries) replicas.set(k, e.value);
     const live = this.liveWorkers(started).filter((w) => !expired.includes(w.id));
-    const out = assignReplicas({
-      integrations,
-      tenants,
-      workers: live,
-      assignments,
-      replicas,
-      now: new Date().toISOString(),
-    });
+    const invalid = [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()];
+    const changes = this.changes.take(live, expired.length === 0 && dead.size === 0 && invalid.length === 0);
+    const { out, mode } = this.place(changes, live);
 
     const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));
     const writes = layoutWrites({
       wanted: out.wanted,
       changed: new Set(out.puts.map((p) => p.key)),
-      stored: this.assignments.stored,
+      stored: mode === "full" ? this.assignments.stored : storedOf(this.assignments.stored, out.wanted.keys()),
       // Keys holding no valid record of their replica, values that are not records at all included: the leader
       // owns the bucket, and a bad value at a key of the layout before would otherwise stay for good.
-      invalid: [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()],
+      invalid,
       byWorker: (id) => byWorker.has(id),
       claimRevision: (rk, a) => claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk), dead),
     });
@@ -280,14 +288,18 @@ export class AssignmentController {
     await pool(writes.deletes, 256, (k) => write(k, undefined));
     if (writes.deletes.length > 0) await this.assignments.mirror.caughtUpToStream();
     else if (lastSeq > 0) await this.assignments.mirror.caughtUp(lastSeq);
-    if (conflicts > 0) this.pending ??= "conflict";
+    if (conflicts > 0) {
+      this.changes.full();
+      this.pending ??= "conflict";
+    }
 
     this.counters.runs++;
     this.counters.moves += out.placement.moves;
     this.lastUnplaced = out.placement.unplaced.length;
-    await this.writeSummary(live, out.placement);
+    if (mode === "full") await this.writeSummary(live, out.placement);
     const record: PlacementRun = {
       trigger,
+      mode,
       puts: writes.puts.length,
       deletes: writes.deletes.length,
       moves: out.placement.moves,
@@ -298,6 +310,34 @@ export class AssignmentController {
     };
     this.lastRun = record;
     if (record.puts + record.deletes + expired.length > 0) this.log("placement", { ...record });
+  }
+
+  /** The records of the changed integrations when the last full run's placement still holds, else of all. */
+  private place(changes: TakenChanges, live: WorkerRecord[]): { out: AssignOutput; mode: PlacementMode } {
+    const now = new Date().toISOString();
+    if (changes.memo) {
+      const out = assignChanged({
+        ...changes,
+        memo: changes.memo,
+        applied: appliedLookup(this.o.integrations),
+        tenantOf: tenantLookup(this.o.tenants),
+        assignments: { get: (k) => this.assignments.get(k)?.value },
+        replicas: { get: (k) => this.replicas.get(k)?.value },
+        now,
+      });
+      if (out) return { out, mode: "changed" };
+    }
+    const integrations = appliedIntegrations(this.o.integrations);
+    const out = assignReplicas({
+      integrations,
+      tenants: appliedTenants(this.o.tenants),
+      workers: live,
+      assignments: valuesOf(this.assignments.entries),
+      replicas: valuesOf(this.replicas.entries),
+      now,
+    });
+    this.changes.remember(memoOf(live, integrations, out));
+    return { out, mode: "full" };
   }
 
   /**
