@@ -8,21 +8,10 @@ import type { StateBuckets } from "../../state/open.js";
 import { pool } from "../../util/pool.js";
 import { errorMessage, retryClassOf } from "../../errors/errors.js";
 import { decideRetry, RETRY } from "../../errors/retry.js";
-import { assignReplicas, type AssignOutput } from "./assign.js";
-import { assignChanged, memoOf } from "./incremental.js";
-import {
-  appliedIntegrations,
-  appliedLookup,
-  appliedTenants,
-  PlacementChanges,
-  storedOf,
-  tenantLookup,
-  valuesOf,
-  type PlacementMode,
-  type TakenChanges,
-} from "./inputs.js";
+import type { assignReplicas } from "./assign.js";
+import { membershipKey, PlacementChanges, placeReplicas, storedOf, type PlacementMode } from "./inputs.js";
 import { claimRevisionFor, isByWorkerKey, layoutWrites } from "./layout.js";
-import { placementSummary, releaseClaim } from "./release.js";
+import { placementSummary, releaseClaim, releaseOrphans } from "./release.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../contract/workers.js";
 
 export interface AssignmentControllerOptions {
@@ -117,11 +106,11 @@ export class AssignmentController {
     // Seen before this process watched: count from now. A worker that died just before gets one expiry more,
     // but no clock of another machine (the server's write time) can make an expiry come early.
     for (const id of this.workers.entries.keys()) this.seen.set(id, now);
-    this.membership = this.membershipKey();
+    this.membership = membershipKey(this.workers.entries);
     this.workers.onChange((id, e) => {
       if (e) this.seen.set(id, this.now());
       else this.seen.delete(id);
-      const m = this.membershipKey();
+      const m = membershipKey(this.workers.entries);
       if (m !== this.membership) {
         this.membership = m;
         this.schedule("membership");
@@ -183,22 +172,22 @@ export class AssignmentController {
     return out;
   }
 
-  private membershipKey(): string {
-    const parts: string[] = [];
-    for (const [id, e] of this.workers.entries) {
-      const w = e.value;
-      parts.push(`${id}|${w.session}|${w.capacity}|${w.state}|${canonicalJson(w.labels)}`);
-    }
-    return parts.sort().join("\n");
-  }
-
   private tick(): void {
     if (!this.o.isLeader()) return;
     const now = this.now();
     if (this.liveWorkers(now).length !== this.workers.entries.size) this.schedule("expiry");
     if (!this.sweeping) {
       this.sweeping = true;
-      void this.releaseOrphans(now).finally(() => (this.sweeping = false));
+      void releaseOrphans({
+        now,
+        graceMs: this.o.orphanGraceMs ?? 10_000,
+        since: this.orphanSince,
+        replicas: this.replicas,
+        assigned: (key) => this.assignments.entries.has(key),
+        registered: (id) => this.workers.entries.has(id),
+        bucket: this.o.state.replicas,
+        log: this.log,
+      }).finally(() => (this.sweeping = false));
     }
   }
 
@@ -246,7 +235,12 @@ export class AssignmentController {
     const live = this.liveWorkers(started).filter((w) => !expired.includes(w.id));
     const invalid = [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()];
     const changes = this.changes.take(live, expired.length === 0 && dead.size === 0 && invalid.length === 0);
-    const { out, mode } = this.place(changes, live);
+    const { out, mode } = placeReplicas(changes, live, this.changes, {
+      tenants: this.o.tenants,
+      integrations: this.o.integrations,
+      assignments: this.assignments,
+      replicas: this.replicas,
+    });
 
     const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));
     const writes = layoutWrites({
@@ -310,34 +304,6 @@ export class AssignmentController {
     };
     this.lastRun = record;
     if (record.puts + record.deletes + expired.length > 0) this.log("placement", { ...record });
-  }
-
-  /** The records of the changed integrations when the last full run's placement still holds, else of all. */
-  private place(changes: TakenChanges, live: WorkerRecord[]): { out: AssignOutput; mode: PlacementMode } {
-    const now = new Date().toISOString();
-    if (changes.memo) {
-      const out = assignChanged({
-        ...changes,
-        memo: changes.memo,
-        applied: appliedLookup(this.o.integrations),
-        tenantOf: tenantLookup(this.o.tenants),
-        assignments: { get: (k) => this.assignments.get(k)?.value },
-        replicas: { get: (k) => this.replicas.get(k)?.value },
-        now,
-      });
-      if (out) return { out, mode: "changed" };
-    }
-    const integrations = appliedIntegrations(this.o.integrations);
-    const out = assignReplicas({
-      integrations,
-      tenants: appliedTenants(this.o.tenants),
-      workers: live,
-      assignments: valuesOf(this.assignments.entries),
-      replicas: valuesOf(this.replicas.entries),
-      now,
-    });
-    this.changes.remember(memoOf(live, integrations, out));
-    return { out, mode: "full" };
   }
 
   /**
@@ -422,31 +388,6 @@ export class AssignmentController {
 
   private release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
     return releaseClaim(this.o.state.replicas, this.assignments.entries.has(key), key, claim, rev, reason);
-  }
-
-  /** A claim whose holder has no registration (a leader that stopped between expiring a worker and releasing its claims). */
-  private async releaseOrphans(now: number): Promise<void> {
-    const grace = this.o.orphanGraceMs ?? 10_000;
-    for (const [key, c] of this.replicas.entries) {
-      const holder = c.value.worker;
-      if (holder === null && !this.assignments.entries.has(key)) {
-        // Released, and its assignment is gone: left over by an expired worker's release; remove it.
-        await this.o.state.replicas.delete(key, { previousSeq: c.rev }).catch(() => undefined);
-        continue;
-      }
-      if (holder === null || this.workers.entries.has(holder)) {
-        this.orphanSince.delete(key);
-        continue;
-      }
-      const since = this.orphanSince.get(key);
-      if (since === undefined) this.orphanSince.set(key, now);
-      else if (now - since > grace) {
-        this.orphanSince.delete(key);
-        this.log("claim-orphaned", { key, worker: holder });
-        await this.release(key, c.value, c.rev, `worker ${holder} is not registered`).catch(() => undefined);
-      }
-    }
-    for (const key of this.orphanSince.keys()) if (!this.replicas.entries.has(key)) this.orphanSince.delete(key);
   }
 
   private async writeSummary(

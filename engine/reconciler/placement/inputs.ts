@@ -7,8 +7,12 @@ import type { IntegrationResource, TenantResource } from "../../model/resources.
 import type { ObservedBucket } from "../../state/observed.js";
 import type { AssignmentEntry } from "../../state/assignments.js";
 import type { AssignmentRecord, WorkerRecord } from "../../contract/workers.js";
-import type { AppliedIntegration } from "./assign.js";
-import { workersSignature, type PlacementMemo } from "./incremental.js";
+import type { AssignmentIndex } from "../../state/assignments.js";
+import type { KvMirror, MirrorEntry } from "../../state/mirror.js";
+import type { ReplicaRecord } from "../../contract/workers.js";
+import { canonicalJson } from "../../plan/canonical.js";
+import { assignReplicas, type AppliedIntegration, type AssignOutput } from "./assign.js";
+import { assignChanged, memoOf, workersSignature, type PlacementMemo } from "./incremental.js";
 
 /** How a run placed: the world (`full`) or only the changed integrations (`changed`). */
 export type PlacementMode = "full" | "changed";
@@ -127,4 +131,56 @@ export function storedOf(
     if (s) out.set(rk, s);
   }
   return out;
+}
+
+/** The workers' registrations as far as they call for a placement run (`membership`). */
+export function membershipKey(workers: Iterable<[string, MirrorEntry<WorkerRecord>]>): string {
+  const parts: string[] = [];
+  for (const [id, { value: w }] of workers)
+    parts.push(`${id}|${w.session}|${w.capacity}|${w.state}|${canonicalJson(w.labels)}`);
+  return parts.sort().join("\n");
+}
+
+/** What a run reads: the applied state and the leader's mirrors. */
+export interface PlacementSources {
+  tenants: ObservedBucket;
+  integrations: ObservedBucket;
+  assignments: AssignmentIndex;
+  replicas: KvMirror<ReplicaRecord>;
+}
+
+/**
+ * The records of the changed integrations when the last full run's placement still holds (`changed`), else of all
+ * (`full`, remembered for the runs after it).
+ */
+export function placeReplicas(
+  changes: TakenChanges,
+  live: WorkerRecord[],
+  tracker: PlacementChanges,
+  src: PlacementSources,
+): { out: AssignOutput; mode: PlacementMode } {
+  const now = new Date().toISOString();
+  if (changes.memo) {
+    const out = assignChanged({
+      ...changes,
+      memo: changes.memo,
+      applied: appliedLookup(src.integrations),
+      tenantOf: tenantLookup(src.tenants),
+      assignments: { get: (k) => src.assignments.get(k)?.value },
+      replicas: { get: (k) => src.replicas.get(k)?.value },
+      now,
+    });
+    if (out) return { out, mode: "changed" };
+  }
+  const integrations = appliedIntegrations(src.integrations);
+  const out = assignReplicas({
+    integrations,
+    tenants: appliedTenants(src.tenants),
+    workers: live,
+    assignments: valuesOf(src.assignments.entries),
+    replicas: valuesOf(src.replicas.entries),
+    now,
+  });
+  tracker.remember(memoOf(live, integrations, out));
+  return { out, mode: "full" };
 }
