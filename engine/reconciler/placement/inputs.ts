@@ -64,7 +64,8 @@ export interface TakenChanges {
  * assignment that changed (a replica moved, by this leader or anyone), a failed run, no memo yet.
  */
 export class PlacementChanges {
-  private memo: PlacementMemo | undefined;
+  /** The last full run's memo, built when a run first wants it (a full run followed by another never does). */
+  private memo: { workers: string; get: () => PlacementMemo } | undefined;
   private integrations = new Set<string>();
   private tenants = new Set<string>();
   private claims = new Set<string>();
@@ -91,7 +92,7 @@ export class PlacementChanges {
   take(live: readonly WorkerRecord[], ok: boolean): TakenChanges {
     const usable = this.memo && !this.fullNeeded && ok && this.memo.workers === workersSignature(live);
     const taken = {
-      memo: usable ? this.memo : undefined,
+      memo: usable ? this.memo!.get() : undefined,
       integrations: this.integrations,
       tenants: this.tenants,
       claims: this.claims,
@@ -104,9 +105,10 @@ export class PlacementChanges {
     return taken;
   }
 
-  /** A full run's memo, for the runs after it. */
-  remember(memo: PlacementMemo): void {
-    this.memo = memo;
+  /** A full run's memo, for the runs after it: its live workers, and how to build the rest when wanted. */
+  remember(live: readonly WorkerRecord[], build: () => PlacementMemo): void {
+    let memo: PlacementMemo | undefined;
+    this.memo = { workers: workersSignature(live), get: () => (memo ??= build()) };
   }
 
   /** A run failed or was cut short: the next one places the world. */
@@ -181,6 +183,6 @@ export function placeReplicas(
     replicas: valuesOf(src.replicas.entries),
     now,
   });
-  tracker.remember(memoOf(live, integrations, out));
+  tracker.remember(live, () => memoOf(live, integrations, out));
   return { out, mode: "full" };
 }
