@@ -381,13 +381,10 @@ export class AssignmentController {
     const isNamed = (key: string, rev: number) =>
       named.get(key) === rev || this.assignments.get(key)?.value.claimRevision === rev;
     const mine = [...this.replicas.entries].filter(([key, c]) => c.value.worker === worker && !isNamed(key, c.rev));
-    await pool(mine, 256, async ([key, c]) => {
-      await this.release(key, c.value, c.rev, reason);
-    });
-  }
-
-  private release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
-    return releaseClaim(this.o.state.replicas, this.assignments.entries.has(key), key, claim, rev, reason);
+    const bucket = this.o.state.replicas;
+    await pool(mine, 256, ([key, c]) =>
+      releaseClaim(bucket, this.assignments.entries.has(key), key, c.value, c.rev, reason),
+    );
   }
 
   private async writeSummary(
