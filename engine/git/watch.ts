@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, watch, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
-import { watch, type FSWatcher } from "chokidar";
 import { errorMessage, VrskyError } from "../errors/errors.js";
 import { git, gitOk } from "./exec.js";
 
@@ -14,11 +13,18 @@ export interface RefSource {
   stop(): Promise<void>;
 }
 
-/** A local repository: chokidar on its refs, so a commit is seen at once (no polling). */
+/**
+ * A local repository: `fs.watch` on the folders from the git folder down to the ref's, so a commit is seen at once
+ * (no polling, no throttle). Git replaces a ref by renaming its lock file over it, writes packed-refs the same way,
+ * and makes or removes the folders of a nested branch name (`refs/heads/team/x`) as refs come and go: each of these
+ * is an event on a watched folder. A folder of the ref made later is watched when it appears (and the ref checked
+ * then, as it may be written already); one removed is let go.
+ */
 export class LocalRefSource implements RefSource {
   readonly ref: string;
-  private watcher: FSWatcher | undefined;
+  private readonly watchers = new Map<string, FSWatcher>();
   private trailing: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     readonly repo: string,
@@ -30,28 +36,59 @@ export class LocalRefSource implements RefSource {
   async start(onChange: (why: string) => void): Promise<void> {
     const gitDir = (await gitOk(this.repo, ["rev-parse", "--absolute-git-dir"])).toString("utf8").trim();
     const refFile = join(gitDir, this.ref);
-    // Watch the folders: git replaces ref files by rename, which a watch on the file itself can miss.
-    const paths = [dirname(refFile), join(gitDir, "packed-refs"), gitDir];
-    this.watcher = watch(paths, {
-      ignoreInitial: true,
-      depth: 0,
-      ignored: (p: string) => p.endsWith(".lock") || p.includes("/objects/") || p.includes("/logs/"),
-    });
-    // chokidar drops a second `change` of the same path within 50 ms of the first (its throttle), so two
-    // quick commits could lose the second: every event is followed by one trailing re-check after that window.
-    const fire = (path: string) => {
-      if (!(path === refFile || path.endsWith("packed-refs") || path.endsWith("/HEAD"))) return;
-      onChange(`ref ${path.slice(gitDir.length + 1)} changed`);
+    // The folders from the git folder down to the ref's: each is watched while it exists.
+    const chain = [gitDir];
+    for (const part of this.ref.split("/").slice(0, -1)) chain.push(join(chain[chain.length - 1]!, part));
+    const fire = (why: string) => {
+      onChange(why);
+      // Two quick commits are two events; the re-check is for a ref read in the middle of a run that started on the
+      // first one, and for platforms whose watch gives no file name.
       if (this.trailing) clearTimeout(this.trailing);
       this.trailing = setTimeout(() => onChange("re-check after ref change"), 75);
     };
-    this.watcher.on("add", fire).on("change", fire).on("unlink", fire);
-    await new Promise<void>((r) => this.watcher!.once("ready", () => r()));
+    const arm = (): void => {
+      for (const dir of chain) {
+        if (this.watchers.has(dir)) continue;
+        let w: FSWatcher;
+        try {
+          w = watch(dir, (_event, name) => event(dir, name === null ? undefined : String(name)));
+        } catch {
+          break; // not made yet: the watch of its parent arms it when it appears
+        }
+        w.on("error", () => forget(dir));
+        this.watchers.set(dir, w);
+      }
+    };
+    /** Lets go of the watches of this folder and those below it (removed, or replaced). */
+    const forget = (dir: string) => {
+      for (const d of chain.slice(chain.indexOf(dir))) {
+        this.watchers.get(d)?.close();
+        this.watchers.delete(d);
+      }
+    };
+    const event = (dir: string, name: string | undefined) => {
+      if (this.stopped) return;
+      const path = name === undefined ? undefined : join(dir, name);
+      if (path !== undefined && chain.includes(path)) {
+        // A folder of the ref made or removed: watch it afresh, and look at the ref (it may be written already).
+        forget(path);
+        arm();
+        fire(`ref folder ${path.slice(gitDir.length + 1)} changed`);
+      } else if (
+        path === undefined ||
+        path === refFile ||
+        (dir === gitDir && (name === "packed-refs" || name === "HEAD"))
+      )
+        fire(`ref ${path === undefined ? this.ref : path.slice(gitDir.length + 1)} changed`);
+    };
+    arm();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.trailing) clearTimeout(this.trailing);
-    await this.watcher?.close();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
   }
 }
 

@@ -109,17 +109,19 @@ export class TenantRuntime {
   }
 
   private plan(desired: Resource[], only: ReadonlySet<string> | undefined): TenantPlan[] {
-    const perTenant = new Map<string, number>();
-    for (const r of desired)
-      if (r.kind === "Integration") perTenant.set(r.metadata.tenant, (perTenant.get(r.metadata.tenant) ?? 0) + 1);
     const tenants = desired.filter(
       (r): r is TenantResource => r.kind === "Tenant" && (!only || only.has(r.metadata.name)),
     );
+    // Instances scale with the integration count: counted only for the tenants that run instances (a commit of a
+    // shared tenant's integration does not count the integrations of every tenant).
+    const scaled = (t: TenantResource) =>
+      (t.spec?.tier ?? "shared") === "dedicated" && this.o.provisioner !== undefined && !t.spec?.suspend;
+    const counted = new Set(tenants.filter(scaled).map((t) => t.metadata.name));
+    const perTenant = counted.size > 0 ? integrationsOf(desired, counted) : new Map<string, number>();
     return tenants.map((t) => {
       const name = t.metadata.name;
       const spec = t.spec ?? {};
-      const dedicated = (spec.tier ?? "shared") === "dedicated" && this.o.provisioner !== undefined;
-      const instances = !dedicated || spec.suspend ? 0 : instanceCount(perTenant.get(name) ?? 0, spec.instances ?? {});
+      const instances = scaled(t) ? instanceCount(perTenant.get(name) ?? 0, spec.instances ?? {}) : 0;
       const wanted: InventoryEntry[] = [];
       if (this.o.accounts)
         wanted.push({ kind: "Account", id: this.o.accounts.publicKey(t), generation: tenantGeneration(t) });
@@ -218,4 +220,14 @@ export class TenantRuntime {
     });
     this.loaded = true;
   }
+}
+
+/** How many integrations each of the given tenants has. */
+function integrationsOf(desired: readonly Resource[], tenants: ReadonlySet<string>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of desired) {
+    const t = r.kind === "Integration" ? r.metadata.tenant : undefined;
+    if (t !== undefined && tenants.has(t)) out.set(t, (out.get(t) ?? 0) + 1);
+  }
+  return out;
 }

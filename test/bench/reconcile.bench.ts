@@ -9,7 +9,9 @@
  *
  * Output: a table with PASS/MISS per goal on stdout (or JSON with --json); progress on stderr. Exit code 0
  * when every goal is met, 1 when one is missed, 2 when the benchmark itself failed.
- * Options: --json, --tenants N, --per-tenant N, --commits N, --big-commits N, --resyncs N.
+ * Options: --json, --tenants N, --per-tenant N, --commits N, --big-commits N, --resyncs N, --only ID (one
+ * figure: 1, 2a, 2b, 2c or 2d; 2b to 2d still converge the large repository first, untimed unless 2a),
+ * --profile (an in-process CPU profile of 2c's commits, summarised on stderr).
  */
 import { benchHarness, ENGINE_CONNECTION } from "./harness.js";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -51,6 +53,7 @@ import {
 } from "./reconcile-manifests.js";
 import { machine, table, toJson, verdict, type Row } from "./reconcile-report.js";
 import { intOption } from "./args.js";
+import { InProcessProfiler, renderProfile } from "./accounts-profile.js";
 
 // ---------------------------------------------------------------------------------------------- options
 const argv = process.argv.slice(2);
@@ -63,7 +66,16 @@ const OPT = {
   commits: num("commits", 100),
   bigCommits: num("big-commits", 20),
   resyncs: num("resyncs", 5),
+  only: argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined,
+  profile: flag("profile"),
 };
+const FIGURES = ["1", "2a", "2b", "2c", "2d"];
+if (OPT.only !== undefined && !FIGURES.includes(OPT.only)) {
+  process.stderr.write(`bench:reconcile: --only takes one of ${FIGURES.join(", ")}; got ${String(OPT.only)}\n`);
+  process.exit(2);
+}
+/** Whether a figure is measured in this run (all of them unless --only). */
+const want = (id: string) => OPT.only === undefined || OPT.only === id;
 const SMALL = { tenants: 10, perTenant: 10 };
 
 const harness = benchHarness("bench:reconcile");
@@ -75,7 +87,10 @@ class LogHub {
   private waiters: Array<{ pred: (e: string, f: Record<string, unknown>) => boolean; resolve: () => void }> = [];
   /** Every run, as `trigger outcome durationMs`. */
   readonly runs: string[] = [];
+  /** Every placement run that wrote something: its duration and mode (`full` or `changed`). */
+  readonly placements: Array<{ ms: number; mode: string }> = [];
   readonly log = (event: string, fields: Record<string, unknown> = {}) => {
+    if (event === "placement") this.placements.push({ ms: Number(fields.durationMs), mode: String(fields.mode) });
     if (event === "run")
       this.runs.push(`${String(fields.trigger)} ${String(fields.outcome)} ${String(fields.durationMs)} ms`);
     if (event === "run" && fields.outcome !== "Applied" && fields.outcome !== "NoChange")
@@ -229,7 +244,7 @@ async function main(): Promise<void> {
   const extra: Record<string, unknown> = { options: OPT };
 
   // ------------------------------------------------------------------ 1. commit-to-converged, small repo
-  {
+  if (want("1")) {
     progress(`1. small repository: ${SMALL.tenants} tenants, ${SMALL.tenants * SMALL.perTenant} integrations`);
     const repo = new TestRepo("vrsky-bench-small-");
     cleanups.push(() => repo.cleanup());
@@ -370,9 +385,9 @@ async function main(): Promise<void> {
 
   // Split of a cold run: reading the revision from git vs validating it, timed here with a new parse cache
   // (as a new reconciler has), after the run above (so the parser's code is as warm as it was for the run).
-  let records: Array<[string, string, "tenants" | "integrations"]>;
-  let loadMs: number;
-  {
+  let records: Array<[string, string, "tenants" | "integrations"]> = [];
+  let loadMs = 0;
+  if (want("2a")) {
     const cache = new ParseCache();
     const t0 = performance.now();
     const revision = await resolveCommit(big.dir, "refs/heads/main");
@@ -437,7 +452,7 @@ async function main(): Promise<void> {
   }
 
   // Floor for the apply: raw pipelined puts of the same keys and values into fresh buckets (3 times; median).
-  {
+  if (want("2a")) {
     const walls: number[] = [];
     const spans: number[] = [];
     for (let k = 0; k < 3; k++) {
@@ -495,7 +510,7 @@ async function main(): Promise<void> {
   }
 
   // (b) no-op resync.
-  {
+  if (want("2b")) {
     progress(`  (b) no-op resync ×${OPT.resyncs}; floor: full watch snapshot of the integrations bucket`);
     const snaps: number[] = [];
     for (let k = 0; k < 3; k++) {
@@ -554,10 +569,24 @@ async function main(): Promise<void> {
   }
 
   // (c) one changed integration.
-  {
+  if (want("2c")) {
     progress(`  (c) ${OPT.bigCommits} one-integration commits in the large repository`);
     const floor = await latencyFloor(h, big.dir, OPT.bigCommits);
+    const profiler = OPT.profile ? new InProcessProfiler() : undefined;
+    await profiler?.start();
+    const placed = hub.placements.length;
     const lat = await commitLoop(h, big, r, hub, status, OPT.bigCommits, "large");
+    await r.controller.idle();
+    const placements = hub.placements.slice(placed);
+    const profile = await profiler?.stop(30);
+    if (profile) {
+      extra.profile2c = profile;
+      progress(
+        renderProfile(`profile of 2c, ${OPT.bigCommits} commits (bench process: reconciler + clients)`, profile),
+      );
+    }
+    const modes = [...new Set(placements.map((x) => x.mode))].join(", ");
+    progress(`  placement runs: ${placements.map((x) => `${x.mode} ${x.ms.toFixed(1)}`).join(", ")} ms`);
     rows.push(
       {
         id: "2c",
@@ -576,15 +605,22 @@ async function main(): Promise<void> {
         floor: Math.max(...floor),
         floorWhat: "max",
       },
+      {
+        id: "2c",
+        figure: "one change: placement run (leader, after the put), p50",
+        value: median(placements.map((x) => x.ms)),
+        unit: "ms",
+        note: `${placements.length} runs, mode ${modes}; in the reconciler's process, so it delays whatever comes next`,
+      },
     );
-    extra.large = { latencyMs: lat, floorMs: floor };
+    extra.large = { latencyMs: lat, floorMs: floor, placementMs: placements };
   }
   await stopR();
   cleanups.splice(cleanups.indexOf(stopR), 1);
   const inProcessRss = process.resourceUsage().maxRSS / 1024;
 
   // (d) peak memory of `vrsky reconcile` as its own process, over a cold convergence, a commit and a resync.
-  {
+  if (want("2d")) {
     progress("  (d) `vrsky reconcile` child process (default flags): cold convergence, then one commit");
     status.stop();
     await freshState(h);

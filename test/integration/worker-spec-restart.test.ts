@@ -275,4 +275,17 @@ describe("worker: a spec change restarts the replica in place; runner failures a
     );
     expect(recording.starts("acme.c.0")[1]).to.include({ revision: rev });
   });
+
+  it("a spec-only commit after a settled placement rebuilds only that integration's records (placement mode changed)", async () => {
+    const version = (n: number) => integrationYaml("acme", "a").replace("subject: out.a", `subject: out.a-v${n}`);
+    // The first commit may follow a run that moved a replica (it then places the world); the second one may not.
+    for (const n of [3, 4]) {
+      const rev = commit({ "integrations/acme/a.yaml": version(n) }, `a: v${n}`);
+      await waitForSync(nc, appliedAt(rev));
+      await waitFor(`acme.a.0 assigned at ${n}`, () => assignments().get("acme.a.0")?.value.revision === rev);
+      await reconciler.controller.idle();
+    }
+    expect(reconciler.controller.lastRun).to.include({ mode: "changed", puts: 1, deletes: 0, moves: 0 });
+    expect(assignments().get("acme.a.0")?.value).to.include({ worker: "w1" });
+  });
 });

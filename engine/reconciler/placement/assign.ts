@@ -42,10 +42,10 @@ export interface AssignInput {
   workers: Iterable<WorkerRecord>;
   assignments: ReadonlyMap<string, AssignmentRecord>;
   replicas: ReadonlyMap<string, ReplicaRecord>;
-  /** ISO time stamped on changed records. */
-  now: string;
   /** True when the tenant has a discovery entry (absent: every tenant has one). */
   discovered?: (tenant: string) => boolean;
+  /** ISO time stamped on changed records. */
+  now: string;
 }
 
 export interface AssignOutput {
@@ -55,6 +55,8 @@ export interface AssignOutput {
   puts: Array<{ key: string; record: AssignmentRecord }>;
   deletes: string[];
   placement: PlacementResult;
+  /** What `place` was given of each integration (those of an existing, discovered tenant, or placed now). */
+  placed: PlacementIntegration[];
 }
 
 /** Worker labels a dedicated tenant's integrations are pinned to (`spec.placement.workerLabels`), if any. */
@@ -70,32 +72,99 @@ export function undiscoveredReason(tenant: string): string {
   return `no discovery entry for tenant ${tenant} yet: placed as soon as the reconciler writes it (after the tenant's account)`;
 }
 
+/** What `place` sees of an integration of an existing tenant. */
+export function placementOf(r: IntegrationResource, tenant: TenantResource): PlacementIntegration {
+  return {
+    key: integrationKey(r.metadata.tenant, r.metadata.name),
+    tenant: r.metadata.tenant,
+    replicas: r.spec.replicas ?? 1,
+    suspended: Boolean(r.spec.suspend) || Boolean(tenant.spec?.suspend),
+    pinLabels: pinLabelsOf(tenant),
+  };
+}
+
+/** Where `place` put one replica: its worker (null when unplaced), epoch and unplaced reason. */
+export interface PlacedReplica {
+  replica: number;
+  worker: string | null;
+  epoch: number;
+  reason?: string;
+}
+
+/** The names and spec a replica's record carries. */
+export interface RecordNames {
+  tenant: string;
+  integration: string;
+  specHash: string;
+  revision: string;
+}
+
+export function namesOf({ resource: r, revision }: AppliedIntegration): RecordNames {
+  return { tenant: r.metadata.tenant, integration: r.metadata.name, specHash: runSpecHash(r), revision };
+}
+
+/** A replica's assignment record, from where `place` put it, the record before and its claim. */
+export function assignmentRecord(
+  names: RecordNames,
+  placed: PlacedReplica,
+  prev: AssignmentRecord | undefined,
+  claim: ReplicaRecord | undefined,
+  now: string,
+): AssignmentRecord {
+  const { worker, replica, reason } = placed;
+  // The highest epoch this replica has had: a new holder must be above it, an unchanged one keeps it (also
+  // through a spec change: its worker restarts the replica under the claim it holds).
+  const floor = Math.max(prev?.epoch ?? 0, claim?.epoch ?? 0);
+  let epoch: number;
+  if (worker === null) epoch = floor;
+  else if (prev?.worker === worker) epoch = Math.max(prev.epoch, placed.epoch);
+  else epoch = Math.max(placed.epoch, floor + 1);
+  return {
+    format: ASSIGNMENT_FORMAT,
+    tenant: names.tenant,
+    integration: names.integration,
+    replica,
+    worker,
+    epoch,
+    specHash: names.specHash,
+    revision: names.revision,
+    ...(reason ? { reason } : {}),
+    updatedAt: now,
+  };
+}
+
+/** True when the record written before says all a record made now says (its time aside): no write. */
+export function sameRecord(prev: AssignmentRecord | undefined, rec: AssignmentRecord): boolean {
+  return (
+    prev !== undefined &&
+    prev.worker === rec.worker &&
+    prev.epoch === rec.epoch &&
+    prev.reason === rec.reason &&
+    prev.specHash === rec.specHash &&
+    prev.revision === rec.revision
+  );
+}
+
 export function assignReplicas(input: AssignInput): AssignOutput {
   const integrations: PlacementIntegration[] = [];
-  const names = new Map<string, { tenant: string; integration: string; specHash: string; revision: string }>();
+  const names = new Map<string, RecordNames>();
   // Integrations with a replica on a worker now: they keep their place whatever their tenant's entry does.
   const placedNow = new Set<string>();
   for (const a of input.assignments.values())
     if (a.worker !== null) placedNow.add(integrationKey(a.tenant, a.integration));
   const undiscovered: Unplaced[] = [];
-  for (const { resource: r, revision } of input.integrations) {
+  for (const applied of input.integrations) {
+    const r = applied.resource;
     const tenant = input.tenants.get(r.metadata.tenant);
     if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
-    const key = integrationKey(r.metadata.tenant, r.metadata.name);
-    names.set(key, { tenant: r.metadata.tenant, integration: r.metadata.name, specHash: runSpecHash(r), revision });
-    const it: PlacementIntegration = {
-      key,
-      tenant: r.metadata.tenant,
-      replicas: r.spec.replicas ?? 1,
-      suspended: Boolean(r.spec.suspend) || Boolean(tenant.spec?.suspend),
-      pinLabels: pinLabelsOf(tenant),
-    };
-    if (!it.suspended && input.discovered?.(it.tenant) === false && !placedNow.has(key)) {
-      for (let i = 0; i < it.replicas; i++)
-        undiscovered.push({ key, replica: i, reason: undiscoveredReason(it.tenant) });
+    const p = placementOf(r, tenant);
+    names.set(p.key, namesOf(applied));
+    if (!p.suspended && input.discovered?.(p.tenant) === false && !placedNow.has(p.key)) {
+      for (let i = 0; i < p.replicas; i++)
+        undiscovered.push({ key: p.key, replica: i, reason: undiscoveredReason(p.tenant) });
       continue;
     }
-    integrations.push(it);
+    integrations.push(p);
   }
   const workers: PlacementWorker[] = [];
   for (const w of input.workers)
@@ -118,51 +187,19 @@ export function assignReplicas(input: AssignInput): AssignOutput {
       : { ...placed, unplaced: [...placed.unplaced, ...undiscovered].sort(byKeyAndReplica) };
 
   const wanted = new Map<string, AssignmentRecord>();
-  const record = (k: string, replica: number, worker: string | null, placedEpoch: number, reason?: string): void => {
-    const { tenant, integration, specHash, revision } = names.get(k)!;
-    const key = replicaKey(tenant, integration, replica);
-    const prev = input.assignments.get(key);
-    const claim = input.replicas.get(key);
-    // The highest epoch this replica has had: a new holder must be above it, an unchanged one keeps it (also
-    // through a spec change: its worker restarts the replica under the claim it holds).
-    const floor = Math.max(prev?.epoch ?? 0, claim?.epoch ?? 0);
-    let epoch: number;
-    if (worker === null) epoch = floor;
-    else if (prev?.worker === worker) epoch = Math.max(prev.epoch, placedEpoch);
-    else epoch = Math.max(placedEpoch, floor + 1);
-    wanted.set(key, {
-      format: ASSIGNMENT_FORMAT,
-      tenant,
-      integration,
-      replica,
-      worker,
-      epoch,
-      specHash,
-      revision,
-      ...(reason ? { reason } : {}),
-      updatedAt: input.now,
-    });
+  const record = (k: string, placed: PlacedReplica): void => {
+    const n = names.get(k)!;
+    const key = replicaKey(n.tenant, n.integration, placed.replica);
+    wanted.set(key, assignmentRecord(n, placed, input.assignments.get(key), input.replicas.get(key), input.now));
   };
-  for (const a of placement.assignments) record(a.key, a.replica, a.worker, a.epoch);
-  for (const u of placement.unplaced) record(u.key, u.replica, null, 0, u.reason);
+  for (const a of placement.assignments) record(a.key, a);
+  for (const u of placement.unplaced) record(u.key, { replica: u.replica, worker: null, epoch: 0, reason: u.reason });
 
   const puts: AssignOutput["puts"] = [];
-  for (const [key, rec] of wanted) {
-    const prev = input.assignments.get(key);
-    if (
-      prev &&
-      prev.worker === rec.worker &&
-      prev.epoch === rec.epoch &&
-      prev.reason === rec.reason &&
-      prev.specHash === rec.specHash &&
-      prev.revision === rec.revision
-    )
-      continue;
-    puts.push({ key, record: rec });
-  }
+  for (const [key, rec] of wanted) if (!sameRecord(input.assignments.get(key), rec)) puts.push({ key, record: rec });
   const deletes = [...input.assignments.keys()].filter((k) => !wanted.has(k)).sort();
   puts.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { wanted, puts, deletes, placement };
+  return { wanted, puts, deletes, placement, placed: integrations };
 }
 
 function byKeyAndReplica(a: Unplaced, b: Unplaced): number {

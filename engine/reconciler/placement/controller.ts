@@ -1,4 +1,3 @@
-import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import { canonicalJson } from "../../plan/canonical.js";
 import { STATUS_KEYS } from "../../contract/keys.js";
 import { decodeDiscovery, decodeReplica, decodeWorker } from "../../contract/record-checks.js";
@@ -10,9 +9,10 @@ import type { StateBuckets } from "../../state/open.js";
 import { pool } from "../../util/pool.js";
 import { errorMessage, retryClassOf } from "../../errors/errors.js";
 import { decideRetry, RETRY } from "../../errors/retry.js";
-import { assignReplicas, type AppliedIntegration } from "./assign.js";
+import type { assignReplicas } from "./assign.js";
+import { membershipKey, PlacementChanges, placeReplicas, storedOf, type PlacementMode } from "./inputs.js";
 import { claimRevisionFor, isByWorkerKey, layoutWrites } from "./layout.js";
-import { placementSummary, releaseClaim } from "./release.js";
+import { placementSummary, releaseClaim, releaseOrphans } from "./release.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../contract/workers.js";
 
 export interface AssignmentControllerOptions {
@@ -33,6 +33,8 @@ export interface AssignmentControllerOptions {
 
 export interface PlacementRun {
   trigger: string;
+  /** `changed`: only the changed integrations' records were rebuilt, from the last full run's placement. */
+  mode: PlacementMode;
   puts: number;
   deletes: number;
   moves: number;
@@ -73,6 +75,8 @@ export class AssignmentController {
   /** JSON of the assignment records we wrote last, by stored key: their watch events are not drift. */
   private readonly written = new Map<string, string>();
   private membership = "";
+  /** What changed since the last run: whether the next one may place only that (inputs.ts, incremental.ts). */
+  private readonly changes = new PlacementChanges();
   private pending: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -106,32 +110,43 @@ export class AssignmentController {
     // Seen before this process watched: count from now. A worker that died just before gets one expiry more,
     // but no clock of another machine (the server's write time) can make an expiry come early.
     for (const id of this.workers.entries.keys()) this.seen.set(id, now);
-    this.membership = this.membershipKey();
+    this.membership = membershipKey(this.workers.entries);
     this.workers.onChange((id, e) => {
       if (e) this.seen.set(id, this.now());
       else this.seen.delete(id);
-      const m = this.membershipKey();
+      const m = membershipKey(this.workers.entries);
       if (m !== this.membership) {
         this.membership = m;
         this.schedule("membership");
       }
     });
-    this.o.tenants.onChange(() => this.schedule("desired"));
-    this.o.integrations.onChange(() => this.schedule("desired"));
+    this.o.tenants.onChange((key) => {
+      this.changes.onTenant(key);
+      this.schedule("desired");
+    });
+    this.o.integrations.onChange((key) => {
+      this.changes.onIntegration(key);
+      this.schedule("desired");
+    });
     // A tenant's entry written (or gone): its integrations become placeable at once, not at the next run.
     this.discovery.onChange((_key, e, previous) => {
-      if ((e === undefined) !== (previous === undefined)) this.schedule("discovery");
+      if ((e === undefined) !== (previous === undefined)) {
+        this.changes.full();
+        this.schedule("discovery");
+      }
     });
     this.assignments.mirror.onChange((key, e) => {
       if ((e ? JSON.stringify(e.value) : undefined) !== this.written.get(key)) this.schedule("drift");
     });
     // A worker does not watch claims: when the claim its assignment waits for is given back, tell it (`wake`).
     this.replicas.onChange((key, e, previous) => {
+      this.changes.onClaim(key);
       if (e?.value.worker != null) return;
       const assignee = this.assignments.get(key)?.value.worker;
       if (assignee != null && previous?.value.worker !== assignee) this.wake(key);
     });
-    this.assignments.onChange((key, e) => {
+    this.assignments.onChange((key, e, previous) => {
+      this.changes.onAssignment(e, previous);
       if (e && e.value.worker !== null && e.value.claimRevision === undefined) this.wake(key);
     });
     this.ticker = setInterval(() => this.tick(), 200);
@@ -155,6 +170,7 @@ export class AssignmentController {
 
   /** Asks for a placement run; runs are coalesced (20 ms) and never overlap. Ignored unless leader. */
   schedule(trigger: string): void {
+    if (trigger !== "desired") this.changes.full();
     if (this.stopped || !this.o.isLeader()) return;
     this.pending ??= trigger;
     if (!this.timer && !this.running) this.timer = setTimeout(() => void this.drain(), 20);
@@ -168,22 +184,22 @@ export class AssignmentController {
     return out;
   }
 
-  private membershipKey(): string {
-    const parts: string[] = [];
-    for (const [id, e] of this.workers.entries) {
-      const w = e.value;
-      parts.push(`${id}|${w.session}|${w.capacity}|${w.state}|${canonicalJson(w.labels)}`);
-    }
-    return parts.sort().join("\n");
-  }
-
   private tick(): void {
     if (!this.o.isLeader()) return;
     const now = this.now();
     if (this.liveWorkers(now).length !== this.workers.entries.size) this.schedule("expiry");
     if (!this.sweeping) {
       this.sweeping = true;
-      void this.releaseOrphans(now).finally(() => (this.sweeping = false));
+      void releaseOrphans({
+        now,
+        graceMs: this.o.orphanGraceMs ?? 10_000,
+        since: this.orphanSince,
+        replicas: this.replicas,
+        assigned: (key) => this.assignments.entries.has(key),
+        registered: (id) => this.workers.entries.has(id),
+        bucket: this.o.state.replicas,
+        log: this.log,
+      }).finally(() => (this.sweeping = false));
     }
   }
 
@@ -199,6 +215,7 @@ export class AssignmentController {
           if (this.retryTimer) clearTimeout(this.retryTimer);
           this.retryTimer = undefined;
         } catch (e) {
+          this.changes.fail();
           this.scheduleRetry(trigger, e);
           return;
         }
@@ -227,26 +244,14 @@ export class AssignmentController {
     const started = this.now();
     const expired = await this.expireWorkers(started);
     const dead = this.deadHolders();
-    const tenants = new Map<string, TenantResource>();
-    for (const [name, e] of this.o.tenants.entries)
-      if (e.record.resource) tenants.set(name, e.record.resource as TenantResource);
-    const integrations: AppliedIntegration[] = [];
-    for (const { record } of this.o.integrations.entries.values()) {
-      if (record.resource)
-        integrations.push({ resource: record.resource as IntegrationResource, revision: record.revision });
-    }
-    const assignments = new Map<string, AssignmentRecord>();
-    for (const [k, e] of this.assignments.entries) assignments.set(k, e.value);
-    const replicas = new Map<string, ReplicaRecord>();
-    for (const [k, e] of this.replicas.entries) replicas.set(k, e.value);
     const live = this.liveWorkers(started).filter((w) => !expired.includes(w.id));
-    const out = assignReplicas({
-      integrations,
-      tenants,
-      workers: live,
-      assignments,
-      replicas,
-      now: new Date().toISOString(),
+    const invalid = [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()];
+    const changes = this.changes.take(live, expired.length === 0 && dead.size === 0 && invalid.length === 0);
+    const { out, mode } = placeReplicas(changes, live, this.changes, {
+      tenants: this.o.tenants,
+      integrations: this.o.integrations,
+      assignments: this.assignments,
+      replicas: this.replicas,
       discovered: (tenant) => this.discovery.entries.has(tenant),
     });
 
@@ -254,10 +259,10 @@ export class AssignmentController {
     const writes = layoutWrites({
       wanted: out.wanted,
       changed: new Set(out.puts.map((p) => p.key)),
-      stored: this.assignments.stored,
+      stored: mode === "full" ? this.assignments.stored : storedOf(this.assignments.stored, out.wanted.keys()),
       // Keys holding no valid record of their replica, values that are not records at all included: the leader
       // owns the bucket, and a bad value at a key of the layout before would otherwise stay for good.
-      invalid: [...this.assignments.invalid, ...this.assignments.mirror.rejected.keys()],
+      invalid,
       byWorker: (id) => byWorker.has(id),
       claimRevision: (rk, a) => claimRevisionFor(a, this.replicas.get(rk), this.replicas.tombstones.get(rk), dead),
     });
@@ -290,14 +295,18 @@ export class AssignmentController {
     await pool(writes.deletes, 256, (k) => write(k, undefined));
     if (writes.deletes.length > 0) await this.assignments.mirror.caughtUpToStream();
     else if (lastSeq > 0) await this.assignments.mirror.caughtUp(lastSeq);
-    if (conflicts > 0) this.pending ??= "conflict";
+    if (conflicts > 0) {
+      this.changes.full();
+      this.pending ??= "conflict";
+    }
 
     this.counters.runs++;
     this.counters.moves += out.placement.moves;
     this.lastUnplaced = out.placement.unplaced.length;
-    await this.writeSummary(live, out.placement);
+    if (mode === "full") await this.writeSummary(live, out.placement);
     const record: PlacementRun = {
       trigger,
+      mode,
       puts: writes.puts.length,
       deletes: writes.deletes.length,
       moves: out.placement.moves,
@@ -385,38 +394,10 @@ export class AssignmentController {
     const isNamed = (key: string, rev: number) =>
       named.get(key) === rev || this.assignments.get(key)?.value.claimRevision === rev;
     const mine = [...this.replicas.entries].filter(([key, c]) => c.value.worker === worker && !isNamed(key, c.rev));
-    await pool(mine, 256, async ([key, c]) => {
-      await this.release(key, c.value, c.rev, reason);
-    });
-  }
-
-  private release(key: string, claim: ReplicaRecord, rev: number, reason: string): Promise<void> {
-    return releaseClaim(this.o.state.replicas, this.assignments.entries.has(key), key, claim, rev, reason);
-  }
-
-  /** A claim whose holder has no registration (a leader that stopped between expiring a worker and releasing its claims). */
-  private async releaseOrphans(now: number): Promise<void> {
-    const grace = this.o.orphanGraceMs ?? 10_000;
-    for (const [key, c] of this.replicas.entries) {
-      const holder = c.value.worker;
-      if (holder === null && !this.assignments.entries.has(key)) {
-        // Released, and its assignment is gone: left over by an expired worker's release; remove it.
-        await this.o.state.replicas.delete(key, { previousSeq: c.rev }).catch(() => undefined);
-        continue;
-      }
-      if (holder === null || this.workers.entries.has(holder)) {
-        this.orphanSince.delete(key);
-        continue;
-      }
-      const since = this.orphanSince.get(key);
-      if (since === undefined) this.orphanSince.set(key, now);
-      else if (now - since > grace) {
-        this.orphanSince.delete(key);
-        this.log("claim-orphaned", { key, worker: holder });
-        await this.release(key, c.value, c.rev, `worker ${holder} is not registered`).catch(() => undefined);
-      }
-    }
-    for (const key of this.orphanSince.keys()) if (!this.replicas.entries.has(key)) this.orphanSince.delete(key);
+    const bucket = this.o.state.replicas;
+    await pool(mine, 256, ([key, c]) =>
+      releaseClaim(bucket, this.assignments.entries.has(key), key, c.value, c.rev, reason),
+    );
   }
 
   private async writeSummary(

@@ -2,7 +2,7 @@
 import type { KV } from "@nats-io/kv";
 import { PLACEMENT_FORMAT, type PlacementSummary } from "../../contract/status.js";
 import { REPLICA_FORMAT, type ReplicaRecord, type WorkerRecord } from "../../contract/workers.js";
-import { casPut, isCasConflict } from "../../state/mirror.js";
+import { casPut, isCasConflict, type KvMirror } from "../../state/mirror.js";
 import type { assignReplicas } from "./assign.js";
 
 /**
@@ -65,4 +65,44 @@ export function placementSummary(
     },
     unplaced: placement.unplaced.slice(0, 100).map((u) => ({ key: `${u.key}.${u.replica}`, reason: u.reason })),
   };
+}
+
+export interface OrphanSweep {
+  now: number;
+  graceMs: number;
+  /** When each claim was first seen held by an unregistered worker (kept between sweeps). */
+  since: Map<string, number>;
+  replicas: KvMirror<ReplicaRecord>;
+  assigned: (replicaKey: string) => boolean;
+  registered: (workerId: string) => boolean;
+  bucket: KV;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Claims whose holder has no registration (a leader that stopped between expiring a worker and releasing its
+ * claims) are released after a grace period; released claims whose assignment is gone are deleted.
+ */
+export async function releaseOrphans(o: OrphanSweep): Promise<void> {
+  for (const [key, c] of o.replicas.entries) {
+    const holder = c.value.worker;
+    if (holder === null && !o.assigned(key)) {
+      // Released, and its assignment is gone: left over by an expired worker's release; remove it.
+      await o.bucket.delete(key, { previousSeq: c.rev }).catch(() => undefined);
+      continue;
+    }
+    if (holder === null || o.registered(holder)) {
+      o.since.delete(key);
+      continue;
+    }
+    const since = o.since.get(key);
+    if (since === undefined) o.since.set(key, o.now);
+    else if (o.now - since > o.graceMs) {
+      o.since.delete(key);
+      o.log("claim-orphaned", { key, worker: holder });
+      const reason = `worker ${holder} is not registered`;
+      await releaseClaim(o.bucket, o.assigned(key), key, c.value, c.rev, reason).catch(() => undefined);
+    }
+  }
+  for (const key of o.since.keys()) if (!o.replicas.entries.has(key)) o.since.delete(key);
 }
