@@ -71,6 +71,8 @@ export class AssignmentController {
    * them in `expired`), until the id registers again (a registration written after that revision).
    */
   private readonly expiredHolders = new Map<string, number>();
+  /** Workers whose registration this leader is deleting: that delete needs no placement run of its own. */
+  private readonly expiring = new Set<string>();
   /** When this leader expired each worker (this process's clock): its old keys are deleted DEFERRED_DELETE_MS later. */
   private readonly expiredAt = new Map<string, { at: number; rev: number }>();
   /** Replica keys whose assignee may be waiting for a claim that is free now (`wake`). */
@@ -117,9 +119,11 @@ export class AssignmentController {
       if (e) this.seen.set(id, this.now());
       else this.seen.delete(id);
       const m = this.membershipKey();
+      // The delete of a registration this leader expires: the run that expires it places without it already.
+      const ours = !e && this.expiring.delete(id);
       if (m !== this.membership) {
         this.membership = m;
-        this.schedule("membership");
+        if (!ours) this.schedule("membership");
       }
     });
     this.o.tenants.onChange(() => this.schedule("desired"));
@@ -346,9 +350,11 @@ export class AssignmentController {
     for (const [id, e] of [...this.workers.entries]) {
       const age = now - (this.seen.get(id) ?? now);
       if (age <= e.value.expiryMs) continue;
+      this.expiring.add(id);
       try {
         await this.o.state.workers.delete(id, { previousSeq: e.rev });
       } catch (err) {
+        this.expiring.delete(id);
         if (isCasConflict(err)) continue; // a heartbeat arrived: alive after all
         throw err;
       }
