@@ -5,6 +5,7 @@ import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/t
 import type { DiscoveryEntry } from "../contract/discovery.js";
 import { decodeDiscovery } from "../contract/record-checks.js";
 import { errorMessage, VrskyError } from "../errors/errors.js";
+import { snapshotCount } from "../state/mirror.js";
 
 export interface TenantConnectorOptions {
   /** The discovery bucket (read through the platform account). */
@@ -64,9 +65,10 @@ export class TenantConnector extends EventEmitter {
       this.on("error", fail);
     });
     this.iter = await this.o.discovery.watch({ key: this.o.tenant });
-    const st = await this.o.discovery.get(this.o.tenant);
+    // The watch delivers the entry (or its delete) if the key has one: its snapshot count says whether to wait,
+    // without reading the key a second time.
     let waiting: NodeJS.Timeout | undefined;
-    if (!st || st.operation !== "PUT") {
+    if ((await snapshotCount(this.iter)) === 0) {
       const wait = this.o.waitForEntryMs ?? 0;
       if (wait <= 0) this.emit("gone");
       else waiting = setTimeout(() => this.entry === undefined && this.emit("gone"), wait);

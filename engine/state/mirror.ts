@@ -40,6 +40,8 @@ export abstract class WatchedBucket<E> {
   received = 0;
   private iter: QueuedIterator<KvWatchEntry> | undefined;
   private readonly listeners = new Set<WatchListener<E>>();
+  /** `caughtUp` calls waiting for the watch to reach a sequence. */
+  private readonly seqWaiters = new Set<{ seq: number; done: (ok: boolean) => void }>();
   private resolveReady!: () => void;
   readonly ready = new Promise<void>((r) => (this.resolveReady = r));
 
@@ -93,14 +95,24 @@ export abstract class WatchedBucket<E> {
     return this.entries.get(key);
   }
 
-  /** Resolves once the watch has delivered every write up to `seq` (e.g. our own last write). */
-  async caughtUp(seq: number, timeoutMs = 10_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lastSeq < seq) {
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    return true;
+  /**
+   * Resolves once the watch has delivered every write up to `seq` (e.g. our own last write): true, or false after
+   * `timeoutMs`. Woken by the delivery itself, not by polling.
+   */
+  caughtUp(seq: number, timeoutMs = 10_000): Promise<boolean> {
+    if (this.lastSeq >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        done: (ok: boolean) => {
+          clearTimeout(timer);
+          this.seqWaiters.delete(waiter);
+          resolve(ok);
+        },
+      };
+      const timer = setTimeout(() => waiter.done(false), timeoutMs);
+      this.seqWaiters.add(waiter);
+    });
   }
 
   /** Resolves once the watch has delivered everything in the stream now (e.g. our own deletes, whose revisions the client does not return). */
@@ -125,6 +137,7 @@ export abstract class WatchedBucket<E> {
       this.tombstones.set(e.key, e.revision);
     }
     for (const l of this.listeners) l(e.key, entry, previous);
+    for (const w of this.seqWaiters) if (w.seq <= this.lastSeq) w.done(true);
   }
 
   /** Records and reports a value that is not a record of the contract. */
@@ -135,6 +148,7 @@ export abstract class WatchedBucket<E> {
 
   stop(): void {
     this.iter?.stop();
+    for (const w of this.seqWaiters) w.done(false);
   }
 }
 
@@ -184,7 +198,7 @@ export async function snapshotEnd(kv: Pick<KV, "status">): Promise<number> {
 }
 
 /** How many entries a watch's initial snapshot holds (the pending count of its consumer when created). */
-async function snapshotCount(iter: QueuedIterator<KvWatchEntry>): Promise<number> {
+export async function snapshotCount(iter: QueuedIterator<KvWatchEntry>): Promise<number> {
   const consumer = (iter as unknown as { _data?: { info(cached: boolean): Promise<{ num_pending: number }> } })._data;
   if (!consumer) throw new Error("@nats-io/kv: a watch without its consumer (watch internals changed)");
   return (await consumer.info(true)).num_pending;

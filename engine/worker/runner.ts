@@ -26,6 +26,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { replicaInfoSubject, subjectPrefixOf } from "../contract/subjects.js";
 import { VrskyError } from "../errors/errors.js";
+import { sharedFlush } from "../nats/flush.js";
 import type { IntegrationResource } from "../model/resources.js";
 import type { TenantSession } from "./tenant-sessions.js";
 
@@ -97,8 +98,9 @@ export const presenceRunner: ReplicaRunner = async (ctx) => {
   const nc = ctx.session.connection();
   if (!nc) throw new VrskyError("VRS_WORKER_TENANT_UNREACHABLE", `tenant ${ctx.tenant} has no reachable server`);
   attach(nc);
-  // Make sure the server has the subscription before reporting running.
-  await nc.flush();
+  // Make sure the server has the subscription before reporting running (one round trip for the replicas that
+  // start on this connection in the same turn).
+  await sharedFlush(nc);
   ctx.session.on("connected", attach);
   const stop = async () => {
     ctx.session.off("connected", attach);

@@ -12,6 +12,7 @@ interface Profile {
   startTime: number;
   endTime: number;
   samples?: number[];
+  timeDeltas?: number[];
 }
 
 export interface ProfileEntry {
@@ -46,12 +47,20 @@ export class InProcessProfiler {
     await this.session.post("Profiler.start");
   }
 
-  /** Stops and returns the top entries by self time: per function (file:line) and per module (package or engine folder). */
-  async stop(top = 20): Promise<ProfileSummary> {
+  /**
+   * Stops and returns the top entries by self time: per function (file:line) and per module (package or engine
+   * folder). With `lastMs`, only the samples of the profile's last `lastMs` count (a profiler started ahead of the
+   * stretch of interest, so that starting it does not fall into that stretch).
+   */
+  async stop(top = 20, lastMs?: number): Promise<ProfileSummary> {
     const { profile } = (await this.session.post("Profiler.stop")) as unknown as { profile: Profile };
     this.session.disconnect();
+    if (lastMs !== undefined) windowHits(profile, profile.endTime - lastMs * 1000);
     const totalHits = profile.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0) || 1;
-    const sampledMs = (profile.endTime - profile.startTime) / 1000;
+    const sampledMs =
+      lastMs !== undefined
+        ? Math.min(lastMs, (profile.endTime - profile.startTime) / 1000)
+        : (profile.endTime - profile.startTime) / 1000;
     const byFunction = new Map<string, number>();
     const byModule = new Map<string, number>();
     const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
@@ -78,6 +87,19 @@ export class InProcessProfiler {
         }));
     return { sampledMs: Math.round(sampledMs), modules: rank(byModule, 15), entries: rank(byFunction, top) };
   }
+}
+
+/** Recounts each node's hits from the samples taken at or after `fromUs` (the profile's clock, µs). */
+function windowHits(profile: Profile, fromUs: number): void {
+  const { samples, timeDeltas } = profile;
+  if (!samples || !timeDeltas) return;
+  const hits = new Map<number, number>();
+  let t = profile.startTime;
+  for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i] ?? 0;
+    if (t >= fromUs) hits.set(samples[i]!, (hits.get(samples[i]!) ?? 0) + 1);
+  }
+  for (const n of profile.nodes) n.hitCount = hits.get(n.id) ?? 0;
 }
 
 export function renderProfile(title: string, p: ProfileSummary): string {

@@ -223,8 +223,6 @@ class Events {
   expired: Array<{ worker: string; at: number; lastHeartbeatMsAgo: number; cpu: Cpu }> = [];
   /** Set by the setting: the CPU used so far by the bench process, the nats-server and the survivor processes. */
   cpu: () => Cpu = () => ({ self: 0, server: 0, survivors: 0 });
-  /** Called synchronously where the leader logs an expiry (starts the --profile profiler). */
-  onExpired: (() => void) | undefined;
   placements: Array<{
     at: number;
     trigger: string;
@@ -255,7 +253,6 @@ class Events {
         lastHeartbeatMsAgo: Number(f.lastHeartbeatMsAgo),
         cpu: this.cpu(),
       });
-      this.onExpired?.();
     }
     if (event === "placement") {
       this.placements.push({
@@ -574,9 +571,10 @@ async function runSetting(s: Setting): Promise<SettingResult> {
 
     const sessionsBefore = survivors.reduce((n, w) => n + (w.tenants?.() ?? 0), 0);
     const watchedBefore = survivors.reduce((n, w) => n + (w.watched?.() ?? 0), 0);
+    // Started before the kill (starting a profiler takes tens of ms of this thread): only the samples from
+    // worker-expired to all running are counted.
     const profiler = OPT.profile ? new InProcessProfiler() : undefined;
-    let profiling: Promise<void> | undefined;
-    ev.onExpired = profiler ? () => void (profiling ??= profiler.start()) : undefined;
+    await profiler?.start();
     const lastBeat = view.workers.get(VICTIM)!.created;
     const t0 = preciseNow();
     const killed = v.kill("SIGKILL");
@@ -589,13 +587,12 @@ async function runSetting(s: Setting): Promise<SettingResult> {
     await ev.expect(expiredSeen, s.expiryMs + 30_000, `trial ${k}: the leader expiring the victim`);
     const t2 = await allRunning;
     const cpuAtT2 = ev.cpu();
-    ev.onExpired = undefined;
-    if (profiler && profiling) {
-      await profiling;
+    if (profiler) {
+      const t1At = ev.expired.slice(expiredBefore).find((e) => e.worker === VICTIM)!.at;
       progress(
         renderProfile(
           `[${s.name}] trial ${k}: CPU profile of this process from worker-expired to all running`,
-          await profiler.stop(25),
+          await profiler.stop(25, preciseNow() - t1At),
         ),
       );
     }

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { connect } from "@nats-io/transport-node";
 import { ASSIGNMENT_FORMAT, WORKER_FORMAT, type AssignmentRecord } from "../../engine/contract/workers.js";
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
+import { DEFERRED_DELETE_MS, type PlacementRun } from "../../engine/reconciler/placement/controller.js";
 import type { StateBuckets } from "../../engine/state/open.js";
 import type { ReplicaRunner } from "../../engine/worker/runner.js";
 import { Worker } from "../../engine/worker/worker.js";
@@ -16,12 +17,22 @@ describe("assignments stored under their worker: a worker reads only its own", f
   this.timeout(60_000);
   const fx = useNats({ repo: "test" });
   let reconciler: Reconciler;
+  /** The leader's `placement` logs, in order. */
+  let placements: PlacementRun[] = [];
+  beforeEach(() => (placements = []));
 
   const start = async (files: Record<string, string>) => {
     const repo = fx.repo;
     for (const [path, text] of Object.entries(files)) repo.write(path, text);
     const rev = repo.commit();
-    reconciler = await fx.reconciler({ id: "rec", resyncMs: 3_600_000, sharedServers: [fx.url] });
+    reconciler = await fx.reconciler({
+      id: "rec",
+      resyncMs: 3_600_000,
+      sharedServers: [fx.url],
+      log: (event, fields) => {
+        if (event === "placement") placements.push(fields as unknown as PlacementRun);
+      },
+    });
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
   };
@@ -120,6 +131,34 @@ describe("assignments stored under their worker: a worker reads only its own", f
         `writes of ${k}`,
       ).to.deep.equal(["released"]);
     }
+  });
+
+  it("a dead worker's old keys are deleted by a run after the hand-over, not by the expiry run", async () => {
+    await start({ "tenants/acme.yaml": tenantYaml("acme") });
+    const nc = await connect({ servers: fx.url });
+    fx.defer(() => nc.close());
+    const a = new Worker({ nc, id: "a", capacity: 6, heartbeatMs: 250, expiryMs: 1_500, runner: idle });
+    fx.defer(() => a.close());
+    await a.start();
+    const b = await worker("b", 6);
+    fx.repo.write("integrations/acme/many.yaml", integrationYaml("acme", "many", "  replicas: 6\n"));
+    await waitForSync(fx.nc, appliedAt(fx.repo.commit("six replicas")));
+    await until(() => running(a) + running(b) === 6, 20_000, "6 replicas running");
+    await reconciler.controller.idle();
+    const keysOfA = () =>
+      [...reconciler.controller.assignments.mirror.entries.keys()].filter((k) => k.startsWith("assign.a."));
+    const onA = keysOfA().length;
+    expect(onA, "replicas on a").to.be.at.least(1);
+    await a.close(); // no drain: the leader expires a after 1.5 s
+    await until(() => running(b) === 6, 20_000, "6 replicas running on b");
+    await until(() => keysOfA().length === 0, 20_000, "a's old keys deleted");
+    // The expiry run wrote the new records and deleted nothing: a's keys, which nobody reads any more, went in the
+    // run it scheduled DEFERRED_DELETE_MS later, off the hand-over's path.
+    const expiry = placements.find((p) => p.expired.includes("a"));
+    expect(expiry, "the expiry run's log").to.include({ puts: onA, deletes: 0 });
+    const cleanup = placements.find((p) => p.trigger === "cleanup");
+    expect(cleanup, "the run after it").to.include({ puts: 0, deletes: onA });
+    expect(DEFERRED_DELETE_MS).to.be.at.most(5_000);
   });
 
   it("a write that conflicts in the expiry run does not strand the dead worker's claim: the next run names it", async () => {

@@ -11,7 +11,7 @@ import { errorMessage, retryClassOf } from "../../errors/errors.js";
 import { decideRetry, RETRY } from "../../errors/retry.js";
 import type { assignReplicas } from "./assign.js";
 import { membershipKey, PlacementChanges, placeReplicas, storedOf, type PlacementMode } from "./inputs.js";
-import { claimRevisionFor, isByWorkerKey, layoutWrites } from "./layout.js";
+import { claimRevisionFor, isByWorkerKey, layoutWrites, splitDeletes } from "./layout.js";
 import { placementSummary, releaseClaim, releaseOrphans } from "./release.js";
 import type { AssignmentRecord, ReplicaRecord, WorkerRecord } from "../../contract/workers.js";
 
@@ -30,6 +30,13 @@ export interface AssignmentControllerOptions {
   /** A monotonic clock in ms for heartbeat ages (default performance.now: wall-clock steps do not move it). */
   now?: () => number;
 }
+
+/**
+ * How long after its expiry a worker's old assignment keys are left (by every run until then; the run scheduled
+ * for then deletes them): nobody watches them, and on a machine the leader shares with workers their deletes
+ * would compete with the hand-over for the CPU.
+ */
+export const DEFERRED_DELETE_MS = 1_000;
 
 export interface PlacementRun {
   trigger: string;
@@ -69,6 +76,10 @@ export class AssignmentController {
    * them in `expired`), until the id registers again (a registration written after that revision).
    */
   private readonly expiredHolders = new Map<string, number>();
+  /** Workers whose registration this leader is deleting: that delete needs no placement run of its own. */
+  private readonly expiring = new Set<string>();
+  /** When this leader expired each worker (this process's clock): its old keys are deleted DEFERRED_DELETE_MS later. */
+  private readonly expiredAt = new Map<string, { at: number; rev: number }>();
   /** Replica keys whose assignee may be waiting for a claim that is free now (`wake`). */
   private readonly toWake = new Set<string>();
   private wakeQueued = false;
@@ -80,6 +91,7 @@ export class AssignmentController {
   private pending: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private laterTimer: NodeJS.Timeout | undefined;
   /** Failed runs in a row: the retry delay grows with them. */
   private failures = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -115,9 +127,11 @@ export class AssignmentController {
       if (e) this.seen.set(id, this.now());
       else this.seen.delete(id);
       const m = membershipKey(this.workers.entries);
+      // The delete of a registration this leader expires: the run that expires it places without it already.
+      const ours = !e && this.expiring.delete(id);
       if (m !== this.membership) {
         this.membership = m;
-        this.schedule("membership");
+        if (!ours) this.schedule("membership");
       }
     });
     this.o.tenants.onChange((key) => {
@@ -157,6 +171,7 @@ export class AssignmentController {
     if (this.ticker) clearInterval(this.ticker);
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.laterTimer) clearTimeout(this.laterTimer);
     this.workers.stop();
     this.assignments.stop();
     this.replicas.stop();
@@ -174,6 +189,27 @@ export class AssignmentController {
     if (this.stopped || !this.o.isLeader()) return;
     this.pending ??= trigger;
     if (!this.timer && !this.running) this.timer = setTimeout(() => void this.drain(), 20);
+  }
+
+  /**
+   * The workers expired less than DEFERRED_DELETE_MS ago, whose old keys wait; forgets the others, and one that
+   * registered again (it reads its keys: the old ones must go now).
+   */
+  private deferringDeletes(now: number): string[] {
+    for (const [id, { at, rev }] of this.expiredAt) {
+      const back = (this.workers.entries.get(id)?.rev ?? 0) > rev;
+      if (back || now - at >= DEFERRED_DELETE_MS) this.expiredAt.delete(id);
+    }
+    return [...this.expiredAt.keys()];
+  }
+
+  /** Asks for a placement run in `ms` (one such timer at a time: a run in between also does what it is for). */
+  private scheduleIn(trigger: string, ms: number): void {
+    if (this.laterTimer) return;
+    this.laterTimer = setTimeout(() => {
+      this.laterTimer = undefined;
+      this.schedule(trigger);
+    }, ms);
   }
 
   /** Workers whose heartbeat is current, by this process's clock. */
@@ -292,8 +328,12 @@ export class AssignmentController {
     // record whose write conflicted names its claim again in the run that follows (`expiredHolders`).
     const named = new Map<string, number | undefined>(writes.puts.map((p) => [p.replicaKey, p.record.claimRevision]));
     for (const id of dead) await this.releaseClaimsOf(id, `worker ${id} expired`, named);
-    await pool(writes.deletes, 256, (k) => write(k, undefined));
-    if (writes.deletes.length > 0) await this.assignments.mirror.caughtUpToStream();
+    // The expired workers' old keys go in a run after the hand-over (DEFERRED_DELETE_MS); the index reads the
+    // new record meanwhile (the higher epoch wins).
+    const deletes = splitDeletes(writes.deletes, this.deferringDeletes(started));
+    if (deletes.later.length > 0) this.scheduleIn("cleanup", DEFERRED_DELETE_MS);
+    await pool(deletes.now, 256, (k) => write(k, undefined));
+    if (deletes.now.length > 0) await this.assignments.mirror.caughtUpToStream();
     else if (lastSeq > 0) await this.assignments.mirror.caughtUp(lastSeq);
     if (conflicts > 0) {
       this.changes.full();
@@ -308,7 +348,7 @@ export class AssignmentController {
       trigger,
       mode,
       puts: writes.puts.length,
-      deletes: writes.deletes.length,
+      deletes: deletes.now.length,
       moves: out.placement.moves,
       unplaced: out.placement.unplaced.length,
       conflicts,
@@ -329,14 +369,17 @@ export class AssignmentController {
     for (const [id, e] of [...this.workers.entries]) {
       const age = now - (this.seen.get(id) ?? now);
       if (age <= e.value.expiryMs) continue;
+      this.expiring.add(id);
       try {
         await this.o.state.workers.delete(id, { previousSeq: e.rev });
       } catch (err) {
+        this.expiring.delete(id);
         if (isCasConflict(err)) continue; // a heartbeat arrived: alive after all
         throw err;
       }
       expired.push(id);
       this.expiredHolders.set(id, e.rev);
+      this.expiredAt.set(id, { at: now, rev: e.rev });
       this.counters.expirations++;
       this.log("worker-expired", { worker: id, lastHeartbeatMsAgo: age, expiryMs: e.value.expiryMs });
     }

@@ -77,6 +77,23 @@ export function claimRevisionFor(
   return free && claim.value.epoch <= a.epoch ? claim.rev : undefined;
 }
 
+/**
+ * Splits a run's deletes: the keys stored under a worker just expired (`expired`: nobody watches them any more)
+ * can wait until after the hand-over, the others cannot (a live worker stops a replica when its key goes).
+ */
+export function splitDeletes(
+  deletes: readonly string[],
+  expired: readonly string[],
+): { now: string[]; later: string[] } {
+  const now: string[] = [];
+  const later: string[] = [];
+  for (const k of deletes) {
+    const worker = parseAssignmentKey(k)?.worker;
+    (typeof worker === "string" && expired.includes(worker) ? later : now).push(k);
+  }
+  return { now, later };
+}
+
 /** True for a key of the layout by worker (or `unplaced.`): workers that read it only see these. */
 export function isByWorkerKey(key: string): boolean {
   return parseAssignmentKey(key)?.worker !== undefined;
