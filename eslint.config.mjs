@@ -42,7 +42,7 @@ const IO_MODULES = [
   "child_process",
   "os",
 ];
-const IO_PACKAGES = ["@nats-io/*", "chokidar", "commander", "fastify", "@fastify/*", "undici", "pg", "@octokit/*"];
+const IO_PACKAGES = ["@nats-io/*", "commander", "fastify", "@fastify/*", "undici", "pg", "@octokit/*"];
 
 const folders = (names) => names.map((n) => `**/${n}/**`);
 const forbid = (names, message) => ({ group: folders(names), message });
