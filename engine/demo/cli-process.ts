@@ -73,7 +73,8 @@ export class CliProcess {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (!line.startsWith("{")) {
-          if (line.trim()) this.lastError = line;
+          // The message, not the last frame of its stack trace.
+          if (line.trim() && !/^\s+at /.test(line)) this.lastError = line;
           continue;
         }
         try {

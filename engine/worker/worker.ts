@@ -3,11 +3,11 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Meter } from "@opentelemetry/api";
 import type { StateRecord } from "../contract/state.js";
 import { workerAssignmentsFilter } from "../contract/keys.js";
-import { VrskyError } from "../errors/errors.js";
+import { errorMessage, retryClassOf, VrskyError } from "../errors/errors.js";
 import { decodeState } from "../contract/record-checks.js";
 import { AssignmentIndex } from "../state/assignments.js";
 import { KvMirror, logRejections } from "../state/mirror.js";
-import { STATE_WAIT_MS, openState } from "../state/open.js";
+import { STATE_WAIT_MS, openState, type StateBuckets } from "../state/open.js";
 import { privateMeter } from "../telemetry/telemetry.js";
 import { observeWorker } from "./metrics.js";
 import { FlowMetrics } from "./flow/flow-metrics.js";
@@ -27,6 +27,8 @@ export { preciseNow } from "./replica-run.js";
  * leader expires the registration and releases the claims the writes could not.
  */
 export const DRAIN_WRITE_TIMEOUT_MS = 2_000;
+/** The longest wait between two attempts to start (see Worker.start). */
+const START_RETRY_MAX_MS = 10_000;
 
 export interface WorkerOptions {
   /** Connection to the platform account. */
@@ -89,6 +91,8 @@ export class Worker {
   private readonly unobserve: () => void;
   private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Ends the wait between two start attempts (close). */
+  private wakeStart: (() => void) | undefined;
 
   constructor(private readonly o: WorkerOptions) {
     this.id = o.id;
@@ -121,6 +125,13 @@ export class Worker {
     return this.membership?.session ?? "";
   }
 
+  /**
+   * Opens the platform buckets (waiting a while for state that is not there yet, then failing: NATS unreachable
+   * or without JetStream), then watches its assignments and registers. A transient failure in that second part (a
+   * request that timed out, the buckets' streams of a cluster that just started still electing their leaders) is
+   * not the end of the worker: what was started is stopped and it runs again after 1 s, 2 s, 4 s, … at most 10 s
+   * (log event `worker-start-failed`), until it registers or the worker is closed. Anything else ends the start.
+   */
   async start(): Promise<void> {
     const kv = await openState(this.o.nc, {
       waitMs: STATE_WAIT_MS,
@@ -128,6 +139,29 @@ export class Worker {
       replicas: this.o.jetstreamReplicas,
       onScaled: (bucket, c) => this.log("state-replicas", { bucket, from: c.from, to: c.to }),
     });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startParts(kv);
+        return;
+      } catch (e) {
+        if (this.stopped || retryClassOf(e) !== "transient") throw e;
+        const retryInMs = Math.min(START_RETRY_MAX_MS, 1_000 * 2 ** (attempt - 1));
+        this.log("worker-start-failed", { attempt, error: errorMessage(e), retryInMs });
+        await this.stopParts();
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, retryInMs);
+          this.wakeStart = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        this.wakeStart = undefined;
+        if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
+      }
+    }
+  }
+
+  private async startParts(kv: StateBuckets): Promise<void> {
     if (this.stopped) throw new VrskyError("VRS_WORKER_STOPPED", `worker ${this.id} stopped while starting`);
     // Only this worker's own assignments: another worker's hand-over costs this one nothing.
     this.assignments = new AssignmentIndex(kv.assignments, workerAssignmentsFilter(this.id), logRejections(this.log));
@@ -237,13 +271,20 @@ export class Worker {
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.wakeStart?.();
+    await this.stopParts();
+    this.unobserve();
+  }
+
+  /** Stops what a start made (all of it, or what a failed start got to). */
+  private async stopParts(): Promise<void> {
     this.membership?.stop();
     if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     await this.lifecycle?.close();
     await this.sessions?.closeAll();
     this.assignments?.stop();
     this.integrations?.stop();
-    this.unobserve();
   }
 
   /** How long a replica may drain now: the drain timeout, what is left of the worker's own drain, 0 once leaving. */

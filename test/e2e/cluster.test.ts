@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -79,6 +79,16 @@ describe("npm run cluster: 3 NATS servers, 2 reconcilers, 3 workers, a gateway a
       cpSync(join(packageRoot(), dir), join(repo.dir, dir), { recursive: true });
     repo.commit("the bundled examples");
     data = mkdtempSync(join(tmpdir(), "vrsky-cluster-data-"));
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state !== "failed") return;
+    // The processes' own words: the last lines of every log of the topology (the folder goes in `after`).
+    const logs = join(data, "logs");
+    for (const f of existsSync(logs) ? readdirSync(logs).sort() : []) {
+      const lines = readFileSync(join(logs, f), "utf8").trimEnd().split("\n");
+      console.log(`      --- ${f} (last 15 of ${lines.length} lines)\n${lines.slice(-15).join("\n")}`);
+    }
   });
 
   after(async function () {

@@ -107,6 +107,15 @@ describe("vrsky api: recent events, the cap on event streams per key, cached pag
     fx.repo.write("integrations/acme/orders.yaml", integrationYaml("acme", "orders", "  replicas: 2\n"));
     const a = fx.repo.commit("acme: two replicas");
     await waitForSync(fx.nc, appliedAt(a));
+    // The feed batches the changes of a short window: the second commit goes in once the first one's are sent.
+    await until(
+      async () => {
+        const page = await http.json<Page<RecentEvent>>("/api/v1/events/recent", ADMIN);
+        return page.items.some((e) => e.changes.some((c) => c.key === "acme.orders"));
+      },
+      10_000,
+      "the first commit's changes in the recent events",
+    );
     fx.repo.write("integrations/beta/feed.yaml", integrationYaml("beta", "feed", "  replicas: 2\n"));
     const b = fx.repo.commit("beta: two replicas");
     await waitForSync(fx.nc, appliedAt(b));

@@ -78,6 +78,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "worker-creds-refused": e("warn", "refused tenant credentials to a worker"),
 
   // Worker: membership
+  "worker-start-failed": e("warn", "a worker's start failed for a while: tried again"),
   registered: e("info", "worker registered"),
   "register-failed": e("warn", "worker registration failed"),
   "waiting-for-previous-registration": e("info", "waiting for this worker id's previous registration to expire"),
