@@ -92,12 +92,13 @@ describe("vrsky api: change events, rate limits, the command", function () {
       const orders = await until(
         async () => {
           const o = await http.json<IntegrationItem>("/api/v1/tenants/acme/integrations/orders", ACME);
-          return o.lastAppliedRevision === next && o;
+          // The replicas come from the assignments, which the leader's placement writes just after the record.
+          return o.lastAppliedRevision === next && o.replicas.length === 2 && o;
         },
         10_000,
-        "acme.orders at the new revision",
+        "acme.orders at the new revision with its two replicas",
       );
-      expect(orders.replicas).to.have.length(2);
+      expect(orders.replicas.map((r) => r.replica)).to.deep.equal([0, 1]);
     } finally {
       admin.close();
       acme.close();
