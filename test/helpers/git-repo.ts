@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-const GIT_ENV = {
+/** git's environment for tests: a fixed author and committer, no system or user configuration. */
+export const GIT_ENV = {
   ...process.env,
   GIT_AUTHOR_NAME: "VRSky Test",
   GIT_AUTHOR_EMAIL: "test@vrsky.invalid",

@@ -5,21 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { LocalRefSource } from "../../engine/git/watch.js";
-import { TestRepo } from "../helpers/git-repo.js";
+import { GIT_ENV, TestRepo } from "../helpers/git-repo.js";
 
 const run = promisify(execFile);
-const ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "VRSky Test",
-  GIT_AUTHOR_EMAIL: "test@vrsky.invalid",
-  GIT_COMMITTER_NAME: "VRSky Test",
-  GIT_COMMITTER_EMAIL: "test@vrsky.invalid",
-  GIT_CONFIG_NOSYSTEM: "1",
-  HOME: tmpdir(),
-};
 /** git without blocking the event loop (the watch's events arrive while it runs, as they do in production). */
 const git = async (dir: string, ...args: string[]) =>
-  (await run("git", ["-C", dir, ...args], { env: ENV, encoding: "utf8" })).stdout.trim();
+  (await run("git", ["-C", dir, ...args], { env: GIT_ENV, encoding: "utf8" })).stdout.trim();
 
 /** The events of a LocalRefSource, awaitable. */
 class Events {
