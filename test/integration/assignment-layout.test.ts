@@ -156,8 +156,13 @@ describe("assignments stored under their worker: a worker reads only its own", f
     // run it scheduled DEFERRED_DELETE_MS later, off the hand-over's path.
     const expiry = placements.find((p) => p.expired.includes("a"));
     expect(expiry, "the expiry run's log").to.include({ puts: onA, deletes: 0 });
-    const cleanup = placements.find((p) => p.trigger === "cleanup");
-    expect(cleanup, "the run after it").to.include({ puts: 0, deletes: onA });
+    // Usually the `cleanup` run; another trigger due at the same moment (a heartbeat's membership change, say)
+    // runs it under its own name, so the runs after the expiry run are counted together.
+    const after = placements.slice(placements.indexOf(expiry!) + 1);
+    expect(
+      after.reduce((n, p) => n + p.deletes, 0),
+      `deleted by the runs after it: ${JSON.stringify(after)}`,
+    ).to.equal(onA);
     expect(DEFERRED_DELETE_MS).to.be.at.most(5_000);
   });
 
