@@ -214,7 +214,8 @@ describe("connectors end to end: kill -9 of a worker during a CSV load and durin
     expect(table[1234]).to.deep.include({ sku: "S-01234", price: `${(1234 % 997) + 0.5}`, stock: 1234 % 50 });
     expect(readdirSync(join(tenantRoot, "inbox")).filter((f) => !f.startsWith("."))).to.deep.equal([]);
     expect(readdirSync(join(tenantRoot, "inbox", ".vrsky", "claims", "0")), "no claim left").to.deep.equal([]);
-    expect(dp.events("file-read").map((e) => e.file)).to.include(file);
+    // No check of the `file-read` log line: the killed worker may have moved the file (every chunk stored) and died
+    // before it wrote that line; the file in done/ and the empty inbox and claims say the same.
     // Each chunk stored once: a file read again after the kill gives the same message ids.
     expect(stored, "messages in the ingest stream").to.equal(chunks);
     // Only the chunks the killed replica held unacknowledged are delivered again, each of at most CSV_CHUNK_ROWS
