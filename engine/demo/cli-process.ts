@@ -26,6 +26,8 @@ export class CliProcess {
   private out = "";
   /** The last line on stderr that is not a log event (a failing command says why there). */
   private lastError = "";
+  /** The first line of an uncaught error's report (`TypeError: ...`): what a crash says, not Node's version line. */
+  private crash = "";
   readonly events: LogEvent[] = [];
   private waiters: Array<() => void> = [];
   private log?: WriteStream;
@@ -74,7 +76,8 @@ export class CliProcess {
         buf = buf.slice(nl + 1);
         if (!line.startsWith("{")) {
           // The message, not the last frame of its stack trace.
-          if (line.trim() && !/^\s+at /.test(line)) this.lastError = line;
+          if (/^[A-Za-z]*Error\b/.test(line) && !this.crash) this.crash = line;
+          else if (line.trim() && !/^\s+at /.test(line) && !/^Node\.js v\d/.test(line)) this.lastError = line;
           continue;
         }
         try {
@@ -102,7 +105,7 @@ export class CliProcess {
       if (!this.running)
         throw new Error(
           `${this.o.name} exited (${this.child?.exitCode ?? this.child?.signalCode}) while waiting for ${what}` +
-            `${this.lastError ? `: ${this.lastError}` : ""}; see ${this.o.logFile}`,
+            `${this.crash || this.lastError ? `: ${this.crash || this.lastError}` : ""}; see ${this.o.logFile}`,
         );
       const left = deadline - Date.now();
       if (left <= 0)

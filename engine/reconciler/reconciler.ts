@@ -14,6 +14,8 @@ import { RevisionReader } from "../git/revision-reader.js";
 import { STATUS_KEYS } from "../contract/keys.js";
 import { decodeSyncStatus } from "../contract/record-checks.js";
 import { logRejections } from "../state/mirror.js";
+import { followBucket } from "../state/follow.js";
+import { BUCKET_REGISTRY } from "../contract/buckets.js";
 import { ObservedBucket, type ObservedEntry } from "../state/observed.js";
 import { STATE_WAIT_MS, openState, type StateBuckets } from "../state/open.js";
 import { FleetMode } from "./fleet-mode.js";
@@ -140,7 +142,7 @@ export class Reconciler {
       await this.issuer.start();
     }
     void this.trackConnection();
-    if (this.o.accounts) void this.watchRevocations();
+    if (this.o.accounts) this.watchRevocations();
     await this.o.source.start((why) => {
       this.log("source", { why });
       this.trigger("commit");
@@ -246,13 +248,21 @@ export class Reconciler {
   }
 
   /** A user revoked with `vrsky revoke` is shut out by the next push of the tenant's account: run at once. */
-  private async watchRevocations(): Promise<void> {
-    const iter = await this.state.revocations.watch({ key: ">", include: "updates" });
-    this.stopWatches.push(() => iter.stop());
-    for await (const e of iter) {
-      this.log("revocation", { key: e.key });
-      this.trigger("revocation");
-    }
+  private watchRevocations(): void {
+    const stop = followBucket(
+      this.state.revocations,
+      { key: ">", include: "updates" },
+      {
+        onEntry: (e) => {
+          this.log("revocation", { key: e.key });
+          this.trigger("revocation");
+        },
+        // Revocations written while the watch was away are pushed by a run now.
+        onOpen: (again) => again && this.trigger("revocation"),
+        onError: (e) => this.log("watch-failed", { bucket: BUCKET_REGISTRY.revocations.name, error: errorMessage(e) }),
+      },
+    );
+    this.stopWatches.push(stop);
   }
 
   private async trackConnection(): Promise<void> {

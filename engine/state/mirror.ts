@@ -14,6 +14,9 @@ export interface MirrorEntry<T> {
 
 export type WatchListener<E> = (key: string, entry: E | undefined, previous: E | undefined) => void;
 
+/** A watch whose initial snapshot delivers nothing for this long is replaced by a new one (see WatchedBucket.start). */
+export const STALLED_WATCH_MS = 3_000;
+
 /** Where a reader reports a value it refused (a log line, a condition): bucket, key and why. */
 export type RejectionListener = (r: RecordRejection) => void;
 
@@ -60,18 +63,36 @@ export abstract class WatchedBucket<E> {
     return () => this.listeners.delete(l);
   }
 
+  /**
+   * Resolves once the initial snapshot has arrived. A watch whose snapshot makes no progress for STALLED_WATCH_MS
+   * is replaced by a new one: on nats-server 2.9 a watch created just after its stream's raft group changed
+   * (replicas scaled, leader elected after a restart) can deliver nothing for 30 s.
+   */
   async start(): Promise<void> {
-    if (this.filter !== ">") return this.startFiltered();
+    for (;;) {
+      const iter = this.filter === ">" ? await this.openFull() : await this.openFiltered();
+      if (await this.readyUnlessStalled()) return;
+      this.stalls++;
+      if (this.iter === iter) this.iter = undefined;
+      iter.stop();
+    }
+  }
+
+  /** Watches opened again because their snapshot stalled (for diagnostics and tests). */
+  stalls = 0;
+
+  private async openFull(): Promise<QueuedIterator<KvWatchEntry>> {
     const until = await snapshotEnd(this.kv);
-    this.iter = await this.kv.watch({ key: ">" });
+    const iter = await this.kv.watch({ key: ">" });
+    this.iter = iter;
     if (until === 0) this.resolveReady();
     void (async () => {
-      for await (const e of this.iter!) {
+      for await (const e of iter) {
         this.apply(e);
         if (e.delta === 0 || e.revision >= until) this.resolveReady();
       }
     })();
-    await this.ready;
+    return iter;
   }
 
   /**
@@ -79,16 +100,31 @@ export abstract class WatchedBucket<E> {
    * snapshot is the client's own count (`isUpdate`: the entry at the count of pending messages the watch's
    * consumer reported when created, or any entry when that count was 0).
    */
-  private async startFiltered(): Promise<void> {
-    this.iter = await this.kv.watch({ key: this.filter });
-    if ((await snapshotCount(this.iter)) === 0) this.resolveReady();
+  private async openFiltered(): Promise<QueuedIterator<KvWatchEntry>> {
+    const iter = await this.kv.watch({ key: this.filter });
+    this.iter = iter;
+    if ((await snapshotCount(iter)) === 0) this.resolveReady();
     void (async () => {
-      for await (const e of this.iter!) {
+      for await (const e of iter) {
         this.apply(e);
         if (e.isUpdate) this.resolveReady();
       }
     })();
-    await this.ready;
+    return iter;
+  }
+
+  /** True once ready; false when the watch delivered nothing for STALLED_WATCH_MS before that. */
+  private async readyUnlessStalled(): Promise<boolean> {
+    let seen = -1;
+    while (seen !== this.received) {
+      seen = this.received;
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STALLED_WATCH_MS)));
+      const ready = await Promise.race([this.ready.then(() => true), stalled]);
+      clearTimeout(timer);
+      if (ready) return true;
+    }
+    return false;
   }
 
   get(key: string): E | undefined {

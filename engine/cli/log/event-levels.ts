@@ -55,6 +55,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "status-write-failed": e("warn", "the run's status could not be written"),
   drift: e("info", "drift: a value changed outside git"),
   revocation: e("info", "a revocation changed"),
+  "watch-failed": e("warn", "a watch of a platform bucket failed or ended: opened again"),
   "instance-lost": e("warn", "a dedicated tenant instance went away"),
   "instance-state": e("info", "a dedicated tenant instance changed state (e.g. became ready)"),
   streams: e("info", "integration streams created, deleted or not ready"),
