@@ -53,6 +53,14 @@ export interface InFlight {
 const HANDBACK_GRACE_MS = 300;
 /** Pull errors in a row after which the run reports a failure (the worker restarts it). */
 const MAX_PULL_FAILURES = 5;
+/**
+ * The first pulls on a consumer (new, or on a new connection) wait at most this long: on a busy cluster a pull made
+ * right after its consumer was created can be lost (no messages, no idle heartbeats) and the client notices only
+ * after two missed heartbeats, 30 s for a 30 s pull; a 2 s pull has 1 s heartbeats, so a lost one costs seconds.
+ */
+export const FIRST_PULL_EXPIRES_MS = 2_000;
+/** How many pulls are short after the consumer was (re)attached. */
+export const FIRST_PULLS = 3;
 
 export interface ConsumeOptions {
   /** The stream the consumer reads (the ingest stream, or a `nats` source's own stream). */
@@ -97,6 +105,8 @@ export async function checkConsumer(nc: NatsConnection, stream: string, consumer
 export class ConsumerLoop {
   private link: Link | undefined;
   private consumer: { link: Link; c: Consumer } | undefined;
+  /** Pulls left that wait only FIRST_PULL_EXPIRES_MS (set when the consumer is looked up on a link). */
+  private shortPullsLeft = 0;
   private iter: ConsumerMessages | undefined;
   private readonly inFlight = new Set<InFlight>();
   private readonly handlers = new Set<Promise<void>>();
@@ -254,7 +264,13 @@ export class ConsumerLoop {
         if (!this.pulling || this.link !== link) continue;
         const began = Date.now();
         let taken = 0;
-        const iter = await c.fetch({ max_messages: free, expires: this.o.expiresMs ?? 30_000 });
+        const expiresMs = this.o.expiresMs ?? 30_000;
+        const short = this.shortPullsLeft > 0;
+        if (short) this.shortPullsLeft--;
+        const iter = await c.fetch({
+          max_messages: free,
+          expires: short ? Math.min(FIRST_PULL_EXPIRES_MS, expiresMs) : expiresMs,
+        });
         this.iter = iter;
         if (!this.pulling || this.link !== link) void endPull(iter, 1_000);
         for await (const m of iter) {
@@ -290,6 +306,7 @@ export class ConsumerLoop {
     if (this.consumer?.link === link) return this.consumer.c;
     const c = await link.js.consumers.get(this.o.stream, this.o.consumer);
     this.consumer = { link, c };
+    this.shortPullsLeft = FIRST_PULLS;
     return c;
   }
 
