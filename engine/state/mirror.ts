@@ -65,13 +65,14 @@ export abstract class WatchedBucket<E> {
 
   /**
    * Resolves once the initial snapshot has arrived. A watch whose snapshot makes no progress for STALLED_WATCH_MS
-   * is replaced by a new one: on nats-server 2.9 a watch created just after its stream's raft group changed
+   * (doubled on each further attempt) is replaced by a new one: on nats-server 2.9 a watch created just after its stream's raft group changed
    * (replicas scaled, leader elected after a restart) can deliver nothing for 30 s.
    */
   async start(): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const iter = this.filter === ">" ? await this.openFull() : await this.openFiltered();
-      if (await this.readyUnlessStalled()) return;
+      // Doubled per attempt: a server slow to find the first entry of a sparse filter gets there in the end.
+      if (await this.readyUnlessStalled(Math.min(30_000, STALLED_WATCH_MS * 2 ** attempt))) return;
       this.stalls++;
       if (this.iter === iter) this.iter = undefined;
       iter.stop();
@@ -113,13 +114,13 @@ export abstract class WatchedBucket<E> {
     return iter;
   }
 
-  /** True once ready; false when the watch delivered nothing for STALLED_WATCH_MS before that. */
-  private async readyUnlessStalled(): Promise<boolean> {
+  /** True once ready; false when the watch delivered nothing for `stallMs` before that. */
+  private async readyUnlessStalled(stallMs: number): Promise<boolean> {
     let seen = -1;
     while (seen !== this.received) {
       seen = this.received;
       let timer: NodeJS.Timeout | undefined;
-      const stalled = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STALLED_WATCH_MS)));
+      const stalled = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), stallMs)));
       const ready = await Promise.race([this.ready.then(() => true), stalled]);
       clearTimeout(timer);
       if (ready) return true;
