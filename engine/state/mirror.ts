@@ -17,6 +17,13 @@ export type WatchListener<E> = (key: string, entry: E | undefined, previous: E |
 /** A watch whose initial snapshot delivers nothing for this long is replaced by a new one (see WatchedBucket.start). */
 export const STALLED_WATCH_MS = 3_000;
 
+/**
+ * How often a started mirror asks the server whether its watch is behind (see WatchedBucket.checkLive): a watch
+ * can stop delivering for minutes after a NATS server was lost (its consumer recreated on a server still electing
+ * leaders), and a worker that does not see its assignments move keeps a replica that another worker waits for.
+ */
+export const WATCH_CHECK_MS = 5_000;
+
 /** Where a reader reports a value it refused (a log line, a condition): bucket, key and why. */
 export type RejectionListener = (r: RecordRejection) => void;
 
@@ -72,7 +79,10 @@ export abstract class WatchedBucket<E> {
     for (let attempt = 0; ; attempt++) {
       const iter = this.filter === ">" ? await this.openFull() : await this.openFiltered();
       // Doubled per attempt: a server slow to find the first entry of a sparse filter gets there in the end.
-      if (await this.readyUnlessStalled(Math.min(30_000, STALLED_WATCH_MS * 2 ** attempt))) return;
+      if (await this.readyUnlessStalled(Math.min(30_000, STALLED_WATCH_MS * 2 ** attempt))) {
+        this.checks ??= setInterval(() => void this.checkLive(), this.checkEveryMs).unref();
+        return;
+      }
       this.stalls++;
       if (this.iter === iter) this.iter = undefined;
       iter.stop();
@@ -81,6 +91,56 @@ export abstract class WatchedBucket<E> {
 
   /** Watches opened again because their snapshot stalled (for diagnostics and tests). */
   stalls = 0;
+  /** Watches opened again because a running one fell behind the server and stayed there (`checkLive`). */
+  restarts = 0;
+  /** How often `checkLive` runs, and how long a watch behind may deliver nothing before it is replaced (tests shorten them). */
+  checkEveryMs = WATCH_CHECK_MS;
+  stallMs = STALLED_WATCH_MS;
+  private checks: NodeJS.Timeout | undefined;
+  private checking = false;
+  private stopped = false;
+
+  /**
+   * Every WATCH_CHECK_MS: when the server holds writes for this watch that it has not delivered (a filtered watch's
+   * consumer has some pending, or is gone; a whole-bucket watch is short of the stream's last sequence) and the
+   * watch delivers nothing for `stallMs` more, it is replaced by one that resumes after the last revision
+   * seen. Nothing is missed (the new watch starts right after it) and nothing is applied twice (`apply` skips
+   * revisions already seen). A check that fails (NATS away) is simply made again later.
+   */
+  private async checkLive(): Promise<void> {
+    const iter = this.iter;
+    if (this.checking || this.stopped || !iter) return;
+    this.checking = true;
+    try {
+      const before = this.received;
+      if (!(await this.behind(iter))) return;
+      await new Promise((r) => setTimeout(r, this.stallMs).unref());
+      if (this.stopped || this.iter !== iter || this.received !== before || !(await this.behind(iter))) return;
+      const next = await this.kv.watch({ key: this.filter, resumeFromRevision: this.lastSeq + 1 });
+      if (this.stopped) return next.stop();
+      this.restarts++;
+      this.iter = next;
+      iter.stop();
+      void (async () => {
+        for await (const e of next) this.apply(e);
+      })();
+    } catch {
+      // NATS away or slow: asked again at the next check
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** True when the server holds writes for this watch that it has not delivered yet. */
+  private async behind(iter: QueuedIterator<KvWatchEntry>): Promise<boolean> {
+    if (this.filter === ">") return lastSeqOf(await this.kv.status()) > this.lastSeq;
+    try {
+      return (await consumerOf(iter).info(false)).num_pending > 0;
+    } catch (e) {
+      if (e instanceof JetStreamApiError && e.code === 10014) return true; // its consumer is gone
+      throw e;
+    }
+  }
 
   private async openFull(): Promise<QueuedIterator<KvWatchEntry>> {
     const until = await snapshotEnd(this.kv);
@@ -184,6 +244,8 @@ export abstract class WatchedBucket<E> {
   }
 
   stop(): void {
+    this.stopped = true;
+    clearInterval(this.checks);
     this.iter?.stop();
     for (const w of this.seqWaiters) w.done(false);
   }
@@ -236,9 +298,14 @@ export async function snapshotEnd(kv: Pick<KV, "status">): Promise<number> {
 
 /** How many entries a watch's initial snapshot holds (the pending count of its consumer when created). */
 export async function snapshotCount(iter: QueuedIterator<KvWatchEntry>): Promise<number> {
+  return (await consumerOf(iter).info(true)).num_pending;
+}
+
+/** The consumer behind a watch (`info(true)`: as created; `info(false)`: asked now, after any reset of it). */
+function consumerOf(iter: QueuedIterator<KvWatchEntry>): { info(cached: boolean): Promise<{ num_pending: number }> } {
   const consumer = (iter as unknown as { _data?: { info(cached: boolean): Promise<{ num_pending: number }> } })._data;
   if (!consumer) throw new Error("@nats-io/kv: a watch without its consumer (watch internals changed)");
-  return (await consumer.info(true)).num_pending;
+  return consumer;
 }
 
 /** The sequence of the last message in the bucket's stream (deletes included). */
