@@ -55,6 +55,8 @@ export class ScaleEnv {
   reconciler!: Reconciler;
   readonly workers: Worker[] = [];
   readonly trouble = new Map<string, number>();
+  /** Called with every engine log event (leader and workers), at once. */
+  readonly listeners = new Set<(event: string, fields: Record<string, unknown>) => void>();
 
   constructor(
     readonly size: ScaleSize,
@@ -125,6 +127,7 @@ export class ScaleEnv {
     const file = process.env.SCALE_LOG;
     return (event, fields) => {
       if (TROUBLE.test(event)) this.trouble.set(event, (this.trouble.get(event) ?? 0) + 1);
+      for (const l of this.listeners) l(event, fields ?? {});
       if (file) appendFileSync(file, `${JSON.stringify({ t: performance.now(), who, event, ...fields })}\n`);
     };
   }

@@ -7,7 +7,7 @@
  *      Floors: the same number of raw R3 KV puts as records the platform buckets then hold (goal ≤ 3×), and, for the
  *      part the KV floor leaves out, the integrations' R3 streams made alone (ms per integration).
  *   2. One change (an integration's sink subject) from commit to converged: sync Applied at that commit and the
- *      replica restarted (claim draining → running) with the new spec; --samples samples, p50/p99 (goal p99 ≤ 250 ms).
+ *      replica running with the new spec (the worker's `replica-running` with the assignment's spec hash); --samples samples, p50/p99 (goal p99 ≤ 250 ms).
  *   3. Messages/s across --busy integrations: --messages each published into their ingest streams (IngestWriter,
  *      as the gateway does; --inflight outstanding) and run through the workers' pipelines to a core NATS sink,
  *      against the raw R3 publish → consume → publish → ack loop over as many streams (goal ≥ 60%).
@@ -23,9 +23,10 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { integrationStreams } from "../../engine/contract/dataplane.js";
-import { replicaKey } from "../../engine/contract/keys.js";
-import type { ReplicaRecord } from "../../engine/contract/workers.js";
+import { integrationKey, replicaKey } from "../../engine/contract/keys.js";
+import { runSpecHash } from "../../engine/contract/workers.js";
 import { IngestWriter } from "../../engine/dataplane/ingest.js";
+import type { IntegrationResource } from "../../engine/model/resources.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
 import { intOption } from "./args.js";
 import { orderBody } from "./dataplane-load.js";
@@ -134,7 +135,11 @@ async function platformRecords(
   return { records, meanBytes: records > 0 ? bytes / records : 0, byBucket };
 }
 
-/** Phase 2: one integration's sink subject changed per sample; commit → sync Applied and the replica running anew. */
+/**
+ * Phase 2: one integration's sink subject changed per sample; commit → sync Applied and a worker's
+ * `replica-running` for that replica with the spec hash of its assignment at that commit (whether it restarted a
+ * running replica or started one that was not running).
+ */
 async function changes(env: ScaleEnv): Promise<number[]> {
   const samples: number[] = [];
   for (let k = 1; k <= OPT.samples && !h.interrupted; k++) {
@@ -143,26 +148,45 @@ async function changes(env: ScaleEnv): Promise<number[]> {
     const i = idx % OPT.perTenant;
     const key = replicaKey(tenantName(t), integrationName(t, i), 0);
     env.repo.write(`integrations/${tenantName(t)}/${integrationName(t, i)}.yaml`, integrationManifest(t, i, k));
-    let drained = false;
-    const restarted = env.view.until(
-      (c) => {
-        if (!c || c.bucket !== "replicas" || c.key !== key) return false;
-        const state = (c.entry?.value as ReplicaRecord | undefined)?.state;
-        if (state === "draining") drained = true;
-        return drained && state === "running";
-      },
-      60_000,
-      `replica ${key} restarted`,
-    );
+    // Every `replica-running` of the replica from now on, with its arrival time; the one that counts runs the spec
+    // of the integration's record at this commit (runSpecHash, as the assignment's specHash).
+    const seen: Array<{ specHash: unknown; at: number }> = [];
+    let wake: (() => void) | undefined;
+    const l = (event: string, f: Record<string, unknown>) => {
+      if (event !== "replica-running" || f.key !== key) return;
+      seen.push({ specHash: f.specHash, at: performance.now() });
+      wake?.();
+    };
+    env.listeners.add(l);
     const rev = env.repo.commit(`bench: change ${k}`);
     const t0 = performance.now();
-    const sync = await env.status.expect(
-      (s: SyncStatus) => s.observedRevision === rev && APPLIED.has(s.lastRun.outcome),
-      60_000,
-      `sync of change ${k}`,
-    );
-    const running = toPerf(await restarted);
-    samples.push(Math.max(sync.at, running) - t0);
+    let running: number;
+    try {
+      const sync = await env.status.expect(
+        (s: SyncStatus) => s.observedRevision === rev && APPLIED.has(s.lastRun.outcome),
+        60_000,
+        `sync of change ${k}`,
+      );
+      const record = await env.state.integrations.get(integrationKey(tenantName(t), integrationName(t, i)));
+      const resource = record?.json<{ resource: IntegrationResource }>().resource;
+      const hash = resource ? runSpecHash(resource) : undefined;
+      const deadline = t0 + 60_000;
+      for (;;) {
+        const hit = seen.find((e) => e.specHash === hash);
+        if (hit) {
+          running = Math.max(sync.at, hit.at);
+          break;
+        }
+        if (performance.now() > deadline) throw new Error(`replica ${key} not running at ${rev.slice(0, 12)} in 60 s`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 1_000);
+        });
+      }
+    } finally {
+      env.listeners.delete(l);
+    }
+    samples.push(running - t0);
     if (k % 10 === 0) h.progress(`  change ${k}/${OPT.samples}: ${round(samples[samples.length - 1]!, 1)} ms`);
   }
   return samples;
