@@ -23,10 +23,8 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { integrationStreams } from "../../engine/contract/dataplane.js";
-import { integrationKey, replicaKey } from "../../engine/contract/keys.js";
-import { runSpecHash } from "../../engine/contract/workers.js";
+import { replicaKey } from "../../engine/contract/keys.js";
 import { IngestWriter } from "../../engine/dataplane/ingest.js";
-import type { IntegrationResource } from "../../engine/model/resources.js";
 import type { SyncStatus } from "../../engine/reconciler/status.js";
 import { intOption } from "./args.js";
 import { orderBody } from "./dataplane-load.js";
@@ -149,7 +147,7 @@ async function changes(env: ScaleEnv): Promise<number[]> {
     const key = replicaKey(tenantName(t), integrationName(t, i), 0);
     env.repo.write(`integrations/${tenantName(t)}/${integrationName(t, i)}.yaml`, integrationManifest(t, i, k));
     // Every `replica-running` of the replica from now on, with its arrival time; the one that counts runs the spec
-    // of the integration's record at this commit (runSpecHash, as the assignment's specHash).
+    // of the replica's assignment at this commit.
     const seen: Array<{ specHash: unknown; at: number }> = [];
     let wake: (() => void) | undefined;
     const l = (event: string, f: Record<string, unknown>) => {
@@ -167,12 +165,12 @@ async function changes(env: ScaleEnv): Promise<number[]> {
         60_000,
         `sync of change ${k}`,
       );
-      const record = await env.state.integrations.get(integrationKey(tenantName(t), integrationName(t, i)));
-      const resource = record?.json<{ resource: IntegrationResource }>().resource;
-      const hash = resource ? runSpecHash(resource) : undefined;
+      // The spec the replica must run: the assignment's specHash once the view holds the assignment of this commit
+      // (a KV get could be answered by a lagging replica of the bucket and give the previous record).
       const deadline = t0 + 60_000;
       for (;;) {
-        const hit = seen.find((e) => e.specHash === hash);
+        const a = env.view.assignments.entries.get(key)?.value;
+        const hit = a?.revision === rev ? seen.find((e) => e.specHash === a.specHash) : undefined;
         if (hit) {
           running = Math.max(sync.at, hit.at);
           break;
@@ -180,7 +178,7 @@ async function changes(env: ScaleEnv): Promise<number[]> {
         if (performance.now() > deadline) throw new Error(`replica ${key} not running at ${rev.slice(0, 12)} in 60 s`);
         await new Promise<void>((r) => {
           wake = r;
-          setTimeout(r, 1_000);
+          setTimeout(r, 20);
         });
       }
     } finally {
