@@ -15,7 +15,7 @@ import { Pool } from "undici";
 import { MAX_IN_FLIGHT_PER_REPLICA } from "../../engine/contract/dataplane.js";
 
 /** Runs `work` on each message of `durable` with at most `limit` in flight, until `stop()` is called. */
-function consumeBounded(
+export function consumeBounded(
   nc: NatsConnection,
   stream: string,
   durable: string,
