@@ -118,8 +118,10 @@ try {
       `  load: ${form.perSecond} webhooks/s over ${targets.length} integrations of ${TENANTS.length} tenants; KV: ${form.kvPerSecond} writes/s`,
     );
     const only = f.only?.split(",");
+    let unsettled: string | undefined;
     for (const s of scenarios(ns).filter((x) => !only || only.includes(x.name))) {
-      const skip = s.skip?.();
+      // A system that did not converge after a fault would only blur the next scenario's figures.
+      const skip = unsettled ? `not run: the system did not converge after ${unsettled}` : s.skip?.();
       if (skip) {
         results.push({ name: s.name, title: s.title, skipped: skip });
         out(`  - ${s.name}: skipped (${skip})`);
@@ -151,6 +153,7 @@ try {
         wallMs: Date.now() - t,
       };
       results.push(r);
+      if (r.flowingMs === null || r.convergeMs === null) unsettled = s.name;
       out(
         `  ${goalsMissed(r).length ? "✗" : "✓"} ${s.name}: ${r.fault}; ${r.delivered}/${r.accepted} delivered, lost ${r.lost}, ` +
           `duplicates ${r.duplicates}, KV lost ${r.kvLost}/${r.kvWrites}, flowing ${r.flowingMs === null ? "NOT" : `in ${r.flowingMs} ms`}, converged ${r.convergeMs === null ? "NOT" : `in ${r.convergeMs} ms`}, ` +
@@ -170,7 +173,9 @@ try {
   await load?.close();
   if (typeof ns !== "string") await ns.remove();
   repo.cleanup();
-  if (!f.keep && !failure) rmSync(data, { recursive: true, force: true });
+  // Kept on --keep, and whenever the run failed or missed a goal (its logs say why).
+  const missedAny = results.some((r) => goalsMissed(r).length > 0);
+  if (!f.keep && !failure && !missedAny) rmSync(data, { recursive: true, force: true });
   else out(`  data folder kept: ${data}`);
 }
 
