@@ -38,6 +38,17 @@ export interface TopologyOptions {
   workers?: number;
   /** Progress lines for the terminal. */
   say: (line: string) => void;
+  /**
+   * How worker `id` is run, given the flags it would get (the chaos runner puts one in a network namespace, with
+   * other addresses): called once the receiver and the secrets exist. By default, as given.
+   */
+  launchWorker?: (id: string, args: string[]) => Promise<WorkerLaunch>;
+}
+
+/** A worker's command: its flags, and a command that runs it (engine/demo/cli-process.ts `prefix`). */
+export interface WorkerLaunch {
+  args: string[];
+  prefix?: string[];
 }
 
 /** What a started topology serves. */
@@ -131,12 +142,15 @@ export class LocalTopology {
         say(`  ${p.o.name.padEnd(11)} up (${e.event === "leader" ? "leads" : "stands by"}), log ${p.o.logFile}`);
       }),
     );
-    const workers = Array.from({ length: this.o.workers ?? 3 }, (_, i) =>
-      this.spawn(`worker w${i + 1}`, [
+    const workers: CliProcess[] = [];
+    for (let i = 0; i < (this.o.workers ?? 3); i++) {
+      const args = [
         ...["worker", ...common, "--id", `w${i + 1}`, "--capacity", "20", "--secrets-dir", secretsDir],
         ...["--file-root", join(this.data, "files"), "--allow-private-sinks", "--listen", "127.0.0.1:0"],
-      ]),
-    );
+      ];
+      const launch = this.o.launchWorker ? await this.o.launchWorker(`w${i + 1}`, args) : { args };
+      workers.push(this.spawn(`worker w${i + 1}`, launch.args, launch.prefix));
+    }
     const gateway = this.spawn("gateway", [
       "gateway",
       ...common,
@@ -199,14 +213,27 @@ export class LocalTopology {
     }
   }
 
-  private spawn(name: string, args: string[]): CliProcess {
+  private spawn(name: string, args: string[], prefix?: string[]): CliProcess {
     this.check();
     const logs = join(this.data, "logs");
     mkdirSync(logs, { recursive: true });
-    const p = new CliProcess({ name, args, logFile: join(logs, `${name.replace(/ /g, "-")}.log`) });
+    // A process started again (respawn) logs to a file of its own: `<name>.2.log`, ...
+    const life = this.processes.filter((p) => p.o.name === name).length + 1;
+    const logFile = join(logs, `${name.replace(/ /g, "-")}${life > 1 ? `.${life}` : ""}.log`);
+    const p = new CliProcess({ name, args, logFile, ...(prefix ? { prefix } : {}) });
     this.processes.push(p);
     p.start();
     return p;
+  }
+
+  /** The processes named `name` (`worker w1`), every life, oldest first. */
+  lives(name: string): CliProcess[] {
+    return this.processes.filter((p) => p.o.name === name);
+  }
+
+  /** Starts `p`'s command again as a new process (after it was killed), with a log file of its own. */
+  respawn(p: CliProcess): CliProcess {
+    return this.spawn(p.o.name, p.o.args, p.o.prefix);
   }
 
   /** Resolves with the first line the stand-in receiver prints from now on that `match` accepts. */

@@ -19,6 +19,8 @@ export interface CliProcessOptions {
   logFile: string;
   /** Added to the environment (after the flags' variables are removed). */
   env?: Record<string, string>;
+  /** A command that runs it (`["ip", "netns", "exec", "<ns>"]`); it must exec the rest in the same process. */
+  prefix?: string[];
 }
 
 export class CliProcess {
@@ -32,6 +34,8 @@ export class CliProcess {
   private waiters: Array<() => void> = [];
   private log?: WriteStream;
   private exited?: Promise<void>;
+  /** Epoch ms (sub-ms) when this process saw the child exit; undefined while it runs. */
+  exitAt?: number;
 
   constructor(readonly o: CliProcessOptions) {}
 
@@ -54,13 +58,19 @@ export class CliProcess {
     // The flags' variables (VRSKY_NATS_URL, VRSKY_KEYS, ...: engine/cli/flag-env.ts) are the user's setup, not the
     // runner's: the command uses only what it is given here.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !FLAG_ENV.some((r) => r.env === k)));
-    const child = spawn(process.execPath, [join(packageRoot(), "dist/engine/cli/main.js"), ...this.o.args], {
+    const command = [...(this.o.prefix ?? []), process.execPath, join(packageRoot(), "dist/engine/cli/main.js")];
+    const child = spawn(command[0]!, [...command.slice(1), ...this.o.args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...env, LOG_LEVEL: "debug", LOG_FORMAT: "json", ...this.o.env },
       detached: true,
     });
     this.child = child;
-    this.exited = new Promise((r) => child.once("exit", () => r()));
+    this.exited = new Promise((r) =>
+      child.once("exit", () => {
+        this.exitAt = performance.timeOrigin + performance.now();
+        r();
+      }),
+    );
     let buf = "";
     child.stdout!.on("data", (b: Buffer) => {
       this.out += b.toString("utf8");
@@ -138,6 +148,11 @@ export class CliProcess {
     signalGroup(child.pid, "SIGKILL");
     this.child = undefined;
     await new Promise<void>((r) => (this.log ? this.log.end(() => r()) : r()));
+  }
+
+  /** Resolves once the child has exited (at once when it never started). */
+  async waitForExit(): Promise<void> {
+    await this.exited;
   }
 
   /** For a synchronous exit (the runner's process is going away): kills the group at once. */

@@ -268,12 +268,15 @@ export interface RunInterval {
   endWhy: string;
 }
 
+/** What runIntervals reads of a worker's life (a WorkerLife here; the chaos runner's processes too). */
+export type LoggedLife = Pick<WorkerLife, "id" | "name" | "events" | "exitAt" | "killed" | "exitCode">;
+
 /**
  * From the logs of every life: the intervals [replica-running.at, replica-stopped.at] per replica key. An
  * interval still open when its process exited ends at the time the test saw the exit (a kill -9); one ended by
  * `replica-failed` (no `at`) ends at that line's time + 1 ms.
  */
-export function runIntervals(lives: WorkerLife[]): { intervals: Map<string, RunInterval[]>; anomalies: string[] } {
+export function runIntervals(lives: LoggedLife[]): { intervals: Map<string, RunInterval[]>; anomalies: string[] } {
   const intervals = new Map<string, RunInterval[]>();
   const anomalies: string[] = [];
   const add = (i: RunInterval) => {

@@ -374,8 +374,12 @@ export class AssignmentController {
         await this.o.state.workers.delete(id, { previousSeq: e.rev });
       } catch (err) {
         this.expiring.delete(id);
-        if (isCasConflict(err)) continue; // a heartbeat arrived: alive after all
-        throw err;
+        if (!isCasConflict(err)) throw err;
+        // A heartbeat arrived: alive after all. Our watch has not delivered it (it may lag for seconds after a NATS
+        // server was lost, chaos scenario nats-leader): count it as seen now, so that this run does not place
+        // without the worker (and take every replica off a live worker).
+        this.seen.set(id, now);
+        continue;
       }
       expired.push(id);
       this.expiredHolders.set(id, e.rev);

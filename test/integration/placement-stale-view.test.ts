@@ -1,0 +1,116 @@
+/**
+ * A leader whose watch of `vrsky-workers` lags (a NATS server that hosted it was killed: chaos scenario
+ * nats-leader, docs/benchmarks.md "Chaos") sees no heartbeat past the workers' expiry. Its expiry's compare-and-set
+ * delete fails (a newer heartbeat is there), and the worker is alive after all: the run must keep placing on it.
+ * Before the fix the run placed without it and unplaced every replica of a live worker.
+ */
+import { expect } from "chai";
+import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
+import { STATE_FORMAT, type StateRecord } from "../../engine/contract/state.js";
+import { subjectPrefixOf } from "../../engine/contract/subjects.js";
+import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
+import type { Resource } from "../../engine/model/resources.js";
+import { AssignmentController } from "../../engine/reconciler/placement/controller.js";
+import { ObservedBucket } from "../../engine/state/observed.js";
+import { openState, type StateBuckets } from "../../engine/state/open.js";
+import { integrationResource, tenantResource } from "../helpers/manifests.js";
+import { useNats } from "../helpers/nats.js";
+import { until } from "../helpers/until.js";
+
+describe("placement with a lagging view of the workers' heartbeats", function () {
+  this.timeout(20_000);
+  const fx = useNats();
+  let state: StateBuckets;
+
+  const record = (r: Resource): string =>
+    JSON.stringify({
+      format: STATE_FORMAT,
+      kind: r.kind,
+      revision: "rev-1",
+      hash: "sha256:test",
+      resource: r,
+      appliedAt: new Date().toISOString(),
+      appliedBy: "test",
+    } satisfies StateRecord);
+
+  const heartbeat = (id: string): string => {
+    const now = new Date().toISOString();
+    const w: WorkerRecord = {
+      format: WORKER_FORMAT,
+      id,
+      session: `s-${id}`,
+      capacity: 10,
+      labels: {},
+      state: "active",
+      heartbeatMs: 1_000,
+      expiryMs: 5_000,
+      running: 0,
+      startedAt: now,
+      heartbeatAt: now,
+      host: "test",
+      pid: process.pid,
+      assignments: "by-worker",
+    };
+    return JSON.stringify(w);
+  };
+
+  beforeEach(async () => {
+    state = await openState(fx.nc);
+  });
+
+  it("keeps a live worker's replicas when the expiry finds a heartbeat its watch has not delivered", async () => {
+    await state.workers.put("w1", heartbeat("w1"));
+    await state.tenants.put("acme", record(tenantResource("acme")));
+    await state.integrations.put("acme.orders", record(integrationResource("acme", "orders")));
+    const entry: DiscoveryEntry = {
+      format: DISCOVERY_FORMAT,
+      tenant: "acme",
+      tier: "shared",
+      suspended: false,
+      accountPublicKey: "",
+      subjectPrefix: subjectPrefixOf("acme"),
+      servers: [fx.url],
+      instances: [],
+      revision: "rev-1",
+      updatedAt: new Date().toISOString(),
+    };
+    await state.discovery.put("acme", JSON.stringify(entry));
+    const tenants = new ObservedBucket(state.tenants);
+    const integrations = new ObservedBucket(state.integrations);
+    await Promise.all([tenants.start(), integrations.start()]);
+    let clock = 1_000_000;
+    const logs: Array<{ event: string; fields?: Record<string, unknown> }> = [];
+    const c = new AssignmentController({
+      state,
+      tenants,
+      integrations,
+      isLeader: () => true,
+      id: "rec",
+      now: () => clock,
+      log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }),
+    });
+    await c.start();
+    fx.defer(async () => {
+      c.stop();
+      await c.idle();
+      tenants.stop();
+      integrations.stop();
+    });
+    c.schedule("test");
+    await until(() => c.assignments.get("acme.orders.0")?.value.worker === "w1", 10_000, "placed on w1");
+    const epoch = c.assignments.get("acme.orders.0")!.value.epoch;
+
+    // The leader's watch of the workers stops delivering; w1 goes on heartbeating; the leader's clock passes expiry.
+    c.workers.stop();
+    await state.workers.put("w1", heartbeat("w1"));
+    clock += 10_000;
+    const runs = c.counters.runs;
+    c.schedule("test");
+    await until(() => c.counters.runs > runs, 10_000, "a placement run");
+    await c.idle();
+
+    expect(await state.workers.get("w1"), "w1's registration").to.not.equal(null);
+    expect(logs.filter((l) => l.event === "worker-expired")).to.deep.equal([]);
+    expect(c.assignments.get("acme.orders.0")?.value, "acme.orders.0 stays on w1").to.include({ worker: "w1", epoch });
+  });
+});
