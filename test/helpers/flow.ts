@@ -15,6 +15,7 @@ import { ensureIntegrationStreams } from "../../engine/dataplane/streams.js";
 import type { IngestEnvelope } from "../../engine/dataplane/wire.js";
 import type { IntegrationResource } from "../../engine/model/resources.js";
 import type { Message } from "../../engine/pipeline/message.js";
+import { ConsumerLoop, type ConsumeOptions } from "../../engine/worker/flow/consume.js";
 import { createFlowRunner, type FlowRunnerOptions } from "../../engine/worker/flow/flow-runner.js";
 import type { SinkDelivery, SinkFactory, SinkOutcome } from "../../engine/worker/flow/types.js";
 import type { ReplicaContext, RunningReplica } from "../../engine/worker/runner.js";
@@ -250,4 +251,31 @@ export class TestSinks {
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
+}
+
+/**
+ * A consumer loop on `nc` reading consumer `c` of `stream` (4 in flight; failures thrown at the test), started;
+ * `handle` settles each message. Stopped by the caller.
+ */
+export function startTestLoop(
+  nc: NatsConnection,
+  stream: string,
+  handle: ConsumeOptions["handle"],
+  o: Partial<ConsumeOptions> = {},
+): ConsumerLoop {
+  const loop = new ConsumerLoop({
+    stream,
+    consumer: "c",
+    objectStore: `${stream}_objects`,
+    maxInFlight: 4,
+    handle,
+    reportFailure: (e) => {
+      throw e;
+    },
+    log: () => undefined,
+    ...o,
+  });
+  loop.attach(nc);
+  loop.start();
+  return loop;
 }

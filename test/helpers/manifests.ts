@@ -3,7 +3,8 @@
  * integrationYaml) and resources as the desired state holds them after validation (tenantResource,
  * integrationResource). Both default to the smallest valid integration: an http source and one nats sink.
  */
-import type { IntegrationResource, TenantResource } from "../../engine/model/resources.js";
+import type { IntegrationResource, Resource, TenantResource } from "../../engine/model/resources.js";
+import { STATE_FORMAT, type StateRecord } from "../../engine/contract/state.js";
 
 /** A tenant manifest; `extra` is YAML for `spec` (each line indented by two spaces), none for `spec: {}`. */
 export function tenantYaml(name: string, extra = ""): string {
@@ -40,4 +41,18 @@ export function integrationResource(
       ...spec,
     },
   } as IntegrationResource;
+}
+
+/** `r` as the reconciler stores it in `vrsky-tenants` or `vrsky-integrations` (a StateRecord), as JSON. */
+export function appliedRecordJson(r: Resource, revision = "rev-1"): string {
+  const s: StateRecord = {
+    format: STATE_FORMAT,
+    kind: r.kind,
+    revision,
+    hash: "sha256:test",
+    resource: r,
+    appliedAt: new Date().toISOString(),
+    appliedBy: "test",
+  };
+  return JSON.stringify(s);
 }

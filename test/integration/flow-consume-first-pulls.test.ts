@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { ConsumerLoop, FIRST_PULL_EXPIRES_MS, FIRST_PULLS } from "../../engine/worker/flow/consume.js";
+import { FIRST_PULL_EXPIRES_MS, FIRST_PULLS } from "../../engine/worker/flow/consume.js";
+import { startTestLoop } from "../helpers/flow.js";
 import { useNats } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
 
@@ -26,24 +27,16 @@ describe("consumer loop: the first pulls on a consumer are short, the later ones
     });
     fx.defer(() => snoop.unsubscribe());
     const handled: string[] = [];
-    const loop = new ConsumerLoop({
-      stream: "FIRSTPULLS",
-      consumer: "c",
-      objectStore: "FIRSTPULLS_objects",
-      maxInFlight: 4,
-      expiresMs: 20_000,
-      handle: async (f) => {
+    const loop = startTestLoop(
+      fx.nc,
+      "FIRSTPULLS",
+      async (f) => {
         handled.push(f.msg.string());
         f.settled = true;
         f.msg.ack();
       },
-      reportFailure: (e) => {
-        throw e;
-      },
-      log: () => undefined,
-    });
-    loop.attach(fx.nc);
-    loop.start();
+      { expiresMs: 20_000 },
+    );
     fx.defer(() => loop.stop());
     await jetstream(fx.nc).publish("firstpulls", "one");
     await until(() => handled.length === 1, 10_000, "the message handled");

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { ConsumerLoop, type InFlight } from "../../engine/worker/flow/consume.js";
+import type { InFlight } from "../../engine/worker/flow/consume.js";
+import { startTestLoop } from "../helpers/flow.js";
 import { useNats } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
 
@@ -27,14 +28,10 @@ describe("consumer loop: messages held longer than the ack wait are reported in 
     await jsm.consumers.add(stream, { durable_name: "c", ack_policy: AckPolicy.Explicit, ack_wait: 1_000_000_000 });
     await jetstream(fx.nc).publish(`inprogress.${n}`, "slow");
     const deliveries: number[] = [];
-    const loop = new ConsumerLoop({
+    const loop = startTestLoop(
+      fx.nc,
       stream,
-      consumer: "c",
-      objectStore: `${stream}_objects`,
-      maxInFlight: 4,
-      expiresMs: 2_000,
-      inProgressEveryMs,
-      handle: async (f: InFlight) => {
+      async (f: InFlight) => {
         deliveries.push(f.msg.info.deliveryCount);
         await new Promise((r) => setTimeout(r, 2_500)); // a sink slower than the ack wait
         if (!f.settled) {
@@ -42,13 +39,8 @@ describe("consumer loop: messages held longer than the ack wait are reported in 
           f.msg.ack();
         }
       },
-      reportFailure: (e) => {
-        throw e;
-      },
-      log: () => undefined,
-    });
-    loop.attach(fx.nc);
-    loop.start();
+      { expiresMs: 2_000, inProgressEveryMs },
+    );
     fx.defer(() => loop.stop());
     return { stream, deliveries, loop };
   }

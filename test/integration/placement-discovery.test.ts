@@ -5,11 +5,12 @@
  * test holds the system in that window (records applied, no entry yet) with the leader's placement controller on a
  * real nats-server, and writes the entry itself when it chooses.
  */
+import { appliedRecordJson } from "../helpers/manifests.js";
+import { workerRecord } from "../helpers/api.js";
 import { expect } from "chai";
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { STATE_FORMAT, type StateRecord } from "../../engine/contract/state.js";
 import { subjectPrefixOf } from "../../engine/contract/subjects.js";
-import { WORKER_FORMAT, type AssignmentRecord, type WorkerRecord } from "../../engine/contract/workers.js";
+import type { AssignmentRecord } from "../../engine/contract/workers.js";
 import type { Resource } from "../../engine/model/resources.js";
 import { AssignmentController } from "../../engine/reconciler/placement/controller.js";
 import { ObservedBucket } from "../../engine/state/observed.js";
@@ -23,18 +24,7 @@ describe("placement waits for the tenant's discovery entry", function () {
   const fx = useNats();
   let state: StateBuckets;
 
-  const record = (r: Resource): string => {
-    const s: StateRecord = {
-      format: STATE_FORMAT,
-      kind: r.kind,
-      revision: "rev-1",
-      hash: "sha256:test",
-      resource: r,
-      appliedAt: new Date().toISOString(),
-      appliedBy: "test",
-    };
-    return JSON.stringify(s);
-  };
+  const record = (r: Resource): string => appliedRecordJson(r);
 
   const entry = (tenant: string): string => {
     const e: DiscoveryEntry = {
@@ -54,24 +44,7 @@ describe("placement waits for the tenant's discovery entry", function () {
 
   /** A live worker (its heartbeat expires long after the test). */
   async function register(id: string): Promise<void> {
-    const now = new Date().toISOString();
-    const w: WorkerRecord = {
-      format: WORKER_FORMAT,
-      id,
-      session: `s-${id}`,
-      capacity: 10,
-      labels: {},
-      state: "active",
-      heartbeatMs: 1_000,
-      expiryMs: 600_000,
-      running: 0,
-      startedAt: now,
-      heartbeatAt: now,
-      host: "test",
-      pid: process.pid,
-      assignments: "by-worker",
-    };
-    await state.workers.put(id, JSON.stringify(w));
+    await state.workers.put(id, JSON.stringify(workerRecord(id, `s-${id}`, {})));
   }
 
   /** The leader's placement controller over the applied records. */

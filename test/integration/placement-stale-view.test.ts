@@ -4,11 +4,11 @@
  * delete fails (a newer heartbeat is there), and the worker is alive after all: the run must keep placing on it.
  * Before the fix the run placed without it and unplaced every replica of a live worker.
  */
+import { appliedRecordJson } from "../helpers/manifests.js";
+import { workerRecord } from "../helpers/api.js";
 import { expect } from "chai";
 import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { STATE_FORMAT, type StateRecord } from "../../engine/contract/state.js";
 import { subjectPrefixOf } from "../../engine/contract/subjects.js";
-import { WORKER_FORMAT, type WorkerRecord } from "../../engine/contract/workers.js";
 import type { Resource } from "../../engine/model/resources.js";
 import { AssignmentController } from "../../engine/reconciler/placement/controller.js";
 import { ObservedBucket } from "../../engine/state/observed.js";
@@ -22,37 +22,10 @@ describe("placement with a lagging view of the workers' heartbeats", function ()
   const fx = useNats();
   let state: StateBuckets;
 
-  const record = (r: Resource): string =>
-    JSON.stringify({
-      format: STATE_FORMAT,
-      kind: r.kind,
-      revision: "rev-1",
-      hash: "sha256:test",
-      resource: r,
-      appliedAt: new Date().toISOString(),
-      appliedBy: "test",
-    } satisfies StateRecord);
+  const record = (r: Resource): string => appliedRecordJson(r);
 
-  const heartbeat = (id: string): string => {
-    const now = new Date().toISOString();
-    const w: WorkerRecord = {
-      format: WORKER_FORMAT,
-      id,
-      session: `s-${id}`,
-      capacity: 10,
-      labels: {},
-      state: "active",
-      heartbeatMs: 1_000,
-      expiryMs: 5_000,
-      running: 0,
-      startedAt: now,
-      heartbeatAt: now,
-      host: "test",
-      pid: process.pid,
-      assignments: "by-worker",
-    };
-    return JSON.stringify(w);
-  };
+  /** A heartbeat written now, expiring in 5 s. */
+  const heartbeat = (id: string): string => JSON.stringify({ ...workerRecord(id, `s-${id}`, {}), expiryMs: 5_000 });
 
   beforeEach(async () => {
     state = await openState(fx.nc);
