@@ -208,6 +208,12 @@ if (json)
 else out(`\n${renderTable(results)}\n  total ${(totalMs / 1000).toFixed(1)} s`);
 const missed = results.flatMap((r) => goalsMissed(r).map((g) => `${r.name}: ${g}`));
 for (const m of missed) out(`✗ goal missed: ${m}`);
+// The counts .ci/run adds to the test suite's closing line: a scenario passes when it ran and met every goal.
+// A run that failed outright counts as one failure more.
+const skipped = results.filter((r) => r.skipped).length;
+const missedScenarios = results.filter((r) => !r.skipped && goalsMissed(r).length > 0).length;
+const passed = results.length - skipped - missedScenarios;
+out(`chaos scenarios: ${passed} passed, ${missedScenarios + (failure ? 1 : 0)} failed, ${skipped} skipped`);
 process.exitCode = failure ? 3 : missed.length ? 1 : 0;
 
 function secretOf(name: string, tenant: string): string {
