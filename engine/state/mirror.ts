@@ -313,18 +313,33 @@ function lastSeqOf(st: Awaited<ReturnType<KV["status"]>>): number {
   return (st as unknown as { streamInfo: { state: { last_seq: number } } }).streamInfo.state.last_seq;
 }
 
-/** Reads every entry of the bucket's current state once (deletes included), in stream order. */
+/**
+ * Reads every entry of the bucket's current state once (deletes included), in stream order. A watch that delivers
+ * nothing for STALLED_WATCH_MS (doubled per attempt) is replaced, as a mirror's first one is (WatchedBucket.start);
+ * an entry already read is not read again.
+ */
 export async function readSnapshot(kv: KV, onEntry: (e: KvWatchEntry) => void): Promise<void> {
   const until = await snapshotEnd(kv);
   if (until === 0) return;
-  const iter = await kv.watch({ key: ">" });
-  try {
-    for await (const e of iter) {
-      onEntry(e);
-      if (e.delta === 0 || e.revision >= until) break;
+  let seen = 0;
+  for (let attempt = 0; ; attempt++) {
+    const stallMs = Math.min(30_000, STALLED_WATCH_MS * 2 ** attempt);
+    const iter = await kv.watch({ key: ">" });
+    let progressAt = Date.now();
+    const stalled = setInterval(() => Date.now() - progressAt > stallMs && iter.stop(), Math.min(1_000, stallMs / 3));
+    try {
+      for await (const e of iter) {
+        progressAt = Date.now();
+        if (e.revision > seen) {
+          seen = e.revision;
+          onEntry(e);
+        }
+        if (e.delta === 0 || e.revision >= until) return;
+      }
+    } finally {
+      clearInterval(stalled);
+      iter.stop();
     }
-  } finally {
-    iter.stop();
   }
 }
 
