@@ -1,12 +1,11 @@
 /**
  * Copies of the buckets the read model shows, each kept current by one long-lived watch (never re-read: a
- * watch per request would leave an ordered consumer behind on the server each time, docs of NATS-NOTES). Every
- * value is decoded against its contract when it arrives; a value that is not a record is left out and listed as
- * invalid, as `vrsky status` lists it. The snapshot they make is the one `vrsky status` reads (views/snapshot.ts).
+ * watch per request would leave an ordered consumer behind on the server each time, docs of NATS-NOTES), replaced
+ * when it stalls or falls behind (WatchedBucket). Every value is decoded against its contract when it arrives; a
+ * value that is not a record is left out and listed as invalid, as `vrsky status` lists it. The snapshot they make is the one `vrsky status` reads (views/snapshot.ts).
  */
 import type { KvWatchEntry } from "@nats-io/kv";
-import type { QueuedIterator } from "@nats-io/nats-core";
-import type { RecordRejection } from "../contract/decode.js";
+import type { Decoded, RecordRejection } from "../contract/decode.js";
 import { LEASE_KEY, STATUS_KEYS } from "../contract/keys.js";
 import {
   decodeAssignment,
@@ -21,7 +20,7 @@ import {
   type RecordDecoder,
 } from "../contract/record-checks.js";
 import type { StateRecord } from "../contract/state.js";
-import { snapshotEnd } from "../state/mirror.js";
+import { WatchedBucket } from "../state/mirror.js";
 import type { ReadOnlyBucket, StateReader } from "../state/read-only.js";
 import { assembleSnapshot, type StatusSnapshot } from "../views/snapshot.js";
 
@@ -41,75 +40,68 @@ const DECODERS = {
 
 export type CopiedBucket = keyof typeof DECODERS;
 
-class BucketCopy {
-  readonly records = new Map<string, unknown>();
-  readonly rejected = new Map<string, string>();
-  private iter: QueuedIterator<KvWatchEntry> | undefined;
-
+/**
+ * One bucket's records, decoded. A WatchedBucket: a watch whose snapshot stalls, or that stops delivering while the
+ * server holds writes for it (its consumer lost with a NATS server), is replaced, so the API never goes on showing
+ * the state of before a server's loss.
+ */
+class BucketCopy extends WatchedBucket<unknown> {
   constructor(
     readonly bucket: ReadOnlyBucket,
     private readonly decoderOf: (key: string) => RecordDecoder<unknown> | undefined,
-  ) {}
-
-  /** Resolves once the bucket's current state has arrived; `onWrite` hears every write after that. */
-  async start(onWrite: (key: string) => void): Promise<void> {
-    const iter = await this.bucket.watch({ key: ">" });
-    this.iter = iter;
-    // The watch is created before the end is read: a value written in between still arrives.
-    const until = await snapshotEnd(this.bucket);
-    let resolveReady!: () => void;
-    const ready = new Promise<void>((r) => (resolveReady = r));
-    let caughtUp = until === 0;
-    if (caughtUp) resolveReady();
-    void (async () => {
-      for await (const e of iter) {
-        this.apply(e);
-        if (caughtUp) onWrite(e.key);
-        else if (e.delta === 0 || e.revision >= until) {
-          caughtUp = true;
-          resolveReady();
-        }
-      }
-    })();
-    await ready;
+  ) {
+    super(bucket);
   }
 
-  private apply(e: KvWatchEntry): void {
-    this.records.delete(e.key);
-    this.rejected.delete(e.key);
+  /** A key the read model does not show decodes to nothing: it is left out, as a deleted key is. */
+  protected decode(e: KvWatchEntry): Decoded<unknown> {
     const decode = this.decoderOf(e.key);
-    if (e.operation !== "PUT" || !decode) return;
-    const d = decode(e.value, e.key);
-    if (d.ok) this.records.set(e.key, d.value);
-    else this.rejected.set(e.key, d.reason);
+    return decode ? decode(e.value, e.key) : { ok: true, value: undefined };
+  }
+
+  /** Resolves once the bucket's current state has arrived; `onWrite` hears every write after that. */
+  async follow(onWrite: (key: string) => void): Promise<void> {
+    this.onChange((key) => {
+      if (this.isReady) onWrite(key);
+    });
+    await this.start();
   }
 
   list<T>(): Array<{ key: string; value: T }> {
-    return [...this.records].map(([key, value]) => ({ key, value: value as T }));
+    return [...this.entries].map(([key, value]) => ({ key, value: value as T }));
   }
 
-  get<T>(key: string): T | null {
-    return (this.records.get(key) as T | undefined) ?? null;
+  record<T>(key: string): T | null {
+    return (this.entries.get(key) as T | undefined) ?? null;
   }
+}
 
-  stop(): void {
-    this.iter?.stop();
-  }
+/** How often a copy asks whether its watch is behind, and how long it may stay so (tests shorten them). */
+export interface CopyLiveness {
+  checkEveryMs?: number;
+  stallMs?: number;
 }
 
 export class StateCopies {
   private readonly copies = new Map<CopiedBucket, BucketCopy>();
 
-  constructor(private readonly reader: StateReader) {
+  constructor(
+    private readonly reader: StateReader,
+    liveness: CopyLiveness = {},
+  ) {
     for (const name of Object.keys(DECODERS) as CopiedBucket[]) {
       const bucket = reader[name];
-      if (bucket) this.copies.set(name, new BucketCopy(bucket, DECODERS[name]));
+      if (!bucket) continue;
+      const copy = new BucketCopy(bucket, DECODERS[name]);
+      copy.checkEveryMs = liveness.checkEveryMs ?? copy.checkEveryMs;
+      copy.stallMs = liveness.stallMs ?? copy.stallMs;
+      this.copies.set(name, copy);
     }
   }
 
   /** Resolves once every copy holds its bucket's current state; `onWrite` hears every write after that. */
   async start(onWrite: (bucket: CopiedBucket, key: string) => void): Promise<void> {
-    await Promise.all([...this.copies].map(([name, c]) => c.start((key) => onWrite(name, key))));
+    await Promise.all([...this.copies].map(([name, c]) => c.follow((key) => onWrite(name, key))));
   }
 
   /** The records as they are now, as `readStatusSnapshot` would read them. */
@@ -121,9 +113,9 @@ export class StateCopies {
     const status = this.copies.get("status")!;
     return assembleSnapshot(
       {
-        sync: status.get(STATUS_KEYS.sync),
-        placement: status.get(STATUS_KEYS.placement),
-        leader: this.copies.get("locks")!.get(LEASE_KEY),
+        sync: status.record(STATUS_KEYS.sync),
+        placement: status.record(STATUS_KEYS.placement),
+        leader: this.copies.get("locks")!.record(LEASE_KEY),
         tenants: list("tenants"),
         integrations: list("integrations"),
         workers: list("workers"),

@@ -32,6 +32,9 @@ export function logRejections(log?: (event: string, fields?: Record<string, unkn
   return (r) => log?.("bad-record", { bucket: r.bucket, key: r.key, reason: r.reason });
 }
 
+/** What a watched bucket needs of its KV: a watch and the stream's status (a read-only bucket has both). */
+export type WatchableKv = Pick<KV, "watch" | "status">;
+
 /**
  * A bucket kept current in memory by one long-lived watch (never re-listed): the entries as `decode` makes them,
  * the tombstones, and the last revision seen. `start` resolves once the initial snapshot has arrived.
@@ -53,11 +56,19 @@ export abstract class WatchedBucket<E> {
   /** `caughtUp` calls waiting for the watch to reach a sequence. */
   private readonly seqWaiters = new Set<{ seq: number; done: (ok: boolean) => void }>();
   private resolveReady!: () => void;
-  readonly ready = new Promise<void>((r) => (this.resolveReady = r));
+  readonly ready = new Promise<void>(
+    (r) =>
+      (this.resolveReady = () => {
+        this.isReady = true;
+        r();
+      }),
+  );
+  /** True from the moment the initial snapshot has arrived (set before `ready`'s callbacks run). */
+  isReady = false;
 
   /** `filter`: the keys to watch (one NATS subject filter, e.g. `assign.w1.*.*.*`); all by default. */
   constructor(
-    readonly kv: KV,
+    readonly kv: WatchableKv,
     private readonly onReject: RejectionListener = () => undefined,
     readonly filter = ">",
   ) {}
