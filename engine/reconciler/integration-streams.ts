@@ -57,6 +57,8 @@ export interface IntegrationStreamsOptions {
   secrets?: SecretSource;
   /** Replicas of integrations' streams (engine/nats/replication.ts), resolved on each tenant's servers; default `auto`. */
   jetstreamReplicas?: ReplicasSetting;
+  /** Hears that integrations' streams were made (placement waits for them: `streamsMade`). */
+  onStreamsMade?: () => void;
   /** Tenants handled at once (default 8); a tenant's own integrations go one after another, in name order. */
   concurrency?: number;
   /** How long a deleted integration's replication slot may stay in use before its connection is ended. */
@@ -110,6 +112,8 @@ export class IntegrationStreams {
   /** Streams signature by key of the integrations whose objects match it. */
   private readonly ensured = new Map<string, string>();
   private readonly streams = new Map<string, ConditionState>();
+  /** Integrations whose streams exist: made by this process, or StreamsReady in their status record when loaded. */
+  private readonly made = new Set<string>();
   private readonly secretChecks = new Map<string, { sig: string; state: ConditionState }>();
   private readonly known = new Map<string, Known>();
   /** Status records in KV by key, and the inputs each was made from. */
@@ -177,6 +181,11 @@ export class IntegrationStreams {
     if (this.slotDrops.size > 0 && isLeader()) await this.dropSlots(desiredKeys, result);
     if (result.ensured + result.deleted > 0 || result.notReady > 0) this.o.log("streams", { ...result, force });
     return result;
+  }
+
+  /** True when the integration's streams exist, as far as this process knows (placement waits for it). */
+  streamsMade(key: string): boolean {
+    return this.made.has(key);
   }
 
   close(): Promise<void> {
@@ -247,8 +256,13 @@ export class IntegrationStreams {
         this.ensured.set(w.key, w.streamsSig);
         this.streams.set(w.key, STREAMS_CREATED);
         run.result.ensured++;
+        if (!this.made.has(w.key)) {
+          this.made.add(w.key);
+          this.o.onStreamsMade?.();
+        }
       } catch (e) {
         this.ensured.delete(w.key);
+        this.made.delete(w.key);
         const f = streamsFailure(e, limits, own);
         this.streams.set(w.key, f.state);
         if (f.retry) run.result.retry = true;
@@ -277,6 +291,7 @@ export class IntegrationStreams {
   private async forget(key: string, record = true): Promise<void> {
     this.known.delete(key);
     this.ensured.delete(key);
+    this.made.delete(key);
     this.streams.delete(key);
     this.secretChecks.delete(key);
     if (record && this.written.has(key)) {
@@ -403,9 +418,11 @@ export class IntegrationStreams {
       }
       const record = d.value;
       this.written.set(e.key, { record, inputs: "" });
+      if (record.conditions.some((c) => c.type === "StreamsReady" && c.status === "True")) this.made.add(e.key);
       if (!this.known.has(e.key)) this.known.set(e.key, { tenant: record.tenant, name: record.integration });
       if (record.cdcSlot) this.slotDrops.recorded(e.key, record.cdcSlot, record.revision);
     });
     this.loaded = true;
+    if (this.made.size > 0) this.o.onStreamsMade?.();
   }
 }

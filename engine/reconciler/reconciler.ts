@@ -204,7 +204,12 @@ export class Reconciler {
       streams:
         this.o.streams === false
           ? undefined
-          : new IntegrationStreams({ ...this.o, state: this.state, log: stepLog.log }),
+          : new IntegrationStreams({
+              ...this.o,
+              state: this.state,
+              log: stepLog.log,
+              onStreamsMade: () => this.controller.streamsMade(),
+            }),
       metrics: this.metrics,
       log: this.log,
       stepLog,
@@ -213,6 +218,7 @@ export class Reconciler {
       setTarget: (resources, changed) => this.target.set(resources, changed),
       tracer: this.o.tracer,
     };
+    const streams = this.deps.streams;
     this.controller = new AssignmentController({
       state: this.state,
       tenants: this.observed.tenants,
@@ -220,6 +226,7 @@ export class Reconciler {
       isLeader: () => this.isLeader(),
       id: this.o.id,
       log: this.log,
+      ...(streams ? { streamsMade: (key: string) => streams.streamsMade(key) } : {}),
     });
     this.metrics.observe({
       tenants: this.observed.tenants,

@@ -57,7 +57,8 @@ describe("vrsky api: the read-only status API over a reconciled state", function
     rev = fx.repo.commit("two tenants");
     const state = await openState(fx.nc);
     await state.workers.put("w1", JSON.stringify(workerRecord("w1", SESSION)));
-    const reconciler = await fx.reconciler({ accounts: true });
+    // The shared servers make the tenants' streams (a replica is placed only once they exist).
+    const reconciler = await fx.reconciler({ accounts: true, sharedServers: [fx.url] });
     await reconciler.start();
     await waitForSync(fx.nc, appliedAt(rev));
     api = await startApi(testApiOptions(await fx.connect()));

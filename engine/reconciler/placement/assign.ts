@@ -10,7 +10,9 @@
  * writes it in the tenancy step, after the tenant's account, and a worker given a replica before it would fail
  * with VRS_TENANT_NOT_DISCOVERED and retry with backoff. Until then each replica is unplaced with the reason. An
  * integration already running somewhere keeps its place while the entry is away (a tenant being removed loses its
- * integrations first; a lost entry is rewritten by the next run).
+ * integrations first; a lost entry is rewritten by the next run). Likewise an integration is placed only once its
+ * streams are made (`streamsMade`: the streams step, after tenancy): a replica started before them fails with
+ * VRS_STREAMS_NOT_READY and is retried every second, a storm of failed starts when many integrations are new.
  */
 import type { IntegrationResource, TenantResource } from "../../model/resources.js";
 import {
@@ -44,6 +46,8 @@ export interface AssignInput {
   replicas: ReadonlyMap<string, ReplicaRecord>;
   /** True when the tenant has a discovery entry (absent: every tenant has one). */
   discovered?: (tenant: string) => boolean;
+  /** True when the integration's streams are made, by integration key (absent: the reconciler makes no streams). */
+  streamsMade?: (key: string) => boolean;
   /** ISO time stamped on changed records. */
   now: string;
 }
@@ -71,6 +75,10 @@ export function pinLabelsOf(t: TenantResource | undefined): Record<string, strin
 export function undiscoveredReason(tenant: string): string {
   return `no discovery entry for tenant ${tenant} yet: placed as soon as the reconciler writes it (after the tenant's account)`;
 }
+
+/** Why a replica of an integration whose streams are not made yet is not placed (an `Unplaced` reason). */
+export const STREAMS_PENDING_REASON =
+  "its streams are not made yet: placed as soon as the reconciler's streams step makes them (see its StreamsReady condition)";
 
 /** What `place` sees of an integration of an existing tenant. */
 export function placementOf(r: IntegrationResource, tenant: TenantResource): PlacementIntegration {
@@ -152,16 +160,23 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   const placedNow = new Set<string>();
   for (const a of input.assignments.values())
     if (a.worker !== null) placedNow.add(integrationKey(a.tenant, a.integration));
-  const undiscovered: Unplaced[] = [];
+  const waiting: Unplaced[] = [];
   for (const applied of input.integrations) {
     const r = applied.resource;
     const tenant = input.tenants.get(r.metadata.tenant);
     if (!tenant) continue; // cannot happen for a valid revision; nothing to run without its tenant
     const p = placementOf(r, tenant);
     names.set(p.key, namesOf(applied));
-    if (!p.suspended && input.discovered?.(p.tenant) === false && !placedNow.has(p.key)) {
-      for (let i = 0; i < p.replicas; i++)
-        undiscovered.push({ key: p.key, replica: i, reason: undiscoveredReason(p.tenant) });
+    const waitFor =
+      p.suspended || placedNow.has(p.key)
+        ? undefined
+        : input.discovered?.(p.tenant) === false
+          ? undiscoveredReason(p.tenant)
+          : input.streamsMade?.(p.key) === false
+            ? STREAMS_PENDING_REASON
+            : undefined;
+    if (waitFor !== undefined) {
+      for (let i = 0; i < p.replicas; i++) waiting.push({ key: p.key, replica: i, reason: waitFor });
       continue;
     }
     integrations.push(p);
@@ -182,9 +197,7 @@ export function assignReplicas(input: AssignInput): AssignOutput {
   }
   const placed = place({ integrations, workers, current });
   const placement: PlacementResult =
-    undiscovered.length === 0
-      ? placed
-      : { ...placed, unplaced: [...placed.unplaced, ...undiscovered].sort(byKeyAndReplica) };
+    waiting.length === 0 ? placed : { ...placed, unplaced: [...placed.unplaced, ...waiting].sort(byKeyAndReplica) };
 
   const wanted = new Map<string, AssignmentRecord>();
   const record = (k: string, placed: PlacedReplica): void => {

@@ -27,6 +27,11 @@ export interface AssignmentControllerOptions {
   log?: (event: string, fields?: Record<string, unknown>) => void;
   /** How long a claim held by a worker with no registration is left alone before the leader releases it. */
   orphanGraceMs?: number;
+  /**
+   * True when an integration's streams are made, by integration key: it is placed only then (assign.ts); tell the
+   * controller when more are made with `streamsMade()`. Absent: the reconciler makes no streams, nothing waits.
+   */
+  streamsMade?: (key: string) => boolean;
   /** A monotonic clock in ms for heartbeat ages (default performance.now: wall-clock steps do not move it). */
   now?: () => number;
 }
@@ -37,6 +42,9 @@ export interface AssignmentControllerOptions {
  * would compete with the hand-over for the CPU.
  */
 export const DEFERRED_DELETE_MS = 1_000;
+
+/** How long news of integrations' streams made is gathered before the placement run it asks for. */
+export const STREAMS_MADE_MS = 50;
 
 export interface PlacementRun {
   trigger: string;
@@ -92,6 +100,7 @@ export class AssignmentController {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private laterTimer: NodeJS.Timeout | undefined;
+  private streamsTimer: NodeJS.Timeout | undefined;
   /** Failed runs in a row: the retry delay grows with them. */
   private failures = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -172,6 +181,7 @@ export class AssignmentController {
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.laterTimer) clearTimeout(this.laterTimer);
+    if (this.streamsTimer) clearTimeout(this.streamsTimer);
     this.workers.stop();
     this.assignments.stop();
     this.replicas.stop();
@@ -181,6 +191,18 @@ export class AssignmentController {
   /** Waits for a run in progress (for a clean stop). */
   async idle(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  /**
+   * Integrations' streams were made: those waiting for them are placed. Coalesced over STREAMS_MADE_MS, so that a
+   * streams step making hundreds (a cold start) asks for a few runs, not one per integration.
+   */
+  streamsMade(): void {
+    if (this.streamsTimer || this.stopped) return;
+    this.streamsTimer = setTimeout(() => {
+      this.streamsTimer = undefined;
+      this.schedule("streams");
+    }, STREAMS_MADE_MS);
   }
 
   /** Asks for a placement run; runs are coalesced (20 ms) and never overlap. Ignored unless leader. */
@@ -289,6 +311,7 @@ export class AssignmentController {
       assignments: this.assignments,
       replicas: this.replicas,
       discovered: (tenant) => this.discovery.entries.has(tenant),
+      ...(this.o.streamsMade ? { streamsMade: this.o.streamsMade } : {}),
     });
 
     const byWorker = new Set(live.filter((w) => w.assignments === "by-worker").map((w) => w.id));

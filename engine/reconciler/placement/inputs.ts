@@ -151,6 +151,8 @@ export interface PlacementSources {
   replicas: KvMirror<ReplicaRecord>;
   /** True when the tenant has a discovery entry (its integrations are placed only then). */
   discovered: (tenant: string) => boolean;
+  /** True when the integration's streams are made (placed only then); absent when the reconciler makes none. */
+  streamsMade?: (key: string) => boolean;
 }
 
 /**
@@ -184,6 +186,7 @@ export function placeReplicas(
     assignments: valuesOf(src.assignments.entries),
     replicas: valuesOf(src.replicas.entries),
     discovered: src.discovered,
+    ...(src.streamsMade ? { streamsMade: src.streamsMade } : {}),
     now,
   });
   tracker.remember(live, () => memoOf(live, integrations, out));

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import {
   assignReplicas,
   pinLabelsOf,
+  STREAMS_PENDING_REASON,
   type AppliedIntegration,
   type AssignInput,
 } from "../../../engine/reconciler/placement/assign.js";
@@ -355,5 +356,53 @@ describe("assignment records wait for the tenant's discovery entry", () => {
       input({ tenants, integrations, workers: [worker("w1")], assignments: after, discovered: () => false }),
     );
     expect(gone.puts, "nothing moves").to.deep.equal([]);
+  });
+});
+
+describe("assignment records wait for the integration's streams", () => {
+  const tenants = new Map([["acme", tenant("acme")]]);
+  const integrations = [
+    integration("acme", "a", { replicas: 2 }),
+    integration("acme", "b"),
+    integration("acme", "s", { suspend: true }),
+  ];
+
+  it("leaves the replicas of an integration without streams unplaced with the reason, and places the others", () => {
+    const out = assignReplicas(
+      input({ tenants, integrations, workers: [worker("w1")], streamsMade: (k) => k === "acme.b" }),
+    );
+    const byKey = new Map(out.puts.map((p) => [p.key, p.record]));
+    expect(byKey.get("acme.b.0")?.worker).to.equal("w1");
+    for (const k of ["acme.a.0", "acme.a.1"]) {
+      expect(byKey.get(k)?.worker, k).to.equal(null);
+      expect(byKey.get(k)?.reason).to.equal(STREAMS_PENDING_REASON);
+    }
+    expect(out.placement.unplaced.map((u) => `${u.key}.${u.replica}`)).to.deep.equal(["acme.a.0", "acme.a.1"]);
+  });
+
+  it("the tenant's discovery entry is waited for first", () => {
+    const out = assignReplicas(
+      input({ tenants, integrations, workers: [worker("w1")], discovered: () => false, streamsMade: () => false }),
+    );
+    expect(out.puts.find((p) => p.key === "acme.a.0")?.record.reason).to.match(/^no discovery entry for tenant acme/);
+  });
+
+  it("places them once made, and a placed integration keeps its place while its streams are made again", () => {
+    const waiting = assignReplicas(input({ tenants, integrations, workers: [worker("w1")], streamsMade: () => false }));
+    const placed = assignReplicas(
+      input({
+        tenants,
+        integrations,
+        workers: [worker("w1")],
+        assignments: applied(new Map(), waiting),
+        streamsMade: () => true,
+      }),
+    );
+    const after = applied(applied(new Map(), waiting), placed);
+    expect(after.get("acme.a.1")?.worker).to.equal("w1");
+    const again = assignReplicas(
+      input({ tenants, integrations, workers: [worker("w1")], assignments: after, streamsMade: () => false }),
+    );
+    expect(again.puts, "nothing moves").to.deep.equal([]);
   });
 });

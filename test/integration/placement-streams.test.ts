@@ -1,0 +1,94 @@
+import { expect } from "chai";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { integrationStreams } from "../../engine/contract/dataplane.js";
+import { LocalRefSource } from "../../engine/git/watch.js";
+import { STREAMS_PENDING_REASON } from "../../engine/reconciler/placement/assign.js";
+import { Reconciler } from "../../engine/reconciler/reconciler.js";
+import type { ReplicaRunner } from "../../engine/worker/runner.js";
+import { Worker } from "../../engine/worker/worker.js";
+import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
+import { appliedAt, TestNats, waitForSync } from "../helpers/nats.js";
+import { until } from "../helpers/until.js";
+
+/**
+ * A replica is placed only once its integration's streams are made: before, the leader placed a new integration as
+ * soon as its record was applied, while the streams step (after tenancy) had not made its consumer yet, and its
+ * worker failed the start with VRS_STREAMS_NOT_READY and tried again every second (8 to 28 failed starts per
+ * integration in `npm run bench:scale`). Here every start checks that the consumer exists, as the flow runner does.
+ */
+describe("placement waits for an integration's streams", function () {
+  this.timeout(40_000);
+  const nats = new TestNats();
+  let repo: TestRepo;
+  let reconciler: Reconciler;
+  let worker: Worker;
+  let nc: NatsConnection;
+  const starts: Array<{ key: string; consumer: boolean }> = [];
+
+  const runner: ReplicaRunner = async (ctx) => {
+    const s = integrationStreams(ctx.tenant, ctx.integration);
+    const jsm = await jetstreamManager(nc);
+    const consumer = await jsm.consumers.info(s.ingest, s.consumer).then(
+      () => true,
+      () => false,
+    );
+    starts.push({ key: `${ctx.tenant}.${ctx.integration}.${ctx.replica}`, consumer });
+    return { drain: async () => undefined, stop: async () => undefined };
+  };
+
+  before(async () => {
+    await nats.start();
+    nc = await nats.connect();
+    repo = new TestRepo().write("tenants/acme.yaml", tenantYaml("acme"));
+    const rev = repo.commit("a tenant");
+    reconciler = new Reconciler({
+      nc: await nats.connect(),
+      source: new LocalRefSource(repo.dir, "main"),
+      branch: "main",
+      id: "rec",
+      leaseTtlMs: 2_000,
+      resyncMs: 3_600_000,
+      sharedServers: [nats.url],
+    });
+    await reconciler.start();
+    await waitForSync(nc, appliedAt(rev));
+    worker = new Worker({
+      nc: await nats.connect(),
+      id: "w1",
+      capacity: 50,
+      heartbeatMs: 200,
+      expiryMs: 2_000,
+      runner,
+    });
+    await worker.start();
+  });
+  after(async () => {
+    await worker?.close();
+    await reconciler?.stop();
+    await nats.cleanup();
+  });
+
+  it("new integrations start once, each after its consumer exists; the wait is an unplaced reason", async () => {
+    const reasons = new Set<string>();
+    reconciler.controller.assignments.onChange((_key, e) => {
+      if (e?.value.reason) reasons.add(e.value.reason);
+    });
+    const names = Array.from({ length: 12 }, (_, i) => `i${i}`);
+    for (const n of names) repo.write(`integrations/acme/${n}.yaml`, integrationYaml("acme", n));
+    const rev = repo.commit("twelve integrations");
+    await waitForSync(nc, appliedAt(rev));
+    const running = (key: string) => reconciler.controller.replicas.get(key)?.value.state === "running";
+    await until(
+      () => names.every((n) => running(`acme.${n}.0`)),
+      20_000,
+      () => `running: ${names.filter((n) => running(`acme.${n}.0`)).join(", ")}`,
+    );
+    expect(
+      starts.filter((s) => !s.consumer).map((s) => s.key),
+      "started before the consumer existed",
+    ).to.deep.equal([]);
+    expect(starts.map((s) => s.key).sort(), "one start each").to.deep.equal(names.map((n) => `acme.${n}.0`).sort());
+    for (const r of reasons) expect(r, "the only reason a replica waited").to.equal(STREAMS_PENDING_REASON);
+  });
+});
