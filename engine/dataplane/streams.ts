@@ -111,19 +111,35 @@ export function planIntegrationStreams(r: IntegrationResource): IntegrationStrea
   };
 }
 
+/** The configurations of the streams of an account, by name, as one listing found them (`listStreams`). */
+export type StreamListing = ReadonlyMap<string, StreamConfig>;
+
+/**
+ * Every stream of the account `nc` is in, with its configuration: a few paged requests for the whole account, where
+ * asking for each stream is one request per stream (a forced pass over thousands of integrations).
+ */
+export async function listStreams(nc: NatsConnection): Promise<StreamListing> {
+  const jsm = await jetstreamManager(nc);
+  const out = new Map<string, StreamConfig>();
+  for await (const si of jsm.streams.list()) out.set(si.config.name, si.config);
+  return out;
+}
+
 /**
  * Creates or updates the integration's streams, consumer and object store, with the replicas `replicas` means on
  * the server `nc` is on (engine/nats/replication.ts; the consumer follows its stream). Idempotent; throws
- * JetStream errors.
+ * JetStream errors. `listing`: the account's streams as listed just before (`listStreams`); a stream it holds is
+ * checked against it without asking the server again (one it lacks is asked for, then made).
  */
 export async function ensureIntegrationStreams(
   nc: NatsConnection,
   r: IntegrationResource,
   replicas: ReplicasSetting = "auto",
+  listing?: StreamListing,
 ): Promise<void> {
   const plan = planIntegrationStreams(r);
   const jsm = await jetstreamManager(nc);
-  const copies = { setting: replicas, wanted: replicasOn(nc, replicas) };
+  const copies = { setting: replicas, wanted: replicasOn(nc, replicas), listing };
   await Promise.all([
     ensureStream(jsm, plan.ingest, copies),
     ensureStream(jsm, plan.deadLetter, copies),
@@ -137,6 +153,12 @@ interface Copies {
   setting: ReplicasSetting;
   /** What the setting means on this server. */
   wanted: number;
+  listing: StreamListing | undefined;
+}
+
+/** A stream's configuration: from the listing when it holds the stream, else asked for (throws 10059 when missing). */
+async function configOf(jsm: JetStreamManager, name: string, copies: Copies): Promise<StreamConfig> {
+  return copies.listing?.get(name) ?? (await jsm.streams.info(name)).config;
 }
 
 async function ensureStream(
@@ -145,8 +167,7 @@ async function ensureStream(
   copies: Copies,
 ): Promise<void> {
   try {
-    const info = await jsm.streams.info(want.name);
-    const c = info.config;
+    const c = await configOf(jsm, want.name, copies);
     const num_replicas = targetReplicas(copies.setting, copies.wanted, c.num_replicas || 1);
     if (c.max_age !== (want.max_age ?? 0) || c.description !== want.description || c.num_replicas !== num_replicas)
       await jsm.streams.update(want.name, {
@@ -173,7 +194,7 @@ async function ensureObjectStore(
 ): Promise<void> {
   let config: StreamConfig;
   try {
-    config = (await jsm.streams.info(`OBJ_${plan.names.objectStore}`)).config;
+    config = await configOf(jsm, `OBJ_${plan.names.objectStore}`, copies);
   } catch (e) {
     if (!(e instanceof JetStreamApiError) || e.code !== 10059) throw e;
     await new Objm(nc).create(plan.names.objectStore, {
@@ -237,12 +258,19 @@ export async function deleteIntegrationStreams(
   return gone.sort();
 }
 
-/** Integrations of `tenant` that have any data-plane stream in this account (to find leftovers after a crash). */
-export async function integrationsWithStreams(nc: NatsConnection, tenant: string): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
+/**
+ * Integrations of `tenant` that have any data-plane stream in this account (to find leftovers after a crash); from
+ * `listing` when given (the account's streams as just listed), else asked for.
+ */
+export async function integrationsWithStreams(
+  nc: NatsConnection,
+  tenant: string,
+  listing?: StreamListing,
+): Promise<string[]> {
   const found = new Set<string>();
   const prefixes = [`in_${tenant}_`, `dlq_${tenant}_`, `trace_${tenant}_`, `OBJ_payloads_${tenant}_`];
-  for await (const name of jsm.streams.names()) {
+  const names = listing ? listing.keys() : (await jetstreamManager(nc)).streams.names();
+  for await (const name of names) {
     const p = prefixes.find((x) => name.startsWith(x));
     if (p) found.add(name.slice(p.length));
   }

@@ -22,8 +22,10 @@ import {
   deleteIntegrationStreams,
   ensureIntegrationStreams,
   integrationsWithStreams,
+  listStreams,
   planIntegrationStreams,
   sourceStreamOf,
+  type StreamListing,
 } from "../dataplane/streams.js";
 import { errorMessage } from "../errors/errors.js";
 import type { ReplicasSetting } from "../nats/replication.js";
@@ -104,6 +106,8 @@ interface RunState {
   gone: Map<string, Known[]>;
   result: StreamsRun;
   isLeader: () => boolean;
+  /** A forced run's listings of the accounts' streams, by connection (one per account; `listingOf`). */
+  listings: Map<NatsConnection, Promise<StreamListing | undefined>>;
 }
 
 export class IntegrationStreams {
@@ -171,7 +175,7 @@ export class IntegrationStreams {
       if (desiredKeys.has(key)) continue;
       gone.set(k.tenant, [...(gone.get(k.tenant) ?? []), k]);
     }
-    const run: RunState = { force, tenants, wanted, gone, result, isLeader };
+    const run: RunState = { force, tenants, wanted, gone, result, isLeader, listings: new Map() };
     this.secretLookups?.beginRun();
     if (force && !this.o.keys) await this.sharedLeftovers(desiredKeys, result);
     const visit = new Set([...wanted.keys(), ...gone.keys(), ...(force ? tenants.keys() : [])]);
@@ -245,6 +249,7 @@ export class IntegrationStreams {
     const nc = reach.nc;
     await this.deleteGone(nc, t, gone, run.result);
     const limits = limitsContext(this.o.keys ? tenantLimits(tenant) : undefined, list.length);
+    const listing = run.force ? await this.listingOf(nc, run) : undefined;
     for (const w of work) {
       if (!run.isLeader()) return;
       const own = sourceStreamOf(w.resource)?.stream;
@@ -252,7 +257,7 @@ export class IntegrationStreams {
       this.known.set(w.key, { tenant: t, name: w.name, ...(own ? { sourceStream: own } : {}) });
       try {
         if (before?.sourceStream && before.sourceStream !== own) await dropConsumer(nc, before.sourceStream, t, w.name);
-        await ensureIntegrationStreams(nc, w.resource, this.o.jetstreamReplicas);
+        await ensureIntegrationStreams(nc, w.resource, this.o.jetstreamReplicas, listing);
         this.ensured.set(w.key, w.streamsSig);
         this.streams.set(w.key, STREAMS_CREATED);
         run.result.ensured++;
@@ -268,7 +273,24 @@ export class IntegrationStreams {
         if (f.retry) run.result.retry = true;
       }
     }
-    if (scan) await this.tenantLeftovers(nc, t, new Set(list.map((w) => w.name)), run.result);
+    if (scan) await this.tenantLeftovers(nc, t, new Set(list.map((w) => w.name)), run.result, listing);
+  }
+
+  /**
+   * The streams of `nc`'s account, listed once per forced run (shared tenants without keys share one account): a
+   * forced pass then checks each integration's streams against it instead of asking for each (4 requests per
+   * integration). A listing that fails is no listing: each stream is asked for.
+   */
+  private listingOf(nc: NatsConnection, run: RunState): Promise<StreamListing | undefined> {
+    let p = run.listings.get(nc);
+    if (!p) {
+      p = listStreams(nc).catch((e: unknown) => {
+        this.o.log("streams-scan-failed", { tenant: "*", error: errorMessage(e) });
+        return undefined;
+      });
+      run.listings.set(nc, p);
+    }
+    return p;
   }
 
   /** Deletes the objects of integrations that are gone (with `nc`; undefined: nothing left to delete), then their status. */
@@ -315,10 +337,16 @@ export class IntegrationStreams {
   }
 
   /** Integrations of the tenant with objects in its account that are not desired (a forced run). */
-  private async tenantLeftovers(nc: NatsConnection, t: string, names: Set<string>, result: StreamsRun) {
+  private async tenantLeftovers(
+    nc: NatsConnection,
+    t: string,
+    names: Set<string>,
+    result: StreamsRun,
+    listing: StreamListing | undefined,
+  ) {
     let found: string[];
     try {
-      found = await integrationsWithStreams(nc, t);
+      found = await integrationsWithStreams(nc, t, listing);
     } catch (e) {
       this.o.log("streams-scan-failed", { tenant: t, error: errorMessage(e) });
       return;

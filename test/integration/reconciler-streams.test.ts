@@ -131,6 +131,34 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     expect(await status("acme.orders"), "the status record goes with the integration").to.equal(undefined);
   });
 
+  it("a resync makes a deleted stream again and corrects one changed by hand (checked against one listing)", async () => {
+    const repo = fx.repo;
+    repo
+      .write("tenants/acme.yaml", tenantYaml("acme"))
+      .write("integrations/acme/orders.yaml", integrationYaml("acme", "orders"))
+      .write("integrations/acme/billing.yaml", integrationYaml("acme", "billing"));
+    const r = await reconciler();
+    await r.start();
+    await waitForSync(fx.nc, appliedAt(repo.commit()));
+    const acme = await fx.operator.connectTenant("acme");
+    const jsm = await jetstreamManager(acme);
+    const maxAge = (await jsm.streams.info("trace_acme_billing")).config.max_age;
+    await jsm.streams.delete("dlq_acme_orders");
+    const trace = (await jsm.streams.info("trace_acme_billing")).config;
+    await jsm.streams.update("trace_acme_billing", { ...trace, max_age: 3_600 * 1e9, duplicate_window: 60 * 1e9 });
+    expect(await dataPlane(acme)).to.have.length(7);
+
+    r.trigger("resync");
+    await until(
+      async () =>
+        (await dataPlane(acme)).length === 8 &&
+        (await jsm.streams.info("trace_acme_billing")).config.max_age === maxAge,
+      20_000,
+      "the deleted stream made again and the changed one corrected",
+    );
+    expect(await dataPlane(acme)).to.deep.equal([...objectsOf("acme_billing"), ...objectsOf("acme_orders")].sort());
+  });
+
   it("finishes a removal cut short between the records and the streams on the next start", async () => {
     const repo = fx.repo;
     repo
