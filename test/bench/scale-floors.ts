@@ -67,6 +67,27 @@ async function inLanes(n: number, lanes: number, work: (i: number) => Promise<un
   );
 }
 
+/**
+ * A publish that found no stream to answer it (nats.js says `JetStreamNotEnabled` for the 503: a stream leader being
+ * elected on a loaded cluster) is tried again, as the gateway does; anything else, or the 10th try, fails the run.
+ */
+async function withRetries(publish: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await publish();
+      return;
+    } catch (e) {
+      if (
+        attempt >= 10 ||
+        !(e instanceof Error) ||
+        !/JetStreamNotEnabled|no responders|503/i.test(`${e.name} ${e.message}`)
+      )
+        throw e;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
 /** Runs `publish(k, j)` for k < K, j < n with `inflight` outstanding; resolves once all are acknowledged. */
 export async function publishAll(
   K: number,
@@ -80,7 +101,7 @@ export async function publishAll(
     Array.from({ length: Math.min(inflight, total) }, async () => {
       while (next < total) {
         const i = next++;
-        await publish(i % K, Math.floor(i / K));
+        await withRetries(() => publish(i % K, Math.floor(i / K)));
       }
     }),
   );
