@@ -2,13 +2,12 @@ import { expect } from "chai";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { integrationStreams } from "../../engine/contract/dataplane.js";
-import { LocalRefSource } from "../../engine/git/watch.js";
 import { STREAMS_PENDING_REASON } from "../../engine/reconciler/placement/assign.js";
-import { Reconciler } from "../../engine/reconciler/reconciler.js";
+import type { Reconciler } from "../../engine/reconciler/reconciler.js";
 import type { ReplicaRunner } from "../../engine/worker/runner.js";
 import { Worker } from "../../engine/worker/worker.js";
-import { integrationYaml, tenantYaml, TestRepo } from "../helpers/git-repo.js";
-import { appliedAt, TestNats, waitForSync } from "../helpers/nats.js";
+import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { appliedAt, useNats, waitForSync } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
 
 /**
@@ -19,10 +18,8 @@ import { until } from "../helpers/until.js";
  */
 describe("placement waits for an integration's streams", function () {
   this.timeout(40_000);
-  const nats = new TestNats();
-  let repo: TestRepo;
+  const fx = useNats({ repo: "file" });
   let reconciler: Reconciler;
-  let worker: Worker;
   let nc: NatsConnection;
   const starts: Array<{ key: string; consumer: boolean }> = [];
 
@@ -37,24 +34,14 @@ describe("placement waits for an integration's streams", function () {
     return { drain: async () => undefined, stop: async () => undefined };
   };
 
-  before(async () => {
-    await nats.start();
-    nc = await nats.connect();
-    repo = new TestRepo().write("tenants/acme.yaml", tenantYaml("acme"));
-    const rev = repo.commit("a tenant");
-    reconciler = new Reconciler({
-      nc: await nats.connect(),
-      source: new LocalRefSource(repo.dir, "main"),
-      branch: "main",
-      id: "rec",
-      leaseTtlMs: 2_000,
-      resyncMs: 3_600_000,
-      sharedServers: [nats.url],
-    });
+  beforeEach(async () => {
+    nc = fx.nc;
+    const rev = fx.repo.write("tenants/acme.yaml", tenantYaml("acme")).commit("a tenant");
+    reconciler = await fx.reconciler({ sharedServers: [fx.url] });
     await reconciler.start();
     await waitForSync(nc, appliedAt(rev));
-    worker = new Worker({
-      nc: await nats.connect(),
+    const worker = new Worker({
+      nc: await fx.connect(),
       id: "w1",
       capacity: 50,
       heartbeatMs: 200,
@@ -62,11 +49,7 @@ describe("placement waits for an integration's streams", function () {
       runner,
     });
     await worker.start();
-  });
-  after(async () => {
-    await worker?.close();
-    await reconciler?.stop();
-    await nats.cleanup();
+    fx.defer(() => worker.close());
   });
 
   it("new integrations start once, each after its consumer exists; the wait is an unplaced reason", async () => {
@@ -75,8 +58,8 @@ describe("placement waits for an integration's streams", function () {
       if (e?.value.reason) reasons.add(e.value.reason);
     });
     const names = Array.from({ length: 12 }, (_, i) => `i${i}`);
-    for (const n of names) repo.write(`integrations/acme/${n}.yaml`, integrationYaml("acme", n));
-    const rev = repo.commit("twelve integrations");
+    for (const n of names) fx.repo.write(`integrations/acme/${n}.yaml`, integrationYaml("acme", n));
+    const rev = fx.repo.commit("twelve integrations");
     await waitForSync(nc, appliedAt(rev));
     const running = (key: string) => reconciler.controller.replicas.get(key)?.value.state === "running";
     await until(

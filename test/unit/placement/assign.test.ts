@@ -314,6 +314,29 @@ describe("assignment records follow spec changes (specHash, revision)", () => {
   });
 });
 
+/**
+ * A gate (`gate(false)`: wait) leaves the replicas unplaced, opened places them on w1, and closed again moves
+ * nothing: an integration with a replica on a worker keeps its place.
+ */
+function placedOnceReadyThenKept(
+  tenants: AssignInput["tenants"],
+  integrations: AppliedIntegration[],
+  gate: (ready: boolean) => Partial<AssignInput>,
+): void {
+  const base = { tenants, integrations, workers: [worker("w1")] };
+  const waiting = assignReplicas(input({ ...base, ...gate(false) }));
+  expect(
+    waiting.puts.every((p) => p.record.worker === null),
+    "all wait",
+  ).to.equal(true);
+  const placed = assignReplicas(input({ ...base, assignments: applied(new Map(), waiting), ...gate(true) }));
+  const after = applied(applied(new Map(), waiting), placed);
+  expect(after.get("acme.a.0")?.worker).to.equal("w1");
+  expect(after.get("acme.a.1")?.worker).to.equal("w1");
+  const again = assignReplicas(input({ ...base, assignments: after, ...gate(false) }));
+  expect(again.puts, "nothing moves").to.deep.equal([]);
+}
+
 describe("assignment records wait for the tenant's discovery entry", () => {
   const tenants = new Map([
     ["acme", tenant("acme")],
@@ -340,22 +363,7 @@ describe("assignment records wait for the tenant's discovery entry", () => {
   });
 
   it("places them once the entry exists, and keeps a placed integration when the entry goes away", () => {
-    const waiting = assignReplicas(input({ tenants, integrations, workers: [worker("w1")], discovered: () => false }));
-    const placed = assignReplicas(
-      input({
-        tenants,
-        integrations,
-        workers: [worker("w1")],
-        assignments: applied(new Map(), waiting),
-        discovered: () => true,
-      }),
-    );
-    const after = applied(applied(new Map(), waiting), placed);
-    expect(after.get("acme.a.0")?.worker).to.equal("w1");
-    const gone = assignReplicas(
-      input({ tenants, integrations, workers: [worker("w1")], assignments: after, discovered: () => false }),
-    );
-    expect(gone.puts, "nothing moves").to.deep.equal([]);
+    placedOnceReadyThenKept(tenants, integrations, (ready) => ({ discovered: () => ready }));
   });
 });
 
@@ -388,21 +396,6 @@ describe("assignment records wait for the integration's streams", () => {
   });
 
   it("places them once made, and a placed integration keeps its place while its streams are made again", () => {
-    const waiting = assignReplicas(input({ tenants, integrations, workers: [worker("w1")], streamsMade: () => false }));
-    const placed = assignReplicas(
-      input({
-        tenants,
-        integrations,
-        workers: [worker("w1")],
-        assignments: applied(new Map(), waiting),
-        streamsMade: () => true,
-      }),
-    );
-    const after = applied(applied(new Map(), waiting), placed);
-    expect(after.get("acme.a.1")?.worker).to.equal("w1");
-    const again = assignReplicas(
-      input({ tenants, integrations, workers: [worker("w1")], assignments: after, streamsMade: () => false }),
-    );
-    expect(again.puts, "nothing moves").to.deep.equal([]);
+    placedOnceReadyThenKept(tenants, integrations, (ready) => ({ streamsMade: () => ready }));
   });
 });
