@@ -93,11 +93,13 @@ export class TenantRuntime {
       const canonical = canonicalJson(entry);
       if (this.written.get(p.name) === canonical) continue;
       // Entries are independent: written all in flight, recorded as written once acknowledged.
-      puts.push(
-        this.o.discovery
-          .put(p.name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() }))
-          .then(() => this.written.set(p.name, canonical)),
-      );
+      const put = this.o.discovery
+        .put(p.name, JSON.stringify({ ...entry, revision, updatedAt: new Date().toISOString() }))
+        .then(() => this.written.set(p.name, canonical));
+      // Its failure fails the run below; until then the loop may wait for another tenant's instances, and a
+      // rejection with no handler meanwhile would end the process.
+      put.catch(() => undefined);
+      puts.push(put);
     }
     await Promise.all(puts);
     await Promise.all(plans.map((p) => this.settle(p)));
