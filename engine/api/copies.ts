@@ -2,7 +2,8 @@
  * Copies of the buckets the read model shows, each kept current by one long-lived watch (never re-read: a
  * watch per request would leave an ordered consumer behind on the server each time, docs of NATS-NOTES), replaced
  * when it stalls or falls behind (WatchedBucket). Every value is decoded against its contract when it arrives; a
- * value that is not a record is left out and listed as invalid, as `vrsky status` lists it. The snapshot they make is the one `vrsky status` reads (views/snapshot.ts).
+ * value that is not a record is left out and listed as invalid, as `vrsky status` lists it. The snapshot they make
+ * is the one `vrsky status` reads (views/snapshot.ts).
  */
 import type { KvWatchEntry } from "@nats-io/kv";
 import type { Decoded, RecordRejection } from "../contract/decode.js";

@@ -8,15 +8,13 @@
 import { appliedRecordJson } from "../helpers/manifests.js";
 import { workerRecord } from "../helpers/api.js";
 import { expect } from "chai";
-import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { subjectPrefixOf } from "../../engine/contract/subjects.js";
 import type { AssignmentRecord } from "../../engine/contract/workers.js";
 import type { Resource } from "../../engine/model/resources.js";
-import { AssignmentController } from "../../engine/reconciler/placement/controller.js";
-import { ObservedBucket } from "../../engine/state/observed.js";
+import type { AssignmentController } from "../../engine/reconciler/placement/controller.js";
 import { openState, type StateBuckets } from "../../engine/state/open.js";
 import { integrationResource, tenantResource } from "../helpers/manifests.js";
 import { useNats } from "../helpers/nats.js";
+import { sharedDiscoveryJson, startedLeader } from "../helpers/placement.js";
 import { until } from "../helpers/until.js";
 
 describe("placement waits for the tenant's discovery entry", function () {
@@ -26,21 +24,7 @@ describe("placement waits for the tenant's discovery entry", function () {
 
   const record = (r: Resource): string => appliedRecordJson(r);
 
-  const entry = (tenant: string): string => {
-    const e: DiscoveryEntry = {
-      format: DISCOVERY_FORMAT,
-      tenant,
-      tier: "shared",
-      suspended: false,
-      accountPublicKey: "",
-      subjectPrefix: subjectPrefixOf(tenant),
-      servers: [fx.url],
-      instances: [],
-      revision: "rev-1",
-      updatedAt: new Date().toISOString(),
-    };
-    return JSON.stringify(e);
-  };
+  const entry = (tenant: string): string => sharedDiscoveryJson(tenant, [fx.url]);
 
   /** A live worker (its heartbeat expires long after the test). */
   async function register(id: string): Promise<void> {
@@ -48,19 +32,8 @@ describe("placement waits for the tenant's discovery entry", function () {
   }
 
   /** The leader's placement controller over the applied records. */
-  async function leader(): Promise<AssignmentController> {
-    const tenants = new ObservedBucket(state.tenants);
-    const integrations = new ObservedBucket(state.integrations);
-    await Promise.all([tenants.start(), integrations.start()]);
-    const c = new AssignmentController({ state, tenants, integrations, isLeader: () => true, id: "rec" });
-    await c.start();
-    fx.defer(async () => {
-      c.stop();
-      await c.idle();
-      tenants.stop();
-      integrations.stop();
-    });
-    return c;
+  function leader(): Promise<AssignmentController> {
+    return startedLeader(fx, state);
   }
 
   /** The applied records of a tenant and its integrations (what the apply step writes before the tenancy step). */

@@ -7,14 +7,11 @@
 import { appliedRecordJson } from "../helpers/manifests.js";
 import { workerRecord } from "../helpers/api.js";
 import { expect } from "chai";
-import { DISCOVERY_FORMAT, type DiscoveryEntry } from "../../engine/contract/discovery.js";
-import { subjectPrefixOf } from "../../engine/contract/subjects.js";
 import type { Resource } from "../../engine/model/resources.js";
-import { AssignmentController } from "../../engine/reconciler/placement/controller.js";
-import { ObservedBucket } from "../../engine/state/observed.js";
 import { openState, type StateBuckets } from "../../engine/state/open.js";
 import { integrationResource, tenantResource } from "../helpers/manifests.js";
 import { useNats } from "../helpers/nats.js";
+import { sharedDiscoveryJson, startedLeader } from "../helpers/placement.js";
 import { until } from "../helpers/until.js";
 
 describe("placement with a lagging view of the workers' heartbeats", function () {
@@ -35,39 +32,12 @@ describe("placement with a lagging view of the workers' heartbeats", function ()
     await state.workers.put("w1", heartbeat("w1"));
     await state.tenants.put("acme", record(tenantResource("acme")));
     await state.integrations.put("acme.orders", record(integrationResource("acme", "orders")));
-    const entry: DiscoveryEntry = {
-      format: DISCOVERY_FORMAT,
-      tenant: "acme",
-      tier: "shared",
-      suspended: false,
-      accountPublicKey: "",
-      subjectPrefix: subjectPrefixOf("acme"),
-      servers: [fx.url],
-      instances: [],
-      revision: "rev-1",
-      updatedAt: new Date().toISOString(),
-    };
-    await state.discovery.put("acme", JSON.stringify(entry));
-    const tenants = new ObservedBucket(state.tenants);
-    const integrations = new ObservedBucket(state.integrations);
-    await Promise.all([tenants.start(), integrations.start()]);
+    await state.discovery.put("acme", sharedDiscoveryJson("acme", [fx.url]));
     let clock = 1_000_000;
     const logs: Array<{ event: string; fields?: Record<string, unknown> }> = [];
-    const c = new AssignmentController({
-      state,
-      tenants,
-      integrations,
-      isLeader: () => true,
-      id: "rec",
+    const c = await startedLeader(fx, state, {
       now: () => clock,
       log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }),
-    });
-    await c.start();
-    fx.defer(async () => {
-      c.stop();
-      await c.idle();
-      tenants.stop();
-      integrations.stop();
     });
     c.schedule("test");
     await until(() => c.assignments.get("acme.orders.0")?.value.worker === "w1", 10_000, "placed on w1");
