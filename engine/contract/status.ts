@@ -5,7 +5,7 @@ import type { WorkerRecord } from "./workers.js";
 export const STATUS_FORMAT = "vrsky.io/status/v1";
 export const PLACEMENT_FORMAT = "vrsky.io/placement/v1";
 
-export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry" | "revocation";
+export type Trigger = "startup" | "commit" | "drift" | "resync" | "retry" | "revocation" | "resume";
 export type Outcome = "Applied" | "NoChange" | "Invalid" | "DeletionGuard" | "Conflict" | "Failed" | "LostLeadership";
 
 export interface Condition {

@@ -7,7 +7,8 @@
  * integration again, rechecks every secret and deletes leftovers found in the accounts, so a run cut short between
  * deleting a record and its streams is finished by the next one. Nothing of a tenant fails the run: a tenant that
  * cannot be reached or whose limits are too small is a condition, and `retry` asks for a later run when waiting
- * may help. A deleted `postgres-cdc` integration's replication slot is dropped after its streams (cdc-slot-drops.ts);
+ * may help. A forced pass checks tenant after tenant and lets a waiting run go first (`yieldNow`: a commit does not
+ * wait for a resync's pass); the tenants it did not reach stay due, checked by the runs that follow (`checkDue`). A deleted `postgres-cdc` integration's replication slot is dropped after its streams (cdc-slot-drops.ts);
  * its status record, which says where the slot is, stays until then.
  */
 import { decodeIntegrationStatus } from "../contract/record-checks.js";
@@ -68,6 +69,19 @@ export interface IntegrationStreamsOptions {
   log: (event: string, fields?: Record<string, unknown>) => void;
 }
 
+/** What a pass checks beyond what changed. */
+export interface StreamsPass {
+  /** Start a forced pass (start-up, resync, drift): every tenant is due to be checked again. */
+  force: boolean;
+  /** Check the due tenants in this pass (false: only what changed, as a commit's run does). */
+  checkDue: boolean;
+  /**
+   * True when another run waits that should go first: due tenants not begun yet stay due (the first
+   * `concurrency` of a pass are checked all the same, so that each pass makes progress).
+   */
+  yieldNow?: () => boolean;
+}
+
 export interface StreamsRun {
   /** Integrations whose objects were created or checked, and deleted, in this run. */
   ensured: number;
@@ -76,6 +90,9 @@ export interface StreamsRun {
   notReady: number;
   /** Something is left that a later run may finish without a change (a tenant or NATS was not reachable). */
   retry: boolean;
+  /** Tenants checked again in this pass, and those still due for it (a pass that let another run go first). */
+  checked: number;
+  due: number;
 }
 
 interface Wanted {
@@ -100,7 +117,9 @@ interface Known {
 }
 
 interface RunState {
-  force: boolean;
+  pass: StreamsPass;
+  /** Due tenants whose check this pass began (`yieldNow` is asked only after the first `concurrency`). */
+  begun: number;
   tenants: Map<string, TenantResource>;
   wanted: Map<string, Wanted[]>;
   gone: Map<string, Known[]>;
@@ -120,6 +139,8 @@ export class IntegrationStreams {
   private readonly made = new Set<string>();
   private readonly secretChecks = new Map<string, { sig: string; state: ConditionState }>();
   private readonly known = new Map<string, Known>();
+  /** Tenants that a forced pass has still to check: their streams, secrets and leftovers (`StreamsPass`). */
+  private readonly due = new Set<string>();
   /** Status records in KV by key, and the inputs each was made from. */
   private readonly written = new Map<string, { record: IntegrationStatusRecord; inputs: string }>();
   private loaded = false;
@@ -152,11 +173,12 @@ export class IntegrationStreams {
     desired: readonly Resource[],
     revisionOf: (key: string) => string | undefined,
     revision: string,
-    force: boolean,
+    pass: StreamsPass,
     isLeader: () => boolean,
   ): Promise<StreamsRun> {
-    const result: StreamsRun = { ensured: 0, deleted: 0, notReady: 0, retry: false };
-    if (force || !this.loaded) await this.loadStatus(force);
+    const result: StreamsRun = { ensured: 0, deleted: 0, notReady: 0, retry: false, checked: 0, due: 0 };
+    const force = pass.force;
+    if (force || !this.loaded) await this.loadStatus();
     const tenants = new Map<string, TenantResource>();
     const wanted = new Map<string, Wanted[]>();
     for (const r of desired) {
@@ -175,16 +197,25 @@ export class IntegrationStreams {
       if (desiredKeys.has(key)) continue;
       gone.set(k.tenant, [...(gone.get(k.tenant) ?? []), k]);
     }
-    const run: RunState = { force, tenants, wanted, gone, result, isLeader, listings: new Map() };
+    if (force) for (const t of tenants.keys()) this.due.add(t);
+    for (const t of this.due) if (!tenants.has(t)) this.due.delete(t);
+    const run: RunState = { pass, begun: 0, tenants, wanted, gone, result, isLeader, listings: new Map() };
     this.secretLookups?.beginRun();
     if (force && !this.o.keys) await this.sharedLeftovers(desiredKeys, result);
-    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(force ? tenants.keys() : [])]);
+    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(pass.checkDue ? this.due : [])]);
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
     for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
     await this.writeStatus(run);
     if (this.slotDrops.size > 0 && isLeader()) await this.dropSlots(desiredKeys, result);
-    if (result.ensured + result.deleted > 0 || result.notReady > 0) this.o.log("streams", { ...result, force });
+    result.due = this.due.size;
+    if (result.ensured + result.deleted > 0 || result.notReady > 0 || result.due > 0)
+      this.o.log("streams", { ...result, force });
     return result;
+  }
+
+  /** Tenants a forced pass has still to check (a run that does not wait for them follows: `checkDue`). */
+  dueTenants(): number {
+    return this.due.size;
   }
 
   /** True when the integration's streams exist, as far as this process knows (placement waits for it). */
@@ -219,12 +250,24 @@ export class IntegrationStreams {
     };
   }
 
-  /** One tenant: its secrets, its connection, deletions of what is gone, ensures of what changed, leftovers. */
+  /**
+   * One tenant: its secrets, its connection, deletions of what is gone, ensures of what changed, leftovers. A due
+   * tenant is checked whole (every integration ensured, every secret looked up, leftovers deleted), unless the pass
+   * lets another run go first.
+   */
   private async syncTenant(t: string, run: RunState): Promise<void> {
     if (!run.isLeader()) return;
+    const concurrency = this.o.concurrency ?? 8;
+    const force =
+      run.pass.checkDue && this.due.has(t) && (run.begun < concurrency || !(run.pass.yieldNow?.() ?? false));
+    if (force) {
+      run.begun++;
+      run.result.checked++;
+      this.due.delete(t);
+    }
     const list = (run.wanted.get(t) ?? []).sort((a, b) => (a.name < b.name ? -1 : 1));
-    await Promise.all(list.map((w) => this.checkSecrets(w, run.force)));
-    const work = list.filter((w) => run.force || this.ensured.get(w.key) !== w.streamsSig);
+    await Promise.all(list.map((w) => this.checkSecrets(w, force)));
+    const work = list.filter((w) => force || this.ensured.get(w.key) !== w.streamsSig);
     const gone = run.gone.get(t) ?? [];
     const tenant = run.tenants.get(t);
     if (!tenant) {
@@ -236,7 +279,7 @@ export class IntegrationStreams {
     // Leftovers live in the tenant's own account with keys, or on its own instances: looked for where the tenant
     // has integrations or had some (a status record, this process's memory); the shared account is listed once.
     const scan =
-      run.force &&
+      force &&
       (list.length > 0 || gone.length > 0) &&
       (this.o.keys !== undefined || (tenant.spec?.tier ?? "shared") === "dedicated");
     if (work.length === 0 && gone.length === 0 && !scan) return;
@@ -249,7 +292,7 @@ export class IntegrationStreams {
     const nc = reach.nc;
     await this.deleteGone(nc, t, gone, run.result);
     const limits = limitsContext(this.o.keys ? tenantLimits(tenant) : undefined, list.length);
-    const listing = run.force ? await this.listingOf(nc, run) : undefined;
+    const listing = force ? await this.listingOf(nc, run) : undefined;
     for (const w of work) {
       if (!run.isLeader()) return;
       const own = sourceStreamOf(w.resource)?.stream;
@@ -428,14 +471,11 @@ export class IntegrationStreams {
 
   /**
    * Reads the status records in KV (a forced run, or the first): what is written is not written again, and an
-   * integration with a record may have objects, so it is removed with them when it is not desired.
+   * integration with a record may have objects, so it is removed with them when it is not desired. (What this
+   * process ensured and looked up stays: each due tenant's check does it again.)
    */
-  private async loadStatus(force: boolean): Promise<void> {
+  private async loadStatus(): Promise<void> {
     this.written.clear();
-    if (force) {
-      this.ensured.clear();
-      this.secretChecks.clear();
-    }
     await readSnapshot(this.status, (e) => {
       if (e.operation !== "PUT") return;
       const d = decodeIntegrationStatus(e.value, e.key);

@@ -17,7 +17,7 @@ const OUTCOMES: readonly Outcome[] = [
   "Failed",
   "LostLeadership",
 ];
-const TRIGGERS: readonly Trigger[] = ["startup", "commit", "drift", "resync", "retry", "revocation"];
+const TRIGGERS: readonly Trigger[] = ["startup", "commit", "drift", "resync", "retry", "revocation", "resume"];
 const ACTIONS = ["create", "update", "delete"] as const;
 
 /** A histogram that also keeps its recent observations (for quantiles in benchmarks). */

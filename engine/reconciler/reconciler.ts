@@ -75,7 +75,17 @@ export interface ReconcilerOptions {
   tracer?: Tracer;
 }
 
-const PRIORITY: Record<Trigger, number> = { resync: 0, retry: 1, startup: 2, revocation: 3, drift: 3, commit: 4 };
+const PRIORITY: Record<Trigger, number> = {
+  resume: 0,
+  resync: 1,
+  retry: 2,
+  startup: 3,
+  revocation: 4,
+  drift: 4,
+  commit: 5,
+};
+/** A run waiting with one of these triggers does not wait for a forced streams pass to end (`RunDeps.yieldNow`). */
+const YIELD_TO = PRIORITY.startup;
 
 /**
  * Makes NATS KV hold what the branch's head commit says, level-triggered: each run goes through the ordered
@@ -214,6 +224,7 @@ export class Reconciler {
       log: this.log,
       stepLog,
       isLeader: () => this.lease.isLeader(),
+      yieldNow: () => this.pending !== undefined && PRIORITY[this.pending] >= YIELD_TO,
       lastAppliedRevision: () => this.status?.lastAppliedRevision ?? undefined,
       setTarget: (resources, changed) => this.target.set(resources, changed),
       tracer: this.o.tracer,
@@ -384,7 +395,10 @@ export class Reconciler {
         this.pendingSince = undefined;
         this.pendingOther = undefined;
         const result = await this.run(t, other);
-        if (result === undefined) continue;
+        if (result === undefined) {
+          this.resumeIfDue(); // a no-op commit (its revision settled) that a forced pass let go first
+          continue;
+        }
         const { run } = result;
         if (t === "commit" && (run.outcome === "Applied" || run.outcome === "NoChange")) {
           this.metrics.commitToConverged.observe((Date.parse(run.finishedAt) - since) / 1000);
@@ -398,10 +412,21 @@ export class Reconciler {
         const settled = run.outcome === "Applied" || run.outcome === "NoChange";
         this.laterRuns = settled && result.retry ? this.laterRuns + 1 : 0;
         if (result.retry) this.scheduleRetry(result.retry, settled ? this.laterRuns : this.metrics.consecutiveFailures);
+        if (settled) this.resumeIfDue();
       }
     } finally {
       this.running = undefined;
     }
+  }
+
+  /**
+   * A forced streams pass that let another run go first is finished by a run of its own once nothing waits: not
+   * merged into a waiting trigger (a commit with a trigger merged into it plans in full).
+   */
+  private resumeIfDue(): void {
+    if (this.pending !== undefined || (this.deps.streams?.dueTenants() ?? 0) === 0) return;
+    this.pending = "resume";
+    this.pendingSince = Date.now();
   }
 
   /** After a failed run, or one that left work for later: the class decides (a `stall` waits for a human). */

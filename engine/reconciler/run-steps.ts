@@ -90,6 +90,8 @@ export interface RunDeps {
   metrics: ReconcilerMetrics;
   /** Checked before each write phase and each write: a deposed leader stops writing. */
   isLeader: () => boolean;
+  /** True when a run waits that should not wait for this one's forced streams pass (a commit, a drift). */
+  yieldNow?: () => boolean;
   lastAppliedRevision: () => string | undefined;
   /** The desired state being applied: the reference for drift (only `changed` updated, when given). */
   setTarget: (resources: Resource[], changed?: Map<string, ResourceChange>) => void;
@@ -314,13 +316,20 @@ const streams: Step = {
   async run(ctx, d) {
     if ((ctx.outcome !== "Applied" && ctx.outcome !== "NoChange") || !d.isLeader() || !d.streams) return {};
     const force = ctx.trigger === "resync" || ctx.trigger === "startup" || ctx.trigger === "drift";
+    // A forced pass lets a waiting commit go first, and the runs after it finish the pass; not at start-up (a new
+    // leader's first pass is what it knows the data plane from). A commit's own run checks only what it changed.
+    const pass = {
+      force,
+      checkDue: ctx.trigger !== "commit" && ctx.trigger !== "revocation",
+      ...(ctx.trigger !== "startup" && d.yieldNow ? { yieldNow: d.yieldNow } : {}),
+    };
     const records = d.observed.integrations.entries;
     try {
       const r = await d.streams.sync(
         ctx.desired!,
         (key) => records.get(key)?.record.revision || undefined,
         ctx.revision,
-        force,
+        pass,
         d.isLeader,
       );
       return r.retry ? { retryLater: "transient" } : {};

@@ -11,6 +11,15 @@ export function tenantYaml(name: string, extra = ""): string {
   return `apiVersion: vrsky.io/v1\nkind: Tenant\nmetadata:\n  name: ${name}\nspec:${extra ? `\n${extra}` : " {}\n"}`;
 }
 
+/** An integration whose http sink takes its URL from a secret. */
+export function hookYaml(tenant: string, name: string, secret: string): string {
+  return (
+    `apiVersion: vrsky.io/v1\nkind: Integration\nmetadata:\n  name: ${name}\n  tenant: ${tenant}\nspec:\n` +
+    `  source:\n    type: http\n    config:\n      path: /${name}\n` +
+    `  sinks:\n    - name: hook\n      type: http\n      config:\n        secretRef: ${secret}\n`
+  );
+}
+
 /** An integration manifest; `extra` is YAML appended to `spec` (e.g. `  replicas: 3\n`). */
 export function integrationYaml(tenant: string, name: string, extra = ""): string {
   return (

@@ -9,7 +9,7 @@ import type { Instance, Provisioner } from "../../engine/provision/provisioner.j
 import type { Reconciler } from "../../engine/reconciler/reconciler.js";
 import { secretSource } from "../../engine/secrets/sources.js";
 import { cli } from "../helpers/cli.js";
-import { integrationYaml, tenantYaml } from "../helpers/manifests.js";
+import { hookYaml, integrationYaml, tenantYaml } from "../helpers/manifests.js";
 import { appliedAt, bucket, useNats, waitForSync } from "../helpers/nats.js";
 import { crashAt } from "../helpers/process.js";
 import { until } from "../helpers/until.js";
@@ -23,15 +23,6 @@ async function dataPlane(nc: NatsConnection): Promise<string[]> {
 }
 
 const objectsOf = (id: string) => [`OBJ_payloads_${id}`, `dlq_${id}`, `in_${id}`, `trace_${id}`];
-
-/** An integration whose http sink takes its URL from a secret. */
-function hookYaml(tenant: string, name: string, secret: string): string {
-  return (
-    `apiVersion: vrsky.io/v1\nkind: Integration\nmetadata:\n  name: ${name}\n  tenant: ${tenant}\nspec:\n` +
-    `  source:\n    type: http\n    config:\n      path: /${name}\n` +
-    `  sinks:\n    - name: hook\n      type: http\n      config:\n        secretRef: ${secret}\n`
-  );
-}
 
 /** Instances that report "starting" for the first `starting` calls of scale, then "ready" at `url`. */
 class SlowProvisioner implements Provisioner {
