@@ -355,6 +355,11 @@ export class Reconciler {
     return this.status;
   }
 
+  /** True when no run is in progress or waiting (a retry's timer may still be set). */
+  idle(): boolean {
+    return this.running === undefined && this.pending === undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);

@@ -11,13 +11,15 @@
  *   3. Messages/s across --busy integrations: --messages each published into their ingest streams (IngestWriter,
  *      as the gateway does; --inflight outstanding) and run through the workers' pipelines to a core NATS sink,
  *      against the raw R3 publish → consume → publish → ack loop over as many streams (goal ≥ 60%).
+ *   2b. The same, each change committed at a point of a resync run (--resync-samples samples spread over it): a commit
+ *      must not wait for the resync's forced streams pass.
  * Per-item costs: nats-server RSS and CPU per integration, this process's RSS per replica (workers and leader share
  * it), reconciler wall and CPU ms per integration.
  *
  * Output: tables on stdout (--format json: every figure); progress on stderr. Exit code 0 when it ran (goals are
  * reported, not enforced), 2 when the benchmark itself failed.
  * Options: --tenants N (100), --per-tenant N (10), --workers N (20), --busy N (100), --messages N (200 per busy
- * integration), --inflight N (1000), --samples N (50), --streams-floor N (50 integrations), --heartbeat-ms N (1000),
+ * integration), --inflight N (1000), --samples N (50), --resync-samples N (20), --streams-floor N (50 integrations), --heartbeat-ms N (1000),
  * --expiry-ms N (5000), --format text|json.
  */
 import { loadavg } from "node:os";
@@ -44,6 +46,7 @@ const OPT = {
   messages: intOption(argv, "messages", 200),
   inflight: intOption(argv, "inflight", 1000),
   samples: intOption(argv, "samples", 50),
+  resyncSamples: intOption(argv, "resync-samples", 20),
   streamsFloor: intOption(argv, "streams-floor", 50),
   heartbeatMs: intOption(argv, "heartbeat-ms", 1000),
   expiryMs: intOption(argv, "expiry-ms", 5000),
@@ -141,6 +144,57 @@ async function platformRecords(
 async function changes(env: ScaleEnv): Promise<number[]> {
   const samples: number[] = [];
   for (let k = 1; k <= OPT.samples && !h.interrupted; k++) {
+    samples.push(await oneChange(env, k));
+    if (k % 10 === 0) h.progress(`  change ${k}/${OPT.samples}: ${round(samples[samples.length - 1]!, 1)} ms`);
+  }
+  return samples;
+}
+
+/**
+ * Phase 2b: one change committed at a point of a resync run (its forced streams pass is most of it): the resync run
+ * is timed alone first, then sample k is committed k/(n+1) of that time after a resync was triggered, as a push
+ * lands whenever it does. Sample numbers follow phase 2's, so that each changes another integration.
+ */
+async function changesDuringResync(env: ScaleEnv): Promise<{ resyncMs: number; samples: number[] }> {
+  const resyncMs = await timedResync(env);
+  h.progress(`  a resync run alone: ${round(resyncMs)} ms`);
+  const samples: number[] = [];
+  for (let k = 1; k <= OPT.resyncSamples && !h.interrupted; k++) {
+    env.reconciler.trigger("resync");
+    await new Promise((r) => setTimeout(r, (resyncMs * k) / (OPT.resyncSamples + 1)));
+    samples.push(await oneChange(env, OPT.samples + k));
+    // The resync (and the resume runs after the change) end before the next sample's resync starts.
+    await settled(env);
+  }
+  return { resyncMs, samples };
+}
+
+/** A resync triggered now: ms until its run's status is written. */
+async function timedResync(env: ScaleEnv): Promise<number> {
+  await settled(env);
+  const wall = Date.now();
+  const t0 = performance.now();
+  env.reconciler.trigger("resync");
+  const done = await env.status.expect(
+    (s: SyncStatus) => s.lastRun.trigger === "resync" && Date.parse(s.lastRun.startedAt) >= wall - 1,
+    120_000,
+    "the resync run",
+  );
+  return done.at - t0;
+}
+
+/** Waits until the leader has no run in progress or waiting (a resync and its resume runs included). */
+async function settled(env: ScaleEnv): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  while (!env.reconciler.idle()) {
+    if (performance.now() > deadline) throw new Error("the leader did not settle in 120 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One sample of phase 2: sample k's integration changed and committed; ms until it runs with the new spec. */
+async function oneChange(env: ScaleEnv, k: number): Promise<number> {
+  {
     const idx = (k * 7919) % M;
     const t = Math.floor(idx / OPT.perTenant);
     const i = idx % OPT.perTenant;
@@ -184,10 +238,8 @@ async function changes(env: ScaleEnv): Promise<number[]> {
     } finally {
       env.listeners.delete(l);
     }
-    samples.push(running - t0);
-    if (k % 10 === 0) h.progress(`  change ${k}/${OPT.samples}: ${round(samples[samples.length - 1]!, 1)} ms`);
+    return running - t0;
   }
-  return samples;
 }
 
 /** Phase 3, VRSky side: messages/s from the first ingest write to the last arrival at the sinks. */
@@ -268,6 +320,17 @@ async function main(): Promise<void> {
     all: changeMs.map((x) => round(x, 1)),
   };
   h.progress(`  p50 ${round(change.p50Ms, 1)} ms, p99 ${round(change.p99Ms, 1)} ms`);
+  h.progress(`phase 2b: ${OPT.resyncSamples} single changes committed while a resync runs`);
+  const during = await changesDuringResync(env);
+  const duringResync = {
+    resyncMs: during.resyncMs,
+    samples: during.samples.length,
+    p50Ms: quantile(during.samples, 0.5),
+    p99Ms: quantile(during.samples, 0.99),
+    maxMs: Math.max(...during.samples),
+    all: during.samples.map((x) => round(x, 1)),
+  };
+  h.progress(`  p50 ${round(duringResync.p50Ms, 1)} ms, p99 ${round(duringResync.p99Ms, 1)} ms`);
 
   h.progress(`phase 3: ${BUSY} busy integrations × ${OPT.messages} messages, against the raw R3 loop`);
   // Warm-up: one message through each busy integration, timed: a replica whose first pull was lost (see the
@@ -314,6 +377,7 @@ async function main(): Promise<void> {
     integrations: M,
     cold: cold1,
     change,
+    duringResync,
     throughput,
     perItem,
     loadEnd: loadavg()[0]!,
@@ -335,6 +399,11 @@ async function main(): Promise<void> {
         "one change",
         `p50 ${round(change.p50Ms, 1)} ms, p99 ${round(change.p99Ms, 1)} ms`,
         `${change.samples} samples; goal p99 ≤ 250 ms`,
+      ],
+      [
+        "  committed while a resync runs",
+        `p50 ${round(duringResync.p50Ms, 1)} ms, p99 ${round(duringResync.p99Ms, 1)} ms`,
+        `${duringResync.samples} samples over a ${round(duringResync.resyncMs)} ms resync run`,
       ],
       [
         "busy msg/s",
