@@ -118,8 +118,9 @@ interface Known {
 
 interface RunState {
   pass: StreamsPass;
-  /** Due tenants whose check this pass began (`yieldNow` is asked only after the first `concurrency`). */
+  /** Due tenants whose check this pass began; `yieldNow` is asked once `minimum` have. */
   begun: number;
+  minimum: number;
   tenants: Map<string, TenantResource>;
   wanted: Map<string, Wanted[]>;
   gone: Map<string, Known[]>;
@@ -141,6 +142,8 @@ export class IntegrationStreams {
   private readonly known = new Map<string, Known>();
   /** Tenants that a forced pass has still to check: their streams, secrets and leftovers (`StreamsPass`). */
   private readonly due = new Set<string>();
+  /** A forced pass began and its first checks (the status records read again, shared leftovers) are still to do. */
+  private roundBegun = false;
   /** Status records in KV by key, and the inputs each was made from. */
   private readonly written = new Map<string, { record: IntegrationStatusRecord; inputs: string }>();
   private loaded = false;
@@ -178,7 +181,11 @@ export class IntegrationStreams {
   ): Promise<StreamsRun> {
     const result: StreamsRun = { ensured: 0, deleted: 0, notReady: 0, retry: false, checked: 0, due: 0 };
     const force = pass.force;
-    if (force || !this.loaded) await this.loadStatus();
+    if (force) this.roundBegun = true;
+    // The forced run itself goes no further while another run waits (the next runs check everything); a run that
+    // finishes a pass checks at least its first `concurrency` tenants whatever waits, so that each makes progress.
+    const checkDue = pass.checkDue && !(force && (pass.yieldNow?.() ?? false));
+    if ((checkDue && this.roundBegun) || !this.loaded) await this.loadStatus();
     const tenants = new Map<string, TenantResource>();
     const wanted = new Map<string, Wanted[]>();
     for (const r of desired) {
@@ -199,10 +206,21 @@ export class IntegrationStreams {
     }
     if (force) for (const t of tenants.keys()) this.due.add(t);
     for (const t of this.due) if (!tenants.has(t)) this.due.delete(t);
-    const run: RunState = { pass, begun: 0, tenants, wanted, gone, result, isLeader, listings: new Map() };
+    const run: RunState = {
+      pass: { ...pass, checkDue },
+      minimum: force ? 0 : (this.o.concurrency ?? 8),
+      begun: 0,
+      tenants,
+      wanted,
+      gone,
+      result,
+      isLeader,
+      listings: new Map(),
+    };
     this.secretLookups?.beginRun();
-    if (force && !this.o.keys) await this.sharedLeftovers(desiredKeys, result);
-    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(pass.checkDue ? this.due : [])]);
+    if (checkDue && this.roundBegun && !this.o.keys) await this.sharedLeftovers(desiredKeys, run);
+    this.roundBegun &&= !checkDue;
+    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(checkDue ? this.due : [])]);
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
     for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
     await this.writeStatus(run);
@@ -257,9 +275,8 @@ export class IntegrationStreams {
    */
   private async syncTenant(t: string, run: RunState): Promise<void> {
     if (!run.isLeader()) return;
-    const concurrency = this.o.concurrency ?? 8;
     const force =
-      run.pass.checkDue && this.due.has(t) && (run.begun < concurrency || !(run.pass.yieldNow?.() ?? false));
+      run.pass.checkDue && this.due.has(t) && (run.begun < run.minimum || !(run.pass.yieldNow?.() ?? false));
     if (force) {
       run.begun++;
       run.result.checked++;
@@ -401,10 +418,13 @@ export class IntegrationStreams {
   }
 
   /** Without keys, every shared tenant's objects are in the platform account: one listing finds the leftovers. */
-  private async sharedLeftovers(desired: Set<string>, result: StreamsRun): Promise<void> {
+  private async sharedLeftovers(desired: Set<string>, run: RunState): Promise<void> {
+    const result = run.result;
     let found: Map<string, Known>;
     try {
-      found = await dataPlaneIn(this.o.nc);
+      // The listing the shared tenants' checks use too (one listing of the account per run).
+      const listing = await this.listingOf(this.o.nc, run);
+      found = await dataPlaneIn(this.o.nc, listing);
     } catch (e) {
       this.o.log("streams-scan-failed", { tenant: "*", error: errorMessage(e) });
       result.retry = true;
