@@ -49,6 +49,7 @@ import {
   type SecretsFound,
 } from "./integration-conditions.js";
 import { dataPlaneIn, dropConsumer, TenantReach } from "./tenant-reach.js";
+import { ForcedPass, yieldable, YIELDED, type PassRun } from "./forced-pass.js";
 
 export interface IntegrationStreamsOptions {
   /** The platform connection: the status bucket, and the shared account's streams when there are no keys. */
@@ -76,8 +77,8 @@ export interface StreamsPass {
   /** Check the due tenants in this pass (false: only what changed, as a commit's run does). */
   checkDue: boolean;
   /**
-   * True when another run waits that should go first: due tenants not begun yet stay due (the first
-   * `concurrency` of a pass are checked all the same, so that each pass makes progress).
+   * True when another run waits that should go first: due tenants not begun (or waiting for their account's
+   * listing) stay due; a run that does not start the pass checks its first `concurrency` all the same.
    */
   yieldNow?: () => boolean;
 }
@@ -117,17 +118,13 @@ interface Known {
 }
 
 interface RunState {
-  pass: StreamsPass;
-  /** Due tenants whose check this pass began; `yieldNow` is asked once `minimum` have. */
-  begun: number;
-  minimum: number;
+  /** This run's share of the forced pass (forced-pass.ts). */
+  pass: PassRun;
   tenants: Map<string, TenantResource>;
   wanted: Map<string, Wanted[]>;
   gone: Map<string, Known[]>;
   result: StreamsRun;
   isLeader: () => boolean;
-  /** A forced run's listings of the accounts' streams, by connection (one per account; `listingOf`). */
-  listings: Map<NatsConnection, Promise<StreamListing | undefined>>;
 }
 
 export class IntegrationStreams {
@@ -140,10 +137,8 @@ export class IntegrationStreams {
   private readonly made = new Set<string>();
   private readonly secretChecks = new Map<string, { sig: string; state: ConditionState }>();
   private readonly known = new Map<string, Known>();
-  /** Tenants that a forced pass has still to check: their streams, secrets and leftovers (`StreamsPass`). */
-  private readonly due = new Set<string>();
-  /** A forced pass began and its first checks (the status records read again, shared leftovers) are still to do. */
-  private roundBegun = false;
+  /** The forced pass under way: the tenants it has still to check (their streams, secrets and leftovers). */
+  private readonly forced = new ForcedPass();
   /** Status records in KV by key, and the inputs each was made from. */
   private readonly written = new Map<string, { record: IntegrationStatusRecord; inputs: string }>();
   private loaded = false;
@@ -181,11 +176,12 @@ export class IntegrationStreams {
   ): Promise<StreamsRun> {
     const result: StreamsRun = { ensured: 0, deleted: 0, notReady: 0, retry: false, checked: 0, due: 0 };
     const force = pass.force;
-    if (force) this.roundBegun = true;
-    // The forced run itself goes no further while another run waits (the next runs check everything); a run that
-    // finishes a pass checks at least its first `concurrency` tenants whatever waits, so that each makes progress.
+    const fp = this.forced;
+    if (force) fp.begin(desired.filter((r) => r.kind === "Tenant").map((r) => r.metadata.name));
+    // The run that starts a pass goes no further while another run waits (the next runs check everything).
     const checkDue = pass.checkDue && !(force && (pass.yieldNow?.() ?? false));
-    if ((checkDue && this.roundBegun) || !this.loaded) await this.loadStatus();
+    const loadedNow = !this.loaded;
+    if (loadedNow) await this.loadStatus();
     const tenants = new Map<string, TenantResource>();
     const wanted = new Map<string, Wanted[]>();
     for (const r of desired) {
@@ -204,36 +200,44 @@ export class IntegrationStreams {
       if (desiredKeys.has(key)) continue;
       gone.set(k.tenant, [...(gone.get(k.tenant) ?? []), k]);
     }
-    if (force) for (const t of tenants.keys()) this.due.add(t);
-    for (const t of this.due) if (!tenants.has(t)) this.due.delete(t);
-    const run: RunState = {
-      pass: { ...pass, checkDue },
+    fp.retain((t) => tenants.has(t));
+    const passRun: PassRun = {
+      checkDue,
       minimum: force ? 0 : (this.o.concurrency ?? 8),
       begun: 0,
-      tenants,
-      wanted,
-      gone,
-      result,
-      isLeader,
-      listings: new Map(),
+      ...(pass.yieldNow ? { yieldNow: pass.yieldNow } : {}),
     };
+    const run: RunState = { pass: passRun, tenants, wanted, gone, result, isLeader };
     this.secretLookups?.beginRun();
-    if (checkDue && this.roundBegun && !this.o.keys) await this.sharedLeftovers(desiredKeys, run);
-    this.roundBegun &&= !checkDue;
-    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(checkDue ? this.due : [])]);
+    const visit = new Set([...wanted.keys(), ...gone.keys(), ...(checkDue ? fp.tenants() : [])]);
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
+    if (checkDue && fp.size === 0 && fp.leftoversDue && isLeader()) await this.endPass(desiredKeys, run, loadedNow);
+    fp.endIfDone();
     for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
     await this.writeStatus(run);
     if (this.slotDrops.size > 0 && isLeader()) await this.dropSlots(desiredKeys, result);
-    result.due = this.due.size;
+    result.due = fp.size;
     if (result.ensured + result.deleted > 0 || result.notReady > 0 || result.due > 0)
       this.o.log("streams", { ...result, force });
     return result;
   }
 
+  /**
+   * Last in a pass (the dearest requests, so that a commit waits for none of them): the status records are read
+   * again (a record changed or deleted by hand is written again; one of an integration this process does not know
+   * is a leftover, deleted by the next run), and the shared account's leftovers are looked for.
+   */
+  private async endPass(desiredKeys: Set<string>, run: RunState, loadedNow: boolean): Promise<void> {
+    this.forced.leftoversDue = false;
+    const known = this.known.size;
+    if (!loadedNow) await this.loadStatus();
+    if (this.known.size > known) run.result.retry = true;
+    if (!this.o.keys) await this.sharedLeftovers(desiredKeys, run);
+  }
+
   /** Tenants a forced pass has still to check (a run that does not wait for them follows: `checkDue`). */
   dueTenants(): number {
-    return this.due.size;
+    return this.forced.size;
   }
 
   /** True when the integration's streams exist, as far as this process knows (placement waits for it). */
@@ -275,13 +279,8 @@ export class IntegrationStreams {
    */
   private async syncTenant(t: string, run: RunState): Promise<void> {
     if (!run.isLeader()) return;
-    const force =
-      run.pass.checkDue && this.due.has(t) && (run.begun < run.minimum || !(run.pass.yieldNow?.() ?? false));
-    if (force) {
-      run.begun++;
-      run.result.checked++;
-      this.due.delete(t);
-    }
+    const { check, mustFinish } = this.forced.take(t, run.pass);
+    let force = check;
     const list = (run.wanted.get(t) ?? []).sort((a, b) => (a.name < b.name ? -1 : 1));
     await Promise.all(list.map((w) => this.checkSecrets(w, force)));
     const work = list.filter((w) => force || this.ensured.get(w.key) !== w.streamsSig);
@@ -309,8 +308,18 @@ export class IntegrationStreams {
     const nc = reach.nc;
     await this.deleteGone(nc, t, gone, run.result);
     const limits = limitsContext(this.o.keys ? tenantLimits(tenant) : undefined, list.length);
-    const listing = force ? await this.listingOf(nc, run) : undefined;
-    for (const w of work) {
+    let listing: StreamListing | undefined;
+    if (force) {
+      const got = await yieldable(this.listingOf(nc), run.pass, mustFinish);
+      if (got === YIELDED) {
+        // Another run waits: the check is left for a later run, what changed is done now.
+        this.forced.putBack(t, run.pass);
+        force = false;
+      } else listing = got;
+    }
+    if (force) run.result.checked++;
+    const todo = force ? work : work.filter((w) => this.ensured.get(w.key) !== w.streamsSig);
+    for (const w of todo) {
       if (!run.isLeader()) return;
       const own = sourceStreamOf(w.resource)?.stream;
       const before = this.known.get(w.key);
@@ -333,7 +342,7 @@ export class IntegrationStreams {
         if (f.retry) run.result.retry = true;
       }
     }
-    if (scan) await this.tenantLeftovers(nc, t, new Set(list.map((w) => w.name)), run.result, listing);
+    if (scan && force) await this.tenantLeftovers(nc, t, new Set(list.map((w) => w.name)), run.result, listing);
   }
 
   /**
@@ -341,16 +350,13 @@ export class IntegrationStreams {
    * forced pass then checks each integration's streams against it instead of asking for each (4 requests per
    * integration). A listing that fails is no listing: each stream is asked for.
    */
-  private listingOf(nc: NatsConnection, run: RunState): Promise<StreamListing | undefined> {
-    let p = run.listings.get(nc);
-    if (!p) {
-      p = listStreams(nc).catch((e: unknown) => {
+  private listingOf(nc: NatsConnection): Promise<StreamListing | undefined> {
+    return this.forced.listing(nc, () =>
+      listStreams(nc).catch((e: unknown) => {
         this.o.log("streams-scan-failed", { tenant: "*", error: errorMessage(e) });
         return undefined;
-      });
-      run.listings.set(nc, p);
-    }
-    return p;
+      }),
+    );
   }
 
   /** Deletes the objects of integrations that are gone (with `nc`; undefined: nothing left to delete), then their status. */
@@ -422,9 +428,8 @@ export class IntegrationStreams {
     const result = run.result;
     let found: Map<string, Known>;
     try {
-      // The listing the shared tenants' checks use too (one listing of the account per run).
-      const listing = await this.listingOf(this.o.nc, run);
-      found = await dataPlaneIn(this.o.nc, listing);
+      // Listed now: the run's listing, if one was taken, does not show what the run deleted since.
+      found = await dataPlaneIn(this.o.nc);
     } catch (e) {
       this.o.log("streams-scan-failed", { tenant: "*", error: errorMessage(e) });
       result.retry = true;

@@ -11,7 +11,6 @@ import type { VrskyKeys } from "../accounts/keys.js";
 import { integrationStreams } from "../contract/dataplane.js";
 import type { DiscoveryEntry } from "../contract/discovery.js";
 import { integrationKey } from "../contract/keys.js";
-import type { StreamListing } from "../dataplane/streams.js";
 import { TenantLinks } from "../dataplane/tenant-links.js";
 import { tenantFailure, type ConditionState } from "./integration-conditions.js";
 
@@ -95,13 +94,10 @@ function unavailable(message: string, retry: boolean): Reach {
 }
 
 /** Every integration with a data-plane stream in the account of `nc`, by key (one listing for all tenants). */
-export async function dataPlaneIn(
-  nc: NatsConnection,
-  listing?: StreamListing,
-): Promise<Map<string, { tenant: string; name: string }>> {
+export async function dataPlaneIn(nc: NatsConnection): Promise<Map<string, { tenant: string; name: string }>> {
   const found = new Map<string, { tenant: string; name: string }>();
-  const names = listing ? listing.keys() : (await jetstreamManager(nc)).streams.names();
-  for await (const stream of names) {
+  const jsm = await jetstreamManager(nc);
+  for await (const stream of jsm.streams.names()) {
     // Tenant and integration names are DNS labels (no `_`): the split is unambiguous.
     const m = /^(?:in|dlq|trace|OBJ_payloads)_([a-z0-9-]+)_([a-z0-9-]+)$/.exec(stream);
     if (m) found.set(integrationKey(m[1]!, m[2]!), { tenant: m[1]!, name: m[2]! });

@@ -42,7 +42,7 @@ const OPT = {
   tenants: intOption(argv, "tenants", 100),
   perTenant: intOption(argv, "per-tenant", 10),
   workers: intOption(argv, "workers", 20),
-  busy: intOption(argv, "busy", 100),
+  busy: intOption(argv, "busy", 100, 0),
   messages: intOption(argv, "messages", 200),
   inflight: intOption(argv, "inflight", 1000),
   samples: intOption(argv, "samples", 50),
@@ -56,6 +56,7 @@ const M = OPT.tenants * OPT.perTenant;
 const BUSY = Math.min(OPT.busy, M);
 const h = benchHarness("bench:scale");
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const toPerf = (precise: number) => precise - performance.timeOrigin;
 const BODY = new TextEncoder().encode(orderBody(1));
 /**
@@ -237,6 +238,38 @@ async function oneChange(env: ScaleEnv, k: number): Promise<number> {
   }
 }
 
+/** Phase 3 (none with --busy 0): messages/s across the busy integrations against the raw R3 loop, 2 repetitions. */
+async function throughputPhase(env: ScaleEnv) {
+  if (BUSY === 0) return undefined;
+  h.progress(`phase 3: ${BUSY} busy integrations × ${OPT.messages} messages, against the raw R3 loop`);
+  // Warm-up: one message through each busy integration, timed: a replica whose first pull was lost (see the
+  // Scale section of docs/benchmarks.md) only delivers once its pull's idle heartbeats are missed.
+  const w0 = performance.now();
+  await busyThroughput(env, -1, 1);
+  const warmUpMs = performance.now() - w0;
+  h.progress(`  warm-up: one message through each of the ${BUSY} busy integrations in ${round(warmUpMs)} ms`);
+  const vrsky: number[] = [];
+  const floor: number[] = [];
+  const loads: number[] = [];
+  for (let rep = 0; rep < 2; rep++) {
+    floor.push(await loopFloor(env.nc, BUSY, OPT.messages, BODY, OPT.inflight));
+    vrsky.push(await busyThroughput(env, rep));
+    loads.push(loadavg()[0]!);
+    h.progress(`  rep ${rep + 1}: floor ${round(floor[rep]!)} msg/s, VRSky ${round(vrsky[rep]!)} msg/s`);
+  }
+  return {
+    busy: BUSY,
+    messages: BUSY * OPT.messages,
+    vrskyPerS: vrsky,
+    floorPerS: floor,
+    ratio: mean(vrsky) / mean(floor),
+    warmUpMs,
+    /** Engine trouble over the whole run (fences here come from phase 3: see docs/benchmarks.md, "Scale"). */
+    troubleSoFar: Object.fromEntries(env.trouble),
+    load: loads,
+  };
+}
+
 /** Phase 3, VRSky side: messages/s from the first ingest write to the last arrival at the sinks. */
 async function busyThroughput(env: ScaleEnv, rep: number, n = OPT.messages): Promise<number> {
   const pub = await env.nats.connect(1, ENGINE_CONNECTION);
@@ -327,34 +360,7 @@ async function main(): Promise<void> {
   };
   h.progress(`  p50 ${round(duringResync.p50Ms, 1)} ms, p99 ${round(duringResync.p99Ms, 1)} ms`);
 
-  h.progress(`phase 3: ${BUSY} busy integrations × ${OPT.messages} messages, against the raw R3 loop`);
-  // Warm-up: one message through each busy integration, timed: a replica whose first pull was lost (see the
-  // Scale section of docs/benchmarks.md) only delivers once its pull's idle heartbeats are missed.
-  const w0 = performance.now();
-  await busyThroughput(env, -1, 1);
-  const warmUpMs = performance.now() - w0;
-  h.progress(`  warm-up: one message through each of the ${BUSY} busy integrations in ${round(warmUpMs)} ms`);
-  const vrsky: number[] = [];
-  const floor: number[] = [];
-  const loads: number[] = [];
-  for (let rep = 0; rep < 2; rep++) {
-    floor.push(await loopFloor(env.nc, BUSY, OPT.messages, BODY, OPT.inflight));
-    vrsky.push(await busyThroughput(env, rep));
-    loads.push(loadavg()[0]!);
-    h.progress(`  rep ${rep + 1}: floor ${round(floor[rep]!)} msg/s, VRSky ${round(vrsky[rep]!)} msg/s`);
-  }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const throughput = {
-    busy: BUSY,
-    messages: BUSY * OPT.messages,
-    vrskyPerS: vrsky,
-    floorPerS: floor,
-    ratio: mean(vrsky) / mean(floor),
-    warmUpMs,
-    /** Engine trouble over the whole run (fences here come from phase 3: see docs/benchmarks.md, "Scale"). */
-    troubleSoFar: Object.fromEntries(env.trouble),
-    load: loads,
-  };
+  const throughput = await throughputPhase(env);
   const mem = env.memory();
   const perItem = {
     serverRssMiBPerIntegration: (cold.serversMiBAfter - cold.serversMiBBefore) / M,
@@ -400,12 +406,20 @@ async function main(): Promise<void> {
         `p50 ${round(duringResync.p50Ms, 1)} ms, p99 ${round(duringResync.p99Ms, 1)} ms`,
         `${duringResync.samples} samples over a ${round(duringResync.resyncMs)} ms resync`,
       ],
-      [
-        "busy msg/s",
-        `${round(mean(vrsky))}`,
-        `${round(throughput.ratio * 100)}% of raw R3 loop ${round(mean(floor))}; goal ≥ 60%`,
-      ],
-      ["  warm-up", `${round(warmUpMs)} ms`, `first message through each of ${BUSY} busy integrations`],
+      ...(throughput
+        ? ([
+            [
+              "busy msg/s",
+              `${round(mean(throughput.vrskyPerS))}`,
+              `${round(throughput.ratio * 100)}% of raw R3 loop ${round(mean(throughput.floorPerS))}; goal ≥ 60%`,
+            ],
+            [
+              "  warm-up",
+              `${round(throughput.warmUpMs)} ms`,
+              `first message through each of ${BUSY} busy integrations`,
+            ],
+          ] satisfies Array<[string, string, string]>)
+        : []),
       [
         "server RSS",
         `${round(perItem.serverRssMiBPerIntegration, 2)} MiB/integration`,
