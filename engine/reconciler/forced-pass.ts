@@ -76,7 +76,11 @@ export class ForcedPass {
     if (this.due.size === 0) this.listings.clear();
   }
 
-  /** The account's listing for this pass, taken once (`list`) and shared by the runs of the pass. */
+  /**
+   * The account's listing for this pass, taken once (`list`) and shared by the runs of the pass. A stream deleted
+   * by hand after the listing was taken is made again by the next pass; one deleted by a run meanwhile (an
+   * integration removed) is deleted again harmlessly if a leftovers scan finds it in the listing.
+   */
   listing(nc: NatsConnection, list: () => Promise<StreamListing | undefined>): Promise<StreamListing | undefined> {
     let p = this.listings.get(nc);
     if (!p) {

@@ -8,8 +8,9 @@
  * deleting a record and its streams is finished by the next one. Nothing of a tenant fails the run: a tenant that
  * cannot be reached or whose limits are too small is a condition, and `retry` asks for a later run when waiting
  * may help. A forced pass checks tenant after tenant and lets a waiting run go first (`yieldNow`: a commit does not
- * wait for a resync's pass); the tenants it did not reach stay due, checked by the runs that follow (`checkDue`). A deleted `postgres-cdc` integration's replication slot is dropped after its streams (cdc-slot-drops.ts);
- * its status record, which says where the slot is, stays until then.
+ * wait for a resync's pass); the tenants it did not reach stay due, checked by the runs that follow (`checkDue`,
+ * forced-pass.ts). A deleted `postgres-cdc` integration's replication slot is dropped after its streams
+ * (cdc-slot-drops.ts); its status record, which says where the slot is, stays until then.
  */
 import { decodeIntegrationStatus } from "../contract/record-checks.js";
 import type { KV } from "@nats-io/kv";
