@@ -24,6 +24,12 @@ export const STALLED_WATCH_MS = 3_000;
  */
 export const WATCH_CHECK_MS = 5_000;
 
+/**
+ * How long `start` asks again when opening the watch meets "stream not found": a bucket whose stream is being
+ * changed (its replicas scaled by a reconciler's start, on a cluster) answers so for a moment (seen in CI).
+ */
+export const STREAM_MOVING_MS = 5_000;
+
 /** Where a reader reports a value it refused (a log line, a condition): bucket, key and why. */
 export type RejectionListener = (r: RecordRejection) => void;
 
@@ -88,7 +94,7 @@ export abstract class WatchedBucket<E> {
    */
   async start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const iter = this.filter === ">" ? await this.openFull() : await this.openFiltered();
+      const iter = await this.open();
       // Doubled per attempt: a server slow to find the first entry of a sparse filter gets there in the end.
       if (await this.readyUnlessStalled(Math.min(30_000, STALLED_WATCH_MS * 2 ** attempt))) {
         this.checks ??= setInterval(() => void this.checkLive(), this.checkEveryMs).unref();
@@ -150,6 +156,19 @@ export abstract class WatchedBucket<E> {
     } catch (e) {
       if (e instanceof JetStreamApiError && e.code === 10014) return true; // its consumer is gone
       throw e;
+    }
+  }
+
+  /** Opens the watch; "stream not found" is asked again for up to STREAM_MOVING_MS (then thrown). */
+  private async open(): Promise<QueuedIterator<KvWatchEntry>> {
+    const deadline = Date.now() + STREAM_MOVING_MS;
+    for (;;) {
+      try {
+        return this.filter === ">" ? await this.openFull() : await this.openFiltered();
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === 10059) || Date.now() >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 

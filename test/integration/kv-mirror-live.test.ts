@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import { KvMirror } from "../../engine/state/mirror.js";
 import { useNats } from "../helpers/nats.js";
 import { until } from "../helpers/until.js";
@@ -53,4 +53,56 @@ describe("KvMirror: a running watch that stops delivering is replaced, missing a
       expect(seen, "each write heard once, in order").to.deep.equal(want);
     });
   }
+});
+
+/**
+ * A bucket whose stream is being changed (its replicas scaled by a reconciler's start, on a cluster) can answer
+ * "stream not found" to the watch's consumer for a moment: a mirror that starts then asks again (seen in CI, where
+ * a reconciler's start failed on it). Here the first two watches are refused so, as the server refused them.
+ */
+describe("KvMirror: a watch refused with 'stream not found' for a moment is opened again", function () {
+  this.timeout(30_000);
+  const fx = useNats();
+  const decode = (raw: Uint8Array | string) => ({
+    ok: true as const,
+    value: typeof raw === "string" ? raw : new TextDecoder().decode(raw),
+  });
+  /** The bucket, but its first `refusals` watches are refused as a stream being changed refuses them. */
+  const refusing = (kv: KV, refusals: number): { kv: KV; left: () => number } => {
+    const proxy = new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "watch")
+          return (opts: Parameters<KV["watch"]>[0]) =>
+            refusals-- > 0
+              ? Promise.reject(new JetStreamApiError({ err_code: 10059, code: 404, description: "stream not found" }))
+              : target.watch(opts);
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    return { kv: proxy, left: () => refusals };
+  };
+
+  it("starts once the stream answers, with the bucket's entries", async () => {
+    const kv = await new Kvm(fx.nc).create("moving");
+    await kv.put("a", "1");
+    const moving = refusing(kv, 2);
+    const m = new KvMirror(moving.kv, decode);
+    fx.defer(() => m.stop());
+    await m.start();
+    expect(moving.left(), "both refusals met").to.equal(-1);
+    expect(m.get("a")?.value).to.equal("1");
+  });
+
+  it("a stream that stays not found still fails the start, after asking again for a while", async () => {
+    const kv = await new Kvm(fx.nc).create("gone");
+    const m = new KvMirror(refusing(kv, Infinity).kv, decode);
+    const t = Date.now();
+    const err = await m.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(JetStreamApiError);
+    expect(Date.now() - t).to.be.within(4_000, 15_000);
+  });
 });

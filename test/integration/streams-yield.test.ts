@@ -79,15 +79,16 @@ describe("reconciler: a commit does not wait for a resync's streams pass", funct
       r.trigger("commit");
     };
     r.trigger("resync");
-    await until(() => runs.some((x) => x.trigger === "resume"), 20_000, "a resume run");
+    await until(() => passes.length > 2 && passes[passes.length - 1]!.due === 0, 20_000, "the pass's end");
     await waitForSync(fx.nc, appliedAt(changed));
 
-    expect(runs.map((x) => `${x.trigger} ${x.outcome}`)).to.deep.equal([
-      "resync NoChange",
-      "commit Applied",
-      "resume NoChange",
-    ]);
-    const [resync, commit, resume] = passes;
+    // Resume runs until the pass ends: one, or more when another trigger (the repository watch's own commit
+    // event, late on a loaded machine) came while one ran and it checked only its minimum.
+    const [first, second, ...rest] = runs.map((x) => `${x.trigger} ${x.outcome}`);
+    expect([first, second]).to.deep.equal(["resync NoChange", "commit Applied"]);
+    expect(rest.length, "resume runs").to.be.at.least(1);
+    expect(new Set(rest)).to.deep.equal(new Set(["resume NoChange"]));
+    const [resync, commit, ...resumes] = passes;
     // The commit landed as the pass began: the resync's run left the tenants it had not checked (all of them, as
     // they waited for the account's listing) to the resume run.
     expect(resync, "the resync's pass").to.deep.include({ force: true, due: 12 - resync!.checked });
@@ -98,7 +99,9 @@ describe("reconciler: a commit does not wait for a resync's streams pass", funct
       due: resync!.due,
       ensured: 1,
     });
-    expect(resume, "the resume run finishes the pass").to.deep.include({ checked: resync!.due, due: 0 });
+    const checked = resumes.reduce((n, p) => n + p.checked, 0);
+    expect(checked, "the resume runs check the tenants left, each once").to.equal(resync!.due);
+    expect(resumes[resumes.length - 1]!.due, "the pass ended").to.equal(0);
     expect((await jsm.streams.info("dlq_t10_hook")).config.name, "made again by the resumed pass").to.equal(
       "dlq_t10_hook",
     );

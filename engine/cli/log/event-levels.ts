@@ -58,10 +58,7 @@ export const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = {
   "watch-failed": e("warn", "a watch of a platform bucket failed or ended: opened again"),
   "instance-lost": e("warn", "a dedicated tenant instance went away"),
   "instance-state": e("info", "a dedicated tenant instance changed state (e.g. became ready)"),
-  streams: e(
-    "info",
-    "integration streams created, deleted or not ready, or tenants left for a `resume` run (`checked`, `due`)",
-  ),
+  streams: e("info", "integration streams created, deleted or not ready, or tenants left to resume"),
   "streams-failed": e("warn", "the streams step failed"),
   "streams-delete-failed": e("warn", "an integration's streams could not be deleted"),
   "cdc-slot-dropped": e("info", "a deleted integration's PostgreSQL replication slot was dropped"),
