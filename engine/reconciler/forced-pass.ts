@@ -8,16 +8,23 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StreamListing } from "../dataplane/streams.js";
 
-/** One run's share of the pass. */
-export interface PassRun {
-  /** This run checks due tenants (a commit's run checks only what it changed). */
+/** What a run asks of the pass (the streams step's input, integration-streams.ts `StreamsPass`). */
+export interface PassAsk {
+  /** This run checks due tenants (false: only what changed, as a commit's run does). */
   checkDue: boolean;
+  /**
+   * True when another run waits that should go first: due tenants not begun (or waiting for their account's
+   * listing) stay due; a run that does not start the pass checks its first `minimum` all the same.
+   */
+  yieldNow?: () => boolean;
+}
+
+/** One run's share of the pass. */
+export interface PassRun extends PassAsk {
   /** Due tenants this run checks whatever waits (0 for the run that starts the pass). */
   minimum: number;
   /** Due tenants this run began to check. */
   begun: number;
-  /** True when another run waits that should go first. */
-  yieldNow?: () => boolean;
 }
 
 /** What `yieldable` gives instead of the value when the run let another go first. */
@@ -28,14 +35,14 @@ const POLL_MS = 10;
 
 export class ForcedPass {
   private readonly due = new Set<string>();
-  /** The pass's last checks are to be done (the status records read again, the shared account's leftovers). */
-  leftoversDue = false;
+  /** The pass's end is to be done (the status records read again, the shared account's leftovers). */
+  endDue = false;
   private readonly listings = new Map<NatsConnection, Promise<StreamListing | undefined>>();
 
   /** A pass begins: every tenant is due again; listings of the pass before are not used. */
   begin(tenants: Iterable<string>): void {
     for (const t of tenants) this.due.add(t);
-    this.leftoversDue = true;
+    this.endDue = true;
     this.listings.clear();
   }
 

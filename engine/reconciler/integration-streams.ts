@@ -50,7 +50,7 @@ import {
   type SecretsFound,
 } from "./integration-conditions.js";
 import { dataPlaneIn, dropConsumer, TenantReach } from "./tenant-reach.js";
-import { ForcedPass, yieldable, YIELDED, type PassRun } from "./forced-pass.js";
+import { ForcedPass, yieldable, YIELDED, type PassAsk, type PassRun } from "./forced-pass.js";
 
 export interface IntegrationStreamsOptions {
   /** The platform connection: the status bucket, and the shared account's streams when there are no keys. */
@@ -71,17 +71,10 @@ export interface IntegrationStreamsOptions {
   log: (event: string, fields?: Record<string, unknown>) => void;
 }
 
-/** What a pass checks beyond what changed. */
-export interface StreamsPass {
+/** What a run checks beyond what changed. */
+export interface StreamsPass extends PassAsk {
   /** Start a forced pass (start-up, resync, drift): every tenant is due to be checked again. */
   force: boolean;
-  /** Check the due tenants in this pass (false: only what changed, as a commit's run does). */
-  checkDue: boolean;
-  /**
-   * True when another run waits that should go first: due tenants not begun (or waiting for their account's
-   * listing) stay due; a run that does not start the pass checks its first `concurrency` all the same.
-   */
-  yieldNow?: () => boolean;
 }
 
 export interface StreamsRun {
@@ -212,7 +205,7 @@ export class IntegrationStreams {
     this.secretLookups?.beginRun();
     const visit = new Set([...wanted.keys(), ...gone.keys(), ...(checkDue ? fp.tenants() : [])]);
     await pool([...visit].sort(), this.o.concurrency ?? 8, (t) => this.syncTenant(t, run));
-    if (checkDue && fp.size === 0 && fp.leftoversDue && isLeader()) await this.endPass(desiredKeys, run, loadedNow);
+    if (checkDue && fp.size === 0 && fp.endDue && isLeader()) await this.endPass(desiredKeys, run, loadedNow);
     fp.endIfDone();
     for (const t of this.reach.linkedTenants()) if (!tenants.has(t)) await this.reach.drop(t);
     await this.writeStatus(run);
@@ -229,7 +222,7 @@ export class IntegrationStreams {
    * is a leftover, deleted by the next run), and the shared account's leftovers are looked for.
    */
   private async endPass(desiredKeys: Set<string>, run: RunState, loadedNow: boolean): Promise<void> {
-    this.forced.leftoversDue = false;
+    this.forced.endDue = false;
     const known = this.known.size;
     if (!loadedNow) await this.loadStatus();
     if (this.known.size > known) run.result.retry = true;

@@ -8,7 +8,7 @@ describe("reconciler: the forced streams pass's bookkeeping (forced-pass.ts)", (
     const fp = new ForcedPass();
     fp.begin(["a", "b", "c"]);
     expect(fp.size).to.equal(3);
-    expect(fp.leftoversDue).to.equal(true);
+    expect(fp.endDue).to.equal(true);
     const r = run();
     expect(fp.take("a", r)).to.deep.equal({ check: true, mustFinish: false });
     expect(fp.take("a", r).check, "no longer due").to.equal(false);
