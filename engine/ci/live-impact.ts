@@ -55,7 +55,8 @@ export interface LiveImpact {
     unplaced: Array<{ replica: string; reason: string }>;
   };
   /** The streams and the payload object store of each deleted integration: their messages are lost. */
-  streamsDeleted: Array<{ key: string; streams: string[]; objectStore: string }>;
+  /** An integration's streams and object store deleted, and the tenant's trace stream its traces are purged from. */
+  streamsDeleted: Array<{ key: string; streams: string[]; objectStore: string; tracesPurgedFrom: string }>;
 }
 
 export interface LiveInput {
@@ -100,7 +101,12 @@ export function liveImpact(i: LiveInput): LiveImpact {
     if (c.kind === "Tenant" && c.action === "delete" && accounts.has(c.name)) out.accountsDeleted.push(c.name);
     if (c.kind === "Integration" && c.action === "delete") {
       const s = integrationStreams(c.tenant, c.name);
-      out.streamsDeleted.push({ key: c.key, streams: [s.ingest, s.deadLetter, s.trace], objectStore: s.objectStore });
+      out.streamsDeleted.push({
+        key: c.key,
+        streams: [s.ingest, s.deadLetter],
+        objectStore: s.objectStore,
+        tracesPurgedFrom: s.trace,
+      });
     }
   }
   const headTenants = new Map<string, TenantResource>();

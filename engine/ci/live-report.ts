@@ -60,7 +60,7 @@ export function liveDestructiveLines(live: LiveSection): string[] {
   const streams = i.streamsDeleted.reduce((k, d) => k + d.streams.length, 0);
   if (streams > 0)
     out.push(
-      `🗑️ live: deletes ${streams} stream${streams === 1 ? "" : "s"} of ${i.streamsDeleted.length} integration${i.streamsDeleted.length === 1 ? "" : "s"} and their payload stores, with their messages`,
+      `🗑️ live: deletes ${streams} stream${streams === 1 ? "" : "s"} of ${i.streamsDeleted.length} integration${i.streamsDeleted.length === 1 ? "" : "s"} and their payload stores, with their messages and traces`,
     );
   const g = i.plan.deletionGuard;
   for (const o of g.over) {
@@ -117,7 +117,7 @@ export function renderLiveMarkdown(live: LiveSection): string {
   bullets.push(
     i.streamsDeleted.length === 0
       ? "**Streams:** none deleted"
-      : `**Streams deleted:** ${i.streamsDeleted.map((d) => [...d.streams, d.objectStore].map(code).join(", ")).join("; ")}`,
+      : `**Streams deleted:** ${i.streamsDeleted.map((d) => `${[...d.streams, d.objectStore].map(code).join(", ")} (traces purged from ${code(d.tracesPurgedFrom)})`).join("; ")}`,
   );
   out.push(...bullets.map((b) => `- ${b}`), "");
   if (i.plan.changes.length > 0) {

@@ -23,7 +23,11 @@ export interface IntegrationStreams {
   /** Dead letters: limits stream, max age = `spec.deadLetter.retention`. */
   deadLetter: string;
   deadLetterSubject: string;
-  /** Trace events: retries and failures at once, completions in batches (see TraceRecord). */
+  /**
+   * Trace events: retries and failures at once, completions in batches (see TraceRecord). One stream per tenant
+   * (`trace_<tenant>`, subjects `<prefix>.trace.>`) that all its integrations share: an integration's events are
+   * under its `traceSubjectBase`, and are purged from it when the integration is deleted.
+   */
   trace: string;
   /** `<traceSubjectBase>.done` for completion batches, `<traceSubjectBase>.seq.<ingest seq>` for retries and failures. */
   traceSubjectBase: string;
@@ -43,12 +47,35 @@ export function integrationStreams(tenant: string, integration: string): Integra
     ingestSubject: `${prefix}.in.${integration}`,
     deadLetter: `dlq_${id}`,
     deadLetterSubject: `${prefix}.dlq.${integration}`,
-    trace: `trace_${id}`,
+    trace: tenantTraceStream(tenant),
     traceSubjectBase: `${prefix}.trace.${integration}`,
     consumer: `run_${id}`,
     objectStore: `payloads_${id}`,
     prefix,
   };
+}
+
+/**
+ * The trace stream of one integration in the layout before trace streams were per tenant: the streams step deletes
+ * it (its traces with it) when it makes the tenant's, whose subjects overlap it.
+ */
+export function legacyTraceStream(tenant: string, integration: string): string {
+  return `${legacyTracePrefix(tenant)}${integration}`;
+}
+
+/** What the names of a tenant's trace streams of the layout before begin with. */
+export function legacyTracePrefix(tenant: string): string {
+  return `trace_${tenant}_`;
+}
+
+/** The tenant's trace stream. */
+export function tenantTraceStream(tenant: string): string {
+  return `trace_${tenant}`;
+}
+
+/** Subjects of a tenant's trace stream (every integration's `traceSubjectBase`). */
+export function tenantTraceSubjects(tenant: string): string {
+  return `${subjectPrefixOf(tenant)}.trace.>`;
 }
 
 /** Subject of a completion batch in the trace stream. */

@@ -33,7 +33,7 @@ export interface ScanOptions {
   since?: Date;
   /** Start at this sequence instead (ignored with `since`). */
   startSeq?: number;
-  /** Only this subject (no wildcards needed on 2.9: one filter). */
+  /** Only this subject, or these (one filter, which may end in `.>`). */
   subject?: string;
   /** Called every so often with the messages read and the total to read. */
   progress?: (read: number, total: number) => void;

@@ -20,7 +20,11 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import {
   ACK_WAIT_MS,
   integrationStreams,
+  legacyTracePrefix,
+  legacyTraceStream,
   MAX_IN_FLIGHT_PER_REPLICA,
+  tenantTraceStream,
+  tenantTraceSubjects,
   TRACE_RETENTION_MS,
   type IntegrationStreams,
 } from "../contract/dataplane.js";
@@ -36,12 +40,15 @@ import {
 
 const NS = 1_000_000;
 const DEFAULT_DEAD_LETTER_MS = 7 * 86_400_000;
+/** JetStream: a stream's subjects overlap those of another stream of the account. */
+const SUBJECTS_OVERLAP = 10065;
 
 /** What an integration's objects should look like. */
 export interface IntegrationStreamPlan {
   names: IntegrationStreams;
   ingest: Partial<StreamConfig> & { name: string };
   deadLetter: Partial<StreamConfig> & { name: string };
+  /** The tenant's trace stream (shared by its integrations). */
   trace: Partial<StreamConfig> & { name: string };
   /** The stream the shared consumer reads: the ingest stream, or a `nats` source's own `stream`. */
   consumerStream: string;
@@ -89,8 +96,8 @@ export function planIntegrationStreams(r: IntegrationResource): IntegrationStrea
     },
     trace: {
       name: names.trace,
-      description: `VRSky message traces of ${about}`,
-      subjects: [`${names.traceSubjectBase}.>`],
+      description: `VRSky message traces of tenant ${r.metadata.tenant}`,
+      subjects: [tenantTraceSubjects(r.metadata.tenant)],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
@@ -126,7 +133,8 @@ export async function listStreams(nc: NatsConnection): Promise<StreamListing> {
 }
 
 /**
- * Creates or updates the integration's streams, consumer and object store, with the replicas `replicas` means on
+ * Creates or updates the integration's streams, consumer and object store, and its tenant's trace stream, with the
+ * replicas `replicas` means on
  * the server `nc` is on (engine/nats/replication.ts; the consumer follows its stream). Idempotent; throws
  * JetStream errors. `listing`: the account's streams as listed just before (`listStreams`); a stream it holds is
  * checked against it without asking the server again (one it lacks is asked for, then made).
@@ -143,7 +151,7 @@ export async function ensureIntegrationStreams(
   await Promise.all([
     ensureStream(jsm, plan.ingest, copies),
     ensureStream(jsm, plan.deadLetter, copies),
-    ensureStream(jsm, plan.trace, copies),
+    ensureTraceStream(jsm, r.metadata.tenant, plan.trace, copies),
     ensureObjectStore(nc, jsm, r, plan, copies),
   ]);
   await ensureConsumer(jsm, plan.consumerStream, plan.consumer);
@@ -181,6 +189,38 @@ async function ensureStream(
   } catch (e) {
     if (!(e instanceof JetStreamApiError) || e.code !== 10059) throw e;
     await jsm.streams.add({ ...want, num_replicas: copies.wanted });
+  }
+}
+
+/**
+ * The tenant's trace stream. Trace streams of the layout before (one per integration, `legacyTraceStream`) hold
+ * subjects it needs: the server refuses to make it while one exists, so those are deleted, with their traces (the
+ * retry records of messages still retrying go too: a sink that succeeded may be sent the message again, as
+ * at-least-once allows), and it is made.
+ */
+async function ensureTraceStream(
+  jsm: JetStreamManager,
+  tenant: string,
+  want: Partial<StreamConfig> & { name: string },
+  copies: Copies,
+): Promise<void> {
+  try {
+    await ensureStream(jsm, want, copies);
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError) || e.code !== SUBJECTS_OVERLAP) throw e;
+    for await (const name of jsm.streams.names(tenantTraceSubjects(tenant)))
+      if (name.startsWith(legacyTracePrefix(tenant))) await dropStream(jsm, name);
+    await ensureStream(jsm, want, { ...copies, listing: undefined });
+  }
+}
+
+/** Deletes a stream; one that does not exist is no error. True when it was deleted. */
+async function dropStream(jsm: JetStreamManager, name: string): Promise<boolean> {
+  try {
+    return await jsm.streams.delete(name);
+  } catch (e) {
+    if (e instanceof JetStreamApiError && e.code === 10059) return false;
+    throw e;
   }
 }
 
@@ -228,8 +268,9 @@ async function ensureConsumer(
 }
 
 /**
- * Deletes every object of the integration (the consumer on a source's own stream too, never that stream).
- * Returns what it deleted; what does not exist is skipped.
+ * Deletes every object of the integration (the consumer on a source's own stream too, never that stream) and
+ * purges its traces from the tenant's trace stream. Returns what it deleted (a purge as `<stream> <subjects>`);
+ * what does not exist is skipped.
  */
 export async function deleteIntegrationStreams(
   nc: NatsConnection,
@@ -252,10 +293,22 @@ export async function deleteIntegrationStreams(
   await Promise.all([
     drop(names.ingest, () => jsm.streams.delete(names.ingest)),
     drop(names.deadLetter, () => jsm.streams.delete(names.deadLetter)),
-    drop(names.trace, () => jsm.streams.delete(names.trace)),
+    drop(`${names.trace} ${names.traceSubjectBase}.>`, () =>
+      jsm.streams.purge(names.trace, { filter: `${names.traceSubjectBase}.>` }),
+    ),
+    drop(legacyTraceStream(tenant, integration), () => jsm.streams.delete(legacyTraceStream(tenant, integration))),
     drop(`OBJ_${names.objectStore}`, () => jsm.streams.delete(`OBJ_${names.objectStore}`)),
   ]);
   return gone.sort();
+}
+
+/**
+ * Deletes the tenant's own streams (its trace stream), once it is deleted and its integrations' objects are gone.
+ * Returns what it deleted.
+ */
+export async function deleteTenantStreams(nc: NatsConnection, tenant: string): Promise<string[]> {
+  const name = tenantTraceStream(tenant);
+  return (await dropStream(await jetstreamManager(nc), name)) ? [name] : [];
 }
 
 /**
@@ -268,7 +321,7 @@ export async function integrationsWithStreams(
   listing?: StreamListing,
 ): Promise<string[]> {
   const found = new Set<string>();
-  const prefixes = [`in_${tenant}_`, `dlq_${tenant}_`, `trace_${tenant}_`, `OBJ_payloads_${tenant}_`];
+  const prefixes = [`in_${tenant}_`, `dlq_${tenant}_`, legacyTracePrefix(tenant), `OBJ_payloads_${tenant}_`];
   const names = listing ? listing.keys() : (await jetstreamManager(nc)).streams.names();
   for await (const name of names) {
     const p = prefixes.find((x) => name.startsWith(x));

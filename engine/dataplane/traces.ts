@@ -49,7 +49,10 @@ export interface FindTraceOptions {
   progress?: (what: string, read: number, total: number) => void;
 }
 
-/** Reads the three streams for `messageId`. VRS_INTEGRATION_NOT_FOUND when the integration has no trace stream. */
+/**
+ * Reads the three streams for `messageId` (of the tenant's trace stream, the integration's subjects).
+ * VRS_INTEGRATION_NOT_FOUND when the integration has no ingest stream.
+ */
 export async function findTrace(
   nc: NatsConnection,
   tenant: string,
@@ -61,10 +64,11 @@ export async function findTrace(
   const jsm = await jetstreamManager(nc).catch((e: unknown) => {
     throw new VrskyError("VRS_NATS_UNAVAILABLE", `no JetStream in the account: ${errorMessage(e)}`, { cause: e });
   });
-  if (!(await streamInfo(jsm, streams.trace)))
+  // Every integration has its ingest stream; the trace stream is the tenant's (one not made yet holds nothing).
+  if (!(await streamInfo(jsm, streams.ingest)))
     throw new VrskyError(
       "VRS_INTEGRATION_NOT_FOUND",
-      `integration ${tenant}/${integration} has no trace stream ${streams.trace} in the account reached`,
+      `integration ${tenant}/${integration} has no ingest stream ${streams.ingest} in the account reached`,
     );
   const found: TraceFindings = {
     streams,
@@ -82,7 +86,12 @@ export async function findTrace(
 
   await Promise.all([
     (async () => {
-      for await (const m of scanStream(nc, streams.trace, { since: o.since, progress: progress("traces") })) {
+      if (!(await streamInfo(jsm, streams.trace))) return;
+      for await (const m of scanStream(nc, streams.trace, {
+        since: o.since,
+        subject: `${streams.traceSubjectBase}.>`,
+        progress: progress("traces"),
+      })) {
         if (Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).indexOf(needle) < 0) continue;
         const value = parse(m.data);
         if (!value) continue;

@@ -317,7 +317,7 @@ export const CODES = {
   ),
   VRS_STREAM_LIMITS: c(
     "integration streams do not fit the tenant's JetStream limits",
-    "raise spec.limits.jetstream of the tenant, or remove integrations; each integration needs 4 streams (ingest, dead letters, traces, large payloads)",
+    "raise spec.limits.jetstream of the tenant, or remove integrations; each integration needs 3 streams (ingest, dead letters, large payloads) and the tenant 1 (traces)",
     "wait",
   ),
   VRS_DEAD_LETTER_NOT_FOUND: c(

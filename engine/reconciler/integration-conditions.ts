@@ -23,7 +23,7 @@ export const STREAMS_CREATED: ConditionState = { status: "True", reason: "Create
 /** JetStream API codes of an account or server that has no room: a condition of the tenant, never a crash. */
 const LIMIT_CODES: Record<number, (l: LimitsContext) => string> = {
   10027: (l) =>
-    `maximum number of streams reached: ${l.streams} (${l.where}.streams); each integration needs 4 (ingest, dead letters, traces, large payloads), so ${l.integrations} integration(s) need ${4 * l.integrations}. Raise ${l.where}.streams or remove integrations`,
+    `maximum number of streams reached: ${l.streams} (${l.where}.streams); each integration needs 3 (ingest, dead letters, large payloads) and the tenant 1 (traces), so ${l.integrations} integration(s) need ${3 * l.integrations + 1}. Raise ${l.where}.streams or remove integrations`,
   10026: (l) =>
     `maximum number of consumers reached: ${l.consumers} (${l.where}.consumers); each integration needs 1 consumer. Raise ${l.where}.consumers`,
   10028: (l) =>

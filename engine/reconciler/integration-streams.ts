@@ -22,6 +22,7 @@ import { cdcSlotOf } from "../connectors/source-postgres-cdc/slot.js";
 import { integrationKey } from "../contract/keys.js";
 import {
   deleteIntegrationStreams,
+  deleteTenantStreams,
   ensureIntegrationStreams,
   integrationsWithStreams,
   listStreams,
@@ -284,6 +285,8 @@ export class IntegrationStreams {
       // A removed tenant: with keys its account went with its JetStream data (tenancy); without, its streams are
       // in the shared account (or went with its instances).
       await this.deleteGone(this.o.keys ? undefined : this.o.nc, t, gone, run.result);
+      if (!this.o.keys && gone.every((g) => !this.known.has(integrationKey(t, g.name))))
+        await this.deleteTenantStreams(t, run.result);
       return;
     }
     // Leftovers live in the tenant's own account with keys, or on its own instances: looked for where the tenant
@@ -420,7 +423,7 @@ export class IntegrationStreams {
   /** Without keys, every shared tenant's objects are in the platform account: one listing finds the leftovers. */
   private async sharedLeftovers(desired: Set<string>, run: RunState): Promise<void> {
     const result = run.result;
-    let found: Map<string, Known>;
+    let found: Awaited<ReturnType<typeof dataPlaneIn>>;
     try {
       // Listed now: the run's listing, if one was taken, does not show what the run deleted since.
       found = await dataPlaneIn(this.o.nc);
@@ -430,8 +433,20 @@ export class IntegrationStreams {
       return;
     }
     // Known ones that are gone are the tenants' own business (syncTenant); these are the ones nothing else knows.
-    const left = [...found].filter(([key]) => !desired.has(key) && !this.known.has(key));
+    const left = [...found.integrations].filter(([key]) => !desired.has(key) && !this.known.has(key));
     await pool(left, 8, ([, k]) => this.deleteGone(this.o.nc, k.tenant, [k], result));
+    const tenantsLeft = found.traceTenants.filter((t) => !run.tenants.has(t));
+    await pool(tenantsLeft, 8, (t) => this.deleteTenantStreams(t, result));
+  }
+
+  /** A removed tenant's own streams in the shared account (its trace stream), once its integrations' are gone. */
+  private async deleteTenantStreams(t: string, result: StreamsRun): Promise<void> {
+    try {
+      await deleteTenantStreams(this.o.nc, t);
+    } catch (e) {
+      this.o.log("streams-delete-failed", { key: t, error: errorMessage(e) });
+      result.retry = true;
+    }
   }
 
   /** SecretsResolved of one integration, when its secrets or revision changed (every one on a forced run). */

@@ -93,16 +93,24 @@ function unavailable(message: string, retry: boolean): Reach {
   return { failure: { state: { status: "False", reason: "TenantUnavailable", message }, retry } };
 }
 
-/** Every integration with a data-plane stream in the account of `nc`, by key (one listing for all tenants). */
-export async function dataPlaneIn(nc: NatsConnection): Promise<Map<string, { tenant: string; name: string }>> {
-  const found = new Map<string, { tenant: string; name: string }>();
+/**
+ * Every integration with a data-plane stream in the account of `nc`, by key, and every tenant with a trace stream
+ * there (one listing for all tenants).
+ */
+export async function dataPlaneIn(
+  nc: NatsConnection,
+): Promise<{ integrations: Map<string, { tenant: string; name: string }>; traceTenants: string[] }> {
+  const integrations = new Map<string, { tenant: string; name: string }>();
+  const traceTenants: string[] = [];
   const jsm = await jetstreamManager(nc);
   for await (const stream of jsm.streams.names()) {
     // Tenant and integration names are DNS labels (no `_`): the split is unambiguous.
     const m = /^(?:in|dlq|trace|OBJ_payloads)_([a-z0-9-]+)_([a-z0-9-]+)$/.exec(stream);
-    if (m) found.set(integrationKey(m[1]!, m[2]!), { tenant: m[1]!, name: m[2]! });
+    if (m) integrations.set(integrationKey(m[1]!, m[2]!), { tenant: m[1]!, name: m[2]! });
+    const t = /^trace_([a-z0-9-]+)$/.exec(stream);
+    if (t) traceTenants.push(t[1]!);
   }
-  return found;
+  return { integrations, traceTenants };
 }
 
 /** Deletes the integration's consumer from a source's own stream it no longer reads (the stream stays). */

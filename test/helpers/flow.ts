@@ -127,14 +127,20 @@ export function envelope(id: string, body: unknown, headers: Record<string, stri
   };
 }
 
-/** Every message of a stream (small streams only), optionally of one subject. */
+/** `filter` is one subject, or a prefix ending in `.>`. */
+function subjectMatches(filter: string, subject: string): boolean {
+  return filter.endsWith(".>") ? subject.startsWith(filter.slice(0, -1)) : subject === filter;
+}
+
+/** Every message of a stream (small streams only), optionally of one subject (or `<prefix>.>`). */
+
 export async function streamMessages(nc: NatsConnection, stream: string, subject?: string): Promise<StoredMsg[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(stream);
   const out: StoredMsg[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (m && (subject === undefined || m.subject === subject)) out.push(m);
+    if (m && (subject === undefined || subjectMatches(subject, m.subject))) out.push(m);
   }
   return out;
 }

@@ -523,7 +523,7 @@ describe("flow runner: delivery, retries, dead letters, traces and counters", fu
     await new Promise((res) => setTimeout(res, 1_000));
     expect(await batches("quiet")).to.deep.equal([]);
     const s = integrationStreams(TENANT, "quiet");
-    const recs = (await streamMessages(fx.nc, s.trace)).map((m) => m.json<TraceRecord>());
+    const recs = (await streamMessages(fx.nc, s.trace, `${s.traceSubjectBase}.>`)).map((m) => m.json<TraceRecord>());
     expect(recs.map((x) => [x.messageId, x.attempts])).to.deep.equal([["q-1", 1]]);
   });
 

@@ -142,12 +142,12 @@ describe("vrsky pr-check --nats: the head against the live state, with read-only
     expect(live).to.match(/\*\*Replicas\*\* \(placed over 2 live workers\): [1-9]\d* moved, 2 started, 1 stopped/);
     expect(live).to.include("`acme.orders.0`: `w");
     expect(live).to.include(
-      "**Streams deleted:** `in_old_legacy`, `dlq_old_legacy`, `trace_old_legacy`, `payloads_old_legacy`",
+      "**Streams deleted:** `in_old_legacy`, `dlq_old_legacy`, `payloads_old_legacy` (traces purged from `trace_old`)",
     );
     const top = body.slice(0, body.indexOf("### VRSky plan"));
     expect(top).to.include("live: deletes the NATS account of tenant `old`");
     expect(top).to.include("live: rotates the account key of tenant `acme` (generation 0 → 1)");
-    expect(top).to.include("live: deletes 3 streams of 1 integration");
+    expect(top).to.include("live: deletes 2 streams of 1 integration");
     const run = [...gh.checkRuns.values()][0]!;
     expect(run.conclusion).to.equal("success");
     expect(run.output.summary).to.match(/\*\*Live state:\*\* 6 changes .*1 account created, 1 account deleted/);

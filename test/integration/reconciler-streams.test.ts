@@ -22,7 +22,8 @@ async function dataPlane(nc: NatsConnection): Promise<string[]> {
   return names.sort();
 }
 
-const objectsOf = (id: string) => [`OBJ_payloads_${id}`, `dlq_${id}`, `in_${id}`, `trace_${id}`];
+/** An integration's own streams (`<tenant>_<integration>`); its traces are in its tenant's `trace_<tenant>`. */
+const objectsOf = (id: string) => [`OBJ_payloads_${id}`, `dlq_${id}`, `in_${id}`];
 
 /** Instances that report "starting" for the first `starting` calls of scale, then "ready" at `url`. */
 class SlowProvisioner implements Provisioner {
@@ -93,7 +94,10 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
 
     const acme = await fx.operator.connectTenant("acme");
     const jsm = await jetstreamManager(acme);
-    expect(await dataPlane(acme), "in the tenant's own account").to.deep.equal(objectsOf("acme_orders"));
+    expect(await dataPlane(acme), "in the tenant's own account").to.deep.equal([
+      ...objectsOf("acme_orders"),
+      "trace_acme",
+    ]);
     expect(await dataPlane(fx.nc), "none in the platform account").to.deep.equal([]);
     expect((await jsm.consumers.info("in_acme_orders", "run_acme_orders")).config.max_ack_pending).to.equal(256);
     const ready = await status("acme.orders");
@@ -116,9 +120,12 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
       ready!.conditions[0]!.since,
     );
 
+    await acme.publish("vrsky.acme.trace.orders.done", "a completion batch");
+    await acme.flush();
     repo.remove(path);
     await waitForSync(fx.nc, appliedAt(repo.commit("remove orders")));
-    expect(await dataPlane(acme)).to.deep.equal([]);
+    expect(await dataPlane(acme), "the tenant's trace stream stays").to.deep.equal(["trace_acme"]);
+    expect((await jsm.streams.info("trace_acme")).state.messages, "the integration's traces purged").to.equal(0);
     expect(await status("acme.orders"), "the status record goes with the integration").to.equal(undefined);
   });
 
@@ -133,21 +140,22 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     await waitForSync(fx.nc, appliedAt(repo.commit()));
     const acme = await fx.operator.connectTenant("acme");
     const jsm = await jetstreamManager(acme);
-    const maxAge = (await jsm.streams.info("trace_acme_billing")).config.max_age;
+    const maxAge = (await jsm.streams.info("trace_acme")).config.max_age;
     await jsm.streams.delete("dlq_acme_orders");
-    const trace = (await jsm.streams.info("trace_acme_billing")).config;
-    await jsm.streams.update("trace_acme_billing", { ...trace, max_age: 3_600 * 1e9, duplicate_window: 60 * 1e9 });
-    expect(await dataPlane(acme)).to.have.length(7);
+    const trace = (await jsm.streams.info("trace_acme")).config;
+    await jsm.streams.update("trace_acme", { ...trace, max_age: 3_600 * 1e9, duplicate_window: 60 * 1e9 });
+    expect(await dataPlane(acme)).to.have.length(6);
 
     r.trigger("resync");
     await until(
       async () =>
-        (await dataPlane(acme)).length === 8 &&
-        (await jsm.streams.info("trace_acme_billing")).config.max_age === maxAge,
+        (await dataPlane(acme)).length === 7 && (await jsm.streams.info("trace_acme")).config.max_age === maxAge,
       20_000,
       "the deleted stream made again and the changed one corrected",
     );
-    expect(await dataPlane(acme)).to.deep.equal([...objectsOf("acme_billing"), ...objectsOf("acme_orders")].sort());
+    expect(await dataPlane(acme)).to.deep.equal(
+      [...objectsOf("acme_billing"), ...objectsOf("acme_orders"), "trace_acme"].sort(),
+    );
   });
 
   it("finishes a removal cut short between the records and the streams on the next start", async () => {
@@ -161,7 +169,7 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     await waitForSync(fx.nc, appliedAt(repo.commit()));
     await first.stop();
     const acme = await fx.operator.connectTenant("acme");
-    expect(await dataPlane(acme)).to.have.length(8);
+    expect(await dataPlane(acme)).to.have.length(7);
 
     // `vrsky reconcile` deletes both records and is killed before its streams step.
     repo.remove("integrations/acme/orders.yaml").remove("integrations/acme/billing.yaml");
@@ -174,14 +182,14 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     ]);
     const records = await bucket(fx.nc, "integrations");
     expect(await records.get("acme.orders").then((e) => e?.operation)).to.not.equal("PUT");
-    expect(await dataPlane(acme), "the streams outlived their records").to.have.length(8);
+    expect(await dataPlane(acme), "the streams outlived their records").to.have.length(7);
     // Worse than the crash: billing's status record is gone too, so only its streams tell of it.
     await (await bucket(fx.nc, "integrationStatus")).delete("acme.billing");
 
     const next = await reconciler("next");
     await next.start();
     await waitForSync(fx.nc, (s) => s.reconciler === "next" && appliedAt(rev)(s), 20_000);
-    expect(await dataPlane(acme)).to.deep.equal([]);
+    expect(await dataPlane(acme), "the tenant stays: its trace stream too").to.deep.equal(["trace_acme"]);
     expect(await status("acme.orders")).to.equal(undefined);
   });
 
@@ -202,7 +210,7 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     const small = await status("small.tiny");
     expect(condition(small, "StreamsReady")).to.deep.equal({ status: "False", reason: "StreamLimits" });
     expect(small?.conditions.find((c) => c.type === "StreamsReady")?.message).to.match(
-      /maximum number of streams reached: 2 \(spec\.limits\.jetstream\.streams\).*need 4/,
+      /maximum number of streams reached: 2 \(spec\.limits\.jetstream\.streams\).*needs 3 .* need 4\./,
     );
     expect(condition(small, "Ready")).to.deep.equal({ status: "False", reason: "StreamLimits" });
     expect(condition(small, "Degraded")).to.deep.equal({ status: "True", reason: "StreamLimits" });
@@ -216,7 +224,10 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     repo.write("tenants/small.yaml", tenantYaml("small", "  limits:\n    jetstream:\n      streams: 8\n"));
     await waitForSync(fx.nc, appliedAt(repo.commit("room for small")));
     expect(condition(await status("small.tiny"), "Ready")).to.deep.equal({ status: "True", reason: "Ready" });
-    expect(await dataPlane(await fx.operator.connectTenant("small"))).to.deep.equal(objectsOf("small_tiny"));
+    expect(await dataPlane(await fx.operator.connectTenant("small"))).to.deep.equal([
+      ...objectsOf("small_tiny"),
+      "trace_small",
+    ]);
   });
 
   it("retries a tenant whose instances are starting until they are ready, without failing a run", async () => {
@@ -249,7 +260,10 @@ describe("reconciler: integrations' streams in their tenants' accounts, and thei
     expect(runs[0], "the first run applied; the tenant was not ready").to.equal("startup Applied");
     expect(runs.slice(1).every((x) => x === "retry NoChange")).to.equal(true, runs.join(", "));
     expect(provisioner.calls).to.equal(3);
-    expect(await dataPlane(await fx.operator.connectTenant("dedi"))).to.deep.equal(objectsOf("dedi_far"));
+    expect(await dataPlane(await fx.operator.connectTenant("dedi"))).to.deep.equal([
+      ...objectsOf("dedi_far"),
+      "trace_dedi",
+    ]);
   });
 
   it("reports a missing secret by name, and resolves it once the secret is there", async () => {

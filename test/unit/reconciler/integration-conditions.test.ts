@@ -22,7 +22,7 @@ describe("integration conditions: what the streams step found, as a status recor
     expect(count.retry).to.equal(false);
     expect(count.state).to.include({ status: "False", reason: "StreamLimits" });
     expect(count.state.message).to.equal(
-      "maximum number of streams reached: 2 (spec.limits.jetstream.streams); each integration needs 4 (ingest, dead letters, traces, large payloads), so 3 integration(s) need 12. Raise spec.limits.jetstream.streams or remove integrations",
+      "maximum number of streams reached: 2 (spec.limits.jetstream.streams); each integration needs 3 (ingest, dead letters, large payloads) and the tenant 1 (traces), so 3 integration(s) need 10. Raise spec.limits.jetstream.streams or remove integrations",
     );
     for (const code of [10026, 10028, 10047, 10023])
       expect(streamsFailure(apiError(code), limits).state.reason, String(code)).to.equal("StreamLimits");
